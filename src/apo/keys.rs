@@ -1,0 +1,165 @@
+//! RSA keys as APO's dashboard and SDKs hand them out: base64 PKCS#8 or PKCS#1 private keys and
+//! X.509 SubjectPublicKeyInfo public keys, with or without PEM armour.
+//!
+//! Keys are parsed once per run and shared; the key material itself never appears in an error
+//! message or in `Debug` output.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+
+/// Why a key could not be used. The messages say what to do and never contain key material.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyError {
+    /// The text is empty.
+    #[error("the key is empty")]
+    Empty,
+    /// The text is not base64 (after removing PEM armour and white space).
+    #[error(
+        "the key is not valid base64 (expected the base64 body of a DER key, with or without PEM armour)"
+    )]
+    NotBase64,
+    /// The bytes are not a private key in any accepted format.
+    #[error("the key is not an RSA private key in PKCS#8 or PKCS#1 form")]
+    NotPrivateKey,
+    /// The bytes are not a public key in any accepted format.
+    #[error(
+        "the key is not an RSA public key in X.509 SubjectPublicKeyInfo (or PKCS#1) form; \
+         note that APO's public key is not the merchant private key"
+    )]
+    NotPublicKey,
+    /// A private key was given where a public key is expected.
+    #[error("this is a private key, but a public key is expected here")]
+    PrivateWherePublicExpected,
+}
+
+/// A merchant (or sandbox) private key, used to sign.
+#[derive(Clone)]
+pub struct PrivateKey {
+    pub(crate) inner: rsa::PrivateKey,
+}
+
+/// A public key, used to verify.
+#[derive(Clone)]
+pub struct PublicKey {
+    pub(crate) inner: rsa::PublicKey,
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PrivateKey(***)")
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PublicKey(..)")
+    }
+}
+
+/// Strips PEM armour lines and all white space, then decodes base64.
+fn der_from_text(text: &str) -> Result<Vec<u8>, KeyError> {
+    let body: String = text
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("-----"))
+        .flat_map(|line| line.chars())
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    if body.is_empty() {
+        return Err(KeyError::Empty);
+    }
+    B64.decode(body.as_bytes()).map_err(|_| KeyError::NotBase64)
+}
+
+impl PrivateKey {
+    /// Parses a private key: base64 PKCS#8 (`MIIEv…`, the dashboard's format) or PKCS#1
+    /// (`MIIEp…`), with or without PEM armour.
+    pub fn from_text(text: &str) -> Result<Self, KeyError> {
+        let der = der_from_text(text)?;
+        rsa::PrivateKey::from_pkcs8_der(&der)
+            .or_else(|_| rsa::PrivateKey::from_pkcs1_der(&der))
+            .map(|inner| PrivateKey { inner })
+            .map_err(|_| KeyError::NotPrivateKey)
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey {
+            inner: self.inner.to_public_key(),
+        }
+    }
+}
+
+impl PublicKey {
+    /// Parses a public key: base64 X.509 SubjectPublicKeyInfo (`MIIBI…`, APO's format) or a
+    /// PKCS#1 `RSAPublicKey`, with or without PEM armour.
+    pub fn from_text(text: &str) -> Result<Self, KeyError> {
+        let der = der_from_text(text)?;
+        rsa::PublicKey::from_public_key_der(&der)
+            .or_else(|_| rsa::PublicKey::from_pkcs1_der(&der))
+            .map(|inner| PublicKey { inner })
+            .map_err(|_| {
+                if PrivateKey::from_text(text).is_ok() {
+                    KeyError::PrivateWherePublicExpected
+                } else {
+                    KeyError::NotPublicKey
+                }
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn vectors() -> serde_json::Value {
+        serde_json::from_str(include_str!("../../tests/data/signature-vectors.json"))
+            .expect("vectors parse")
+    }
+
+    #[test]
+    fn loads_every_form_of_the_vector_keys() {
+        let v = vectors();
+        let keys = &v["keys"];
+        for field in [
+            "merchant_private_key_pkcs8_base64",
+            "merchant_private_key_pkcs1_base64",
+            "private_key_pkcs8_pem",
+        ] {
+            let text = keys[field].as_str().unwrap();
+            PrivateKey::from_text(text).unwrap_or_else(|e| panic!("{field}: {e}"));
+        }
+        for field in ["public_key_x509_spki_base64", "public_key_pem"] {
+            PublicKey::from_text(keys[field].as_str().unwrap()).unwrap();
+        }
+    }
+
+    #[test]
+    fn bad_keys_give_clear_errors_without_key_material() {
+        assert_eq!(PrivateKey::from_text("  ").unwrap_err(), KeyError::Empty);
+        assert_eq!(
+            PrivateKey::from_text("not base64!").unwrap_err(),
+            KeyError::NotBase64
+        );
+        assert_eq!(
+            PrivateKey::from_text("AAAA").unwrap_err(),
+            KeyError::NotPrivateKey
+        );
+        let v = vectors();
+        let sk = v["keys"]["merchant_private_key_pkcs8_base64"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            PublicKey::from_text(sk).unwrap_err(),
+            KeyError::PrivateWherePublicExpected
+        );
+        let pk = v["keys"]["public_key_x509_spki_base64"].as_str().unwrap();
+        let err = PrivateKey::from_text(pk).unwrap_err().to_string();
+        assert!(!err.contains(&pk[..20]));
+        let debug = format!("{:?}", PrivateKey::from_text(sk).unwrap());
+        assert_eq!(debug, "PrivateKey(***)");
+    }
+}

@@ -1,0 +1,1 @@
+//! Source locations and error rendering.

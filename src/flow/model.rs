@@ -1,0 +1,208 @@
+//! The flow file format: serde types deserialized by serde-saphyr with locations.
+//!
+//! ```yaml
+//! name: Health check
+//! tags: [smoke]
+//! vars: { base: "http://127.0.0.1:8080" }
+//! steps:
+//!   - id: ping
+//!     http: { method: GET, url: "{{ base }}/health" }
+//!     expect:
+//!       status: 200
+//!       $.ok: true
+//!     save:
+//!       version: $.version
+//! ```
+//!
+//! Every struct denies unknown keys. Values that are templates stay as written here; the engine
+//! renders them just before a step runs.
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+/// A whole flow file (or a partial, when its file name starts with `_`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flow {
+    /// The flow's name; required for runnable flows, optional for partials.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Tags for `--tags` filtering.
+    #[serde(default)]
+    pub tags: Vec<Spanned<String>>,
+    /// Checklist item ids this flow covers.
+    #[serde(default)]
+    pub covers: Vec<Spanned<String>>,
+    /// Variables; values may be any YAML and may be templates.
+    #[serde(default)]
+    pub vars: IndexMap<String, Spanned<Value>>,
+    /// `name: [values...]`: one case per combination, each named by its values.
+    #[serde(default)]
+    pub matrix: IndexMap<String, Spanned<Vec<Value>>>,
+    /// The steps, run in order.
+    #[serde(default)]
+    pub steps: Vec<Spanned<Step>>,
+}
+
+/// One step: an optional id, exactly one action, then checks and polling.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// An id, unique in the flow, to refer to `steps.<id>.request|response`.
+    #[serde(default)]
+    pub id: Option<Spanned<String>>,
+    /// A human name for reports; defaults to the id or the action.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+
+    // --- actions: exactly one must be present (checked after loading) ---
+    /// Any HTTP call.
+    #[serde(default)]
+    pub http: Option<Spanned<HttpAction>>,
+    /// Wait for a duration, e.g. `500ms`, `2s`.
+    #[serde(default)]
+    pub sleep: Option<Spanned<DurationSpec>>,
+    /// Include a partial flow (path relative to this file), with `with:` parameters.
+    #[serde(default, rename = "use")]
+    pub use_flow: Option<Spanned<String>>,
+    /// Parameters for `use:`, visible as variables inside the partial.
+    #[serde(default)]
+    pub with: Option<Spanned<IndexMap<String, Value>>>,
+
+    // --- checks ---
+    /// `query: expected` pairs; the query is a JSONPath (`$...`), `status`, or
+    /// `headers.<name>`; the expected value is a literal or a predicate map.
+    #[serde(default)]
+    pub expect: IndexMap<Spanned<String>, Spanned<Value>>,
+    /// `variable: JSONPath` captures, saved after the checks.
+    #[serde(default)]
+    pub save: IndexMap<Spanned<String>, Spanned<String>>,
+
+    // --- polling ---
+    /// Re-run the step until these checks hold (same form as `expect`).
+    #[serde(default)]
+    pub until: Option<IndexMap<Spanned<String>, Spanned<Value>>>,
+    /// The pause between tries; default 2s.
+    #[serde(default)]
+    pub every: Option<Spanned<DurationSpec>>,
+    /// How long to keep trying; default 30s.
+    #[serde(default)]
+    pub within: Option<Spanned<DurationSpec>>,
+}
+
+/// The `http` action.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpAction {
+    /// The method; defaults to GET, or POST when a body is given.
+    #[serde(default)]
+    pub method: Option<Spanned<String>>,
+    /// The URL (a template).
+    pub url: Spanned<String>,
+    /// Request headers.
+    #[serde(default)]
+    pub headers: IndexMap<String, Spanned<Value>>,
+    /// Query parameters appended to the URL.
+    #[serde(default)]
+    pub query: IndexMap<String, Spanned<Value>>,
+    /// A JSON body.
+    #[serde(default)]
+    pub json: Option<Spanned<Value>>,
+    /// A form body (`application/x-www-form-urlencoded`).
+    #[serde(default)]
+    pub form: Option<Spanned<IndexMap<String, Value>>>,
+    /// A raw body (a string), or, with `body_file`, entries merged on top of the file's JSON.
+    #[serde(default)]
+    pub body: Option<Spanned<Value>>,
+    /// A body template file, relative to the project root (where `fixtures/` is).
+    #[serde(default)]
+    pub body_file: Option<Spanned<String>>,
+    /// A per-request time-out; default 30s.
+    #[serde(default)]
+    pub timeout: Option<Spanned<DurationSpec>>,
+}
+
+/// A duration as written in a flow: `250ms`, `2s`, `1m30s`, `1h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationSpec(pub Duration);
+
+impl<'de> Deserialize<'de> for DurationSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text)
+            .map(DurationSpec)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses `250ms`, `2s`, `1m30s`, `1h 5m` into a duration.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let hint = || {
+        format!(
+            "invalid duration `{text}`: write a number with a unit, e.g. `500ms`, `2s`, `1m30s`"
+        )
+    };
+    let s: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if s.is_empty() {
+        return Err(hint());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s.as_str();
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(hint)?;
+        if digits == 0 {
+            return Err(hint());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| hint())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let d = match unit {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n.saturating_mul(60)),
+            "h" => Duration::from_secs(n.saturating_mul(3600)),
+            _ => return Err(hint()),
+        };
+        total = total.saturating_add(d);
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h 5m"), Ok(Duration::from_secs(3900)));
+        assert!(parse_duration("2").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("2 days").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn a_flow_parses_with_locations() {
+        let yaml = "name: t\nsteps:\n  - id: a\n    http: { url: \"http://x\" }\n    expect:\n      status: 200\n";
+        let flow: Flow = serde_saphyr::from_str(yaml).unwrap();
+        let step = &flow.steps[0];
+        assert_eq!(step.referenced.line(), 3);
+        let (k, v) = step.value.expect.first().unwrap();
+        assert_eq!(k.value, "status");
+        assert_eq!(v.value, serde_json::json!(200));
+    }
+}

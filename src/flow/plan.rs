@@ -1,0 +1,72 @@
+//! What the loader hands the engine: every flow case to run, with `use:` includes resolved and
+//! matrix cases expanded. Plain data; built by [`crate::flow`]'s loader, read by the engine.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use super::model::Step;
+
+/// A flow file's path and text, kept so that any error can point at `file:line:col`.
+#[derive(Debug)]
+pub struct SourceFile {
+    /// The path as the user gave it (relative paths stay relative, for readable output).
+    pub path: PathBuf,
+    /// The whole text of the file.
+    pub text: String,
+}
+
+/// Everything to run.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// The cases, in discovery order (files sorted by path, flows in file order, matrix cases
+    /// in the order of their combinations).
+    pub cases: Vec<Case>,
+}
+
+/// One runnable flow, or one matrix case of it.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// The flow file.
+    pub file: Arc<SourceFile>,
+    /// The flow's `name`.
+    pub flow_name: String,
+    /// For a matrix case, its name made of its values (`card=visa, mode=MANUAL`); else `None`.
+    pub case_name: Option<String>,
+    /// The flow's tags.
+    pub tags: Vec<String>,
+    /// The checklist items the flow covers.
+    pub covers: Vec<String>,
+    /// The flow's `vars` (unrendered templates) with this case's matrix values set on top.
+    pub vars: IndexMap<String, Value>,
+    /// The steps, with `use:` resolved.
+    pub steps: Vec<PlannedStep>,
+}
+
+/// A step and where it came from; a `use:` step carries the partial's steps.
+#[derive(Debug, Clone)]
+pub struct PlannedStep {
+    /// The file the step is written in (the partial's file for steps inside a partial).
+    pub file: Arc<SourceFile>,
+    /// 1-based line of the step's first line.
+    pub line: u64,
+    /// 1-based column of the step's first line.
+    pub column: u64,
+    /// The step as written.
+    pub step: Step,
+    /// For a `use:` step: the partial's own `vars` (defaults, unrendered) and its steps.
+    pub partial: Option<Partial>,
+}
+
+/// A resolved `use:` include.
+#[derive(Debug, Clone)]
+pub struct Partial {
+    /// The partial file.
+    pub file: Arc<SourceFile>,
+    /// The partial's `vars`: defaults that `with:` values override.
+    pub vars: IndexMap<String, Value>,
+    /// The partial's steps, themselves resolved.
+    pub steps: Vec<PlannedStep>,
+}

@@ -1,0 +1,32 @@
+//! apoflow: test card-payment integrations against APO (Antom Payment Orchestration).
+//!
+//! One binary with three faces: a flow runner, an embedded APO sandbox, and a certification
+//! helper. The module map (see `shared/design.md` and `README.md`):
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | [`cli`] | argument parsing and the subcommands; the only reader of the environment |
+//! | [`diag`] | source locations and the `file:line:col` + snippet + caret rendering of errors |
+//! | [`flow`] | the DSL as data: model, loading with locations, `use:`, matrix, checks |
+//! | [`template`] | the minijinja environment (strict undefined) and its functions |
+//! | [`expect`] | JSONPath queries, predicates and captures |
+//! | [`engine`] | running flows: scheduling, per-flow scope, one file per step kind |
+//! | [`apo`] | the protocol: signing, keys, endpoints, result codes, the client |
+//! | [`sandbox`] | the embedded APO simulator |
+//! | [`receiver`] | the runner's inbox for inbound notifications |
+//! | [`report`] | terminal output, JUnit XML, JSON, checklist coverage |
+//! | [`snapshot`] | the flow snapshot store, redaction, review |
+//! | [`mask`] | the one place that decides what is secret |
+
+pub mod apo;
+pub mod cli;
+pub mod diag;
+pub mod engine;
+pub mod expect;
+pub mod flow;
+pub mod mask;
+pub mod receiver;
+pub mod report;
+pub mod sandbox;
+pub mod snapshot;
+pub mod template;
