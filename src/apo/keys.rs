@@ -9,7 +9,10 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+
+/// The key size APO requires ("the key length must be 2048 bits").
+pub const KEY_BITS: usize = 2048;
 
 /// Why a key could not be used. The messages say what to do and never contain key material.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -34,6 +37,9 @@ pub enum KeyError {
     /// A private key was given where a public key is expected.
     #[error("this is a private key, but a public key is expected here")]
     PrivateWherePublicExpected,
+    /// Generating or encoding a key failed (the operating system's random source failed).
+    #[error("failed to generate or encode a key: {0}")]
+    Generate(String),
 }
 
 /// A merchant (or sandbox) private key, used to sign.
@@ -91,9 +97,37 @@ impl PrivateKey {
             inner: self.inner.to_public_key(),
         }
     }
+
+    /// Generates a fresh 2048-bit key from the operating system's random source. Slow (up to
+    /// seconds): never call it on a request path.
+    pub fn generate() -> Result<Self, KeyError> {
+        rsa::PrivateKey::new(&mut getrandom::SysRng, KEY_BITS)
+            .map(|inner| PrivateKey { inner })
+            .map_err(|e| KeyError::Generate(e.to_string()))
+    }
+
+    /// The key as APO's dashboard hands it out: base64 of the PKCS#8 DER, one line, no
+    /// armour. This is secret: write it only to a file the user asked for.
+    pub fn to_pkcs8_base64(&self) -> Result<String, KeyError> {
+        let der = self
+            .inner
+            .to_pkcs8_der()
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
+        Ok(B64.encode(der.as_bytes()))
+    }
 }
 
 impl PublicKey {
+    /// The key as APO's dashboard shows it: base64 of the X.509 SubjectPublicKeyInfo DER, one
+    /// line, no armour.
+    pub fn to_spki_base64(&self) -> Result<String, KeyError> {
+        let der = self
+            .inner
+            .to_public_key_der()
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
+        Ok(B64.encode(der.as_bytes()))
+    }
+
     /// Parses a public key: base64 X.509 SubjectPublicKeyInfo (`MIIBI…`, APO's format) or a
     /// PKCS#1 `RSAPublicKey`, with or without PEM armour.
     pub fn from_text(text: &str) -> Result<Self, KeyError> {
@@ -161,5 +195,19 @@ mod tests {
         assert!(!err.contains(&pk[..20]));
         let debug = format!("{:?}", PrivateKey::from_text(sk).unwrap());
         assert_eq!(debug, "PrivateKey(***)");
+    }
+
+    #[test]
+    fn encodings_round_trip_to_the_dashboard_format() {
+        let v = vectors();
+        let sk_text = v["keys"]["merchant_private_key_pkcs8_base64"]
+            .as_str()
+            .unwrap();
+        let sk = PrivateKey::from_text(sk_text).unwrap();
+        assert_eq!(sk.to_pkcs8_base64().unwrap(), sk_text);
+        assert_eq!(
+            sk.public_key().to_spki_base64().unwrap(),
+            v["keys"]["public_key_x509_spki_base64"].as_str().unwrap()
+        );
     }
 }
