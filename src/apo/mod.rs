@@ -3,11 +3,14 @@
 //! config, and the client that talks to a target. It knows nothing about flows, and nothing
 //! about HTTP servers.
 
+pub mod config;
 pub mod endpoint;
 pub mod key_source;
 pub mod keys;
 pub mod result;
 pub mod sign;
+pub mod target;
 
 pub use endpoint::Endpoint;
 pub use result::{ResultCode, ResultStatus};
+pub use target::Target;
