@@ -3,6 +3,7 @@
 //! config, and the client that talks to a target. It knows nothing about flows, and nothing
 //! about HTTP servers.
 
+pub mod client;
 pub mod config;
 pub mod endpoint;
 pub mod key_source;
@@ -11,6 +12,7 @@ pub mod result;
 pub mod sign;
 pub mod target;
 
+pub use client::{ApoResponse, CallError, CallOptions, Client};
 pub use endpoint::Endpoint;
 pub use result::{ResultCode, ResultStatus};
 pub use target::Target;

@@ -74,7 +74,7 @@ impl<'a> SignedParts<'a> {
 }
 
 /// Why a signature did not verify. Each names the cause a user can act on.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum VerifyError {
     /// No signature header at all.
     #[error("the signature header is missing")]
