@@ -11,6 +11,7 @@
 //! sandbox notifier).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -37,8 +38,8 @@ pub enum Signing {
     TargetKey,
     /// Not at all: no `signature` header (a negative test).
     Unsigned,
-    /// With another private key (a negative test: a wrong key).
-    WithKey(PrivateKey),
+    /// With another private key (a negative test: a wrong key); parsed once, shared.
+    WithKey(Arc<PrivateKey>),
 }
 
 /// Per-call choices; the default signs with the target's key, sends the standard headers and
