@@ -40,8 +40,12 @@ fn main() {
     let sign_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(iterations);
     let started = Instant::now();
     for _ in 0..iterations {
-        black_box(verify(black_box(&public), black_box(&parts), black_box(&header)))
-            .expect("verifies");
+        black_box(verify(
+            black_box(&public),
+            black_box(&parts),
+            black_box(&header),
+        ))
+        .expect("verifies");
     }
     let verify_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(iterations);
     println!(
@@ -49,5 +53,8 @@ fn main() {
         body.len()
     );
     println!("sign   {sign_us:9.1} µs/op  ({:7.0} op/s)", 1e6 / sign_us);
-    println!("verify {verify_us:9.1} µs/op  ({:7.0} op/s)", 1e6 / verify_us);
+    println!(
+        "verify {verify_us:9.1} µs/op  ({:7.0} op/s)",
+        1e6 / verify_us
+    );
 }

@@ -19,7 +19,7 @@ use url::Url;
 
 use super::endpoint::Endpoint;
 use super::keys::PrivateKey;
-use super::sign::{SignedParts, VerifyError, sign, verify};
+use super::sign::{SignedParts, VerifyError, sign_with_key_version, verify};
 use super::target::Target;
 use crate::mask;
 
@@ -259,21 +259,11 @@ pub fn prepare(
         .unwrap_or_else(epoch_millis_now);
     let parts = SignedParts::post(&signed_path, &target.client_id, &time, &body);
     let signature = match &options.signing {
-        Signing::TargetKey => Some(sign(&target.private_key, &parts)),
-        Signing::WithKey(key) => Some(sign(key, &parts)),
+        Signing::TargetKey => Some(&target.private_key),
+        Signing::WithKey(key) => Some(key.as_ref()),
         Signing::Unsigned => None,
-    };
-    let signature = signature.map(|s| {
-        if target.key_version == "1" {
-            s
-        } else {
-            s.replacen(
-                "keyVersion=1",
-                &format!("keyVersion={}", target.key_version),
-                1,
-            )
-        }
-    });
+    }
+    .map(|key| sign_with_key_version(key, &parts, &target.key_version));
     let mut headers = vec![
         ("content-type".to_owned(), CONTENT_TYPE.to_owned()),
         ("client-id".to_owned(), target.client_id.clone()),

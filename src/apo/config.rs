@@ -134,12 +134,18 @@ impl fmt::Display for ConfigError {
 
 /// Turns a byte span into a line/column location.
 fn locate(text: &str, span: &Range<usize>) -> Location {
-    let start = span.start.min(text.len());
+    let mut start = span.start.min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
     let line_text = text[line_start..line_end].trim_end_matches('\r');
     let column = text[line_start..start].chars().count() + 1;
-    let end = span.end.clamp(start, line_end);
+    let mut end = span.end.clamp(start, line_end);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
     Location {
         line: text[..start].matches('\n').count() + 1,
         column,

@@ -74,6 +74,9 @@ fn build(args: &SignArgs, ctx: &Context) -> Result<SentRequest, String> {
         (None, None) => return Err("give --target NAME or --embedded URL".to_owned()),
     };
     let body = read_body(args, ctx)?;
+    if std::str::from_utf8(&body).is_err() {
+        return Err("the body is not UTF-8 text; APO request bodies are UTF-8 JSON".to_owned());
+    }
     let options = CallOptions {
         request_time: args.request_time.clone(),
         ..CallOptions::default()
