@@ -10,6 +10,11 @@ use std::fmt;
 
 use serde_json::{Value, json};
 
+/// The fixed acknowledgement a merchant returns for a notification (HTTP 200, this exact body;
+/// shared/reference/apo-api.md §7.3). Anything else makes APO resend.
+pub const NOTIFY_ACK_SUCCESS_BODY: &str =
+    r#"{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}}"#;
+
 /// The `resultStatus` of an APO result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResultStatus {

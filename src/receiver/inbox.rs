@@ -8,14 +8,13 @@ use tokio::sync::{Notify, oneshot};
 
 use crate::apo::sign::VerifyError;
 
-/// The fixed acknowledgement APO expects (shared/reference/apo-api.md §7.3).
-pub const SUCCESS_BODY: &str =
-    r#"{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}}"#;
+/// The fixed acknowledgement APO expects.
+pub(crate) use crate::apo::result::NOTIFY_ACK_SUCCESS_BODY as SUCCESS_BODY;
 /// The failure answer: a merchant saying it could not process the notification.
-pub const FAIL_BODY: &str =
+pub(crate) const FAIL_BODY: &str =
     r#"{"result":{"resultCode":"PROCESS_FAIL","resultStatus":"F","resultMessage":"fail"}}"#;
 /// The wrong-format answer: HTTP 200 but not the fixed body.
-pub const WRONG_FORMAT_BODY: &str = "success";
+pub(crate) const WRONG_FORMAT_BODY: &str = "success";
 
 /// How a notification is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,6 +1,7 @@
 //! The receiver's HTTP side: one axum handler for every path, on a pre-bound loopback listener.
 
 use std::io;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -10,11 +11,43 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::watch;
 use url::Url;
 
-use super::ReceiverConfig;
 use super::inbox::{
     Ack, FAIL_BODY, Inbox, Notification, SUCCESS_BODY, SignatureVerdict, WRONG_FORMAT_BODY,
 };
+use crate::apo::keys::PublicKey;
 use crate::apo::sign::{SignedParts, verify};
+
+/// How the receiver behaves.
+#[derive(Debug, Clone)]
+pub struct ReceiverConfig {
+    /// APO's public key (the target's), to verify notification signatures.
+    pub apo_public_key: PublicKey,
+    /// The URL APO should call when it cannot reach loopback (a tunnel to this receiver, for
+    /// live targets); [`ReceiverHandle::url`] returns it instead of the local URL.
+    pub public_url: Option<Url>,
+    /// How long an unclaimed notification's answer is held for a waiter to choose the
+    /// acknowledgement; after that it gets the fixed success answer.
+    pub claim_grace: Duration,
+    /// How long `Ack::NoAnswer` holds the connection open before giving up on it.
+    pub no_answer_hold: Duration,
+}
+
+impl ReceiverConfig {
+    /// The default hold for unclaimed notifications.
+    pub const DEFAULT_CLAIM_GRACE: Duration = Duration::from_secs(5);
+    /// The default hold for `Ack::NoAnswer`.
+    pub const DEFAULT_NO_ANSWER_HOLD: Duration = Duration::from_secs(60);
+
+    /// A config with the defaults and no public URL.
+    pub fn new(apo_public_key: PublicKey) -> Self {
+        ReceiverConfig {
+            apo_public_key,
+            public_url: None,
+            claim_grace: Self::DEFAULT_CLAIM_GRACE,
+            no_answer_hold: Self::DEFAULT_NO_ANSWER_HOLD,
+        }
+    }
+}
 
 /// The running receiver. Dropping it shuts the server down.
 #[derive(Debug)]
