@@ -10,9 +10,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use rsa::traits::PublicKeyParts as _;
 
 /// The key size APO requires ("the key length must be 2048 bits").
 pub const KEY_BITS: usize = 2048;
+/// The smallest private key accepted: smaller keys are insecure, and too small for a SHA-256
+/// PKCS#1 v1.5 signature below 62 bytes.
+pub const MIN_PRIVATE_KEY_BITS: usize = 1024;
 
 /// Why a key could not be used. The messages say what to do and never contain key material.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -37,6 +41,9 @@ pub enum KeyError {
     /// A private key was given where a public key is expected.
     #[error("this is a private key, but a public key is expected here")]
     PrivateWherePublicExpected,
+    /// The key is too small to sign with.
+    #[error("the key has {0} bits; APO keys are 2048-bit RSA")]
+    TooSmall(usize),
     /// Generating or encoding a key failed (the operating system's random source failed).
     #[error("failed to generate or encode a key: {0}")]
     Generate(String),
@@ -85,10 +92,14 @@ impl PrivateKey {
     /// (`MIIEp…`), with or without PEM armour.
     pub fn from_text(text: &str) -> Result<Self, KeyError> {
         let der = der_from_text(text)?;
-        rsa::PrivateKey::from_pkcs8_der(&der)
+        let inner = rsa::PrivateKey::from_pkcs8_der(&der)
             .or_else(|_| rsa::PrivateKey::from_pkcs1_der(&der))
-            .map(|inner| PrivateKey { inner })
-            .map_err(|_| KeyError::NotPrivateKey)
+            .map_err(|_| KeyError::NotPrivateKey)?;
+        let bits = inner.size() * 8;
+        if bits < MIN_PRIVATE_KEY_BITS {
+            return Err(KeyError::TooSmall(bits));
+        }
+        Ok(PrivateKey { inner })
     }
 
     /// The matching public key.
@@ -195,6 +206,12 @@ mod tests {
         assert!(!err.contains(&pk[..20]));
         let debug = format!("{:?}", PrivateKey::from_text(sk).unwrap());
         assert_eq!(debug, "PrivateKey(***)");
+        // A 512-bit key (test-only, made with `openssl genrsa 512`).
+        let small = "MIIBVgIBADANBgkqhkiG9w0BAQEFAASCAUAwggE8AgEAAkEAuspfc+j9FRtnMgk0+HuZaPnJPDe/vHFfi7hFHtU3Y/wPo6ZtxdXM57N5OnLEKt86BZ7C9Zn08TZkir9oRKru0wIDAQABAkEAgM3cVIltO4jR+Gbw6AgTGZhlc+jdhoyHXkmLIF/W+lI+x7MaxBPfHwpJCfOQ2PhsRL02GxU/vTqKcq7TYEJnAQIhAPUpwmw+jtC4vGS0TZ4zhCa5FEqY3IJGGB+xqsi2oIyDAiEAwwwTNo4Jj7i5IV7IgMHfpTz9EAoEIKyxAnkiumNdI3ECIBJtZx23vghWOmLfYo4nlSFL/Ah3YOux1RJcyld30q19AiEAwshER68BDW5EM3ccdLkoRzPo5SObi6Xp/7ZJYCnq0YECIQCQD8XYVVw7b9O0lpp4JYzUFJtPgy2Np9+e1r5LXMnYdg==";
+        assert_eq!(
+            PrivateKey::from_text(small).unwrap_err(),
+            KeyError::TooSmall(512)
+        );
     }
 
     #[test]
