@@ -299,6 +299,42 @@ pub fn prepare(
 #[error("failed to build the HTTP client: {0}")]
 pub struct ClientBuildError(String);
 
+/// How the process's HTTP client is built. Environment variables are read by the CLI's
+/// `Context` and passed in here, never by reqwest itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// How long to wait for a connection.
+    pub connect_timeout: Duration,
+    /// How long a whole call may take (per call overridable with [`CallOptions::timeout`]).
+    pub timeout: Duration,
+    /// An HTTP(S) proxy for every non-loopback request (loopback always goes direct).
+    pub proxy: Option<String>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            proxy: None,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// The defaults, with the proxy from `HTTPS_PROXY`, `https_proxy`, `ALL_PROXY` or
+    /// `all_proxy` (looked up through `env`, the CLI's `Context`).
+    pub fn with_proxy_from(env: &dyn Fn(&str) -> Option<String>) -> Self {
+        let proxy = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+            .into_iter()
+            .find_map(|name| env(name).filter(|v| !v.trim().is_empty()));
+        ClientConfig {
+            proxy,
+            ..ClientConfig::default()
+        }
+    }
+}
+
 /// The process's HTTP client and the APO call on top of it. Cheap to clone (shared inside).
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -307,23 +343,38 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client with the default time-outs.
+    /// A client with the default time-outs and no proxy.
     pub fn new() -> Result<Client, ClientBuildError> {
-        Client::with_timeouts(DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT)
+        Client::from_config(&ClientConfig::default())
     }
 
-    /// A client with the given connect and whole-call time-outs.
-    pub fn with_timeouts(connect: Duration, total: Duration) -> Result<Client, ClientBuildError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(connect)
-            .timeout(total)
+    /// A client built from a config.
+    pub fn from_config(config: &ClientConfig) -> Result<Client, ClientBuildError> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("apoflow/", env!("CARGO_PKG_VERSION")))
+            // reqwest would read proxy variables itself; the Context is the only reader.
+            .no_proxy();
+        if let Some(proxy) = &config.proxy {
+            let proxy = reqwest::Proxy::all(proxy.as_str())
+                .map_err(|e| {
+                    ClientBuildError(format!(
+                        "the proxy `{}` is not usable: {}",
+                        mask::mask_text(proxy),
+                        error_chain(&e)
+                    ))
+                })?
+                .no_proxy(reqwest::NoProxy::from_string("localhost,127.0.0.1,::1"));
+            builder = builder.proxy(proxy);
+        }
+        let http = builder
             .build()
             .map_err(|e| ClientBuildError(error_chain(&e)))?;
         Ok(Client {
             http,
-            timeout: total,
+            timeout: config.timeout,
         })
     }
 
@@ -553,6 +604,24 @@ mod tests {
                 .unwrap()
                 .starts_with("algorithm=RSA256,keyVersion=3,signature=")
         );
+    }
+
+    #[test]
+    fn the_proxy_comes_from_the_given_environment_only() {
+        let env = |name: &str| (name == "https_proxy").then(|| "http://proxy.test:3128".to_owned());
+        let config = ClientConfig::with_proxy_from(&env);
+        assert_eq!(config.proxy.as_deref(), Some("http://proxy.test:3128"));
+        Client::from_config(&config).unwrap();
+        assert_eq!(
+            ClientConfig::with_proxy_from(&|_| None),
+            ClientConfig::default()
+        );
+        let bad = ClientConfig {
+            proxy: Some("::not a url::".into()),
+            ..ClientConfig::default()
+        };
+        let err = Client::from_config(&bad).unwrap_err().to_string();
+        assert!(err.contains("is not usable"), "{err}");
     }
 
     #[test]

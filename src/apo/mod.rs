@@ -12,7 +12,7 @@ pub mod result;
 pub mod sign;
 pub mod target;
 
-pub use client::{ApoResponse, CallError, CallOptions, Client};
+pub use client::{ApoResponse, CallError, CallOptions, Client, ClientConfig};
 pub use endpoint::Endpoint;
 pub use result::{ResultCode, ResultStatus};
 pub use target::Target;
