@@ -113,3 +113,103 @@ fn a_key_pair_from_keys_generate_works_with_the_sdk() {
     )
     .unwrap();
 }
+
+/// A one-route APO over real HTTP: verifies the request with apoflow and answers signed by
+/// apoflow (with `key`), in lowercase headers, as the sandbox must.
+async fn apo_over_http(
+    key: apoflow::apo::keys::PrivateKey,
+) -> (
+    url::Url,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>,
+) {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Uri};
+    use axum::response::IntoResponse;
+
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let handler = move |uri: Uri, headers: HeaderMap, body: Bytes| {
+        let log = log.clone();
+        let key = key.clone();
+        async move {
+            let (_, merchant_public) = merchant_keys();
+            let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let parts = SignedParts::post(uri.path(), h("client-id"), h("request-time"), &body);
+            let valid = verify(&merchant_public, &parts, h("signature")).is_ok();
+            log.lock()
+                .unwrap()
+                .push((h("request-time").to_owned(), valid));
+            let answer = r#"{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success."},"paymentStatus":"PROCESSING"}"#;
+            let time = "2025-03-17T10:22:53+08:00";
+            let signature = sign(
+                &key,
+                &SignedParts::post(uri.path(), h("client-id"), time, answer.as_bytes()),
+            );
+            (
+                [
+                    ("client-id", h("client-id").to_owned()),
+                    ("response-time", time.to_owned()),
+                    ("signature", signature),
+                ],
+                answer,
+            )
+                .into_response()
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = url::Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, axum::Router::new().fallback(handler))
+            .await
+            .unwrap();
+    });
+    (url, seen)
+}
+
+fn sdk_call(url: &url::Url) -> serde_json::Value {
+    sdk(&json!({
+        "mode": "call",
+        "gateway_url": url.as_str().trim_end_matches('/'),
+        "client_id": "SANDBOX_5X00000000000000",
+        "merchant_private_key": pem_body(EMBEDDED_MERCHANT_PRIVATE_PEM),
+        "apo_public_key": pem_body(EMBEDDED_APO_PUBLIC_PEM),
+        "payment_request_id": "r-1",
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sdk_client_and_apoflow_agree_over_http() {
+    let (apo_private, _) = apo_keys();
+    let (url, seen) = apo_over_http(apo_private).await;
+    let answer = tokio::task::spawn_blocking(move || sdk_call(&url))
+        .await
+        .unwrap();
+    assert!(
+        answer["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("PROCESSING")),
+        "the SDK accepted apoflow's response signature: {answer}"
+    );
+    let seen = seen.lock().unwrap();
+    assert!(seen[0].1, "apoflow verified the SDK's request signature");
+    assert!(
+        seen[0].0.contains('T'),
+        "the SDK sends ISO 8601 request-time: {}",
+        seen[0].0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sdk_client_rejects_a_response_signed_with_the_wrong_key() {
+    let (merchant_private, _) = merchant_keys();
+    let (url, _) = apo_over_http(merchant_private).await;
+    let answer = tokio::task::spawn_blocking(move || sdk_call(&url))
+        .await
+        .unwrap();
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("verify")),
+        "{answer}"
+    );
+}
