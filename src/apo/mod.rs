@@ -8,6 +8,7 @@ pub mod config;
 pub mod endpoint;
 pub mod key_source;
 pub mod keys;
+pub mod notify;
 pub mod result;
 pub mod sign;
 pub mod target;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use apoflow::apo::sign::{SignedParts, sign};
+use apoflow::apo::notify::{is_acknowledged, signed_headers};
 use apoflow::receiver::{Ack, Notification, ReceiverConfig, ReceiverHandle, SignatureVerdict};
 use serde_json::json;
 
@@ -37,20 +37,25 @@ async fn post(
     timeout: Duration,
 ) -> Result<(u16, String), reqwest::Error> {
     let time = "2025-03-17T02:22:52Z";
-    let mut request = reqwest::Client::new()
-        .post(
-            handle
-                .local_url()
-                .join(path.trim_start_matches('/'))
-                .unwrap(),
-        )
-        .timeout(timeout)
-        .header("client-id", "SANDBOX_APOFLOW_MERCHANT")
-        .header("request-time", time)
-        .header("content-type", "application/json");
-    if let Some(key) = key {
-        let parts = SignedParts::post(path, "SANDBOX_APOFLOW_MERCHANT", time, body.as_bytes());
-        request = request.header("signature", sign(key, &parts));
+    let url = handle
+        .local_url()
+        .join(path.trim_start_matches('/'))
+        .unwrap();
+    let mut request = reqwest::Client::new().post(url.clone()).timeout(timeout);
+    match key {
+        // The sandbox's way of signing a notification, checked by the receiver.
+        Some(key) => {
+            for (name, value) in
+                signed_headers(key, &url, "SANDBOX_APOFLOW_MERCHANT", time, body.as_bytes())
+            {
+                request = request.header(name, value);
+            }
+        }
+        None => {
+            request = request
+                .header("client-id", "SANDBOX_APOFLOW_MERCHANT")
+                .header("request-time", time);
+        }
     }
     let response = request.body(body).send().await?;
     let status = response.status().as_u16();
@@ -83,6 +88,7 @@ async fn a_signed_notification_is_kept_verified_and_acknowledged_as_the_waiter_s
     .await
     .unwrap();
     assert_eq!(status, 500);
+    assert!(!is_acknowledged(status, text.as_bytes()));
     assert_eq!(
         text,
         r#"{"result":{"resultCode":"PROCESS_FAIL","resultStatus":"F","resultMessage":"fail"}}"#
@@ -112,6 +118,7 @@ async fn a_signed_notification_is_kept_verified_and_acknowledged_as_the_waiter_s
     .await
     .unwrap();
     assert_eq!((status, text.as_str()), (200, SUCCESS));
+    assert!(is_acknowledged(status, text.as_bytes()));
     assert_eq!(waiter.await.unwrap().unwrap().seq, 2);
     assert_eq!(inbox.count(for_payment("p-1")), 2);
 }
@@ -181,6 +188,7 @@ async fn wrong_format_and_no_answer() {
     .await
     .unwrap();
     assert_eq!((status, text.as_str()), (200, "success"));
+    assert!(!is_acknowledged(status, text.as_bytes()));
     waiter.await.unwrap().unwrap();
 
     let waiter = {
