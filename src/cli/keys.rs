@@ -98,25 +98,24 @@ fn generate(dir: &Path, force: bool) -> Result<(PathBuf, PathBuf), String> {
     Ok((private_path, public_path))
 }
 
+/// Writes one line; the private key file is 0600 (set before anything is written, also when
+/// an existing file is overwritten).
 fn write_file(path: &Path, text: &str, secret: bool) -> Result<(), String> {
     let fail = |e: std::io::Error| format!("failed to write {}: {e}", path.display());
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .map_err(fail)?;
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-        options.mode(if secret { 0o600 } else { 0o644 });
-        let mut file = options.open(path).map_err(fail)?;
-        // An existing file keeps its old mode through `open`; set it explicitly.
+        use std::os::unix::fs::PermissionsExt as _;
         let mode = if secret { 0o600 } else { 0o644 };
         file.set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(fail)?;
-        writeln!(file, "{text}").map_err(fail)
     }
     #[cfg(not(unix))]
-    {
-        let _ = secret;
-        let mut file = options.open(path).map_err(fail)?;
-        writeln!(file, "{text}").map_err(fail)
-    }
+    let _ = secret;
+    writeln!(file, "{text}").map_err(fail)
 }
