@@ -263,3 +263,15 @@ async fn a_refused_connection_is_an_error() {
     assert!(matches!(err, CallError::Connect { .. }), "{err}");
     assert!(err.to_string().contains("cannot connect"), "{err}");
 }
+
+#[tokio::test]
+async fn an_unsendable_header_override_is_an_error_not_a_panic() {
+    let options = CallOptions {
+        headers: vec![("bad name".into(), Some("x\ny".into()))],
+        ..CallOptions::default()
+    };
+    let (result, seen) = call(Mode::Signed, options).await;
+    let err = result.unwrap_err();
+    assert!(matches!(err, CallError::Transport { .. }), "{err}");
+    assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
+}
