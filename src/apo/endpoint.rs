@@ -56,6 +56,19 @@ impl Endpoint {
         }
     }
 
+    /// The flow step kind that calls it: `pay`, `inquiry`, `capture`, `cancel`, `refund`,
+    /// `inquiry_refund` (design.md §3).
+    pub fn step_name(self) -> &'static str {
+        match self {
+            Endpoint::Pay => "pay",
+            Endpoint::InquiryPayment => "inquiry",
+            Endpoint::Capture => "capture",
+            Endpoint::Cancel => "cancel",
+            Endpoint::Refund => "refund",
+            Endpoint::InquiryRefund => "inquiry_refund",
+        }
+    }
+
     /// The production path, e.g. `/ams/api/v1/payments/pay`.
     pub fn path(self) -> &'static str {
         match self {
@@ -124,16 +137,19 @@ pub struct UnknownEndpoint(pub String);
 impl FromStr for Endpoint {
     type Err = UnknownEndpoint;
 
-    /// Accepts APO's names (`inquiryPayment`) and snake case (`inquiry_payment`).
+    /// Accepts APO's names (`inquiryPayment`), snake case (`inquiry_payment`) and the step
+    /// names (`inquiry`, `inquiry_refund`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let folded: String = s
-            .chars()
-            .filter(|c| *c != '_' && *c != '-')
-            .collect::<String>()
-            .to_ascii_lowercase();
+        let fold = |x: &str| -> String {
+            x.chars()
+                .filter(|c| *c != '_' && *c != '-')
+                .collect::<String>()
+                .to_ascii_lowercase()
+        };
+        let folded = fold(s);
         Endpoint::ALL
             .into_iter()
-            .find(|e| e.name().to_ascii_lowercase() == folded)
+            .find(|e| fold(e.name()) == folded || fold(e.step_name()) == folded)
             .ok_or_else(|| UnknownEndpoint(s.to_owned()))
     }
 }
@@ -176,6 +192,9 @@ mod tests {
             "inquiry_refund".parse::<Endpoint>(),
             Ok(Endpoint::InquiryRefund)
         );
+        for e in Endpoint::ALL {
+            assert_eq!(e.step_name().parse::<Endpoint>(), Ok(e));
+        }
         let err = "payy".parse::<Endpoint>().unwrap_err().to_string();
         assert!(
             err.contains("`payy`") && err.contains("inquiryRefund"),

@@ -31,6 +31,9 @@ pub enum Ack {
 }
 
 impl Ack {
+    /// Every answer.
+    pub const ALL: [Ack; 4] = [Ack::Success, Ack::Fail, Ack::WrongFormat, Ack::NoAnswer];
+
     /// The name used in flows and reports: `success`, `fail`, `wrong_format`, `none`.
     pub fn name(self) -> &'static str {
         match self {
@@ -39,6 +42,11 @@ impl Ack {
             Ack::WrongFormat => "wrong_format",
             Ack::NoAnswer => "none",
         }
+    }
+
+    /// Parses a name written in a flow (`success`, `fail`, `wrong_format`, `none`).
+    pub fn from_name(name: &str) -> Option<Ack> {
+        Ack::ALL.into_iter().find(|a| a.name() == name)
     }
 }
 
@@ -290,6 +298,14 @@ mod tests {
         );
         assert_eq!(inbox.count(is_payment), 2);
         assert_eq!(inbox.all().len(), 2);
+    }
+
+    #[test]
+    fn ack_names_round_trip() {
+        for ack in Ack::ALL {
+            assert_eq!(Ack::from_name(ack.name()), Some(ack));
+        }
+        assert_eq!(Ack::from_name("ok"), None);
     }
 
     #[tokio::test]
