@@ -9,7 +9,14 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use rsa::traits::PublicKeyParts as _;
+
+/// The key size APO requires ("the key length must be 2048 bits").
+pub const KEY_BITS: usize = 2048;
+/// The smallest private key accepted: smaller keys are insecure, and too small for a SHA-256
+/// PKCS#1 v1.5 signature below 62 bytes.
+pub const MIN_PRIVATE_KEY_BITS: usize = 1024;
 
 /// Why a key could not be used. The messages say what to do and never contain key material.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -34,6 +41,12 @@ pub enum KeyError {
     /// A private key was given where a public key is expected.
     #[error("this is a private key, but a public key is expected here")]
     PrivateWherePublicExpected,
+    /// The key is too small to sign with.
+    #[error("the key has {0} bits; APO keys are 2048-bit RSA")]
+    TooSmall(usize),
+    /// Generating or encoding a key failed (the operating system's random source failed).
+    #[error("failed to generate or encode a key: {0}")]
+    Generate(String),
 }
 
 /// A merchant (or sandbox) private key, used to sign.
@@ -79,10 +92,14 @@ impl PrivateKey {
     /// (`MIIEp…`), with or without PEM armour.
     pub fn from_text(text: &str) -> Result<Self, KeyError> {
         let der = der_from_text(text)?;
-        rsa::PrivateKey::from_pkcs8_der(&der)
+        let inner = rsa::PrivateKey::from_pkcs8_der(&der)
             .or_else(|_| rsa::PrivateKey::from_pkcs1_der(&der))
-            .map(|inner| PrivateKey { inner })
-            .map_err(|_| KeyError::NotPrivateKey)
+            .map_err(|_| KeyError::NotPrivateKey)?;
+        let bits = inner.size() * 8;
+        if bits < MIN_PRIVATE_KEY_BITS {
+            return Err(KeyError::TooSmall(bits));
+        }
+        Ok(PrivateKey { inner })
     }
 
     /// The matching public key.
@@ -91,9 +108,37 @@ impl PrivateKey {
             inner: self.inner.to_public_key(),
         }
     }
+
+    /// Generates a fresh 2048-bit key from the operating system's random source. Slow (up to
+    /// seconds): never call it on a request path.
+    pub fn generate() -> Result<Self, KeyError> {
+        rsa::PrivateKey::new(&mut getrandom::SysRng, KEY_BITS)
+            .map(|inner| PrivateKey { inner })
+            .map_err(|e| KeyError::Generate(e.to_string()))
+    }
+
+    /// The key as APO's dashboard hands it out: base64 of the PKCS#8 DER, one line, no
+    /// armour. This is secret: write it only to a file the user asked for.
+    pub fn to_pkcs8_base64(&self) -> Result<String, KeyError> {
+        let der = self
+            .inner
+            .to_pkcs8_der()
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
+        Ok(B64.encode(der.as_bytes()))
+    }
 }
 
 impl PublicKey {
+    /// The key as APO's dashboard shows it: base64 of the X.509 SubjectPublicKeyInfo DER, one
+    /// line, no armour.
+    pub fn to_spki_base64(&self) -> Result<String, KeyError> {
+        let der = self
+            .inner
+            .to_public_key_der()
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
+        Ok(B64.encode(der.as_bytes()))
+    }
+
     /// Parses a public key: base64 X.509 SubjectPublicKeyInfo (`MIIBI…`, APO's format) or a
     /// PKCS#1 `RSAPublicKey`, with or without PEM armour.
     pub fn from_text(text: &str) -> Result<Self, KeyError> {
@@ -161,5 +206,25 @@ mod tests {
         assert!(!err.contains(&pk[..20]));
         let debug = format!("{:?}", PrivateKey::from_text(sk).unwrap());
         assert_eq!(debug, "PrivateKey(***)");
+        // A 512-bit key (test-only, made with `openssl genrsa 512`).
+        let small = "MIIBVgIBADANBgkqhkiG9w0BAQEFAASCAUAwggE8AgEAAkEAuspfc+j9FRtnMgk0+HuZaPnJPDe/vHFfi7hFHtU3Y/wPo6ZtxdXM57N5OnLEKt86BZ7C9Zn08TZkir9oRKru0wIDAQABAkEAgM3cVIltO4jR+Gbw6AgTGZhlc+jdhoyHXkmLIF/W+lI+x7MaxBPfHwpJCfOQ2PhsRL02GxU/vTqKcq7TYEJnAQIhAPUpwmw+jtC4vGS0TZ4zhCa5FEqY3IJGGB+xqsi2oIyDAiEAwwwTNo4Jj7i5IV7IgMHfpTz9EAoEIKyxAnkiumNdI3ECIBJtZx23vghWOmLfYo4nlSFL/Ah3YOux1RJcyld30q19AiEAwshER68BDW5EM3ccdLkoRzPo5SObi6Xp/7ZJYCnq0YECIQCQD8XYVVw7b9O0lpp4JYzUFJtPgy2Np9+e1r5LXMnYdg==";
+        assert_eq!(
+            PrivateKey::from_text(small).unwrap_err(),
+            KeyError::TooSmall(512)
+        );
+    }
+
+    #[test]
+    fn encodings_round_trip_to_the_dashboard_format() {
+        let v = vectors();
+        let sk_text = v["keys"]["merchant_private_key_pkcs8_base64"]
+            .as_str()
+            .unwrap();
+        let sk = PrivateKey::from_text(sk_text).unwrap();
+        assert_eq!(sk.to_pkcs8_base64().unwrap(), sk_text);
+        assert_eq!(
+            sk.public_key().to_spki_base64().unwrap(),
+            v["keys"]["public_key_x509_spki_base64"].as_str().unwrap()
+        );
     }
 }

@@ -1,5 +1,19 @@
 //! The APO protocol, shared by the client, the sandbox and the receiver: signing and
-//! verification, keys. It knows nothing about flows or HTTP servers.
+//! verification, keys and where they come from, endpoints, result codes, targets and their
+//! config, and the client that talks to a target. It knows nothing about flows, and nothing
+//! about HTTP servers.
 
+pub mod client;
+pub mod config;
+pub mod endpoint;
+pub mod key_source;
 pub mod keys;
+pub mod notify;
+pub mod result;
 pub mod sign;
+pub mod target;
+
+pub use client::{ApoResponse, CallError, CallOptions, Client, ClientConfig};
+pub use endpoint::Endpoint;
+pub use result::{ResultCode, ResultStatus};
+pub use target::Target;

@@ -74,7 +74,7 @@ impl<'a> SignedParts<'a> {
 }
 
 /// Why a signature did not verify. Each names the cause a user can act on.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum VerifyError {
     /// No signature header at all.
     #[error("the signature header is missing")]
@@ -177,11 +177,21 @@ pub fn sign_raw(key: &PrivateKey, parts: &SignedParts<'_>) -> Vec<u8> {
         .expect("RSA PKCS#1 v1.5 signing with a parsed key cannot fail")
 }
 
-/// Signs the parts and returns the full `signature` header value.
+/// Signs the parts and returns the full `signature` header value (`keyVersion=1`, as every
+/// SDK sends).
 pub fn sign(key: &PrivateKey, parts: &SignedParts<'_>) -> String {
+    sign_with_key_version(key, parts, "1")
+}
+
+/// Signs the parts and returns the full `signature` header value with the given `keyVersion`.
+pub fn sign_with_key_version(
+    key: &PrivateKey,
+    parts: &SignedParts<'_>,
+    key_version: &str,
+) -> String {
     SignatureHeader {
         algorithm: ALGORITHM.to_owned(),
-        key_version: "1".to_owned(),
+        key_version: key_version.to_owned(),
         signature: sign_raw(key, parts),
     }
     .format()

@@ -2,7 +2,9 @@
 
 pub mod context;
 pub mod exit;
+pub mod keys;
 pub mod query;
+pub mod sign;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +33,10 @@ pub enum Command {
         /// The JSON file; standard input when absent.
         file: Option<PathBuf>,
     },
+    /// Manage merchant keys (`keys generate`).
+    Keys(keys::KeysArgs),
+    /// Print a signed APO request as a curl command (secrets masked unless --show-secrets).
+    Sign(sign::SignArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand; returns the process exit code.
@@ -41,8 +47,10 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs one subcommand; returns one of the codes in [`exit`].
-fn dispatch(command: Command, _ctx: &Context) -> u8 {
+fn dispatch(command: Command, ctx: &Context) -> u8 {
     match command {
         Command::Query { jsonpath, file } => query::run(&jsonpath, file.as_ref()),
+        Command::Keys(args) => keys::run(&args, ctx),
+        Command::Sign(args) => sign::run(&args, ctx),
     }
 }

@@ -1,0 +1,345 @@
+//! What the receiver keeps and how waiters find, claim and acknowledge notifications.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{Notify, oneshot};
+
+use crate::apo::sign::VerifyError;
+
+/// The fixed acknowledgement APO expects.
+pub(crate) use crate::apo::result::NOTIFY_ACK_SUCCESS_BODY as SUCCESS_BODY;
+/// The failure answer: a merchant saying it could not process the notification.
+pub(crate) const FAIL_BODY: &str =
+    r#"{"result":{"resultCode":"PROCESS_FAIL","resultStatus":"F","resultMessage":"fail"}}"#;
+/// The wrong-format answer: HTTP 200 but not the fixed body.
+pub(crate) const WRONG_FORMAT_BODY: &str = "success";
+
+/// How a notification is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ack {
+    /// HTTP 200 with the fixed success body: APO stops resending.
+    Success,
+    /// HTTP 500 with a `PROCESS_FAIL`/`F` result: APO resends.
+    Fail,
+    /// HTTP 200 with a body that is not the fixed format (`success` as plain text): APO resends.
+    WrongFormat,
+    /// No answer: the connection is held until the sender gives up (or the hold ends): APO
+    /// resends.
+    NoAnswer,
+}
+
+impl Ack {
+    /// Every answer.
+    pub const ALL: [Ack; 4] = [Ack::Success, Ack::Fail, Ack::WrongFormat, Ack::NoAnswer];
+
+    /// The name used in flows and reports: `success`, `fail`, `wrong_format`, `none`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Ack::Success => "success",
+            Ack::Fail => "fail",
+            Ack::WrongFormat => "wrong_format",
+            Ack::NoAnswer => "none",
+        }
+    }
+
+    /// Parses a name written in a flow (`success`, `fail`, `wrong_format`, `none`).
+    pub fn from_name(name: &str) -> Option<Ack> {
+        Ack::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+/// Whether a notification's signature verified with APO's public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureVerdict {
+    /// It verified over the path it arrived on.
+    Valid,
+    /// One of `client-id`, `request-time`, `signature` is absent.
+    MissingHeader(&'static str),
+    /// It did not verify.
+    Invalid(VerifyError),
+}
+
+impl SignatureVerdict {
+    /// Whether the signature is valid.
+    pub fn is_valid(&self) -> bool {
+        matches!(self, SignatureVerdict::Valid)
+    }
+
+    /// `valid`, or a sentence saying what is wrong.
+    pub fn describe(&self) -> String {
+        match self {
+            SignatureVerdict::Valid => "valid".to_owned(),
+            SignatureVerdict::MissingHeader(h) => format!("missing: no `{h}` header"),
+            SignatureVerdict::Invalid(e) => format!("invalid: {e}"),
+        }
+    }
+}
+
+/// One notification as received.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    /// Arrival order, from 1.
+    pub seq: u64,
+    /// The path it was posted to, with the query if any.
+    pub path: String,
+    /// The request headers, names in lowercase.
+    pub headers: Vec<(String, String)>,
+    /// The raw body.
+    pub body: Vec<u8>,
+    /// The body as JSON, when it is JSON.
+    pub json: Option<Value>,
+    /// When it arrived.
+    pub received_at: jiff::Timestamp,
+    /// The signature verdict.
+    pub signature: SignatureVerdict,
+    /// How it was (or is being) answered; `None` while no answer has been chosen.
+    pub ack: Option<Ack>,
+}
+
+impl Notification {
+    /// The value of a header (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `$.notifyType` (`PAYMENT_RESULT`, `CAPTURE_RESULT`, `REFUND_RESULT`, …).
+    pub fn notify_type(&self) -> Option<&str> {
+        self.json.as_ref()?.get("notifyType")?.as_str()
+    }
+}
+
+struct Entry {
+    notification: Notification,
+    claimed: bool,
+    /// Present until the answer is chosen; the server's handler waits on the other end.
+    answer: Option<oneshot::Sender<Ack>>,
+}
+
+#[derive(Default)]
+struct State {
+    entries: Vec<Entry>,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    arrived: Notify,
+}
+
+/// The notifications received so far; cheap to clone (shared inside).
+#[derive(Clone, Default)]
+pub struct Inbox {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Inbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbox")
+            .field("received", &self.lock().entries.len())
+            .finish()
+    }
+}
+
+impl Inbox {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the list half-updated: recover it.
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps a new notification; returns where its answer will be sent.
+    pub(super) fn push(&self, mut notification: Notification) -> (u64, oneshot::Receiver<Ack>) {
+        let (tx, rx) = oneshot::channel();
+        let seq = {
+            let mut state = self.lock();
+            let seq = state.entries.len() as u64 + 1;
+            notification.seq = seq;
+            state.entries.push(Entry {
+                notification,
+                claimed: false,
+                answer: Some(tx),
+            });
+            seq
+        };
+        self.shared.arrived.notify_waiters();
+        (seq, rx)
+    }
+
+    /// Chooses the answer of a notification nobody claimed in time (the server's fallback);
+    /// returns the answer actually given.
+    pub(super) fn answer_unclaimed(&self, seq: u64, ack: Ack) -> Ack {
+        let mut state = self.lock();
+        let Some(entry) = state.entries.get_mut(seq as usize - 1) else {
+            return ack;
+        };
+        if entry.answer.take().is_some() {
+            entry.notification.ack = Some(ack);
+            ack
+        } else {
+            entry.notification.ack.unwrap_or(ack)
+        }
+    }
+
+    /// Waits up to `within` for a notification the matcher accepts and that no waiter has
+    /// claimed yet (including ones that arrived earlier), claims it and acknowledges it with
+    /// the fixed success answer if it is still unanswered.
+    pub async fn wait(
+        &self,
+        matcher: impl Fn(&Notification) -> bool,
+        within: Duration,
+    ) -> Option<Notification> {
+        self.claim(matcher, Ack::Success, within).await
+    }
+
+    /// Like [`Inbox::wait`], answering with `ack`. The returned notification's `ack` says the
+    /// answer actually given: an earlier one if it was already answered (after the receiver's
+    /// claim grace), which the caller should report.
+    pub async fn claim(
+        &self,
+        matcher: impl Fn(&Notification) -> bool,
+        ack: Ack,
+        within: Duration,
+    ) -> Option<Notification> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let arrived = self.shared.arrived.notified();
+            tokio::pin!(arrived);
+            // Register before looking, so an arrival between the look and the wait is seen.
+            arrived.as_mut().enable();
+            if let Some(found) = self.try_claim(&matcher, ack) {
+                return Some(found);
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    fn try_claim(
+        &self,
+        matcher: &impl Fn(&Notification) -> bool,
+        ack: Ack,
+    ) -> Option<Notification> {
+        let mut state = self.lock();
+        let entry = state
+            .entries
+            .iter_mut()
+            .find(|e| !e.claimed && matcher(&e.notification))?;
+        entry.claimed = true;
+        if let Some(tx) = entry.answer.take() {
+            entry.notification.ack = Some(ack);
+            // The handler may have gone (client disconnected); the choice is still recorded.
+            let _ = tx.send(ack);
+        }
+        Some(entry.notification.clone())
+    }
+
+    /// Every notification received so far, in arrival order.
+    pub fn all(&self) -> Vec<Notification> {
+        self.lock()
+            .entries
+            .iter()
+            .map(|e| e.notification.clone())
+            .collect()
+    }
+
+    /// How many notifications received so far the matcher accepts (claimed or not): e.g. how
+    /// often a notification was resent.
+    pub fn count(&self, matcher: impl Fn(&Notification) -> bool) -> usize {
+        self.lock()
+            .entries
+            .iter()
+            .filter(|e| matcher(&e.notification))
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(kind: &str) -> Notification {
+        Notification {
+            seq: 0,
+            path: "/n".into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            json: Some(serde_json::json!({"notifyType": kind})),
+            received_at: jiff::Timestamp::UNIX_EPOCH,
+            signature: SignatureVerdict::Valid,
+            ack: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_waiter_claims_each_notification_once_and_chooses_its_answer() {
+        let inbox = Inbox::default();
+        let (_, mut first) = inbox.push(note("PAYMENT_RESULT"));
+        let (_, mut second) = inbox.push(note("PAYMENT_RESULT"));
+        let is_payment = |n: &Notification| n.notify_type() == Some("PAYMENT_RESULT");
+        let got = inbox
+            .claim(is_payment, Ack::Fail, Duration::from_millis(10))
+            .await
+            .unwrap();
+        assert_eq!((got.seq, got.ack), (1, Some(Ack::Fail)));
+        assert_eq!(first.try_recv(), Ok(Ack::Fail));
+        let got = inbox.wait(is_payment, Duration::ZERO).await.unwrap();
+        assert_eq!((got.seq, got.ack), (2, Some(Ack::Success)));
+        assert_eq!(second.try_recv(), Ok(Ack::Success));
+        assert!(
+            inbox
+                .wait(is_payment, Duration::from_millis(5))
+                .await
+                .is_none()
+        );
+        assert_eq!(inbox.count(is_payment), 2);
+        assert_eq!(inbox.all().len(), 2);
+    }
+
+    #[test]
+    fn ack_names_round_trip() {
+        for ack in Ack::ALL {
+            assert_eq!(Ack::from_name(ack.name()), Some(ack));
+        }
+        assert_eq!(Ack::from_name("ok"), None);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_sees_a_later_arrival() {
+        let inbox = Inbox::default();
+        let later = inbox.clone();
+        let waiter = tokio::spawn(async move {
+            later
+                .wait(
+                    |n| n.notify_type() == Some("REFUND_RESULT"),
+                    Duration::from_secs(5),
+                )
+                .await
+        });
+        tokio::task::yield_now().await;
+        inbox.push(note("CAPTURE_RESULT"));
+        inbox.push(note("REFUND_RESULT"));
+        let got = waiter.await.unwrap().unwrap();
+        assert_eq!(got.seq, 2);
+    }
+
+    #[tokio::test]
+    async fn an_answer_given_by_the_fallback_is_reported_to_a_late_waiter() {
+        let inbox = Inbox::default();
+        let (seq, _rx) = inbox.push(note("PAYMENT_RESULT"));
+        assert_eq!(inbox.answer_unclaimed(seq, Ack::Success), Ack::Success);
+        let got = inbox
+            .claim(|_| true, Ack::Fail, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(
+            got.ack,
+            Some(Ack::Success),
+            "the earlier answer is reported"
+        );
+    }
+}

@@ -1,0 +1,220 @@
+//! The receiver's HTTP side: one axum handler for every path, on a pre-bound loopback listener.
+
+use std::io;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::watch;
+use url::Url;
+
+use super::inbox::{
+    Ack, FAIL_BODY, Inbox, Notification, SUCCESS_BODY, SignatureVerdict, WRONG_FORMAT_BODY,
+};
+use crate::apo::keys::PublicKey;
+use crate::apo::sign::{SignedParts, verify};
+
+/// How the receiver behaves.
+#[derive(Debug, Clone)]
+pub struct ReceiverConfig {
+    /// APO's public key (the target's), to verify notification signatures.
+    pub apo_public_key: PublicKey,
+    /// The URL APO should call when it cannot reach loopback (a tunnel to this receiver, for
+    /// live targets); [`ReceiverHandle::url`] returns it instead of the local URL.
+    pub public_url: Option<Url>,
+    /// How long an unclaimed notification's answer is held for a waiter to choose the
+    /// acknowledgement; after that it gets the fixed success answer.
+    pub claim_grace: Duration,
+    /// How long `Ack::NoAnswer` holds the connection open before giving up on it.
+    pub no_answer_hold: Duration,
+}
+
+impl ReceiverConfig {
+    /// The default hold for unclaimed notifications.
+    pub const DEFAULT_CLAIM_GRACE: Duration = Duration::from_secs(5);
+    /// The default hold for `Ack::NoAnswer`.
+    pub const DEFAULT_NO_ANSWER_HOLD: Duration = Duration::from_secs(60);
+
+    /// A config with the defaults and no public URL.
+    pub fn new(apo_public_key: PublicKey) -> Self {
+        ReceiverConfig {
+            apo_public_key,
+            public_url: None,
+            claim_grace: Self::DEFAULT_CLAIM_GRACE,
+            no_answer_hold: Self::DEFAULT_NO_ANSWER_HOLD,
+        }
+    }
+}
+
+/// The running receiver. Dropping it shuts the server down.
+#[derive(Debug)]
+pub struct ReceiverHandle {
+    local_url: Url,
+    public_url: Option<Url>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl ReceiverHandle {
+    /// The URL to give APO as the notify URL: the public URL when configured, else the local
+    /// one. Any path below it is accepted.
+    pub fn url(&self) -> &Url {
+        self.public_url.as_ref().unwrap_or(&self.local_url)
+    }
+
+    /// The loopback URL the server listens on, e.g. `http://127.0.0.1:43117/`.
+    pub fn local_url(&self) -> &Url {
+        &self.local_url
+    }
+}
+
+impl Drop for ReceiverHandle {
+    fn drop(&mut self) {
+        // Nobody listening means the server is already gone.
+        let _ = self.shutdown.send(true);
+    }
+}
+
+#[derive(Clone)]
+struct App {
+    inbox: Inbox,
+    config: ReceiverConfig,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// Starts the receiver on a bound listener (call it inside a tokio runtime). Returns the handle
+/// (URL, shutdown on drop) and the inbox the steps wait on.
+pub fn start(
+    listener: tokio::net::TcpListener,
+    config: ReceiverConfig,
+) -> io::Result<(ReceiverHandle, Inbox)> {
+    let addr = listener.local_addr()?;
+    let local_url = Url::parse(&format!("http://{addr}/"))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let (tx, rx) = watch::channel(false);
+    let inbox = Inbox::default();
+    let public_url = config.public_url.clone();
+    let app = App {
+        inbox: inbox.clone(),
+        config,
+        shutdown: rx.clone(),
+    };
+    let router = Router::new().fallback(receive).with_state(app);
+    let mut stop = rx;
+    tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::warn!("the notification receiver stopped: {e}");
+        }
+    });
+    Ok((
+        ReceiverHandle {
+            local_url,
+            public_url,
+            shutdown: tx,
+        },
+        inbox,
+    ))
+}
+
+/// Verifies a notification's signature over the path it arrived on.
+fn verdict(app: &App, path: &str, headers: &HeaderMap, body: &[u8]) -> SignatureVerdict {
+    let get = |name: &'static str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(SignatureVerdict::MissingHeader(name))
+    };
+    let (signature, client_id, time) =
+        match (get("signature"), get("client-id"), get("request-time")) {
+            (Ok(s), Ok(c), Ok(t)) => (s, c, t),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
+        };
+    let parts = SignedParts::post(path, client_id, time, body);
+    match verify(&app.config.apo_public_key, &parts, signature) {
+        Ok(()) => SignatureVerdict::Valid,
+        Err(e) => SignatureVerdict::Invalid(e),
+    }
+}
+
+async fn receive(
+    State(app): State<App>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if method != Method::POST {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "POST")],
+            "notifications are POSTed\n",
+        )
+            .into_response();
+    }
+    let path = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
+    let notification = Notification {
+        seq: 0,
+        signature: verdict(&app, &path, &headers, &body),
+        path,
+        headers: headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        json: serde_json::from_slice(&body).ok(),
+        body: body.to_vec(),
+        received_at: jiff::Timestamp::now(),
+        ack: None,
+    };
+    let (seq, answer) = app.inbox.push(notification);
+    let mut shutdown = app.shutdown.clone();
+    let ack = tokio::select! {
+        chosen = tokio::time::timeout(app.config.claim_grace, answer) => match chosen {
+            Ok(Ok(ack)) => ack,
+            Ok(Err(_)) | Err(_) => app.inbox.answer_unclaimed(seq, Ack::Success),
+        },
+        _ = shutdown.wait_for(|stopped| *stopped) => app.inbox.answer_unclaimed(seq, Ack::Success),
+    };
+    match ack {
+        Ack::Success => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            SUCCESS_BODY,
+        )
+            .into_response(),
+        Ack::Fail => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, "application/json")],
+            FAIL_BODY,
+        )
+            .into_response(),
+        Ack::WrongFormat => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain")],
+            WRONG_FORMAT_BODY,
+        )
+            .into_response(),
+        Ack::NoAnswer => {
+            // Hold the connection so the sender times out; give up at the hold or shutdown.
+            let mut shutdown = app.shutdown.clone();
+            tokio::select! {
+                () = tokio::time::sleep(app.config.no_answer_hold) => {}
+                _ = shutdown.wait_for(|stopped| *stopped) => {}
+            }
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
