@@ -3,6 +3,7 @@
 pub mod context;
 pub mod exit;
 pub mod query;
+pub mod snapshots;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +32,9 @@ pub enum Command {
         /// The JSON file; standard input when absent.
         file: Option<PathBuf>,
     },
+    /// Review, accept, reject and clean up flow snapshots (`__snapshots__/*.snap`).
+    #[command(subcommand)]
+    Snapshots(snapshots::SnapshotsCommand),
 }
 
 /// Parses the command line and runs the chosen subcommand; returns the process exit code.
@@ -41,8 +45,9 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs one subcommand; returns one of the codes in [`exit`].
-fn dispatch(command: Command, _ctx: &Context) -> u8 {
+fn dispatch(command: Command, ctx: &Context) -> u8 {
     match command {
         Command::Query { jsonpath, file } => query::run(&jsonpath, file.as_ref()),
+        Command::Snapshots(command) => snapshots::run(command, ctx),
     }
 }
