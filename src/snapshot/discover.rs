@@ -34,22 +34,25 @@ fn skipped_dir(name: &str) -> bool {
 /// Finds snapshot files of one kind under `paths` (files or folders, searched recursively;
 /// hidden folders, `target` and `node_modules` are skipped), sorted and without duplicates.
 ///
-/// A named `x.snap` file stands for its pending `x.snap.new` when looking for pending ones, so
-/// `apoflow snapshots accept flows/__snapshots__/x.snap` does what it says. A path that does not
-/// exist is an error.
+/// A named `x.snap` file stands for its pending `x.snap.new` when looking for pending ones (even
+/// before `x.snap` exists), so `apoflow snapshots accept flows/__snapshots__/x.snap` does what it
+/// says. Any other path that does not exist is an error.
 pub fn find(paths: &[PathBuf], kind: Kind) -> Result<Vec<PathBuf>, SnapshotError> {
     let mut out = Vec::new();
     for path in paths {
+        if kind == Kind::Pending && Kind::Accepted.matches(path) {
+            // A named `x.snap` stands for `x.snap.new`, whether or not `x.snap` exists yet.
+            let pending = pending_path(path);
+            if pending.is_file() {
+                out.push(pending);
+            }
+            continue;
+        }
         let meta = std::fs::metadata(path).map_err(|e| SnapshotError::io("read", path, e))?;
         if meta.is_dir() {
             walk(path, kind, &mut out)?;
         } else if kind.matches(path) {
             out.push(path.clone());
-        } else if kind == Kind::Pending && Kind::Accepted.matches(path) {
-            let pending = pending_path(path);
-            if pending.is_file() {
-                out.push(pending);
-            }
         }
     }
     out.sort();
@@ -116,7 +119,11 @@ mod tests {
                 "flows/__snapshots__/b.snap.new"
             ]
         );
-        // A named .snap stands for its pending file; named twice, found once.
+        // A named .snap stands for its pending file (even when absent); named twice, found once.
+        assert_eq!(
+            rel(find(&[d.join("flows/__snapshots__/b.snap")], Kind::Pending).unwrap()),
+            ["flows/__snapshots__/b.snap.new"]
+        );
         let a = d.join("flows/__snapshots__/a.snap");
         assert_eq!(
             rel(find(&[a.clone(), a], Kind::Pending).unwrap()),
