@@ -14,20 +14,32 @@
 //! accept (a), reject (r) or skip (s)?
 //! ```
 
-use std::io::{BufRead, Write};
+use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use super::diff::unified_diff;
-use super::store::{SnapshotError, read_snap, remove_if_exists};
+use super::store::{PENDING_SUFFIX, SnapshotError, read_snap, remove_if_exists};
 use crate::mask;
 
-/// The accepted path of a pending snapshot: `x.snap.new` → `x.snap`.
+/// The accepted path of a pending snapshot: `x.snap.new` → `x.snap`; any other path is
+/// returned unchanged.
 pub fn accepted_path(pending: &Path) -> PathBuf {
-    pending.with_extension("")
+    if pending.extension().is_some_and(|e| e == "new") {
+        pending.with_extension("")
+    } else {
+        pending.to_owned()
+    }
 }
 
 /// Accepts a pending snapshot: renames `x.snap.new` over `x.snap`; returns `x.snap`.
 pub fn accept(pending: &Path) -> Result<PathBuf, SnapshotError> {
+    if !pending.to_string_lossy().ends_with(PENDING_SUFFIX) {
+        let e = io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a pending snapshot (its name does not end with `{PENDING_SUFFIX}`)"),
+        );
+        return Err(SnapshotError::io("accept", pending, e));
+    }
     let target = accepted_path(pending);
     std::fs::rename(pending, &target).map_err(|e| SnapshotError::io("accept", pending, e))?;
     Ok(target)
@@ -207,5 +219,12 @@ mod tests {
             accepted_path(Path::new("x/__snapshots__/a.b.snap.new")),
             Path::new("x/__snapshots__/a.b.snap")
         );
+        assert_eq!(accepted_path(Path::new("a.snap")), Path::new("a.snap"));
+        let dir = tempfile::tempdir().unwrap();
+        let snap = dir.path().join("a.snap");
+        std::fs::write(&snap, "x").unwrap();
+        let err = accept(&snap).unwrap_err().to_string();
+        assert!(err.contains("not a pending snapshot"), "{err}");
+        assert!(snap.exists());
     }
 }

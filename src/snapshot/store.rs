@@ -246,10 +246,15 @@ impl Outcome {
                 nothing_written(ctx.mode)
             ),
             Outcome::Missing { path } => format!(
-                "{what} is missing: {} does not exist{}\nhint: run the flow locally (without CI=true), \
-                 accept the new snapshot with `apoflow snapshots accept`, then commit it",
+                "{what} is missing: {} does not exist{}\nhint: run the flow locally{}, accept the \
+                 new snapshot with `apoflow snapshots accept`, then commit it",
                 path.display(),
-                nothing_written(ctx.mode)
+                nothing_written(ctx.mode),
+                match ctx.mode {
+                    UpdateMode::No => " without APOFLOW_UPDATE=no",
+                    UpdateMode::Ci => " (without CI=true)",
+                    UpdateMode::New | UpdateMode::Always => "",
+                }
             ),
         };
         mask::mask_text(&text).into_owned()
