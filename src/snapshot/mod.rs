@@ -11,8 +11,34 @@
 //! apoflow snapshots review|accept|reject|check  ──> review / stale
 //! ```
 //!
-//! The engine calls [`check`] once per step that has a `snapshot:` ([`SnapshotSpec`]), with the
-//! mode from [`UpdateMode::resolve`].
+//! The engine calls [`check`] once per step that has a `snapshot:` ([`SnapshotSpec`], which
+//! deserializes from the flow YAML and compiles its JSONPaths there), with the mode from
+//! [`UpdateMode::resolve`] (`crate::cli::snapshots::update_mode` reads it from the `Context`;
+//! its error is an invalid configuration, exit 2):
+//!
+//! ```
+//! use std::path::Path;
+//! use apoflow::snapshot::{check, CheckContext, SnapshotSpec, UpdateMode};
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let flow_file = dir.path().join("refund.yaml");
+//! # let root = dir.path();
+//! # let body = serde_json::json!({"paymentStatus": "SUCCESS"});
+//! let spec: SnapshotSpec = serde_saphyr::from_str("{ name: after-refund, of: response }").unwrap();
+//! let ctx = CheckContext {
+//!     flow_file: &flow_file,          // as the run names it
+//!     root,                           // `source:` is relative to this
+//!     case: "Refund [card=visa]",     // flow name + matrix case
+//!     step: "after-refund",
+//!     mode: UpdateMode::resolve(false, None, false).unwrap(),
+//!     color: false,
+//! };
+//! let outcome = check(&body, &spec, &ctx)?;  // Err: unreadable or malformed .snap (a step error)
+//! if !outcome.passed() {
+//!     let failure_text = outcome.describe(&spec, &ctx); // names flow, step, file; has the diff
+//!     # assert!(failure_text.contains("after-refund"));
+//! }
+//! # Ok::<(), apoflow::snapshot::SnapshotError>(())
+//! ```
 
 mod diff;
 mod discover;
