@@ -53,6 +53,12 @@ impl Expected {
         )
     }
 
+    /// The snapshots a run produced (each check's [`Outcome::path`](super::Outcome::path)),
+    /// so a run can report stale snapshots without writing a list first.
+    pub fn from_paths<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Expected {
+        Expected(paths.into_iter().map(canonical).collect())
+    }
+
     fn contains(&self, path: &Path) -> bool {
         self.0.contains(&canonical(path))
     }
@@ -152,5 +158,10 @@ mod tests {
         assert_eq!(stale[0].path, renamed_step);
         assert_eq!(stale[0].reason, StaleReason::NotExpected);
         assert_eq!(stale[1].path, gone);
+
+        let from_run = Expected::from_paths([kept.as_path(), renamed_step.as_path()]);
+        let stale = find_stale(&files, Some(&from_run)).unwrap();
+        assert_eq!(stale.len(), 1);
+        assert_eq!(stale[0].path, gone);
     }
 }
