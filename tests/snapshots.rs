@@ -324,3 +324,14 @@ fn bad_input_exits_2_with_a_clear_message() {
     assert_eq!(code, 2);
     insta::assert_snapshot!("broken_pending", stderr);
 }
+
+#[test]
+fn help_text() {
+    let out = Command::new(env!("CARGO_BIN_EXE_apoflow"))
+        .args(["snapshots", "--help"])
+        .env("COLUMNS", "100")
+        .output()
+        .expect("run apoflow");
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("help", String::from_utf8(out.stdout).unwrap());
+}
