@@ -5,6 +5,7 @@ pub mod exit;
 pub mod keys;
 pub mod query;
 pub mod sign;
+pub mod snapshots;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,9 @@ pub enum Command {
     Keys(keys::KeysArgs),
     /// Print a signed APO request as a curl command (secrets masked unless --show-secrets).
     Sign(sign::SignArgs),
+    /// Review, accept, reject and clean up flow snapshots (`__snapshots__/*.snap`).
+    #[command(subcommand)]
+    Snapshots(snapshots::SnapshotsCommand),
 }
 
 /// Parses the command line and runs the chosen subcommand; returns the process exit code.
@@ -52,5 +56,6 @@ fn dispatch(command: Command, ctx: &Context) -> u8 {
         Command::Query { jsonpath, file } => query::run(&jsonpath, file.as_ref()),
         Command::Keys(args) => keys::run(&args, ctx),
         Command::Sign(args) => sign::run(&args, ctx),
+        Command::Snapshots(command) => snapshots::run(command, ctx),
     }
 }
