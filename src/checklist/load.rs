@@ -1,0 +1,387 @@
+//! Reading a checklist file: YAML → [`Checklist`], every problem reported with `file:line:col`
+//! and what to do about it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::mask;
+
+/// A certification checklist: a name and its items, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checklist {
+    /// The file it was loaded from, as the user gave it.
+    pub path: PathBuf,
+    /// The checklist's `name`.
+    pub name: String,
+    /// The items, in file order; ids are unique.
+    pub items: Vec<Item>,
+}
+
+/// One checklist item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// The id flows name in `covers:`, e.g. `HM-01`.
+    pub id: String,
+    /// A one-line title.
+    pub title: String,
+    /// What passing the item means.
+    pub passing: String,
+    /// 1-based line of the item's `id` in the checklist file.
+    pub line: u64,
+}
+
+/// One problem in a checklist file.
+///
+/// Displayed as `file:line:col: what is wrong` and, on the next line, `hint: what to do`;
+/// the text goes through [`mask::mask_text`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChecklistError {
+    /// The checklist file.
+    pub file: PathBuf,
+    /// 1-based line; 0 when the problem is the file as a whole (it cannot be read).
+    pub line: u64,
+    /// 1-based column; 0 when unknown.
+    pub column: u64,
+    /// What is wrong, as a lowercase fragment.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ChecklistError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let location = match (self.line, self.column) {
+            (0, _) => self.file.display().to_string(),
+            (line, 0) => format!("{}:{line}", self.file.display()),
+            (line, column) => format!("{}:{line}:{column}", self.file.display()),
+        };
+        write!(
+            f,
+            "{}",
+            mask::mask_text(&format!("{location}: {}", self.message))
+        )?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {}", mask::mask_text(hint))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ChecklistError {}
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChecklist {
+    name: Spanned<String>,
+    items: Spanned<Vec<RawItem>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawItem {
+    id: Spanned<String>,
+    title: Spanned<String>,
+    passing: Spanned<String>,
+}
+
+/// Two or more capital letters, a dash, two or more digits: `HM-01`, `PCI-101`.
+static ID_PATTERN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Z]{2,}-[0-9]{2,}$").expect("valid regex"));
+
+/// Whether `id` is a well-formed item id (`^[A-Z]{2,}-\d{2,}$`).
+pub(crate) fn is_item_id(id: &str) -> bool {
+    ID_PATTERN.is_match(id)
+}
+
+impl Checklist {
+    /// Reads and checks a checklist file. Every problem found is returned, each located.
+    pub fn load(path: &Path) -> Result<Checklist, Vec<ChecklistError>> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Checklist::parse(path, &text),
+            Err(e) => Err(vec![ChecklistError {
+                file: path.to_path_buf(),
+                line: 0,
+                column: 0,
+                message: format!("failed to read the checklist: {e}"),
+                hint: Some("check the path given to --checklist".to_owned()),
+            }]),
+        }
+    }
+
+    /// Parses and checks a checklist's text; `path` is only used in messages and kept in
+    /// [`Checklist::path`].
+    pub fn parse(path: &Path, text: &str) -> Result<Checklist, Vec<ChecklistError>> {
+        let error =
+            |line: u64, column: u64, message: String, hint: Option<String>| ChecklistError {
+                file: path.to_path_buf(),
+                line,
+                column,
+                message,
+                hint,
+            };
+        let raw: RawChecklist = serde_saphyr::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .location()
+                .map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
+            let (message, hint) = yaml_problem(&e.without_snippet().to_string());
+            vec![error(line, column, message, hint)]
+        })?;
+
+        let mut errors = Vec::new();
+        let mut blank = |field: &str, value: &Spanned<String>, what: &str| {
+            if value.value.trim().is_empty() {
+                errors.push(error(
+                    value.referenced.line(),
+                    value.referenced.column(),
+                    format!("`{field}` is empty"),
+                    Some(format!("write {what}")),
+                ));
+            }
+        };
+        blank("name", &raw.name, "the checklist's name");
+        for item in &raw.items.value {
+            blank("title", &item.title, "a one-line title for the item");
+            blank("passing", &item.passing, "what passing the item means");
+        }
+        if raw.items.value.is_empty() {
+            errors.push(error(
+                raw.items.referenced.line(),
+                raw.items.referenced.column(),
+                "the checklist has no items".to_owned(),
+                Some("list items as `- { id: HM-01, title: ..., passing: ... }`".to_owned()),
+            ));
+        }
+
+        let mut first_seen: HashMap<&str, u64> = HashMap::new();
+        for item in &raw.items.value {
+            let id = &item.id;
+            let (line, column) = (id.referenced.line(), id.referenced.column());
+            if !is_item_id(&id.value) {
+                errors.push(error(
+                    line,
+                    column,
+                    format!("`{}` is not an item id", id.value),
+                    Some(
+                        "an id is two or more capital letters, a dash and two or more digits, \
+                         e.g. `HM-01`"
+                            .to_owned(),
+                    ),
+                ));
+            } else if let Some(first) = first_seen.get(id.value.as_str()) {
+                errors.push(error(
+                    line,
+                    column,
+                    format!("duplicate item id `{}`", id.value),
+                    Some(format!(
+                        "it is already used at line {first}; give this item its own id"
+                    )),
+                ));
+            } else {
+                first_seen.insert(&id.value, line);
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+
+        Ok(Checklist {
+            path: path.to_path_buf(),
+            name: raw.name.value,
+            items: raw
+                .items
+                .value
+                .into_iter()
+                .map(|item| Item {
+                    line: item.id.referenced.line(),
+                    id: item.id.value,
+                    title: item.title.value,
+                    passing: item.passing.value,
+                })
+                .collect(),
+        })
+    }
+
+    /// The item with this id, if the checklist has it.
+    pub fn item(&self, id: &str) -> Option<&Item> {
+        self.items.iter().find(|item| item.id == id)
+    }
+}
+
+/// serde-saphyr's message, reworded, and a hint; its trailing location is dropped because the
+/// error carries its own.
+fn yaml_problem(raw: &str) -> (String, Option<String>) {
+    let first = raw.lines().next().unwrap_or_default();
+    let message = match first.rfind(" at line ") {
+        Some(i) if first[i..].contains(", column ") => &first[..i],
+        _ => first,
+    };
+    const KEYS_HINT: &str = "a checklist has `name` and `items`; an item has `id`, `title` and \
+                             `passing`";
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let name = rest.split(", ").next().unwrap_or(rest);
+        return (format!("unknown key {name}"), Some(KEYS_HINT.to_owned()));
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        return (format!("missing key {rest}"), Some(KEYS_HINT.to_owned()));
+    }
+    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let name = rest.split(", set ").next().unwrap_or(rest);
+        return (
+            format!("duplicate key `{name}`"),
+            Some("write each key once".to_owned()),
+        );
+    }
+    (
+        format!("not a valid checklist: {message}"),
+        Some(KEYS_HINT.to_owned()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Checklist, Vec<String>> {
+        Checklist::parse(Path::new("c.yaml"), text)
+            .map_err(|errors| errors.iter().map(ToString::to_string).collect())
+    }
+
+    const GOOD: &str = "\
+name: Demo
+items:
+  - id: HM-01
+    title: First
+    passing: it works
+  - id: PCI-101
+    title: Second
+    passing: it also works
+";
+
+    #[test]
+    fn loads_items_in_order_with_lines() {
+        let checklist = parse(GOOD).unwrap();
+        assert_eq!(checklist.name, "Demo");
+        let ids: Vec<_> = checklist
+            .items
+            .iter()
+            .map(|i| (i.id.as_str(), i.line))
+            .collect();
+        assert_eq!(ids, [("HM-01", 3), ("PCI-101", 6)]);
+        assert_eq!(checklist.item("PCI-101").unwrap().title, "Second");
+        assert!(checklist.item("HM-02").is_none());
+    }
+
+    #[test]
+    fn item_ids() {
+        for good in ["HM-01", "ABC-123", "AT-00"] {
+            assert!(is_item_id(good), "{good}");
+        }
+        for bad in ["H-01", "HM-1", "hm-01", "HM01", "HM-01 ", "HM-0a", ""] {
+            assert!(!is_item_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unknown_key_is_located() {
+        let errors =
+            parse("name: Demo\nitems:\n  - id: HM-01\n    title: t\n    pasing: p\n").unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with("c.yaml:5:5: unknown key `pasing`"),
+            "{}",
+            errors[0]
+        );
+        assert!(errors[0].contains("hint: "), "{}", errors[0]);
+    }
+
+    #[test]
+    fn missing_key_is_reported() {
+        let errors = parse("name: Demo\nitems:\n  - id: HM-01\n    title: t\n").unwrap_err();
+        assert!(errors[0].contains("missing key `passing`"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn bad_and_duplicate_ids_are_all_reported() {
+        let text = "\
+name: Demo
+items:
+  - { id: HM-01, title: a, passing: p }
+  - { id: hm-2, title: b, passing: p }
+  - { id: HM-01, title: c, passing: p }
+";
+        let errors = parse(text).unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("c.yaml:4:11: `hm-2` is not an item id"),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            errors[1].starts_with("c.yaml:5:11: duplicate item id `HM-01`"),
+            "{}",
+            errors[1]
+        );
+        assert!(
+            errors[1].contains("already used at line 3"),
+            "{}",
+            errors[1]
+        );
+    }
+
+    #[test]
+    fn empty_fields_and_no_items() {
+        let errors = parse("name: ''\nitems: []\n").unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+        assert!(errors[0].contains("`name` is empty"));
+        assert!(errors[1].contains("no items"));
+        let errors =
+            parse("name: x\nitems:\n  - { id: HM-01, title: ' ', passing: p }\n").unwrap_err();
+        assert!(
+            errors[0].starts_with("c.yaml:3:25: `title` is empty"),
+            "{}",
+            errors[0]
+        );
+    }
+
+    #[test]
+    fn hostile_inputs_never_panic() {
+        for text in [
+            "",
+            "[]",
+            "name: [1",
+            "name: x\nitems: 3\n",
+            "name: x\nitems:\n  - 3\n",
+            "name: x\nname: y\nitems: []\n",
+            "\u{feff}name: x\nitems:\n  - {id: HM-01, title: t, passing: p, id: HM-02}\n",
+            "name: &a x\nitems: *a\n",
+        ] {
+            let errors = parse(text).unwrap_err();
+            assert!(!errors.is_empty());
+            assert!(errors[0].starts_with("c.yaml:"), "{text:?}: {}", errors[0]);
+        }
+    }
+
+    #[test]
+    fn unreadable_file() {
+        let errors = Checklist::load(Path::new("/nonexistent/c.yaml")).unwrap_err();
+        assert!(
+            errors[0]
+                .to_string()
+                .starts_with("/nonexistent/c.yaml: failed to read")
+        );
+    }
+
+    #[test]
+    fn the_bundled_checklist_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("checklists/apo-card-hosted.yaml");
+        let checklist = Checklist::load(&path).unwrap();
+        assert!(checklist.items.len() >= 20);
+    }
+}
