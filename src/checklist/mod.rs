@@ -18,4 +18,5 @@ mod covers;
 mod load;
 
 pub use covers::{FlowCovers, UnknownCover, unknown_covers};
+pub(crate) use load::is_item_id;
 pub use load::{Checklist, ChecklistError, Item};

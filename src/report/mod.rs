@@ -1,1 +1,4 @@
 //! (module under construction; see lib.rs for what it owns)
+
+pub mod coverage;
+pub mod evidence;
