@@ -21,7 +21,7 @@ pub struct FlowCovers<'a> {
 /// A `covers:` entry naming an item the checklist does not have.
 ///
 /// Displayed as `file: flow `NAME` covers `ID`, which checklist `NAME` does not list` and a
-/// hint (the nearest item id when one is close).
+/// hint: the nearest item id when one is close, else the items with the same prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownCover {
     /// The flow file.
@@ -34,6 +34,8 @@ pub struct UnknownCover {
     pub checklist: String,
     /// The checklist item the entry most likely meant.
     pub suggestion: Option<String>,
+    /// The checklist's items with the entry's prefix (`CP-01, CP-02` for `CP-09`).
+    pub same_prefix: Vec<String>,
 }
 
 impl fmt::Display for UnknownCover {
@@ -52,6 +54,11 @@ impl fmt::Display for UnknownCover {
                 f,
                 "\n  hint: an item id is two or more capital letters, a dash and two or more \
                  digits, e.g. `HM-01`"
+            ),
+            None if !self.same_prefix.is_empty() => write!(
+                f,
+                "\n  hint: the checklist's items of this kind are {}",
+                self.same_prefix.join(", ")
             ),
             None => write!(
                 f,
@@ -80,6 +87,7 @@ pub fn unknown_covers(checklist: &Checklist, flows: &[FlowCovers<'_>]) -> Vec<Un
                     id: id.clone(),
                     checklist: checklist.name.clone(),
                     suggestion: nearest_id(checklist, id),
+                    same_prefix: same_prefix(checklist, id),
                 });
             }
         }
@@ -111,6 +119,19 @@ fn nearest_id(checklist: &Checklist, id: &str) -> Option<String> {
         Some((d, item)) if d <= 2 && !tie => Some(item.to_owned()),
         _ => None,
     }
+}
+
+/// The checklist's item ids that share `id`'s letters before the dash.
+fn same_prefix(checklist: &Checklist, id: &str) -> Vec<String> {
+    let Some((prefix, _)) = id.split_once('-') else {
+        return Vec::new();
+    };
+    checklist
+        .items
+        .iter()
+        .filter(|item| item.id.split_once('-').is_some_and(|(p, _)| p == prefix))
+        .map(|item| item.id.clone())
+        .collect()
 }
 
 /// Upper case, `_`/space as `-`, and leading zeros dropped from the number.
@@ -179,6 +200,18 @@ mod tests {
             unknown[1]
                 .to_string()
                 .contains("add the item to the checklist")
+        );
+        let covers = ["HM-07".to_owned()];
+        let flow = FlowCovers {
+            file: Path::new("f.yaml"),
+            flow: "F",
+            covers: &covers,
+        };
+        let unknown = unknown_covers(&checklist(), &[flow]);
+        let text = unknown[0].to_string();
+        assert!(
+            text.ends_with("items of this kind are HM-01, HM-02"),
+            "{text}"
         );
     }
 

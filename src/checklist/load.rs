@@ -126,6 +126,16 @@ impl Checklist {
                 message,
                 hint,
             };
+        if text.trim_start_matches('\u{feff}').trim().is_empty() {
+            return Err(vec![error(
+                0,
+                0,
+                "the checklist file is empty".to_owned(),
+                Some(
+                    "write `name:` and `items:`, as in checklists/apo-card-hosted.yaml".to_owned(),
+                ),
+            )]);
+        }
         let raw: RawChecklist = serde_saphyr::from_str(text).map_err(|e| {
             let (line, column) = e
                 .location()
@@ -238,6 +248,12 @@ fn yaml_problem(raw: &str) -> (String, Option<String>) {
             Some("write each key once".to_owned()),
         );
     }
+    let message = match message {
+        "expected sequence start" => "expected a list",
+        "expected mapping start" => "expected a map",
+        "expected string scalar" => "expected a string",
+        other => other,
+    };
     (
         format!("not a valid checklist: {message}"),
         Some(KEYS_HINT.to_owned()),
@@ -353,7 +369,6 @@ items:
     #[test]
     fn hostile_inputs_never_panic() {
         for text in [
-            "",
             "[]",
             "name: [1",
             "name: x\nitems: 3\n",

@@ -87,6 +87,31 @@ pub struct ItemCoverage {
     pub status: Status,
 }
 
+impl ItemCoverage {
+    /// The flows column: each covering flow, then each failed case not already named by its
+    /// flow, failed ones marked `(failed)`.
+    pub fn flow_labels(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .flows
+            .iter()
+            .map(|flow| {
+                if self.failed.contains(flow) {
+                    format!("{flow} (failed)")
+                } else {
+                    flow.clone()
+                }
+            })
+            .collect();
+        lines.extend(
+            self.failed
+                .iter()
+                .filter(|f| !self.flows.contains(f))
+                .map(|case| format!("{case} (failed)")),
+        );
+        lines
+    }
+}
+
 /// How many items have each status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
@@ -178,7 +203,7 @@ impl Coverage {
         )
     }
 
-    /// The coverage table (item, title, flows, status; one line per covering flow, failed
+    /// The coverage table (item, title shortened to 48 characters, flows, status; one line per covering flow, failed
     /// cases marked), then a blank line and the counts line. With `color`, the status is
     /// green, red or yellow. The text is masked.
     pub fn render_table(&self, color: bool) -> String {
@@ -186,7 +211,7 @@ impl Coverage {
         let rows: Vec<(&ItemCoverage, Vec<String>)> = self
             .items
             .iter()
-            .map(|item| (item, flow_lines(item)))
+            .map(|item| (item, item.flow_labels()))
             .collect();
         let width = |header: &str, cells: &mut dyn Iterator<Item = usize>| {
             cells.max().unwrap_or(0).max(header.chars().count())
@@ -195,10 +220,8 @@ impl Coverage {
             HEADER[0],
             &mut rows.iter().map(|(i, _)| i.id.chars().count()),
         );
-        let title_w = width(
-            HEADER[1],
-            &mut rows.iter().map(|(i, _)| i.title.chars().count()),
-        );
+        let titles: Vec<String> = rows.iter().map(|(i, _)| shorten(&i.title)).collect();
+        let title_w = width(HEADER[1], &mut titles.iter().map(|t| t.chars().count()));
         let flows_w = width(
             HEADER[2],
             &mut rows
@@ -212,7 +235,7 @@ impl Coverage {
             "{:id_w$}  {:title_w$}  {:flows_w$}  status",
             HEADER[0], HEADER[1], HEADER[2]
         );
-        for (item, lines) in &rows {
+        for ((item, lines), title) in rows.iter().zip(&titles) {
             let status = match (item.status, color) {
                 (Status::Passed, false) => "passed".to_owned(),
                 (Status::Failed, false) => "FAILED".to_owned(),
@@ -226,8 +249,8 @@ impl Coverage {
                 .map_or(("-", &[][..]), |(f, r)| (f.as_str(), r));
             let _ = writeln!(
                 out,
-                "{:id_w$}  {:title_w$}  {first:flows_w$}  {status}",
-                item.id, item.title
+                "{:id_w$}  {title:title_w$}  {first:flows_w$}  {status}",
+                item.id
             );
             for line in rest {
                 let _ = writeln!(out, "{:id_w$}  {:title_w$}  {line}", "", "");
@@ -240,27 +263,20 @@ impl Coverage {
     }
 }
 
-/// The flows column of one item: each covering flow, then each failed case not already named
-/// by its flow, marked `(failed)`.
-fn flow_lines(item: &ItemCoverage) -> Vec<String> {
-    let mut lines: Vec<String> = item
-        .flows
-        .iter()
-        .map(|flow| {
-            if item.failed.iter().any(|f| f == flow) {
-                format!("{flow} (failed)")
-            } else {
-                flow.clone()
-            }
-        })
-        .collect();
-    lines.extend(
-        item.failed
-            .iter()
-            .filter(|f| !item.flows.contains(f))
-            .map(|case| format!("{case} (failed)")),
-    );
-    lines
+/// Titles longer than [`TITLE_WIDTH`] characters are cut at a word and end in `…`, so the
+/// table fits a terminal; the evidence summary keeps them whole.
+const TITLE_WIDTH: usize = 48;
+
+fn shorten(title: &str) -> String {
+    if title.chars().count() <= TITLE_WIDTH {
+        return title.to_owned();
+    }
+    let cut: String = title.chars().take(TITLE_WIDTH - 1).collect();
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > TITLE_WIDTH / 2 => &cut[..i],
+        _ => cut.as_str(),
+    };
+    format!("{}…", cut.trim_end_matches([' ', ',', ';']))
 }
 
 #[cfg(test)]
@@ -364,6 +380,17 @@ mod tests {
         let coloured = coverage.render_table(true);
         assert!(coloured.contains("\u{1b}["), "{coloured}");
         assert!(plain.lines().all(|l| l == l.trim_end()));
+    }
+
+    #[test]
+    fn long_titles_are_shortened_at_a_word() {
+        assert_eq!(shorten("Refund"), "Refund");
+        let long = "Redirect to the payment continuation URL for every terminal type";
+        let short = shorten(long);
+        assert_eq!(short, "Redirect to the payment continuation URL for…");
+        assert!(short.chars().count() <= TITLE_WIDTH);
+        let word = "x".repeat(100);
+        assert_eq!(shorten(&word).chars().count(), TITLE_WIDTH);
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! too. Writing into a directory that holds an earlier bundle replaces that bundle's files
 //! (`summary.*` and the item directories) and leaves anything else alone.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
@@ -98,7 +99,8 @@ pub fn write_evidence(
         .map(|item| {
             let mut entries: Vec<(String, &CaseEvidence)> = Vec::new();
             for case in cases.iter().filter(|c| c.outcome.covers.contains(&item.id)) {
-                let name = unique_file_name(&slug(&case.outcome.label()), &entries);
+                let label = case.outcome.label();
+                let name = unique_file_name(&slug(&mask::mask_text(&label)), &entries);
                 entries.push((name, case));
             }
             entries
@@ -218,13 +220,17 @@ fn summary_markdown(
     } else {
         "NOT every item passed"
     };
-    let _ = writeln!(md, "# Certification evidence: {}\n", cell(&checklist.name));
+    let _ = writeln!(
+        md,
+        "# Certification evidence: {}\n",
+        inline(&checklist.name)
+    );
     let _ = writeln!(
         md,
         "- Checklist: `{}`",
-        cell(&checklist.path.display().to_string())
+        inline(&checklist.path.display().to_string())
     );
-    let _ = writeln!(md, "- Target: {}", cell(&run.target));
+    let _ = writeln!(md, "- Target: {}", inline(&run.target));
     let _ = writeln!(
         md,
         "- Run: {} ({:.1} s)",
@@ -236,10 +242,11 @@ fn summary_markdown(
     let _ = writeln!(md, "| Item | Title | Status | Flows |");
     let _ = writeln!(md, "| --- | --- | --- | --- |");
     for item in &coverage.items {
-        let flows = if item.flows.is_empty() {
+        let labels = item.flow_labels();
+        let flows = if labels.is_empty() {
             "-".to_owned()
         } else {
-            item.flows
+            labels
                 .iter()
                 .map(|f| cell(f))
                 .collect::<Vec<_>>()
@@ -257,9 +264,9 @@ fn summary_markdown(
 
     for (item, entries) in coverage.items.iter().zip(files) {
         let _ = writeln!(md, "\n## {}\n", item.id);
-        let _ = writeln!(md, "{}\n", cell(&item.title));
+        let _ = writeln!(md, "{}\n", inline(&item.title));
         if let Some(checklist_item) = checklist.item(&item.id) {
-            let _ = writeln!(md, "Passing means: {}\n", cell(&checklist_item.passing));
+            let _ = writeln!(md, "Passing means: {}\n", inline(&checklist_item.passing));
         }
         let _ = writeln!(md, "Status: **{}**\n", status_word(item.status));
         if entries.is_empty() {
@@ -274,7 +281,7 @@ fn summary_markdown(
                 } else {
                     "FAILED"
                 },
-                cell(&case.outcome.label()),
+                inline(&case.outcome.label()),
                 case.outcome.file.display(),
                 case.exchanges.len(),
                 id = item.id,
@@ -292,11 +299,14 @@ fn status_word(status: Status) -> &'static str {
     }
 }
 
-/// Text safe inside a Markdown table cell or line: no line breaks, no `|`, no backticks.
+/// Text safe on one Markdown line or in a code span: no line breaks, no backticks.
+fn inline(text: &str) -> String {
+    text.replace(['\r', '\n'], " ").replace('`', "'")
+}
+
+/// Text safe inside a Markdown table cell: [`inline`], and `|` escaped.
 fn cell(text: &str) -> String {
-    text.replace(['\r', '\n'], " ")
-        .replace('|', "\\|")
-        .replace('`', "'")
+    inline(text).replace('|', "\\|")
 }
 
 /// A file-name-safe slug: lowercase ASCII letters and digits, runs of anything else as one
@@ -332,10 +342,27 @@ fn unique_file_name<T>(slug: &str, taken: &[(String, T)]) -> String {
 
 /// Writes a JSON value, masked field by field and then as text.
 fn write_json(path: &Path, mut value: Value) -> io::Result<()> {
+    mask_numbers(&mut value);
     mask::mask_json(&mut value);
     let mut text = serde_json::to_string_pretty(&value).map_err(io::Error::other)?;
     text.push('\n');
     write_masked(path, &text)
+}
+
+/// Card numbers sent as JSON numbers become masked strings: `mask_json` only looks into
+/// strings, and masking the serialized text instead would leave `************0768` unquoted,
+/// which is not JSON. Whether a number is secret is still decided by [`mask::mask_text`].
+fn mask_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) => {
+            if let Cow::Owned(masked) = mask::mask_text(&n.to_string()) {
+                *value = Value::String(masked);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mask_numbers),
+        Value::Object(map) => map.values_mut().for_each(mask_numbers),
+        Value::Null | Value::Bool(_) | Value::String(_) => {}
+    }
 }
 
 /// The one place this module writes a file: the text goes through [`mask::mask_text`].
@@ -373,6 +400,17 @@ mod tests {
         let taken = [("a.json".to_owned(), ()), ("a-2.json".to_owned(), ())];
         assert_eq!(unique_file_name("a", &taken), "a-3.json");
         assert_eq!(unique_file_name("b", &taken), "b.json");
+    }
+
+    #[test]
+    fn numeric_card_numbers_become_masked_strings() {
+        let mut value =
+            json!({ "card": 4054695723100768_u64, "amount": 4200, "list": [4054695723100768_u64] });
+        mask_numbers(&mut value);
+        assert_eq!(
+            value,
+            json!({ "card": "************0768", "amount": 4200, "list": ["************0768"] })
+        );
     }
 
     #[test]
