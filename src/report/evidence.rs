@@ -28,7 +28,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::coverage::{CaseOutcome, Coverage, Status};
-use crate::checklist::Checklist;
+use crate::checklist::{Checklist, is_item_id};
 use crate::mask;
 
 /// What kind of message an [`Exchange`] records.
@@ -80,7 +80,8 @@ pub struct RunInfo {
     pub target: String,
 }
 
-/// Writes the evidence bundle for a run into `dir` (created if needed).
+/// Writes the evidence bundle for a run into `dir` (created if needed). An error names the
+/// path it is about.
 pub fn write_evidence(
     dir: &Path,
     run: &RunInfo,
@@ -88,7 +89,14 @@ pub fn write_evidence(
     coverage: &Coverage,
     cases: &[CaseEvidence],
 ) -> io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    // Item ids become directory names: only well-formed ids (a checklist guarantees them).
+    if let Some(item) = coverage.items.iter().find(|i| !is_item_id(&i.id)) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("`{}` is not an item id; no evidence written", item.id),
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(failed("create", dir))?;
     clear_previous_bundle(dir)?;
 
     // The files of each item (in the order of `coverage.items`): one per covering case, named
@@ -112,7 +120,7 @@ pub fn write_evidence(
             continue;
         }
         let item_dir = dir.join(&item.id);
-        std::fs::create_dir_all(&item_dir)?;
+        std::fs::create_dir_all(&item_dir).map_err(failed("create", &item_dir))?;
         for (name, case) in entries {
             let body = json!({
                 "item": item.id,
@@ -146,17 +154,25 @@ fn clear_previous_bundle(dir: &Path) -> io::Result<()> {
     if !dir.join("summary.json").is_file() {
         return Ok(());
     }
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
+    for entry in std::fs::read_dir(dir).map_err(failed("read", dir))? {
+        let entry = entry.map_err(failed("read", dir))?;
+        let path = entry.path();
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if entry.file_type()?.is_dir() && crate::checklist::is_item_id(&name) {
-            std::fs::remove_dir_all(entry.path())?;
-        } else if name == "summary.json" || name == "summary.md" {
-            std::fs::remove_file(entry.path())?;
+        let is_dir = entry.file_type().map_err(failed("read", &path))?.is_dir();
+        if is_dir && is_item_id(&name) {
+            std::fs::remove_dir_all(&path).map_err(failed("remove the earlier evidence", &path))?;
+        } else if !is_dir && (name == "summary.json" || name == "summary.md") {
+            std::fs::remove_file(&path).map_err(failed("remove the earlier evidence", &path))?;
         }
     }
     Ok(())
+}
+
+/// Adds what was being done, and to which path, to an I/O error.
+fn failed(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> io::Error {
+    let path = path.display().to_string();
+    move |e| io::Error::new(e.kind(), format!("failed to {action} {path}: {e}"))
 }
 
 /// `summary.json`: the run, the checklist, the counts and every item with its files.
@@ -367,12 +383,7 @@ fn mask_numbers(value: &mut Value) {
 
 /// The one place this module writes a file: the text goes through [`mask::mask_text`].
 fn write_masked(path: &Path, text: &str) -> io::Result<()> {
-    std::fs::write(path, mask::mask_text(text).as_bytes()).map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("failed to write evidence file {}: {e}", path.display()),
-        )
-    })
+    std::fs::write(path, mask::mask_text(text).as_bytes()).map_err(failed("write", path))
 }
 
 #[cfg(test)]

@@ -172,5 +172,26 @@ fn an_unwritable_directory_is_an_error_not_a_panic() {
     let checklist = bundled();
     let coverage = Coverage::compute(&checklist, &[]);
     let err = write_evidence(&file, &run_info(), &checklist, &coverage, &[]).unwrap_err();
-    assert!(!err.to_string().is_empty());
+    let text = err.to_string();
+    assert!(text.starts_with("failed to create "), "{text}");
+    assert!(text.contains("taken"), "{text}");
+}
+
+#[test]
+fn item_ids_cannot_escape_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let checklist = bundled();
+    let mut coverage = Coverage::compute(&checklist, &[]);
+    coverage.items[0].id = "../escaped".to_owned();
+    let err = write_evidence(
+        &dir.path().join("bundle"),
+        &run_info(),
+        &checklist,
+        &coverage,
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(!dir.path().join("escaped").exists());
+    assert!(!dir.path().join("bundle").exists(), "nothing written");
 }
