@@ -61,12 +61,13 @@ pub enum Status {
 }
 
 impl Status {
-    /// `passed`, `failed` or `missing`.
-    pub fn as_str(self) -> &'static str {
+    /// How the status reads in the table and the summary: `passed`, or `FAILED` and
+    /// `MISSING` in capitals so they stand out.
+    pub fn word(self) -> &'static str {
         match self {
             Status::Passed => "passed",
-            Status::Failed => "failed",
-            Status::Missing => "missing",
+            Status::Failed => "FAILED",
+            Status::Missing => "MISSING",
         }
     }
 }
@@ -236,13 +237,12 @@ impl Coverage {
             HEADER[0], HEADER[1], HEADER[2]
         );
         for ((item, lines), title) in rows.iter().zip(&titles) {
+            let word = item.status.word();
             let status = match (item.status, color) {
-                (Status::Passed, false) => "passed".to_owned(),
-                (Status::Failed, false) => "FAILED".to_owned(),
-                (Status::Missing, false) => "MISSING".to_owned(),
-                (Status::Passed, true) => "passed".green().to_string(),
-                (Status::Failed, true) => "FAILED".red().bold().to_string(),
-                (Status::Missing, true) => "MISSING".yellow().bold().to_string(),
+                (_, false) => word.to_owned(),
+                (Status::Passed, true) => word.green().to_string(),
+                (Status::Failed, true) => word.red().bold().to_string(),
+                (Status::Missing, true) => word.yellow().bold().to_string(),
             };
             let (first, rest) = lines
                 .split_first()

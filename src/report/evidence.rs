@@ -27,7 +27,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::coverage::{CaseOutcome, Coverage, Status};
+use super::coverage::{CaseOutcome, Coverage};
 use crate::checklist::{Checklist, is_item_id};
 use crate::mask;
 
@@ -272,7 +272,7 @@ fn summary_markdown(
             md,
             "| [{id}](#{anchor}) | {} | {} | {flows} |",
             cell(&item.title),
-            status_word(item.status),
+            item.status.word(),
             id = item.id,
             anchor = item.id.to_ascii_lowercase(),
         );
@@ -284,7 +284,7 @@ fn summary_markdown(
         if let Some(checklist_item) = checklist.item(&item.id) {
             let _ = writeln!(md, "Passing means: {}\n", inline(&checklist_item.passing));
         }
-        let _ = writeln!(md, "Status: **{}**\n", status_word(item.status));
+        let _ = writeln!(md, "Status: **{}**\n", item.status.word());
         if entries.is_empty() {
             let _ = writeln!(md, "No flow covers this item.");
         }
@@ -305,14 +305,6 @@ fn summary_markdown(
         }
     }
     md
-}
-
-fn status_word(status: Status) -> &'static str {
-    match status {
-        Status::Passed => "passed",
-        Status::Failed => "FAILED",
-        Status::Missing => "MISSING",
-    }
 }
 
 /// Text safe on one Markdown line or in a code span: no line breaks, no backticks.
