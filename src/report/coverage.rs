@@ -204,39 +204,35 @@ impl Coverage {
         )
     }
 
-    /// The coverage table (item, title shortened to 48 characters, flows, status; one line per covering flow, failed
-    /// cases marked), then a blank line and the counts line. With `color`, the status is
-    /// green, red or yellow. The text is masked.
+    /// The coverage table (item, title shortened to fit, flows, status; one line per
+    /// covering flow, failed cases marked), then a blank line and the counts line. With
+    /// `color`, the status is green, red or yellow. Every cell is masked before it is measured,
+    /// so the columns stay aligned.
     pub fn render_table(&self, color: bool) -> String {
-        const HEADER: [&str; 3] = ["item", "title", "flows"];
-        let rows: Vec<(&ItemCoverage, Vec<String>)> = self
+        let masked = |text: &str| mask::mask_text(text).into_owned();
+        let rows: Vec<(&ItemCoverage, String, Vec<String>)> = self
             .items
             .iter()
-            .map(|item| (item, item.flow_labels()))
+            .map(|item| {
+                let flows = item.flow_labels().iter().map(|f| masked(f)).collect();
+                (item, masked(&shorten(&item.title)), flows)
+            })
             .collect();
-        let width = |header: &str, cells: &mut dyn Iterator<Item = usize>| {
-            cells.max().unwrap_or(0).max(header.chars().count())
-        };
-        let id_w = width(
-            HEADER[0],
-            &mut rows.iter().map(|(i, _)| i.id.chars().count()),
-        );
-        let titles: Vec<String> = rows.iter().map(|(i, _)| shorten(&i.title)).collect();
-        let title_w = width(HEADER[1], &mut titles.iter().map(|t| t.chars().count()));
-        let flows_w = width(
-            HEADER[2],
-            &mut rows
-                .iter()
-                .flat_map(|(_, l)| l.iter().map(|f| f.chars().count())),
+        let id_w = column_width("item", rows.iter().map(|(item, _, _)| item.id.as_str()));
+        let title_w = column_width("title", rows.iter().map(|(_, title, _)| title.as_str()));
+        let flows_w = column_width(
+            "flows",
+            rows.iter()
+                .flat_map(|(_, _, flows)| flows.iter().map(String::as_str)),
         );
 
         let mut out = String::new();
         let _ = writeln!(
             out,
             "{:id_w$}  {:title_w$}  {:flows_w$}  status",
-            HEADER[0], HEADER[1], HEADER[2]
+            "item", "title", "flows"
         );
-        for ((item, lines), title) in rows.iter().zip(&titles) {
+        for (item, title, flows) in &rows {
             let word = item.status.word();
             let status = match (item.status, color) {
                 (_, false) => word.to_owned(),
@@ -244,7 +240,7 @@ impl Coverage {
                 (Status::Failed, true) => word.red().bold().to_string(),
                 (Status::Missing, true) => word.yellow().bold().to_string(),
             };
-            let (first, rest) = lines
+            let (first, rest) = flows
                 .split_first()
                 .map_or(("-", &[][..]), |(f, r)| (f.as_str(), r));
             let _ = writeln!(
@@ -259,8 +255,17 @@ impl Coverage {
         let _ = writeln!(out, "\n{}", self.counts_line());
         // Continuation lines are padded only up to their text.
         let out: String = out.lines().map(|l| format!("{}\n", l.trim_end())).collect();
-        mask::mask_text(&out).into_owned()
+        masked(&out)
     }
+}
+
+/// The width of a column: its widest cell or its header, in characters.
+fn column_width<'a>(header: &str, cells: impl Iterator<Item = &'a str>) -> usize {
+    cells
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(header.chars().count())
 }
 
 /// Titles longer than [`TITLE_WIDTH`] characters are cut at a word and end in `…`, so the
@@ -394,13 +399,24 @@ mod tests {
     }
 
     #[test]
-    fn table_is_masked() {
+    fn table_is_masked_and_stays_aligned() {
+        mask::register_secret("s3cr3t-token-value");
         let coverage = Coverage::compute(
             &checklist(),
-            &[outcome("pay with 4111111111111111", None, &["HM-01"], true)],
+            &[
+                outcome("pay with 4111111111111111", None, &["HM-01"], true),
+                outcome("uses s3cr3t-token-value", None, &["HM-02"], true),
+            ],
         );
         let table = coverage.render_table(false);
         assert!(!table.contains("4111111111111111"), "{table}");
         assert!(table.contains("************1111"), "{table}");
+        assert!(!table.contains("s3cr3t-token-value"), "{table}");
+        let status_columns: Vec<usize> = table
+            .lines()
+            .take(4)
+            .map(|l| l.rfind(' ').unwrap())
+            .collect();
+        assert!(status_columns.windows(2).all(|w| w[0] == w[1]), "{table}");
     }
 }
