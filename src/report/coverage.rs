@@ -13,6 +13,35 @@
 //!
 //! 3 items: 1 passed, 1 failed, 1 missing
 //! ```
+//!
+//! How `run --checklist FILE [--evidence DIR]` uses this module and its neighbours: check the
+//! checklist and the flows' `covers:` before anything is sent (exit 2), then judge the run
+//! (exit 1 unless [`Coverage::ok`]):
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use apoflow::checklist::{Checklist, FlowCovers, unknown_covers};
+//! use apoflow::report::coverage::{CaseOutcome, Coverage};
+//! use apoflow::report::evidence::{CaseEvidence, RunInfo, write_evidence};
+//!
+//! # fn cases() -> Vec<CaseEvidence> { Vec::new() }
+//! # fn run_info() -> RunInfo { unimplemented!() }
+//! let checklist = Checklist::load(Path::new("checklists/apo-card-hosted.yaml"))
+//!     .unwrap_or_else(|errors| panic!("exit 2: {errors:?}"));
+//! let covers = vec!["HM-01".to_owned()];
+//! let flows = [FlowCovers { file: Path::new("flows/a.yaml"), flow: "A", covers: &covers }];
+//! for typo in unknown_covers(&checklist, &flows) {
+//!     eprintln!("{typo}"); // then exit 2
+//! }
+//! // ... run the flows; map each case's result and exchanges ...
+//! let cases: Vec<CaseEvidence> = cases();
+//! let outcomes: Vec<CaseOutcome> = cases.iter().map(|c| c.outcome.clone()).collect();
+//! let coverage = Coverage::compute(&checklist, &outcomes);
+//! print!("{}", coverage.render_table(true));
+//! write_evidence(Path::new("evidence"), &run_info(), &checklist, &coverage, &cases)?;
+//! let exit_code = if coverage.ok() { 0 } else { 1 };
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
