@@ -6,6 +6,8 @@
 #[path = "coverage/support.rs"]
 mod support;
 
+#[path = "coverage/bench.rs"]
+mod bench;
 #[path = "coverage/checklist.rs"]
 mod checklist;
 #[path = "coverage/evidence.rs"]
