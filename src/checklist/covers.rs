@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::load::{Checklist, is_item_id};
+use super::load::{Checklist, ID_FORMAT, is_item_id};
 use crate::mask;
 
 /// What one flow says it covers, borrowed from the loaded flows.
@@ -50,11 +50,7 @@ impl fmt::Display for UnknownCover {
         write!(f, "{}", mask::mask_text(&text))?;
         match &self.suggestion {
             Some(id) => write!(f, "\n  hint: did you mean `{id}`?"),
-            None if !is_item_id(&self.id) => write!(
-                f,
-                "\n  hint: an item id is two or more capital letters, a dash and two or more \
-                 digits, e.g. `HM-01`"
-            ),
+            None if !is_item_id(&self.id) => write!(f, "\n  hint: {ID_FORMAT}"),
             None if !self.same_prefix.is_empty() => write!(
                 f,
                 "\n  hint: the checklist's items of this kind are {}",

@@ -95,6 +95,10 @@ struct RawItem {
 static ID_PATTERN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Z]{2,}-[0-9]{2,}$").expect("valid regex"));
 
+/// What a well-formed item id looks like, for hints.
+pub(crate) const ID_FORMAT: &str =
+    "an item id is two or more capital letters, a dash and two or more digits, e.g. `HM-01`";
+
 /// Whether `id` is a well-formed item id (`^[A-Z]{2,}-\d{2,}$`).
 pub(crate) fn is_item_id(id: &str) -> bool {
     ID_PATTERN.is_match(id)
@@ -178,11 +182,7 @@ impl Checklist {
                     line,
                     column,
                     format!("`{}` is not an item id", id.value),
-                    Some(
-                        "an id is two or more capital letters, a dash and two or more digits, \
-                         e.g. `HM-01`"
-                            .to_owned(),
-                    ),
+                    Some(ID_FORMAT.to_owned()),
                 ));
             } else if let Some(first) = first_seen.get(id.value.as_str()) {
                 errors.push(error(
@@ -198,6 +198,7 @@ impl Checklist {
             }
         }
         if !errors.is_empty() {
+            errors.sort_by_key(|e| (e.line, e.column));
             return Err(errors);
         }
 
