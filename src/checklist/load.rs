@@ -353,6 +353,14 @@ items:
     }
 
     #[test]
+    fn problems_come_in_file_order() {
+        let text = "name: Demo\nitems:\n  - { id: bad, title: a, passing: p }\n  - { id: HM-02, title: '', passing: p }\n";
+        let errors = parse(text).unwrap_err();
+        assert!(errors[0].starts_with("c.yaml:3:"), "{errors:#?}");
+        assert!(errors[1].starts_with("c.yaml:4:"), "{errors:#?}");
+    }
+
+    #[test]
     fn empty_fields_and_no_items() {
         let errors = parse("name: ''\nitems: []\n").unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:#?}");
