@@ -1,1 +1,232 @@
-//! (module under construction; see lib.rs for what it owns)
+//! Templates in flow files: the only place that names minijinja.
+//!
+//! Every string in a step is a template, rendered just before the step runs with strict
+//! undefined: a variable that does not exist is an error that names it. A string that is
+//! exactly one `{{ expr }}` keeps the JSON type of its value (`"{{ amount }}"` with `amount: 42`
+//! gives the number `42`, `"{{ steps.pay.response.body }}"` gives the object).
+//!
+//! ```yaml
+//! paymentRequestId: "{{ uuid() }}"
+//! orderTime: "{{ now('%Y-%m-%dT%H:%M:%S%:z') }}"
+//! clientId: "{{ env('APO_CLIENT_ID', default='SANDBOX_CLIENT') }}"
+//! reference: "ORDER-{{ random_digits(8) }}"
+//! ```
+//!
+//! The functions are in [`functions`]; the filters are minijinja's built-ins (`tojson`,
+//! `upper`, `default`, `urlencode`, …).
+
+mod functions;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use minijinja::value::Serde;
+use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+use serde_json::Value;
+
+/// A template that could not be compiled or rendered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TemplateError {
+    /// What went wrong, e.g. "`amount` is undefined" or "syntax error: unexpected end of input".
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+    /// The byte range in the template text that the error is about, when known.
+    pub range: Option<std::ops::Range<usize>>,
+}
+
+/// The template environment, built once per run and shared by every flow.
+#[derive(Debug, Clone)]
+pub struct Templates {
+    env: Arc<Environment<'static>>,
+}
+
+impl Templates {
+    /// Builds the environment; `env` is the environment snapshot from [`crate::cli::Context`],
+    /// read by the `env()` function.
+    pub fn new(env: BTreeMap<String, String>) -> Self {
+        let mut jinja = Environment::new();
+        jinja.set_undefined_behavior(UndefinedBehavior::Strict);
+        // A body written as a YAML block scalar keeps its final line break.
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()
+        {
+            jinja.set_syntax(syntax);
+        }
+        functions::register(&mut jinja, env);
+        Templates {
+            env: Arc::new(jinja),
+        }
+    }
+
+    /// Checks the syntax of a template (load time); renders nothing.
+    pub fn check(&self, text: &str) -> Result<(), TemplateError> {
+        if !is_template(text) {
+            return Ok(());
+        }
+        self.env
+            .template_from_str(text)
+            .map(drop)
+            .map_err(|e| convert(&e, text))
+    }
+
+    /// Renders every string leaf of `v` (object keys stay as written) against `scope`.
+    pub fn render_value(&self, v: &Value, scope: &Value) -> Result<Value, TemplateError> {
+        Ok(match v {
+            Value::String(s) => self.render_str(s, scope)?,
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| self.render_value(i, scope))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, i)| Ok((k.clone(), self.render_value(i, scope)?)))
+                    .collect::<Result<_, TemplateError>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    /// Renders one string against `scope`. A string that is exactly one `{{ expr }}` gives the
+    /// expression's value with its JSON type; any other string gives a string.
+    pub fn render_str(&self, s: &str, scope: &Value) -> Result<Value, TemplateError> {
+        if !is_template(s) {
+            return Ok(Value::String(s.to_owned()));
+        }
+        let ctx = minijinja::Value::from(Serde(scope));
+        if let Some(expr) = single_expression(s)
+            && let Ok(compiled) = self.env.compile_expression(expr)
+        {
+            let out = compiled.eval(ctx.clone()).map_err(|e| convert(&e, s))?;
+            // An undefined result falls through to the full render, whose strict error names
+            // the missing variable.
+            if !out.is_undefined() {
+                return serde_json::to_value(&out).map_err(|e| TemplateError {
+                    message: format!("the value of `{}` is not JSON: {e}", expr.trim()),
+                    hint: None,
+                    range: None,
+                });
+            }
+        }
+        self.env
+            .render_str(s, ctx)
+            .map(Value::String)
+            .map_err(|e| convert(&e, s))
+    }
+}
+
+/// Whether `text` has any template syntax at all (most strings have none).
+pub fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%") || text.contains("{#")
+}
+
+/// The expression inside a string that is exactly `{{ expr }}`, if it is one.
+fn single_expression(s: &str) -> Option<&str> {
+    let inner = s.trim_matches(' ').strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    let inner = inner.strip_suffix('-').unwrap_or(inner);
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
+        return None;
+    }
+    Some(inner)
+}
+
+/// Turns a minijinja error into ours, with a hint per kind.
+fn convert(e: &minijinja::Error, text: &str) -> TemplateError {
+    let detail = e.detail().map(str::to_owned);
+    let (message, hint) = match e.kind() {
+        ErrorKind::UndefinedError => (
+            detail.unwrap_or_else(|| "a variable is undefined".to_owned()),
+            Some(
+                "define it in `vars:`, pass it with `--var name=value`, or save it in an earlier step"
+                    .to_owned(),
+            ),
+        ),
+        ErrorKind::SyntaxError => (
+            format!(
+                "template syntax error: {}",
+                detail.unwrap_or_else(|| e.to_string())
+            ),
+            Some("a template is `{{ expression }}`; to write `{{` literally use `{{ '{{' }}`".to_owned()),
+        ),
+        ErrorKind::UnknownFunction => (
+            detail.unwrap_or_else(|| e.to_string()),
+            Some("functions: uuid(), now(format), env(name, default=...), random_digits(n)".to_owned()),
+        ),
+        ErrorKind::UnknownFilter => (detail.unwrap_or_else(|| e.to_string()), None),
+        _ => (
+            detail.map_or_else(|| e.to_string(), |d| format!("{}: {d}", e.kind())),
+            None,
+        ),
+    };
+    let range = e.range().filter(|r| r.end <= text.len());
+    TemplateError {
+        message,
+        hint,
+        range,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn t() -> Templates {
+        Templates::new(BTreeMap::from([("HOME_TEST".to_owned(), "/h".to_owned())]))
+    }
+
+    #[test]
+    fn a_single_expression_keeps_its_json_type() {
+        let scope = json!({"n": 42, "o": {"a": [1, true]}, "s": "x"});
+        assert_eq!(t().render_str("{{ n }}", &scope), Ok(json!(42)));
+        assert_eq!(
+            t().render_str(" {{ o }} ", &scope),
+            Ok(json!({"a": [1, true]}))
+        );
+        assert_eq!(t().render_str("{{ o.a[1] }}", &scope), Ok(json!(true)));
+        assert_eq!(t().render_str("n={{ n }}", &scope), Ok(json!("n=42")));
+        assert_eq!(t().render_str("{{ s }}{{ s }}", &scope), Ok(json!("xx")));
+        assert_eq!(t().render_str("plain", &scope), Ok(json!("plain")));
+    }
+
+    #[test]
+    fn undefined_variables_are_named() {
+        let scope = json!({"a": {"b": 1}});
+        for (text, name) in [
+            ("{{ nope }}", "`nope` is undefined"),
+            ("x {{ nope }}", "`nope` is undefined"),
+            ("{{ a.c }}", "`a.c` is undefined"),
+        ] {
+            let e = t().render_str(text, &scope).unwrap_err();
+            assert_eq!(e.message, name, "{text}");
+        }
+    }
+
+    #[test]
+    fn render_value_walks_every_string() {
+        let scope = json!({"amount": "4200", "cur": "SGD"});
+        let v = json!({"paymentAmount": {"value": "{{ amount }}", "currency": "{{ cur }}"}, "n": [1, "{{ cur }}"]});
+        assert_eq!(
+            t().render_value(&v, &scope),
+            Ok(json!({"paymentAmount": {"value": "4200", "currency": "SGD"}, "n": [1, "SGD"]}))
+        );
+    }
+
+    #[test]
+    fn check_finds_syntax_errors_only() {
+        assert!(t().check("{{ anything_undefined }}").is_ok());
+        assert!(t().check("no template").is_ok());
+        let e = t().check("{{ x ").unwrap_err();
+        assert!(
+            e.message.starts_with("template syntax error"),
+            "{}",
+            e.message
+        );
+        assert!(t().check("{% if %}").is_err());
+    }
+}
