@@ -117,6 +117,11 @@ impl Diagnostic {
         }
     }
 
+    /// An error about no file at all (a flag, the command line): title and hint only.
+    pub fn plain(title: impl Into<String>) -> Self {
+        Diagnostic::for_file(PathBuf::new(), title)
+    }
+
     /// Sets the text beside the caret.
     #[must_use]
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
@@ -174,7 +179,9 @@ impl Diagnostic {
         };
         let pad = " ".repeat(gutter);
         let bar = paint("1;34", "|");
-        let _ = writeln!(out, "{pad}{} {}", paint("1;34", "-->"), self.location());
+        if !self.file.as_os_str().is_empty() {
+            let _ = writeln!(out, "{pad}{} {}", paint("1;34", "-->"), self.location());
+        }
         if let Some(text) = snippet {
             let _ = writeln!(out, "{pad} {bar}");
             let _ = writeln!(

@@ -2,7 +2,9 @@
 
 pub mod context;
 pub mod exit;
+pub mod list;
 pub mod query;
+pub mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +33,24 @@ pub enum Command {
         /// The JSON file; standard input when absent.
         file: Option<PathBuf>,
     },
+    /// Load and check flow files without running anything; exit 0 when valid, 2 when not.
+    Validate {
+        /// Flow files or folders (searched recursively for *.yaml / *.yml).
+        #[arg(default_value = "flows")]
+        paths: Vec<PathBuf>,
+    },
+    /// List the flows (one line per flow or matrix case) with their tags and what they cover.
+    List {
+        /// Flow files or folders (searched recursively for *.yaml / *.yml).
+        #[arg(default_value = "flows")]
+        paths: Vec<PathBuf>,
+        /// Only flows whose tags match, e.g. `smoke` or `card and not slow`.
+        #[arg(long, value_name = "EXPR")]
+        tags: Option<String>,
+        /// Print a JSON array instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Parses the command line and runs the chosen subcommand; returns the process exit code.
@@ -41,8 +61,10 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs one subcommand; returns one of the codes in [`exit`].
-fn dispatch(command: Command, _ctx: &Context) -> u8 {
+fn dispatch(command: Command, ctx: &Context) -> u8 {
     match command {
         Command::Query { jsonpath, file } => query::run(&jsonpath, file.as_ref()),
+        Command::Validate { paths } => validate::run(&paths, ctx),
+        Command::List { paths, tags, json } => list::run(&paths, tags, json, ctx),
     }
 }

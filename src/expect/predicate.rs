@@ -229,7 +229,7 @@ fn parse_one(key: &str, arg: &Value, rendered: bool) -> Result<Predicate, Expect
                 Predicate::Matches(pattern.to_owned(), None)
             } else {
                 let re = Regex::new(pattern).map_err(|e| {
-                    ExpectError::new(format!("invalid regular expression: {}", first_lines(&e.to_string())))
+                    ExpectError::new(format!("invalid regular expression `{pattern}`: {}", regex_reason(&e)))
                         .hint("the syntax is Rust's `regex` (like RE2); escape `\\` in double-quoted YAML or use single quotes")
                         .at_key(key)
                 })?;
@@ -355,12 +355,16 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-fn first_lines(text: &str) -> String {
+/// The reason in a regex error, without its multi-line picture of the pattern.
+fn regex_reason(e: &regex::Error) -> String {
+    let text = e.to_string();
     text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .map_or_else(
+            || text.lines().last().unwrap_or_default().trim().to_owned(),
+            str::to_owned,
+        )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -418,8 +422,8 @@ fn eval_matches(a: &Value, pattern: &str, re: Option<&Regex>) -> Outcome {
         None => {
             compiled = Regex::new(pattern).map_err(|e| {
                 format!(
-                    "invalid regular expression /{pattern}/: {}",
-                    first_lines(&e.to_string())
+                    "invalid regular expression `{pattern}`: {}",
+                    regex_reason(&e)
                 )
             })?;
             &compiled

@@ -87,12 +87,12 @@ impl Checker<'_> {
                 .chars()
                 .skip((c - 1) as usize + key.chars().count())
                 .collect();
-            let boundary_before = before
+            let chars: Vec<char> = before
                 .chars()
-                .last()
-                .is_none_or(|ch| ch.is_whitespace() || matches!(ch, '{' | ',' | '\'' | '"'));
-            let after = after.trim_start_matches(['\'', '"']).trim_start();
-            if boundary_before && after.starts_with(':') {
+                .chain(key.chars())
+                .chain(after.chars())
+                .collect();
+            if is_key_at(&chars, before.chars().count(), key.chars().count()) {
                 return (l, c);
             }
             line = l;
@@ -102,6 +102,15 @@ impl Checker<'_> {
     }
 
     fn flow(&mut self, flow: &Flow, role: Role) {
+        let blank = self
+            .source
+            .text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
+        if blank {
+            self.push((1, 1), 1, LoadErrorKind::EmptyFile);
+            return;
+        }
         if role == Role::Runnable {
             match &flow.name {
                 None => self.push((1, 1), 1, LoadErrorKind::NameRequired),
@@ -156,7 +165,7 @@ impl Checker<'_> {
     }
 
     fn var_name(&mut self, value_at: (u64, u64), name: &str, what: &'static str) {
-        let pos = self.key_at_line_start(value_at, name);
+        let pos = self.key_before(value_at, name);
         if !is_identifier(name) {
             self.push(
                 pos,
@@ -175,15 +184,32 @@ impl Checker<'_> {
         }
     }
 
-    /// A map key written before its value: search from the start of the value's line (block
-    /// maps) and fall back to the value.
-    fn key_at_line_start(&self, value_at: (u64, u64), key: &str) -> (u64, u64) {
-        let found = self.key_at((value_at.0, 1), key);
-        if found == (value_at.0, 1) {
-            value_at
-        } else {
-            found
+    /// Where the key of a value is written: the last `key:` at or before the value (a key
+    /// always precedes its value, on the same line or above); the value itself when not found.
+    fn key_before(&self, value_at: (u64, u64), key: &str) -> (u64, u64) {
+        let (value_line, value_column) = value_at;
+        let key_chars: Vec<char> = key.chars().collect();
+        let lowest = value_line.saturating_sub(200).max(1);
+        for line in (lowest..=value_line).rev() {
+            let Some(text) = self.source.line_text(line) else {
+                continue;
+            };
+            let chars: Vec<char> = text.chars().collect();
+            let end = if line == value_line {
+                usize::try_from(value_column.saturating_sub(1))
+                    .unwrap_or(usize::MAX)
+                    .min(chars.len())
+            } else {
+                chars.len()
+            };
+            let found = (0..end).rev().find(|&start| {
+                chars[start..].starts_with(&key_chars) && is_key_at(&chars, start, key_chars.len())
+            });
+            if let Some(start) = found {
+                return (line, start as u64 + 1);
+            }
         }
+        value_at
     }
 
     fn matrix(&mut self, flow: &Flow, role: Role) {
@@ -198,7 +224,7 @@ impl Checker<'_> {
         for (name, values) in &flow.matrix {
             self.var_name(at(values), name, "matrix variable");
             if values.value.is_empty() {
-                let pos = self.key_at_line_start(at(values), name);
+                let pos = self.key_before(at(values), name);
                 self.push(
                     pos,
                     name.chars().count(),
@@ -206,7 +232,7 @@ impl Checker<'_> {
                 );
             }
             if flow.vars.contains_key(name) {
-                let pos = self.key_at_line_start(at(values), name);
+                let pos = self.key_before(at(values), name);
                 self.push(
                     pos,
                     name.chars().count(),
@@ -246,14 +272,14 @@ impl Checker<'_> {
             [] => self.push(here, 1, LoadErrorKind::NoAction),
             [_] => {}
             [.., (second, pos)] => {
-                let key = self.key_at_line_start(*pos, second);
+                let key = self.key_before(*pos, second);
                 let names = actions.iter().map(|(n, _)| *n).collect();
                 self.push(key, second.len(), LoadErrorKind::SeveralActions(names));
             }
         }
         if let Some(with) = &step.with {
             if step.use_flow.is_none() {
-                let pos = self.key_at_line_start(at(with), "with");
+                let pos = self.key_before(at(with), "with");
                 self.push(pos, 4, LoadErrorKind::WithWithoutUse);
             }
             for (name, value) in &with.value {
@@ -263,11 +289,11 @@ impl Checker<'_> {
         }
         if step.until.is_none() {
             if let Some(every) = &step.every {
-                let pos = self.key_at_line_start(at(every), "every");
+                let pos = self.key_before(at(every), "every");
                 self.push(pos, 5, LoadErrorKind::PollWithoutUntil("every"));
             }
             if let Some(within) = &step.within {
-                let pos = self.key_at_line_start(at(within), "within");
+                let pos = self.key_before(at(within), "within");
                 self.push(pos, 6, LoadErrorKind::PollWithoutUntil("within"));
             }
         }
@@ -277,7 +303,7 @@ impl Checker<'_> {
             self.push(at(u), u.value.chars().count(), LoadErrorKind::UseTemplated);
         }
         if let Some(http) = &step.http {
-            self.http(&http.value, at(http));
+            self.http(&http.value);
         }
         self.entries(&step.expect);
         if let Some(until) = &step.until {
@@ -305,7 +331,7 @@ impl Checker<'_> {
         }
     }
 
-    fn http(&mut self, http: &HttpAction, here: (u64, u64)) {
+    fn http(&mut self, http: &HttpAction) {
         if let Some(m) = &http.method
             && !is_template(&m.value)
             && !METHODS.contains(&m.value.as_str())
@@ -329,7 +355,7 @@ impl Checker<'_> {
         .flatten()
         .collect();
         if let [(first, _), (second, pos), ..] = bodies.as_slice() {
-            let key = self.key_at_line_start(*pos, second);
+            let key = self.key_before(*pos, second);
             self.push(
                 key,
                 second.len(),
@@ -379,7 +405,6 @@ impl Checker<'_> {
                 self.templates_in(v, at(form));
             }
         }
-        let _ = here;
     }
 
     fn entries(&mut self, entries: &IndexMap<Spanned<String>, Spanned<Value>>) {
@@ -427,6 +452,23 @@ impl Checker<'_> {
         }
         self.push(place, width, LoadErrorKind::Template(e));
     }
+}
+
+/// Whether `chars[start..start + len]` is written as a map key: preceded by nothing, space,
+/// `{`, `,`, `-` or a quote, and followed (after an optional closing quote) by `:`.
+fn is_key_at(chars: &[char], start: usize, len: usize) -> bool {
+    let before_ok = start == 0
+        || chars
+            .get(start - 1)
+            .is_some_and(|c| c.is_whitespace() || matches!(c, '{' | ',' | '\'' | '"' | '-'));
+    let mut i = start + len;
+    if matches!(chars.get(i), Some('\'' | '"')) {
+        i += 1;
+    }
+    while chars.get(i).is_some_and(|c| *c == ' ') {
+        i += 1;
+    }
+    before_ok && chars.get(i) == Some(&':')
 }
 
 /// A short reason for an I/O error.

@@ -27,6 +27,8 @@ pub(crate) struct LoadError {
 pub(crate) enum LoadErrorKind {
     /// The YAML does not parse into a flow: syntax, unknown key, wrong type, bad duration.
     Yaml(String),
+    /// The file has nothing in it (or only comments).
+    EmptyFile,
     /// A runnable flow has no `name`.
     NameRequired,
     /// A runnable flow has no steps.
@@ -79,6 +81,7 @@ impl LoadErrorKind {
     fn title(&self) -> String {
         match self {
             LoadErrorKind::Yaml(message) => yaml_title(message),
+            LoadErrorKind::EmptyFile => "the flow file is empty".to_owned(),
             LoadErrorKind::NameRequired => "a flow needs a `name`".to_owned(),
             LoadErrorKind::NoSteps => "a flow needs at least one step".to_owned(),
             LoadErrorKind::NoAction => "a step needs an action".to_owned(),
@@ -132,7 +135,9 @@ impl LoadErrorKind {
     fn label(&self) -> String {
         match self {
             LoadErrorKind::Yaml(message) => yaml_label(message),
-            LoadErrorKind::NameRequired | LoadErrorKind::NoSteps => "in this flow".to_owned(),
+            LoadErrorKind::NameRequired | LoadErrorKind::NoSteps | LoadErrorKind::EmptyFile => {
+                "in this flow".to_owned()
+            }
             LoadErrorKind::NoAction => "this step".to_owned(),
             LoadErrorKind::SeveralActions(names) => {
                 format!(
@@ -174,6 +179,7 @@ impl LoadErrorKind {
     fn hint(&self) -> Option<String> {
         Some(match self {
             LoadErrorKind::Yaml(message) => return yaml_hint(message),
+            LoadErrorKind::EmptyFile => "write a flow with `name:` and `steps:`, or delete the file".to_owned(),
             LoadErrorKind::NameRequired => "add `name: <what the flow checks>` at the top; a file meant only for `use:` is a partial: start its name with `_`".to_owned(),
             LoadErrorKind::NoSteps => "add `steps:` with at least one step".to_owned(),
             LoadErrorKind::NoAction => "give the step one of `http:`, `sleep:` or `use:`".to_owned(),
@@ -249,6 +255,9 @@ fn yaml_title(message: &str) -> String {
     if let Some(rest) = message.strip_prefix("missing field ") {
         return format!("missing key {rest}");
     }
+    if message.starts_with("multiple YAML documents") {
+        return "a flow file holds one YAML document; this one has several".to_owned();
+    }
     match message {
         "expected sequence start" => "expected a list".to_owned(),
         "expected mapping start" => "expected a map".to_owned(),
@@ -291,6 +300,13 @@ fn yaml_hint(message: &str) -> Option<String> {
             Some("write a string; quote it if it starts with `[`, `{`, `*`, `&` or `!`".to_owned())
         }
         m if m.contains("tabs disallowed") => Some("indent with spaces, not tabs".to_owned()),
+        m if m.starts_with("multiple YAML documents") => {
+            Some("write one flow per file: split it at the `---` line".to_owned())
+        }
+        m if m.contains("unclosed quote") => Some(
+            "close the quote on the same value, or use a block scalar (`|`) for multi-line text"
+                .to_owned(),
+        ),
         _ => None,
     }
 }

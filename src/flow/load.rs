@@ -41,7 +41,7 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Plan, Vec<Diagnosti
         Ok(t) => t,
         Err(e) => {
             loader.diags.push(
-                Diagnostic::for_file("--tags", format!("invalid tag expression: {e}")).with_hint(
+                Diagnostic::plain(format!("invalid `--tags` expression: {e}")).with_hint(
                     "combine tag names with `and`, `or`, `not` and parentheses, e.g. `card and not slow`",
                 ),
             );
@@ -60,7 +60,7 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Plan, Vec<Diagnosti
         let Some(file) = loader.file(&f.path, role) else {
             continue;
         };
-        let mut stack = vec![file.key.clone()];
+        let mut stack = vec![(file.key.clone(), file.source.path.clone())];
         let steps = loader.resolve_steps(&file, &mut stack);
         if role == Role::Runnable
             && let Some(steps) = steps
@@ -75,6 +75,8 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Plan, Vec<Diagnosti
     let mut diags = loader.diags;
     let mut seen = std::collections::HashSet::new();
     diags.retain(|d| seen.insert((d.file.clone(), d.line, d.column, d.title.clone())));
+    // By file, then position: the order a reader fixes them in.
+    diags.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     if diags.is_empty() {
         Ok(Plan { cases })
     } else {
@@ -170,7 +172,7 @@ impl Loader {
     fn resolve_steps(
         &mut self,
         file: &Parsed,
-        stack: &mut Vec<PathBuf>,
+        stack: &mut Vec<(PathBuf, PathBuf)>,
     ) -> Option<Vec<PlannedStep>> {
         let mut ok = true;
         let mut planned = Vec::with_capacity(file.flow.steps.len());
@@ -195,7 +197,7 @@ impl Loader {
         &mut self,
         file: &Parsed,
         target: &Spanned<String>,
-        stack: &mut Vec<PathBuf>,
+        stack: &mut Vec<(PathBuf, PathBuf)>,
     ) -> Option<Partial> {
         if crate::template::is_template(&target.value) {
             return None; // reported by the checks
@@ -203,7 +205,7 @@ impl Loader {
         let (line, column) = at(target);
         let width = target.value.chars().count() as u64;
         let dir = file.source.path.parent().unwrap_or(Path::new(""));
-        let path = dir.join(&target.value);
+        let path = normalize(&dir.join(&target.value));
         let meta = std::fs::metadata(&path);
         if let Err(e) = meta.as_ref().map_err(io_reason).and_then(|m| {
             if m.is_file() {
@@ -227,9 +229,9 @@ impl Loader {
             return None;
         }
         let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-        if let Some(start) = stack.iter().position(|k| *k == key) {
-            let mut chain: Vec<PathBuf> = stack[start..].iter().map(|k| display_path(k)).collect();
-            chain.push(display_path(&key));
+        if let Some(start) = stack.iter().position(|(k, _)| *k == key) {
+            let mut chain: Vec<PathBuf> = stack[start..].iter().map(|(_, p)| p.clone()).collect();
+            chain.push(path);
             self.diags.push(
                 LoadError::new(line, column, width, LoadErrorKind::UseCycle(chain))
                     .into_diagnostic(&file.source),
@@ -240,7 +242,7 @@ impl Loader {
             return done.clone();
         }
         let parsed = self.file(&path, Role::Partial)?;
-        stack.push(key.clone());
+        stack.push((key.clone(), path));
         let steps = self.resolve_steps(&parsed, stack);
         stack.pop();
         let partial = steps.map(|steps| Partial {
@@ -253,12 +255,29 @@ impl Loader {
     }
 }
 
-/// A canonical path shown relative to the working directory when it is under it.
-fn display_path(key: &Path) -> PathBuf {
-    std::env::current_dir()
-        .ok()
-        .and_then(|cwd| key.strip_prefix(cwd).ok().map(Path::to_path_buf))
-        .unwrap_or_else(|| key.to_path_buf())
+/// Removes `.` and `dir/..` from a path without touching the file system, so that
+/// `flows/card/../_login.yaml` reads `flows/_login.yaml`.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.last() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(c),
+            },
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
+    }
 }
 
 fn planned_step(
