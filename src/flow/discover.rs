@@ -30,7 +30,7 @@ pub(crate) fn discover(paths: &[PathBuf]) -> (Vec<Found>, Vec<Diagnostic>) {
             }),
             Err(e) => errors.push(
                 Diagnostic::for_file(path.clone(), "no such file or folder")
-                    .with_label(e.to_string())
+                    .with_label(super::check::io_reason(&e))
                     .with_hint("give flow files (*.yaml, *.yml) or folders that contain them"),
             ),
         }
