@@ -197,3 +197,21 @@ fn list_of_broken_flows_is_invalid_input() {
     assert!(out.stdout.is_empty());
     assert!(text(&out.stderr).starts_with("error: unknown predicate `start_with`"));
 }
+
+// ---- schema ------------------------------------------------------------------------------
+
+#[test]
+fn the_committed_schema_is_current() {
+    let out = apoflow(&["schema"]);
+    assert_eq!(code(&out), 0);
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/flow.schema.json"),
+    )
+    .unwrap();
+    assert!(
+        text(&out.stdout) == committed,
+        "schema/flow.schema.json is stale: run `cargo run -- schema > schema/flow.schema.json`"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+}

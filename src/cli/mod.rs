@@ -4,6 +4,7 @@ pub mod context;
 pub mod exit;
 pub mod list;
 pub mod query;
+pub mod schema;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -51,6 +52,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the JSON Schema (draft-07) of the flow format, for editor completion.
+    Schema,
 }
 
 /// Parses the command line and runs the chosen subcommand; returns the process exit code.
@@ -66,5 +69,6 @@ fn dispatch(command: Command, ctx: &Context) -> u8 {
         Command::Query { jsonpath, file } => query::run(&jsonpath, file.as_ref()),
         Command::Validate { paths } => validate::run(&paths, ctx),
         Command::List { paths, tags, json } => list::run(&paths, tags, json, ctx),
+        Command::Schema => schema::run(),
     }
 }

@@ -12,7 +12,7 @@
 //! reference: "ORDER-{{ random_digits(8) }}"
 //! ```
 //!
-//! The functions are in [`functions`]; the filters are minijinja's built-ins (`tojson`,
+//! The functions are in `functions.rs`; the filters are minijinja's built-ins (`tojson`,
 //! `upper`, `default`, `urlencode`, …).
 
 mod functions;
