@@ -20,6 +20,7 @@
 mod capture;
 mod describe;
 mod diff;
+mod memo;
 mod predicate;
 mod query;
 

@@ -10,6 +10,7 @@
 //! ```
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use regex::Regex;
 use serde_json::{Map, Value};
@@ -60,7 +61,7 @@ pub(super) enum Predicate {
     Equals(Value),
     Not(Box<Predicate>),
     /// The pattern, compiled unless it is a template not yet rendered.
-    Matches(String, Option<Regex>),
+    Matches(String, Option<Arc<Regex>>),
     Contains(Value),
     StartsWith(Value),
     EndsWith(Value),
@@ -228,7 +229,7 @@ fn parse_one(key: &str, arg: &Value, rendered: bool) -> Result<Predicate, Expect
             if deferred(arg, rendered) {
                 Predicate::Matches(pattern.to_owned(), None)
             } else {
-                let re = Regex::new(pattern).map_err(|e| {
+                let re = super::memo::REGEXES.get(pattern, Regex::new).map_err(|e| {
                     ExpectError::new(format!("invalid regular expression `{pattern}`: {}", regex_reason(&e)))
                         .hint("the syntax is Rust's `regex` (like RE2); escape `\\` in double-quoted YAML or use single quotes")
                         .at_key(key)
@@ -412,22 +413,19 @@ fn eval_not(p: &Predicate, a: Option<&Value>) -> Outcome {
     }
 }
 
-fn eval_matches(a: &Value, pattern: &str, re: Option<&Regex>) -> Outcome {
+fn eval_matches(a: &Value, pattern: &str, re: Option<&Arc<Regex>>) -> Outcome {
     let Value::String(s) = a else {
         return Err(format!("`matches` needs a string, got {}", typed(a)));
     };
-    let compiled;
+    // Only a pattern that was a template at load time arrives uncompiled.
     let re = match re {
-        Some(re) => re,
-        None => {
-            compiled = Regex::new(pattern).map_err(|e| {
-                format!(
-                    "invalid regular expression `{pattern}`: {}",
-                    regex_reason(&e)
-                )
-            })?;
-            &compiled
-        }
+        Some(re) => Arc::clone(re),
+        None => super::memo::REGEXES.get(pattern, Regex::new).map_err(|e| {
+            format!(
+                "invalid regular expression `{pattern}`: {}",
+                regex_reason(&e)
+            )
+        })?,
     };
     if re.is_match(s) {
         Ok(())

@@ -2,6 +2,8 @@
 //! `status`, `headers` / `headers.<name>` (case-insensitive), or a bare name looked up in
 //! [`Observed::extra`].
 
+use std::sync::Arc;
+
 use jsonpath_rust::parser::model::JpQuery;
 use jsonpath_rust::parser::parse_json_path;
 use jsonpath_rust::query::js_path_process;
@@ -12,7 +14,7 @@ use super::{ExpectError, Observed};
 /// A parsed query.
 enum Query<'a> {
     /// `$...`: a JSONPath on the body.
-    Body(JpQuery),
+    Body(Arc<JpQuery>),
     /// `status`.
     Status,
     /// `headers`: every header as an object (repeated names give arrays).
@@ -80,7 +82,8 @@ pub(super) fn select(query: &str, o: &Observed) -> Result<Option<Value>, ExpectE
 
 fn parse(query: &str) -> Result<Query<'_>, ExpectError> {
     if query.starts_with('$') {
-        return parse_json_path(query)
+        return super::memo::JSONPATHS
+            .get(query, parse_json_path)
             .map(Query::Body)
             .map_err(|e| jsonpath_error(query, &e.to_string()));
     }

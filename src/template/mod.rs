@@ -218,6 +218,28 @@ mod tests {
     }
 
     #[test]
+    fn filters_and_tests_work_under_strict_undefined() {
+        let scope = json!({"body": {"a": 1}, "s": "x"});
+        assert_eq!(
+            t().render_str("{{ nope | default('y') }}", &scope),
+            Ok(json!("y"))
+        );
+        assert_eq!(
+            t().render_str("{{ nope is defined }}", &scope),
+            Ok(json!(false))
+        );
+        assert_eq!(
+            t().render_str("{{ body | tojson }}", &scope),
+            Ok(json!("{\"a\": 1}"))
+        );
+        assert_eq!(
+            t().render_str("{{ s | upper }}-{{ s }}", &scope),
+            Ok(json!("X-x"))
+        );
+        assert_eq!(t().render_str("{{ none }}", &scope), Ok(json!(null)));
+    }
+
+    #[test]
     fn check_finds_syntax_errors_only() {
         assert!(t().check("{{ anything_undefined }}").is_ok());
         assert!(t().check("no template").is_ok());
