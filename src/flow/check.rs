@@ -277,6 +277,29 @@ impl Checker<'_> {
                 self.push(key, second.len(), LoadErrorKind::SeveralActions(names));
             }
         }
+        if let [(action @ ("sleep" | "use"), _)] = actions.as_slice() {
+            let firsts = [
+                ("expect", step.expect.keys().next()),
+                ("save", step.save.keys().next()),
+                ("until", step.until.as_ref().and_then(|u| u.keys().next())),
+            ];
+            for (key, first) in firsts {
+                if let Some(first) = first {
+                    let pos = self.key_before(at(first), key);
+                    self.push(
+                        pos,
+                        key.len(),
+                        LoadErrorKind::NothingToCheck { action, key },
+                    );
+                }
+            }
+        }
+        if let Some(every) = &step.every
+            && every.value.0.is_zero()
+        {
+            let width = usize::try_from(every.referenced.span().len()).unwrap_or(1);
+            self.push(at(every), width, LoadErrorKind::ZeroEvery);
+        }
         if let Some(with) = &step.with {
             if step.use_flow.is_none() {
                 let pos = self.key_before(at(with), "with");
@@ -341,6 +364,33 @@ impl Checker<'_> {
                 m.value.chars().count(),
                 LoadErrorKind::BadMethod(m.value.clone()),
             );
+        }
+        if !is_template(&http.url.value) {
+            let reason = match url::Url::parse(&http.url.value) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => None,
+                Ok(u) => Some(format!("the scheme is `{}`, not http or https", u.scheme())),
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(reason) = reason {
+                self.push(
+                    at(&http.url),
+                    http.url.value.chars().count(),
+                    LoadErrorKind::BadUrl {
+                        url: http.url.value.clone(),
+                        reason,
+                    },
+                );
+            }
+        }
+        for (name, value) in &http.headers {
+            if name.is_empty() || !name.bytes().all(is_token_byte) {
+                let pos = self.key_before(at(value), name);
+                self.push(
+                    pos,
+                    name.chars().count(),
+                    LoadErrorKind::BadHeaderName(name.clone()),
+                );
+            }
         }
         let bodies: Vec<(&'static str, (u64, u64))> = [
             http.json.as_ref().map(|j| ("json", at(j))),
@@ -471,6 +521,11 @@ fn is_key_at(chars: &[char], start: usize, len: usize) -> bool {
     before_ok && chars.get(i) == Some(&':')
 }
 
+/// A token character of RFC 9110 (header names).
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 /// A short reason for an I/O error.
 pub(crate) fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
@@ -509,7 +564,7 @@ mod tests {
 
     #[test]
     fn step_errors_point_at_their_keys() {
-        let yaml = "name: x\nsteps:\n  - id: a\n    http: { url: x }\n    sleep: 1s\n  - id: a\n    with: { p: 1 }\n    every: 1s\n    sleep: 1s\n  - expect:\n      $.x: { matchs: y }\n";
+        let yaml = "name: x\nsteps:\n  - id: a\n    http: { url: \"http://x\" }\n    sleep: 1s\n  - id: a\n    with: { p: 1 }\n    every: 1s\n    sleep: 1s\n  - expect:\n      $.x: { matchs: y }\n";
         let e = errors(yaml, Role::Runnable);
         assert_eq!(
             e,

@@ -69,6 +69,17 @@ pub(crate) enum LoadErrorKind {
     UseNotFound { target: PathBuf, reason: String },
     /// `use:` includes form a cycle (the chain of files).
     UseCycle(Vec<PathBuf>),
+    /// `expect:`, `save:` or `until:` on a step whose action has no response.
+    NothingToCheck {
+        action: &'static str,
+        key: &'static str,
+    },
+    /// `every: 0s`.
+    ZeroEvery,
+    /// A URL that does not parse, or is not http(s).
+    BadUrl { url: String, reason: String },
+    /// A request header name that is not a token.
+    BadHeaderName(String),
     /// An HTTP method that is not a token.
     BadMethod(String),
     /// Two body kinds on one `http` step.
@@ -122,6 +133,12 @@ impl LoadErrorKind {
                 format!("cannot read the partial `{}`", target.display())
             }
             LoadErrorKind::UseCycle(_) => "`use:` includes form a cycle".to_owned(),
+            LoadErrorKind::NothingToCheck { action, key } => {
+                format!("a `{action}` step has no response for `{key}:`")
+            }
+            LoadErrorKind::ZeroEvery => "`every:` must be longer than zero".to_owned(),
+            LoadErrorKind::BadUrl { url, .. } => format!("`{url}` is not a URL"),
+            LoadErrorKind::BadHeaderName(name) => format!("`{name}` is not a header name"),
             LoadErrorKind::BadMethod(m) => format!("`{m}` is not an HTTP method"),
             LoadErrorKind::SeveralBodies(a, b) => {
                 format!("an `http` step has one body; this one has `{a}` and `{b}`")
@@ -154,7 +171,8 @@ impl LoadErrorKind {
             },
             LoadErrorKind::Template(_) => "in this template".to_owned(),
             LoadErrorKind::UseNotFound { reason, .. }
-            | LoadErrorKind::BodyFileNotFound { reason, .. } => reason.clone(),
+            | LoadErrorKind::BodyFileNotFound { reason, .. }
+            | LoadErrorKind::BadUrl { reason, .. } => reason.clone(),
             LoadErrorKind::UseCycle(chain) => chain
                 .iter()
                 .map(|p| p.display().to_string())
@@ -172,6 +190,9 @@ impl LoadErrorKind {
             | LoadErrorKind::MatrixInPartial
             | LoadErrorKind::UseTemplated
             | LoadErrorKind::BadMethod(_)
+            | LoadErrorKind::NothingToCheck { .. }
+            | LoadErrorKind::ZeroEvery
+            | LoadErrorKind::BadHeaderName(_)
             | LoadErrorKind::SeveralBodies(..) => "here".to_owned(),
         }
     }
@@ -200,6 +221,11 @@ impl LoadErrorKind {
             LoadErrorKind::UseTemplated => "write the partial's path; pass what varies with `with:`".to_owned(),
             LoadErrorKind::UseNotFound { .. } => "the path is relative to the file that has the `use:`".to_owned(),
             LoadErrorKind::UseCycle(_) => "a partial cannot include itself, directly or through others".to_owned(),
+            LoadErrorKind::NothingToCheck { action: "use", .. } => "put the checks on the partial's own steps".to_owned(),
+            LoadErrorKind::NothingToCheck { .. } => "remove it, or move it to the step whose response it checks".to_owned(),
+            LoadErrorKind::ZeroEvery => "give the pause between tries, e.g. `every: 500ms`".to_owned(),
+            LoadErrorKind::BadUrl { .. } => "write an absolute http:// or https:// URL, e.g. `{{ base }}/payments/pay`".to_owned(),
+            LoadErrorKind::BadHeaderName(_) => "header names are letters, digits and `-` (no spaces or `:`)".to_owned(),
             LoadErrorKind::BadMethod(_) => "write GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS".to_owned(),
             LoadErrorKind::SeveralBodies(..) => "choose one of `json:`, `form:` and `body:` (`body:` may go with `body_file:` to override its fields)".to_owned(),
             LoadErrorKind::BodyFileNotFound { .. } => "the path is relative to the directory apoflow runs in (where `fixtures/` is)".to_owned(),
