@@ -35,8 +35,10 @@ pub(crate) fn discover(paths: &[PathBuf]) -> (Vec<Found>, Vec<Diagnostic>) {
             ),
         }
     }
+    // The same file named twice (`flows` and `flows/a.yaml`, `./a.yaml`) loads once.
     let mut seen = std::collections::HashSet::new();
-    found.retain(|f| seen.insert(f.path.clone()));
+    found
+        .retain(|f| seen.insert(std::fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone())));
     (found, errors)
 }
 

@@ -336,3 +336,186 @@ fn make_cases(file: &Parsed, steps: Vec<PlannedStep>) -> Vec<Case> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, files: &[(&str, &str)]) {
+        for (name, text) in files {
+            let p = root.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+    }
+
+    fn titles(diags: &[Diagnostic]) -> Vec<String> {
+        diags.iter().map(|d| d.title.clone()).collect()
+    }
+
+    #[test]
+    fn use_resolves_relative_to_the_including_file_and_nests() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(
+            root,
+            &[
+                (
+                    "card/pay.yaml",
+                    "name: pay\nsteps:\n  - use: ../common/_login.yaml\n    with: { user: bob }\n  - sleep: 1ms\n",
+                ),
+                (
+                    "common/_login.yaml",
+                    "vars: { user: anon }\nsteps:\n  - use: _inner.yaml\n",
+                ),
+                ("common/_inner.yaml", "steps:\n  - sleep: 2ms\n"),
+            ],
+        );
+        let plan = load(&[root.to_path_buf()], &LoadOptions::default()).unwrap();
+        assert_eq!(plan.cases.len(), 1);
+        let case = &plan.cases[0];
+        assert_eq!(case.steps.len(), 2);
+        let login = case.steps[0].partial.as_ref().unwrap();
+        assert!(login.file.path.ends_with("common/_login.yaml"));
+        assert_eq!(login.vars["user"], serde_json::json!("anon"));
+        let inner = login.steps[0].partial.as_ref().unwrap();
+        assert!(inner.file.path.ends_with("common/_inner.yaml"));
+        assert_eq!((inner.steps[0].line, inner.steps[0].column), (2, 5));
+        assert!(Arc::ptr_eq(&inner.steps[0].file, &inner.file));
+    }
+
+    #[test]
+    fn matrix_cases_carry_their_values_and_tags_filter_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(
+            root,
+            &[
+                (
+                    "a.yaml",
+                    "name: a\ntags: [card]\nvars: { x: 1 }\nmatrix: { card: [visa, mc] }\nsteps:\n  - sleep: 1ms\n",
+                ),
+                (
+                    "b.yaml",
+                    "name: b\ntags: [card, slow]\nsteps:\n  - sleep: 1ms\n",
+                ),
+            ],
+        );
+        let plan = load(&[root.to_path_buf()], &LoadOptions::default()).unwrap();
+        let names: Vec<_> = plan
+            .cases
+            .iter()
+            .map(|c| (c.flow_name.as_str(), c.case_name.as_deref()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("a", Some("card=visa")),
+                ("a", Some("card=mc")),
+                ("b", None)
+            ]
+        );
+        assert_eq!(plan.cases[1].vars["card"], serde_json::json!("mc"));
+        assert_eq!(plan.cases[1].vars["x"], serde_json::json!(1));
+
+        let opts = LoadOptions {
+            tags: Some("card and not slow".to_owned()),
+        };
+        let plan = load(&[root.to_path_buf()], &opts).unwrap();
+        assert_eq!(plan.cases.len(), 2);
+    }
+
+    #[test]
+    fn errors_of_all_files_are_collected_sorted_and_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(
+            root,
+            &[
+                ("a.yaml", "name: a\nsteps:\n  - use: _bad.yaml\n"),
+                (
+                    "b.yaml",
+                    "name: b\nsteps:\n  - use: _bad.yaml\n  - sleep: 2\n",
+                ),
+                ("_bad.yaml", "steps:\n  - {}\n"),
+            ],
+        );
+        let diags = load(&[root.to_path_buf()], &LoadOptions::default()).unwrap_err();
+        assert_eq!(
+            titles(&diags),
+            [
+                "a step needs an action",
+                "invalid duration `2`: write a number with a unit, e.g. `500ms`, `2s`, `1m30s`"
+            ]
+        );
+        assert!(diags[0].file.ends_with("_bad.yaml"));
+        assert!(diags[1].file.ends_with("b.yaml"));
+    }
+
+    #[test]
+    fn an_explicit_partial_is_checked_as_a_partial() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, &[("_p.yaml", "steps:\n  - sleep: 1ms\n")]);
+        let plan = load(&[root.join("_p.yaml")], &LoadOptions::default()).unwrap();
+        assert!(plan.cases.is_empty());
+    }
+
+    #[test]
+    fn the_same_file_twice_is_loaded_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, &[("a.yaml", "name: a\nsteps:\n  - sleep: 1ms\n")]);
+        let paths = [
+            root.to_path_buf(),
+            root.join("./a.yaml"),
+            root.join("a.yaml"),
+        ];
+        let plan = load(&paths, &LoadOptions::default()).unwrap();
+        assert_eq!(plan.cases.len(), 1);
+    }
+
+    #[test]
+    fn a_bad_tag_expression_is_a_diagnostic() {
+        let diags = load(
+            &[],
+            &LoadOptions {
+                tags: Some("(a".to_owned()),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            titles(&diags),
+            ["invalid `--tags` expression: a `(` is not closed in the tag expression"]
+        );
+    }
+
+    #[test]
+    fn no_prefix_of_a_flow_panics() {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/good/payment.yaml"),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cut.yaml");
+        let mut cut = 0;
+        while cut < text.len() {
+            if text.is_char_boundary(cut) {
+                std::fs::write(&path, &text[..cut]).unwrap();
+                let _ = load(std::slice::from_ref(&path), &LoadOptions::default());
+            }
+            cut += 7;
+        }
+    }
+
+    #[test]
+    fn normalize_removes_dots() {
+        assert_eq!(
+            normalize(Path::new("flows/card/../_a.yaml")),
+            PathBuf::from("flows/_a.yaml")
+        );
+        assert_eq!(normalize(Path::new("./a/./b")), PathBuf::from("a/b"));
+        assert_eq!(normalize(Path::new("../x")), PathBuf::from("../x"));
+        assert_eq!(normalize(Path::new("/../x")), PathBuf::from("/x"));
+    }
+}
