@@ -151,3 +151,132 @@ pub fn eval_entry(
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn observed() -> Observed {
+        Observed {
+            status: Some(200),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: json!({"result": {"resultCode": "SUCCESS", "resultStatus": "S"},
+                         "paymentAmount": {"value": "4200", "currency": "SGD"},
+                         "cardNo": "4111111111111111"}),
+            extra: IndexMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_passing_entry() {
+        let r = eval_entry("$.result.resultStatus", &json!("S"), &observed(), 7, 9);
+        assert!(r.passed, "{r:?}");
+        assert_eq!((r.line, r.column), (7, 9));
+        assert_eq!(r.expected, "string <S>");
+        assert_eq!(r.actual, "string <S>");
+        assert_eq!(r.message, "");
+    }
+
+    #[test]
+    fn a_failing_entry_shows_types() {
+        let r = eval_entry("$.paymentAmount.value", &json!(4200), &observed(), 1, 1);
+        assert!(!r.passed);
+        assert_eq!(r.expected, "integer <4200>");
+        assert_eq!(r.actual, "string <4200>");
+        assert_eq!(r.message, "expected integer <4200>, got string <4200>");
+    }
+
+    #[test]
+    fn nothing_selected_and_status_and_headers() {
+        let o = observed();
+        let r = eval_entry("$.nope", &json!("x"), &o, 1, 1);
+        assert_eq!((r.passed, r.actual.as_str()), (false, "nothing"));
+        assert!(eval_entry("$.nope", &json!({"exists": false}), &o, 1, 1).passed);
+        assert!(eval_entry("status", &json!(200), &o, 1, 1).passed);
+        assert!(!eval_entry("status", &json!("200"), &o, 1, 1).passed);
+        assert!(
+            eval_entry(
+                "headers.content-type",
+                &json!({"starts_with": "application/"}),
+                &o,
+                1,
+                1
+            )
+            .passed
+        );
+    }
+
+    #[test]
+    fn card_numbers_never_reach_the_result() {
+        let r = eval_entry("$.cardNo", &json!("4111111111111112"), &observed(), 1, 1);
+        assert!(!r.passed);
+        let all = format!("{} {} {}", r.expected, r.actual, r.message);
+        assert!(!all.contains("4111111111111111"), "{all}");
+        assert!(r.actual.contains("************1111"), "{all}");
+    }
+
+    #[test]
+    fn a_bad_rendered_predicate_is_a_failure_not_a_panic() {
+        let r = eval_entry("$.cardNo", &json!({"matches": "("}), &observed(), 1, 1);
+        assert!(!r.passed);
+        assert!(
+            r.message.starts_with("invalid regular expression"),
+            "{}",
+            r.message
+        );
+        let r = eval_entry("$[", &json!(1), &observed(), 1, 1);
+        assert!(!r.passed);
+        assert!(r.message.starts_with("invalid JSONPath"), "{}", r.message);
+    }
+
+    #[test]
+    fn load_time_checks() {
+        assert!(check_entry("$.a", &json!({"gte": 1, "lte": "{{ max }}"})).is_ok());
+        assert!(check_entry("$.a", &json!({"matches": "{{ pattern }}"})).is_ok());
+        assert_eq!(
+            check_entry("$.a", &json!({"matchs": "x"}))
+                .unwrap_err()
+                .at_key
+                .as_deref(),
+            Some("matchs")
+        );
+        assert!(
+            check_entry("nope nope", &json!(1))
+                .unwrap_err()
+                .at_key
+                .is_none()
+        );
+    }
+
+    /// Not a test: prints what one assertion costs (see `scripts/bench-dsl.sh`).
+    #[test]
+    #[ignore = "a measurement, run by scripts/bench-dsl.sh"]
+    fn measure_eval_entry() {
+        let o = observed();
+        let entries = [
+            ("status", json!(200)),
+            (
+                "$.result.resultCode",
+                json!({"one_of": ["SUCCESS", "PROCESSING"]}),
+            ),
+            (
+                "$.paymentAmount.value",
+                json!({"gte": 1, "matches": "^[0-9]+$"}),
+            ),
+        ];
+        let rounds = 20_000u32;
+        let start = std::time::Instant::now();
+        for _ in 0..rounds {
+            for (q, e) in &entries {
+                assert!(eval_entry(q, e, &o, 1, 1).passed);
+            }
+        }
+        let per = start.elapsed() / (rounds * 3);
+        println!(
+            "{} ns per assertion (mean of {} mixed entries)",
+            per.as_nanos(),
+            rounds * 3
+        );
+    }
+}

@@ -81,18 +81,14 @@ impl Checker<'_> {
     fn key_at(&self, from: (u64, u64), key: &str) -> (u64, u64) {
         let (mut line, mut column) = from;
         while let Some((l, c)) = self.source.find_from(line, column, key) {
-            let text = self.source.line_text(l).unwrap_or_default();
-            let before: String = text.chars().take((c - 1) as usize).collect();
-            let after: String = text
+            let chars: Vec<char> = self
+                .source
+                .line_text(l)
+                .unwrap_or_default()
                 .chars()
-                .skip((c - 1) as usize + key.chars().count())
                 .collect();
-            let chars: Vec<char> = before
-                .chars()
-                .chain(key.chars())
-                .chain(after.chars())
-                .collect();
-            if is_key_at(&chars, before.chars().count(), key.chars().count()) {
+            let start = usize::try_from(c.saturating_sub(1)).unwrap_or(usize::MAX);
+            if is_key_at(&chars, start, key.chars().count()) {
                 return (l, c);
             }
             line = l;
