@@ -81,6 +81,11 @@ pub(super) fn select(query: &str, o: &Observed) -> Result<Option<Value>, ExpectE
 }
 
 fn parse(query: &str) -> Result<Query<'_>, ExpectError> {
+    if crate::template::is_template(query) {
+        return Err(ExpectError::new(format!("the query `{query}` is a template")).hint(
+            "queries are written as they are, not rendered; filter on the expected side instead, e.g. `$.transactions[*].transactionId: { contains: \"{{ refundId }}\" }`",
+        ));
+    }
     if query.starts_with('$') {
         return super::memo::JSONPATHS
             .get(query, parse_json_path)
@@ -204,5 +209,6 @@ mod tests {
         assert!(check_query("result.code").is_err());
         assert!(check_query("").is_err());
         assert!(check_query("$[?@.a == 'x'].b").is_ok());
+        assert!(check_query("$[?@.a == '{{ id }}'].b").is_err());
     }
 }
