@@ -41,6 +41,7 @@ pub struct Flow {
     /// Tags for `--tags` filtering.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
+    #[schemars(extend("items" = {"type": "string", "pattern": "^[^\\s()]+$"}))]
     pub tags: Vec<Spanned<String>>,
     /// Checklist item ids this flow covers.
     #[serde(default)]
@@ -49,10 +50,12 @@ pub struct Flow {
     /// Variables; values may be any YAML and may be templates.
     #[serde(default)]
     #[schemars(with = "IndexMap<String, Value>")]
+    #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]
     pub vars: IndexMap<String, Spanned<Value>>,
     /// `name: [values...]`: one case per combination, each named by its values.
     #[serde(default)]
     #[schemars(with = "IndexMap<String, Vec<Value>>")]
+    #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}, "additionalProperties" = {"type": "array", "minItems": 1}))]
     pub matrix: IndexMap<String, Spanned<Vec<Value>>>,
     /// The steps, run in order.
     #[serde(default)]
@@ -67,6 +70,7 @@ pub struct Step {
     /// An id, unique in the flow, to refer to `steps.<id>.request|response`.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
+    #[schemars(extend("pattern" = "^[A-Za-z_][A-Za-z0-9_]*$"))]
     pub id: Option<Spanned<String>>,
     /// A human name for reports; defaults to the id or the action.
     #[serde(default)]
@@ -89,6 +93,7 @@ pub struct Step {
     /// Parameters for `use:`, visible as variables inside the partial.
     #[serde(default)]
     #[schemars(with = "Option<IndexMap<String, Value>>")]
+    #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]
     pub with: Option<Spanned<IndexMap<String, Value>>>,
 
     // --- checks ---
@@ -100,6 +105,7 @@ pub struct Step {
     /// `variable: JSONPath` captures, saved after the checks.
     #[serde(default)]
     #[schemars(with = "IndexMap<String, String>")]
+    #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]
     pub save: IndexMap<Spanned<String>, Spanned<String>>,
 
     // --- polling ---
@@ -124,6 +130,7 @@ pub struct HttpAction {
     /// The method; defaults to GET, or POST when a body is given.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
+    #[schemars(extend("pattern" = "^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|TRACE|CONNECT)$|[{][{%]"))]
     pub method: Option<Spanned<String>>,
     /// The URL (a template).
     #[schemars(with = "String")]
