@@ -4,9 +4,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, RwLock};
 
-use jsonpath_rust::parser::model::JpQuery;
-use regex::Regex;
-
 /// Past this many entries a memo starts again empty (flows are finite; this bounds memory
 /// when templates make every text different).
 const MAX_ENTRIES: usize = 4096;
@@ -17,7 +14,8 @@ pub(super) struct Memo<T> {
 }
 
 impl<T> Memo<T> {
-    const fn new() -> Self {
+    /// An empty memo.
+    pub(super) const fn new() -> Self {
         Memo {
             map: LazyLock::new(|| RwLock::new(HashMap::new())),
         }
@@ -49,12 +47,6 @@ impl<T> Memo<T> {
         Ok(compiled)
     }
 }
-
-/// Compiled JSONPaths.
-pub(super) static JSONPATHS: Memo<JpQuery> = Memo::new();
-
-/// Compiled regular expressions.
-pub(super) static REGEXES: Memo<Regex> = Memo::new();
 
 #[cfg(test)]
 mod tests {

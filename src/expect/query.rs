@@ -9,7 +9,11 @@ use jsonpath_rust::parser::parse_json_path;
 use jsonpath_rust::query::js_path_process;
 use serde_json::Value;
 
+use super::memo::Memo;
 use super::{ExpectError, Observed};
+
+/// Compiled JSONPaths, by their text.
+static JSONPATHS: Memo<JpQuery> = Memo::new();
 
 /// A parsed query.
 enum Query<'a> {
@@ -80,6 +84,18 @@ pub(super) fn select(query: &str, o: &Observed) -> Result<Option<Value>, ExpectE
     })
 }
 
+/// Every value a JSONPath selects in `json`, in document order (what `apoflow query` prints).
+pub fn select_all(jsonpath: &str, json: &Value) -> Result<Vec<Value>, ExpectError> {
+    let Query::Body(path) = parse(jsonpath)? else {
+        return Err(ExpectError::new(format!("`{jsonpath}` is not a JSONPath"))
+            .hint("a JSONPath starts with `$`, e.g. `$.result.resultCode` or `$.items[?@.price > 100]`"));
+    };
+    let found = js_path_process(&path, json).map_err(|e| {
+        ExpectError::new(format!("failed to evaluate the JSONPath `{jsonpath}`: {e}"))
+    })?;
+    Ok(found.into_iter().map(|r| r.val.clone()).collect())
+}
+
 fn parse(query: &str) -> Result<Query<'_>, ExpectError> {
     if crate::template::is_template(query) {
         return Err(ExpectError::new(format!("the query `{query}` is a template")).hint(
@@ -87,7 +103,7 @@ fn parse(query: &str) -> Result<Query<'_>, ExpectError> {
         ));
     }
     if query.starts_with('$') {
-        return super::memo::JSONPATHS
+        return JSONPATHS
             .get(query, parse_json_path)
             .map(Query::Body)
             .map_err(|e| jsonpath_error(query, &e.to_string()));
@@ -193,6 +209,17 @@ mod tests {
             select("headers", &o).unwrap().unwrap()["set-cookie"],
             json!(["a=1", "b=2"])
         );
+    }
+
+    #[test]
+    fn select_all_lists_every_match() {
+        let o = observed();
+        assert_eq!(
+            select_all("$.items[*].id", &o.body),
+            Ok(vec![json!(1), json!(2)])
+        );
+        assert_eq!(select_all("$.nope", &o.body), Ok(vec![]));
+        assert!(select_all("status", &o.body).is_err());
     }
 
     #[test]
