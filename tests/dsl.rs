@@ -215,3 +215,28 @@ fn the_committed_schema_is_current() {
     let schema: serde_json::Value = serde_json::from_str(&committed).unwrap();
     assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
 }
+
+// ---- query -------------------------------------------------------------------------------
+
+#[test]
+fn query_prints_every_match_as_a_json_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.json");
+    std::fs::write(
+        &file,
+        r#"{"transactions":[{"type":"CAPTURE","status":"SUCCESS"},{"type":"REFUND","status":"FAIL"}]}"#,
+    )
+    .unwrap();
+    let out = apoflow(&[
+        "query",
+        "$.transactions[?@.type == 'CAPTURE'].status",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0);
+    let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(found, serde_json::json!(["SUCCESS"]));
+
+    let out = apoflow(&["query", "$.transactions[", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 2);
+    assert!(text(&out.stderr).starts_with("error: invalid JSONPath `$.transactions[`"));
+}
