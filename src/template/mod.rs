@@ -219,6 +219,13 @@ mod tests {
     }
 
     #[test]
+    fn templates_and_scopes_go_across_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Templates>();
+        shared::<Scope>();
+    }
+
+    #[test]
     fn a_single_expression_keeps_its_json_type() {
         let scope = json!({"n": 42, "o": {"a": [1, true]}, "s": "x"});
         assert_eq!(t().render_str("{{ n }}", &scope), Ok(json!(42)));
