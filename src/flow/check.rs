@@ -130,7 +130,8 @@ impl Checker<'_> {
             }
         }
         for (name, value) in &flow.vars {
-            self.var_name(at(value), name, "variable");
+            let pos = self.key_before(at(value), name);
+            self.var_name(pos, name, "variable");
             self.templates_in(&value.value, at(value));
         }
         self.matrix(flow, role);
@@ -160,8 +161,8 @@ impl Checker<'_> {
         }
     }
 
-    fn var_name(&mut self, value_at: (u64, u64), name: &str, what: &'static str) {
-        let pos = self.key_before(value_at, name);
+    /// Checks a variable name written at `pos`.
+    fn var_name(&mut self, pos: (u64, u64), name: &str, what: &'static str) {
         if !is_identifier(name) {
             self.push(
                 pos,
@@ -218,7 +219,8 @@ impl Checker<'_> {
             return;
         }
         for (name, values) in &flow.matrix {
-            self.var_name(at(values), name, "matrix variable");
+            let pos = self.key_before(at(values), name);
+            self.var_name(pos, name, "matrix variable");
             if values.value.is_empty() {
                 let pos = self.key_before(at(values), name);
                 self.push(
@@ -302,7 +304,9 @@ impl Checker<'_> {
                 self.push(pos, 4, LoadErrorKind::WithWithoutUse);
             }
             for (name, value) in &with.value {
-                self.var_name(at(with), name, "parameter");
+                // The parameters are inside the `with:` map, after its start.
+                let pos = self.key_at(at(with), name);
+                self.var_name(pos, name, "parameter");
                 self.templates_in(value, at(with));
             }
         }
@@ -601,6 +605,18 @@ mod tests {
             ]
         );
         assert!(errors("steps:\n  - sleep: 1s\n", Role::Partial).is_empty());
+    }
+
+    #[test]
+    fn bad_parameter_names_point_at_the_key() {
+        let e = errors(
+            "name: x\nsteps:\n  - use: _p.yaml\n    with:\n      ok: 1\n      not-ok: 2\n",
+            Role::Runnable,
+        );
+        assert_eq!(
+            e,
+            vec![(6, 7, "`not-ok` cannot be a parameter name".to_owned())]
+        );
     }
 
     #[test]
