@@ -13,7 +13,7 @@
 //! ```
 //!
 //! The functions are in `functions.rs`; the filters are minijinja's built-ins (`tojson`,
-//! `upper`, `default`, `urlencode`, …).
+//! `upper`, `default`, `urlencode`, …) plus `fromjson`, `b64encode` and `b64decode`.
 
 mod functions;
 mod scope;
