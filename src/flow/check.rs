@@ -333,17 +333,7 @@ impl Checker<'_> {
             self.entries(until);
         }
         for (name, query) in &step.save {
-            if !is_identifier(&name.value) || name.value == RESERVED {
-                let kind = if name.value == RESERVED {
-                    LoadErrorKind::ReservedVarName(name.value.clone())
-                } else {
-                    LoadErrorKind::BadVarName {
-                        what: "variable",
-                        name: name.value.clone(),
-                    }
-                };
-                self.push(at(name), name.value.chars().count(), kind);
-            }
+            self.var_name(at(name), &name.value, "variable");
             if let Err(e) = crate::expect::check_query(&query.value) {
                 self.push(
                     at(query),
