@@ -306,8 +306,12 @@ fn yaml_hint(message: &str) -> Option<String> {
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let allowed = rest.split_once(", expected one of ").map(|(_, a)| a);
         let allowed = allowed.or_else(|| rest.split_once(", expected ").map(|(_, a)| a));
+        let name = rest.split(", ").next().unwrap_or(rest).trim_matches('`');
         return Some(match allowed {
-            Some(list) => format!("allowed here: {list}"),
+            Some(list) => match crate::diag::did_you_mean(name, list.split(", ")) {
+                Some(close) => format!("did you mean `{close}`? allowed here: {list}"),
+                None => format!("allowed here: {list}"),
+            },
             None => "remove it".to_owned(),
         });
     }
@@ -347,7 +351,10 @@ mod tests {
             yaml_message("unknown field `stepz`, expected one of name, steps at line 2, column 1");
         assert_eq!(m, "unknown field `stepz`, expected one of name, steps");
         assert_eq!(yaml_title(&m), "unknown key `stepz`");
-        assert_eq!(yaml_hint(&m).unwrap(), "allowed here: name, steps");
+        assert_eq!(
+            yaml_hint(&m).unwrap(),
+            "did you mean `steps`? allowed here: name, steps"
+        );
         let m = yaml_message(
             "duplicate mapping key: status, set DuplicateKeyPolicy in Options if acceptable at line 7, column 7",
         );
