@@ -32,9 +32,17 @@ pub(crate) fn check_file(
     role: Role,
     templates: &Templates,
 ) -> Vec<LoadError> {
+    let uses_partials = flow.steps.iter().any(|s| s.value.use_flow.is_some());
+    let step_ids = (role == Role::Runnable && !uses_partials).then(|| {
+        flow.steps
+            .iter()
+            .filter_map(|s| s.value.id.as_ref().map(|id| id.value.clone()))
+            .collect()
+    });
     let mut c = Checker {
         source,
         templates,
+        step_ids,
         errors: Vec::new(),
     };
     c.flow(flow, role);
@@ -67,6 +75,9 @@ pub(crate) fn at<T>(s: &Spanned<T>) -> (u64, u64) {
 struct Checker<'a> {
     source: &'a Arc<SourceFile>,
     templates: &'a Templates,
+    /// The step ids that `steps.<id>` may name, when they are all known: in a runnable flow
+    /// without `use:` (a partial's ids and a partial's callers are known only at run time).
+    step_ids: Option<Vec<String>>,
     errors: Vec<LoadError>,
 }
 
@@ -473,8 +484,9 @@ impl Checker<'_> {
     /// Checks one string's template syntax; the caret goes where the error is when the text can
     /// be found in the file.
     fn template_at(&mut self, text: &str, pos: (u64, u64)) {
-        let Err(e) = self.templates.check(text) else {
-            return;
+        let e = match self.templates.check(text) {
+            Ok(()) => return self.step_references(text, pos),
+            Err(e) => e,
         };
         let first_line = text.lines().next().unwrap_or_default();
         let (mut place, mut width) = (pos, 1);
@@ -491,6 +503,40 @@ impl Checker<'_> {
             }
         }
         self.push(place, width, LoadErrorKind::Template(e));
+    }
+}
+
+impl Checker<'_> {
+    /// Checks that every `steps.<id>` a template reads names a step of the flow.
+    fn step_references(&mut self, text: &str, pos: (u64, u64)) {
+        let Some(known) = self.step_ids.clone() else {
+            return;
+        };
+        let mut unknown: Vec<String> = self
+            .templates
+            .variables(text)
+            .iter()
+            .filter_map(|v| {
+                v.strip_prefix("steps.")?
+                    .split('.')
+                    .next()
+                    .map(str::to_owned)
+            })
+            .filter(|id| !known.contains(id))
+            .collect();
+        unknown.dedup();
+        for id in unknown {
+            let needle = format!("steps.{id}");
+            let place = self.source.find_from(pos.0, pos.1, &needle).unwrap_or(pos);
+            self.push(
+                place,
+                needle.chars().count(),
+                LoadErrorKind::UnknownStepId {
+                    id,
+                    known: known.clone(),
+                },
+            );
+        }
     }
 }
 
@@ -607,6 +653,16 @@ mod tests {
             e,
             vec![(6, 7, "`not-ok` cannot be a parameter name".to_owned())]
         );
+    }
+
+    #[test]
+    fn steps_references_name_existing_ids() {
+        let yaml = "name: x\nsteps:\n  - id: pay\n    http: { url: \"http://h/{{ steps.pay.response.body.id }}\" }\n  - http: { url: \"http://h/{{ steps.pya.response.body.id }}\" }\n";
+        let e = errors(yaml, Role::Runnable);
+        assert_eq!(e, vec![(5, 31, "no step has the id `pya`".to_owned())]);
+        // With `use:`, ids may come from partials: not checked here.
+        let yaml = "name: x\nsteps:\n  - use: _p.yaml\n  - http: { url: \"http://h/{{ steps.login.response.body.id }}\" }\n";
+        assert!(errors(yaml, Role::Runnable).is_empty());
     }
 
     #[test]

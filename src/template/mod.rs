@@ -74,6 +74,21 @@ impl Templates {
             .map_err(|e| convert(&e, text))
     }
 
+    /// The variables a template reads, as dotted paths (`steps.pay.response.body`, `amount`);
+    /// empty for plain text or a template that does not compile.
+    pub fn variables(&self, text: &str) -> Vec<String> {
+        if !is_template(text) {
+            return Vec::new();
+        }
+        let mut names: Vec<String> = self
+            .env
+            .template_from_str(text)
+            .map(|t| t.undeclared_variables(true).into_iter().collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
     /// Renders every string leaf of `v` (object keys stay as written) against `scope`.
     /// For many renders against the same variables, prepare a [`Scope`] once and use
     /// [`Templates::render_value_in`].
@@ -282,6 +297,16 @@ mod tests {
             Ok(json!("X-x"))
         );
         assert_eq!(t().render_str("{{ none }}", &scope), Ok(json!(null)));
+    }
+
+    #[test]
+    fn variables_lists_what_a_template_reads() {
+        assert_eq!(
+            t().variables("{{ steps.pay.response.body.id }}-{{ amount | upper }}-{{ uuid() }}"),
+            ["amount", "steps.pay.response.body.id", "uuid"]
+        );
+        assert!(t().variables("plain").is_empty());
+        assert!(t().variables("{{ broken").is_empty());
     }
 
     #[test]
