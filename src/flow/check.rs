@@ -582,7 +582,7 @@ mod tests {
             path: PathBuf::from("t.yaml"),
             text: yaml.to_owned(),
         });
-        let flow: Flow = serde_saphyr::from_str(yaml).unwrap();
+        let flow = super::super::model::parse(yaml).unwrap();
         check_file(&source, &flow, role, &Templates::new(BTreeMap::new()))
             .into_iter()
             .map(|e| {

@@ -145,7 +145,7 @@ impl Loader {
                     path: path.to_path_buf(),
                     text,
                 });
-                match serde_saphyr::from_str::<Flow>(&source.text) {
+                match super::model::parse(&source.text) {
                     Ok(flow) => (source, flow),
                     Err(e) => {
                         let (line, column, width) = e.location().map_or((1, 1, 1), |l| {
