@@ -1,1 +1,319 @@
-//! Source locations and error rendering.
+//! Source locations and error rendering: one renderer for every located error, at load time
+//! and at run time, in the style of Hurl and rustc:
+//!
+//! ```text
+//! error: unknown predicate `matchs`
+//!   --> flows/pay.yaml:12:7
+//!    |
+//! 12 |       $.result.resultCode: { matchs: "^S" }
+//!    |                              ^^^^^^ not a predicate
+//!    |
+//!    = hint: did you mean `matches`?
+//! ```
+//!
+//! The rendered text goes through [`crate::mask::mask_text`], so a card number quoted in a
+//! flow never reaches the terminal.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A file's path and text, kept so that any error can point at `file:line:col` and quote it.
+#[derive(Debug)]
+pub struct SourceFile {
+    /// The path as the user gave it (relative paths stay relative, for readable output).
+    pub path: PathBuf,
+    /// The whole text of the file.
+    pub text: String,
+}
+
+impl SourceFile {
+    /// The text of a 1-based line, without its line break; `None` past the end.
+    pub fn line_text(&self, line: u64) -> Option<&str> {
+        let index = usize::try_from(line.checked_sub(1)?).ok()?;
+        self.text
+            .lines()
+            .nth(index)
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+    }
+
+    /// The first place at or after `line:column` where `needle` starts, as 1-based
+    /// `(line, column)` (columns count characters); `None` when it does not occur.
+    pub fn find_from(&self, line: u64, column: u64, needle: &str) -> Option<(u64, u64)> {
+        let start = self.byte_offset(line, column)?;
+        let at = start + self.text.get(start..)?.find(needle)?;
+        Some(self.position(at))
+    }
+
+    /// The byte offset of a 1-based `line:column`; `None` past the end.
+    pub fn byte_offset(&self, line: u64, column: u64) -> Option<usize> {
+        let mut offset = 0;
+        for _ in 1..line {
+            offset += self.text.get(offset..)?.find('\n')? + 1;
+        }
+        let rest = self.text.get(offset..)?;
+        let skip = usize::try_from(column.saturating_sub(1)).ok()?;
+        let within = rest.char_indices().nth(skip).map_or(rest.len(), |(i, _)| i);
+        Some(offset + within)
+    }
+
+    /// The 1-based `(line, column)` of a byte offset.
+    pub fn position(&self, byte: usize) -> (u64, u64) {
+        let before = self.text.get(..byte).unwrap_or(&self.text);
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        (line as u64, column as u64)
+    }
+}
+
+/// One located error (or failure): where, what, and what to do about it.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    /// The file the error is in.
+    pub file: PathBuf,
+    /// 1-based line; 0 when the error is about the file as a whole (it cannot be read).
+    pub line: u64,
+    /// 1-based column (in characters); 0 when unknown.
+    pub column: u64,
+    /// How many characters the caret underlines (at least one is drawn).
+    pub width: u64,
+    /// The first line: what is wrong, as a lowercase fragment.
+    pub title: String,
+    /// The text beside the caret.
+    pub label: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+    /// The file's text, for the snippet; without it only the location is printed.
+    pub source: Option<Arc<SourceFile>>,
+}
+
+impl Diagnostic {
+    /// An error at `line:column` of a file whose text is known (the snippet is quoted).
+    pub fn new(source: &Arc<SourceFile>, line: u64, column: u64, title: impl Into<String>) -> Self {
+        Diagnostic {
+            file: source.path.clone(),
+            line,
+            column,
+            width: 1,
+            title: title.into(),
+            label: String::new(),
+            hint: None,
+            source: Some(Arc::clone(source)),
+        }
+    }
+
+    /// An error about a whole file (it does not exist, it cannot be read): no snippet.
+    pub fn for_file(file: impl Into<PathBuf>, title: impl Into<String>) -> Self {
+        Diagnostic {
+            file: file.into(),
+            line: 0,
+            column: 0,
+            width: 1,
+            title: title.into(),
+            label: String::new(),
+            hint: None,
+            source: None,
+        }
+    }
+
+    /// An error about no file at all (a flag, the command line): title and hint only.
+    pub fn plain(title: impl Into<String>) -> Self {
+        Diagnostic::for_file(PathBuf::new(), title)
+    }
+
+    /// Sets the text beside the caret.
+    #[must_use]
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    /// Sets the hint.
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Sets how many characters the caret underlines.
+    #[must_use]
+    pub fn with_width(mut self, width: u64) -> Self {
+        self.width = width.max(1);
+        self
+    }
+
+    /// `file:line:column`, or just the file when the line is unknown.
+    pub fn location(&self) -> String {
+        match (self.line, self.column) {
+            (0, _) => self.file.display().to_string(),
+            (l, 0) => format!("{}:{l}", self.file.display()),
+            (l, c) => format!("{}:{l}:{c}", self.file.display()),
+        }
+    }
+
+    /// Renders the error as text (ANSI colours when `color`), masked through [`crate::mask`].
+    pub fn render(&self, color: bool) -> String {
+        let paint = |code: &str, s: &str| {
+            if color {
+                format!("\x1b[{code}m{s}\x1b[0m")
+            } else {
+                s.to_owned()
+            }
+        };
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{}{}",
+            paint("1;31", "error"),
+            paint("1", &format!(": {}", self.title))
+        );
+        let snippet = self
+            .source
+            .as_ref()
+            .and_then(|s| s.line_text(self.line).map(str::to_owned));
+        let gutter = if snippet.is_some() {
+            self.line.to_string().len()
+        } else {
+            0
+        };
+        let pad = " ".repeat(gutter);
+        let bar = paint("1;34", "|");
+        if !self.file.as_os_str().is_empty() {
+            let _ = writeln!(out, "{pad}{} {}", paint("1;34", "-->"), self.location());
+        }
+        if let Some(text) = snippet {
+            let _ = writeln!(out, "{pad} {bar}");
+            let _ = writeln!(
+                out,
+                "{} {bar} {text}",
+                paint("1;34", &self.line.to_string())
+            );
+            let col = usize::try_from(self.column.max(1)).unwrap_or(1);
+            let lead: String = text
+                .chars()
+                .take(col - 1)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            let line_len = text.chars().count();
+            let room = line_len.saturating_sub(col - 1).max(1);
+            let width = usize::try_from(self.width).unwrap_or(1).clamp(1, room);
+            let carets = paint("1;31", &"^".repeat(width));
+            if self.label.is_empty() {
+                let _ = writeln!(out, "{pad} {bar} {lead}{carets}");
+            } else {
+                let _ = writeln!(
+                    out,
+                    "{pad} {bar} {lead}{carets} {}",
+                    paint("1;31", &self.label)
+                );
+            }
+            let _ = writeln!(out, "{pad} {bar}");
+        } else if !self.label.is_empty() {
+            let _ = writeln!(out, "{pad} {} {}", paint("1;34", "="), self.label);
+        }
+        if let Some(hint) = &self.hint {
+            let _ = writeln!(out, "{pad} {} hint: {hint}", paint("1;34", "="));
+        }
+        crate::mask::mask_text(&out).into_owned()
+    }
+}
+
+/// The candidate closest to a misspelled `word`, if one is close enough to be a likely typo
+/// (for "did you mean `steps`?" hints).
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance (names are short).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source() -> Arc<SourceFile> {
+        Arc::new(SourceFile {
+            path: PathBuf::from("flows/pay.yaml"),
+            text: "name: pay\nsteps:\n  - http: { url: x }\n    expect:\n      $.result.resultCod: S\n"
+                .to_owned(),
+        })
+    }
+
+    #[test]
+    fn renders_location_snippet_caret_and_hint() {
+        let d = Diagnostic::new(&source(), 5, 7, "the query matched nothing")
+            .with_width(18)
+            .with_label("this path")
+            .with_hint("check the spelling");
+        let text = d.render(false);
+        assert_eq!(
+            text,
+            "error: the query matched nothing\n \
+             --> flows/pay.yaml:5:7\n  \
+             |\n\
+             5 |       $.result.resultCod: S\n  \
+             |       ^^^^^^^^^^^^^^^^^^ this path\n  \
+             |\n  \
+             = hint: check the spelling\n"
+        );
+    }
+
+    #[test]
+    fn finds_text_after_a_position() {
+        let s = source();
+        assert_eq!(s.find_from(1, 1, "resultCod"), Some((5, 16)));
+        assert_eq!(s.find_from(5, 17, "resultCod"), None);
+        assert_eq!(s.find_from(99, 1, "x"), None);
+        assert_eq!(s.position(0), (1, 1));
+        assert_eq!(s.byte_offset(2, 1), Some(10));
+    }
+
+    #[test]
+    fn suggests_close_names_only() {
+        let names = ["steps", "name", "matrix", "starts_with"];
+        assert_eq!(did_you_mean("stpes", names), Some("steps"));
+        assert_eq!(did_you_mean("start_with", names), Some("starts_with"));
+        assert_eq!(did_you_mean("nme", names), Some("name"));
+        assert_eq!(did_you_mean("currency", names), None);
+        assert_eq!(did_you_mean("x", names), None);
+    }
+
+    #[test]
+    fn a_whole_file_error_has_no_snippet() {
+        let d = Diagnostic::for_file("flows/nope.yaml", "no such file or folder")
+            .with_hint("check the path");
+        assert_eq!(
+            d.render(false),
+            "error: no such file or folder\n--> flows/nope.yaml\n = hint: check the path\n"
+        );
+    }
+
+    #[test]
+    fn a_caret_never_runs_past_the_line_nor_panics() {
+        let d = Diagnostic::new(&source(), 1, 99, "x").with_width(50);
+        assert!(d.render(false).contains("^"));
+        let d = Diagnostic::new(&source(), 99, 1, "x");
+        assert!(d.render(false).contains("flows/pay.yaml:99:1"));
+    }
+}

@@ -3,9 +3,12 @@
 pub mod context;
 pub mod exit;
 pub mod keys;
+pub mod list;
 pub mod query;
+pub mod schema;
 pub mod sign;
 pub mod snapshots;
+pub mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +44,26 @@ pub enum Command {
     /// Review, accept, reject and clean up flow snapshots (`__snapshots__/*.snap`).
     #[command(subcommand)]
     Snapshots(snapshots::SnapshotsCommand),
+    /// Load and check flow files without running anything; exit 0 when valid, 2 when not.
+    Validate {
+        /// Flow files or folders (searched recursively for *.yaml / *.yml).
+        #[arg(default_value = "flows")]
+        paths: Vec<PathBuf>,
+    },
+    /// List the flows (one line per flow or matrix case) with their tags and what they cover.
+    List {
+        /// Flow files or folders (searched recursively for *.yaml / *.yml).
+        #[arg(default_value = "flows")]
+        paths: Vec<PathBuf>,
+        /// Only flows whose tags match, e.g. `smoke` or `card and not slow`.
+        #[arg(long, value_name = "EXPR")]
+        tags: Option<String>,
+        /// Print a JSON array instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the JSON Schema (draft-07) of the flow format, for editor completion.
+    Schema,
 }
 
 /// Parses the command line and runs the chosen subcommand; returns the process exit code.
@@ -57,5 +80,8 @@ fn dispatch(command: Command, ctx: &Context) -> u8 {
         Command::Keys(args) => keys::run(&args, ctx),
         Command::Sign(args) => sign::run(&args, ctx),
         Command::Snapshots(command) => snapshots::run(command, ctx),
+        Command::Validate { paths } => validate::run(&paths, ctx),
+        Command::List { paths, tags, json } => list::run(&paths, tags, json, ctx),
+        Command::Schema => schema::run(),
     }
 }

@@ -4,8 +4,6 @@
 use std::io::Read as _;
 use std::path::PathBuf;
 
-use jsonpath_rust::JsonPath as _;
-
 use super::exit;
 
 /// Runs the query; prints the matches on stdout, or an error on stderr.
@@ -38,18 +36,17 @@ pub fn run(path: &str, file: Option<&PathBuf>) -> u8 {
             return exit::INVALID;
         }
     };
-    match value.query(path) {
+    match crate::expect::select_all(path, &value) {
         Ok(found) => {
-            let found: Vec<&serde_json::Value> = found;
             let out = serde_json::to_string_pretty(&found).unwrap_or_else(|_| "[]".to_owned());
             println!("{}", crate::mask::mask_text(&out));
             exit::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: invalid JSONPath `{path}`: {e}");
-            eprintln!(
-                "hint: a JSONPath starts with `$`, e.g. `$.result.resultCode` or `$.items[?@.price > 100]`"
-            );
+            eprintln!("error: {}", crate::mask::mask_text(&e.message));
+            if let Some(hint) = &e.hint {
+                eprintln!("hint: {hint}");
+            }
             exit::INVALID
         }
     }

@@ -20,113 +20,161 @@
 use std::time::Duration;
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
+use super::schema::Expected;
+
 /// A whole flow file (or a partial, when its file name starts with `_`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Flow {
     /// The flow's name; required for runnable flows, optional for partials.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub name: Option<Spanned<String>>,
     /// Free text.
     #[serde(default)]
     pub description: Option<String>,
     /// Tags for `--tags` filtering.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    #[schemars(extend("items" = {"type": "string", "pattern": "^[^\\s()]+$"}))]
     pub tags: Vec<Spanned<String>>,
     /// Checklist item ids this flow covers.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub covers: Vec<Spanned<String>>,
     /// Variables; values may be any YAML and may be templates.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, Value>")]
+    #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]
     pub vars: IndexMap<String, Spanned<Value>>,
     /// `name: [values...]`: one case per combination, each named by its values.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, Vec<Value>>")]
+    #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}, "additionalProperties" = {"type": "array", "minItems": 1}))]
     pub matrix: IndexMap<String, Spanned<Vec<Value>>>,
     /// The steps, run in order.
     #[serde(default)]
+    #[schemars(with = "Vec<Step>")]
     pub steps: Vec<Spanned<Step>>,
 }
 
 /// One step: an optional id, exactly one action, then checks and polling.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// An id, unique in the flow, to refer to `steps.<id>.request|response`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    #[schemars(extend("pattern" = "^[A-Za-z_][A-Za-z0-9_]*$"))]
     pub id: Option<Spanned<String>>,
     /// A human name for reports; defaults to the id or the action.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub name: Option<Spanned<String>>,
 
     // --- actions: exactly one must be present (checked after loading) ---
     /// Any HTTP call.
     #[serde(default)]
+    #[schemars(with = "Option<HttpAction>")]
     pub http: Option<Spanned<HttpAction>>,
     /// Wait for a duration, e.g. `500ms`, `2s`.
     #[serde(default)]
+    #[schemars(with = "Option<DurationSpec>")]
     pub sleep: Option<Spanned<DurationSpec>>,
     /// Include a partial flow (path relative to this file), with `with:` parameters.
     #[serde(default, rename = "use")]
+    #[schemars(with = "Option<String>")]
     pub use_flow: Option<Spanned<String>>,
     /// Parameters for `use:`, visible as variables inside the partial.
     #[serde(default)]
+    #[schemars(with = "Option<IndexMap<String, Value>>")]
+    #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]
     pub with: Option<Spanned<IndexMap<String, Value>>>,
 
     // --- checks ---
     /// `query: expected` pairs; the query is a JSONPath (`$...`), `status`, or
     /// `headers.<name>`; the expected value is a literal or a predicate map.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, Expected>")]
     pub expect: IndexMap<Spanned<String>, Spanned<Value>>,
     /// `variable: JSONPath` captures, saved after the checks.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, String>")]
+    #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]
     pub save: IndexMap<Spanned<String>, Spanned<String>>,
 
     // --- polling ---
     /// Re-run the step until these checks hold (same form as `expect`).
     #[serde(default)]
+    #[schemars(with = "Option<IndexMap<String, Expected>>")]
     pub until: Option<IndexMap<Spanned<String>, Spanned<Value>>>,
     /// The pause between tries; default 2s.
     #[serde(default)]
+    #[schemars(with = "Option<DurationSpec>")]
     pub every: Option<Spanned<DurationSpec>>,
     /// How long to keep trying; default 30s.
     #[serde(default)]
+    #[schemars(with = "Option<DurationSpec>")]
     pub within: Option<Spanned<DurationSpec>>,
 }
 
 /// The `http` action.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpAction {
     /// The method; defaults to GET, or POST when a body is given.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    #[schemars(extend("pattern" = "^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|TRACE|CONNECT)$|[{][{%]"))]
     pub method: Option<Spanned<String>>,
     /// The URL (a template).
+    #[schemars(with = "String")]
     pub url: Spanned<String>,
     /// Request headers.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, Value>")]
     pub headers: IndexMap<String, Spanned<Value>>,
     /// Query parameters appended to the URL.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, Value>")]
     pub query: IndexMap<String, Spanned<Value>>,
     /// A JSON body.
     #[serde(default)]
+    #[schemars(with = "Option<Value>")]
     pub json: Option<Spanned<Value>>,
     /// A form body (`application/x-www-form-urlencoded`).
     #[serde(default)]
+    #[schemars(with = "Option<IndexMap<String, Value>>")]
     pub form: Option<Spanned<IndexMap<String, Value>>>,
     /// A raw body (a string), or, with `body_file`, entries merged on top of the file's JSON.
     #[serde(default)]
+    #[schemars(with = "Option<Value>")]
     pub body: Option<Spanned<Value>>,
     /// A body template file, relative to the project root (where `fixtures/` is).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub body_file: Option<Spanned<String>>,
     /// A per-request time-out; default 30s.
     #[serde(default)]
+    #[schemars(with = "Option<DurationSpec>")]
     pub timeout: Option<Spanned<DurationSpec>>,
+}
+
+/// Parses a flow file's text. YAML 1.2 scalars: only `true`/`false` are booleans (so the
+/// country code `NO` stays a string), and numbers with leading zeros or underscores (`0123`,
+/// `1_000`) stay strings, as card data and references need.
+pub fn parse(text: &str) -> Result<Flow, serde_saphyr::Error> {
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+        underscored_numbers_as_strings: true,
+    };
+    serde_saphyr::from_str_with_options(text, options)
 }
 
 /// A duration as written in a flow: `250ms`, `2s`, `1m30s`, `1h`.
@@ -193,6 +241,29 @@ mod tests {
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("2 days").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn scalars_are_yaml_1_2() {
+        let flow = parse(
+            "vars: { a: NO, b: yes, c: on, d: 0123, e: 1_000, f: true, g: 42, h: 0.5, i: ~ }\n",
+        )
+        .unwrap();
+        let vars: Vec<_> = flow.vars.values().map(|v| v.value.clone()).collect();
+        assert_eq!(
+            vars,
+            [
+                serde_json::json!("NO"),
+                serde_json::json!("yes"),
+                serde_json::json!("on"),
+                serde_json::json!("0123"),
+                serde_json::json!("1_000"),
+                serde_json::json!(true),
+                serde_json::json!(42),
+                serde_json::json!(0.5),
+                serde_json::json!(null),
+            ]
+        );
     }
 
     #[test]

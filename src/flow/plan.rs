@@ -1,22 +1,13 @@
 //! What the loader hands the engine: every flow case to run, with `use:` includes resolved and
 //! matrix cases expanded. Plain data; built by [`crate::flow`]'s loader, read by the engine.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde_json::Value;
 
 use super::model::Step;
-
-/// A flow file's path and text, kept so that any error can point at `file:line:col`.
-#[derive(Debug)]
-pub struct SourceFile {
-    /// The path as the user gave it (relative paths stay relative, for readable output).
-    pub path: PathBuf,
-    /// The whole text of the file.
-    pub text: String,
-}
+pub use crate::diag::SourceFile;
 
 /// Everything to run.
 #[derive(Debug, Default)]

@@ -1,0 +1,68 @@
+//! `apoflow list [PATHS]... [--tags EXPR] [--json]`: the flows (one line per flow or matrix
+//! case) with their tags and the checklist items they cover.
+//!
+//! ```text
+//! flows/card/pay.yaml  First-time card payment  [smoke, card]  covers: HM-01, NT-01
+//! flows/card/pay.yaml  Matrix payment (card=visa)  [card]
+//! ```
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::validate::print_diagnostics;
+use super::{Context, exit};
+use crate::flow::plan::Case;
+use crate::flow::{LoadOptions, load};
+use crate::mask::mask_text;
+
+/// Runs `list`; returns 0, or 2 when a flow file is invalid.
+pub fn run(paths: &[PathBuf], tags: Option<String>, as_json: bool, ctx: &Context) -> u8 {
+    let plan = match load(paths, &LoadOptions { tags }) {
+        Ok(plan) => plan,
+        Err(diags) => {
+            print_diagnostics(&diags, ctx);
+            return exit::INVALID;
+        }
+    };
+    let text = if as_json {
+        let list: Vec<_> = plan.cases.iter().map(case_json).collect();
+        serde_json::to_string_pretty(&list).unwrap_or_else(|_| "[]".to_owned())
+    } else {
+        plan.cases
+            .iter()
+            .map(case_line)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    if !text.is_empty() {
+        let _ = writeln!(std::io::stdout(), "{}", mask_text(&text));
+    }
+    exit::SUCCESS
+}
+
+fn case_line(c: &Case) -> String {
+    let mut line = format!("{}  {}", c.file.path.display(), c.flow_name);
+    if let Some(case) = &c.case_name {
+        line.push_str(&format!(" ({case})"));
+    }
+    if !c.tags.is_empty() {
+        line.push_str(&format!("  [{}]", c.tags.join(", ")));
+    }
+    if !c.covers.is_empty() {
+        line.push_str(&format!("  covers: {}", c.covers.join(", ")));
+    }
+    line
+}
+
+fn case_json(c: &Case) -> serde_json::Value {
+    json!({
+        "file": c.file.path.display().to_string(),
+        "flow": c.flow_name,
+        "case": c.case_name,
+        "tags": c.tags,
+        "covers": c.covers,
+        "steps": c.steps.len(),
+    })
+}

@@ -1,0 +1,66 @@
+//! `apoflow validate [PATHS]...`: load and check flow files, run nothing.
+//!
+//! ```text
+//! error: unknown predicate `matchs`
+//!  --> flows/pay.yaml:12:14
+//! ...
+//! 2 errors in 1 file; nothing was run
+//! ```
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::{Context, exit};
+use crate::diag::Diagnostic;
+use crate::flow::{LoadOptions, load};
+use crate::mask::mask_text;
+
+/// Runs `validate`; prints each error on stderr and a summary line; returns 0 or 2.
+pub fn run(paths: &[PathBuf], ctx: &Context) -> u8 {
+    match load(paths, &LoadOptions::default()) {
+        Ok(plan) => {
+            let flows = plan
+                .cases
+                .iter()
+                .map(|c| (&c.file.path, &c.flow_name))
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+            let cases = plan.cases.len();
+            let line = format!(
+                "ok: {flows} {} ({cases} {}), no errors",
+                plural(flows, "flow", "flows"),
+                plural(cases, "case", "cases"),
+            );
+            let _ = writeln!(std::io::stdout(), "{}", mask_text(&line));
+            exit::SUCCESS
+        }
+        Err(diags) => {
+            print_diagnostics(&diags, ctx);
+            exit::INVALID
+        }
+    }
+}
+
+/// Prints load errors on stderr, then a summary line (shared by every subcommand that loads
+/// flows).
+pub fn print_diagnostics(diags: &[Diagnostic], ctx: &Context) {
+    let mut err = std::io::stderr().lock();
+    for d in diags {
+        let _ = writeln!(err, "{}", d.render(ctx.color_stderr()));
+    }
+    let files = diags
+        .iter()
+        .filter(|d| !d.file.as_os_str().is_empty())
+        .map(|d| &d.file)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let mut summary = format!("{} {}", diags.len(), plural(diags.len(), "error", "errors"));
+    if files > 0 {
+        summary.push_str(&format!(" in {files} {}", plural(files, "file", "files")));
+    }
+    let _ = writeln!(err, "{summary}; nothing was run");
+}
+
+fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
+}

@@ -1,0 +1,241 @@
+//! Queries: what an entry selects from an observation. A JSONPath (RFC 9535) on the body,
+//! `status`, `headers` / `headers.<name>` (case-insensitive), or a bare name looked up in
+//! [`Observed::extra`].
+
+use std::sync::Arc;
+
+use jsonpath_rust::parser::model::JpQuery;
+use jsonpath_rust::parser::parse_json_path;
+use jsonpath_rust::query::js_path_process;
+use serde_json::Value;
+
+use super::memo::Memo;
+use super::{ExpectError, Observed};
+
+/// Compiled JSONPaths, by their text.
+static JSONPATHS: Memo<JpQuery> = Memo::new();
+
+/// A parsed query.
+enum Query<'a> {
+    /// `$...`: a JSONPath on the body.
+    Body(Arc<JpQuery>),
+    /// `status`.
+    Status,
+    /// `headers`: every header as an object (repeated names give arrays).
+    Headers,
+    /// `headers.<name>`.
+    Header(&'a str),
+    /// Any other bare name.
+    Extra(&'a str),
+}
+
+/// Checks a query at load time: a JSONPath compiles, a bare name is a plain identifier.
+pub fn check_query(query: &str) -> Result<(), ExpectError> {
+    parse(query).map(drop)
+}
+
+/// Selects what `query` names in `o`: `Ok(None)` when nothing is selected, one value when one
+/// node is, an array of the values when several are.
+pub(super) fn select(query: &str, o: &Observed) -> Result<Option<Value>, ExpectError> {
+    Ok(match parse(query)? {
+        Query::Body(path) => {
+            let found = js_path_process(&path, &o.body).map_err(|e| {
+                ExpectError::new(format!("failed to evaluate the JSONPath `{query}`: {e}"))
+            })?;
+            let mut values: Vec<Value> = found.into_iter().map(|r| r.val.clone()).collect();
+            match values.len() {
+                0 => None,
+                1 => values.pop(),
+                _ => Some(Value::Array(values)),
+            }
+        }
+        Query::Status => o.status.map(Value::from),
+        Query::Headers => {
+            let mut map = serde_json::Map::new();
+            for (name, value) in &o.headers {
+                let key = name.to_ascii_lowercase();
+                match map.get_mut(&key) {
+                    Some(Value::Array(list)) => list.push(Value::from(value.as_str())),
+                    Some(existing) => {
+                        let first = existing.take();
+                        *existing = Value::Array(vec![first, Value::from(value.as_str())]);
+                    }
+                    None => {
+                        map.insert(key, Value::from(value.as_str()));
+                    }
+                }
+            }
+            Some(Value::Object(map))
+        }
+        Query::Header(name) => {
+            let mut values: Vec<Value> = o
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| Value::from(v.as_str()))
+                .collect();
+            match values.len() {
+                0 => None,
+                1 => values.pop(),
+                _ => Some(Value::Array(values)),
+            }
+        }
+        Query::Extra(name) => o.extra.get(name).cloned(),
+    })
+}
+
+/// Every value a JSONPath selects in `json`, in document order (what `apoflow query` prints).
+pub fn select_all(jsonpath: &str, json: &Value) -> Result<Vec<Value>, ExpectError> {
+    let Query::Body(path) = parse(jsonpath)? else {
+        return Err(ExpectError::new(format!("`{jsonpath}` is not a JSONPath"))
+            .hint("a JSONPath starts with `$`, e.g. `$.result.resultCode` or `$.items[?@.price > 100]`"));
+    };
+    let found = js_path_process(&path, json).map_err(|e| {
+        ExpectError::new(format!("failed to evaluate the JSONPath `{jsonpath}`: {e}"))
+    })?;
+    Ok(found.into_iter().map(|r| r.val.clone()).collect())
+}
+
+fn parse(query: &str) -> Result<Query<'_>, ExpectError> {
+    if crate::template::is_template(query) {
+        return Err(ExpectError::new(format!("the query `{query}` is a template")).hint(
+            "queries are written as they are, not rendered; filter on the expected side instead, e.g. `$.transactions[*].transactionId: { contains: \"{{ refundId }}\" }`",
+        ));
+    }
+    if query.starts_with('$') {
+        return JSONPATHS
+            .get(query, parse_json_path)
+            .map(Query::Body)
+            .map_err(|e| jsonpath_error(query, &e.to_string()));
+    }
+    if query == "status" {
+        return Ok(Query::Status);
+    }
+    if query == "headers" {
+        return Ok(Query::Headers);
+    }
+    if let Some(name) = query.strip_prefix("headers.") {
+        if name.is_empty() || !name.bytes().all(is_header_byte) {
+            return Err(ExpectError::new(format!("`{query}` is not a header name"))
+                .hint("write `headers.<name>`, e.g. `headers.content-type`"));
+        }
+        return Ok(Query::Header(name));
+    }
+    let mut chars = query.chars();
+    let identifier = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if identifier {
+        Ok(Query::Extra(query))
+    } else {
+        Err(ExpectError::new(format!("`{query}` is not a query")).hint(
+            "a query is a JSONPath starting with `$` (e.g. `$.result.resultCode`), `status`, `headers.<name>`, or a name such as `landed_on`",
+        ))
+    }
+}
+
+/// A token character of RFC 9110 (header names).
+fn is_header_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// A readable message from the parser's (multi-line, pest-style) error text.
+fn jsonpath_error(query: &str, text: &str) -> ExpectError {
+    // pest renders ` --> 1:7` and `= expected ...`; keep the column and the last line.
+    let column = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("--> 1:"))
+        .and_then(|c| c.trim().parse::<usize>().ok());
+    let reason = text
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("= "))
+        .map_or_else(
+            || text.lines().next().unwrap_or_default().to_owned(),
+            str::to_owned,
+        );
+    let at = column.map_or_else(String::new, |c| format!(" at character {c}"));
+    ExpectError::new(format!("invalid JSONPath `{query}`{at}: {reason}")).hint(
+        "JSONPath is RFC 9535: `$.a.b`, `$.items[0]`, `$.items[*].id`, `$.items[?@.type == 'CAPTURE'].status`; try it with `apoflow query`",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn observed() -> Observed {
+        Observed {
+            status: Some(200),
+            headers: vec![
+                ("Content-Type".into(), "application/json".into()),
+                ("Set-Cookie".into(), "a=1".into()),
+                ("set-cookie".into(), "b=2".into()),
+            ],
+            body: json!({"result": {"resultCode": "SUCCESS"}, "items": [{"id": 1}, {"id": 2}]}),
+            extra: [("landed_on".to_owned(), json!("https://m.example/back"))]
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn selects_one_several_or_nothing() {
+        let o = observed();
+        assert_eq!(
+            select("$.result.resultCode", &o),
+            Ok(Some(json!("SUCCESS")))
+        );
+        assert_eq!(select("$.items[*].id", &o), Ok(Some(json!([1, 2]))));
+        assert_eq!(select("$.nope", &o), Ok(None));
+        assert_eq!(select("status", &o), Ok(Some(json!(200))));
+        assert_eq!(
+            select("headers.content-type", &o),
+            Ok(Some(json!("application/json")))
+        );
+        assert_eq!(
+            select("headers.SET-COOKIE", &o),
+            Ok(Some(json!(["a=1", "b=2"])))
+        );
+        assert_eq!(select("headers.x-none", &o), Ok(None));
+        assert_eq!(
+            select("landed_on", &o),
+            Ok(Some(json!("https://m.example/back")))
+        );
+        assert_eq!(select("signature", &o), Ok(None));
+        assert_eq!(
+            select("headers", &o).unwrap().unwrap()["set-cookie"],
+            json!(["a=1", "b=2"])
+        );
+    }
+
+    #[test]
+    fn select_all_lists_every_match() {
+        let o = observed();
+        assert_eq!(
+            select_all("$.items[*].id", &o.body),
+            Ok(vec![json!(1), json!(2)])
+        );
+        assert_eq!(select_all("$.nope", &o.body), Ok(vec![]));
+        assert!(select_all("status", &o.body).is_err());
+    }
+
+    #[test]
+    fn bad_queries_are_load_errors() {
+        let e = check_query("$.a[").unwrap_err();
+        assert!(
+            e.message.starts_with("invalid JSONPath `$.a[`"),
+            "{}",
+            e.message
+        );
+        assert!(check_query("$..").is_err());
+        assert!(check_query("headers.").is_err());
+        assert!(check_query("headers.a b").is_err());
+        assert!(check_query("result.code").is_err());
+        assert!(check_query("").is_err());
+        assert!(check_query("$[?@.a == 'x'].b").is_ok());
+        assert!(check_query("$[?@.a == '{{ id }}'].b").is_err());
+    }
+}

@@ -1,0 +1,678 @@
+//! Whole-file checks after parsing, so that nothing runs before everything is known good:
+//! exactly one action per step, ids, variable names, tags, matrix, `with:` / polling fields,
+//! HTTP methods and bodies, every `expect:` / `until:` entry and `save:` query, and the syntax
+//! of every template. `use:` targets are resolved by the loader.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+use super::error::{LoadError, LoadErrorKind};
+use super::matrix;
+use super::model::{Flow, HttpAction, Step};
+use super::tags::is_valid_tag;
+use crate::diag::SourceFile;
+use crate::template::{Templates, is_template};
+
+/// The variable name the runner reserves for earlier steps' requests and responses.
+const RESERVED: &str = "steps";
+
+/// The methods an `http` step may use.
+const METHODS: &[&str] = &[
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT",
+];
+
+/// Checks one parsed file; `role` says what it is loaded as.
+pub(crate) fn check_file(
+    source: &Arc<SourceFile>,
+    flow: &Flow,
+    role: Role,
+    templates: &Templates,
+) -> Vec<LoadError> {
+    let uses_partials = flow.steps.iter().any(|s| s.value.use_flow.is_some());
+    let step_ids = (role == Role::Runnable && !uses_partials).then(|| {
+        flow.steps
+            .iter()
+            .filter_map(|s| s.value.id.as_ref().map(|id| id.value.clone()))
+            .collect()
+    });
+    let mut c = Checker {
+        source,
+        templates,
+        step_ids,
+        errors: Vec::new(),
+    };
+    c.flow(flow, role);
+    c.errors
+}
+
+/// What a file is loaded as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Role {
+    /// A flow that runs: it needs a name and steps.
+    Runnable,
+    /// A partial, included by `use:` (or named explicitly with a `_` file name).
+    Partial,
+}
+
+/// Whether `name` is a plain identifier (what templates can write as `{{ name }}`).
+pub(crate) fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The 1-based `(line, column)` of a spanned value.
+pub(crate) fn at<T>(s: &Spanned<T>) -> (u64, u64) {
+    (s.referenced.line(), s.referenced.column())
+}
+
+struct Checker<'a> {
+    source: &'a Arc<SourceFile>,
+    templates: &'a Templates,
+    /// The step ids that `steps.<id>` may name, when they are all known: in a runnable flow
+    /// without `use:` (a partial's ids and a partial's callers are known only at run time).
+    step_ids: Option<Vec<String>>,
+    errors: Vec<LoadError>,
+}
+
+impl Checker<'_> {
+    fn push(&mut self, (line, column): (u64, u64), width: usize, kind: LoadErrorKind) {
+        self.errors
+            .push(LoadError::new(line, column, width as u64, kind));
+    }
+
+    /// Where a map key is written, searching from `from` (a value's position); `from` itself
+    /// when the key cannot be found.
+    fn key_at(&self, from: (u64, u64), key: &str) -> (u64, u64) {
+        let (mut line, mut column) = from;
+        while let Some((l, c)) = self.source.find_from(line, column, key) {
+            let chars: Vec<char> = self
+                .source
+                .line_text(l)
+                .unwrap_or_default()
+                .chars()
+                .collect();
+            let start = usize::try_from(c.saturating_sub(1)).unwrap_or(usize::MAX);
+            if is_key_at(&chars, start, key.chars().count()) {
+                return (l, c);
+            }
+            line = l;
+            column = c + 1;
+        }
+        from
+    }
+
+    fn flow(&mut self, flow: &Flow, role: Role) {
+        let blank = self
+            .source
+            .text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
+        if blank {
+            self.push((1, 1), 1, LoadErrorKind::EmptyFile);
+            return;
+        }
+        if role == Role::Runnable {
+            match &flow.name {
+                None => self.push((1, 1), 1, LoadErrorKind::NameRequired),
+                Some(n) if n.value.trim().is_empty() => {
+                    self.push(at(n), 1, LoadErrorKind::NameRequired);
+                }
+                Some(_) => {}
+            }
+            if flow.steps.is_empty() {
+                let pos = self.key_at((1, 1), "steps");
+                self.push(pos, 1, LoadErrorKind::NoSteps);
+            }
+        }
+        for tag in &flow.tags {
+            if !is_valid_tag(&tag.value) {
+                self.push(
+                    at(tag),
+                    tag.value.chars().count(),
+                    LoadErrorKind::BadTag(tag.value.clone()),
+                );
+            }
+        }
+        for (name, value) in &flow.vars {
+            let pos = self.key_before(at(value), name);
+            self.var_name(pos, name, "variable");
+            self.templates_in(&value.value, at(value));
+        }
+        self.matrix(flow, role);
+        let mut ids: HashMap<&str, u64> = HashMap::new();
+        for step in &flow.steps {
+            if let Some(id) = &step.value.id {
+                if !is_identifier(&id.value) {
+                    self.push(
+                        at(id),
+                        id.value.chars().count(),
+                        LoadErrorKind::BadStepId(id.value.clone()),
+                    );
+                } else if let Some(first_line) = ids.get(id.value.as_str()) {
+                    self.push(
+                        at(id),
+                        id.value.chars().count(),
+                        LoadErrorKind::DuplicateStepId {
+                            id: id.value.clone(),
+                            first_line: *first_line,
+                        },
+                    );
+                } else {
+                    ids.insert(&id.value, id.referenced.line());
+                }
+            }
+            self.step(step);
+        }
+    }
+
+    /// Checks a variable name written at `pos`.
+    fn var_name(&mut self, pos: (u64, u64), name: &str, what: &'static str) {
+        if !is_identifier(name) {
+            self.push(
+                pos,
+                name.chars().count(),
+                LoadErrorKind::BadVarName {
+                    what,
+                    name: name.to_owned(),
+                },
+            );
+        } else if name == RESERVED {
+            self.push(
+                pos,
+                name.len(),
+                LoadErrorKind::ReservedVarName(name.to_owned()),
+            );
+        }
+    }
+
+    /// Where the key of a value is written: the last `key:` at or before the value (a key
+    /// always precedes its value, on the same line or above); the value itself when not found.
+    fn key_before(&self, value_at: (u64, u64), key: &str) -> (u64, u64) {
+        let (value_line, value_column) = value_at;
+        let key_chars: Vec<char> = key.chars().collect();
+        let lowest = value_line.saturating_sub(200).max(1);
+        for line in (lowest..=value_line).rev() {
+            let Some(text) = self.source.line_text(line) else {
+                continue;
+            };
+            let chars: Vec<char> = text.chars().collect();
+            let end = if line == value_line {
+                usize::try_from(value_column.saturating_sub(1))
+                    .unwrap_or(usize::MAX)
+                    .min(chars.len())
+            } else {
+                chars.len()
+            };
+            let found = (0..end).rev().find(|&start| {
+                chars[start..].starts_with(&key_chars) && is_key_at(&chars, start, key_chars.len())
+            });
+            if let Some(start) = found {
+                return (line, start as u64 + 1);
+            }
+        }
+        value_at
+    }
+
+    fn matrix(&mut self, flow: &Flow, role: Role) {
+        if flow.matrix.is_empty() {
+            return;
+        }
+        if role == Role::Partial {
+            let pos = self.key_at((1, 1), "matrix");
+            self.push(pos, 6, LoadErrorKind::MatrixInPartial);
+            return;
+        }
+        for (name, values) in &flow.matrix {
+            let pos = self.key_before(at(values), name);
+            self.var_name(pos, name, "matrix variable");
+            if values.value.is_empty() {
+                let pos = self.key_before(at(values), name);
+                self.push(
+                    pos,
+                    name.chars().count(),
+                    LoadErrorKind::MatrixEmpty(name.clone()),
+                );
+            }
+            if flow.vars.contains_key(name) {
+                let pos = self.key_before(at(values), name);
+                self.push(
+                    pos,
+                    name.chars().count(),
+                    LoadErrorKind::MatrixClash(name.clone()),
+                );
+            }
+            for v in &values.value {
+                self.templates_in(v, at(values));
+            }
+        }
+        let plain: IndexMap<String, Vec<Value>> = flow
+            .matrix
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value.clone()))
+            .collect();
+        let n = matrix::count(&plain);
+        if n > matrix::MAX_CASES {
+            let pos = self.key_at((1, 1), "matrix");
+            self.push(pos, 6, LoadErrorKind::MatrixTooBig(n));
+        }
+    }
+
+    fn step(&mut self, spanned: &Spanned<Step>) {
+        let step = &spanned.value;
+        let here = at(spanned);
+        let mut actions: Vec<(&'static str, (u64, u64))> = Vec::new();
+        if let Some(h) = &step.http {
+            actions.push(("http", at(h)));
+        }
+        if let Some(s) = &step.sleep {
+            actions.push(("sleep", at(s)));
+        }
+        if let Some(u) = &step.use_flow {
+            actions.push(("use", at(u)));
+        }
+        match actions.as_slice() {
+            [] => self.push(here, 1, LoadErrorKind::NoAction),
+            [_] => {}
+            [.., (second, pos)] => {
+                let key = self.key_before(*pos, second);
+                let names = actions.iter().map(|(n, _)| *n).collect();
+                self.push(key, second.len(), LoadErrorKind::SeveralActions(names));
+            }
+        }
+        if let [(action @ ("sleep" | "use"), _)] = actions.as_slice() {
+            let firsts = [
+                ("expect", step.expect.keys().next()),
+                ("save", step.save.keys().next()),
+                ("until", step.until.as_ref().and_then(|u| u.keys().next())),
+            ];
+            for (key, first) in firsts {
+                if let Some(first) = first {
+                    let pos = self.key_before(at(first), key);
+                    self.push(
+                        pos,
+                        key.len(),
+                        LoadErrorKind::NothingToCheck { action, key },
+                    );
+                }
+            }
+        }
+        if let Some(every) = &step.every
+            && every.value.0.is_zero()
+        {
+            let width = usize::try_from(every.referenced.span().len()).unwrap_or(1);
+            self.push(at(every), width, LoadErrorKind::ZeroEvery);
+        }
+        if let Some(with) = &step.with {
+            if step.use_flow.is_none() {
+                let pos = self.key_before(at(with), "with");
+                self.push(pos, 4, LoadErrorKind::WithWithoutUse);
+            }
+            for (name, value) in &with.value {
+                // The parameters are inside the `with:` map, after its start.
+                let pos = self.key_at(at(with), name);
+                self.var_name(pos, name, "parameter");
+                self.templates_in(value, at(with));
+            }
+        }
+        if step.until.is_none() {
+            if let Some(every) = &step.every {
+                let pos = self.key_before(at(every), "every");
+                self.push(pos, 5, LoadErrorKind::PollWithoutUntil("every"));
+            }
+            if let Some(within) = &step.within {
+                let pos = self.key_before(at(within), "within");
+                self.push(pos, 6, LoadErrorKind::PollWithoutUntil("within"));
+            }
+        }
+        if let Some(u) = &step.use_flow
+            && is_template(&u.value)
+        {
+            self.push(at(u), u.value.chars().count(), LoadErrorKind::UseTemplated);
+        }
+        if let Some(http) = &step.http {
+            self.http(&http.value);
+        }
+        self.entries(&step.expect);
+        if let Some(until) = &step.until {
+            self.entries(until);
+        }
+        for (name, query) in &step.save {
+            self.var_name(at(name), &name.value, "variable");
+            if let Err(e) = crate::expect::check_query(&query.value) {
+                self.push(
+                    at(query),
+                    query.value.chars().count(),
+                    LoadErrorKind::Expect(e),
+                );
+            }
+        }
+    }
+
+    fn http(&mut self, http: &HttpAction) {
+        if let Some(m) = &http.method
+            && !is_template(&m.value)
+            && !METHODS.contains(&m.value.as_str())
+        {
+            self.push(
+                at(m),
+                m.value.chars().count(),
+                LoadErrorKind::BadMethod(m.value.clone()),
+            );
+        }
+        if !is_template(&http.url.value) {
+            let reason = match url::Url::parse(&http.url.value) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => None,
+                Ok(u) => Some(format!("the scheme is `{}`, not http or https", u.scheme())),
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(reason) = reason {
+                self.push(
+                    at(&http.url),
+                    http.url.value.chars().count(),
+                    LoadErrorKind::BadUrl {
+                        url: http.url.value.clone(),
+                        reason,
+                    },
+                );
+            }
+        }
+        for (name, value) in &http.headers {
+            if name.is_empty() || !name.bytes().all(is_token_byte) {
+                let pos = self.key_before(at(value), name);
+                self.push(
+                    pos,
+                    name.chars().count(),
+                    LoadErrorKind::BadHeaderName(name.clone()),
+                );
+            }
+        }
+        let bodies: Vec<(&'static str, (u64, u64))> = [
+            http.json.as_ref().map(|j| ("json", at(j))),
+            http.form.as_ref().map(|f| ("form", at(f))),
+            http.body
+                .as_ref()
+                .filter(|_| http.body_file.is_none())
+                .map(|b| ("body", at(b))),
+            http.body_file.as_ref().map(|b| ("body_file", at(b))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if let [(first, _), (second, pos), ..] = bodies.as_slice() {
+            let key = self.key_before(*pos, second);
+            self.push(
+                key,
+                second.len(),
+                LoadErrorKind::SeveralBodies(first, second),
+            );
+        }
+        if let Some(file) = &http.body_file
+            && !is_template(&file.value)
+            && let Err(e) = std::fs::metadata(&file.value).and_then(|m| {
+                if m.is_file() {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::other("not a file"))
+                }
+            })
+        {
+            self.push(
+                at(file),
+                file.value.chars().count(),
+                LoadErrorKind::BodyFileNotFound {
+                    path: file.value.clone(),
+                    reason: io_reason(&e),
+                },
+            );
+        }
+        for s in [
+            Some(&http.url),
+            http.method.as_ref(),
+            http.body_file.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            self.template_at(&s.value, at(s));
+        }
+        for v in http.headers.values().chain(http.query.values()) {
+            self.templates_in(&v.value, at(v));
+        }
+        for v in [http.json.as_ref(), http.body.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            self.templates_in(&v.value, at(v));
+        }
+        if let Some(form) = &http.form {
+            for v in form.value.values() {
+                self.templates_in(v, at(form));
+            }
+        }
+    }
+
+    fn entries(&mut self, entries: &IndexMap<Spanned<String>, Spanned<Value>>) {
+        for (query, expected) in entries {
+            if let Err(e) = crate::expect::check_entry(&query.value, &expected.value) {
+                let (pos, width) = match &e.at_key {
+                    Some(key) => (self.key_at(at(expected), key), key.chars().count()),
+                    None => (at(query), query.value.chars().count()),
+                };
+                self.push(pos, width, LoadErrorKind::Expect(e));
+            }
+            self.templates_in(&expected.value, at(expected));
+        }
+    }
+
+    /// Checks the syntax of every string in a value written at `pos`.
+    fn templates_in(&mut self, v: &Value, pos: (u64, u64)) {
+        match v {
+            Value::String(s) => self.template_at(s, pos),
+            Value::Array(items) => items.iter().for_each(|i| self.templates_in(i, pos)),
+            Value::Object(map) => map.values().for_each(|i| self.templates_in(i, pos)),
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    /// Checks one string's template syntax; the caret goes where the error is when the text can
+    /// be found in the file.
+    fn template_at(&mut self, text: &str, pos: (u64, u64)) {
+        let e = match self.templates.check(text) {
+            Ok(()) => return self.step_references(text, pos),
+            Err(e) => e,
+        };
+        let first_line = text.lines().next().unwrap_or_default();
+        let (mut place, mut width) = (pos, 1);
+        if let Some(found) = self.source.find_from(pos.0, pos.1, first_line)
+            && !first_line.is_empty()
+        {
+            place = found;
+            if let Some(range) = e.range.clone().filter(|r| r.end <= first_line.len()) {
+                let skip = first_line[..range.start].chars().count() as u64;
+                place.1 += skip;
+                width = first_line[range].chars().count().max(1);
+            } else {
+                width = first_line.chars().count();
+            }
+        }
+        self.push(place, width, LoadErrorKind::Template(e));
+    }
+}
+
+impl Checker<'_> {
+    /// Checks that every `steps.<id>` a template reads names a step of the flow.
+    fn step_references(&mut self, text: &str, pos: (u64, u64)) {
+        let Some(known) = self.step_ids.clone() else {
+            return;
+        };
+        let mut unknown: Vec<String> = self
+            .templates
+            .variables(text)
+            .iter()
+            .filter_map(|v| {
+                v.strip_prefix("steps.")?
+                    .split('.')
+                    .next()
+                    .map(str::to_owned)
+            })
+            .filter(|id| !known.contains(id))
+            .collect();
+        unknown.dedup();
+        for id in unknown {
+            let needle = format!("steps.{id}");
+            let place = self.source.find_from(pos.0, pos.1, &needle).unwrap_or(pos);
+            self.push(
+                place,
+                needle.chars().count(),
+                LoadErrorKind::UnknownStepId {
+                    id,
+                    known: known.clone(),
+                },
+            );
+        }
+    }
+}
+
+/// Whether `chars[start..start + len]` is written as a map key: preceded by nothing, space,
+/// `{`, `,`, `-` or a quote, and followed (after an optional closing quote) by `:`.
+fn is_key_at(chars: &[char], start: usize, len: usize) -> bool {
+    let before_ok = start == 0
+        || chars
+            .get(start - 1)
+            .is_some_and(|c| c.is_whitespace() || matches!(c, '{' | ',' | '\'' | '"' | '-'));
+    let mut i = start + len;
+    if matches!(chars.get(i), Some('\'' | '"')) {
+        i += 1;
+    }
+    while chars.get(i).is_some_and(|c| *c == ' ') {
+        i += 1;
+    }
+    before_ok && chars.get(i) == Some(&':')
+}
+
+/// A token character of RFC 9110 (header names).
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// A short reason for an I/O error.
+pub(crate) fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    fn errors(yaml: &str, role: Role) -> Vec<(u64, u64, String)> {
+        let source = Arc::new(SourceFile {
+            path: PathBuf::from("t.yaml"),
+            text: yaml.to_owned(),
+        });
+        let flow = super::super::model::parse(yaml).unwrap();
+        check_file(&source, &flow, role, &Templates::new(BTreeMap::new()))
+            .into_iter()
+            .map(|e| {
+                let d = e.into_diagnostic(&source);
+                (d.line, d.column, d.title)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_good_flow_has_no_errors() {
+        let yaml = "name: ok\ntags: [smoke]\nvars: { a: 1 }\nmatrix: { card: [visa, mc] }\nsteps:\n  - id: one\n    http: { url: \"http://x/{{ a }}\", method: POST, json: { k: \"{{ card }}\" } }\n    expect:\n      status: 200\n      $.a: { gte: 1 }\n    save: { b: $.b }\n  - sleep: 1ms\n";
+        assert_eq!(errors(yaml, Role::Runnable), vec![]);
+    }
+
+    #[test]
+    fn step_errors_point_at_their_keys() {
+        let yaml = "name: x\nsteps:\n  - id: a\n    http: { url: \"http://x\" }\n    sleep: 1s\n  - id: a\n    with: { p: 1 }\n    every: 1s\n    sleep: 1s\n  - expect:\n      $.x: { matchs: y }\n";
+        let e = errors(yaml, Role::Runnable);
+        assert_eq!(
+            e,
+            vec![
+                (
+                    5,
+                    5,
+                    "a step has exactly one action; this one has `http` and `sleep`".to_owned()
+                ),
+                (6, 9, "duplicate step id `a`".to_owned()),
+                (7, 5, "`with:` belongs to a `use:` step".to_owned()),
+                (
+                    8,
+                    5,
+                    "`every:` belongs to a polling step with `until:`".to_owned()
+                ),
+                (10, 5, "a step needs an action".to_owned()),
+                (11, 14, "unknown predicate `matchs`".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn flow_errors() {
+        let e = errors(
+            "tags: [a b]\nvars: { steps: 1, bad-name: 2 }\n",
+            Role::Runnable,
+        );
+        let titles: Vec<_> = e.iter().map(|(_, _, t)| t.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "a flow needs a `name`",
+                "a flow needs at least one step",
+                "`a b` cannot be a tag",
+                "`steps` is a reserved variable name",
+                "`bad-name` cannot be a variable name",
+            ]
+        );
+        assert!(errors("steps:\n  - sleep: 1s\n", Role::Partial).is_empty());
+    }
+
+    #[test]
+    fn bad_parameter_names_point_at_the_key() {
+        let e = errors(
+            "name: x\nsteps:\n  - use: _p.yaml\n    with:\n      ok: 1\n      not-ok: 2\n",
+            Role::Runnable,
+        );
+        assert_eq!(
+            e,
+            vec![(6, 7, "`not-ok` cannot be a parameter name".to_owned())]
+        );
+    }
+
+    #[test]
+    fn steps_references_name_existing_ids() {
+        let yaml = "name: x\nsteps:\n  - id: pay\n    http: { url: \"http://h/{{ steps.pay.response.body.id }}\" }\n  - http: { url: \"http://h/{{ steps.pya.response.body.id }}\" }\n";
+        let e = errors(yaml, Role::Runnable);
+        assert_eq!(e, vec![(5, 31, "no step has the id `pya`".to_owned())]);
+        // With `use:`, ids may come from partials: not checked here.
+        let yaml = "name: x\nsteps:\n  - use: _p.yaml\n  - http: { url: \"http://h/{{ steps.login.response.body.id }}\" }\n";
+        assert!(errors(yaml, Role::Runnable).is_empty());
+    }
+
+    #[test]
+    fn template_errors_point_inside_the_string() {
+        let e = errors(
+            "name: x\nsteps:\n  - http: { url: \"http://h/{{ a \" }\n",
+            Role::Runnable,
+        );
+        assert_eq!(e.len(), 1);
+        assert_eq!((e[0].0, e[0].1), (3, 31));
+        assert!(e[0].2.starts_with("template syntax error"));
+    }
+}

@@ -1,0 +1,375 @@
+//! What can be wrong with flow files, one variant per kind, each with its title, its caret
+//! label and its hint. A [`LoadError`] carries a position; [`LoadError::into_diagnostic`] hands
+//! it to the one renderer, [`crate::diag`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::diag::{Diagnostic, SourceFile};
+use crate::expect::ExpectError;
+use crate::template::TemplateError;
+
+/// One error in a flow file, at a position.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadError {
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column.
+    pub column: u64,
+    /// How many characters to underline.
+    pub width: u64,
+    /// What is wrong.
+    pub kind: LoadErrorKind,
+}
+
+/// What is wrong.
+#[derive(Debug, Clone)]
+pub(crate) enum LoadErrorKind {
+    /// The YAML does not parse into a flow: syntax, unknown key, wrong type, bad duration.
+    Yaml(String),
+    /// The file has nothing in it (or only comments).
+    EmptyFile,
+    /// A runnable flow has no `name`.
+    NameRequired,
+    /// A runnable flow has no steps.
+    NoSteps,
+    /// A step has no action.
+    NoAction,
+    /// A step has several actions (their names).
+    SeveralActions(Vec<&'static str>),
+    /// `with:` on a step that is not `use:`.
+    WithWithoutUse,
+    /// `every:` or `within:` on a step without `until:`.
+    PollWithoutUntil(&'static str),
+    /// A template reads `steps.<id>` of a step that does not exist.
+    UnknownStepId { id: String, known: Vec<String> },
+    /// A step id used twice in the same file (the first one's line).
+    DuplicateStepId { id: String, first_line: u64 },
+    /// A step id that templates cannot name.
+    BadStepId(String),
+    /// A variable name (`vars`, `matrix`, `save`, `with`) that templates cannot name.
+    BadVarName { what: &'static str, name: String },
+    /// A variable name reserved by the runner.
+    ReservedVarName(String),
+    /// A tag that `--tags` could not select.
+    BadTag(String),
+    /// A matrix entry with no values.
+    MatrixEmpty(String),
+    /// A matrix with too many combinations.
+    MatrixTooBig(usize),
+    /// A name in both `vars` and `matrix`.
+    MatrixClash(String),
+    /// A `matrix:` in a partial.
+    MatrixInPartial,
+    /// A bad `expect:` / `until:` entry or `save:` query.
+    Expect(ExpectError),
+    /// A template that does not compile.
+    Template(TemplateError),
+    /// `use:` with a template: the include must be known before anything runs.
+    UseTemplated,
+    /// The `use:` target cannot be read.
+    UseNotFound { target: PathBuf, reason: String },
+    /// `use:` includes form a cycle (the chain of files).
+    UseCycle(Vec<PathBuf>),
+    /// `expect:`, `save:` or `until:` on a step whose action has no response.
+    NothingToCheck {
+        action: &'static str,
+        key: &'static str,
+    },
+    /// `every: 0s`.
+    ZeroEvery,
+    /// A URL that does not parse, or is not http(s).
+    BadUrl { url: String, reason: String },
+    /// A request header name that is not a token.
+    BadHeaderName(String),
+    /// An HTTP method that is not a token.
+    BadMethod(String),
+    /// Two body kinds on one `http` step.
+    SeveralBodies(&'static str, &'static str),
+    /// A `body_file` that does not exist.
+    BodyFileNotFound { path: String, reason: String },
+}
+
+impl LoadErrorKind {
+    fn title(&self) -> String {
+        match self {
+            LoadErrorKind::Yaml(message) => yaml_title(message),
+            LoadErrorKind::EmptyFile => "the flow file is empty".to_owned(),
+            LoadErrorKind::NameRequired => "a flow needs a `name`".to_owned(),
+            LoadErrorKind::NoSteps => "a flow needs at least one step".to_owned(),
+            LoadErrorKind::NoAction => "a step needs an action".to_owned(),
+            LoadErrorKind::SeveralActions(names) => format!(
+                "a step has exactly one action; this one has {}",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+            LoadErrorKind::WithWithoutUse => "`with:` belongs to a `use:` step".to_owned(),
+            LoadErrorKind::PollWithoutUntil(key) => {
+                format!("`{key}:` belongs to a polling step with `until:`")
+            }
+            LoadErrorKind::DuplicateStepId { id, .. } => format!("duplicate step id `{id}`"),
+            LoadErrorKind::BadStepId(id) => format!("`{id}` cannot be a step id"),
+            LoadErrorKind::UnknownStepId { id, .. } => format!("no step has the id `{id}`"),
+            LoadErrorKind::BadVarName { what, name } => {
+                format!("`{name}` cannot be a {what} name")
+            }
+            LoadErrorKind::ReservedVarName(name) => {
+                format!("`{name}` is a reserved variable name")
+            }
+            LoadErrorKind::BadTag(tag) => format!("`{tag}` cannot be a tag"),
+            LoadErrorKind::MatrixEmpty(name) => format!("matrix `{name}` has no values"),
+            LoadErrorKind::MatrixTooBig(n) => format!(
+                "the matrix expands to {n} cases, more than the {} allowed",
+                super::matrix::MAX_CASES
+            ),
+            LoadErrorKind::MatrixClash(name) => {
+                format!("`{name}` is in both `vars:` and `matrix:`")
+            }
+            LoadErrorKind::MatrixInPartial => "a partial cannot have a `matrix:`".to_owned(),
+            LoadErrorKind::Expect(e) => e.message.clone(),
+            LoadErrorKind::Template(e) => e.message.clone(),
+            LoadErrorKind::UseTemplated => "`use:` cannot be a template".to_owned(),
+            LoadErrorKind::UseNotFound { target, .. } => {
+                format!("cannot read the partial `{}`", target.display())
+            }
+            LoadErrorKind::UseCycle(_) => "`use:` includes form a cycle".to_owned(),
+            LoadErrorKind::NothingToCheck { action, key } => {
+                format!("a `{action}` step has no response for `{key}:`")
+            }
+            LoadErrorKind::ZeroEvery => "`every:` must be longer than zero".to_owned(),
+            LoadErrorKind::BadUrl { url, .. } => format!("`{url}` is not a URL"),
+            LoadErrorKind::BadHeaderName(name) => format!("`{name}` is not a header name"),
+            LoadErrorKind::BadMethod(m) => format!("`{m}` is not an HTTP method"),
+            LoadErrorKind::SeveralBodies(a, b) => {
+                format!("an `http` step has one body; this one has `{a}` and `{b}`")
+            }
+            LoadErrorKind::BodyFileNotFound { path, .. } => {
+                format!("cannot read the body file `{path}`")
+            }
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            LoadErrorKind::Yaml(message) => yaml_label(message),
+            LoadErrorKind::NameRequired | LoadErrorKind::NoSteps | LoadErrorKind::EmptyFile => {
+                "in this flow".to_owned()
+            }
+            LoadErrorKind::NoAction => "this step".to_owned(),
+            LoadErrorKind::SeveralActions(names) => {
+                format!(
+                    "`{}` is a second action",
+                    names.last().copied().unwrap_or_default()
+                )
+            }
+            LoadErrorKind::DuplicateStepId { first_line, .. } => {
+                format!("already used on line {first_line}")
+            }
+            LoadErrorKind::Expect(e) => match &e.at_key {
+                Some(_) => "this predicate".to_owned(),
+                None => "this query".to_owned(),
+            },
+            LoadErrorKind::Template(_) => "in this template".to_owned(),
+            LoadErrorKind::UnknownStepId { .. } => "read here".to_owned(),
+            LoadErrorKind::UseNotFound { reason, .. }
+            | LoadErrorKind::BodyFileNotFound { reason, .. }
+            | LoadErrorKind::BadUrl { reason, .. } => reason.clone(),
+            LoadErrorKind::UseCycle(chain) => chain
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" → "),
+            LoadErrorKind::WithWithoutUse
+            | LoadErrorKind::PollWithoutUntil(_)
+            | LoadErrorKind::BadStepId(_)
+            | LoadErrorKind::BadVarName { .. }
+            | LoadErrorKind::ReservedVarName(_)
+            | LoadErrorKind::BadTag(_)
+            | LoadErrorKind::MatrixEmpty(_)
+            | LoadErrorKind::MatrixTooBig(_)
+            | LoadErrorKind::MatrixClash(_)
+            | LoadErrorKind::MatrixInPartial
+            | LoadErrorKind::UseTemplated
+            | LoadErrorKind::BadMethod(_)
+            | LoadErrorKind::NothingToCheck { .. }
+            | LoadErrorKind::ZeroEvery
+            | LoadErrorKind::BadHeaderName(_)
+            | LoadErrorKind::SeveralBodies(..) => "here".to_owned(),
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            LoadErrorKind::Yaml(message) => return yaml_hint(message),
+            LoadErrorKind::EmptyFile => "write a flow with `name:` and `steps:`, or delete the file".to_owned(),
+            LoadErrorKind::NameRequired => "add `name: <what the flow checks>` at the top; a file meant only for `use:` is a partial: start its name with `_`".to_owned(),
+            LoadErrorKind::NoSteps => "add `steps:` with at least one step".to_owned(),
+            LoadErrorKind::NoAction => "give the step one of `http:`, `sleep:` or `use:`".to_owned(),
+            LoadErrorKind::SeveralActions(_) => "split it into one step per action".to_owned(),
+            LoadErrorKind::WithWithoutUse => "pass parameters to a partial with `use: _partial.yaml` and `with:`; for a variable of this flow use `vars:`".to_owned(),
+            LoadErrorKind::PollWithoutUntil(_) => "add `until:` with the condition to wait for, or remove it".to_owned(),
+            LoadErrorKind::DuplicateStepId { .. } => "step ids name `steps.<id>.request|response`; give each step its own".to_owned(),
+            LoadErrorKind::UnknownStepId { id, known } => {
+                match crate::diag::did_you_mean(id, known.iter().map(String::as_str)) {
+                    Some(close) => format!("did you mean `{close}`? `steps.<id>` reads the request and response of the step with that `id:`"),
+                    None if known.is_empty() => "no step of this flow has an `id:`; give the step whose request or response you read one".to_owned(),
+                    None => format!("the step ids of this flow are {}", known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
+                }
+            }
+            LoadErrorKind::BadStepId(_) => "use letters, digits and `_`, starting with a letter or `_` (templates write `steps.<id>`)".to_owned(),
+            LoadErrorKind::BadVarName { .. } => "use letters, digits and `_`, starting with a letter or `_`, so that templates can write `{{ name }}`".to_owned(),
+            LoadErrorKind::ReservedVarName(_) => "`steps` holds earlier steps' requests and responses; choose another name".to_owned(),
+            LoadErrorKind::BadTag(_) => "tags are words of letters, digits, `-`, `_`, `.`, `:`, `/`, and not `and`, `or`, `not`".to_owned(),
+            LoadErrorKind::MatrixEmpty(_) => "give it a list of at least one value, or remove it".to_owned(),
+            LoadErrorKind::MatrixTooBig(_) => "split the flow, or use fewer values".to_owned(),
+            LoadErrorKind::MatrixClash(_) => "a matrix value is a variable already; remove it from one of them".to_owned(),
+            LoadErrorKind::MatrixInPartial => "put the matrix in the flow that uses the partial".to_owned(),
+            LoadErrorKind::Expect(e) => return e.hint.clone(),
+            LoadErrorKind::Template(e) => return e.hint.clone(),
+            LoadErrorKind::UseTemplated => "write the partial's path; pass what varies with `with:`".to_owned(),
+            LoadErrorKind::UseNotFound { .. } => "the path is relative to the file that has the `use:`".to_owned(),
+            LoadErrorKind::UseCycle(_) => "a partial cannot include itself, directly or through others".to_owned(),
+            LoadErrorKind::NothingToCheck { action: "use", .. } => "put the checks on the partial's own steps".to_owned(),
+            LoadErrorKind::NothingToCheck { .. } => "remove it, or move it to the step whose response it checks".to_owned(),
+            LoadErrorKind::ZeroEvery => "give the pause between tries, e.g. `every: 500ms`".to_owned(),
+            LoadErrorKind::BadUrl { .. } => "write an absolute http:// or https:// URL, e.g. `{{ base }}/payments/pay`".to_owned(),
+            LoadErrorKind::BadHeaderName(_) => "header names are letters, digits and `-` (no spaces or `:`)".to_owned(),
+            LoadErrorKind::BadMethod(_) => "write GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS".to_owned(),
+            LoadErrorKind::SeveralBodies(..) => "choose one of `json:`, `form:` and `body:` (`body:` may go with `body_file:` to override its fields)".to_owned(),
+            LoadErrorKind::BodyFileNotFound { .. } => "the path is relative to the directory apoflow runs in (where `fixtures/` is)".to_owned(),
+        })
+    }
+}
+
+impl LoadError {
+    /// An error at a position.
+    pub(crate) fn new(line: u64, column: u64, width: u64, kind: LoadErrorKind) -> Self {
+        LoadError {
+            line,
+            column,
+            width,
+            kind,
+        }
+    }
+
+    /// The renderable diagnostic, in `source`.
+    pub(crate) fn into_diagnostic(self, source: &Arc<SourceFile>) -> Diagnostic {
+        let mut d = Diagnostic::new(source, self.line, self.column, self.kind.title())
+            .with_width(self.width)
+            .with_label(self.kind.label());
+        if let Some(hint) = self.kind.hint() {
+            d = d.with_hint(hint);
+        }
+        d
+    }
+}
+
+/// serde-saphyr's message without its trailing ` at line L, column C`.
+pub(crate) fn yaml_message(raw: &str) -> String {
+    let first = raw.lines().next().unwrap_or_default();
+    match first.rfind(" at line ") {
+        Some(i) if first[i..].contains(", column ") => first[..i].to_owned(),
+        _ => first.to_owned(),
+    }
+}
+
+/// Turns serde-saphyr's wording into ours: `unknown key`, `duplicate key`, `expected a list`.
+fn yaml_title(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let name = rest.split(", ").next().unwrap_or(rest);
+        return format!("unknown key {name}");
+    }
+    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let name = rest
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(rest);
+        return format!("duplicate key `{name}`");
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        return format!("missing key {rest}");
+    }
+    if message.starts_with("multiple YAML documents") {
+        return "a flow file holds one YAML document; this one has several".to_owned();
+    }
+    match message {
+        "expected sequence start" => "expected a list".to_owned(),
+        "expected mapping start" => "expected a map".to_owned(),
+        "expected string scalar" => "expected a string".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+fn yaml_label(message: &str) -> String {
+    if message.starts_with("unknown field ") {
+        "not allowed here".to_owned()
+    } else if message.starts_with("duplicate mapping key") {
+        "a second time".to_owned()
+    } else {
+        "here".to_owned()
+    }
+}
+
+fn yaml_hint(message: &str) -> Option<String> {
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let allowed = rest.split_once(", expected one of ").map(|(_, a)| a);
+        let allowed = allowed.or_else(|| rest.split_once(", expected ").map(|(_, a)| a));
+        let name = rest.split(", ").next().unwrap_or(rest).trim_matches('`');
+        return Some(match allowed {
+            Some(list) => match crate::diag::did_you_mean(name, list.split(", ")) {
+                Some(close) => format!("did you mean `{close}`? allowed here: {list}"),
+                None => format!("allowed here: {list}"),
+            },
+            None => "remove it".to_owned(),
+        });
+    }
+    if message.starts_with("duplicate mapping key") {
+        return Some("a key may appear once in a map; remove or rename one".to_owned());
+    }
+    if message.starts_with("missing field ") {
+        return Some("add it".to_owned());
+    }
+    match message {
+        "expected sequence start" => {
+            Some("write a list: `[a, b]`, or one `- item` per line".to_owned())
+        }
+        "expected mapping start" => Some("write a map of `key: value` lines".to_owned()),
+        "expected string scalar" => {
+            Some("write a string; quote it if it starts with `[`, `{`, `*`, `&` or `!`".to_owned())
+        }
+        m if m.contains("tabs disallowed") => Some("indent with spaces, not tabs".to_owned()),
+        m if m.starts_with("multiple YAML documents") => {
+            Some("write one flow per file: split it at the `---` line".to_owned())
+        }
+        m if m.contains("unclosed quote") => Some(
+            "close the quote on the same value, or use a block scalar (`|`) for multi-line text"
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_messages_get_our_wording() {
+        let m =
+            yaml_message("unknown field `stepz`, expected one of name, steps at line 2, column 1");
+        assert_eq!(m, "unknown field `stepz`, expected one of name, steps");
+        assert_eq!(yaml_title(&m), "unknown key `stepz`");
+        assert_eq!(
+            yaml_hint(&m).unwrap(),
+            "did you mean `steps`? allowed here: name, steps"
+        );
+        let m = yaml_message(
+            "duplicate mapping key: status, set DuplicateKeyPolicy in Options if acceptable at line 7, column 7",
+        );
+        assert_eq!(yaml_title(&m), "duplicate key `status`");
+        assert_eq!(yaml_title("expected sequence start"), "expected a list");
+    }
+}

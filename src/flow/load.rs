@@ -1,0 +1,525 @@
+//! Loading: discover flow files, parse them with locations, check them, resolve `use:`
+//! includes (relative to the including file, with cycle detection), expand matrices and
+//! filter by tags. Every error of every file is collected; nothing is returned half-checked.
+//!
+//! ```text
+//! paths ─ discover ─> files ─ read + parse (serde-saphyr) ─ check ─┬─ resolve `use:` ─ matrix ─ tags ─> Plan
+//!                                                                  └─ any error ─> Vec<Diagnostic>
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+use super::check::{Role, at, check_file, io_reason};
+use super::discover::discover;
+use super::error::{LoadError, LoadErrorKind, yaml_message};
+use super::matrix;
+use super::model::{Flow, Step};
+use super::plan::{Case, Partial, Plan, PlannedStep};
+use super::tags::TagExpr;
+use crate::diag::{Diagnostic, SourceFile};
+use crate::template::Templates;
+
+/// What to load.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// A tag expression (`smoke`, `card and not slow`, parentheses): only the flows it selects
+    /// are in the plan. `None` selects every flow.
+    pub tags: Option<String>,
+}
+
+/// Loads and checks the flow files under `paths` (files or folders); the plan, or every error
+/// found in every file.
+pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Plan, Vec<Diagnostic>> {
+    let mut loader = Loader::default();
+    let tags = match opts.tags.as_deref().map(TagExpr::parse).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            loader.diags.push(
+                Diagnostic::plain(format!("invalid `--tags` expression: {e}")).with_hint(
+                    "combine tag names with `and`, `or`, `not` and parentheses, e.g. `card and not slow`",
+                ),
+            );
+            None
+        }
+    };
+    let (found, errors) = discover(paths);
+    loader.diags.extend(errors);
+    let mut cases = Vec::new();
+    for f in &found {
+        let role = if f.partial {
+            Role::Partial
+        } else {
+            Role::Runnable
+        };
+        let Some(file) = loader.file(&f.path, role) else {
+            continue;
+        };
+        let mut stack = vec![(file.key.clone(), file.source.path.clone())];
+        let steps = loader.resolve_steps(&file, &mut stack);
+        if role == Role::Runnable
+            && let Some(steps) = steps
+        {
+            cases.extend(
+                make_cases(&file, steps)
+                    .into_iter()
+                    .filter(|c| tags.as_ref().is_none_or(|t| t.matches(&c.tags))),
+            );
+        }
+    }
+    let mut diags = loader.diags;
+    let mut seen = std::collections::HashSet::new();
+    diags.retain(|d| seen.insert((d.file.clone(), d.line, d.column, d.title.clone())));
+    // By file, then position: the order a reader fixes them in.
+    diags.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    if diags.is_empty() {
+        Ok(Plan { cases })
+    } else {
+        Err(diags)
+    }
+}
+
+/// A parsed file.
+struct Parsed {
+    /// The canonical path: the identity of the file for caching and cycles.
+    key: PathBuf,
+    source: Arc<SourceFile>,
+    flow: Flow,
+}
+
+#[derive(Default)]
+struct Loader {
+    templates: Option<Templates>,
+    /// Parsed files by canonical path and role; `None` when the file had errors that stop
+    /// its use (unreadable, bad YAML).
+    files: HashMap<(PathBuf, Role), Option<Arc<Parsed>>>,
+    /// Resolved partials by canonical path; `None` when resolving them failed.
+    partials: HashMap<PathBuf, Option<Partial>>,
+    diags: Vec<Diagnostic>,
+}
+
+impl Loader {
+    fn templates(&mut self) -> &Templates {
+        // `check` reads no environment; an empty snapshot is enough at load time.
+        self.templates
+            .get_or_insert_with(|| Templates::new(BTreeMap::new()))
+    }
+
+    /// Reads, parses and checks a file as `role` (once per file and role).
+    fn file(&mut self, path: &Path, role: Role) -> Option<Arc<Parsed>> {
+        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if let Some(cached) = self.files.get(&(key.clone(), role)) {
+            return cached.clone();
+        }
+        let parsed = self.parse(path, key.clone(), role);
+        self.files.insert((key, role), parsed.clone());
+        parsed
+    }
+
+    fn parse(&mut self, path: &Path, key: PathBuf, role: Role) -> Option<Arc<Parsed>> {
+        // A file seen under another role was read and parsed already: reuse it, check again.
+        let known = self
+            .files
+            .iter()
+            .find(|((k, _), _)| *k == key)
+            .and_then(|(_, p)| p.clone());
+        let (source, flow) = match known {
+            Some(p) => (Arc::clone(&p.source), p.flow.clone()),
+            None => {
+                let text = match std::fs::read_to_string(path) {
+                    // A byte-order mark is not part of the text: columns count without it.
+                    Ok(t) => match t.strip_prefix('\u{feff}') {
+                        Some(rest) => rest.to_owned(),
+                        None => t,
+                    },
+                    Err(e) => {
+                        self.diags.push(
+                            Diagnostic::for_file(path, "cannot read this flow file")
+                                .with_label(io_reason(&e)),
+                        );
+                        return None;
+                    }
+                };
+                let source = Arc::new(SourceFile {
+                    path: path.to_path_buf(),
+                    text,
+                });
+                match super::model::parse(&source.text) {
+                    Ok(flow) => (source, flow),
+                    Err(e) => {
+                        let (line, column, width) = e.location().map_or((1, 1, 1), |l| {
+                            (l.line().max(1), l.column().max(1), l.span().len().max(1))
+                        });
+                        let message = yaml_message(&e.without_snippet().to_string());
+                        self.diags.push(
+                            LoadError::new(line, column, width, LoadErrorKind::Yaml(message))
+                                .into_diagnostic(&source),
+                        );
+                        return None;
+                    }
+                }
+            }
+        };
+        let templates = self.templates().clone();
+        for e in check_file(&source, &flow, role, &templates) {
+            self.diags.push(e.into_diagnostic(&source));
+        }
+        Some(Arc::new(Parsed { key, source, flow }))
+    }
+
+    /// Resolves the steps of a file, following `use:`; `None` when an include failed.
+    fn resolve_steps(
+        &mut self,
+        file: &Parsed,
+        stack: &mut Vec<(PathBuf, PathBuf)>,
+    ) -> Option<Vec<PlannedStep>> {
+        let mut ok = true;
+        let mut planned = Vec::with_capacity(file.flow.steps.len());
+        for step in &file.flow.steps {
+            let partial = match &step.value.use_flow {
+                Some(target) => match self.include(file, target, stack) {
+                    Some(p) => Some(p),
+                    None => {
+                        ok = false;
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            planned.push(planned_step(&file.source, step, partial));
+        }
+        ok.then_some(planned)
+    }
+
+    /// Resolves one `use:` target.
+    fn include(
+        &mut self,
+        file: &Parsed,
+        target: &Spanned<String>,
+        stack: &mut Vec<(PathBuf, PathBuf)>,
+    ) -> Option<Partial> {
+        if crate::template::is_template(&target.value) {
+            return None; // reported by the checks
+        }
+        let (line, column) = at(target);
+        let width = target.value.chars().count() as u64;
+        let dir = file.source.path.parent().unwrap_or(Path::new(""));
+        let path = normalize(&dir.join(&target.value));
+        let meta = std::fs::metadata(&path);
+        if let Err(e) = meta.as_ref().map_err(io_reason).and_then(|m| {
+            if m.is_file() {
+                Ok(())
+            } else {
+                Err("not a file".to_owned())
+            }
+        }) {
+            self.diags.push(
+                LoadError::new(
+                    line,
+                    column,
+                    width,
+                    LoadErrorKind::UseNotFound {
+                        target: path,
+                        reason: e,
+                    },
+                )
+                .into_diagnostic(&file.source),
+            );
+            return None;
+        }
+        let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if let Some(start) = stack.iter().position(|(k, _)| *k == key) {
+            let mut chain: Vec<PathBuf> = stack[start..].iter().map(|(_, p)| p.clone()).collect();
+            chain.push(path);
+            self.diags.push(
+                LoadError::new(line, column, width, LoadErrorKind::UseCycle(chain))
+                    .into_diagnostic(&file.source),
+            );
+            return None;
+        }
+        if let Some(done) = self.partials.get(&key) {
+            return done.clone();
+        }
+        let parsed = self.file(&path, Role::Partial)?;
+        stack.push((key.clone(), path));
+        let steps = self.resolve_steps(&parsed, stack);
+        stack.pop();
+        let partial = steps.map(|steps| Partial {
+            file: Arc::clone(&parsed.source),
+            vars: plain_vars(&parsed.flow.vars),
+            steps,
+        });
+        self.partials.insert(key, partial.clone());
+        partial
+    }
+}
+
+/// Removes `.` and `dir/..` from a path without touching the file system, so that
+/// `flows/card/../_login.yaml` reads `flows/_login.yaml`.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.last() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(c),
+            },
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
+    }
+}
+
+fn planned_step(
+    source: &Arc<SourceFile>,
+    step: &Spanned<Step>,
+    partial: Option<Partial>,
+) -> PlannedStep {
+    let (line, column) = at(step);
+    PlannedStep {
+        file: Arc::clone(source),
+        line,
+        column,
+        step: step.value.clone(),
+        partial,
+    }
+}
+
+fn plain_vars(vars: &IndexMap<String, Spanned<Value>>) -> IndexMap<String, Value> {
+    vars.iter()
+        .map(|(k, v)| (k.clone(), v.value.clone()))
+        .collect()
+}
+
+/// The cases of a runnable flow: one, or one per matrix combination.
+fn make_cases(file: &Parsed, steps: Vec<PlannedStep>) -> Vec<Case> {
+    let flow = &file.flow;
+    let base = Case {
+        file: Arc::clone(&file.source),
+        flow_name: flow
+            .name
+            .as_ref()
+            .map(|n| n.value.clone())
+            .unwrap_or_default(),
+        case_name: None,
+        tags: flow.tags.iter().map(|t| t.value.clone()).collect(),
+        covers: flow.covers.iter().map(|c| c.value.clone()).collect(),
+        vars: plain_vars(&flow.vars),
+        steps,
+    };
+    let m: IndexMap<String, Vec<Value>> = flow
+        .matrix
+        .iter()
+        .map(|(k, v)| (k.clone(), v.value.clone()))
+        .collect();
+    let expanded = matrix::expand(&m);
+    if expanded.is_empty() {
+        return vec![base];
+    }
+    expanded
+        .into_iter()
+        .map(|mc| {
+            let mut case = base.clone();
+            case.vars.extend(mc.vars);
+            case.case_name = Some(mc.name);
+            case
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, files: &[(&str, &str)]) {
+        for (name, text) in files {
+            let p = root.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+    }
+
+    fn titles(diags: &[Diagnostic]) -> Vec<String> {
+        diags.iter().map(|d| d.title.clone()).collect()
+    }
+
+    #[test]
+    fn use_resolves_relative_to_the_including_file_and_nests() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(
+            root,
+            &[
+                (
+                    "card/pay.yaml",
+                    "name: pay\nsteps:\n  - use: ../common/_login.yaml\n    with: { user: bob }\n  - sleep: 1ms\n",
+                ),
+                (
+                    "common/_login.yaml",
+                    "vars: { user: anon }\nsteps:\n  - use: _inner.yaml\n",
+                ),
+                ("common/_inner.yaml", "steps:\n  - sleep: 2ms\n"),
+            ],
+        );
+        let plan = load(&[root.to_path_buf()], &LoadOptions::default()).unwrap();
+        assert_eq!(plan.cases.len(), 1);
+        let case = &plan.cases[0];
+        assert_eq!(case.steps.len(), 2);
+        let login = case.steps[0].partial.as_ref().unwrap();
+        assert!(login.file.path.ends_with("common/_login.yaml"));
+        assert_eq!(login.vars["user"], serde_json::json!("anon"));
+        let inner = login.steps[0].partial.as_ref().unwrap();
+        assert!(inner.file.path.ends_with("common/_inner.yaml"));
+        assert_eq!((inner.steps[0].line, inner.steps[0].column), (2, 5));
+        assert!(Arc::ptr_eq(&inner.steps[0].file, &inner.file));
+    }
+
+    #[test]
+    fn matrix_cases_carry_their_values_and_tags_filter_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(
+            root,
+            &[
+                (
+                    "a.yaml",
+                    "name: a\ntags: [card]\nvars: { x: 1 }\nmatrix: { card: [visa, mc] }\nsteps:\n  - sleep: 1ms\n",
+                ),
+                (
+                    "b.yaml",
+                    "name: b\ntags: [card, slow]\nsteps:\n  - sleep: 1ms\n",
+                ),
+            ],
+        );
+        let plan = load(&[root.to_path_buf()], &LoadOptions::default()).unwrap();
+        let names: Vec<_> = plan
+            .cases
+            .iter()
+            .map(|c| (c.flow_name.as_str(), c.case_name.as_deref()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("a", Some("card=visa")),
+                ("a", Some("card=mc")),
+                ("b", None)
+            ]
+        );
+        assert_eq!(plan.cases[1].vars["card"], serde_json::json!("mc"));
+        assert_eq!(plan.cases[1].vars["x"], serde_json::json!(1));
+
+        let opts = LoadOptions {
+            tags: Some("card and not slow".to_owned()),
+        };
+        let plan = load(&[root.to_path_buf()], &opts).unwrap();
+        assert_eq!(plan.cases.len(), 2);
+    }
+
+    #[test]
+    fn errors_of_all_files_are_collected_sorted_and_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(
+            root,
+            &[
+                ("a.yaml", "name: a\nsteps:\n  - use: _bad.yaml\n"),
+                (
+                    "b.yaml",
+                    "name: b\nsteps:\n  - use: _bad.yaml\n  - sleep: 2\n",
+                ),
+                ("_bad.yaml", "steps:\n  - {}\n"),
+            ],
+        );
+        let diags = load(&[root.to_path_buf()], &LoadOptions::default()).unwrap_err();
+        assert_eq!(
+            titles(&diags),
+            [
+                "a step needs an action",
+                "invalid duration `2`: write a number with a unit, e.g. `500ms`, `2s`, `1m30s`"
+            ]
+        );
+        assert!(diags[0].file.ends_with("_bad.yaml"));
+        assert!(diags[1].file.ends_with("b.yaml"));
+    }
+
+    #[test]
+    fn an_explicit_partial_is_checked_as_a_partial() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, &[("_p.yaml", "steps:\n  - sleep: 1ms\n")]);
+        let plan = load(&[root.join("_p.yaml")], &LoadOptions::default()).unwrap();
+        assert!(plan.cases.is_empty());
+    }
+
+    #[test]
+    fn the_same_file_twice_is_loaded_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, &[("a.yaml", "name: a\nsteps:\n  - sleep: 1ms\n")]);
+        let paths = [
+            root.to_path_buf(),
+            root.join("./a.yaml"),
+            root.join("a.yaml"),
+        ];
+        let plan = load(&paths, &LoadOptions::default()).unwrap();
+        assert_eq!(plan.cases.len(), 1);
+    }
+
+    #[test]
+    fn a_bad_tag_expression_is_a_diagnostic() {
+        let diags = load(
+            &[],
+            &LoadOptions {
+                tags: Some("(a".to_owned()),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            titles(&diags),
+            ["invalid `--tags` expression: a `(` is not closed in the tag expression"]
+        );
+    }
+
+    #[test]
+    fn no_prefix_of_a_flow_panics() {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/good/payment.yaml"),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cut.yaml");
+        let mut cut = 0;
+        while cut < text.len() {
+            if text.is_char_boundary(cut) {
+                std::fs::write(&path, &text[..cut]).unwrap();
+                let _ = load(std::slice::from_ref(&path), &LoadOptions::default());
+            }
+            cut += 7;
+        }
+    }
+
+    #[test]
+    fn normalize_removes_dots() {
+        assert_eq!(
+            normalize(Path::new("flows/card/../_a.yaml")),
+            PathBuf::from("flows/_a.yaml")
+        );
+        assert_eq!(normalize(Path::new("./a/./b")), PathBuf::from("a/b"));
+        assert_eq!(normalize(Path::new("../x")), PathBuf::from("../x"));
+        assert_eq!(normalize(Path::new("/../x")), PathBuf::from("/x"));
+    }
+}

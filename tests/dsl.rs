@@ -1,0 +1,242 @@
+//! The flow DSL through the real binary: `validate` over a corpus of broken flows (each error
+//! snapshotted with its exit code), good flows that validate and list, and `schema`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `apoflow` with `args` in the crate root (so that paths in messages are relative).
+fn apoflow(args: &[&str]) -> Output {
+    apoflow_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+fn apoflow_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_apoflow"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("APOFLOW_BASE")
+        .output()
+        .expect("the apoflow binary runs")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+// ---- broken flows: each one error, precisely ---------------------------------------------
+
+#[test]
+fn every_broken_flow_gets_its_own_precise_error() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut titles = std::collections::BTreeSet::new();
+    let mut files = 0;
+    insta::glob!("corpus/broken/*.yaml", |path| {
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let out = apoflow(&["validate", &rel]);
+        let stderr = text(&out.stderr);
+        assert_eq!(code(&out), 2, "{rel}: exit code\n{stderr}");
+        assert!(out.stdout.is_empty(), "{rel}: nothing on stdout");
+        assert!(!stderr.contains("panicked"), "{rel}: panicked\n{stderr}");
+        titles.insert(stderr.lines().next().unwrap_or_default().to_owned());
+        files += 1;
+        insta::assert_snapshot!(format!("exit code: {}\n{stderr}", code(&out)));
+    });
+    // Each file is a distinct error: no two files open with the same message.
+    assert!(files >= 25, "the corpus has {files} files");
+    assert_eq!(
+        titles.len(),
+        files,
+        "two broken files give the same first error"
+    );
+}
+
+#[test]
+fn errors_of_every_file_are_collected_in_one_run() {
+    let out = apoflow(&[
+        "validate",
+        "tests/corpus/broken/10-no-action.yaml",
+        "tests/corpus/broken/23-duplicate-step-id.yaml",
+        "tests/corpus/broken/46-many-errors.yaml",
+    ]);
+    assert_eq!(code(&out), 2);
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.matches("\nerror: ").count() + 1, 8, "{stderr}");
+    assert!(
+        stderr.ends_with("8 errors in 3 files; nothing was run\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_path_is_invalid_input() {
+    let out = apoflow(&["validate", "tests/corpus/no-such-folder"]);
+    assert_eq!(code(&out), 2);
+    insta::assert_snapshot!(text(&out.stderr));
+}
+
+#[test]
+fn the_default_path_is_flows() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = apoflow_in(dir.path(), &["validate"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        text(&out.stderr).contains("--> flows\n"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    std::fs::create_dir(dir.path().join("flows")).unwrap();
+    std::fs::write(
+        dir.path().join("flows/one.yaml"),
+        "name: one\nsteps:\n  - sleep: 1ms\n",
+    )
+    .unwrap();
+    let out = apoflow_in(dir.path(), &["validate"]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "ok: 1 flow (1 case), no errors\n");
+}
+
+#[test]
+fn hostile_input_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[&[u8]] = &[
+        b"\xff\xfe not utf-8",
+        b"name: x\nsteps:\n  - &a [*a]\n",
+        b"a: &a [*a, *a, *a, *a]\nb: &b [*a, *a, *a, *a]\nc: [*b, *b, *b, *b]\n",
+        b"name: x\nsteps:\n  - http: { url: \"{{ \" }\n",
+        b"name: x\nsteps:\n  - http: { url: x }\n    expect: { \"$[?@.a == 'x' && length(@.b) > 99999999999999999999]\": 1 }\n",
+        b"name: x\nsteps:\n  - http: { url: x }\n    expect: { \"$[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\": 1 }\n",
+        b"name: x\nsteps:\n  - sleep: 99999999999999999999999h\n",
+        b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+        b"name: x\nsteps:\n  - http: { url: x }\n    expect: { $.a: { length: -1 } }\n",
+        b"name: x\nsteps:\n  - http: { url: x }\n    expect: { $.a: { matches: \"a{99999999}\" } }\n",
+    ];
+    for (i, bytes) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("hostile-{i}.yaml"));
+        std::fs::write(&path, bytes).unwrap();
+        let out = apoflow(&["validate", path.to_str().unwrap()]);
+        let stderr = text(&out.stderr);
+        assert_eq!(code(&out), 2, "case {i}: {stderr}");
+        assert!(!stderr.contains("panicked"), "case {i}: {stderr}");
+        assert!(stderr.starts_with("error: "), "case {i}: {stderr}");
+    }
+}
+
+// ---- good flows --------------------------------------------------------------------------
+
+#[test]
+fn good_flows_validate() {
+    let out = apoflow(&["validate", "tests/corpus/good"]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "ok: 3 flows (6 cases), no errors\n");
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn list_shows_cases_tags_and_covers() {
+    let out = apoflow(&["list", "tests/corpus/good"]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    insta::assert_snapshot!(text(&out.stdout));
+}
+
+#[test]
+fn list_filters_by_tag_expression() {
+    let out = apoflow(&["list", "tests/corpus/good", "--tags", "card and not slow"]);
+    assert_eq!(code(&out), 0);
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 4, "{stdout}");
+    assert!(stdout.lines().all(|l| l.contains("payment.yaml")));
+
+    let out = apoflow(&[
+        "list",
+        "tests/corpus/good",
+        "--tags",
+        "smoke or (slow and card)",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+
+    let out = apoflow(&["list", "tests/corpus/good", "--tags", "card and"]);
+    assert_eq!(code(&out), 2);
+    insta::assert_snapshot!(text(&out.stderr));
+}
+
+#[test]
+fn list_json_parses_back() {
+    let out = apoflow(&["list", "tests/corpus/good", "--json"]);
+    assert_eq!(code(&out), 0);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 6);
+    let first_case = &list[1];
+    assert_eq!(first_case["file"], "tests/corpus/good/payment.yaml");
+    assert_eq!(first_case["flow"], "Card payment, every predicate");
+    assert_eq!(first_case["case"], "card=visa, captureMode=AUTOMATIC");
+    assert_eq!(
+        first_case["tags"],
+        serde_json::json!(["card", "first-time"])
+    );
+    assert_eq!(first_case["covers"], serde_json::json!(["HM-01", "NT-01"]));
+    assert_eq!(first_case["steps"], 4);
+    assert_eq!(list[0]["case"], serde_json::Value::Null);
+}
+
+#[test]
+fn list_of_broken_flows_is_invalid_input() {
+    let out = apoflow(&["list", "tests/corpus/broken/16-unknown-predicate.yaml"]);
+    assert_eq!(code(&out), 2);
+    assert!(out.stdout.is_empty());
+    assert!(text(&out.stderr).starts_with("error: unknown predicate `start_with`"));
+}
+
+// ---- schema ------------------------------------------------------------------------------
+
+#[test]
+fn the_committed_schema_is_current() {
+    let out = apoflow(&["schema"]);
+    assert_eq!(code(&out), 0);
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/flow.schema.json"),
+    )
+    .unwrap();
+    assert!(
+        text(&out.stdout) == committed,
+        "schema/flow.schema.json is stale: run `cargo run -- schema > schema/flow.schema.json`"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+}
+
+// ---- query -------------------------------------------------------------------------------
+
+#[test]
+fn query_prints_every_match_as_a_json_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.json");
+    std::fs::write(
+        &file,
+        r#"{"transactions":[{"type":"CAPTURE","status":"SUCCESS"},{"type":"REFUND","status":"FAIL"}]}"#,
+    )
+    .unwrap();
+    let out = apoflow(&[
+        "query",
+        "$.transactions[?@.type == 'CAPTURE'].status",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0);
+    let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(found, serde_json::json!(["SUCCESS"]));
+
+    let out = apoflow(&["query", "$.transactions[", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 2);
+    assert!(text(&out.stderr).starts_with("error: invalid JSONPath `$.transactions[`"));
+}
