@@ -1,133 +1,132 @@
 //! `covers:` entries that name no checklist item: a typo that would otherwise leave an item
-//! silently missing.
+//! silently missing. Each is a [`Diagnostic`] pointing at the entry in the flow file:
+//!
+//! ```text
+//! error: flow `Refunds` covers `RF-1`, which checklist `APO card payments, hosted mode` does not list
+//!  --> flows/refund.yaml:3:17
+//!   |
+//! 3 | covers: [RF-01, RF-1]
+//!   |                 ^^^^ not an item of the checklist
+//!   |
+//!   = hint: did you mean `RF-01`?
+//! ```
 
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::load::{Checklist, ID_FORMAT, is_item_id};
-use crate::mask;
+use crate::diag::{Diagnostic, SourceFile, did_you_mean};
 
-/// What one flow says it covers, borrowed from the loaded flows.
+/// What one flow says it covers, borrowed from the loaded flows (a `flow::plan::Case`).
 #[derive(Debug, Clone, Copy)]
 pub struct FlowCovers<'a> {
-    /// The flow file.
-    pub file: &'a Path,
+    /// The flow file, with its text (to point at the entry).
+    pub file: &'a Arc<SourceFile>,
     /// The flow's name.
     pub flow: &'a str,
     /// Its `covers:` entries.
     pub covers: &'a [String],
 }
 
-/// A `covers:` entry naming an item the checklist does not have.
-///
-/// Displayed as `file: flow `NAME` covers `ID`, which checklist `NAME` does not list` and a
-/// hint: the nearest item id when one is close, else the items with the same prefix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownCover {
-    /// The flow file.
-    pub file: PathBuf,
-    /// The flow's name.
-    pub flow: String,
-    /// The entry as written.
-    pub id: String,
-    /// The checklist's name, for the message.
-    pub checklist: String,
-    /// The checklist item the entry most likely meant.
-    pub suggestion: Option<String>,
-    /// The checklist's items with the entry's prefix (`CP-01, CP-02` for `CP-09`).
-    pub same_prefix: Vec<String>,
-}
-
-impl fmt::Display for UnknownCover {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = format!(
-            "{}: flow `{}` covers `{}`, which checklist `{}` does not list",
-            self.file.display(),
-            self.flow,
-            self.id,
-            self.checklist
-        );
-        write!(f, "{}", mask::mask_text(&text))?;
-        match &self.suggestion {
-            Some(id) => write!(f, "\n  hint: did you mean `{id}`?"),
-            None if !is_item_id(&self.id) => write!(f, "\n  hint: {ID_FORMAT}"),
-            None if !self.same_prefix.is_empty() => write!(
-                f,
-                "\n  hint: the checklist's items of this kind are {}",
-                self.same_prefix.join(", ")
-            ),
-            None => write!(
-                f,
-                "\n  hint: fix the entry in `covers:` or add the item to the checklist"
-            ),
-        }
-    }
-}
-
 /// Every `covers:` entry that names no item of `checklist`, once per flow and entry, in the
 /// order given (matrix cases of one flow repeat the same entries; they are reported once).
-pub fn unknown_covers(checklist: &Checklist, flows: &[FlowCovers<'_>]) -> Vec<UnknownCover> {
-    let mut unknown: Vec<UnknownCover> = Vec::new();
+pub fn unknown_covers(checklist: &Checklist, flows: &[FlowCovers<'_>]) -> Vec<Diagnostic> {
+    let mut seen: Vec<(&std::path::Path, &str, &str)> = Vec::new();
+    let mut found = Vec::new();
     for flow in flows {
         for id in flow.covers {
-            if checklist.item(id).is_some() {
+            let key = (flow.file.path.as_path(), flow.flow, id.as_str());
+            if checklist.item(id).is_some() || seen.contains(&key) {
                 continue;
             }
-            let seen = unknown
-                .iter()
-                .any(|u| u.file == flow.file && u.flow == flow.flow && &u.id == id);
-            if !seen {
-                unknown.push(UnknownCover {
-                    file: flow.file.to_path_buf(),
-                    flow: flow.flow.to_owned(),
-                    id: id.clone(),
-                    checklist: checklist.name.clone(),
-                    suggestion: nearest_id(checklist, id),
-                    same_prefix: same_prefix(checklist, id),
-                });
-            }
+            seen.push(key);
+            let title = format!(
+                "flow `{}` covers `{id}`, which checklist `{}` does not list",
+                flow.flow, checklist.name
+            );
+            let diagnostic = match locate(&flow.file.text, id) {
+                Some(at) => {
+                    let (line, column) = flow.file.position(at);
+                    Diagnostic::new(flow.file, line, column, title)
+                        .with_width(id.chars().count().max(1) as u64)
+                        .with_label("not an item of the checklist")
+                }
+                None => Diagnostic::for_file(&flow.file.path, title),
+            };
+            found.push(diagnostic.with_hint(hint(checklist, id)));
         }
     }
-    unknown
+    found
 }
 
-/// The item id closest to `id`: equal ignoring case and padding (`hm-1` → `HM-01`), or at most
-/// two edits away; `None` when nothing is that close or two items are equally close.
-fn nearest_id(checklist: &Checklist, id: &str) -> Option<String> {
+/// The byte offset of `id` as a whole entry in the file's top-level `covers:` (block or flow
+/// list), if it is written there.
+fn locate(text: &str, id: &str) -> Option<usize> {
+    let mut offset = 0;
+    let mut in_covers = false;
+    for line in text.split_inclusive('\n') {
+        let top_level = line.starts_with(|c: char| !c.is_whitespace() && c != '-' && c != '#');
+        if top_level {
+            in_covers = line.starts_with("covers:");
+        }
+        if in_covers {
+            // Up to a comment: `#` at the start or after a space (ids hold no `#`).
+            let content = match line.find('#') {
+                Some(i) if i == 0 || line[..i].ends_with(char::is_whitespace) => &line[..i],
+                _ => line,
+            };
+            let mut from = 0;
+            while let Some(i) = content[from..].find(id) {
+                let start = from + i;
+                let end = start + id.len();
+                let is_entry_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+                let before = line[..start]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| !is_entry_char(c));
+                let after = content[end..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !is_entry_char(c));
+                if before && after {
+                    return Some(offset + start);
+                }
+                from = end;
+            }
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// What to do: the item meant when the entry differs only in case or padding (`hm-1`), else
+/// the items of the same kind (`CP-09`: the `CP-` items), else the closest id of a malformed
+/// entry, else the id format.
+fn hint(checklist: &Checklist, id: &str) -> String {
     let normal = normalize(id);
     if let Some(item) = checklist.items.iter().find(|i| normalize(&i.id) == normal) {
-        return Some(item.id.clone());
+        return format!("did you mean `{}`?", item.id);
     }
-    let mut best: Option<(usize, &str)> = None;
-    let mut tie = false;
-    for item in &checklist.items {
-        let d = edit_distance(&id.to_ascii_uppercase(), &item.id);
-        match best {
-            Some((b, _)) if d > b => {}
-            Some((b, _)) if d == b => tie = true,
-            _ => {
-                best = Some((d, &item.id));
-                tie = false;
-            }
-        }
+    if is_item_id(id) {
+        let prefix = id.split('-').next().unwrap_or(id);
+        let same: Vec<&str> = checklist
+            .items
+            .iter()
+            .map(|i| i.id.as_str())
+            .filter(|i| i.split('-').next() == Some(prefix))
+            .collect();
+        return if same.is_empty() {
+            "fix the entry in `covers:` or add the item to the checklist".to_owned()
+        } else {
+            format!("the checklist's items of this kind are {}", same.join(", "))
+        };
     }
-    match best {
-        Some((d, item)) if d <= 2 && !tie => Some(item.to_owned()),
-        _ => None,
+    match did_you_mean(
+        &id.to_ascii_uppercase(),
+        checklist.items.iter().map(|i| i.id.as_str()),
+    ) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => ID_FORMAT.to_owned(),
     }
-}
-
-/// The checklist's item ids that share `id`'s letters before the dash.
-fn same_prefix(checklist: &Checklist, id: &str) -> Vec<String> {
-    let Some((prefix, _)) = id.split_once('-') else {
-        return Vec::new();
-    };
-    checklist
-        .items
-        .iter()
-        .filter(|item| item.id.split_once('-').is_some_and(|(p, _)| p == prefix))
-        .map(|item| item.id.clone())
-        .collect()
 }
 
 /// Upper case, `_`/space as `-`, and leading zeros dropped from the number.
@@ -139,110 +138,74 @@ fn normalize(id: &str) -> String {
     }
 }
 
-/// Levenshtein distance over chars.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     fn checklist() -> Checklist {
         Checklist::parse(
-            Path::new("c.yaml"),
+            std::path::Path::new("c.yaml"),
             "name: Demo\nitems:\n\
              - { id: HM-01, title: a, passing: p }\n\
              - { id: HM-02, title: b, passing: p }\n\
-             - { id: RF-01, title: c, passing: p }\n",
+             - { id: RF-01, title: c, passing: p }\n"
+                .to_owned(),
         )
         .unwrap()
     }
 
+    fn source(text: &str) -> Arc<SourceFile> {
+        Arc::new(SourceFile {
+            path: PathBuf::from("flows/a.yaml"),
+            text: text.to_owned(),
+        })
+    }
+
     #[test]
-    fn known_entries_pass_unknown_are_reported_once() {
+    fn known_entries_pass_unknown_are_reported_once_where_written() {
+        let file = source("name: A\ncovers: [HM-01, HM-10, HM-1]\nsteps: []\n");
         let covers = ["HM-01".to_owned(), "HM-1".to_owned(), "XX-99".to_owned()];
         let flow = FlowCovers {
-            file: Path::new("flows/a.yaml"),
+            file: &file,
             flow: "A",
             covers: &covers,
         };
         // The same flow twice: two matrix cases.
-        let unknown = unknown_covers(&checklist(), &[flow, flow]);
-        let found: Vec<_> = unknown
-            .iter()
-            .map(|u| (u.id.as_str(), u.suggestion.as_deref()))
-            .collect();
-        assert_eq!(found, [("HM-1", Some("HM-01")), ("XX-99", None)]);
+        let found = unknown_covers(&checklist(), &[flow, flow]);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].location(), "flows/a.yaml:2:24");
+        assert_eq!(found[0].hint.as_deref(), Some("did you mean `HM-01`?"));
+        // Not written in the file (it came from elsewhere): the file, no position.
+        assert_eq!(found[1].location(), "flows/a.yaml");
+        assert!(found[1].title.contains("covers `XX-99`"));
+    }
+
+    #[test]
+    fn located_in_block_lists_only_under_covers() {
+        let text = "name: HM-1 test\ntags:\n  - HM-1\ncovers:\n  # HM-1 below\n  - HM-1\n";
         assert_eq!(
-            unknown[0].to_string(),
-            "flows/a.yaml: flow `A` covers `HM-1`, which checklist `Demo` does not list\n  \
-             hint: did you mean `HM-01`?"
+            locate(text, "HM-1").map(|at| source(text).position(at)),
+            Some((6, 5))
         );
-        assert!(
-            unknown[1]
-                .to_string()
-                .contains("add the item to the checklist")
-        );
-        let covers = ["HM-07".to_owned()];
-        let flow = FlowCovers {
-            file: Path::new("f.yaml"),
-            flow: "F",
-            covers: &covers,
-        };
-        let unknown = unknown_covers(&checklist(), &[flow]);
-        let text = unknown[0].to_string();
-        assert!(
-            text.ends_with("items of this kind are HM-01, HM-02"),
-            "{text}"
-        );
+        assert_eq!(locate("covers: [HM-10]\n", "HM-1"), None);
     }
 
     #[test]
-    fn suggestions() {
+    fn hints() {
         let c = checklist();
-        assert_eq!(nearest_id(&c, "hm-01").as_deref(), Some("HM-01"));
-        assert_eq!(nearest_id(&c, "RF_1").as_deref(), Some("RF-01"));
-        assert_eq!(nearest_id(&c, "RF-10").as_deref(), Some("RF-01"));
-        // HM-03 is one edit from HM-01 and from HM-02: no guess.
-        assert_eq!(nearest_id(&c, "HM-03"), None);
-        assert_eq!(nearest_id(&c, "CAPTURE"), None);
-    }
-
-    #[test]
-    fn malformed_entry_gets_the_id_format() {
-        let covers = ["capture".to_owned()];
-        let flow = FlowCovers {
-            file: Path::new("f.yaml"),
-            flow: "F",
-            covers: &covers,
-        };
-        let unknown = unknown_covers(&checklist(), &[flow]);
-        assert!(
-            unknown[0]
-                .to_string()
-                .contains("two or more capital letters")
+        assert_eq!(hint(&c, "hm-01"), "did you mean `HM-01`?");
+        assert_eq!(hint(&c, "RF_1"), "did you mean `RF-01`?");
+        assert_eq!(
+            hint(&c, "HM-07"),
+            "the checklist's items of this kind are HM-01, HM-02"
         );
-    }
-
-    #[test]
-    fn distance() {
-        assert_eq!(edit_distance("HM-01", "HM-01"), 0);
-        assert_eq!(edit_distance("HM-1", "HM-01"), 1);
-        assert_eq!(edit_distance("", "ab"), 2);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(
+            hint(&c, "XX-01"),
+            "fix the entry in `covers:` or add the item to the checklist"
+        );
+        assert_eq!(hint(&c, "HM01"), "did you mean `HM-01`?");
+        assert_eq!(hint(&c, "capture"), ID_FORMAT);
     }
 }

@@ -1,16 +1,25 @@
-//! Reading a checklist file: YAML → [`Checklist`], every problem reported with `file:line:col`
-//! and what to do about it.
+//! Reading a checklist file: YAML → [`Checklist`], every problem reported as a
+//! [`Diagnostic`] (`file:line:col`, the line, a caret, a hint), like flow files:
+//!
+//! ```text
+//! error: duplicate item id `HM-01`
+//!  --> checklists/mine.yaml:9:9
+//!   |
+//! 9 |   - id: HM-01
+//!   |         ^^^^^ a second time
+//!   |
+//!   = hint: it is already used at line 3; give this item its own id
+//! ```
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::mask;
+use crate::diag::{Diagnostic, SourceFile};
 
 /// A certification checklist: a name and its items, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,45 +44,6 @@ pub struct Item {
     /// 1-based line of the item's `id` in the checklist file.
     pub line: u64,
 }
-
-/// One problem in a checklist file.
-///
-/// Displayed as `file:line:col: what is wrong` and, on the next line, `hint: what to do`;
-/// the text goes through [`mask::mask_text`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChecklistError {
-    /// The checklist file.
-    pub file: PathBuf,
-    /// 1-based line; 0 when the problem is the file as a whole (it cannot be read).
-    pub line: u64,
-    /// 1-based column; 0 when unknown.
-    pub column: u64,
-    /// What is wrong, as a lowercase fragment.
-    pub message: String,
-    /// What to do about it.
-    pub hint: Option<String>,
-}
-
-impl fmt::Display for ChecklistError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let location = match (self.line, self.column) {
-            (0, _) => self.file.display().to_string(),
-            (line, 0) => format!("{}:{line}", self.file.display()),
-            (line, column) => format!("{}:{line}:{column}", self.file.display()),
-        };
-        write!(
-            f,
-            "{}",
-            mask::mask_text(&format!("{location}: {}", self.message))
-        )?;
-        if let Some(hint) = &self.hint {
-            write!(f, "\n  hint: {}", mask::mask_text(hint))?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ChecklistError {}
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -105,58 +75,54 @@ pub(crate) fn is_item_id(id: &str) -> bool {
 }
 
 impl Checklist {
-    /// Reads and checks a checklist file. Every problem found is returned, each located.
-    pub fn load(path: &Path) -> Result<Checklist, Vec<ChecklistError>> {
+    /// Reads and checks a checklist file. Every problem found is returned, in file order.
+    pub fn load(path: &Path) -> Result<Checklist, Vec<Diagnostic>> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Checklist::parse(path, &text),
-            Err(e) => Err(vec![ChecklistError {
-                file: path.to_path_buf(),
-                line: 0,
-                column: 0,
-                message: format!("failed to read the checklist: {e}"),
-                hint: Some("check the path given to --checklist".to_owned()),
-            }]),
+            Ok(text) => Checklist::parse(path, text),
+            Err(e) => Err(vec![
+                Diagnostic::for_file(path, format!("failed to read the checklist: {e}"))
+                    .with_hint("check the path given to --checklist"),
+            ]),
         }
     }
 
-    /// Parses and checks a checklist's text; `path` is only used in messages and kept in
+    /// Parses and checks a checklist's text; `path` is used in messages and kept in
     /// [`Checklist::path`].
-    pub fn parse(path: &Path, text: &str) -> Result<Checklist, Vec<ChecklistError>> {
-        let error =
-            |line: u64, column: u64, message: String, hint: Option<String>| ChecklistError {
-                file: path.to_path_buf(),
-                line,
-                column,
-                message,
-                hint,
-            };
-        if text.trim_start_matches('\u{feff}').trim().is_empty() {
-            return Err(vec![error(
-                0,
-                0,
-                "the checklist file is empty".to_owned(),
-                Some(
-                    "write `name:` and `items:`, as in checklists/apo-card-hosted.yaml".to_owned(),
-                ),
-            )]);
+    pub fn parse(path: &Path, text: String) -> Result<Checklist, Vec<Diagnostic>> {
+        let source = Arc::new(SourceFile {
+            path: path.to_path_buf(),
+            text,
+        });
+        if source.text.trim_start_matches('\u{feff}').trim().is_empty() {
+            return Err(vec![
+                Diagnostic::for_file(path, "the checklist file is empty")
+                    .with_hint("write `name:` and `items:`, as in checklists/apo-card-hosted.yaml"),
+            ]);
         }
-        let raw: RawChecklist = serde_saphyr::from_str(text).map_err(|e| {
+        let raw: RawChecklist = serde_saphyr::from_str(&source.text).map_err(|e| {
             let (line, column) = e
                 .location()
                 .map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
-            let (message, hint) = yaml_problem(&e.without_snippet().to_string());
-            vec![error(line, column, message, hint)]
+            vec![yaml_diagnostic(
+                &source,
+                line,
+                column,
+                &e.without_snippet().to_string(),
+            )]
         })?;
 
+        let at = |value: &Spanned<String>, title: String| {
+            let (line, column) = (value.referenced.line(), value.referenced.column());
+            Diagnostic::new(&source, line, column, title)
+        };
         let mut errors = Vec::new();
         let mut blank = |field: &str, value: &Spanned<String>, what: &str| {
             if value.value.trim().is_empty() {
-                errors.push(error(
-                    value.referenced.line(),
-                    value.referenced.column(),
-                    format!("`{field}` is empty"),
-                    Some(format!("write {what}")),
-                ));
+                errors.push(
+                    at(value, format!("`{field}` is empty"))
+                        .with_label("nothing here")
+                        .with_hint(format!("write {what}")),
+                );
             }
         };
         blank("name", &raw.name, "the checklist's name");
@@ -165,36 +131,40 @@ impl Checklist {
             blank("passing", &item.passing, "what passing the item means");
         }
         if raw.items.value.is_empty() {
-            errors.push(error(
-                raw.items.referenced.line(),
-                raw.items.referenced.column(),
-                "the checklist has no items".to_owned(),
-                Some("list items as `- { id: HM-01, title: ..., passing: ... }`".to_owned()),
-            ));
+            errors.push(
+                Diagnostic::new(
+                    &source,
+                    raw.items.referenced.line(),
+                    raw.items.referenced.column(),
+                    "the checklist has no items",
+                )
+                .with_label("empty")
+                .with_hint("list items as `- { id: HM-01, title: ..., passing: ... }`"),
+            );
         }
 
         let mut first_seen: HashMap<&str, u64> = HashMap::new();
         for item in &raw.items.value {
             let id = &item.id;
-            let (line, column) = (id.referenced.line(), id.referenced.column());
+            let width = id.value.chars().count().max(1) as u64;
             if !is_item_id(&id.value) {
-                errors.push(error(
-                    line,
-                    column,
-                    format!("`{}` is not an item id", id.value),
-                    Some(ID_FORMAT.to_owned()),
-                ));
+                errors.push(
+                    at(id, format!("`{}` is not an item id", id.value))
+                        .with_width(width)
+                        .with_label("not an id")
+                        .with_hint(ID_FORMAT),
+                );
             } else if let Some(first) = first_seen.get(id.value.as_str()) {
-                errors.push(error(
-                    line,
-                    column,
-                    format!("duplicate item id `{}`", id.value),
-                    Some(format!(
-                        "it is already used at line {first}; give this item its own id"
-                    )),
-                ));
+                errors.push(
+                    at(id, format!("duplicate item id `{}`", id.value))
+                        .with_width(width)
+                        .with_label("a second time")
+                        .with_hint(format!(
+                            "it is already used at line {first}; give this item its own id"
+                        )),
+                );
             } else {
-                first_seen.insert(&id.value, line);
+                first_seen.insert(&id.value, id.referenced.line());
             }
         }
         if !errors.is_empty() {
@@ -203,7 +173,7 @@ impl Checklist {
         }
 
         Ok(Checklist {
-            path: path.to_path_buf(),
+            path: source.path.clone(),
             name: raw.name.value,
             items: raw
                 .items
@@ -225,49 +195,66 @@ impl Checklist {
     }
 }
 
-/// serde-saphyr's message, reworded, and a hint; its trailing location is dropped because the
-/// error carries its own.
-fn yaml_problem(raw: &str) -> (String, Option<String>) {
+/// A serde-saphyr error as a diagnostic: its message reworded (its trailing location dropped,
+/// the diagnostic carries its own) and a hint.
+fn yaml_diagnostic(source: &Arc<SourceFile>, line: u64, column: u64, raw: &str) -> Diagnostic {
+    const KEYS_HINT: &str =
+        "a checklist has `name` and `items`; an item has `id`, `title` and `passing`";
     let first = raw.lines().next().unwrap_or_default();
     let message = match first.rfind(" at line ") {
         Some(i) if first[i..].contains(", column ") => &first[..i],
         _ => first,
     };
-    const KEYS_HINT: &str = "a checklist has `name` and `items`; an item has `id`, `title` and \
-                             `passing`";
-    if let Some(rest) = message.strip_prefix("unknown field ") {
+    // The caret spans the key for key problems, one character otherwise.
+    let (title, label, hint, width) = if let Some(rest) = message.strip_prefix("unknown field ") {
         let name = rest.split(", ").next().unwrap_or(rest);
-        return (format!("unknown key {name}"), Some(KEYS_HINT.to_owned()));
-    }
-    if let Some(rest) = message.strip_prefix("missing field ") {
-        return (format!("missing key {rest}"), Some(KEYS_HINT.to_owned()));
-    }
-    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let width = name.trim_matches('`').chars().count();
+        (
+            format!("unknown key {name}"),
+            "not allowed here",
+            KEYS_HINT,
+            width,
+        )
+    } else if let Some(rest) = message.strip_prefix("missing field ") {
+        (format!("missing key {rest}"), "in this map", KEYS_HINT, 1)
+    } else if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
         let name = rest.split(", set ").next().unwrap_or(rest);
-        return (
-            format!("duplicate key `{name}`"),
-            Some("write each key once".to_owned()),
-        );
-    }
-    let message = match message {
-        "expected sequence start" => "expected a list",
-        "expected mapping start" => "expected a map",
-        "expected string scalar" => "expected a string",
-        other => other,
+        let width = name.chars().count();
+        let title = format!("duplicate key `{name}`");
+        (title, "a second time", "write each key once", width)
+    } else {
+        let message = match message {
+            "expected sequence start" => "expected a list",
+            "expected mapping start" => "expected a map",
+            "expected string scalar" => "expected a string",
+            other => other,
+        };
+        let title = format!("not a valid checklist: {message}");
+        (title, "here", KEYS_HINT, 1)
     };
-    (
-        format!("not a valid checklist: {message}"),
-        Some(KEYS_HINT.to_owned()),
-    )
+    Diagnostic::new(source, line, column, title)
+        .with_width(width as u64)
+        .with_label(label)
+        .with_hint(hint)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// `file:line:col: title` and the hint, one per problem.
+    fn brief(d: &Diagnostic) -> String {
+        format!(
+            "{}: {}\n  hint: {}",
+            d.location(),
+            d.title,
+            d.hint.as_deref().unwrap_or("")
+        )
+    }
+
     fn parse(text: &str) -> Result<Checklist, Vec<String>> {
-        Checklist::parse(Path::new("c.yaml"), text)
-            .map_err(|errors| errors.iter().map(ToString::to_string).collect())
+        Checklist::parse(Path::new("c.yaml"), text.to_owned())
+            .map_err(|errors| errors.iter().map(brief).collect())
     }
 
     const GOOD: &str = "\
@@ -378,6 +365,7 @@ items:
     #[test]
     fn hostile_inputs_never_panic() {
         for text in [
+            "",
             "[]",
             "name: [1",
             "name: x\nitems: 3\n",
@@ -388,18 +376,14 @@ items:
         ] {
             let errors = parse(text).unwrap_err();
             assert!(!errors.is_empty());
-            assert!(errors[0].starts_with("c.yaml:"), "{text:?}: {}", errors[0]);
+            assert!(errors[0].starts_with("c.yaml"), "{text:?}: {}", errors[0]);
         }
     }
 
     #[test]
     fn unreadable_file() {
         let errors = Checklist::load(Path::new("/nonexistent/c.yaml")).unwrap_err();
-        assert!(
-            errors[0]
-                .to_string()
-                .starts_with("/nonexistent/c.yaml: failed to read")
-        );
+        assert!(brief(&errors[0]).starts_with("/nonexistent/c.yaml: failed to read"));
     }
 
     #[test]

@@ -10,13 +10,14 @@
 //! ```
 //!
 //! Flows name the items they cover with `covers: [HM-01, ...]`. [`Checklist::load`] rejects
-//! unknown keys, malformed or duplicate ids, and empty fields, each with `file:line:col`;
-//! [`unknown_covers`] finds `covers:` entries that name no item (a typo), before anything runs.
+//! unknown keys, malformed or duplicate ids, and empty fields; [`unknown_covers`] finds
+//! `covers:` entries that name no item (a typo). Both answer with
+//! [`Diagnostic`](crate::diag::Diagnostic)s, before anything runs (exit 2).
 //! What a run made of the items is computed in [`crate::report::coverage`].
 
 mod covers;
 mod load;
 
-pub use covers::{FlowCovers, UnknownCover, unknown_covers};
+pub use covers::{FlowCovers, unknown_covers};
 pub(crate) use load::is_item_id;
-pub use load::{Checklist, ChecklistError, Item};
+pub use load::{Checklist, Item};

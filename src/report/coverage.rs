@@ -325,7 +325,8 @@ mod tests {
             "name: Demo\nitems:\n\
              - { id: HM-01, title: First payment, passing: p }\n\
              - { id: HM-02, title: Terminal types, passing: p }\n\
-             - { id: RF-01, title: Refund, passing: p }\n",
+             - { id: RF-01, title: Refund, passing: p }\n"
+                .to_owned(),
         )
         .unwrap()
     }

@@ -1,9 +1,11 @@
 //! Loading checklists: the bundled one, broken ones (every message located, with a hint), and
 //! `covers:` entries that name no item.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use apoflow::checklist::{Checklist, FlowCovers, unknown_covers};
+use apoflow::diag::SourceFile;
 
 use crate::support::bundled;
 
@@ -68,9 +70,9 @@ fn broken_checklists_are_explained() {
     ];
     let mut report = String::new();
     for (name, text) in corpus {
-        let errors = Checklist::parse(Path::new(name), text).expect_err(name);
+        let errors = Checklist::parse(Path::new(name), (*text).to_owned()).expect_err(name);
         for error in errors {
-            report.push_str(&format!("{error}\n"));
+            report.push_str(&error.render(false));
         }
         report.push('\n');
     }
@@ -81,22 +83,23 @@ fn broken_checklists_are_explained() {
 fn a_missing_file_is_one_clear_error() {
     let errors = Checklist::load(Path::new("checklists/no-such-checklist.yaml")).unwrap_err();
     assert_eq!(errors.len(), 1);
-    let text = errors[0].to_string();
-    assert!(
-        text.starts_with("checklists/no-such-checklist.yaml: failed to read the checklist"),
-        "{text}"
-    );
-    assert!(
-        text.contains("hint: check the path given to --checklist"),
-        "{text}"
-    );
+    insta::assert_snapshot!(errors[0].render(false));
 }
 
 #[test]
 fn covers_typos_are_caught_before_a_run() {
     let checklist = bundled();
-    let good = ["HM-01".to_owned(), "NT-01".to_owned()];
-    let typos = [
+    let good = Arc::new(SourceFile {
+        path: PathBuf::from("flows/a.yaml"),
+        text: "name: A\ncovers: [HM-01, NT-01]\nsteps: []\n".to_owned(),
+    });
+    let typos = Arc::new(SourceFile {
+        path: PathBuf::from("flows/b.yaml"),
+        text: "name: B\ntags: [refund]\ncovers:\n  - HM-1\n  - nt-02   # the ack\n  - CP-09\n  - refund\nsteps: []\n"
+            .to_owned(),
+    });
+    let good_covers = ["HM-01".to_owned(), "NT-01".to_owned()];
+    let typo_covers = [
         "HM-1".to_owned(),
         "nt-02".to_owned(),
         "CP-09".to_owned(),
@@ -104,23 +107,23 @@ fn covers_typos_are_caught_before_a_run() {
     ];
     let flows = [
         FlowCovers {
-            file: Path::new("flows/a.yaml"),
+            file: &good,
             flow: "A",
-            covers: &good,
+            covers: &good_covers,
         },
         FlowCovers {
-            file: Path::new("flows/b.yaml"),
+            file: &typos,
             flow: "B",
-            covers: &typos,
+            covers: &typo_covers,
         },
         // A second matrix case of B: reported once.
         FlowCovers {
-            file: Path::new("flows/b.yaml"),
+            file: &typos,
             flow: "B",
-            covers: &typos,
+            covers: &typo_covers,
         },
     ];
-    let unknown = unknown_covers(&checklist, &flows);
-    let text: Vec<String> = unknown.iter().map(ToString::to_string).collect();
+    let found = unknown_covers(&checklist, &flows);
+    let text: Vec<String> = found.iter().map(|d| d.render(false)).collect();
     insta::assert_snapshot!(text.join("\n"));
 }
