@@ -21,17 +21,22 @@
 //! ```no_run
 //! use std::path::Path;
 //! use apoflow::checklist::{Checklist, FlowCovers, unknown_covers};
+//! use apoflow::flow::plan::Plan;
 //! use apoflow::report::coverage::{CaseOutcome, Coverage};
 //! use apoflow::report::evidence::{CaseEvidence, RunInfo, write_evidence};
 //!
 //! # fn cases() -> Vec<CaseEvidence> { Vec::new() }
 //! # fn run_info() -> RunInfo { unimplemented!() }
+//! # let plan = Plan::default();
 //! let checklist = Checklist::load(Path::new("checklists/apo-card-hosted.yaml"))
-//!     .unwrap_or_else(|errors| panic!("exit 2: {errors:?}"));
-//! let covers = vec!["HM-01".to_owned()];
-//! let flows = [FlowCovers { file: Path::new("flows/a.yaml"), flow: "A", covers: &covers }];
+//!     .unwrap_or_else(|errors| panic!("print each with render(color), exit 2"));
+//! let flows: Vec<FlowCovers> = plan
+//!     .cases
+//!     .iter()
+//!     .map(|c| FlowCovers { file: &c.file, flow: &c.flow_name, covers: &c.covers })
+//!     .collect();
 //! for typo in unknown_covers(&checklist, &flows) {
-//!     eprintln!("{typo}"); // then exit 2
+//!     eprint!("{}", typo.render(false)); // then exit 2
 //! }
 //! // ... run the flows; map each case's result and exchanges ...
 //! let cases: Vec<CaseEvidence> = cases();
