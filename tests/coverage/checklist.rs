@@ -127,3 +127,44 @@ fn covers_typos_are_caught_before_a_run() {
     let text: Vec<String> = found.iter().map(|d| d.render(false)).collect();
     insta::assert_snapshot!(text.join("\n"));
 }
+
+/// The path `run --checklist` takes: flows loaded by the real loader, their `covers:` checked
+/// against the bundled checklist, every typo pointing into its flow file.
+#[test]
+fn loaded_flows_are_checked_against_the_checklist() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("good.yaml"),
+        "name: Good\ncovers: [HM-01, NT-01]\nsteps:\n  - http: { url: \"http://127.0.0.1:9/\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("typo.yaml"),
+        "name: Typo\nmatrix:\n  terminalType: [WEB, APP]\ncovers: [HM-02, HM-2]\nsteps:\n  - http: { url: \"http://127.0.0.1:9/\" }\n",
+    )
+    .unwrap();
+    let plan = apoflow::flow::load(&[dir.path().to_path_buf()], &Default::default()).unwrap();
+    assert_eq!(
+        plan.cases.len(),
+        3,
+        "one case for good.yaml, two matrix cases for typo.yaml"
+    );
+
+    let flows: Vec<FlowCovers> = plan
+        .cases
+        .iter()
+        .map(|c| FlowCovers {
+            file: &c.file,
+            flow: &c.flow_name,
+            covers: &c.covers,
+        })
+        .collect();
+    let found = unknown_covers(&bundled(), &flows);
+    assert_eq!(found.len(), 1, "reported once for both matrix cases");
+    assert!(
+        found[0].location().ends_with("typo.yaml:4:17"),
+        "{}",
+        found[0].location()
+    );
+    assert_eq!(found[0].hint.as_deref(), Some("did you mean `HM-02`?"));
+}
