@@ -61,6 +61,9 @@ pub fn unknown_covers(checklist: &Checklist, flows: &[FlowCovers<'_>]) -> Vec<Di
 /// The byte offset of `id` as a whole entry in the file's top-level `covers:` (block or flow
 /// list), if it is written there.
 fn locate(text: &str, id: &str) -> Option<usize> {
+    if id.is_empty() {
+        return None;
+    }
     let mut offset = 0;
     let mut in_covers = false;
     for line in text.split_inclusive('\n') {
@@ -190,6 +193,7 @@ mod tests {
             Some((6, 5))
         );
         assert_eq!(locate("covers: [HM-10]\n", "HM-1"), None);
+        assert_eq!(locate("covers: [\"\"]\n", ""), None);
     }
 
     #[test]
