@@ -130,7 +130,14 @@ pub fn mask_json(value: &mut Value) {
                 *s = masked;
             }
         }
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        Value::Number(n) => {
+            // A card number sent as a JSON number is still a card number.
+            let digits = n.to_string();
+            if (13..=19).contains(&digits.len()) && luhn_valid(&digits) {
+                *value = Value::String(mask_pan(&digits));
+            }
+        }
+        Value::Null | Value::Bool(_) => {}
     }
 }
 
@@ -173,11 +180,13 @@ mod tests {
     #[test]
     fn secret_and_expiry_fields_are_masked_in_json() {
         let mut v = json!({"card": {"cvv": "123", "expiryMonth": "12", "number": "4111 1111 1111 1111"},
-                           "pan": "4111111111111111"});
+                           "pan": "4111111111111111", "asNumber": 4054695723100768_u64, "amount": 4200});
         mask_json(&mut v);
         assert_eq!(v["card"]["cvv"], "***");
         assert_eq!(v["card"]["expiryMonth"], "**");
         assert_eq!(v["pan"], "************1111");
+        assert_eq!(v["asNumber"], "************0768");
+        assert_eq!(v["amount"], 4200);
     }
 
     #[test]

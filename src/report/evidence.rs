@@ -18,7 +18,6 @@
 //! too. Writing into a directory that holds an earlier bundle replaces that bundle's files
 //! (`summary.*` and the item directories) and leaves anything else alone.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
@@ -350,27 +349,10 @@ fn unique_file_name<T>(slug: &str, taken: &[(String, T)]) -> String {
 
 /// Writes a JSON value, masked field by field and then as text.
 fn write_json(path: &Path, mut value: Value) -> io::Result<()> {
-    mask_numbers(&mut value);
     mask::mask_json(&mut value);
     let mut text = serde_json::to_string_pretty(&value).map_err(io::Error::other)?;
     text.push('\n');
     write_masked(path, &text)
-}
-
-/// Card numbers sent as JSON numbers become masked strings: `mask_json` only looks into
-/// strings, and masking the serialized text instead would leave `************0768` unquoted,
-/// which is not JSON. Whether a number is secret is still decided by [`mask::mask_text`].
-fn mask_numbers(value: &mut Value) {
-    match value {
-        Value::Number(n) => {
-            if let Cow::Owned(masked) = mask::mask_text(&n.to_string()) {
-                *value = Value::String(masked);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(mask_numbers),
-        Value::Object(map) => map.values_mut().for_each(mask_numbers),
-        Value::Null | Value::Bool(_) | Value::String(_) => {}
-    }
 }
 
 /// The one place this module writes a file: the text goes through [`mask::mask_text`].
@@ -403,17 +385,6 @@ mod tests {
         let taken = [("a.json".to_owned(), ()), ("a-2.json".to_owned(), ())];
         assert_eq!(unique_file_name("a", &taken), "a-3.json");
         assert_eq!(unique_file_name("b", &taken), "b.json");
-    }
-
-    #[test]
-    fn numeric_card_numbers_become_masked_strings() {
-        let mut value =
-            json!({ "card": 4054695723100768_u64, "amount": 4200, "list": [4054695723100768_u64] });
-        mask_numbers(&mut value);
-        assert_eq!(
-            value,
-            json!({ "card": "************0768", "amount": 4200, "list": ["************0768"] })
-        );
     }
 
     #[test]
