@@ -3,6 +3,7 @@
 pub mod context;
 pub mod exit;
 pub mod query;
+pub mod sandbox;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +32,18 @@ pub enum Command {
         /// The JSON file; standard input when absent.
         file: Option<PathBuf>,
     },
+    /// Run the embedded APO sandbox standalone (point a merchant server or an SDK at it).
+    Sandbox {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8088")]
+        listen: String,
+        /// Register a merchant: CLIENT_ID=PUBLIC_KEY_FILE (repeatable).
+        #[arg(long = "merchant", value_name = "CLIENT_ID=PUBKEYFILE")]
+        merchants: Vec<String>,
+        /// Open the control API (/_sandbox/) to callers presenting this token.
+        #[arg(long, value_name = "T")]
+        control_token: Option<String>,
+    },
 }
 
 /// Parses the command line and runs the chosen subcommand; returns the process exit code.
@@ -44,5 +57,10 @@ pub fn main() -> ExitCode {
 fn dispatch(command: Command, _ctx: &Context) -> u8 {
     match command {
         Command::Query { jsonpath, file } => query::run(&jsonpath, file.as_ref()),
+        Command::Sandbox {
+            listen,
+            merchants,
+            control_token,
+        } => sandbox::run(&listen, &merchants, control_token),
     }
 }
