@@ -957,3 +957,30 @@ fn bad_merchant_flag_exits_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn official_python_sdk_interop() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let python = std::path::Path::new(root).join(".venv-sdk/bin/python");
+    assert!(
+        python.exists(),
+        "the official Python SDK is not installed: run `python3 -m venv .venv-sdk && \
+         .venv-sdk/bin/pip install global-alipay-sdk-python==1.0.1 'cryptography<45'` \
+         (or scripts/sdk-venv.sh) in {root}"
+    );
+    let s = Sandbox::start(&[]);
+    let out = std::process::Command::new(python)
+        .arg(format!("{root}/tests/sandbox/sdk_interop.py"))
+        .arg(&s.url)
+        .arg(format!("{root}/fixtures/keys/merchant-private.pem"))
+        .arg(format!("{root}/fixtures/keys/sandbox-apo-public.pem"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "SDK interop failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("sdk interop ok"), "{stdout}");
+}
