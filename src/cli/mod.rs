@@ -4,6 +4,7 @@ pub mod context;
 pub mod exit;
 pub mod list;
 pub mod query;
+pub mod run;
 pub mod schema;
 pub mod validate;
 
@@ -52,6 +53,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run flows over HTTP and report; exit 0 when all passed, 1 when one failed, 2 when the
+    /// input is invalid.
+    Run(run::RunArgs),
     /// Print the JSON Schema (draft-07) of the flow format, for editor completion.
     Schema,
 }
@@ -69,6 +73,7 @@ fn dispatch(command: Command, ctx: &Context) -> u8 {
         Command::Query { jsonpath, file } => query::run(&jsonpath, file.as_ref()),
         Command::Validate { paths } => validate::run(&paths, ctx),
         Command::List { paths, tags, json } => list::run(&paths, tags, json, ctx),
+        Command::Run(args) => run::run(args, ctx),
         Command::Schema => schema::run(),
     }
 }
