@@ -302,8 +302,7 @@ fn render_spanned_str(
     s: &Spanned<String>,
     what: &str,
 ) -> Result<String, String> {
-    ctx.templates
-        .render_str(&s.value, ctx.scope.value())
+    ctx.render(&Value::String(s.value.clone()))
         .map(|v| as_text(&v))
         .map_err(|e| {
             located(

@@ -54,7 +54,7 @@ pub(crate) struct StepCtx<'a> {
 impl StepCtx<'_> {
     /// Renders every string of `v` against the scope.
     pub(crate) fn render(&self, v: &Value) -> Result<Value, TemplateError> {
-        self.templates.render_value(v, self.scope.value())
+        self.scope.render(self.templates, v)
     }
 }
 
