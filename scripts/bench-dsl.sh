@@ -49,3 +49,7 @@ measure "200 files x 20 steps x 3 assertions" "$bin" validate "$work/many"
 echo
 echo "expect::eval_entry (release), per assertion:"
 cargo test --release --quiet --lib measure_eval_entry -- --ignored --nocapture 2>/dev/null | grep 'ns per'
+
+echo
+echo "template::Templates (release), per request body:"
+cargo test --release --quiet --lib measure_render -- --ignored --nocapture 2>/dev/null | grep 'ns per'

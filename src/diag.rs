@@ -219,6 +219,35 @@ impl Diagnostic {
     }
 }
 
+/// The candidate closest to a misspelled `word`, if one is close enough to be a likely typo
+/// (for "did you mean `steps`?" hints).
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance (names are short).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +287,16 @@ mod tests {
         assert_eq!(s.find_from(99, 1, "x"), None);
         assert_eq!(s.position(0), (1, 1));
         assert_eq!(s.byte_offset(2, 1), Some(10));
+    }
+
+    #[test]
+    fn suggests_close_names_only() {
+        let names = ["steps", "name", "matrix", "starts_with"];
+        assert_eq!(did_you_mean("stpes", names), Some("steps"));
+        assert_eq!(did_you_mean("start_with", names), Some("starts_with"));
+        assert_eq!(did_you_mean("nme", names), Some("name"));
+        assert_eq!(did_you_mean("currency", names), None);
+        assert_eq!(did_you_mean("x", names), None);
     }
 
     #[test]

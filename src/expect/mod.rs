@@ -169,6 +169,15 @@ mod tests {
     }
 
     #[test]
+    fn results_go_across_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Observed>();
+        shared::<AssertionResult>();
+        shared::<crate::flow::plan::Plan>();
+        shared::<crate::diag::Diagnostic>();
+    }
+
+    #[test]
     fn a_passing_entry() {
         let r = eval_entry("$.result.resultStatus", &json!("S"), &observed(), 7, 9);
         assert!(r.passed, "{r:?}");

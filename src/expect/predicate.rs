@@ -323,7 +323,7 @@ fn parse_one(key: &str, arg: &Value, rendered: bool) -> Result<Predicate, Expect
 }
 
 fn unknown_predicate(key: &str) -> ExpectError {
-    let hint = match closest(key) {
+    let hint = match crate::diag::did_you_mean(key, PREDICATES.iter().copied()) {
         Some(name) => format!("did you mean `{name}`? to compare with an object use `equals:`"),
         None => format!(
             "predicates are {}; to compare with an object use `equals:`",
@@ -333,31 +333,6 @@ fn unknown_predicate(key: &str) -> ExpectError {
     ExpectError::new(format!("unknown predicate `{key}`"))
         .hint(hint)
         .at_key(key)
-}
-
-/// The predicate name closest to a misspelling, if one is close enough.
-fn closest(key: &str) -> Option<&'static str> {
-    PREDICATES
-        .iter()
-        .map(|p| (edit_distance(key, p), *p))
-        .filter(|(d, p)| *d <= 2.max(p.len() / 4) && *d < p.len())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, p)| p)
-}
-
-/// Levenshtein distance (names are short).
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// The reason in a regex error, without its multi-line picture of the pattern.

@@ -32,9 +32,17 @@ pub(crate) fn check_file(
     role: Role,
     templates: &Templates,
 ) -> Vec<LoadError> {
+    let uses_partials = flow.steps.iter().any(|s| s.value.use_flow.is_some());
+    let step_ids = (role == Role::Runnable && !uses_partials).then(|| {
+        flow.steps
+            .iter()
+            .filter_map(|s| s.value.id.as_ref().map(|id| id.value.clone()))
+            .collect()
+    });
     let mut c = Checker {
         source,
         templates,
+        step_ids,
         errors: Vec::new(),
     };
     c.flow(flow, role);
@@ -67,6 +75,9 @@ pub(crate) fn at<T>(s: &Spanned<T>) -> (u64, u64) {
 struct Checker<'a> {
     source: &'a Arc<SourceFile>,
     templates: &'a Templates,
+    /// The step ids that `steps.<id>` may name, when they are all known: in a runnable flow
+    /// without `use:` (a partial's ids and a partial's callers are known only at run time).
+    step_ids: Option<Vec<String>>,
     errors: Vec<LoadError>,
 }
 
@@ -130,7 +141,8 @@ impl Checker<'_> {
             }
         }
         for (name, value) in &flow.vars {
-            self.var_name(at(value), name, "variable");
+            let pos = self.key_before(at(value), name);
+            self.var_name(pos, name, "variable");
             self.templates_in(&value.value, at(value));
         }
         self.matrix(flow, role);
@@ -160,8 +172,8 @@ impl Checker<'_> {
         }
     }
 
-    fn var_name(&mut self, value_at: (u64, u64), name: &str, what: &'static str) {
-        let pos = self.key_before(value_at, name);
+    /// Checks a variable name written at `pos`.
+    fn var_name(&mut self, pos: (u64, u64), name: &str, what: &'static str) {
         if !is_identifier(name) {
             self.push(
                 pos,
@@ -218,7 +230,8 @@ impl Checker<'_> {
             return;
         }
         for (name, values) in &flow.matrix {
-            self.var_name(at(values), name, "matrix variable");
+            let pos = self.key_before(at(values), name);
+            self.var_name(pos, name, "matrix variable");
             if values.value.is_empty() {
                 let pos = self.key_before(at(values), name);
                 self.push(
@@ -302,7 +315,9 @@ impl Checker<'_> {
                 self.push(pos, 4, LoadErrorKind::WithWithoutUse);
             }
             for (name, value) in &with.value {
-                self.var_name(at(with), name, "parameter");
+                // The parameters are inside the `with:` map, after its start.
+                let pos = self.key_at(at(with), name);
+                self.var_name(pos, name, "parameter");
                 self.templates_in(value, at(with));
             }
         }
@@ -329,17 +344,7 @@ impl Checker<'_> {
             self.entries(until);
         }
         for (name, query) in &step.save {
-            if !is_identifier(&name.value) || name.value == RESERVED {
-                let kind = if name.value == RESERVED {
-                    LoadErrorKind::ReservedVarName(name.value.clone())
-                } else {
-                    LoadErrorKind::BadVarName {
-                        what: "variable",
-                        name: name.value.clone(),
-                    }
-                };
-                self.push(at(name), name.value.chars().count(), kind);
-            }
+            self.var_name(at(name), &name.value, "variable");
             if let Err(e) = crate::expect::check_query(&query.value) {
                 self.push(
                     at(query),
@@ -479,8 +484,9 @@ impl Checker<'_> {
     /// Checks one string's template syntax; the caret goes where the error is when the text can
     /// be found in the file.
     fn template_at(&mut self, text: &str, pos: (u64, u64)) {
-        let Err(e) = self.templates.check(text) else {
-            return;
+        let e = match self.templates.check(text) {
+            Ok(()) => return self.step_references(text, pos),
+            Err(e) => e,
         };
         let first_line = text.lines().next().unwrap_or_default();
         let (mut place, mut width) = (pos, 1);
@@ -497,6 +503,40 @@ impl Checker<'_> {
             }
         }
         self.push(place, width, LoadErrorKind::Template(e));
+    }
+}
+
+impl Checker<'_> {
+    /// Checks that every `steps.<id>` a template reads names a step of the flow.
+    fn step_references(&mut self, text: &str, pos: (u64, u64)) {
+        let Some(known) = self.step_ids.clone() else {
+            return;
+        };
+        let mut unknown: Vec<String> = self
+            .templates
+            .variables(text)
+            .iter()
+            .filter_map(|v| {
+                v.strip_prefix("steps.")?
+                    .split('.')
+                    .next()
+                    .map(str::to_owned)
+            })
+            .filter(|id| !known.contains(id))
+            .collect();
+        unknown.dedup();
+        for id in unknown {
+            let needle = format!("steps.{id}");
+            let place = self.source.find_from(pos.0, pos.1, &needle).unwrap_or(pos);
+            self.push(
+                place,
+                needle.chars().count(),
+                LoadErrorKind::UnknownStepId {
+                    id,
+                    known: known.clone(),
+                },
+            );
+        }
     }
 }
 
@@ -542,7 +582,7 @@ mod tests {
             path: PathBuf::from("t.yaml"),
             text: yaml.to_owned(),
         });
-        let flow: Flow = serde_saphyr::from_str(yaml).unwrap();
+        let flow = super::super::model::parse(yaml).unwrap();
         check_file(&source, &flow, role, &Templates::new(BTreeMap::new()))
             .into_iter()
             .map(|e| {
@@ -601,6 +641,28 @@ mod tests {
             ]
         );
         assert!(errors("steps:\n  - sleep: 1s\n", Role::Partial).is_empty());
+    }
+
+    #[test]
+    fn bad_parameter_names_point_at_the_key() {
+        let e = errors(
+            "name: x\nsteps:\n  - use: _p.yaml\n    with:\n      ok: 1\n      not-ok: 2\n",
+            Role::Runnable,
+        );
+        assert_eq!(
+            e,
+            vec![(6, 7, "`not-ok` cannot be a parameter name".to_owned())]
+        );
+    }
+
+    #[test]
+    fn steps_references_name_existing_ids() {
+        let yaml = "name: x\nsteps:\n  - id: pay\n    http: { url: \"http://h/{{ steps.pay.response.body.id }}\" }\n  - http: { url: \"http://h/{{ steps.pya.response.body.id }}\" }\n";
+        let e = errors(yaml, Role::Runnable);
+        assert_eq!(e, vec![(5, 31, "no step has the id `pya`".to_owned())]);
+        // With `use:`, ids may come from partials: not checked here.
+        let yaml = "name: x\nsteps:\n  - use: _p.yaml\n  - http: { url: \"http://h/{{ steps.login.response.body.id }}\" }\n";
+        assert!(errors(yaml, Role::Runnable).is_empty());
     }
 
     #[test]

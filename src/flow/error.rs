@@ -41,6 +41,8 @@ pub(crate) enum LoadErrorKind {
     WithWithoutUse,
     /// `every:` or `within:` on a step without `until:`.
     PollWithoutUntil(&'static str),
+    /// A template reads `steps.<id>` of a step that does not exist.
+    UnknownStepId { id: String, known: Vec<String> },
     /// A step id used twice in the same file (the first one's line).
     DuplicateStepId { id: String, first_line: u64 },
     /// A step id that templates cannot name.
@@ -110,6 +112,7 @@ impl LoadErrorKind {
             }
             LoadErrorKind::DuplicateStepId { id, .. } => format!("duplicate step id `{id}`"),
             LoadErrorKind::BadStepId(id) => format!("`{id}` cannot be a step id"),
+            LoadErrorKind::UnknownStepId { id, .. } => format!("no step has the id `{id}`"),
             LoadErrorKind::BadVarName { what, name } => {
                 format!("`{name}` cannot be a {what} name")
             }
@@ -170,6 +173,7 @@ impl LoadErrorKind {
                 None => "this query".to_owned(),
             },
             LoadErrorKind::Template(_) => "in this template".to_owned(),
+            LoadErrorKind::UnknownStepId { .. } => "read here".to_owned(),
             LoadErrorKind::UseNotFound { reason, .. }
             | LoadErrorKind::BodyFileNotFound { reason, .. }
             | LoadErrorKind::BadUrl { reason, .. } => reason.clone(),
@@ -208,6 +212,13 @@ impl LoadErrorKind {
             LoadErrorKind::WithWithoutUse => "pass parameters to a partial with `use: _partial.yaml` and `with:`; for a variable of this flow use `vars:`".to_owned(),
             LoadErrorKind::PollWithoutUntil(_) => "add `until:` with the condition to wait for, or remove it".to_owned(),
             LoadErrorKind::DuplicateStepId { .. } => "step ids name `steps.<id>.request|response`; give each step its own".to_owned(),
+            LoadErrorKind::UnknownStepId { id, known } => {
+                match crate::diag::did_you_mean(id, known.iter().map(String::as_str)) {
+                    Some(close) => format!("did you mean `{close}`? `steps.<id>` reads the request and response of the step with that `id:`"),
+                    None if known.is_empty() => "no step of this flow has an `id:`; give the step whose request or response you read one".to_owned(),
+                    None => format!("the step ids of this flow are {}", known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
+                }
+            }
             LoadErrorKind::BadStepId(_) => "use letters, digits and `_`, starting with a letter or `_` (templates write `steps.<id>`)".to_owned(),
             LoadErrorKind::BadVarName { .. } => "use letters, digits and `_`, starting with a letter or `_`, so that templates can write `{{ name }}`".to_owned(),
             LoadErrorKind::ReservedVarName(_) => "`steps` holds earlier steps' requests and responses; choose another name".to_owned(),
@@ -306,8 +317,12 @@ fn yaml_hint(message: &str) -> Option<String> {
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let allowed = rest.split_once(", expected one of ").map(|(_, a)| a);
         let allowed = allowed.or_else(|| rest.split_once(", expected ").map(|(_, a)| a));
+        let name = rest.split(", ").next().unwrap_or(rest).trim_matches('`');
         return Some(match allowed {
-            Some(list) => format!("allowed here: {list}"),
+            Some(list) => match crate::diag::did_you_mean(name, list.split(", ")) {
+                Some(close) => format!("did you mean `{close}`? allowed here: {list}"),
+                None => format!("allowed here: {list}"),
+            },
             None => "remove it".to_owned(),
         });
     }
@@ -347,7 +362,10 @@ mod tests {
             yaml_message("unknown field `stepz`, expected one of name, steps at line 2, column 1");
         assert_eq!(m, "unknown field `stepz`, expected one of name, steps");
         assert_eq!(yaml_title(&m), "unknown key `stepz`");
-        assert_eq!(yaml_hint(&m).unwrap(), "allowed here: name, steps");
+        assert_eq!(
+            yaml_hint(&m).unwrap(),
+            "did you mean `steps`? allowed here: name, steps"
+        );
         let m = yaml_message(
             "duplicate mapping key: status, set DuplicateKeyPolicy in Options if acceptable at line 7, column 7",
         );

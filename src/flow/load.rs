@@ -132,7 +132,11 @@ impl Loader {
             Some(p) => (Arc::clone(&p.source), p.flow.clone()),
             None => {
                 let text = match std::fs::read_to_string(path) {
-                    Ok(t) => t,
+                    // A byte-order mark is not part of the text: columns count without it.
+                    Ok(t) => match t.strip_prefix('\u{feff}') {
+                        Some(rest) => rest.to_owned(),
+                        None => t,
+                    },
                     Err(e) => {
                         self.diags.push(
                             Diagnostic::for_file(path, "cannot read this flow file")
@@ -145,7 +149,7 @@ impl Loader {
                     path: path.to_path_buf(),
                     text,
                 });
-                match serde_saphyr::from_str::<Flow>(&source.text) {
+                match super::model::parse(&source.text) {
                     Ok(flow) => (source, flow),
                     Err(e) => {
                         let (line, column, width) = e.location().map_or((1, 1, 1), |l| {

@@ -15,7 +15,7 @@
 //!       $.ok: true
 //! ```
 //!
-//! [`load`] turns files like this into a checked [`plan::Plan`], or every error found.
+//! [`load()`] turns files like this into a checked [`plan::Plan`], or every error found.
 
 mod check;
 mod discover;

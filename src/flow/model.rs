@@ -165,6 +165,18 @@ pub struct HttpAction {
     pub timeout: Option<Spanned<DurationSpec>>,
 }
 
+/// Parses a flow file's text. YAML 1.2 scalars: only `true`/`false` are booleans (so the
+/// country code `NO` stays a string), and numbers with leading zeros or underscores (`0123`,
+/// `1_000`) stay strings, as card data and references need.
+pub fn parse(text: &str) -> Result<Flow, serde_saphyr::Error> {
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+        underscored_numbers_as_strings: true,
+    };
+    serde_saphyr::from_str_with_options(text, options)
+}
+
 /// A duration as written in a flow: `250ms`, `2s`, `1m30s`, `1h`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DurationSpec(pub Duration);
@@ -229,6 +241,29 @@ mod tests {
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("2 days").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn scalars_are_yaml_1_2() {
+        let flow = parse(
+            "vars: { a: NO, b: yes, c: on, d: 0123, e: 1_000, f: true, g: 42, h: 0.5, i: ~ }\n",
+        )
+        .unwrap();
+        let vars: Vec<_> = flow.vars.values().map(|v| v.value.clone()).collect();
+        assert_eq!(
+            vars,
+            [
+                serde_json::json!("NO"),
+                serde_json::json!("yes"),
+                serde_json::json!("on"),
+                serde_json::json!("0123"),
+                serde_json::json!("1_000"),
+                serde_json::json!(true),
+                serde_json::json!(42),
+                serde_json::json!(0.5),
+                serde_json::json!(null),
+            ]
+        );
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The functions available in templates: `uuid()`, `now(format)`, `env(name, default=...)`,
-//! `random_digits(n)`.
+//! `random_digits(n)`; and the filters apoflow adds to minijinja's: `fromjson`, `b64encode`,
+//! `b64decode`.
 
 use std::collections::BTreeMap;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use minijinja::value::Kwargs;
 use minijinja::{Environment, Error, ErrorKind};
 
@@ -17,6 +20,9 @@ pub(super) fn register(jinja: &mut Environment<'static>, env: BTreeMap<String, S
     jinja.add_function("env", move |name: &str, kwargs: Kwargs| {
         lookup_env(&env, name, &kwargs)
     });
+    jinja.add_filter("fromjson", fromjson);
+    jinja.add_filter("b64encode", b64encode);
+    jinja.add_filter("b64decode", b64decode);
 }
 
 /// A random (v4) UUID, e.g. for `paymentRequestId`.
@@ -46,6 +52,38 @@ fn random_digits(n: usize) -> Result<String, Error> {
         ));
     }
     Ok((0..n).map(|_| fastrand::digit(10)).collect())
+}
+
+/// Parses a string as JSON (a response that carries JSON inside a string field).
+fn fromjson(text: &str) -> Result<minijinja::Value, Error> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("fromjson: not JSON: {e}"),
+        )
+    })?;
+    Ok(minijinja::Value::from(minijinja::value::Serde(v)))
+}
+
+/// Base64 (standard alphabet, padded) of a string's UTF-8 bytes.
+fn b64encode(text: &str) -> String {
+    B64.encode(text)
+}
+
+/// The text a base64 string encodes.
+fn b64decode(text: &str) -> Result<String, Error> {
+    let bytes = B64.decode(text.trim()).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("b64decode: not base64: {e}"),
+        )
+    })?;
+    String::from_utf8(bytes).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            "b64decode: the decoded bytes are not UTF-8 text",
+        )
+    })
 }
 
 /// The value of an environment variable; an error when it is unset and no `default=` is given.
@@ -109,6 +147,32 @@ mod tests {
         assert_eq!(render("{{ env('NOPE', default='d') }}"), Ok(json!("d")));
         let e = render("{{ env('NOPE') }}").unwrap_err();
         assert!(e.contains("`NOPE` is not set"), "{e}");
+    }
+
+    #[test]
+    fn json_and_base64_filters() {
+        assert_eq!(
+            render("{{ '{\"a\": [1]}' | fromjson }}"),
+            Ok(json!({"a": [1]}))
+        );
+        assert!(
+            render("{{ 'nope' | fromjson }}")
+                .unwrap_err()
+                .contains("fromjson: not JSON")
+        );
+        assert_eq!(
+            render("{{ 'user:pw' | b64encode }}"),
+            Ok(json!("dXNlcjpwdw=="))
+        );
+        assert_eq!(
+            render("{{ 'dXNlcjpwdw==' | b64decode }}"),
+            Ok(json!("user:pw"))
+        );
+        assert!(
+            render("{{ '***' | b64decode }}")
+                .unwrap_err()
+                .contains("not base64")
+        );
     }
 
     #[test]
