@@ -434,7 +434,7 @@ fn errors_are_kept_apart_from_failures() {
     )
     .file(
         "flows/template.yaml",
-        "name: Undefined at run time\nsteps:\n  - http: { url: \"BASE/json\" }\n  - http: { url: \"BASE/echo?x={{ steps.nope.response.status }}\" }\n",
+        "name: Undefined at run time\nsteps:\n  - id: first\n    http: { url: \"BASE/json\" }\n  - http: { url: \"BASE/echo?x={{ steps.first.response.body.nope.deeper }}\" }\n",
     )
     .file("flows/refused.yaml", "name: Refused\nsteps:\n  - http: { url: \"http://127.0.0.1:1/\" }\n");
     let out = p.run(&["--junit", "j.xml", "--json", "r.json"]);
@@ -468,7 +468,7 @@ fn errors_are_kept_apart_from_failures() {
     assert!(
         errors
             .iter()
-            .any(|e| e.contains("nope") && e.contains("flows/template.yaml:4")),
+            .any(|e| e.contains("nope") && e.contains("flows/template.yaml:5")),
         "{errors:?}"
     );
     assert!(

@@ -120,11 +120,9 @@ pub(crate) fn step_heading(step: &StepResult) -> String {
     } else {
         String::new()
     };
-    format!(
-        "step `{}` {} at {}:{}{tries}",
-        step.name,
-        step.status.as_str(),
-        step.file.display(),
-        step.line
-    )
+    let at = match step.line {
+        0 => step.file.display().to_string(),
+        line => format!("{}:{line}", step.file.display()),
+    };
+    format!("step `{}` {} at {at}{tries}", step.name, step.status.as_str())
 }
