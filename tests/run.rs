@@ -532,3 +532,22 @@ fn card_numbers_never_reach_the_output() {
         assert!(text.contains("1111"), "{text}");
     }
 }
+
+#[test]
+fn a_run_time_template_error_points_at_the_flow() {
+    let p = Project::new();
+    p.file(
+        "flows/undefined.yaml",
+        r#"name: Undefined at run time
+vars: { base: "BASE" }
+steps:
+  - id: first
+    http: { url: "{{ base }}/json" }
+  - http: { url: "{{ base }}/echo?id={{ steps.first.response.body.nope.deeper }}" }
+  - http: { url: "BASE/json" }
+"#,
+    );
+    let out = p.run(&[]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    insta::assert_snapshot!(stable(&String::from_utf8_lossy(&out.stdout)));
+}

@@ -91,6 +91,32 @@ pub(crate) fn located(
     d.render(false)
 }
 
+/// A template error in the string `text` written at `at`: the caret points at the part of the
+/// template at fault when the text appears verbatim in the file (no YAML escapes), else at the
+/// value.
+pub(crate) fn located_in_text(
+    file: &Arc<SourceFile>,
+    at: &Location,
+    text: &str,
+    message: String,
+    e: &TemplateError,
+) -> String {
+    let exact = e.range.as_ref().and_then(|range| {
+        let (line, column) = file.find_from(at.line(), at.column(), text)?;
+        let before = text.get(..range.start)?.chars().count() as u64;
+        let width = text.get(range.clone())?.chars().count() as u64;
+        Some((line, column + before, width))
+    });
+    let Some((line, column, width)) = exact else {
+        return located(file, at, message, e.hint.as_deref());
+    };
+    let mut d = Diagnostic::new(file, line, column, message).with_width(width);
+    if let Some(hint) = e.hint.as_deref().filter(|h| !h.is_empty()) {
+        d = d.with_hint(hint);
+    }
+    d.render(false)
+}
+
 /// Runs `steps` in order in `scope`; `Err(i)` when step `i` failed or errored (the steps after
 /// it did not run). `prefix` names the enclosing `use:` steps (`use _login.yaml › `).
 pub(crate) fn run_steps<'a>(
