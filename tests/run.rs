@@ -509,6 +509,9 @@ fn invalid_input_exits_2_and_sends_nothing() {
     let out = p.run(&["--var", "no-equals"]);
     assert_eq!(code(&out), 2, "{}", both(&out));
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stderr));
+    let out = p.run(&["--tags", "no-such-tag"]);
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("none matches --tags `no-such-tag`"));
     let out = p.run(&["--junit", "missing/dir/j.xml"]);
     assert_eq!(code(&out), 2, "{}", both(&out));
     assert_eq!(get_json(&format!("/peek/{key}"))["count"], 0);
