@@ -221,11 +221,14 @@ async fn run_http(
             file: &planned.file,
             scope,
         };
-        let until = step.until.clone().unwrap_or_default();
         poll(
             polling,
             || http::send(action, &ctx),
-            |exchange| check_entries(&ctx, &until, &exchange.observed),
+            |exchange| {
+                step.until.as_ref().map_or(Ok(Vec::new()), |until| {
+                    check_entries(&ctx, until, &exchange.observed)
+                })
+            },
         )
         .await
     };
