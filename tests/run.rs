@@ -257,6 +257,17 @@ steps:
   - id: login
     http: { url: "BASE/echo", json: { user: "{{ user }}", greeting: "{{ greeting }}" } }
     save: { session: $.body.greeting }
+  - sleep: 10ms
+  - use: _audit.yaml
+    with: { what: "{{ session }}" }
+"#,
+    )
+    .file(
+        "flows/_audit.yaml",
+        r#"
+steps:
+  - http: { url: "BASE/echo", json: { audit: "{{ what }}" } }
+    save: { audited: $.body.audit }
 "#,
     )
     .file(
@@ -268,12 +279,20 @@ steps:
     with: { user: "{{ who }}" }
   - http: { url: "BASE/echo", json: { s: "{{ session }}" } }
     expect: { $.body.s: hello alice }
+  - http: { url: "BASE/echo", json: { a: "{{ audited }}" } }
+    expect: { $.body.a: hello alice }
 "#,
     );
     let out = p.run(&["--var", "who=alice", "--json", "r.json"]);
     assert_eq!(code(&out), 0, "{}", both(&out));
     let steps = &json_report(&p, "r.json")["cases"][0]["steps"];
     assert_eq!(steps[0]["name"], "use _login.yaml › login");
+    assert_eq!(steps[1]["name"], "use _login.yaml › sleep 10 ms");
+    assert_eq!(
+        steps[2]["name"],
+        "use _login.yaml › use _audit.yaml › POST BASE/echo".replace("BASE", server())
+    );
+    assert_eq!(steps.as_array().unwrap().len(), 5);
     assert!(steps[0]["file"].as_str().unwrap().ends_with("_login.yaml"));
 }
 
