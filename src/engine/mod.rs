@@ -41,8 +41,8 @@ pub struct Options {
     /// `--var k=v` values: they replace flow `vars` of the same name, and are defined even
     /// where a flow does not declare them.
     pub vars: IndexMap<String, Value>,
-    /// Values the runner provides to templates under `runner.` (later: notification URL,
-    /// target).
+    /// Variables the runner provides to every case (later: `notify_url`, `target`); a flow's
+    /// `vars` and `--var` may override them. `steps` is reserved.
     pub runner: Map<String, Value>,
     /// The directory `body_file` paths are relative to (the project root: where apoflow runs).
     pub root: PathBuf,
