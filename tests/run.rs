@@ -210,8 +210,14 @@ steps:
     );
     let out = p.run(&["--json", "r.json"]);
     assert_eq!(code(&out), 0, "{}", both(&out));
-    let step = &json_report(&p, "r.json")["cases"][0]["steps"][0];
+    let report = json_report(&p, "r.json");
+    let step = &report["cases"][0]["steps"][0];
     assert_eq!(step["tries"], 3);
+    // Per-step timings: polling slept at least twice 10 ms.
+    assert!(step["duration"].as_f64().unwrap() >= 20.0, "{step}");
+    assert!(report["cases"][0]["duration"].as_f64().unwrap() >= step["duration"].as_f64().unwrap());
+    assert_eq!(step["request"]["method"], "GET");
+    assert_eq!(step["response"]["status"], 200);
 }
 
 #[test]
