@@ -233,7 +233,7 @@ steps:
   - http: {{ url: "BASE/count/{key}" }}
     until: {{ $.count: {{ gt: 1000 }} }}
     every: 20ms
-    within: 200ms
+    within: 600ms
 "#
         ),
     );
