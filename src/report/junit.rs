@@ -1,0 +1,135 @@
+//! The JUnit XML report (`--junit FILE`): a testsuite per flow file, a testcase per flow or
+//! matrix case. Failed assertions are `<failure>`, errors (time-outs, refused connections,
+//! run-time template errors) are `<error>`.
+//!
+//! ```xml
+//! <testsuites name="apoflow" tests="2" failures="1" errors="0">
+//!   <testsuite name="flows/pay.yaml" tests="2" failures="1" errors="0">
+//!     <testcase name="Payment [card=visa]" classname="flows/pay.yaml" time="0.048">
+//!       <failure message="step `pay` failed at flows/pay.yaml:7">
+//!         $.result.resultCode  (flows/pay.yaml:11:7)
+//!           expected: string &lt;S&gt;
+//!           actual:   string &lt;F&gt;
+//!       </failure>
+//!     </testcase>
+//!   </testsuite>
+//! </testsuites>
+//! ```
+
+use std::path::Path;
+
+use indexmap::IndexMap;
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use super::{step_failure_lines, step_heading};
+use crate::engine::result::{CaseResult, RunSummary, Status};
+use crate::mask::mask_text;
+
+/// Builds the report from finished cases (in plan order).
+pub fn report(cases: &[CaseResult], summary: &RunSummary) -> Report {
+    let mut suites: IndexMap<String, TestSuite> = IndexMap::new();
+    for case in cases {
+        let file = case.file.display().to_string();
+        let suite = suites
+            .entry(file.clone())
+            .or_insert_with(|| TestSuite::new(file.clone()));
+        let mut status = match case.status {
+            Status::Passed => TestCaseStatus::success(),
+            Status::Failed => TestCaseStatus::non_success(NonSuccessKind::Failure),
+            Status::Errored => TestCaseStatus::non_success(NonSuccessKind::Error),
+            Status::Skipped => TestCaseStatus::skipped(),
+        };
+        if let Some(step) = case.steps.iter().find(|s| s.status.is_failure()) {
+            status.set_message(mask_text(&step_heading(step)).into_owned());
+            status.set_description(mask_text(&step_failure_lines(step).join("\n")).into_owned());
+        } else if case.status == Status::Skipped {
+            status.set_message("not run: --fail-fast stopped the run");
+        }
+        let mut test = TestCase::new(mask_text(&case.title()).into_owned(), status);
+        test.set_classname(file)
+            .set_time(case.duration)
+            .set_assertions(case.steps.iter().map(|s| s.assertions.len()).sum());
+        suite.add_test_case(test);
+    }
+    let mut report = Report::new("apoflow");
+    report.set_time(summary.duration);
+    report.add_test_suites(suites.into_values());
+    report
+}
+
+/// Writes the report to `path`.
+pub fn write(path: &Path, cases: &[CaseResult], summary: &RunSummary) -> std::io::Result<()> {
+    let xml = report(cases, summary)
+        .to_string()
+        .map_err(std::io::Error::other)?;
+    std::fs::write(path, xml)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::engine::result::StepResult;
+
+    fn case(index: usize, file: &str, status: Status, step: Option<Status>) -> CaseResult {
+        CaseResult {
+            index,
+            file: file.into(),
+            flow: format!("flow {index}"),
+            case: None,
+            tags: Vec::new(),
+            status,
+            steps: step
+                .map(|s| StepResult {
+                    name: "pay".to_owned(),
+                    id: None,
+                    file: file.into(),
+                    line: 3,
+                    column: 5,
+                    status: s,
+                    assertions: Vec::new(),
+                    error: Some("card 4111111111111111 refused".to_owned()),
+                    tries: 1,
+                    duration: Duration::from_millis(2),
+                    request: None,
+                    response: None,
+                })
+                .into_iter()
+                .collect(),
+            duration: Duration::from_millis(5),
+        }
+    }
+
+    #[test]
+    fn a_suite_per_file_a_case_per_flow_failures_apart_from_errors() {
+        let cases = [
+            case(0, "a.yaml", Status::Failed, Some(Status::Failed)),
+            case(1, "a.yaml", Status::Errored, Some(Status::Errored)),
+            case(2, "b.yaml", Status::Skipped, None),
+            case(3, "b.yaml", Status::Passed, Some(Status::Passed)),
+        ];
+        let xml = report(&cases, &RunSummary::default()).to_string().unwrap();
+        assert!(!xml.contains("4111111111111111"));
+        let back = Report::deserialize_from_str(&xml).unwrap();
+        assert_eq!(back.test_suites.len(), 2);
+        let kinds: Vec<_> = back
+            .test_suites
+            .iter()
+            .flat_map(|s| &s.test_cases)
+            .map(|t| match &t.status {
+                TestCaseStatus::Success { .. } => "success",
+                TestCaseStatus::NonSuccess {
+                    kind: NonSuccessKind::Failure,
+                    ..
+                } => "failure",
+                TestCaseStatus::NonSuccess {
+                    kind: NonSuccessKind::Error,
+                    ..
+                } => "error",
+                TestCaseStatus::Skipped { .. } => "skipped",
+            })
+            .collect();
+        assert_eq!(kinds, ["failure", "error", "skipped", "success"]);
+    }
+}
