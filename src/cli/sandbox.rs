@@ -89,7 +89,7 @@ pub fn run(listen: &str, merchants: &[String], control_token: Option<String>) ->
              \x20 APO public key   {KEYS}/sandbox-apo-public.pem  (verify responses and notifications)\n\
              \x20 control API      {url}/_sandbox/  ({control})\n\
              Press Ctrl-C to stop.\n",
-            sandbox::DEFAULT_CLIENT_ID
+            crate::apo::target::EMBEDDED_CLIENT_ID
         );
         // A closed stdout (e.g. piped into `head`) must not stop the sandbox.
         let mut out = std::io::stdout().lock();

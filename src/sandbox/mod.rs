@@ -31,15 +31,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::apo::keys::{KeyError, PrivateKey, PublicKey};
-
-/// The client id of the embedded default merchant (its key is fixtures/keys/merchant-*.pem).
-pub const DEFAULT_CLIENT_ID: &str = "SANDBOX_APOFLOW_MERCHANT";
-/// The default merchant's public key (test-only).
-pub const DEFAULT_MERCHANT_PUBLIC_KEY: &str =
-    include_str!("../../fixtures/keys/merchant-public.pem");
-/// The sandbox's own "APO" private key (test-only): signs responses and notifications.
-pub const SANDBOX_APO_PRIVATE_KEY: &str =
-    include_str!("../../fixtures/keys/sandbox-apo-private.pem");
+use crate::apo::target::{
+    EMBEDDED_APO_PRIVATE_PEM, EMBEDDED_CLIENT_ID, EMBEDDED_MERCHANT_PUBLIC_PEM,
+};
 
 /// How a sandbox is set up.
 #[derive(Debug, Clone)]
@@ -50,17 +44,18 @@ pub struct Config {
 }
 
 impl Config {
-    /// The embedded default: the default merchant registered, the fixed sandbox APO key,
+    /// The embedded default: the default merchant ([`EMBEDDED_CLIENT_ID`]) registered, the
+    /// fixed sandbox APO key (both from `apo::target`),
     /// control API open to loopback callers only.
     pub fn embedded() -> Result<Self, KeyError> {
         let mut merchants = HashMap::new();
         merchants.insert(
-            DEFAULT_CLIENT_ID.to_owned(),
-            PublicKey::from_text(DEFAULT_MERCHANT_PUBLIC_KEY)?,
+            EMBEDDED_CLIENT_ID.to_owned(),
+            PublicKey::from_text(EMBEDDED_MERCHANT_PUBLIC_PEM)?,
         );
         Ok(Config {
             merchants,
-            apo_key: PrivateKey::from_text(SANDBOX_APO_PRIVATE_KEY)?,
+            apo_key: PrivateKey::from_text(EMBEDDED_APO_PRIVATE_PEM)?,
             control_token: None,
         })
     }

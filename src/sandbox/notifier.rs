@@ -413,7 +413,7 @@ mod tests {
     }
 
     fn key() -> PrivateKey {
-        PrivateKey::from_text(crate::sandbox::SANDBOX_APO_PRIVATE_KEY).unwrap()
+        PrivateKey::from_text(crate::apo::target::EMBEDDED_APO_PRIVATE_PEM).unwrap()
     }
 
     #[test]
