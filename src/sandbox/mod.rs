@@ -41,6 +41,7 @@ pub struct Config {
     merchants: HashMap<String, PublicKey>,
     apo_key: PrivateKey,
     control_token: Option<String>,
+    http: Option<reqwest::Client>,
 }
 
 impl Config {
@@ -57,6 +58,7 @@ impl Config {
             merchants,
             apo_key: PrivateKey::from_text(EMBEDDED_APO_PRIVATE_PEM)?,
             control_token: None,
+            http: None,
         })
     }
 
@@ -73,6 +75,12 @@ impl Config {
             crate::mask::register_secret(t);
         }
         self.control_token = token;
+    }
+
+    /// Sends notifications through this client (the one `apo::client` built for the process)
+    /// instead of a default one built by [`crate::apo::Client::new`].
+    pub fn http_client(&mut self, http: reqwest::Client) {
+        self.http = Some(http);
     }
 
     /// The registered client ids, sorted.
@@ -125,7 +133,14 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
     };
     let url = format!("http://{host}:{}", addr.port());
     let state = Arc::new(state::State::new(url.clone()));
-    let notifier = Arc::new(notifier::Notifier::new(config.apo_key.clone()));
+    let http = match &config.http {
+        Some(http) => http.clone(),
+        None => crate::apo::Client::new()
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+            .http()
+            .clone(),
+    };
+    let notifier = Arc::new(notifier::Notifier::new(config.apo_key.clone(), http));
     let app = Arc::new(App {
         state: state.clone(),
         notifier: notifier.clone(),

@@ -23,7 +23,7 @@ use super::clock::iso;
 use super::payment::Notice;
 use super::state::State;
 use crate::apo::keys::PrivateKey;
-use crate::apo::sign::{SignedParts, sign};
+use crate::apo::notify::{is_acknowledged, signed_headers};
 
 /// Wait before each send: 0, 2 min, 10 min, 10 min, 1 h, 2 h, 6 h, 15 h (apo-api.md §7.4).
 pub const SCHEDULE: [SignedDuration; 8] = [
@@ -36,6 +36,10 @@ pub const SCHEDULE: [SignedDuration; 8] = [
     SignedDuration::from_hours(6),
     SignedDuration::from_hours(15),
 ];
+
+/// How long one send may take. It exceeds the receiver's claim grace (how long it holds an
+/// answer while a flow step may claim the notification), so a held answer is still read.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Delivery faults set through the control API.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -115,13 +119,9 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// A notifier signing with the sandbox's APO key.
-    pub fn new(key: PrivateKey) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+    /// A notifier signing with the sandbox's APO key and sending through `http` (the client
+    /// built by `apo::client`, lent; each send is limited to [`SEND_TIMEOUT`]).
+    pub fn new(key: PrivateKey, http: reqwest::Client) -> Self {
         Notifier {
             book: Mutex::default(),
             wake: Notify::new(),
@@ -305,32 +305,29 @@ impl Notifier {
         for _ in 0..job.copies {
             let at = state.clock.now();
             let time = iso(at);
-            let path = url::Url::parse(&job.url)
-                .map(|u| match u.query() {
-                    Some(q) => format!("{}?{q}", u.path()),
-                    None => u.path().to_owned(),
-                })
-                .unwrap_or_else(|_| "/".to_owned());
-            let signature = sign(
-                &self.key,
-                &SignedParts::post(&path, &job.client_id, &time, &job.body),
-            );
-            let sent = self
+            let Ok(url) = url::Url::parse(&job.url) else {
+                self.record(
+                    job.id,
+                    at,
+                    "not delivered: request failed".to_owned(),
+                    false,
+                );
+                continue;
+            };
+            let mut request = self
                 .http
-                .post(&job.url)
-                .header("content-type", "application/json; charset=UTF-8")
-                .header("client-id", &job.client_id)
-                .header("request-time", &time)
-                .header("signature", signature)
-                .body(job.body.as_ref().clone())
-                .send()
-                .await;
-            let (outcome, ack) = match sent {
+                .post(url.clone())
+                .timeout(SEND_TIMEOUT)
+                .body(job.body.as_ref().clone());
+            for (name, value) in signed_headers(&self.key, &url, &job.client_id, &time, &job.body) {
+                request = request.header(name, value);
+            }
+            let (outcome, ack) = match request.send().await {
                 Err(e) => (format!("not delivered: {}", error_kind(&e)), false),
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let body = resp.bytes().await.unwrap_or_default();
-                    let ack = status == 200 && acknowledges(&body);
+                    let ack = is_acknowledged(status, &body);
                     let what = if ack {
                         "acknowledged"
                     } else {
@@ -387,12 +384,6 @@ fn error_kind(e: &reqwest::Error) -> &'static str {
     }
 }
 
-/// Whether an answer body is APO's fixed SUCCESS acknowledgement.
-fn acknowledges(body: &[u8]) -> bool {
-    serde_json::from_slice::<Value>(body)
-        .is_ok_and(|v| v["result"]["resultCode"] == "SUCCESS" && v["result"]["resultStatus"] == "S")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,13 +403,22 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_send_outlasts_the_receivers_claim_grace() {
+        assert!(SEND_TIMEOUT > crate::receiver::ReceiverConfig::DEFAULT_CLAIM_GRACE);
+    }
+
+    fn notifier() -> Notifier {
+        Notifier::new(key(), reqwest::Client::new())
+    }
+
     fn key() -> PrivateKey {
         PrivateKey::from_text(crate::apo::target::EMBEDDED_APO_PRIVATE_PEM).unwrap()
     }
 
     #[test]
     fn drop_counts_as_a_failed_attempt_and_schedules_the_retry() {
-        let n = Notifier::new(key());
+        let n = notifier();
         let now = Timestamp::now();
         n.set_faults(Faults {
             drop_next: 1,
@@ -443,7 +443,7 @@ mod tests {
 
     #[test]
     fn reorder_holds_one_until_the_next_or_until_released() {
-        let n = Notifier::new(key());
+        let n = notifier();
         let now = Timestamp::now();
         n.set_faults(Faults {
             reorder_next: true,
@@ -464,16 +464,5 @@ mod tests {
         assert!(n.take_due(now).is_empty());
         n.set_faults(Faults::default());
         assert_eq!(n.take_due(now).len(), 1);
-    }
-
-    #[test]
-    fn only_the_success_body_acknowledges() {
-        assert!(acknowledges(
-            br#"{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}}"#
-        ));
-        assert!(!acknowledges(b"OK"));
-        assert!(!acknowledges(
-            br#"{"result":{"resultCode":"PROCESS_FAIL","resultStatus":"F"}}"#
-        ));
     }
 }
