@@ -18,34 +18,11 @@ use super::App;
 use super::clock::iso;
 use super::error::{ApoError, Code};
 use super::state::Handled;
+use crate::apo::endpoint::Endpoint;
 use crate::apo::sign::{SignedParts, sign, verify};
 
 /// Bodies above this size get PARAM_ILLEGAL.
 pub const MAX_BODY: usize = 256 * 1024;
-
-#[derive(Debug, Clone, Copy)]
-enum Api {
-    Pay,
-    InquiryPayment,
-    Capture,
-    Cancel,
-    Refund,
-    InquiryRefund,
-}
-
-impl Api {
-    fn from_name(name: &str) -> Option<Self> {
-        Some(match name {
-            "pay" => Api::Pay,
-            "inquiryPayment" => Api::InquiryPayment,
-            "capture" => Api::Capture,
-            "cancel" => Api::Cancel,
-            "refund" => Api::Refund,
-            "inquiryRefund" => Api::InquiryRefund,
-            _ => return None,
-        })
-    }
-}
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -108,8 +85,7 @@ async fn handle(app: &App, path: &str, client_id: &str, req: Request) -> Handled
     if req.method() != Method::POST {
         return Err(ApoError::new(Code::MethodNotSupported));
     }
-    let name = req.uri().path().rsplit('/').next().unwrap_or_default();
-    let api = Api::from_name(name).ok_or_else(|| {
+    let endpoint = Endpoint::from_path(req.uri().path()).ok_or_else(|| {
         ApoError::with(
             Code::NoInterfaceDef,
             format!("API is not defined: {}", req.uri().path()),
@@ -162,13 +138,13 @@ async fn handle(app: &App, path: &str, client_id: &str, req: Request) -> Handled
         )
     })?;
     let state = &app.state;
-    match api {
-        Api::Pay => state.handle_pay(client_id, &json),
-        Api::InquiryPayment => state.handle_inquiry_payment(client_id, &json),
-        Api::Capture => state.handle_capture(client_id, &json),
-        Api::Cancel => state.handle_cancel(client_id, &json),
-        Api::Refund => state.handle_refund(client_id, &json),
-        Api::InquiryRefund => state.handle_inquiry_refund(client_id, &json),
+    match endpoint {
+        Endpoint::Pay => state.handle_pay(client_id, &json),
+        Endpoint::InquiryPayment => state.handle_inquiry_payment(client_id, &json),
+        Endpoint::Capture => state.handle_capture(client_id, &json),
+        Endpoint::Cancel => state.handle_cancel(client_id, &json),
+        Endpoint::Refund => state.handle_refund(client_id, &json),
+        Endpoint::InquiryRefund => state.handle_inquiry_refund(client_id, &json),
     }
 }
 
