@@ -67,17 +67,17 @@ macro_rules! result_codes {
             pub const ALL: &'static [ResultCode] = &[ $( ResultCode::$variant, )+ ];
 
             /// The wire code, e.g. `PAYMENT_IN_PROCESS`.
-            pub fn code(self) -> &'static str {
+            pub const fn code(self) -> &'static str {
                 match self { $( ResultCode::$variant => $code, )+ }
             }
 
             /// The status APO gives this code.
-            pub fn status(self) -> ResultStatus {
+            pub const fn status(self) -> ResultStatus {
                 match self { $( ResultCode::$variant => ResultStatus::$status, )+ }
             }
 
             /// APO's English message for this code.
-            pub fn message(self) -> &'static str {
+            pub const fn message(self) -> &'static str {
                 match self { $( ResultCode::$variant => $message, )+ }
             }
         }
@@ -196,12 +196,14 @@ impl ResultCode {
 
     /// The `result` object APO sends: `{"resultCode", "resultStatus", "resultMessage"}`.
     pub fn to_json(self) -> Value {
-        json!({
-            "resultCode": self.code(),
-            "resultStatus": self.status().letter(),
-            "resultMessage": self.message(),
-        })
+        result_json(self.code(), self.status(), self.message())
     }
+}
+
+/// A `result` object with any code, status and message (a specific message instead of the
+/// table's, or a code outside the table, such as a test card's outcome).
+pub fn result_json(code: &str, status: ResultStatus, message: &str) -> Value {
+    json!({ "resultCode": code, "resultStatus": status.letter(), "resultMessage": message })
 }
 
 impl fmt::Display for ResultCode {

@@ -16,9 +16,10 @@ use serde_json::Value;
 
 use super::App;
 use super::clock::iso;
-use super::error::{ApoError, Code};
+use super::error::ApoError;
 use super::state::Handled;
 use crate::apo::endpoint::Endpoint;
+use crate::apo::result::ResultCode;
 use crate::apo::sign::{SignedParts, sign, verify};
 
 /// Bodies above this size get PARAM_ILLEGAL.
@@ -74,7 +75,7 @@ pub(super) async fn call(State(app): State<Arc<App>>, req: Request) -> Response 
             body
         }
         Err(e) => {
-            tracing::debug!(code = e.code.name(), path, "sandbox call failed");
+            tracing::debug!(code = e.code.code(), path, "sandbox call failed");
             e.body()
         }
     };
@@ -83,23 +84,23 @@ pub(super) async fn call(State(app): State<Arc<App>>, req: Request) -> Response 
 
 async fn handle(app: &App, path: &str, client_id: &str, req: Request) -> Handled {
     if req.method() != Method::POST {
-        return Err(ApoError::new(Code::MethodNotSupported));
+        return Err(ApoError::new(ResultCode::MethodNotSupported));
     }
     let endpoint = Endpoint::from_path(req.uri().path()).ok_or_else(|| {
         ApoError::with(
-            Code::NoInterfaceDef,
+            ResultCode::NoInterfaceDef,
             format!("API is not defined: {}", req.uri().path()),
         )
     })?;
     if client_id.is_empty() {
         return Err(ApoError::with(
-            Code::InvalidClient,
+            ResultCode::InvalidClient,
             "The client-id header is missing.",
         ));
     }
     let key = app.config.merchants.get(client_id).ok_or_else(|| {
         ApoError::with(
-            Code::UnknownClient,
+            ResultCode::UnknownClient,
             format!("No merchant is registered under client-id {client_id}."),
         )
     })?;
@@ -109,12 +110,15 @@ async fn handle(app: &App, path: &str, client_id: &str, req: Request) -> Handled
         .map_err(|_| ApoError::param("body", &format!("must be at most {MAX_BODY} bytes")))?;
     let time = header_str(&headers, "request-time").ok_or_else(|| {
         ApoError::with(
-            Code::InvalidSignature,
+            ResultCode::InvalidSignature,
             "The request-time header is missing.",
         )
     })?;
     let signature = header_str(&headers, "signature").ok_or_else(|| {
-        ApoError::with(Code::InvalidSignature, "The signature header is missing.")
+        ApoError::with(
+            ResultCode::InvalidSignature,
+            "The signature header is missing.",
+        )
     })?;
     verify(
         key,
@@ -123,7 +127,7 @@ async fn handle(app: &App, path: &str, client_id: &str, req: Request) -> Handled
     )
     .map_err(|e| {
         ApoError::with(
-            Code::InvalidSignature,
+            ResultCode::InvalidSignature,
             format!("The signature is not validated: {e}."),
         )
     })?;
@@ -157,6 +161,9 @@ pub(super) async fn unknown_path(State(app): State<Arc<App>>, req: Request) -> R
     let client_id = header_str(req.headers(), "client-id")
         .unwrap_or_default()
         .to_owned();
-    let err = ApoError::with(Code::NoInterfaceDef, format!("API is not defined: {path}"));
+    let err = ApoError::with(
+        ResultCode::NoInterfaceDef,
+        format!("API is not defined: {path}"),
+    );
     respond(&app, &path, &client_id, &err.body())
 }

@@ -19,16 +19,17 @@ use serde_json::{Value, json};
 
 use super::cards::{CardProfile, ThreeDs};
 use super::clock::iso;
-use super::error::{ApoError, Code, result_json};
+use super::error::ApoError;
 use super::tokens::Vault;
 use super::validate::{CaptureRequest, Money, PayRequest, RefundRequest, TokenizeMode};
+use crate::apo::result::{ResultCode, ResultStatus, result_json};
 
 /// How long a payment waits for the buyer when the request gives no `paymentExpiryTime`.
 pub const DEFAULT_PAYMENT_EXPIRY: SignedDuration = SignedDuration::from_mins(14);
 /// How long an authorization can be captured (APO: 7 days).
 pub const AUTH_VALIDITY: SignedDuration = SignedDuration::from_hours(7 * 24);
 /// The code of a failed 3-D Secure challenge.
-pub const THREE_DS_FAILED: &str = "USER_PAYMENT_VERIFICATION_FAILED";
+pub const THREE_DS_FAILED: &str = ResultCode::UserPaymentVerificationFailed.code();
 
 /// Where a payment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +93,7 @@ impl Txn {
             "transactionId": self.id,
             "transactionAmount": self.amount.json(),
             "transactionTime": iso(self.time),
-            "transactionResult": result_json("SUCCESS", "S", "success."),
+            "transactionResult": ResultCode::Success.to_json(),
         })
     }
 }
@@ -185,7 +186,7 @@ impl Payment {
             expiry,
             auth_expiry: now.saturating_add(AUTH_VALIDITY).unwrap_or(now),
             status: Status::Processing,
-            result_code: Code::PaymentInProcess.name().to_owned(),
+            result_code: ResultCode::PaymentInProcess.code().to_owned(),
             paid_at: None,
             card,
             consent: false,
@@ -202,7 +203,7 @@ impl Payment {
     /// A payment rejected by risk control at pay time (amount "11").
     pub fn reject(&mut self) {
         self.status = Status::Fail;
-        self.result_code = Code::RiskReject.name().to_owned();
+        self.result_code = ResultCode::RiskReject.code().to_owned();
     }
 
     /// Whether a repeated pay has the same key fields (amount, currency, paymentMethodId).
@@ -225,29 +226,17 @@ impl Payment {
 
     /// The pay response for this payment (first call and repeats alike).
     pub fn pay_body(&self) -> Value {
-        let (code, status, message) = match self.status {
-            Status::Processing => (
-                Code::PaymentInProcess.name(),
-                "U",
-                Code::PaymentInProcess.message(),
-            ),
-            Status::Success => ("SUCCESS", "S", "success."),
-            Status::Fail if self.result_code == Code::RiskReject.name() => {
-                (Code::RiskReject.name(), "F", Code::RiskReject.message())
+        let result = match self.status {
+            Status::Processing => ResultCode::PaymentInProcess,
+            Status::Success => ResultCode::Success,
+            Status::Fail if self.result_code == ResultCode::RiskReject.code() => {
+                ResultCode::RiskReject
             }
-            Status::Fail => (
-                Code::OrderIsClosed.name(),
-                "F",
-                Code::OrderIsClosed.message(),
-            ),
-            Status::Cancelled => (
-                Code::OrderIsCanceled.name(),
-                "F",
-                Code::OrderIsCanceled.message(),
-            ),
+            Status::Fail => ResultCode::OrderIsClosed,
+            Status::Cancelled => ResultCode::OrderIsCanceled,
         };
         let mut body = json!({
-            "result": result_json(code, status, message),
+            "result": result.to_json(),
             "paymentRequestId": self.req.payment_request_id,
             "paymentId": self.id,
             "paymentAmount": self.req.amount.json(),
@@ -315,26 +304,23 @@ impl Payment {
         })
     }
 
+    /// The `paymentResultMessage`: what the sandbox did where that says more than the code's
+    /// default message (apo::result), else that default.
     fn result_message(&self) -> &str {
         match self.result_code.as_str() {
-            "SUCCESS" => "success.",
-            "PAYMENT_IN_PROCESS" => Code::PaymentInProcess.message(),
-            "RISK_REJECT" => Code::RiskReject.message(),
             "ORDER_IS_CLOSED" => "The payment expired before the buyer completed it.",
-            "ORDER_IS_CANCELED" => Code::OrderIsCanceled.message(),
             "PROCESS_FAIL" => "The card was declined by the issuer.",
             "USER_BALANCE_NOT_ENOUGH" => "Insufficient funds.",
-            "CARD_EXPIRED" => "The card has expired.",
             "DO_NOT_HONOR" => "The issuer declined the card (do not honor).",
             THREE_DS_FAILED => "3-D Secure authentication failed.",
-            _ => "The payment failed.",
+            code => ResultCode::from_code(code).map_or("The payment failed.", ResultCode::message),
         }
     }
 
     /// The inquiryPayment response.
     pub fn inquiry_body(&self) -> Value {
         let mut body = json!({
-            "result": result_json("SUCCESS", "S", "success."),
+            "result": ResultCode::Success.to_json(),
             "paymentStatus": self.status.name(),
             "paymentResultCode": self.result_code,
             "paymentResultMessage": self.result_message(),
@@ -374,7 +360,11 @@ impl Payment {
             "notifyType": "PAYMENT_RESULT",
             "result": result_json(
                 &self.result_code,
-                if success { "S" } else { "F" },
+                if success {
+                    ResultStatus::Success
+                } else {
+                    ResultStatus::Failed
+                },
                 self.result_message(),
             ),
             "paymentRequestId": self.req.payment_request_id,
@@ -408,7 +398,7 @@ impl Payment {
         let url = self.req.notify_url.clone()?;
         let body = json!({
             "notifyType": "CAPTURE_RESULT",
-            "result": result_json("SUCCESS", "S", "success."),
+            "result": ResultCode::Success.to_json(),
             "captureRequestId": txn.request_id,
             "paymentId": self.id,
             "captureId": txn.id,
@@ -524,7 +514,7 @@ impl Payment {
         }
         if self.expiry <= now {
             self.awaiting_challenge = false;
-            return self.finish(Code::OrderIsClosed.name(), vault, now);
+            return self.finish(ResultCode::OrderIsClosed.code(), vault, now);
         }
         Vec::new()
     }
@@ -569,10 +559,10 @@ impl Payment {
         now: Timestamp,
     ) -> Result<(Value, Vec<Notice>), ApoError> {
         match self.status {
-            Status::Cancelled => return Err(ApoError::new(Code::AuthCancelled)),
+            Status::Cancelled => return Err(ApoError::new(ResultCode::AuthCancelled)),
             Status::Processing | Status::Fail => {
                 return Err(ApoError::with(
-                    Code::OrderStatusInvalid,
+                    ResultCode::OrderStatusInvalid,
                     format!(
                         "The payment is {}; only a SUCCESS payment can be captured.",
                         self.status.name()
@@ -583,12 +573,12 @@ impl Payment {
         }
         if self.req.auto_capture {
             return Err(ApoError::with(
-                Code::OrderStatusInvalid,
+                ResultCode::OrderStatusInvalid,
                 "The payment uses captureMode AUTOMATIC and was captured automatically.",
             ));
         }
         if now >= self.auth_expiry {
-            return Err(ApoError::new(Code::AuthExpired));
+            return Err(ApoError::new(ResultCode::AuthExpired));
         }
         if req.amount.currency != self.req.amount.currency {
             return Err(ApoError::param(
@@ -598,7 +588,7 @@ impl Payment {
         }
         if self.captured().saturating_add(req.amount.value) > self.req.amount.value {
             return Err(ApoError::with(
-                Code::CaptureAmountExceedAuthLimit,
+                ResultCode::CaptureAmountExceedAuthLimit,
                 format!(
                     "Total capture amount {} exceeds the authorized amount {}.",
                     self.captured().saturating_add(req.amount.value),
@@ -614,7 +604,7 @@ impl Payment {
             time: now,
         };
         let body = json!({
-            "result": result_json("SUCCESS", "S", "success."),
+            "result": ResultCode::Success.to_json(),
             "captureRequestId": txn.request_id,
             "captureId": txn.id,
             "paymentId": self.id,
@@ -633,19 +623,19 @@ impl Payment {
             Status::Cancelled => {}
             Status::Fail => {
                 return Err(ApoError::with(
-                    Code::OrderIsClosed,
+                    ResultCode::OrderIsClosed,
                     "The payment failed or expired; there is nothing to cancel.",
                 ));
             }
             Status::Processing | Status::Success if !self.captures.is_empty() => {
                 return Err(ApoError::with(
-                    Code::OrderStatusInvalid,
+                    ResultCode::OrderStatusInvalid,
                     "The payment is already captured; refund it instead.",
                 ));
             }
             Status::Processing | Status::Success => {
                 if self.status == Status::Processing {
-                    self.result_code = Code::OrderIsCanceled.name().to_owned();
+                    self.result_code = ResultCode::OrderIsCanceled.code().to_owned();
                 }
                 self.status = Status::Cancelled;
                 self.pending_until = None;
@@ -661,7 +651,7 @@ impl Payment {
         }
         let time = self.cancel.as_ref().map_or(now, |t| t.time);
         Ok(json!({
-            "result": result_json("SUCCESS", "S", "success."),
+            "result": ResultCode::Success.to_json(),
             "paymentId": self.id,
             "paymentRequestId": self.req.payment_request_id,
             "cancelTime": iso(time),
@@ -676,7 +666,7 @@ impl Payment {
     ) -> Result<(Value, Vec<Notice>), ApoError> {
         if self.captures.is_empty() {
             return Err(ApoError::with(
-                Code::OrderStatusInvalid,
+                ResultCode::OrderStatusInvalid,
                 format!(
                     "The payment is {} and not captured; only captured payments can be refunded.",
                     self.status.name()
@@ -692,7 +682,7 @@ impl Payment {
         let total = self.refunded().saturating_add(req.amount.value);
         if total > self.captured() {
             return Err(ApoError::with(
-                Code::RefundAmountExceed,
+                ResultCode::RefundAmountExceed,
                 format!(
                     "Total refund amount {total} exceeds the captured amount {}.",
                     self.captured()
@@ -726,7 +716,7 @@ impl Payment {
 
     fn refund_body(&self, txn: &Txn, response: bool) -> Value {
         let mut b = json!({
-            "result": result_json("SUCCESS", "S", "success."),
+            "result": ResultCode::Success.to_json(),
             "refundRequestId": txn.request_id,
             "refundId": txn.id,
             "paymentId": self.id,
@@ -813,23 +803,23 @@ mod tests {
         };
         assert_eq!(
             p.refund(&refund("r0", 1), now).unwrap_err().code,
-            Code::OrderStatusInvalid
+            ResultCode::OrderStatusInvalid
         );
         p.capture(&cap("c1", 600), now).unwrap();
         assert_eq!(
             p.capture(&cap("c2", 500), now).unwrap_err().code,
-            Code::CaptureAmountExceedAuthLimit
+            ResultCode::CaptureAmountExceedAuthLimit
         );
         p.refund(&refund("r1", 400), now).unwrap();
         assert_eq!(
             p.refund(&refund("r2", 201), now).unwrap_err().code,
-            Code::RefundAmountExceed
+            ResultCode::RefundAmountExceed
         );
         p.refund(&refund("r3", 200), now).unwrap();
         let late = now.saturating_add(AUTH_VALIDITY).unwrap();
         assert_eq!(
             p.capture(&cap("c3", 1), late).unwrap_err().code,
-            Code::AuthExpired
+            ResultCode::AuthExpired
         );
     }
 

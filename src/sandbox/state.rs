@@ -14,10 +14,11 @@ use serde_json::Value;
 
 use super::cards::CardProfile;
 use super::clock::Clock;
-use super::error::{ApoError, Code};
+use super::error::ApoError;
 use super::payment::{ChallengeAnswer, Next, Notice, Payment, Status};
 use super::tokens::Vault;
 use super::validate::{self, Money, PaymentRef, RefundRef};
+use crate::apo::result::ResultCode;
 
 /// What an API handler returns: the response body and the notifications to send.
 pub type Handled = Result<(Value, Vec<Notice>), ApoError>;
@@ -116,16 +117,16 @@ impl State {
             let p = store
                 .payments
                 .get(&id)
-                .ok_or_else(|| ApoError::new(Code::OrderNotExist))?;
+                .ok_or_else(|| ApoError::new(ResultCode::OrderNotExist))?;
             if !p.same_key(&req) {
                 return Err(ApoError::with(
-                    Code::RepeatReqInconsistent,
+                    ResultCode::RepeatReqInconsistent,
                     "The paymentRequestId was used with a different amount, currency or paymentMethodId.",
                 ));
             }
             let p = store
                 .ticked(client, &PaymentRef::Id(id), now)
-                .ok_or_else(|| ApoError::new(Code::OrderNotExist))?;
+                .ok_or_else(|| ApoError::new(ResultCode::OrderNotExist))?;
             return Ok((p.pay_body(), Vec::new()));
         }
         let saved = match &req.payment_method_id {
@@ -160,7 +161,7 @@ impl State {
         let mut store = self.lock();
         let p = store
             .ticked(client, &r, now)
-            .ok_or_else(|| ApoError::new(Code::OrderNotExist))?;
+            .ok_or_else(|| ApoError::new(ResultCode::OrderNotExist))?;
         Ok((p.inquiry_body(), Vec::new()))
     }
 
@@ -173,7 +174,7 @@ impl State {
         if let Some((pid, amount, body)) = store.captures.get(&key) {
             if *pid != req.payment_id || *amount != req.amount {
                 return Err(ApoError::with(
-                    Code::RepeatReqInconsistent,
+                    ResultCode::RepeatReqInconsistent,
                     "The captureRequestId was used with a different paymentId or captureAmount.",
                 ));
             }
@@ -181,7 +182,7 @@ impl State {
         }
         let p = store
             .ticked(client, &PaymentRef::Id(req.payment_id.clone()), now)
-            .ok_or_else(|| ApoError::new(Code::AuthNotFound))?;
+            .ok_or_else(|| ApoError::new(ResultCode::AuthNotFound))?;
         let (body, notices) = p.capture(&req, now)?;
         store
             .captures
@@ -196,7 +197,7 @@ impl State {
         let mut store = self.lock();
         let p = store
             .ticked(client, &r, now)
-            .ok_or_else(|| ApoError::new(Code::OrderNotExist))?;
+            .ok_or_else(|| ApoError::new(ResultCode::OrderNotExist))?;
         Ok((p.cancel(now)?, Vec::new()))
     }
 
@@ -209,7 +210,7 @@ impl State {
         if let Some((pid, _, amount, body)) = store.refunds.get(&key) {
             if *pid != req.payment_id || *amount != req.amount {
                 return Err(ApoError::with(
-                    Code::RepeatReqInconsistent,
+                    ResultCode::RepeatReqInconsistent,
                     "The refundRequestId was used with a different paymentId or refundAmount.",
                 ));
             }
@@ -217,7 +218,7 @@ impl State {
         }
         let p = store
             .ticked(client, &PaymentRef::Id(req.payment_id.clone()), now)
-            .ok_or_else(|| ApoError::new(Code::OrderNotExist))?;
+            .ok_or_else(|| ApoError::new(ResultCode::OrderNotExist))?;
         let (body, notices) = p.refund(&req, now)?;
         let index = p.refunds.len() - 1;
         if let Some(id) = body["refundId"].as_str() {
@@ -237,18 +238,18 @@ impl State {
             RefundRef::RequestId(rid) => (client.to_owned(), rid),
             RefundRef::Id(id) => match store.refund_ids.get(&id) {
                 Some(k) if k.0 == client => k.clone(),
-                _ => return Err(ApoError::new(Code::OrderNotExist)),
+                _ => return Err(ApoError::new(ResultCode::OrderNotExist)),
             },
         };
         let (pid, index, _, _) = store
             .refunds
             .get(&key)
-            .ok_or_else(|| ApoError::new(Code::OrderNotExist))?;
+            .ok_or_else(|| ApoError::new(ResultCode::OrderNotExist))?;
         let body = store
             .payments
             .get(pid)
             .and_then(|p| p.refund_inquiry_body(*index))
-            .ok_or_else(|| ApoError::new(Code::OrderNotExist))?;
+            .ok_or_else(|| ApoError::new(ResultCode::OrderNotExist))?;
         Ok((body, Vec::new()))
     }
 
@@ -365,7 +366,7 @@ mod tests {
         let capture = json!({"captureRequestId": "c", "paymentId": pay["paymentId"],
                              "captureAmount": {"currency": "USD", "value": "1"}});
         let err = state.handle_capture("C", &capture).unwrap_err();
-        assert_eq!(err.code, Code::OrderStatusInvalid);
+        assert_eq!(err.code, ResultCode::OrderStatusInvalid);
         let notices = state.sweep();
         assert_eq!(notices.len(), 1);
         assert_eq!(notices[0].body["result"]["resultCode"], "ORDER_IS_CLOSED");
