@@ -46,8 +46,8 @@ pub struct Config {
 
 impl Config {
     /// The embedded default: the default merchant ([`EMBEDDED_CLIENT_ID`]) registered, the
-    /// fixed sandbox APO key (both from `apo::target`),
-    /// control API open to loopback callers only.
+    /// fixed sandbox APO key (both from `apo::target`), control API open to loopback callers
+    /// only, notifications sent through a client built by `apo::client`.
     pub fn embedded() -> Result<Self, KeyError> {
         let mut merchants = HashMap::new();
         merchants.insert(

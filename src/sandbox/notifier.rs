@@ -416,6 +416,73 @@ mod tests {
         PrivateKey::from_text(crate::apo::target::EMBEDDED_APO_PRIVATE_PEM).unwrap()
     }
 
+    /// One notification through a lent client to a local receiver: the request carries the
+    /// lent client's user agent and a signature that verifies, and the SUCCESS answer marks it
+    /// delivered.
+    #[tokio::test]
+    async fn sends_signed_through_the_lent_client() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/notify?x=1", listener.local_addr().unwrap());
+        let receiver = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !seen.ends_with(b"{\"n\":1}") {
+                let n = socket.read(&mut buf).await.unwrap();
+                assert!(n > 0, "connection closed early");
+                seen.extend_from_slice(&buf[..n]);
+            }
+            let ack = crate::apo::result::NOTIFY_ACK_SUCCESS_BODY;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{ack}",
+                ack.len()
+            );
+            socket.write_all(answer.as_bytes()).await.unwrap();
+            String::from_utf8(seen).unwrap()
+        });
+        let http = reqwest::Client::builder()
+            .user_agent("lent-client")
+            .build()
+            .unwrap();
+        let n = Notifier::new(key(), http);
+        let state = State::new("http://127.0.0.1:9".to_owned());
+        let now = state.clock.now();
+        n.enqueue(vec![Notice { url, ..notice(1) }], now);
+        for job in n.take_due(now).iter().flatten() {
+            n.send(&state, job).await;
+        }
+        let request = receiver.await.unwrap();
+        let header = |name: &str| {
+            request
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(": ")?;
+                    k.eq_ignore_ascii_case(name).then(|| v.to_owned())
+                })
+                .unwrap_or_else(|| panic!("no {name} header in {request}"))
+        };
+        assert!(request.starts_with("POST /notify?x=1 "), "{request}");
+        assert_eq!(header("user-agent"), "lent-client");
+        assert_eq!(header("client-id"), "C");
+        let public =
+            crate::apo::keys::PublicKey::from_text(crate::apo::target::EMBEDDED_APO_PUBLIC_PEM)
+                .unwrap();
+        crate::apo::sign::verify(
+            &public,
+            &crate::apo::sign::SignedParts::post(
+                "/notify?x=1",
+                "C",
+                &header("request-time"),
+                br#"{"n":1}"#,
+            ),
+            &header("signature"),
+        )
+        .unwrap();
+        let list = n.list();
+        assert_eq!(list["deliveries"][0]["state"], "delivered", "{list}");
+    }
+
     #[test]
     fn drop_counts_as_a_failed_attempt_and_schedules_the_retry() {
         let n = notifier();
