@@ -18,6 +18,7 @@ use super::App;
 use super::clock::iso;
 use super::error::ApoError;
 use super::state::Handled;
+use crate::apo::client::CONTENT_TYPE;
 use crate::apo::endpoint::Endpoint;
 use crate::apo::result::ResultCode;
 use crate::apo::sign::{SignedParts, sign, verify};
@@ -45,7 +46,7 @@ fn respond(app: &App, path: &str, client_id: &str, body: &Value) -> Response {
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json; charset=UTF-8"),
+        header::HeaderValue::from_static(CONTENT_TYPE),
     );
     for (name, value) in [
         ("client-id", client_id),
