@@ -317,6 +317,28 @@ impl Payment {
         }
     }
 
+    /// The payment's own fields, shared by the inquiryPayment response and PAYMENT_RESULT.
+    fn add_payment_fields(&self, body: &mut Value) {
+        for (key, value) in [
+            ("paymentRequestId", json!(self.req.payment_request_id)),
+            ("paymentId", json!(self.id)),
+            ("paymentAmount", self.req.amount.json()),
+            ("paymentCreateTime", json!(iso(self.created))),
+            ("authExpiryTime", json!(iso(self.auth_expiry))),
+            ("paymentMethodType", json!("CARD")),
+            ("acquirerReferenceNo", json!(format!("acq_{}", self.id))),
+            ("acquirerInfo", self.acquirer_info()),
+        ] {
+            body[key] = value;
+        }
+        if let Some(t) = self.paid_at {
+            body["paymentTime"] = json!(iso(t));
+        }
+        if let Some(info) = self.result_info() {
+            body["paymentResultInfo"] = info;
+        }
+    }
+
     /// The inquiryPayment response.
     pub fn inquiry_body(&self) -> Value {
         let mut body = json!({
@@ -324,21 +346,8 @@ impl Payment {
             "paymentStatus": self.status.name(),
             "paymentResultCode": self.result_code,
             "paymentResultMessage": self.result_message(),
-            "paymentRequestId": self.req.payment_request_id,
-            "paymentId": self.id,
-            "paymentAmount": self.req.amount.json(),
-            "paymentCreateTime": iso(self.created),
-            "authExpiryTime": iso(self.auth_expiry),
-            "paymentMethodType": "CARD",
-            "acquirerReferenceNo": format!("acq_{}", self.id),
-            "acquirerInfo": self.acquirer_info(),
         });
-        if let Some(t) = self.paid_at {
-            body["paymentTime"] = json!(iso(t));
-        }
-        if let Some(info) = self.result_info() {
-            body["paymentResultInfo"] = info;
-        }
+        self.add_payment_fields(&mut body);
         let mut txns: Vec<Value> = self.captures.iter().map(Txn::json).collect();
         txns.extend(self.refunds.iter().map(|(t, _)| t.json()));
         txns.extend(self.cancel.iter().map(Txn::json));
@@ -367,21 +376,8 @@ impl Payment {
                 },
                 self.result_message(),
             ),
-            "paymentRequestId": self.req.payment_request_id,
-            "paymentId": self.id,
-            "paymentAmount": self.req.amount.json(),
-            "paymentCreateTime": iso(self.created),
-            "paymentMethodType": "CARD",
-            "authExpiryTime": iso(self.auth_expiry),
-            "acquirerReferenceNo": format!("acq_{}", self.id),
-            "acquirerInfo": self.acquirer_info(),
         });
-        if let Some(t) = self.paid_at {
-            body["paymentTime"] = json!(iso(t));
-        }
-        if let Some(info) = self.result_info() {
-            body["paymentResultInfo"] = info;
-        }
+        self.add_payment_fields(&mut body);
         Some(self.notice("PAYMENT_RESULT", url, body))
     }
 
