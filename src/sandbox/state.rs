@@ -23,6 +23,22 @@ use crate::apo::result::ResultCode;
 /// What an API handler returns: the response body and the notifications to send.
 pub type Handled = Result<(Value, Vec<Notice>), ApoError>;
 
+/// A repeated capture or refund (same request id): the first answer again when the payment and
+/// amount match, else REPEAT_REQ_INCONSISTENT with `inconsistent` as the message.
+fn replay(
+    (stored_payment, stored_amount, body): (&str, &Money, &Value),
+    (payment_id, amount): (&str, &Money),
+    inconsistent: &str,
+) -> Handled {
+    if stored_payment != payment_id || stored_amount != amount {
+        return Err(ApoError::with(
+            ResultCode::RepeatReqInconsistent,
+            inconsistent,
+        ));
+    }
+    Ok((body.clone(), Vec::new()))
+}
+
 /// The magic amount that risk control rejects (docs.antom.com/ac/ref/card).
 pub const RISK_REJECT_AMOUNT: u64 = 11;
 
@@ -172,13 +188,11 @@ impl State {
         let mut store = self.lock();
         let key = (client.to_owned(), req.capture_request_id.clone());
         if let Some((pid, amount, body)) = store.captures.get(&key) {
-            if *pid != req.payment_id || *amount != req.amount {
-                return Err(ApoError::with(
-                    ResultCode::RepeatReqInconsistent,
-                    "The captureRequestId was used with a different paymentId or captureAmount.",
-                ));
-            }
-            return Ok((body.clone(), Vec::new()));
+            return replay(
+                (pid, amount, body),
+                (&req.payment_id, &req.amount),
+                "The captureRequestId was used with a different paymentId or captureAmount.",
+            );
         }
         let p = store
             .ticked(client, &PaymentRef::Id(req.payment_id.clone()), now)
@@ -208,13 +222,11 @@ impl State {
         let mut store = self.lock();
         let key = (client.to_owned(), req.refund_request_id.clone());
         if let Some((pid, _, amount, body)) = store.refunds.get(&key) {
-            if *pid != req.payment_id || *amount != req.amount {
-                return Err(ApoError::with(
-                    ResultCode::RepeatReqInconsistent,
-                    "The refundRequestId was used with a different paymentId or refundAmount.",
-                ));
-            }
-            return Ok((body.clone(), Vec::new()));
+            return replay(
+                (pid, amount, body),
+                (&req.payment_id, &req.amount),
+                "The refundRequestId was used with a different paymentId or refundAmount.",
+            );
         }
         let p = store
             .ticked(client, &PaymentRef::Id(req.payment_id.clone()), now)
