@@ -5,6 +5,7 @@ pub mod exit;
 pub mod keys;
 pub mod list;
 pub mod query;
+pub mod run;
 pub mod schema;
 pub mod sign;
 pub mod snapshots;
@@ -62,6 +63,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run flows over HTTP and report; exit 0 when all passed, 1 when one failed, 2 when the
+    /// input is invalid.
+    Run(run::RunArgs),
     /// Print the JSON Schema (draft-07) of the flow format, for editor completion.
     Schema,
 }
@@ -82,6 +86,7 @@ fn dispatch(command: Command, ctx: &Context) -> u8 {
         Command::Snapshots(command) => snapshots::run(command, ctx),
         Command::Validate { paths } => validate::run(&paths, ctx),
         Command::List { paths, tags, json } => list::run(&paths, tags, json, ctx),
+        Command::Run(args) => run::run(args, ctx),
         Command::Schema => schema::run(),
     }
 }

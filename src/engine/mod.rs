@@ -1,1 +1,75 @@
-//! (module under construction; see lib.rs for what it owns)
+//! Running flows: the engine takes a checked [`Plan`] and runs it over real HTTP, telling the
+//! world what happens through [`event::Event`]s. It never prints and never calls report code.
+//!
+//! ```text
+//! run(plan, options, tx)
+//!   RunStarted
+//!   schedule: cases concurrently (≤ jobs), in plan order; --fail-fast stops new ones
+//!     per case: scope ← runner values, --var, vars (rendered in order), matrix values
+//!       CaseStarted
+//!       per step, in order: render → send (poll with until:) → expect: → save: → StepFinished
+//!       CaseFinished(CaseResult)
+//!   RunFinished(RunSummary)
+//! ```
+
+pub mod event;
+pub mod result;
+
+mod poll;
+mod schedule;
+mod scope;
+mod step;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+use crate::flow::plan::Plan;
+use crate::template::Templates;
+use event::{Event, EventSender};
+use result::RunSummary;
+
+/// How to run a plan; built by `apoflow run` from its flags.
+#[derive(Debug)]
+pub struct Options {
+    /// How many cases may run at once (at least 1).
+    pub jobs: usize,
+    /// Start no new case after the first failure.
+    pub fail_fast: bool,
+    /// `--var k=v` values: they replace flow `vars` of the same name, and are defined even
+    /// where a flow does not declare them.
+    pub vars: IndexMap<String, Value>,
+    /// Values the runner provides to templates under `runner.` (later: notification URL,
+    /// target).
+    pub runner: Map<String, Value>,
+    /// The directory `body_file` paths are relative to (the project root: where apoflow runs).
+    pub root: PathBuf,
+    /// The template environment, built once per run.
+    pub templates: Templates,
+}
+
+/// Runs every case of `plan`; sends events on `tx` (ending with `RunFinished`); returns the
+/// totals. An `Err` means the run could not start (the HTTP client could not be built); no
+/// event was sent then.
+pub async fn run(plan: Plan, options: Options, tx: EventSender) -> Result<RunSummary, String> {
+    let client = step::client()?;
+    let shared = Arc::new(step::Shared {
+        templates: options.templates,
+        client,
+        root: options.root,
+    });
+    let schedule = Arc::new(schedule::Schedule {
+        jobs: options.jobs,
+        fail_fast: options.fail_fast,
+        overrides: options.vars,
+        runner: options.runner,
+    });
+    let _ = tx.send(Event::RunStarted {
+        cases: plan.cases.len(),
+    });
+    let summary = schedule::run_cases(shared, schedule, plan.cases, &tx).await;
+    let _ = tx.send(Event::RunFinished(summary));
+    Ok(summary)
+}

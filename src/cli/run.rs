@@ -1,0 +1,236 @@
+//! `apoflow run [PATHS]...`: load and check every flow, then run them and report.
+//!
+//! ```text
+//! args ──> RunOptions (paths, vars, jobs, reports)      bad flag / bad flow ──> exit 2, nothing sent
+//!      ──> flow::load ──> engine::run ──events──> one consumer ──> report::Reporters
+//!      ──> exit 0 (all passed) / 1 (a case failed or errored)
+//! ```
+
+use std::path::PathBuf;
+
+use clap::Args;
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+use super::validate::print_diagnostics;
+use super::{Context, exit};
+use crate::diag::Diagnostic;
+use crate::engine::{self, event::Event};
+use crate::flow::{LoadOptions, load};
+use crate::report::{Reporters, Terminal};
+use crate::template::Templates;
+
+/// The flags of `apoflow run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Flow files or folders (searched recursively for *.yaml / *.yml; `_partials` skipped).
+    #[arg(default_value = "flows")]
+    pub paths: Vec<PathBuf>,
+    /// Set a variable, replacing a flow `vars` entry of the same name (repeatable); the value
+    /// is a string.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Only flows whose tags match, e.g. `smoke` or `card and not slow`.
+    #[arg(long, value_name = "EXPR")]
+    pub tags: Option<String>,
+    /// How many flows run at once [default: the number of CPU cores].
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Start no new flow after the first failure (running ones finish; the rest are skipped).
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a JSON report (results with per-step timings) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+/// Everything `run` needs, checked: built from [`RunArgs`] before anything is loaded or sent.
+#[derive(Debug)]
+pub struct RunOptions {
+    /// Where the flows are.
+    pub paths: Vec<PathBuf>,
+    /// The tag filter.
+    pub tags: Option<String>,
+    /// `--var` values.
+    pub vars: IndexMap<String, Value>,
+    /// Concurrency.
+    pub jobs: usize,
+    /// `--fail-fast`.
+    pub fail_fast: bool,
+    /// `--junit` file.
+    pub junit: Option<PathBuf>,
+    /// `--json` file.
+    pub json: Option<PathBuf>,
+    /// Colours on the terminal report.
+    pub color: bool,
+}
+
+impl RunOptions {
+    /// Checks the flags; every problem is a diagnostic.
+    pub fn from_args(args: RunArgs, ctx: &Context) -> Result<Self, Vec<Diagnostic>> {
+        let mut errors = Vec::new();
+        let mut vars = IndexMap::new();
+        for raw in &args.vars {
+            match parse_var(raw) {
+                Ok((name, value)) => {
+                    vars.insert(name, Value::String(value));
+                }
+                Err(d) => errors.push(*d),
+            }
+        }
+        for (flag, path) in [("--junit", &args.junit), ("--json", &args.json)] {
+            if let Some(path) = path
+                && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+                && !dir.is_dir()
+            {
+                errors.push(
+                    Diagnostic::plain(format!(
+                        "{flag} {}: the folder {} does not exist",
+                        path.display(),
+                        dir.display()
+                    ))
+                    .with_hint("create the folder first, or write the report elsewhere"),
+                );
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let jobs = args.jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(1, usize::from),
+            usize::from,
+        );
+        Ok(RunOptions {
+            paths: args.paths,
+            tags: args.tags,
+            vars,
+            jobs,
+            fail_fast: args.fail_fast,
+            junit: args.junit,
+            json: args.json,
+            color: ctx.stdout_is_tty && ctx.var("NO_COLOR").is_none(),
+        })
+    }
+}
+
+/// `NAME=VALUE`, with NAME a variable name.
+fn parse_var(raw: &str) -> Result<(String, String), Box<Diagnostic>> {
+    let bad = |what: &str| {
+        Box::new(
+            Diagnostic::plain(format!("--var `{raw}`: {what}"))
+                .with_hint("write `--var name=value`, e.g. `--var amount=4200`"),
+        )
+    };
+    let (name, value) = raw.split_once('=').ok_or_else(|| bad("missing `=`"))?;
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(bad(
+            "the name must be letters, digits and `_`, not starting with a digit",
+        ));
+    }
+    Ok((name.to_owned(), value.to_owned()))
+}
+
+/// Runs `apoflow run`; returns 0, 1 or 2.
+pub fn run(args: RunArgs, ctx: &Context) -> u8 {
+    let options = match RunOptions::from_args(args, ctx) {
+        Ok(o) => o,
+        Err(diags) => {
+            print_diagnostics(&diags, ctx);
+            return exit::INVALID;
+        }
+    };
+    let plan = match load(
+        &options.paths,
+        &LoadOptions {
+            tags: options.tags.clone(),
+        },
+    ) {
+        Ok(plan) => plan,
+        Err(diags) => {
+            print_diagnostics(&diags, ctx);
+            return exit::INVALID;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return exit::INVALID;
+        }
+    };
+    let reporters = Reporters::new(
+        Terminal::new(Box::new(std::io::stdout()), options.color),
+        options.junit.clone(),
+        options.json.clone(),
+    );
+    let engine_options = engine::Options {
+        jobs: options.jobs,
+        fail_fast: options.fail_fast,
+        vars: options.vars,
+        runner: Map::new(),
+        root: ctx.cwd.clone(),
+        templates: Templates::new(ctx.env.clone()),
+    };
+    runtime.block_on(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+        // The one consumer: only this task writes reports, so lines never interleave.
+        let consumer = tokio::spawn(async move {
+            let mut reporters = reporters;
+            while let Some(event) = rx.recv().await {
+                reporters.on_event(&event);
+            }
+            reporters
+        });
+        let outcome = engine::run(plan, engine_options, tx).await;
+        let reporters = consumer.await;
+        let summary = match outcome {
+            Ok(summary) => summary,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::INVALID;
+            }
+        };
+        if let Ok(reporters) = &reporters {
+            for e in reporters.errors() {
+                eprintln!("error: {}", crate::mask::mask_text(e));
+            }
+            if !reporters.errors().is_empty() {
+                return exit::INVALID;
+            }
+        }
+        if summary.is_failure() {
+            exit::FAILED
+        } else {
+            exit::SUCCESS
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vars_are_name_equals_value() {
+        assert_eq!(
+            parse_var("a=1=2").unwrap(),
+            ("a".to_owned(), "1=2".to_owned())
+        );
+        assert_eq!(parse_var("_x=").unwrap(), ("_x".to_owned(), String::new()));
+        assert!(parse_var("novalue").is_err());
+        assert!(parse_var("1a=x").is_err());
+        assert!(parse_var("=x").is_err());
+        assert!(parse_var("a-b=x").is_err());
+    }
+}

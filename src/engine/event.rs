@@ -1,0 +1,43 @@
+//! What the engine tells the outside world while it runs, over a channel.
+//!
+//! Cases run concurrently, so events of different cases interleave; one consumer drains the
+//! channel and is the only writer of output, so lines never mix.
+
+use std::path::PathBuf;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::result::{CaseResult, RunSummary, StepResult};
+
+/// The sending half the engine writes events to.
+pub type EventSender = UnboundedSender<Event>;
+
+/// One thing that happened during a run.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The run begins with this many cases.
+    RunStarted {
+        /// How many cases the plan holds.
+        cases: usize,
+    },
+    /// A case starts running.
+    CaseStarted {
+        /// The case's position in the plan.
+        index: usize,
+        /// Its flow file.
+        file: PathBuf,
+        /// `Flow name` or `Flow name [case]`.
+        title: String,
+    },
+    /// A step of a case finished (steps of a case arrive in order).
+    StepFinished {
+        /// The case's position in the plan.
+        index: usize,
+        /// The step's result.
+        step: StepResult,
+    },
+    /// A case finished, or was skipped by `--fail-fast`.
+    CaseFinished(CaseResult),
+    /// The run is over; no event follows.
+    RunFinished(RunSummary),
+}

@@ -1,0 +1,163 @@
+//! Scheduling: cases run concurrently, at most `jobs` at a time, in plan order; each case's
+//! steps strictly in order. With `fail_fast`, no new case starts after the first failure (the
+//! running ones finish; the rest are reported as skipped).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::event::{Event, EventSender};
+use super::result::{CaseResult, RunSummary, Status};
+use super::scope::Scope;
+use super::step::{Recorder, Shared, blank, run_steps, step_name};
+use crate::flow::plan::Case;
+
+/// What the scheduler needs besides the cases.
+pub(crate) struct Schedule {
+    pub(crate) jobs: usize,
+    pub(crate) fail_fast: bool,
+    pub(crate) overrides: IndexMap<String, Value>,
+    pub(crate) runner: Map<String, Value>,
+}
+
+/// Runs every case; sends `CaseStarted`/`StepFinished`/`CaseFinished`; returns the totals.
+pub(crate) async fn run_cases(
+    shared: Arc<Shared>,
+    schedule: Arc<Schedule>,
+    cases: Vec<Case>,
+    tx: &EventSender,
+) -> RunSummary {
+    let start = Instant::now();
+    let permits = Arc::new(Semaphore::new(schedule.jobs.max(1)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut running = JoinSet::new();
+    let mut summary = RunSummary::default();
+    for (index, case) in cases.into_iter().enumerate() {
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            break;
+        };
+        // Collect the finished ones as we go so the summary is complete and memory is bounded.
+        while let Some(done) = running.try_join_next() {
+            if let Ok(status) = done {
+                summary.add(status);
+            }
+        }
+        if stop.load(Ordering::SeqCst) {
+            let result = skipped(index, &case);
+            summary.add(result.status);
+            let _ = tx.send(Event::CaseFinished(result));
+            continue;
+        }
+        let (shared, schedule, stop, tx) = (
+            Arc::clone(&shared),
+            Arc::clone(&schedule),
+            Arc::clone(&stop),
+            tx.clone(),
+        );
+        running.spawn(async move {
+            let result = run_case(&shared, &schedule, index, case, tx.clone()).await;
+            if result.status.is_failure() && schedule.fail_fast {
+                stop.store(true, Ordering::SeqCst);
+            }
+            let status = result.status;
+            let _ = tx.send(Event::CaseFinished(result));
+            drop(permit);
+            status
+        });
+    }
+    while let Some(done) = running.join_next().await {
+        match done {
+            Ok(status) => summary.add(status),
+            // A panicking case is a bug; count it as errored rather than lose it.
+            Err(_) => summary.add(Status::Errored),
+        }
+    }
+    summary.duration = start.elapsed();
+    summary
+}
+
+/// Runs one case: its variables, then its steps in order.
+async fn run_case(
+    shared: &Shared,
+    schedule: &Schedule,
+    index: usize,
+    case: Case,
+    tx: EventSender,
+) -> CaseResult {
+    let start = Instant::now();
+    let _ = tx.send(Event::CaseStarted {
+        index,
+        file: case.file.path.clone(),
+        title: title(&case),
+    });
+    let mut rec = Recorder {
+        index,
+        tx,
+        steps: Vec::new(),
+    };
+    let mut scope = Scope::new(&schedule.runner);
+    let vars_error = scope
+        .define(&shared.templates, &case.vars, &schedule.overrides)
+        .err();
+    if let Some((var, e)) = vars_error {
+        let mut step = match case.steps.first() {
+            Some(first) => blank(first, "vars".to_owned(), Status::Errored),
+            None => return finish(index, &case, Status::Errored, Vec::new(), start),
+        };
+        step.line = 0;
+        step.column = 0;
+        step.error =
+            Some(crate::mask::mask_text(&format!("in `vars.{var}`: {}", e.message)).into_owned());
+        rec.push(step);
+    } else {
+        if let Err(stopped_at) = run_steps(shared, &case.steps, &mut scope, &mut rec, "").await {
+            // The steps after the one that ended the case: reported, not run.
+            for planned in &case.steps[stopped_at + 1..] {
+                rec.steps
+                    .push(blank(planned, step_name(planned), Status::Skipped));
+            }
+        }
+    }
+    let status = rec
+        .steps
+        .iter()
+        .map(|s| s.status)
+        .find(|s| s.is_failure())
+        .unwrap_or(Status::Passed);
+    finish(index, &case, status, rec.steps, start)
+}
+
+fn finish(
+    index: usize,
+    case: &Case,
+    status: Status,
+    steps: Vec<super::result::StepResult>,
+    start: Instant,
+) -> CaseResult {
+    CaseResult {
+        index,
+        file: case.file.path.clone(),
+        flow: case.flow_name.clone(),
+        case: case.case_name.clone(),
+        tags: case.tags.clone(),
+        status,
+        steps,
+        duration: start.elapsed(),
+    }
+}
+
+fn skipped(index: usize, case: &Case) -> CaseResult {
+    finish(index, case, Status::Skipped, Vec::new(), Instant::now())
+}
+
+fn title(case: &Case) -> String {
+    match &case.case_name {
+        Some(c) => format!("{} [{c}]", case.flow_name),
+        None => case.flow_name.clone(),
+    }
+}

@@ -1,0 +1,297 @@
+//! Running steps: dispatch on the step's action, then checks and captures.
+//!
+//! ```text
+//! render (just before sending) → send ─┬─ until: → poll (engine::poll) ─┐
+//!                                      └───────────────────────────────┴→ expect: (last try)
+//!                                                                        → save: → steps.<id>
+//! ```
+//! A step that fails (an assertion or a capture) or errors (time-out, refused connection,
+//! run-time template error) ends its case; the steps after it are reported as skipped.
+
+mod http;
+mod partial;
+mod sleep;
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+use serde_json::Value;
+use serde_saphyr::{Location, Spanned};
+
+pub(crate) use http::client;
+
+use super::event::{Event, EventSender};
+use super::poll::{DEFAULT_EVERY, DEFAULT_WITHIN, poll};
+use super::result::{Status, StepResult};
+use super::scope::Scope;
+use crate::diag::{Diagnostic, SourceFile};
+use crate::expect::{AssertionResult, Observed, eval_entry, eval_save};
+use crate::flow::model::HttpAction;
+use crate::flow::plan::PlannedStep;
+use crate::template::{TemplateError, Templates};
+
+/// What every step of a run shares: templates, the HTTP client, the project root.
+pub(crate) struct Shared {
+    pub(crate) templates: Templates,
+    pub(crate) client: reqwest::Client,
+    pub(crate) root: std::path::PathBuf,
+}
+
+/// What a step renders and sends with.
+#[derive(Clone, Copy)]
+pub(crate) struct StepCtx<'a> {
+    pub(crate) templates: &'a Templates,
+    pub(crate) client: &'a reqwest::Client,
+    pub(crate) root: &'a Path,
+    pub(crate) file: &'a Arc<SourceFile>,
+    pub(crate) scope: &'a Scope,
+}
+
+impl StepCtx<'_> {
+    /// Renders every string of `v` against the scope.
+    pub(crate) fn render(&self, v: &Value) -> Result<Value, TemplateError> {
+        self.templates.render_value(v, self.scope.value())
+    }
+}
+
+/// Collects a case's step results and announces each one as it finishes.
+pub(crate) struct Recorder {
+    pub(crate) index: usize,
+    pub(crate) tx: EventSender,
+    pub(crate) steps: Vec<StepResult>,
+}
+
+impl Recorder {
+    /// Announces a finished step and keeps it.
+    pub(crate) fn push(&mut self, step: StepResult) {
+        // A closed channel means nobody listens any more; the run still completes.
+        let _ = self.tx.send(Event::StepFinished {
+            index: self.index,
+            step: step.clone(),
+        });
+        self.steps.push(step);
+    }
+}
+
+/// A run-time error rendered with its location, snippet and hint (uncoloured; masked).
+pub(crate) fn located(
+    file: &Arc<SourceFile>,
+    at: &Location,
+    message: String,
+    hint: Option<&str>,
+) -> String {
+    let mut d = Diagnostic::new(file, at.line(), at.column(), message);
+    if let Some(hint) = hint.filter(|h| !h.is_empty()) {
+        d = d.with_hint(hint);
+    }
+    d.render(false)
+}
+
+/// Runs `steps` in order in `scope`; `Err(i)` when step `i` failed or errored (the steps after
+/// it did not run). `prefix` names the enclosing `use:` steps (`use _login.yaml › `).
+pub(crate) fn run_steps<'a>(
+    shared: &'a Shared,
+    steps: &'a [PlannedStep],
+    scope: &'a mut Scope,
+    rec: &'a mut Recorder,
+    prefix: &'a str,
+) -> Pin<Box<dyn Future<Output = Result<(), usize>> + Send + 'a>> {
+    Box::pin(async move {
+        for (i, planned) in steps.iter().enumerate() {
+            let step = &planned.step;
+            let name = format!("{prefix}{}", step_name(planned));
+            let passed = if let Some(http) = &step.http {
+                let result = run_http(shared, planned, &http.value, scope, name).await;
+                let passed = result.status == Status::Passed;
+                rec.push(result);
+                passed
+            } else if let Some(d) = &step.sleep {
+                let result = sleep::run(planned, d.value.0, name).await;
+                rec.push(result);
+                true
+            } else if let Some(partial) = &planned.partial {
+                partial::run(shared, planned, partial, scope, rec, name).await
+            } else {
+                // The loader guarantees exactly one action; a step without one does nothing.
+                true
+            };
+            if !passed {
+                return Err(i);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The step's name for reports: `name`, else `id`, else its action.
+pub(crate) fn step_name(planned: &PlannedStep) -> String {
+    let step = &planned.step;
+    if let Some(name) = &step.name {
+        return name.value.clone();
+    }
+    if let Some(id) = &step.id {
+        return id.value.clone();
+    }
+    if let Some(http) = &step.http {
+        let method = http.value.method.as_ref().map_or_else(
+            || http::default_method(&http.value).to_string(),
+            |m| m.value.clone(),
+        );
+        return format!("{method} {}", http.value.url.value);
+    }
+    if let Some(d) = &step.sleep {
+        return format!("sleep {} ms", d.value.0.as_millis());
+    }
+    if let Some(u) = &step.use_flow {
+        return format!("use {}", u.value);
+    }
+    "step".to_owned()
+}
+
+/// A result for `planned` with nothing recorded yet.
+pub(crate) fn blank(planned: &PlannedStep, name: String, status: Status) -> StepResult {
+    StepResult {
+        name,
+        id: planned.step.id.as_ref().map(|i| i.value.clone()),
+        file: planned.file.path.clone(),
+        line: planned.line,
+        column: planned.column,
+        status,
+        assertions: Vec::new(),
+        error: None,
+        tries: 0,
+        duration: Duration::ZERO,
+        request: None,
+        response: None,
+    }
+}
+
+/// Runs an `http` step: send (polling with `until:`), then `expect:`, then `save:`.
+async fn run_http(
+    shared: &Shared,
+    planned: &PlannedStep,
+    action: &HttpAction,
+    scope: &mut Scope,
+    name: String,
+) -> StepResult {
+    let start = Instant::now();
+    let step = &planned.step;
+    let mut result = blank(planned, name, Status::Passed);
+    let polling = step.until.as_ref().map(|_| {
+        (
+            step.every.as_ref().map_or(DEFAULT_EVERY, |e| e.value.0),
+            step.within.as_ref().map_or(DEFAULT_WITHIN, |w| w.value.0),
+        )
+    });
+    let polled = {
+        let ctx = StepCtx {
+            templates: &shared.templates,
+            client: &shared.client,
+            root: &shared.root,
+            file: &planned.file,
+            scope,
+        };
+        let until = step.until.clone().unwrap_or_default();
+        poll(
+            polling,
+            || http::send(action, &ctx),
+            |exchange| check_entries(&ctx, &until, &exchange.observed),
+        )
+        .await
+    };
+    result.tries = polled.tries;
+    let exchange = match polled.last {
+        Ok(exchange) => exchange,
+        Err(error) => {
+            result.status = Status::Errored;
+            result.error = Some(error);
+            result.duration = start.elapsed();
+            return result;
+        }
+    };
+    result.request = Some(exchange.request_summary);
+    result.response = Some(exchange.response_summary);
+    if let Some(id) = &step.id {
+        scope.record_step(&id.value, exchange.request, exchange.response);
+    }
+    if let Some((_, within)) = polling.filter(|_| !polled.unmet.is_empty()) {
+        let response = result.response.as_ref();
+        result.error = Some(format!(
+            "`until:` still did not hold after {} {} in {} ms; last response: {} {}",
+            polled.tries,
+            if polled.tries == 1 { "try" } else { "tries" },
+            within.as_millis(),
+            response.map_or(0, |r| r.status),
+            response.map_or("", |r| r.body.as_str()),
+        ));
+        result.assertions.extend(polled.unmet);
+    }
+    let ctx = StepCtx {
+        templates: &shared.templates,
+        client: &shared.client,
+        root: &shared.root,
+        file: &planned.file,
+        scope,
+    };
+    match check_entries(&ctx, &step.expect, &exchange.observed) {
+        Ok(checks) => result.assertions.extend(checks),
+        Err(error) => {
+            result.status = Status::Errored;
+            result.error = Some(error);
+            result.duration = start.elapsed();
+            return result;
+        }
+    }
+    for (var, query) in &step.save {
+        match eval_save(&query.value, &exchange.observed) {
+            Ok(value) => scope.set(&var.value, value),
+            Err(message) => result.assertions.push(AssertionResult {
+                query: query.value.clone(),
+                line: query.referenced.line(),
+                column: query.referenced.column(),
+                passed: false,
+                expected: format!("a value to save as `{}`", var.value),
+                actual: "nothing".to_owned(),
+                message: crate::mask::mask_text(&message).into_owned(),
+            }),
+        }
+    }
+    if result.error.is_some() || result.assertions.iter().any(|a| !a.passed) {
+        result.status = Status::Failed;
+    }
+    result.duration = start.elapsed();
+    result
+}
+
+/// Evaluates `query: expected` entries (expected values rendered first) against `observed`;
+/// every entry is evaluated. An `Err` is a run-time template error.
+fn check_entries(
+    ctx: &StepCtx<'_>,
+    entries: &IndexMap<Spanned<String>, Spanned<Value>>,
+    observed: &Observed,
+) -> Result<Vec<AssertionResult>, String> {
+    entries
+        .iter()
+        .map(|(query, expected)| {
+            let rendered = ctx.render(&expected.value).map_err(|e| {
+                located(
+                    ctx.file,
+                    &expected.referenced,
+                    format!("in the expected value of `{}`: {}", query.value, e.message),
+                    e.hint.as_deref(),
+                )
+            })?;
+            Ok(eval_entry(
+                &query.value,
+                &rendered,
+                observed,
+                query.referenced.line(),
+                query.referenced.column(),
+            ))
+        })
+        .collect()
+}

@@ -1,0 +1,98 @@
+//! The terminal report: a line per case as it finishes, the failing steps in detail, and a
+//! summary in the manner of cargo-nextest.
+//!
+//! ```text
+//! PASS  flows/health.yaml  Health check  (12 ms)
+//! FAIL  flows/pay.yaml  Payment [card=visa]  (48 ms)
+//!     step `pay` failed at flows/pay.yaml:7
+//!       $.result.resultCode  (flows/pay.yaml:11:7)
+//!         expected: string <S>
+//!         actual:   string <F>
+//!       last response: 200 {"result":{"resultCode":"F"}}
+//! SKIP  flows/refund.yaml  Refund  (0 ms)
+//! ────────────
+//! 3 cases in 0.06 s
+//! 1 passed, 1 failed, 0 errored, 1 skipped
+//! ```
+
+use std::io::Write;
+
+use super::{step_failure_lines, step_heading};
+use crate::engine::event::Event;
+use crate::engine::result::{CaseResult, RunSummary, Status};
+use crate::mask::mask_text;
+
+/// Writes the human report to any writer (stdout in the binary, a buffer in tests).
+pub struct Terminal {
+    out: Box<dyn Write + Send>,
+    color: bool,
+}
+
+impl Terminal {
+    /// A terminal report on `out`, with ANSI colours when `color`.
+    pub fn new(out: Box<dyn Write + Send>, color: bool) -> Self {
+        Terminal { out, color }
+    }
+
+    /// Prints what the event calls for.
+    pub fn on_event(&mut self, event: &Event) {
+        let text = match event {
+            Event::RunStarted { .. } | Event::CaseStarted { .. } | Event::StepFinished { .. } => {
+                return;
+            }
+            Event::CaseFinished(case) => self.case(case),
+            Event::RunFinished(summary) => self.summary(summary),
+        };
+        // Output is best-effort: a closed pipe must not stop the run or its reports.
+        let _ = self.out.write_all(mask_text(&text).as_bytes());
+        let _ = self.out.flush();
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn case(&self, case: &CaseResult) -> String {
+        let label = match case.status {
+            Status::Passed => self.paint("1;32", "PASS "),
+            Status::Failed => self.paint("1;31", "FAIL "),
+            Status::Errored => self.paint("1;31", "ERROR"),
+            Status::Skipped => self.paint("1;33", "SKIP "),
+        };
+        let mut text = format!(
+            "{label} {}  {}  ({} ms)\n",
+            case.file.display(),
+            case.title(),
+            case.duration.as_millis()
+        );
+        for step in case.steps.iter().filter(|s| s.status.is_failure()) {
+            text.push_str(&format!("    {}\n", self.paint("1", &step_heading(step))));
+            for line in step_failure_lines(step) {
+                text.push_str(&format!("      {line}\n"));
+            }
+        }
+        text
+    }
+
+    fn summary(&self, s: &RunSummary) -> String {
+        let total = s.passed + s.failed + s.errored + s.skipped;
+        let counts = format!(
+            "{} passed, {} failed, {} errored, {} skipped",
+            s.passed, s.failed, s.errored, s.skipped
+        );
+        let counts = if s.is_failure() {
+            self.paint("1;31", &counts)
+        } else {
+            self.paint("1;32", &counts)
+        };
+        format!(
+            "────────────\n{total} {} in {:.2} s\n{counts}\n",
+            if total == 1 { "case" } else { "cases" },
+            s.duration.as_secs_f64()
+        )
+    }
+}
