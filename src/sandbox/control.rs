@@ -1,0 +1,150 @@
+//! The control API under `/_sandbox/`: reset, the virtual clock, delivery faults and the list
+//! of deliveries. Open to loopback callers only, unless a token is configured, in which case
+//! any caller presenting it (`x-sandbox-token: T` or `authorization: Bearer T`) is let in and
+//! nobody else is.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use jiff::SignedDuration;
+use serde_json::{Value, json};
+
+use super::App;
+use super::clock::iso;
+use super::notifier::Faults;
+
+/// The refusal, when the caller may not use the control API.
+fn denied(app: &App, peer: SocketAddr, headers: &HeaderMap) -> Option<Response> {
+    let presented = headers
+        .get("x-sandbox-token")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| {
+            headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+        });
+    let ok = match &app.config.control_token {
+        Some(token) => presented == Some(token.as_str()),
+        None => peer.ip().is_loopback(),
+    };
+    if ok {
+        None
+    } else {
+        Some(bad(
+            StatusCode::FORBIDDEN,
+            "the control API is open to loopback callers only, or to callers presenting the \
+             configured token (x-sandbox-token header)",
+        ))
+    }
+}
+
+fn bad(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// `POST /_sandbox/reset`: forget every payment, token, delivery and fault; real time again.
+pub(super) async fn reset(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = denied(&app, peer, &headers) {
+        return r;
+    }
+    app.state.reset();
+    app.notifier.reset();
+    Json(json!({ "reset": true })).into_response()
+}
+
+/// `GET /_sandbox/clock`: the virtual time.
+pub(super) async fn clock(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = denied(&app, peer, &headers) {
+        return r;
+    }
+    Json(json!({ "now": iso(app.state.clock.now()) })).into_response()
+}
+
+/// `POST /_sandbox/clock/advance` with `{"seconds": N}`: move the virtual clock forward; due
+/// expiries and notification retries run at once.
+pub(super) async fn advance(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = denied(&app, peer, &headers) {
+        return r;
+    }
+    let seconds = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("seconds").and_then(Value::as_u64));
+    let Some(seconds) = seconds else {
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "expected a JSON body {\"seconds\": N} with N a non-negative integer",
+        );
+    };
+    let by = SignedDuration::from_secs(i64::try_from(seconds).unwrap_or(i64::MAX));
+    app.state.clock.advance(by);
+    app.notifier.poke();
+    Json(json!({ "now": iso(app.state.clock.now()) })).into_response()
+}
+
+/// `GET /_sandbox/faults`: the current faults.
+pub(super) async fn faults(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = denied(&app, peer, &headers) {
+        return r;
+    }
+    Json(app.notifier.list()["faults"].clone()).into_response()
+}
+
+/// `POST /_sandbox/faults` with `{"drop_next": N, "delay_ms": N, "duplicate_next": N,
+/// "reorder_next": bool}` (all optional; absent = 0/false): replaces the faults.
+pub(super) async fn set_faults(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = denied(&app, peer, &headers) {
+        return r;
+    }
+    match serde_json::from_slice::<Faults>(&body) {
+        Ok(f) => {
+            app.notifier.set_faults(f.clone());
+            Json(f).into_response()
+        }
+        Err(e) => bad(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "invalid faults: {e}; fields: drop_next, delay_ms, duplicate_next, reorder_next"
+            ),
+        ),
+    }
+}
+
+/// `GET /_sandbox/deliveries`: every notification with its attempts.
+pub(super) async fn deliveries(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = denied(&app, peer, &headers) {
+        return r;
+    }
+    Json(app.notifier.list()).into_response()
+}

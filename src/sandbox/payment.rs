@@ -1,0 +1,847 @@
+//! The payment state machine, pure: no HTTP, no locks, no clock of its own.
+//!
+//! ```text
+//! pay ─► PROCESSING (U PAYMENT_IN_PROCESS, normalUrl)
+//!          │ card entered on the hosted page ── 3DS requested? ─► challenge ─ cancel ─► card page
+//!          │                                                      │ fail ─► FAIL
+//!          ▼                                                      ▼ pass
+//!        authorize: test card outcome ─► SUCCESS ─ AUTOMATIC ─► captured (CAPTURE_RESULT)
+//!          │          (slow card: stays PROCESSING, then settles)   └ MANUAL ─► capture API (partial, ≤ auth)
+//!          │                                         ├─ cancel (before any capture) ─► CANCELLED
+//!          │                                         └─ refunds (several, Σ ≤ captured)
+//!          └ decline ─► FAIL          expiry with no card ─► FAIL ORDER_IS_CLOSED
+//! ```
+//! Every final transition yields [`Notice`]s (PAYMENT_RESULT, CAPTURE_RESULT, REFUND_RESULT)
+//! that the state hands to the notifier once its lock is released.
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+
+use super::cards::{CardProfile, ThreeDs};
+use super::clock::iso;
+use super::error::{ApoError, Code, result_json};
+use super::tokens::Vault;
+use super::validate::{CaptureRequest, Money, PayRequest, RefundRequest, TokenizeMode};
+
+/// How long a payment waits for the buyer when the request gives no `paymentExpiryTime`.
+pub const DEFAULT_PAYMENT_EXPIRY: SignedDuration = SignedDuration::from_mins(14);
+/// How long an authorization can be captured (APO: 7 days).
+pub const AUTH_VALIDITY: SignedDuration = SignedDuration::from_hours(7 * 24);
+/// The code of a failed 3-D Secure challenge.
+pub const THREE_DS_FAILED: &str = "USER_PAYMENT_VERIFICATION_FAILED";
+
+/// Where a payment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Waiting for the buyer (or for a slow authorization).
+    Processing,
+    /// Authorized.
+    Success,
+    /// Declined, rejected or expired.
+    Fail,
+    /// Cancelled by the merchant.
+    Cancelled,
+}
+
+impl Status {
+    /// The `paymentStatus` wire value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Processing => "PROCESSING",
+            Status::Success => "SUCCESS",
+            Status::Fail => "FAIL",
+            Status::Cancelled => "CANCELLED",
+        }
+    }
+}
+
+/// A notification to send once the state lock is released.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    /// PAYMENT_RESULT, CAPTURE_RESULT or REFUND_RESULT.
+    pub notify_type: &'static str,
+    /// Where it goes.
+    pub url: String,
+    /// The merchant's client id (the `client-id` header).
+    pub client_id: String,
+    /// The body.
+    pub body: Value,
+}
+
+/// A capture, refund or cancel.
+#[derive(Debug, Clone)]
+pub struct Txn {
+    /// CAPTURE, REFUND or CANCEL.
+    pub kind: &'static str,
+    /// The merchant's request id (captureRequestId / refundRequestId).
+    pub request_id: String,
+    /// APO's id (captureId / refundId).
+    pub id: String,
+    /// The amount.
+    pub amount: Money,
+    /// When it happened.
+    pub time: Timestamp,
+}
+
+impl Txn {
+    fn json(&self) -> Value {
+        json!({
+            "transactionType": self.kind,
+            "transactionStatus": "SUCCESS",
+            "transactionRequestId": self.request_id,
+            "transactionId": self.id,
+            "transactionAmount": self.amount.json(),
+            "transactionTime": iso(self.time),
+            "transactionResult": result_json("SUCCESS", "S", "success."),
+        })
+    }
+}
+
+/// What the hosted page shows next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// The card form (again).
+    CardPage,
+    /// The 3-D Secure challenge.
+    Challenge,
+    /// Back to the merchant's `paymentRedirectUrl`.
+    Merchant,
+}
+
+/// The buyer's answer on the 3-D Secure page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeAnswer {
+    /// Authenticated.
+    Pass,
+    /// Authentication failed.
+    Fail,
+    /// Closed the challenge.
+    Cancel,
+}
+
+/// One payment and everything that happened to it.
+#[derive(Debug, Clone)]
+pub struct Payment {
+    /// APO's paymentId.
+    pub id: String,
+    /// The merchant that created it.
+    pub client_id: String,
+    /// The validated pay request.
+    pub req: PayRequest,
+    /// The hosted page URL.
+    pub normal_url: String,
+    /// Creation time.
+    pub created: Timestamp,
+    /// When an unpaid payment closes.
+    pub expiry: Timestamp,
+    /// Until when it can be captured.
+    pub auth_expiry: Timestamp,
+    /// Where it stands.
+    pub status: Status,
+    /// paymentResultCode.
+    pub result_code: String,
+    /// Authorization time.
+    pub paid_at: Option<Timestamp>,
+    /// The card entered (or behind the token).
+    pub card: Option<CardProfile>,
+    /// Whether the buyer ticked "save card".
+    pub consent: bool,
+    /// The stored card's token.
+    pub token: Option<String>,
+    /// Whether 3-D Secure ran, and whether the buyer was challenged.
+    pub three_ds: Option<bool>,
+    /// A card entered, waiting for the 3-D Secure answer.
+    pub awaiting_challenge: bool,
+    /// A slow authorization settles at this time.
+    pub pending_until: Option<Timestamp>,
+    /// Captures.
+    pub captures: Vec<Txn>,
+    /// Refunds, each with its notify URL.
+    pub refunds: Vec<(Txn, Option<String>)>,
+    /// The cancel.
+    pub cancel: Option<Txn>,
+}
+
+impl Payment {
+    /// A new payment waiting for the buyer. A saved-card payment carries the stored card.
+    pub fn new(
+        id: String,
+        client_id: &str,
+        req: PayRequest,
+        normal_url: String,
+        saved: Option<(String, CardProfile)>,
+        now: Timestamp,
+    ) -> Self {
+        let expiry = req
+            .expiry
+            .unwrap_or_else(|| now.saturating_add(DEFAULT_PAYMENT_EXPIRY).unwrap_or(now));
+        let (token, card) = saved.unzip();
+        Payment {
+            id,
+            client_id: client_id.to_owned(),
+            req,
+            normal_url,
+            created: now,
+            expiry,
+            auth_expiry: now.saturating_add(AUTH_VALIDITY).unwrap_or(now),
+            status: Status::Processing,
+            result_code: Code::PaymentInProcess.name().to_owned(),
+            paid_at: None,
+            card,
+            consent: false,
+            token,
+            three_ds: None,
+            awaiting_challenge: false,
+            pending_until: None,
+            captures: Vec::new(),
+            refunds: Vec::new(),
+            cancel: None,
+        }
+    }
+
+    /// A payment rejected by risk control at pay time (amount "11").
+    pub fn reject(&mut self) {
+        self.status = Status::Fail;
+        self.result_code = Code::RiskReject.name().to_owned();
+    }
+
+    /// Whether a repeated pay has the same key fields (amount, currency, paymentMethodId).
+    pub fn same_key(&self, other: &PayRequest) -> bool {
+        self.req.amount == other.amount && self.req.payment_method_id == other.payment_method_id
+    }
+
+    /// Whether the buyer enters a card (false: saved-card continuation page).
+    pub fn is_saved_card(&self) -> bool {
+        self.req.payment_method_id.is_some()
+    }
+
+    fn captured(&self) -> u64 {
+        self.captures.iter().map(|t| t.amount.value).sum()
+    }
+
+    fn refunded(&self) -> u64 {
+        self.refunds.iter().map(|(t, _)| t.amount.value).sum()
+    }
+
+    /// The pay response for this payment (first call and repeats alike).
+    pub fn pay_body(&self) -> Value {
+        let (code, status, message) = match self.status {
+            Status::Processing => (
+                Code::PaymentInProcess.name(),
+                "U",
+                Code::PaymentInProcess.message(),
+            ),
+            Status::Success => ("SUCCESS", "S", "success."),
+            Status::Fail if self.result_code == Code::RiskReject.name() => {
+                (Code::RiskReject.name(), "F", Code::RiskReject.message())
+            }
+            Status::Fail => (
+                Code::OrderIsClosed.name(),
+                "F",
+                Code::OrderIsClosed.message(),
+            ),
+            Status::Cancelled => (
+                Code::OrderIsCanceled.name(),
+                "F",
+                Code::OrderIsCanceled.message(),
+            ),
+        };
+        let mut body = json!({
+            "result": result_json(code, status, message),
+            "paymentRequestId": self.req.payment_request_id,
+            "paymentId": self.id,
+            "paymentAmount": self.req.amount.json(),
+            "paymentCreateTime": iso(self.created),
+        });
+        if self.status == Status::Processing {
+            let form = json!({
+                "method": "GET",
+                "paymentActionFormType": "RedirectActionForm",
+                "redirectUrl": self.normal_url,
+            });
+            body["authExpiryTime"] = json!(iso(self.auth_expiry));
+            body["normalUrl"] = json!(self.normal_url);
+            body["redirectActionForm"] = json!({
+                "method": "GET",
+                "redirectUrl": self.normal_url,
+                "actionFormType": "RedirectActionForm",
+            });
+            body["paymentActionForm"] = json!(form.to_string());
+        }
+        body
+    }
+
+    fn result_info(&self) -> Option<Value> {
+        let card = self.card.as_ref()?;
+        if self.status == Status::Processing && self.pending_until.is_none() {
+            return None;
+        }
+        let mut info = json!({
+            "cardNo": card.masked(),
+            "cardBrand": card.brand,
+            "funding": card.funding,
+            "issuingCountry": card.country,
+            "issuerName": card.issuer,
+            "cardBin": card.bin,
+            "lastFour": card.last_four,
+            "expiryMonth": "**",
+            "expiryYear": "**",
+            "cardholderName": card.holder,
+            "fingerprint": card.fingerprint,
+            "networkTransactionId": format!("nt_{}", &self.id[self.id.len().saturating_sub(12)..]),
+        });
+        if let Some(challenged) = self.three_ds {
+            info["threeDSResult"] = json!({
+                "threeDSVersion": "2.2.0",
+                "eci": if challenged { "05" } else { "07" },
+                "cavv": "",
+                "xid": format!("xid-{}", self.id),
+                "threeDSType": "INTERNAL",
+                "challenged": challenged,
+            });
+        }
+        if let Some(token) = &self.token {
+            info["cardToken"] = json!(token);
+        }
+        Some(info)
+    }
+
+    fn acquirer_info(&self) -> Value {
+        json!({
+            "acquirerName": "APOFLOW_SANDBOX",
+            "referenceRequestId": self.req.payment_request_id,
+            "acquirerTransactionId": format!("acq_{}", self.id),
+            "acquirerMerchantId": format!("sandbox_{}", self.client_id),
+        })
+    }
+
+    fn result_message(&self) -> &str {
+        match self.result_code.as_str() {
+            "SUCCESS" => "success.",
+            "PAYMENT_IN_PROCESS" => Code::PaymentInProcess.message(),
+            "RISK_REJECT" => Code::RiskReject.message(),
+            "ORDER_IS_CLOSED" => "The payment expired before the buyer completed it.",
+            "ORDER_IS_CANCELED" => Code::OrderIsCanceled.message(),
+            "PROCESS_FAIL" => "The card was declined by the issuer.",
+            "USER_BALANCE_NOT_ENOUGH" => "Insufficient funds.",
+            "CARD_EXPIRED" => "The card has expired.",
+            "DO_NOT_HONOR" => "The issuer declined the card (do not honor).",
+            THREE_DS_FAILED => "3-D Secure authentication failed.",
+            _ => "The payment failed.",
+        }
+    }
+
+    /// The inquiryPayment response.
+    pub fn inquiry_body(&self) -> Value {
+        let mut body = json!({
+            "result": result_json("SUCCESS", "S", "success."),
+            "paymentStatus": self.status.name(),
+            "paymentResultCode": self.result_code,
+            "paymentResultMessage": self.result_message(),
+            "paymentRequestId": self.req.payment_request_id,
+            "paymentId": self.id,
+            "paymentAmount": self.req.amount.json(),
+            "paymentCreateTime": iso(self.created),
+            "authExpiryTime": iso(self.auth_expiry),
+            "paymentMethodType": "CARD",
+            "acquirerReferenceNo": format!("acq_{}", self.id),
+            "acquirerInfo": self.acquirer_info(),
+        });
+        if let Some(t) = self.paid_at {
+            body["paymentTime"] = json!(iso(t));
+        }
+        if let Some(info) = self.result_info() {
+            body["paymentResultInfo"] = info;
+        }
+        let mut txns: Vec<Value> = self.captures.iter().map(Txn::json).collect();
+        txns.extend(self.refunds.iter().map(|(t, _)| t.json()));
+        txns.extend(self.cancel.iter().map(Txn::json));
+        body["transactions"] = Value::Array(txns);
+        if self.status == Status::Processing {
+            body["redirectActionForm"] = json!({
+                "method": "GET",
+                "redirectUrl": self.normal_url,
+                "actionFormType": "RedirectActionForm",
+            });
+        }
+        body
+    }
+
+    fn payment_notice(&self) -> Option<Notice> {
+        let url = self.req.notify_url.clone()?;
+        let success = self.status == Status::Success;
+        let mut body = json!({
+            "notifyType": "PAYMENT_RESULT",
+            "result": result_json(
+                &self.result_code,
+                if success { "S" } else { "F" },
+                self.result_message(),
+            ),
+            "paymentRequestId": self.req.payment_request_id,
+            "paymentId": self.id,
+            "paymentAmount": self.req.amount.json(),
+            "paymentCreateTime": iso(self.created),
+            "paymentMethodType": "CARD",
+            "authExpiryTime": iso(self.auth_expiry),
+            "acquirerReferenceNo": format!("acq_{}", self.id),
+            "acquirerInfo": self.acquirer_info(),
+        });
+        if let Some(t) = self.paid_at {
+            body["paymentTime"] = json!(iso(t));
+        }
+        if let Some(info) = self.result_info() {
+            body["paymentResultInfo"] = info;
+        }
+        Some(self.notice("PAYMENT_RESULT", url, body))
+    }
+
+    fn notice(&self, notify_type: &'static str, url: String, body: Value) -> Notice {
+        Notice {
+            notify_type,
+            url,
+            client_id: self.client_id.clone(),
+            body,
+        }
+    }
+
+    fn capture_notice(&self, txn: &Txn) -> Option<Notice> {
+        let url = self.req.notify_url.clone()?;
+        let body = json!({
+            "notifyType": "CAPTURE_RESULT",
+            "result": result_json("SUCCESS", "S", "success."),
+            "captureRequestId": txn.request_id,
+            "paymentId": self.id,
+            "captureId": txn.id,
+            "captureAmount": txn.amount.json(),
+            "captureTime": iso(txn.time),
+            "acquirerReferenceNo": format!("acq_{}", self.id),
+            "acquirerInfo": self.acquirer_info(),
+        });
+        Some(self.notice("CAPTURE_RESULT", url, body))
+    }
+
+    /// The card the buyer entered on the hosted page.
+    pub fn enter_card(
+        &mut self,
+        card: CardProfile,
+        consent: bool,
+        vault: &mut Vault,
+        now: Timestamp,
+    ) -> (Next, Vec<Notice>) {
+        self.card = Some(card);
+        self.consent = consent;
+        self.proceed(vault, now)
+    }
+
+    /// The buyer confirmed a saved-card payment on the continuation page.
+    pub fn confirm_saved(&mut self, vault: &mut Vault, now: Timestamp) -> (Next, Vec<Notice>) {
+        self.proceed(vault, now)
+    }
+
+    fn proceed(&mut self, vault: &mut Vault, now: Timestamp) -> (Next, Vec<Notice>) {
+        let three_ds = self
+            .card
+            .as_ref()
+            .and_then(|c| c.test_card())
+            .map(|c| c.three_ds);
+        if self.req.three_ds {
+            if three_ds == Some(ThreeDs::Exempt) {
+                self.three_ds = Some(false);
+            } else {
+                self.awaiting_challenge = true;
+                return (Next::Challenge, Vec::new());
+            }
+        }
+        (Next::Merchant, self.authorize(vault, now))
+    }
+
+    /// The buyer's answer to the 3-D Secure challenge.
+    pub fn answer_challenge(
+        &mut self,
+        answer: ChallengeAnswer,
+        vault: &mut Vault,
+        now: Timestamp,
+    ) -> (Next, Vec<Notice>) {
+        self.awaiting_challenge = false;
+        let fails = self
+            .card
+            .as_ref()
+            .and_then(|c| c.test_card())
+            .map(|c| c.three_ds)
+            == Some(ThreeDs::Fails);
+        match answer {
+            ChallengeAnswer::Cancel => {
+                if !self.is_saved_card() {
+                    self.card = None;
+                }
+                (Next::CardPage, Vec::new())
+            }
+            ChallengeAnswer::Fail => {
+                self.three_ds = Some(true);
+                (Next::Merchant, self.finish(THREE_DS_FAILED, vault, now))
+            }
+            ChallengeAnswer::Pass if fails => {
+                self.three_ds = Some(true);
+                (Next::Merchant, self.finish(THREE_DS_FAILED, vault, now))
+            }
+            ChallengeAnswer::Pass => {
+                self.three_ds = Some(true);
+                (Next::Merchant, self.authorize(vault, now))
+            }
+        }
+    }
+
+    fn authorize(&mut self, vault: &mut Vault, now: Timestamp) -> Vec<Notice> {
+        let Some(card) = self.card.as_ref().and_then(|c| c.test_card()) else {
+            return Vec::new();
+        };
+        if card.processing_seconds > 0 {
+            let wait = SignedDuration::from_secs(
+                i64::try_from(card.processing_seconds).unwrap_or(i64::MAX),
+            );
+            self.pending_until = Some(now.saturating_add(wait).unwrap_or(now));
+            return Vec::new();
+        }
+        self.finish(&card.outcome, vault, now)
+    }
+
+    /// Time-driven transitions: a slow authorization settles, an unpaid payment expires.
+    pub fn tick(&mut self, vault: &mut Vault, now: Timestamp) -> Vec<Notice> {
+        if self.status != Status::Processing {
+            return Vec::new();
+        }
+        if let Some(until) = self.pending_until {
+            if until <= now {
+                self.pending_until = None;
+                let outcome = self
+                    .card
+                    .as_ref()
+                    .and_then(|c| c.test_card())
+                    .map_or("SUCCESS", |c| c.outcome.as_str());
+                return self.finish(outcome, vault, now);
+            }
+            return Vec::new();
+        }
+        if self.expiry <= now {
+            self.awaiting_challenge = false;
+            return self.finish(Code::OrderIsClosed.name(), vault, now);
+        }
+        Vec::new()
+    }
+
+    fn finish(&mut self, outcome: &str, vault: &mut Vault, now: Timestamp) -> Vec<Notice> {
+        self.result_code = outcome.to_owned();
+        let mut notices = Vec::new();
+        if outcome != "SUCCESS" {
+            self.status = Status::Fail;
+            notices.extend(self.payment_notice());
+            return notices;
+        }
+        self.status = Status::Success;
+        self.paid_at = Some(now);
+        let store = match self.req.tokenize {
+            TokenizeMode::Enabled => true,
+            TokenizeMode::AskForConsent => self.consent,
+            TokenizeMode::Disabled => false,
+        };
+        if let (true, None, Some(card)) = (store, &self.token, &self.card) {
+            self.token = Some(vault.issue(&self.client_id, card));
+        }
+        notices.extend(self.payment_notice());
+        if self.req.auto_capture {
+            let txn = Txn {
+                kind: "CAPTURE",
+                request_id: format!("auto_{}", self.id),
+                id: format!("{}C1", self.id),
+                amount: self.req.amount.clone(),
+                time: now,
+            };
+            notices.extend(self.capture_notice(&txn));
+            self.captures.push(txn);
+        }
+        notices
+    }
+
+    /// A capture (MANUAL mode): partial allowed, never above the authorized amount.
+    pub fn capture(
+        &mut self,
+        req: &CaptureRequest,
+        now: Timestamp,
+    ) -> Result<(Value, Vec<Notice>), ApoError> {
+        match self.status {
+            Status::Cancelled => return Err(ApoError::new(Code::AuthCancelled)),
+            Status::Processing | Status::Fail => {
+                return Err(ApoError::with(
+                    Code::OrderStatusInvalid,
+                    format!(
+                        "The payment is {}; only a SUCCESS payment can be captured.",
+                        self.status.name()
+                    ),
+                ));
+            }
+            Status::Success => {}
+        }
+        if self.req.auto_capture {
+            return Err(ApoError::with(
+                Code::OrderStatusInvalid,
+                "The payment uses captureMode AUTOMATIC and was captured automatically.",
+            ));
+        }
+        if now >= self.auth_expiry {
+            return Err(ApoError::new(Code::AuthExpired));
+        }
+        if req.amount.currency != self.req.amount.currency {
+            return Err(ApoError::param(
+                "captureAmount.currency",
+                &format!("must be the payment currency {}", self.req.amount.currency),
+            ));
+        }
+        if self.captured().saturating_add(req.amount.value) > self.req.amount.value {
+            return Err(ApoError::with(
+                Code::CaptureAmountExceedAuthLimit,
+                format!(
+                    "Total capture amount {} exceeds the authorized amount {}.",
+                    self.captured().saturating_add(req.amount.value),
+                    self.req.amount.value
+                ),
+            ));
+        }
+        let txn = Txn {
+            kind: "CAPTURE",
+            request_id: req.capture_request_id.clone(),
+            id: format!("{}C{}", self.id, self.captures.len() + 1),
+            amount: req.amount.clone(),
+            time: now,
+        };
+        let body = json!({
+            "result": result_json("SUCCESS", "S", "success."),
+            "captureRequestId": txn.request_id,
+            "captureId": txn.id,
+            "paymentId": self.id,
+            "captureAmount": txn.amount.json(),
+            "captureTime": iso(now),
+            "acquirerReferenceNo": format!("acq_{}", self.id),
+        });
+        let notices = self.capture_notice(&txn).into_iter().collect();
+        self.captures.push(txn);
+        Ok((body, notices))
+    }
+
+    /// A cancel: allowed before any capture.
+    pub fn cancel(&mut self, now: Timestamp) -> Result<Value, ApoError> {
+        match self.status {
+            Status::Cancelled => {}
+            Status::Fail => {
+                return Err(ApoError::with(
+                    Code::OrderIsClosed,
+                    "The payment failed or expired; there is nothing to cancel.",
+                ));
+            }
+            Status::Processing | Status::Success if !self.captures.is_empty() => {
+                return Err(ApoError::with(
+                    Code::OrderStatusInvalid,
+                    "The payment is already captured; refund it instead.",
+                ));
+            }
+            Status::Processing | Status::Success => {
+                if self.status == Status::Processing {
+                    self.result_code = Code::OrderIsCanceled.name().to_owned();
+                }
+                self.status = Status::Cancelled;
+                self.pending_until = None;
+                self.awaiting_challenge = false;
+                self.cancel = Some(Txn {
+                    kind: "CANCEL",
+                    request_id: self.req.payment_request_id.clone(),
+                    id: format!("{}X", self.id),
+                    amount: self.req.amount.clone(),
+                    time: now,
+                });
+            }
+        }
+        let time = self.cancel.as_ref().map_or(now, |t| t.time);
+        Ok(json!({
+            "result": result_json("SUCCESS", "S", "success."),
+            "paymentId": self.id,
+            "paymentRequestId": self.req.payment_request_id,
+            "cancelTime": iso(time),
+        }))
+    }
+
+    /// A refund: after capture, several allowed, total never above the captured amount.
+    pub fn refund(
+        &mut self,
+        req: &RefundRequest,
+        now: Timestamp,
+    ) -> Result<(Value, Vec<Notice>), ApoError> {
+        if self.captures.is_empty() {
+            return Err(ApoError::with(
+                Code::OrderStatusInvalid,
+                format!(
+                    "The payment is {} and not captured; only captured payments can be refunded.",
+                    self.status.name()
+                ),
+            ));
+        }
+        if req.amount.currency != self.req.amount.currency {
+            return Err(ApoError::param(
+                "refundAmount.currency",
+                &format!("must be the payment currency {}", self.req.amount.currency),
+            ));
+        }
+        let total = self.refunded().saturating_add(req.amount.value);
+        if total > self.captured() {
+            return Err(ApoError::with(
+                Code::RefundAmountExceed,
+                format!(
+                    "Total refund amount {total} exceeds the captured amount {}.",
+                    self.captured()
+                ),
+            ));
+        }
+        let txn = Txn {
+            kind: "REFUND",
+            request_id: req.refund_request_id.clone(),
+            id: format!("{}R{}", self.id, self.refunds.len() + 1),
+            amount: req.amount.clone(),
+            time: now,
+        };
+        let url = req
+            .notify_url
+            .clone()
+            .or_else(|| self.req.notify_url.clone());
+        let body = self.refund_body(&txn, true);
+        let notices = url
+            .clone()
+            .map(|u| {
+                let mut n = self.refund_body(&txn, false);
+                n["notifyType"] = json!("REFUND_RESULT");
+                self.notice("REFUND_RESULT", u, n)
+            })
+            .into_iter()
+            .collect();
+        self.refunds.push((txn, url));
+        Ok((body, notices))
+    }
+
+    fn refund_body(&self, txn: &Txn, response: bool) -> Value {
+        let mut b = json!({
+            "result": result_json("SUCCESS", "S", "success."),
+            "refundRequestId": txn.request_id,
+            "refundId": txn.id,
+            "paymentId": self.id,
+            "refundAmount": txn.amount.json(),
+            "refundTime": iso(txn.time),
+            "acquirerInfo": self.acquirer_info(),
+        });
+        if !response {
+            b["refundStatus"] = json!("SUCCESS");
+        }
+        b
+    }
+
+    /// The inquiryRefund response for one of this payment's refunds.
+    pub fn refund_inquiry_body(&self, index: usize) -> Option<Value> {
+        let (txn, _) = self.refunds.get(index)?;
+        let mut b = self.refund_body(txn, false);
+        if let Some(o) = b.as_object_mut() {
+            o.remove("paymentId");
+        }
+        Some(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::validate;
+
+    fn payment(manual: bool) -> Payment {
+        let body = json!({
+            "productCode": "CASHIER_PAYMENT", "paymentRequestId": "r1",
+            "paymentAmount": {"currency": "USD", "value": "1000"},
+            "paymentMethod": {"paymentMethodType": "CARD"},
+            "paymentFactor": {"isAuthorization": true, "captureMode": if manual {"MANUAL"} else {"AUTOMATIC"}},
+            "paymentRedirectUrl": "https://m.example/back",
+            "paymentNotifyUrl": "https://m.example/notify",
+            "order": {"referenceOrderId": "o", "orderDescription": "d",
+                      "orderAmount": {"currency": "USD", "value": "1000"}, "buyer": {"buyerEmail": "a@b.c"}},
+            "env": {"terminalType": "WEB", "clientIp": "1.1.1.1"}
+        });
+        let req = validate::pay(&body, Timestamp::now()).unwrap();
+        Payment::new("P1".into(), "C", req, "u".into(), None, Timestamp::now())
+    }
+
+    fn card(n: &str) -> CardProfile {
+        CardProfile::from_number(n, "H").unwrap()
+    }
+
+    fn money(v: u64) -> Money {
+        Money {
+            currency: "USD".into(),
+            value: v,
+        }
+    }
+
+    #[test]
+    fn auto_capture_notifies_payment_and_capture() {
+        let mut p = payment(false);
+        let mut v = Vault::default();
+        let (next, n) = p.enter_card(card("4054695723100768"), false, &mut v, Timestamp::now());
+        assert_eq!(next, Next::Merchant);
+        let types: Vec<_> = n.iter().map(|n| n.notify_type).collect();
+        assert_eq!(types, ["PAYMENT_RESULT", "CAPTURE_RESULT"]);
+        assert!(p.cancel(Timestamp::now()).is_err());
+    }
+
+    #[test]
+    fn manual_capture_limits_and_refunds() {
+        let mut p = payment(true);
+        let mut v = Vault::default();
+        let now = Timestamp::now();
+        p.enter_card(card("4054695723100768"), false, &mut v, now);
+        let cap = |id: &str, a| CaptureRequest {
+            capture_request_id: id.into(),
+            payment_id: "P1".into(),
+            amount: money(a),
+        };
+        let refund = |id: &str, a| RefundRequest {
+            refund_request_id: id.into(),
+            payment_id: "P1".into(),
+            amount: money(a),
+            notify_url: None,
+        };
+        assert_eq!(
+            p.refund(&refund("r0", 1), now).unwrap_err().code,
+            Code::OrderStatusInvalid
+        );
+        p.capture(&cap("c1", 600), now).unwrap();
+        assert_eq!(
+            p.capture(&cap("c2", 500), now).unwrap_err().code,
+            Code::CaptureAmountExceedAuthLimit
+        );
+        p.refund(&refund("r1", 400), now).unwrap();
+        assert_eq!(
+            p.refund(&refund("r2", 201), now).unwrap_err().code,
+            Code::RefundAmountExceed
+        );
+        p.refund(&refund("r3", 200), now).unwrap();
+        let late = now.saturating_add(AUTH_VALIDITY).unwrap();
+        assert_eq!(
+            p.capture(&cap("c3", 1), late).unwrap_err().code,
+            Code::AuthExpired
+        );
+    }
+
+    #[test]
+    fn expiry_closes_with_a_fail_notice() {
+        let mut p = payment(false);
+        let mut v = Vault::default();
+        let later = Timestamp::now()
+            .saturating_add(DEFAULT_PAYMENT_EXPIRY)
+            .unwrap();
+        let n = p.tick(&mut v, later);
+        assert_eq!(p.status, Status::Fail);
+        assert_eq!(n[0].body["result"]["resultStatus"], "F");
+    }
+}

@@ -1,0 +1,360 @@
+//! The sandbox state: payments, idempotency records and the token vault behind one mutex, with
+//! one `handle_*` method per API and per hosted-page action. This is the only mutator.
+//!
+//! Every method takes the lock, does its work synchronously and returns the response body plus
+//! the [`Notice`]s to send; the caller hands those to the notifier after the lock is gone. No
+//! lock is ever held across an await or an outbound call. Because the check and the insert of
+//! an idempotency key happen under the same lock, concurrent duplicates create one payment.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use super::cards::CardProfile;
+use super::clock::Clock;
+use super::error::{ApoError, Code};
+use super::payment::{ChallengeAnswer, Next, Notice, Payment, Status};
+use super::tokens::Vault;
+use super::validate::{self, Money, PaymentRef, RefundRef};
+
+/// What an API handler returns: the response body and the notifications to send.
+pub type Handled = Result<(Value, Vec<Notice>), ApoError>;
+
+/// The magic amount that risk control rejects (docs.antom.com/ac/ref/card).
+pub const RISK_REJECT_AMOUNT: u64 = 11;
+
+#[derive(Debug, Default)]
+struct Store {
+    payments: HashMap<String, Payment>,
+    /// (client id, paymentRequestId) → paymentId.
+    by_request: HashMap<(String, String), String>,
+    /// (client id, captureRequestId) → (paymentId, amount, response).
+    captures: HashMap<(String, String), (String, Money, Value)>,
+    /// (client id, refundRequestId) → (paymentId, refund index, amount, response).
+    refunds: HashMap<(String, String), (String, usize, Money, Value)>,
+    /// refundId → (client id, refundRequestId).
+    refund_ids: HashMap<String, (String, String)>,
+    vault: Vault,
+}
+
+impl Store {
+    fn payment_mut(&mut self, client: &str, r: &PaymentRef) -> Option<&mut Payment> {
+        let id = match r {
+            PaymentRef::Id(id) => id.clone(),
+            PaymentRef::RequestId(rid) => self
+                .by_request
+                .get(&(client.to_owned(), rid.clone()))?
+                .clone(),
+        };
+        self.payments.get_mut(&id).filter(|p| p.client_id == client)
+    }
+}
+
+/// Why a hosted-page action could not happen.
+#[derive(Debug, Clone)]
+pub enum PageError {
+    /// No such payment.
+    NotFound,
+    /// The payment is no longer waiting for this action.
+    NotWaiting(Box<Payment>),
+}
+
+/// A page action's result (where to go next and the payment as it now stands) and the notices
+/// to send, which exist even when the action was refused (an expiry noticed on the way).
+pub type PageResult = (Result<(Next, Box<Payment>), PageError>, Vec<Notice>);
+
+/// The sandbox state. Create one per sandbox.
+#[derive(Debug)]
+pub struct State {
+    store: Mutex<Store>,
+    /// The virtual clock.
+    pub clock: Clock,
+    base_url: String,
+}
+
+impl State {
+    /// An empty state whose hosted pages live under `base_url` (no trailing slash).
+    pub fn new(base_url: String) -> Self {
+        State {
+            store: Mutex::default(),
+            clock: Clock::default(),
+            base_url,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave a half-applied change that matters
+        // more than refusing every later request, so keep serving.
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets every payment, token and idempotency record, and resets the clock.
+    pub fn reset(&self) {
+        *self.lock() = Store::default();
+        self.clock.reset();
+    }
+
+    /// pay.
+    pub fn handle_pay(&self, client: &str, body: &Value) -> Handled {
+        let now = self.clock.now();
+        let req = validate::pay(body, now)?;
+        let mut store = self.lock();
+        let key = (client.to_owned(), req.payment_request_id.clone());
+        if let Some(id) = store.by_request.get(&key).cloned() {
+            let mut notices = Vec::new();
+            let Store {
+                payments, vault, ..
+            } = &mut *store;
+            let Some(p) = payments.get_mut(&id) else {
+                return Err(ApoError::new(Code::OrderNotExist));
+            };
+            if !p.same_key(&req) {
+                return Err(ApoError::with(
+                    Code::RepeatReqInconsistent,
+                    "The paymentRequestId was used with a different amount, currency or paymentMethodId.",
+                ));
+            }
+            notices.extend(p.tick(vault, now));
+            return Ok((p.pay_body(), notices));
+        }
+        let saved = match &req.payment_method_id {
+            None => None,
+            Some(token) => match store.vault.card(client, token) {
+                Some(card) => Some((token.clone(), card.clone())),
+                None => {
+                    return Err(ApoError::param(
+                        "paymentMethod.paymentMethodId",
+                        "unknown card token for this client id (use the cardToken of an earlier payment)",
+                    ));
+                }
+            },
+        };
+        let id = format!("P{}", uuid::Uuid::new_v4().simple());
+        let normal_url = format!("{}/page/pay/{id}", self.base_url);
+        let risk = req.amount.value == RISK_REJECT_AMOUNT;
+        let mut payment = Payment::new(id.clone(), client, req, normal_url, saved, now);
+        if risk {
+            payment.reject();
+        }
+        let body = payment.pay_body();
+        store.by_request.insert(key, id.clone());
+        store.payments.insert(id, payment);
+        Ok((body, Vec::new()))
+    }
+
+    /// inquiryPayment.
+    pub fn handle_inquiry_payment(&self, client: &str, body: &Value) -> Handled {
+        let r = validate::payment_ref(body)?;
+        let now = self.clock.now();
+        let mut store = self.lock();
+        let mut vault = std::mem::take(&mut store.vault);
+        let out = match store.payment_mut(client, &r) {
+            None => Err(ApoError::new(Code::OrderNotExist)),
+            Some(p) => {
+                let notices = p.tick(&mut vault, now);
+                Ok((p.inquiry_body(), notices))
+            }
+        };
+        store.vault = vault;
+        out
+    }
+
+    /// capture.
+    pub fn handle_capture(&self, client: &str, body: &Value) -> Handled {
+        let req = validate::capture(body)?;
+        let now = self.clock.now();
+        let mut store = self.lock();
+        let key = (client.to_owned(), req.capture_request_id.clone());
+        if let Some((pid, amount, body)) = store.captures.get(&key) {
+            if *pid != req.payment_id || *amount != req.amount {
+                return Err(ApoError::with(
+                    Code::RepeatReqInconsistent,
+                    "The captureRequestId was used with a different paymentId or captureAmount.",
+                ));
+            }
+            return Ok((body.clone(), Vec::new()));
+        }
+        let mut vault = std::mem::take(&mut store.vault);
+        let out = match store.payment_mut(client, &PaymentRef::Id(req.payment_id.clone())) {
+            None => Err(ApoError::new(Code::AuthNotFound)),
+            Some(p) => {
+                let mut notices = p.tick(&mut vault, now);
+                p.capture(&req, now).map(|(body, n)| {
+                    notices.extend(n);
+                    (body, notices)
+                })
+            }
+        };
+        store.vault = vault;
+        if let Ok((body, _)) = &out {
+            store
+                .captures
+                .insert(key, (req.payment_id, req.amount, body.clone()));
+        }
+        out
+    }
+
+    /// cancel.
+    pub fn handle_cancel(&self, client: &str, body: &Value) -> Handled {
+        let r = validate::payment_ref(body)?;
+        let now = self.clock.now();
+        let mut store = self.lock();
+        let mut vault = std::mem::take(&mut store.vault);
+        let out = match store.payment_mut(client, &r) {
+            None => Err(ApoError::new(Code::OrderNotExist)),
+            Some(p) => {
+                let notices = p.tick(&mut vault, now);
+                p.cancel(now).map(|body| (body, notices))
+            }
+        };
+        store.vault = vault;
+        out
+    }
+
+    /// refund.
+    pub fn handle_refund(&self, client: &str, body: &Value) -> Handled {
+        let req = validate::refund(body)?;
+        let now = self.clock.now();
+        let mut store = self.lock();
+        let key = (client.to_owned(), req.refund_request_id.clone());
+        if let Some((pid, _, amount, body)) = store.refunds.get(&key) {
+            if *pid != req.payment_id || *amount != req.amount {
+                return Err(ApoError::with(
+                    Code::RepeatReqInconsistent,
+                    "The refundRequestId was used with a different paymentId or refundAmount.",
+                ));
+            }
+            return Ok((body.clone(), Vec::new()));
+        }
+        let mut vault = std::mem::take(&mut store.vault);
+        let out = match store.payment_mut(client, &PaymentRef::Id(req.payment_id.clone())) {
+            None => Err(ApoError::new(Code::OrderNotExist)),
+            Some(p) => {
+                let mut notices = p.tick(&mut vault, now);
+                p.refund(&req, now).map(|(body, n)| {
+                    notices.extend(n);
+                    (body, notices, p.refunds.len() - 1)
+                })
+            }
+        };
+        store.vault = vault;
+        let (body, notices, index) = out?;
+        if let Some(id) = body["refundId"].as_str() {
+            store.refund_ids.insert(id.to_owned(), key.clone());
+        }
+        store
+            .refunds
+            .insert(key, (req.payment_id, index, req.amount, body.clone()));
+        Ok((body, notices))
+    }
+
+    /// inquiryRefund.
+    pub fn handle_inquiry_refund(&self, client: &str, body: &Value) -> Handled {
+        let r = validate::refund_ref(body)?;
+        let store = self.lock();
+        let key = match r {
+            RefundRef::RequestId(rid) => (client.to_owned(), rid),
+            RefundRef::Id(id) => match store.refund_ids.get(&id) {
+                Some(k) if k.0 == client => k.clone(),
+                _ => return Err(ApoError::new(Code::OrderNotExist)),
+            },
+        };
+        let (pid, index, _, _) = store
+            .refunds
+            .get(&key)
+            .ok_or_else(|| ApoError::new(Code::OrderNotExist))?;
+        let body = store
+            .payments
+            .get(pid)
+            .and_then(|p| p.refund_inquiry_body(*index))
+            .ok_or_else(|| ApoError::new(Code::OrderNotExist))?;
+        Ok((body, Vec::new()))
+    }
+
+    /// Time-driven transitions of every payment (expiry, slow authorizations).
+    pub fn sweep(&self) -> Vec<Notice> {
+        let now = self.clock.now();
+        let mut store = self.lock();
+        let Store {
+            payments, vault, ..
+        } = &mut *store;
+        payments
+            .values_mut()
+            .flat_map(|p| p.tick(vault, now))
+            .collect()
+    }
+
+    /// The payment as the hosted page shows it (after due time-driven transitions).
+    pub fn page_payment(&self, id: &str) -> (Option<Payment>, Vec<Notice>) {
+        let now = self.clock.now();
+        let mut store = self.lock();
+        let Store {
+            payments, vault, ..
+        } = &mut *store;
+        match payments.get_mut(id) {
+            None => (None, Vec::new()),
+            Some(p) => {
+                let notices = p.tick(vault, now);
+                (Some(p.clone()), notices)
+            }
+        }
+    }
+
+    /// The buyer submitted a valid card.
+    pub fn handle_card(&self, id: &str, card: CardProfile, consent: bool) -> PageResult {
+        self.page_action(id, |p, vault, now| {
+            if p.is_saved_card() || p.awaiting_challenge || p.card.is_some() {
+                return Err(());
+            }
+            Ok(p.enter_card(card, consent, vault, now))
+        })
+    }
+
+    /// The buyer confirmed a saved-card payment.
+    pub fn handle_confirm_saved(&self, id: &str) -> PageResult {
+        self.page_action(id, |p, vault, now| {
+            if !p.is_saved_card() || p.awaiting_challenge || p.pending_until.is_some() {
+                return Err(());
+            }
+            Ok(p.confirm_saved(vault, now))
+        })
+    }
+
+    /// The buyer answered the 3-D Secure challenge.
+    pub fn handle_challenge(&self, id: &str, answer: ChallengeAnswer) -> PageResult {
+        self.page_action(id, |p, vault, now| {
+            if !p.awaiting_challenge {
+                return Err(());
+            }
+            Ok(p.answer_challenge(answer, vault, now))
+        })
+    }
+
+    fn page_action(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Payment, &mut Vault, Timestamp) -> Result<(Next, Vec<Notice>), ()>,
+    ) -> PageResult {
+        let now = self.clock.now();
+        let mut store = self.lock();
+        let Store {
+            payments, vault, ..
+        } = &mut *store;
+        let Some(p) = payments.get_mut(id) else {
+            return (Err(PageError::NotFound), Vec::new());
+        };
+        let mut notices = p.tick(vault, now);
+        if p.status != Status::Processing {
+            return (Err(PageError::NotWaiting(Box::new(p.clone()))), notices);
+        }
+        match f(p, vault, now) {
+            Ok((next, n)) => {
+                notices.extend(n);
+                (Ok((next, Box::new(p.clone()))), notices)
+            }
+            Err(()) => (Err(PageError::NotWaiting(Box::new(p.clone()))), notices),
+        }
+    }
+}
