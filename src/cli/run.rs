@@ -12,12 +12,14 @@ use clap::Args;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
+use super::snapshots::update_mode;
 use super::validate::print_diagnostics;
 use super::{Context, exit};
 use crate::diag::Diagnostic;
 use crate::engine::{self, event::Event};
 use crate::flow::{LoadOptions, load};
 use crate::report::{Reporters, Terminal};
+use crate::snapshot::UpdateMode;
 use crate::template::Templates;
 
 /// The flags of `apoflow run`.
@@ -45,6 +47,10 @@ pub struct RunArgs {
     /// Write a JSON report (results with per-step timings) to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write new and changed `snapshot:` files directly (as `APOFLOW_UPDATE=always`), instead of
+    /// `.snap.new` files for review.
+    #[arg(long)]
+    pub update_snapshots: bool,
 }
 
 /// Everything `run` needs, checked: built from [`RunArgs`] before anything is loaded or sent.
@@ -66,6 +72,8 @@ pub struct RunOptions {
     pub json: Option<PathBuf>,
     /// Colours on the terminal report.
     pub color: bool,
+    /// When `snapshot:` checks write files.
+    pub snapshots: UpdateMode,
 }
 
 impl RunOptions {
@@ -96,6 +104,15 @@ impl RunOptions {
                 );
             }
         }
+        let snapshots = match update_mode(args.update_snapshots, ctx) {
+            Ok(mode) => mode,
+            Err(e) => {
+                errors.push(Diagnostic::plain(e.to_string()).with_hint(
+                    "unset APOFLOW_UPDATE, or pass --update-snapshots to write snapshots",
+                ));
+                UpdateMode::default()
+            }
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -112,6 +129,7 @@ impl RunOptions {
             junit: args.junit,
             json: args.json,
             color: ctx.stdout_is_tty && ctx.var("NO_COLOR").is_none(),
+            snapshots,
         })
     }
 }
@@ -181,6 +199,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         runner: Map::new(),
         root: ctx.cwd.clone(),
         templates: Templates::new(ctx.env.clone()),
+        snapshots: options.snapshots,
     };
     runtime.block_on(async move {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();

@@ -27,6 +27,7 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use crate::flow::plan::Plan;
+use crate::snapshot::UpdateMode;
 use crate::template::Templates;
 use event::{Event, EventSender};
 use result::RunSummary;
@@ -48,6 +49,8 @@ pub struct Options {
     pub root: PathBuf,
     /// The template environment, built once per run.
     pub templates: Templates,
+    /// When `snapshot:` checks write files (`--update-snapshots`, `APOFLOW_UPDATE`, CI).
+    pub snapshots: UpdateMode,
 }
 
 /// Runs every case of `plan`; sends events on `tx` (ending with `RunFinished`); returns the
@@ -59,6 +62,7 @@ pub async fn run(plan: Plan, options: Options, tx: EventSender) -> Result<RunSum
         templates: options.templates,
         client,
         root: options.root,
+        snapshots: options.snapshots,
     });
     let schedule = Arc::new(schedule::Schedule {
         jobs: options.jobs,

@@ -26,6 +26,7 @@ use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use super::schema::Expected;
+use crate::snapshot::SnapshotSpec;
 
 /// A whole flow file (or a partial, when its file name starts with `_`).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -107,6 +108,11 @@ pub struct Step {
     #[schemars(with = "IndexMap<String, String>")]
     #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]
     pub save: IndexMap<Spanned<String>, Spanned<String>>,
+    /// Pin the step's response (or request, or notification) in a `.snap` file in
+    /// `__snapshots__/` beside the flow, compared after `expect:` (see [`crate::snapshot`]).
+    #[serde(default)]
+    #[schemars(with = "Option<SnapshotSpec>")]
+    pub snapshot: Option<Spanned<SnapshotSpec>>,
 
     // --- polling ---
     /// Re-run the step until these checks hold (same form as `expect`).

@@ -11,6 +11,7 @@
 mod http;
 mod partial;
 mod sleep;
+mod snapshot;
 
 use std::future::Future;
 use std::path::Path;
@@ -32,13 +33,17 @@ use crate::diag::{Diagnostic, SourceFile};
 use crate::expect::{AssertionResult, Observed, eval_entry, eval_save};
 use crate::flow::model::HttpAction;
 use crate::flow::plan::PlannedStep;
+use crate::snapshot::UpdateMode;
 use crate::template::{TemplateError, Templates};
+use snapshot::CaseRef;
 
-/// What every step of a run shares: templates, the HTTP client, the project root.
+/// What every step of a run shares: templates, the HTTP client, the project root, and when
+/// snapshot files are written.
 pub(crate) struct Shared {
     pub(crate) templates: Templates,
     pub(crate) client: reqwest::Client,
     pub(crate) root: std::path::PathBuf,
+    pub(crate) snapshots: UpdateMode,
 }
 
 /// What a step renders and sends with.
@@ -63,9 +68,21 @@ pub(crate) struct Recorder {
     pub(crate) index: usize,
     pub(crate) tx: EventSender,
     pub(crate) steps: Vec<StepResult>,
+    /// The case's flow file (snapshots live beside it, even for steps inside partials).
+    pub(crate) flow_file: std::path::PathBuf,
+    /// The case's title: the flow name, plus the matrix case.
+    pub(crate) title: String,
 }
 
 impl Recorder {
+    /// The case, as snapshot checks name it.
+    fn case(&self) -> CaseRef<'_> {
+        CaseRef {
+            flow_file: &self.flow_file,
+            title: &self.title,
+        }
+    }
+
     /// Announces a finished step and keeps it.
     pub(crate) fn push(&mut self, step: StepResult) {
         // A closed channel means nobody listens any more; the run still completes.
@@ -105,7 +122,7 @@ pub(crate) fn run_steps<'a>(
             let step = &planned.step;
             let name = format!("{prefix}{}", step_name(planned));
             let passed = if let Some(http) = &step.http {
-                let result = run_http(shared, planned, &http.value, scope, name).await;
+                let result = run_http(shared, planned, &http.value, scope, name, rec.case()).await;
                 let passed = result.status == Status::Passed;
                 rec.push(result);
                 passed
@@ -170,13 +187,15 @@ pub(crate) fn blank(planned: &PlannedStep, name: String, status: Status) -> Step
     }
 }
 
-/// Runs an `http` step: send (polling with `until:`), then `expect:`, then `save:`.
+/// Runs an `http` step: send (polling with `until:`), then `expect:`, then `save:`, then
+/// `snapshot:`.
 async fn run_http(
     shared: &Shared,
     planned: &PlannedStep,
     action: &HttpAction,
     scope: &mut Scope,
     name: String,
+    case: CaseRef<'_>,
 ) -> StepResult {
     let start = Instant::now();
     let step = &planned.step;
@@ -215,6 +234,14 @@ async fn run_http(
     };
     result.request = Some(exchange.request_summary);
     result.response = Some(exchange.response_summary);
+    let snapshot_check = step.snapshot.as_ref().map(|spec| {
+        let values = snapshot::Values {
+            request: exchange.request.get("body"),
+            response: Some(&exchange.observed.body),
+            notification: None,
+        };
+        check_snapshot(shared, spec, values, case, &result.name)
+    });
     if let Some(id) = &step.id {
         scope.record_step(&id.value, exchange.request, exchange.response);
     }
@@ -260,11 +287,37 @@ async fn run_http(
             }),
         }
     }
+    match snapshot_check {
+        None => {}
+        Some(Ok(assertion)) => result.assertions.push(assertion),
+        Some(Err(error)) => {
+            result.status = Status::Errored;
+            result.error = Some(error);
+            result.duration = start.elapsed();
+            return result;
+        }
+    }
     if result.error.is_some() || result.assertions.iter().any(|a| !a.passed) {
         result.status = Status::Failed;
     }
     result.duration = start.elapsed();
     result
+}
+
+/// The `snapshot:` check of a step named `step` (see [`snapshot::check`]), with the run's
+/// settings; every step kind calls it after its `expect:` and `save:`.
+pub(crate) fn check_snapshot(
+    shared: &Shared,
+    spec: &Spanned<crate::snapshot::SnapshotSpec>,
+    values: snapshot::Values<'_>,
+    case: CaseRef<'_>,
+    step: &str,
+) -> Result<AssertionResult, String> {
+    let settings = snapshot::Settings {
+        mode: shared.snapshots,
+        root: &shared.root,
+    };
+    snapshot::check(spec, values, case, step, settings)
 }
 
 /// Evaluates `query: expected` entries (expected values rendered first) against `observed`;
