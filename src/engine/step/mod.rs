@@ -115,6 +115,11 @@ pub(crate) fn run_steps<'a>(
                 true
             } else if let Some(partial) = &planned.partial {
                 partial::run(shared, planned, partial, scope, rec, name).await
+            } else if let Some(kind) = payment_action(step) {
+                let mut result = blank(planned, name, Status::Errored);
+                result.error = Some(format!("`{kind}` steps are not implemented yet"));
+                rec.push(result);
+                false
             } else {
                 // The loader guarantees exactly one action; a step without one does nothing.
                 true
@@ -149,7 +154,20 @@ pub(crate) fn step_name(planned: &PlannedStep) -> String {
     if let Some(u) = &step.use_flow {
         return format!("use {}", u.value);
     }
+    if let Some(kind) = payment_action(step) {
+        return kind.to_owned();
+    }
     "step".to_owned()
+}
+
+/// The name of the step's payment action (an APO call, `redirect`, `notify`, `sandbox`).
+fn payment_action(step: &crate::flow::model::Step) -> Option<&'static str> {
+    step.apo_calls()
+        .map(|(name, _)| name)
+        .next()
+        .or(step.redirect.as_ref().map(|_| "redirect"))
+        .or(step.notify.as_ref().map(|_| "notify"))
+        .or(step.sandbox.as_ref().map(|_| "sandbox"))
 }
 
 /// A result for `planned` with nothing recorded yet.
