@@ -54,7 +54,7 @@ pub(crate) struct StepCtx<'a> {
 impl StepCtx<'_> {
     /// Renders every string of `v` against the scope.
     pub(crate) fn render(&self, v: &Value) -> Result<Value, TemplateError> {
-        self.templates.render_value(v, self.scope.value())
+        self.scope.render(self.templates, v)
     }
 }
 
@@ -86,6 +86,32 @@ pub(crate) fn located(
 ) -> String {
     let mut d = Diagnostic::new(file, at.line(), at.column(), message);
     if let Some(hint) = hint.filter(|h| !h.is_empty()) {
+        d = d.with_hint(hint);
+    }
+    d.render(false)
+}
+
+/// A template error in the string `text` written at `at`: the caret points at the part of the
+/// template at fault when the text appears verbatim in the file (no YAML escapes), else at the
+/// value.
+pub(crate) fn located_in_text(
+    file: &Arc<SourceFile>,
+    at: &Location,
+    text: &str,
+    message: String,
+    e: &TemplateError,
+) -> String {
+    let exact = e.range.as_ref().and_then(|range| {
+        let (line, column) = file.find_from(at.line(), at.column(), text)?;
+        let before = text.get(..range.start)?.chars().count() as u64;
+        let width = text.get(range.clone())?.chars().count() as u64;
+        Some((line, column + before, width))
+    });
+    let Some((line, column, width)) = exact else {
+        return located(file, at, message, e.hint.as_deref());
+    };
+    let mut d = Diagnostic::new(file, line, column, message).with_width(width);
+    if let Some(hint) = e.hint.as_deref().filter(|h| !h.is_empty()) {
         d = d.with_hint(hint);
     }
     d.render(false)
@@ -213,11 +239,14 @@ async fn run_http(
             file: &planned.file,
             scope,
         };
-        let until = step.until.clone().unwrap_or_default();
         poll(
             polling,
             || http::send(action, &ctx),
-            |exchange| check_entries(&ctx, &until, &exchange.observed),
+            |exchange| {
+                step.until.as_ref().map_or(Ok(Vec::new()), |until| {
+                    check_entries(&ctx, until, &exchange.observed)
+                })
+            },
         )
         .await
     };
