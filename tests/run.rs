@@ -257,6 +257,17 @@ steps:
   - id: login
     http: { url: "BASE/echo", json: { user: "{{ user }}", greeting: "{{ greeting }}" } }
     save: { session: $.body.greeting }
+  - sleep: 10ms
+  - use: _audit.yaml
+    with: { what: "{{ session }}" }
+"#,
+    )
+    .file(
+        "flows/_audit.yaml",
+        r#"
+steps:
+  - http: { url: "BASE/echo", json: { audit: "{{ what }}" } }
+    save: { audited: $.body.audit }
 "#,
     )
     .file(
@@ -268,12 +279,20 @@ steps:
     with: { user: "{{ who }}" }
   - http: { url: "BASE/echo", json: { s: "{{ session }}" } }
     expect: { $.body.s: hello alice }
+  - http: { url: "BASE/echo", json: { a: "{{ audited }}" } }
+    expect: { $.body.a: hello alice }
 "#,
     );
     let out = p.run(&["--var", "who=alice", "--json", "r.json"]);
     assert_eq!(code(&out), 0, "{}", both(&out));
     let steps = &json_report(&p, "r.json")["cases"][0]["steps"];
     assert_eq!(steps[0]["name"], "use _login.yaml › login");
+    assert_eq!(steps[1]["name"], "use _login.yaml › sleep 10 ms");
+    assert_eq!(
+        steps[2]["name"],
+        "use _login.yaml › use _audit.yaml › POST BASE/echo".replace("BASE", server())
+    );
+    assert_eq!(steps.as_array().unwrap().len(), 5);
     assert!(steps[0]["file"].as_str().unwrap().ends_with("_login.yaml"));
 }
 
@@ -434,7 +453,7 @@ fn errors_are_kept_apart_from_failures() {
     )
     .file(
         "flows/template.yaml",
-        "name: Undefined at run time\nsteps:\n  - http: { url: \"BASE/json\" }\n  - http: { url: \"BASE/echo?x={{ steps.nope.response.status }}\" }\n",
+        "name: Undefined at run time\nsteps:\n  - id: first\n    http: { url: \"BASE/json\" }\n  - http: { url: \"BASE/echo?x={{ steps.first.response.body.nope.deeper }}\" }\n",
     )
     .file("flows/refused.yaml", "name: Refused\nsteps:\n  - http: { url: \"http://127.0.0.1:1/\" }\n");
     let out = p.run(&["--junit", "j.xml", "--json", "r.json"]);
@@ -468,7 +487,7 @@ fn errors_are_kept_apart_from_failures() {
     assert!(
         errors
             .iter()
-            .any(|e| e.contains("nope") && e.contains("flows/template.yaml:4")),
+            .any(|e| e.contains("nope") && e.contains("flows/template.yaml:5")),
         "{errors:?}"
     );
     assert!(
@@ -509,6 +528,9 @@ fn invalid_input_exits_2_and_sends_nothing() {
     let out = p.run(&["--var", "no-equals"]);
     assert_eq!(code(&out), 2, "{}", both(&out));
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stderr));
+    let out = p.run(&["--tags", "no-such-tag"]);
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("none matches --tags `no-such-tag`"));
     let out = p.run(&["--junit", "missing/dir/j.xml"]);
     assert_eq!(code(&out), 2, "{}", both(&out));
     assert_eq!(get_json(&format!("/peek/{key}"))["count"], 0);
@@ -531,4 +553,23 @@ fn card_numbers_never_reach_the_output() {
         assert!(!text.contains("\"123\""), "{text}");
         assert!(text.contains("1111"), "{text}");
     }
+}
+
+#[test]
+fn a_run_time_template_error_points_at_the_flow() {
+    let p = Project::new();
+    p.file(
+        "flows/undefined.yaml",
+        r#"name: Undefined at run time
+vars: { base: "BASE" }
+steps:
+  - id: first
+    http: { url: "{{ base }}/json" }
+  - http: { url: "{{ base }}/echo?id={{ steps.first.response.body.nope.deeper }}" }
+  - http: { url: "BASE/json" }
+"#,
+    );
+    let out = p.run(&[]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    insta::assert_snapshot!(stable(&String::from_utf8_lossy(&out.stdout)));
 }

@@ -177,6 +177,18 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             return exit::INVALID;
         }
     };
+    if plan.cases.is_empty() {
+        // A green run that ran nothing (a mistyped tag, an empty folder) would hide a mistake.
+        let mut d = Diagnostic::plain("no flow to run").with_hint(
+            "check the paths (default `flows/`); flow files end in .yaml or .yml, and files starting with `_` are partials",
+        );
+        if let Some(tags) = &options.tags {
+            d = Diagnostic::plain(format!("no flow to run: none matches --tags `{tags}`"))
+                .with_hint("`apoflow list` shows each flow with its tags");
+        }
+        print_diagnostics(&[d], ctx);
+        return exit::INVALID;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -2,6 +2,7 @@
 //! run the embedded APO sandbox standalone until interrupted, so a merchant's own server or the
 //! official SDKs can be pointed at it.
 
+use std::io::Write as _;
 use std::path::Path;
 
 use super::exit;
@@ -75,23 +76,26 @@ pub fn run(listen: &str, merchants: &[String], control_token: Option<String>) ->
             }
         };
         let url = handle.url();
-        println!("apoflow sandbox listening on {url}");
-        println!("  gateway URL     {url}  (POST /ams/api/v1/payments/… or /ams/sandbox/api/v1/payments/…)");
-        println!("  client ids      {clients}");
-        println!(
-            "  default merchant {}: sign with {KEYS}/merchant-private.pem",
+        let control = if token_set {
+            "token required: x-sandbox-token header"
+        } else {
+            "loopback callers only"
+        };
+        let banner = format!(
+            "apoflow sandbox listening on {url}\n\
+             \x20 gateway URL      {url}  (POST /ams/api/v1/payments/… or /ams/sandbox/api/v1/payments/…)\n\
+             \x20 client ids       {clients}\n\
+             \x20 default merchant {}: sign with {KEYS}/merchant-private.pem\n\
+             \x20 APO public key   {KEYS}/sandbox-apo-public.pem  (verify responses and notifications)\n\
+             \x20 control API      {url}/_sandbox/  ({control})\n\
+             Press Ctrl-C to stop.\n",
             sandbox::DEFAULT_CLIENT_ID
         );
-        println!("  APO public key  {KEYS}/sandbox-apo-public.pem  (verify responses and notifications)");
-        println!(
-            "  control API     {url}/_sandbox/  ({})",
-            if token_set {
-                "token required: x-sandbox-token header"
-            } else {
-                "loopback callers only"
-            }
-        );
-        println!("Press Ctrl-C to stop.");
+        // A closed stdout (e.g. piped into `head`) must not stop the sandbox.
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes());
+        let _ = out.flush();
+        drop(out);
         let _ = tokio::signal::ctrl_c().await;
         drop(handle);
         exit::SUCCESS

@@ -9,11 +9,17 @@
 //!   "runner": { <values the runner provides: later notify_url, target.*> }
 //! }
 //! ```
+//!
+//! Rendering hands the template engine only the part of the scope that the text names: a
+//! top-level variable when its name appears in the text, and `steps.<id>` when the id does
+//! (all of `steps` when the text indexes it dynamically, `steps[...]`). The whole scope would
+//! be converted for every string otherwise, and it grows with every step (`steps.<id>` holds
+//! whole requests and responses), which made long flows quadratic.
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use crate::template::{TemplateError, Templates};
+use crate::template::{TemplateError, Templates, is_template};
 
 /// The variables of one running case (or of a partial, in a child scope).
 #[derive(Debug, Clone)]
@@ -32,9 +38,43 @@ impl Scope {
         }
     }
 
-    /// The whole scope as one JSON object, for rendering.
-    pub(crate) fn value(&self) -> &Value {
-        &self.root
+    /// Renders every string of `v` against the variables its templates name.
+    pub(crate) fn render(&self, templates: &Templates, v: &Value) -> Result<Value, TemplateError> {
+        let mut texts = Vec::new();
+        template_texts(v, &mut texts);
+        if texts.is_empty() {
+            return Ok(v.clone());
+        }
+        templates.render_value(v, &self.view(&texts))
+    }
+
+    /// The variables that `texts` name (see the module doc).
+    fn view(&self, texts: &[&str]) -> Value {
+        let Value::Object(root) = &self.root else {
+            return Value::Null;
+        };
+        let named = |name: &str| texts.iter().any(|t| names(t, name));
+        let mut view = Map::new();
+        for (name, value) in root {
+            if name == "steps" {
+                let steps = match value {
+                    Value::Object(steps) if !texts.iter().any(|t| t.contains("steps[")) => {
+                        Value::Object(
+                            steps
+                                .iter()
+                                .filter(|(id, _)| named(id))
+                                .map(|(id, s)| (id.clone(), s.clone()))
+                                .collect(),
+                        )
+                    }
+                    all => all.clone(),
+                };
+                view.insert(name.clone(), steps);
+            } else if named(name) {
+                view.insert(name.clone(), value.clone());
+            }
+        }
+        Value::Object(view)
     }
 
     /// Sets (or replaces) a variable.
@@ -65,8 +105,8 @@ impl Scope {
             if overrides.contains_key(name) {
                 continue;
             }
-            let rendered = templates
-                .render_value(value, &self.root)
+            let rendered = self
+                .render(templates, value)
                 .map_err(|e| (name.clone(), e))?;
             self.set(name, rendered);
         }
@@ -82,6 +122,26 @@ impl Scope {
             steps.insert(id.to_owned(), Value::Object(entry));
         }
     }
+}
+
+/// The template strings in `v` (object keys are not rendered).
+fn template_texts<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) if is_template(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|i| template_texts(i, out)),
+        Value::Object(map) => map.values().for_each(|i| template_texts(i, out)),
+        _ => {}
+    }
+}
+
+/// Whether `text` contains `name` as a whole identifier.
+fn names(text: &str, name: &str) -> bool {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + name.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
 }
 
 #[cfg(test)]
@@ -121,11 +181,32 @@ mod tests {
 
     #[test]
     fn steps_are_recorded_for_later_templates() {
+        let t = Templates::new(Default::default());
         let mut scope = Scope::new(&Map::new());
         scope.record_step("pay", json!({"method": "POST"}), json!({"status": 200}));
+        scope.record_step("other", json!({}), json!({"status": 500}));
+        let v = json!([
+            "{{ steps.pay.response.status }}",
+            "{{ steps['pay'].request.method }}"
+        ]);
+        assert_eq!(scope.render(&t, &v).unwrap(), json!([200, "POST"]));
+    }
+
+    #[test]
+    fn the_view_holds_what_the_text_names() {
+        let mut scope = Scope::new(&Map::new());
+        scope.set("amount", json!(1));
+        scope.set("amount_2", json!(2));
+        scope.set("a", json!(3));
+        scope.record_step("pay", json!({}), json!({}));
+        scope.record_step("payment", json!({}), json!({}));
+        let view = scope.view(&["{{ amount }} {{ steps.pay.response }}"]);
         assert_eq!(
-            scope.value()["steps"]["pay"]["response"]["status"],
-            json!(200)
+            view,
+            json!({"amount": 1, "steps": {"pay": {"request": {}, "response": {}}}})
         );
+        assert!(names("x.a + 1", "a"));
+        assert!(!names("amount", "a"));
+        assert!(!names("amount_2", "amount"));
     }
 }

@@ -64,3 +64,72 @@ pub fn write(path: &Path, cases: &[CaseResult], summary: &RunSummary) -> std::io
         .map_err(std::io::Error::other)?;
     std::fs::write(path, xml)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::engine::result::StepResult;
+
+    fn case(index: usize, file: &str, status: Status, step: Option<Status>) -> CaseResult {
+        CaseResult {
+            index,
+            file: file.into(),
+            flow: format!("flow {index}"),
+            case: None,
+            tags: Vec::new(),
+            status,
+            steps: step
+                .map(|s| StepResult {
+                    name: "pay".to_owned(),
+                    id: None,
+                    file: file.into(),
+                    line: 3,
+                    column: 5,
+                    status: s,
+                    assertions: Vec::new(),
+                    error: Some("card 4111111111111111 refused".to_owned()),
+                    tries: 1,
+                    duration: Duration::from_millis(2),
+                    request: None,
+                    response: None,
+                })
+                .into_iter()
+                .collect(),
+            duration: Duration::from_millis(5),
+        }
+    }
+
+    #[test]
+    fn a_suite_per_file_a_case_per_flow_failures_apart_from_errors() {
+        let cases = [
+            case(0, "a.yaml", Status::Failed, Some(Status::Failed)),
+            case(1, "a.yaml", Status::Errored, Some(Status::Errored)),
+            case(2, "b.yaml", Status::Skipped, None),
+            case(3, "b.yaml", Status::Passed, Some(Status::Passed)),
+        ];
+        let xml = report(&cases, &RunSummary::default()).to_string().unwrap();
+        assert!(!xml.contains("4111111111111111"));
+        let back = Report::deserialize_from_str(&xml).unwrap();
+        assert_eq!(back.test_suites.len(), 2);
+        let kinds: Vec<_> = back
+            .test_suites
+            .iter()
+            .flat_map(|s| &s.test_cases)
+            .map(|t| match &t.status {
+                TestCaseStatus::Success { .. } => "success",
+                TestCaseStatus::NonSuccess {
+                    kind: NonSuccessKind::Failure,
+                    ..
+                } => "failure",
+                TestCaseStatus::NonSuccess {
+                    kind: NonSuccessKind::Error,
+                    ..
+                } => "error",
+                TestCaseStatus::Skipped { .. } => "skipped",
+            })
+            .collect();
+        assert_eq!(kinds, ["failure", "error", "skipped", "success"]);
+    }
+}

@@ -80,7 +80,8 @@ pub(crate) fn step_failure_lines(step: &StepResult) -> Vec<String> {
     if let Some(error) = &step.error {
         for (i, line) in error.lines().enumerate() {
             lines.push(if i == 0 {
-                format!("error: {line}")
+                // Located errors are rendered diagnostics that already start with `error: `.
+                format!("error: {}", line.strip_prefix("error: ").unwrap_or(line))
             } else {
                 format!("  {line}")
             });
@@ -120,11 +121,13 @@ pub(crate) fn step_heading(step: &StepResult) -> String {
     } else {
         String::new()
     };
+    let at = match step.line {
+        0 => step.file.display().to_string(),
+        line => format!("{}:{line}", step.file.display()),
+    };
     format!(
-        "step `{}` {} at {}:{}{tries}",
+        "step `{}` {} at {at}{tries}",
         step.name,
-        step.status.as_str(),
-        step.file.display(),
-        step.line
+        step.status.as_str()
     )
 }

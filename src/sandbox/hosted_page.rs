@@ -162,8 +162,7 @@ fn card_page(p: &Payment, form: &CardForm<'_>, status: StatusCode) -> Response {
     } else {
         String::new()
     };
-    // Never echo the card number back in full: a rejected number is shown masked.
-    let number = crate::mask::mask_text(value("card_number")).into_owned();
+    // The card number and CVV are never echoed back: the buyer types them again.
     let content = fill(
         CARD,
         &[
@@ -171,7 +170,6 @@ fn card_page(p: &Payment, form: &CardForm<'_>, status: StatusCode) -> Response {
             ("description", &p.req.order_description),
             ("order", &p.req.reference_order_id),
             ("payment_id", &p.id),
-            ("card_number", &number),
             ("expiry_month", value("expiry_month")),
             ("expiry_year", value("expiry_year")),
             ("holder_name", value("holder_name")),

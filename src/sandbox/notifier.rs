@@ -255,6 +255,13 @@ impl Notifier {
             .filter(|d| d.stage == Stage::Held)
             .map(|d| d.id)
             .collect();
+        if faults.reorder_next && held.is_empty() && due.len() > 1 {
+            // Two already due together: send the first one last.
+            faults.reorder_next = false;
+            let first = due.remove(0);
+            due.push(first);
+            return vec![due];
+        }
         if faults.reorder_next && held.is_empty() {
             faults.reorder_next = false;
             let first = due.remove(0);

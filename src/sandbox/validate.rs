@@ -197,7 +197,7 @@ VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL";
 fn req_money(obj: &Map<String, Value>, prefix: &str, key: &str) -> Result<Money, ApoError> {
     let path = join(prefix, key);
     let m = req_obj(obj, prefix, key)?;
-    let currency = req_str(m, &path, "currency", 3)?;
+    let currency = req_str(m, &path, "currency", 64)?;
     if currency.len() != 3 || !CURRENCIES.split(' ').any(|c| c == currency) {
         return Err(ApoError::param(
             &join(&path, "currency"),

@@ -16,7 +16,7 @@ use reqwest::Method;
 use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
 
-use super::{StepCtx, located};
+use super::{StepCtx, located, located_in_text};
 use crate::engine::result::{RequestSummary, ResponseSummary};
 use crate::expect::Observed;
 use crate::flow::model::HttpAction;
@@ -302,15 +302,15 @@ fn render_spanned_str(
     s: &Spanned<String>,
     what: &str,
 ) -> Result<String, String> {
-    ctx.templates
-        .render_str(&s.value, ctx.scope.value())
+    ctx.render(&Value::String(s.value.clone()))
         .map(|v| as_text(&v))
         .map_err(|e| {
-            located(
+            located_in_text(
                 ctx.file,
                 &s.referenced,
+                &s.value,
                 format!("in `{what}`: {}", e.message),
-                e.hint.as_deref(),
+                &e,
             )
         })
 }

@@ -59,7 +59,7 @@ pub(crate) struct StepCtx<'a> {
 impl StepCtx<'_> {
     /// Renders every string of `v` against the scope.
     pub(crate) fn render(&self, v: &Value) -> Result<Value, TemplateError> {
-        self.templates.render_value(v, self.scope.value())
+        self.scope.render(self.templates, v)
     }
 }
 
@@ -108,6 +108,32 @@ pub(crate) fn located(
     d.render(false)
 }
 
+/// A template error in the string `text` written at `at`: the caret points at the part of the
+/// template at fault when the text appears verbatim in the file (no YAML escapes), else at the
+/// value.
+pub(crate) fn located_in_text(
+    file: &Arc<SourceFile>,
+    at: &Location,
+    text: &str,
+    message: String,
+    e: &TemplateError,
+) -> String {
+    let exact = e.range.as_ref().and_then(|range| {
+        let (line, column) = file.find_from(at.line(), at.column(), text)?;
+        let before = text.get(..range.start)?.chars().count() as u64;
+        let width = text.get(range.clone())?.chars().count() as u64;
+        Some((line, column + before, width))
+    });
+    let Some((line, column, width)) = exact else {
+        return located(file, at, message, e.hint.as_deref());
+    };
+    let mut d = Diagnostic::new(file, line, column, message).with_width(width);
+    if let Some(hint) = e.hint.as_deref().filter(|h| !h.is_empty()) {
+        d = d.with_hint(hint);
+    }
+    d.render(false)
+}
+
 /// Runs `steps` in order in `scope`; `Err(i)` when step `i` failed or errored (the steps after
 /// it did not run). `prefix` names the enclosing `use:` steps (`use _login.yaml › `).
 pub(crate) fn run_steps<'a>(
@@ -132,6 +158,11 @@ pub(crate) fn run_steps<'a>(
                 true
             } else if let Some(partial) = &planned.partial {
                 partial::run(shared, planned, partial, scope, rec, name).await
+            } else if let Some(kind) = payment_action(step) {
+                let mut result = blank(planned, name, Status::Errored);
+                result.error = Some(format!("`{kind}` steps are not implemented yet"));
+                rec.push(result);
+                false
             } else {
                 // The loader guarantees exactly one action; a step without one does nothing.
                 true
@@ -166,7 +197,20 @@ pub(crate) fn step_name(planned: &PlannedStep) -> String {
     if let Some(u) = &step.use_flow {
         return format!("use {}", u.value);
     }
+    if let Some(kind) = payment_action(step) {
+        return kind.to_owned();
+    }
     "step".to_owned()
+}
+
+/// The name of the step's payment action (an APO call, `redirect`, `notify`, `sandbox`).
+fn payment_action(step: &crate::flow::model::Step) -> Option<&'static str> {
+    step.apo_calls()
+        .map(|(name, _)| name)
+        .next()
+        .or(step.redirect.as_ref().map(|_| "redirect"))
+        .or(step.notify.as_ref().map(|_| "notify"))
+        .or(step.sandbox.as_ref().map(|_| "sandbox"))
 }
 
 /// A result for `planned` with nothing recorded yet.
@@ -214,11 +258,14 @@ async fn run_http(
             file: &planned.file,
             scope,
         };
-        let until = step.until.clone().unwrap_or_default();
         poll(
             polling,
             || http::send(action, &ctx),
-            |exchange| check_entries(&ctx, &until, &exchange.observed),
+            |exchange| {
+                step.until.as_ref().map_or(Ok(Vec::new()), |until| {
+                    check_entries(&ctx, until, &exchange.observed)
+                })
+            },
         )
         .await
     };

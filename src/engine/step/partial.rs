@@ -28,7 +28,7 @@ pub(crate) async fn run(
     let mut failure = None;
     if let Some(with) = &planned.step.with {
         for (param, value) in &with.value {
-            match shared.templates.render_value(value, scope.value()) {
+            match scope.render(&shared.templates, value) {
                 Ok(v) => {
                     params.insert(param.clone(), v);
                 }

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Load bench of the standalone sandbox: N concurrent clients doing
+# pay → hosted page → PAYMENT_RESULT notification → inquiryPayment.
+# Usage: scripts/sandbox-bench.sh [CLIENTS] [PAYMENTS]   (defaults 16 and 2000)
+# Builds in release, starts `apoflow sandbox` on 127.0.0.1, reports payments/s, p50/p99 journey
+# latency, the sandbox's peak memory (VmHWM) and the RSA signing limit of this machine.
+set -eu
+cd "$(dirname "$0")/.."
+CLIENTS=${1:-16}
+PAYMENTS=${2:-2000}
+PORT=${SANDBOX_BENCH_PORT:-18088}
+cargo build --release --quiet --bin apoflow --example sandbox_bench
+./target/release/apoflow sandbox --listen "127.0.0.1:$PORT" >/dev/null &
+PID=$!
+trap 'kill $PID 2>/dev/null || true' EXIT
+sleep 0.5
+./target/release/examples/sandbox_bench "http://127.0.0.1:$PORT" "$CLIENTS" "$PAYMENTS" | tee /tmp/sandbox-bench.$$
+grep VmHWM "/proc/$PID/status" | sed 's/^/sandbox peak memory /'
+CORES=$(nproc)
+RATE=$(sed -n 's/^rsa-2048 signatures\/s on one core: //p' /tmp/sandbox-bench.$$)
+rm -f /tmp/sandbox-bench.$$
+# Per journey the sandbox signs 3 times (pay response, PAYMENT_RESULT, inquiry response) and the
+# bench client signs twice (pay, inquiry request), all on the same machine.
+echo "signing limit: $RATE sig/s/core x $CORES cores = $((RATE * CORES)) sig/s;" \
+     "sandbox alone: $((RATE * CORES / 3)) payments/s; sandbox + bench client: $((RATE * CORES / 5)) payments/s"

@@ -1,0 +1,378 @@
+//! Test support: the real `apoflow sandbox` binary on an ephemeral port, a small signing APO
+//! client (uses apo::sign), a notification receiver, and the buyer's browser.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apoflow::apo::keys::{PrivateKey, PublicKey};
+use apoflow::apo::sign::{SignedParts, sign, verify};
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+
+pub const CLIENT_ID: &str = "SANDBOX_APOFLOW_MERCHANT";
+const MERCHANT_PRIVATE: &str = include_str!("../../fixtures/keys/merchant-private.pem");
+const APO_PUBLIC: &str = include_str!("../../fixtures/keys/sandbox-apo-public.pem");
+
+/// The standalone sandbox, killed on drop.
+pub struct Sandbox {
+    child: Child,
+    pub url: String,
+}
+
+impl Sandbox {
+    pub fn start(extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_apoflow"))
+            .args(["sandbox", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("apoflow starts");
+        let mut first = String::new();
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        out.read_line(&mut first).expect("first line");
+        // Keep draining stdout so the sandbox never writes into a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        let url = first
+            .trim()
+            .rsplit(' ')
+            .next()
+            .expect("url on the first line")
+            .to_owned();
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "unexpected first line {first:?}"
+        );
+        Sandbox { child, url }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response from the sandbox: status, headers, body.
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+/// A signing APO client for one merchant.
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub client_id: String,
+    pub key: PrivateKey,
+    pub apo: PublicKey,
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+impl Client {
+    pub fn new(sandbox: &Sandbox) -> Self {
+        Client {
+            http: http(),
+            base: sandbox.url.clone(),
+            client_id: CLIENT_ID.to_owned(),
+            key: PrivateKey::from_text(MERCHANT_PRIVATE).unwrap(),
+            apo: PublicKey::from_text(APO_PUBLIC).unwrap(),
+        }
+    }
+
+    /// Sends raw bytes to a path with the given headers; checks the response signature.
+    pub async fn send(&self, path: &str, headers: &[(&str, String)], body: Vec<u8>) -> Answer {
+        let mut req = self.http.post(format!("{}{path}", self.base)).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let resp = req.send().await.expect("sandbox answers");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.unwrap();
+        let h = |n: &str| {
+            headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        verify(
+            &self.apo,
+            &SignedParts::post(path, &h("client-id"), &h("response-time"), &bytes),
+            &h("signature"),
+        )
+        .unwrap_or_else(|e| panic!("response to {path} is not signed by the sandbox key: {e}"));
+        let body = serde_json::from_slice(&bytes).expect("JSON body");
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A correctly signed call to one API under the sandbox path.
+    pub async fn call(&self, api: &str, body: &Value) -> Value {
+        let path = format!("/ams/sandbox/api/v1/payments/{api}");
+        let bytes = serde_json::to_vec(body).unwrap();
+        let answer = self.send(&path, &self.signed(&path, &bytes), bytes).await;
+        assert_eq!(answer.status, 200);
+        answer.body
+    }
+
+    pub fn signed(&self, path: &str, body: &[u8]) -> Vec<(&'static str, String)> {
+        let time = "2026-11-25T10:00:00+00:00".to_owned();
+        let sig = sign(
+            &self.key,
+            &SignedParts::post(path, &self.client_id, &time, body),
+        );
+        vec![
+            ("content-type", "application/json; charset=UTF-8".to_owned()),
+            ("client-id", self.client_id.clone()),
+            ("request-time", time),
+            ("signature", sig),
+        ]
+    }
+
+    pub async fn control(&self, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/_sandbox/{path}", self.base);
+        let req = match body {
+            Some(b) => self.http.post(url).json(&b),
+            None => self.http.get(url),
+        };
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 200, "control {path}");
+        resp.json().await.unwrap()
+    }
+
+    pub async fn advance(&self, seconds: u64) {
+        self.control("clock/advance", Some(json!({ "seconds": seconds })))
+            .await;
+    }
+
+    /// Waits (up to 10 s) until the deliveries satisfy `done`; returns them.
+    pub async fn deliveries_until(&self, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        for _ in 0..200 {
+            let d = self.control("deliveries", None).await;
+            let list = d["deliveries"].as_array().cloned().unwrap_or_default();
+            if done(&list) {
+                return list;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("deliveries never reached the expected state");
+    }
+}
+
+/// A pay body with sensible defaults.
+pub fn pay_body(request_id: &str, value: &str, notify: Option<&str>) -> Value {
+    let mut b = json!({
+        "productCode": "CASHIER_PAYMENT",
+        "paymentRequestId": request_id,
+        "paymentAmount": {"currency": "SGD", "value": value},
+        "paymentMethod": {"paymentMethodType": "CARD",
+                          "paymentMethodMetaData": {"tokenizeMode": "DISABLED"}},
+        "paymentFactor": {"isAuthorization": true, "captureMode": "AUTOMATIC"},
+        "paymentRedirectUrl": "https://shop.example/return?order=1",
+        "order": {"referenceOrderId": "ORDER-1", "orderDescription": "Running shoes",
+                  "orderAmount": {"currency": "SGD", "value": value},
+                  "buyer": {"referenceBuyerId": "buyer-1"}},
+        "env": {"terminalType": "WEB", "clientIp": "203.0.113.7"}
+    });
+    if let Some(n) = notify {
+        b["paymentNotifyUrl"] = json!(n);
+    }
+    b
+}
+
+pub fn uid(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A notification as received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub raw: Vec<u8>,
+    pub body: Value,
+}
+
+/// A local merchant notification endpoint; acknowledges with SUCCESS unless told not to.
+pub struct Receiver {
+    pub url: String,
+    pub got: Arc<Mutex<Vec<Received>>>,
+    pub ack: Arc<Mutex<bool>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        use axum::extract::State;
+        type Shared = (Arc<Mutex<Vec<Received>>>, Arc<Mutex<bool>>);
+        async fn handle(
+            State((got, ack)): State<Shared>,
+            uri: axum::http::Uri,
+            headers: HeaderMap,
+            body: axum::body::Bytes,
+        ) -> (axum::http::StatusCode, String) {
+            got.lock().unwrap().push(Received {
+                path: uri.path().to_owned(),
+                headers,
+                raw: body.to_vec(),
+                body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            });
+            if *ack.lock().unwrap() {
+                (
+                    axum::http::StatusCode::OK,
+                    r#"{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}}"#.to_owned(),
+                )
+            } else {
+                (
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "down".to_owned(),
+                )
+            }
+        }
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let ack = Arc::new(Mutex::new(true));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/merchant/notify", listener.local_addr().unwrap());
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state((got.clone(), ack.clone()));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver {
+            url,
+            got,
+            ack,
+            _task: task,
+        }
+    }
+
+    pub fn set_ack(&self, ack: bool) {
+        *self.ack.lock().unwrap() = ack;
+    }
+
+    /// Waits (up to 10 s) for `n` notifications matching `pred`.
+    pub async fn wait(&self, n: usize, pred: impl Fn(&Received) -> bool) -> Vec<Received> {
+        for _ in 0..200 {
+            let found: Vec<Received> = self
+                .got
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| pred(r))
+                .cloned()
+                .collect();
+            if found.len() >= n {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let all: Vec<Value> = self
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.body.clone())
+            .collect();
+        panic!("expected {n} matching notifications; received: {all:#?}");
+    }
+
+    pub fn of(&self, payment_id: &str, notify_type: &str) -> Vec<Received> {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.body["paymentId"] == payment_id && r.body["notifyType"] == notify_type)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The buyer: GET the hosted page, POST forms, follow the sandbox's own redirects.
+pub struct Buyer {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub html: String,
+}
+
+impl Buyer {
+    pub fn new(sandbox: &Sandbox) -> Self {
+        Buyer {
+            http: http(),
+            base: sandbox.url.clone(),
+        }
+    }
+
+    fn absolute(&self, url: &str) -> String {
+        if url.starts_with('/') {
+            format!("{}{url}", self.base)
+        } else {
+            url.to_owned()
+        }
+    }
+
+    pub async fn get(&self, url: &str) -> Page {
+        let r = self.http.get(self.absolute(url)).send().await.unwrap();
+        page(r).await
+    }
+
+    pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> Page {
+        let r = self
+            .http
+            .post(self.absolute(url))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        page(r).await
+    }
+
+    /// Enters a card on the page at `normal_url`; returns the answer to the form post.
+    pub async fn pay_with(&self, normal_url: &str, number: &str, save: bool) -> Page {
+        let mut form = vec![
+            ("card_number", number),
+            ("expiry_month", "12"),
+            ("expiry_year", "39"),
+            ("cvv", "123"),
+            ("holder_name", "Test Buyer"),
+        ];
+        if save {
+            form.push(("save_card", "on"));
+        }
+        self.post(normal_url, &form).await
+    }
+}
+
+async fn page(r: reqwest::Response) -> Page {
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    Page {
+        status,
+        location,
+        html: r.text().await.unwrap(),
+    }
+}
