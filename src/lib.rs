@@ -14,11 +14,13 @@
 //! | [`apo`] | the protocol: signing, keys, endpoints, result codes, the client |
 //! | [`sandbox`] | the embedded APO simulator |
 //! | [`receiver`] | the runner's inbox for inbound notifications |
-//! | [`report`] | terminal output, JUnit XML, JSON, checklist coverage |
+//! | [`checklist`] | certification checklists: loading with locations, unknown `covers:` ids |
+//! | [`report`] | terminal output, JUnit XML, JSON, checklist coverage, evidence bundles |
 //! | [`snapshot`] | the flow snapshot store, redaction, review |
 //! | [`mask`] | the one place that decides what is secret |
 
 pub mod apo;
+pub mod checklist;
 pub mod cli;
 pub mod diag;
 pub mod engine;

@@ -5,6 +5,8 @@
 //! One consumer drains the engine's channel into [`Reporters::on_event`]: the terminal prints
 //! as cases finish; JUnit and JSON files are written at `RunFinished`.
 
+pub mod coverage;
+pub mod evidence;
 pub mod json;
 pub mod junit;
 pub mod terminal;

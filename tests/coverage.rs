@@ -1,0 +1,16 @@
+//! Integration tests of the certification helper as a library: loading checklists (the bundled
+//! one and broken ones), coverage of a run's outcomes and its table, and the evidence bundle
+//! written to a temporary directory, masked. The `--checklist` / `--evidence` flags of `run`
+//! map the engine's results onto these types.
+
+#[path = "coverage/support.rs"]
+mod support;
+
+#[path = "coverage/bench.rs"]
+mod bench;
+#[path = "coverage/checklist.rs"]
+mod checklist;
+#[path = "coverage/evidence.rs"]
+mod evidence;
+#[path = "coverage/table.rs"]
+mod table;
