@@ -12,12 +12,14 @@ use clap::Args;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
+use super::run_checklist::{ChecklistRun, Collector};
 use super::snapshots::update_mode;
 use super::validate::print_diagnostics;
 use super::{Context, exit};
 use crate::diag::Diagnostic;
 use crate::engine::{self, event::Event};
 use crate::flow::{LoadOptions, load};
+use crate::report::evidence::RunInfo;
 use crate::report::{Reporters, Terminal};
 use crate::snapshot::UpdateMode;
 use crate::template::Templates;
@@ -51,6 +53,14 @@ pub struct RunArgs {
     /// `.snap.new` files for review.
     #[arg(long)]
     pub update_snapshots: bool,
+    /// Judge the run against a certification checklist: print each item's coverage (passed,
+    /// failed, missing) and exit 1 unless every item passed.
+    #[arg(long, value_name = "FILE")]
+    pub checklist: Option<PathBuf>,
+    /// With --checklist: write the evidence bundle (masked requests, responses, notifications
+    /// and acknowledgements per item, and a summary) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
 }
 
 /// Everything `run` needs, checked: built from [`RunArgs`] before anything is loaded or sent.
@@ -74,6 +84,10 @@ pub struct RunOptions {
     pub color: bool,
     /// When `snapshot:` checks write files.
     pub snapshots: UpdateMode,
+    /// `--checklist` file.
+    pub checklist: Option<PathBuf>,
+    /// `--evidence` folder.
+    pub evidence: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -130,6 +144,8 @@ impl RunOptions {
             json: args.json,
             color: ctx.stdout_is_tty && ctx.var("NO_COLOR").is_none(),
             snapshots,
+            checklist: args.checklist,
+            evidence: args.evidence,
         })
     }
 }
@@ -189,6 +205,14 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         print_diagnostics(&[d], ctx);
         return exit::INVALID;
     }
+    let checklist =
+        match ChecklistRun::prepare(options.checklist.as_ref(), options.evidence.clone(), &plan) {
+            Ok(c) => c,
+            Err(diags) => {
+                print_diagnostics(&diags, ctx);
+                return exit::INVALID;
+            }
+        };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -213,18 +237,25 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         templates: Templates::new(ctx.env.clone()),
         snapshots: options.snapshots,
     };
+    let started = jiff::Timestamp::now();
+    let target = "embedded sandbox".to_owned();
     runtime.block_on(async move {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
         // The one consumer: only this task writes reports, so lines never interleave.
         let consumer = tokio::spawn(async move {
             let mut reporters = reporters;
+            let mut collector = Collector::default();
             while let Some(event) = rx.recv().await {
                 reporters.on_event(&event);
+                collector.on_event(&event);
             }
-            reporters
+            (reporters, collector)
         });
         let outcome = engine::run(plan, engine_options, tx).await;
-        let reporters = consumer.await;
+        let (reporters, collector) = match consumer.await {
+            Ok((reporters, collector)) => (Some(reporters), collector),
+            Err(_) => (None, Collector::default()),
+        };
         let summary = match outcome {
             Ok(summary) => summary,
             Err(e) => {
@@ -232,7 +263,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
                 return exit::INVALID;
             }
         };
-        if let Ok(reporters) = &reporters {
+        if let Some(reporters) = &reporters {
             for e in reporters.errors() {
                 eprintln!("error: {}", crate::mask::mask_text(e));
             }
@@ -240,7 +271,23 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
                 return exit::INVALID;
             }
         }
-        if summary.is_failure() {
+        let mut covered = true;
+        if let Some(checklist) = &checklist {
+            let run = RunInfo {
+                started,
+                duration: summary.duration,
+                target,
+            };
+            let cases = collector.into_cases();
+            match checklist.finish(&cases, &run, &mut std::io::stdout(), options.color) {
+                Ok(ok) => covered = ok,
+                Err(e) => {
+                    eprintln!("error: {}", crate::mask::mask_text(&e));
+                    return exit::INVALID;
+                }
+            }
+        }
+        if summary.is_failure() || !covered {
             exit::FAILED
         } else {
             exit::SUCCESS

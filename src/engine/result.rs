@@ -104,6 +104,35 @@ pub struct StepResult {
     pub request: Option<RequestSummary>,
     /// The last response received, if any.
     pub response: Option<ResponseSummary>,
+    /// The step's messages in full and in order (requests, responses, notifications,
+    /// acknowledgements), for the evidence bundle; unmasked here, masked when written.
+    #[serde(skip)]
+    pub messages: Vec<Message>,
+}
+
+/// One message of a step, in full.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// What kind of message it is.
+    pub kind: MessageKind,
+    /// One line for people: `POST http://…/pay`, `HTTP 200`.
+    pub summary: String,
+    /// The message: `{method, url, headers, body}` or `{status, headers, body}`, or a
+    /// notification and its acknowledgement.
+    pub data: serde_json::Value,
+}
+
+/// What kind of message a [`Message`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A request the runner sent.
+    Request,
+    /// The answer to a request.
+    Response,
+    /// A notification the receiver got.
+    Notification,
+    /// The receiver's answer to a notification.
+    Acknowledgement,
 }
 
 /// A request as sent, for reports (masked).

@@ -27,7 +27,7 @@ pub(crate) use http::client;
 
 use super::event::{Event, EventSender};
 use super::poll::{DEFAULT_EVERY, DEFAULT_WITHIN, poll};
-use super::result::{Status, StepResult};
+use super::result::{Message, MessageKind, Status, StepResult};
 use super::scope::Scope;
 use crate::diag::{Diagnostic, SourceFile};
 use crate::expect::{AssertionResult, Observed, eval_entry, eval_save};
@@ -228,6 +228,7 @@ pub(crate) fn blank(planned: &PlannedStep, name: String, status: Status) -> Step
         duration: Duration::ZERO,
         request: None,
         response: None,
+        messages: Vec::new(),
     }
 }
 
@@ -279,6 +280,21 @@ async fn run_http(
             return result;
         }
     };
+    result.messages = vec![
+        Message {
+            kind: MessageKind::Request,
+            summary: format!(
+                "{} {}",
+                exchange.request_summary.method, exchange.request_summary.url
+            ),
+            data: exchange.request.clone(),
+        },
+        Message {
+            kind: MessageKind::Response,
+            summary: format!("HTTP {}", exchange.response_summary.status),
+            data: exchange.response.clone(),
+        },
+    ];
     result.request = Some(exchange.request_summary);
     result.response = Some(exchange.response_summary);
     let snapshot_check = step.snapshot.as_ref().map(|spec| {
