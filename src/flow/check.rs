@@ -323,6 +323,15 @@ impl Checker<'_> {
                     );
                 }
             }
+            if let Some(snapshot) = &step.snapshot {
+                let key = "snapshot";
+                let pos = self.key_before(at(snapshot), key);
+                self.push(
+                    pos,
+                    key.len(),
+                    LoadErrorKind::NothingToCheck { action, key },
+                );
+            }
         }
         if let Some(every) = &step.every
             && every.value.0.is_zero()
