@@ -6,7 +6,8 @@
 //!   <saved captures>,
 //!   "steps":  { "<id>": { "request": {method, url, headers, body},
 //!                         "response": {status, headers, body} } },
-//!   "runner": { <values the runner provides: later notify_url, target.*> }
+//!   <what the runner provides: notify_url, redirect_url, target: {name, client_id, endpoint},
+//!    sandbox>
 //! }
 //! ```
 //!
@@ -28,11 +29,10 @@ pub(crate) struct Scope {
 }
 
 impl Scope {
-    /// A scope holding only the runner-provided values (under `runner`) and an empty `steps`.
+    /// A scope holding only the runner-provided variables and an empty `steps`.
     pub(crate) fn new(runner: &Map<String, Value>) -> Self {
-        let mut root = Map::new();
+        let mut root = runner.clone();
         root.insert("steps".to_owned(), Value::Object(Map::new()));
-        root.insert("runner".to_owned(), Value::Object(runner.clone()));
         Scope {
             root: Value::Object(root),
         }
