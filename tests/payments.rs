@@ -500,3 +500,25 @@ fn an_unknown_target_is_invalid_input() {
     assert_eq!(code(&out), 2, "{}", both(&out));
     insta::assert_snapshot!(stable(&both(&out)));
 }
+
+#[test]
+fn a_manual_redirect_prints_the_page_and_drives_nothing() {
+    let p = Project::new();
+    p.file(
+        "flows/manual.yaml",
+        &format!(
+            r#"
+name: Manual buyer
+steps:{PAY}
+  - id: buyer
+    redirect: {{ url: "{{{{ normalUrl }}}}", manual: true }}
+  - inquiry:
+      body: {{ paymentId: "{{{{ paymentId }}}}" }}
+    expect: {{ $.paymentStatus: PROCESSING }}
+"#
+        ),
+    );
+    let out = p.run(&[]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    insta::assert_snapshot!(stable(&both(&out)));
+}

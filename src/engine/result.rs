@@ -104,6 +104,9 @@ pub struct StepResult {
     pub request: Option<RequestSummary>,
     /// The last response received, if any.
     pub response: Option<ResponseSummary>,
+    /// A message for the person running the flow, printed as soon as the step finishes (the
+    /// page to open for `redirect: { manual: true }`).
+    pub notice: Option<String>,
 }
 
 /// A request as sent, for reports (masked).

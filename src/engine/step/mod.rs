@@ -254,6 +254,7 @@ pub(crate) fn blank(planned: &PlannedStep, name: String, status: Status) -> Step
         duration: Duration::ZERO,
         request: None,
         response: None,
+        notice: None,
     }
 }
 
@@ -304,6 +305,14 @@ async fn run_action(
             return result;
         }
     };
+    if let Action::Redirect(r) = action
+        && r.manual.as_ref().is_some_and(|m| m.value)
+    {
+        result.notice = Some(format!(
+            "step `{}`: open {} in a browser and pay as the buyer; the next steps wait for the result",
+            result.name, exchange.request_summary.url
+        ));
+    }
     result.request = Some(exchange.request_summary);
     result.response = Some(exchange.response_summary);
     if let Some(id) = &step.id {
