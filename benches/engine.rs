@@ -2,8 +2,9 @@
 //! against a local axum server, run by the real binary. Prints figures, asserts nothing.
 //!
 //! ```text
-//! per step      = (wall(1000-step flow) - wall(1-step flow)) / 999
-//! engine cost   = per step - a bare reqwest round trip to the same route
+//! per step      = (wall(run 1000-step flow) - wall(run 1-step flow)) / 999
+//! load per step = (wall(validate 1000-step flow) - wall(validate 1-step flow)) / 999
+//! engine cost   = per step - load per step - a bare reqwest round trip to the same route
 //! peak memory   = "Maximum resident set size" from /usr/bin/time -v (when present)
 //! ```
 //! Run with `scripts/bench-engine.sh` (or `cargo bench --bench engine`).
@@ -56,11 +57,26 @@ fn main() {
         start.elapsed() / STEPS as u32
     });
 
-    let one = median((0..5).map(|_| run(dir.path(), "one.yaml").0).collect());
-    let runs: Vec<_> = (0..3).map(|_| run(dir.path(), "big.yaml")).collect();
+    let one = median(
+        (0..5)
+            .map(|_| run(dir.path(), "run", "one.yaml").0)
+            .collect(),
+    );
+    let runs: Vec<_> = (0..3).map(|_| run(dir.path(), "run", "big.yaml")).collect();
     let big = median(runs.iter().map(|r| r.0).collect());
     let rss = runs.iter().filter_map(|r| r.1).max();
     let per_step = (big.saturating_sub(one)) / (STEPS as u32 - 1);
+    let load_one = median(
+        (0..5)
+            .map(|_| run(dir.path(), "validate", "one.yaml").0)
+            .collect(),
+    );
+    let load_big = median(
+        (0..3)
+            .map(|_| run(dir.path(), "validate", "big.yaml").0)
+            .collect(),
+    );
+    let load_per_step = (load_big.saturating_sub(load_one)) / (STEPS as u32 - 1);
 
     println!("engine bench: {STEPS} http steps, 3 assertions each, templated JSON body");
     println!(
@@ -76,12 +92,18 @@ fn main() {
         us(per_step)
     );
     println!(
+        "  of which loading and checking (validate):          {:>8.1} µs",
+        us(load_per_step)
+    );
+    println!(
         "  bare reqwest round trip (same route):              {:>8.1} µs",
         us(baseline)
     );
     println!(
         "  engine overhead per step:                          {:>8.1} µs",
-        us(per_step.saturating_sub(baseline))
+        us(per_step
+            .saturating_sub(load_per_step)
+            .saturating_sub(baseline))
     );
     match rss {
         Some(kb) => println!(
@@ -103,8 +125,8 @@ fn write_flow(path: &Path, base: &str, steps: usize) {
     std::fs::write(path, text).expect("write the flow");
 }
 
-/// Runs the binary on one flow; the wall time, and the peak RSS in KiB when measurable.
-fn run(dir: &Path, flow: &str) -> (Duration, Option<u64>) {
+/// Runs `apoflow <subcommand> <flow>`; the wall time, and the peak RSS in KiB when measurable.
+fn run(dir: &Path, subcommand: &str, flow: &str) -> (Duration, Option<u64>) {
     let bin = env!("CARGO_BIN_EXE_apoflow");
     let timed = Path::new("/usr/bin/time").exists();
     let mut cmd = if timed {
@@ -114,7 +136,7 @@ fn run(dir: &Path, flow: &str) -> (Duration, Option<u64>) {
     } else {
         Command::new(bin)
     };
-    cmd.args(["run", flow]).current_dir(dir);
+    cmd.args([subcommand, flow]).current_dir(dir);
     let start = Instant::now();
     let out = cmd.output().expect("the binary runs");
     let wall = start.elapsed();

@@ -112,6 +112,10 @@ async fn main() {
     };
     let clients: usize = clients.parse().expect("CLIENTS is a number");
     let payments: usize = payments.parse().expect("PAYMENTS is a number");
+    if clients == 0 || payments == 0 {
+        eprintln!("CLIENTS and PAYMENTS must be at least 1");
+        std::process::exit(2);
+    }
     let key = PrivateKey::from_text(KEY).expect("key");
     println!(
         "rsa-2048 signatures/s on one core: {:.0}",

@@ -984,3 +984,49 @@ fn official_python_sdk_interop() {
     );
     assert!(stdout.contains("sdk interop ok"), "{stdout}");
 }
+
+#[tokio::test]
+async fn delay_fault_holds_sends_back() {
+    let s = Sandbox::start(&[]);
+    let c = Client::new(&s);
+    let b = Buyer::new(&s);
+    let rx = Receiver::start().await;
+    c.control("faults", Some(json!({"delay_ms": 1500}))).await;
+    let mut body = pay_body(&uid("delay"), "1000", Some(&rx.url));
+    body["paymentFactor"]["captureMode"] = json!("MANUAL");
+    let pid = paid(&c, &b, body, VISA_OK).await;
+    let list = c.control("deliveries", None).await;
+    let d = &list["deliveries"][0];
+    assert!(d["state"] == "pending" || d["state"] == "in_flight", "{d}");
+    assert_eq!(d["attempts"].as_array().unwrap().len(), 0);
+    assert!(rx.of(&pid, "PAYMENT_RESULT").is_empty());
+    rx.wait(1, |r| r.body["paymentId"] == pid.as_str()).await;
+}
+
+#[test]
+fn startup_banner() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_apoflow"))
+        .args([
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--control-token",
+            "tok-123456",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    for _ in 0..7 {
+        std::io::BufRead::read_line(&mut out, &mut banner).unwrap();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    insta::with_settings!({filters => vec![
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (env!("CARGO_MANIFEST_DIR"), "[REPO]"),
+    ]}, {
+        insta::assert_snapshot!("sandbox_banner", banner);
+    });
+}

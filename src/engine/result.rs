@@ -104,6 +104,9 @@ pub struct StepResult {
     pub request: Option<RequestSummary>,
     /// The last response received, if any.
     pub response: Option<ResponseSummary>,
+    /// A message for the person running the flow, printed as soon as the step finishes (the
+    /// page to open for `redirect: { manual: true }`).
+    pub notice: Option<String>,
     /// The step's messages in full and in order (requests, responses, notifications,
     /// acknowledgements), for the evidence bundle; unmasked here, masked when written.
     #[serde(skip)]
@@ -115,7 +118,7 @@ pub struct StepResult {
 pub struct Message {
     /// What kind of message it is.
     pub kind: MessageKind,
-    /// One line for people: `POST http://…/pay`, `HTTP 200`.
+    /// One line for people: `POST http://…/pay`, `HTTP 200`, `ack success`.
     pub summary: String,
     /// The message: `{method, url, headers, body}` or `{status, headers, body}`, or a
     /// notification and its acknowledgement.

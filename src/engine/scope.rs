@@ -6,13 +6,14 @@
 //!   <saved captures>,
 //!   "steps":  { "<id>": { "request": {method, url, headers, body},
 //!                         "response": {status, headers, body} } },
-//!   "runner": { <values the runner provides: later notify_url, target.*> }
+//!   <values the runner provides: notify_url, redirect_url, target: {name, client_id,
+//!    endpoint}, sandbox; set first, so vars may override>
 //! }
 //! ```
 //!
 //! Rendering hands the template engine only the part of the scope that the text names: a
-//! top-level variable when its name appears in the text, and `steps.<id>` when the id does
-//! (all of `steps` when the text indexes it dynamically, `steps[...]`). The whole scope would
+//! top-level variable when its name appears in the text as a word, and `steps.<id>` when the
+//! id does (all of `steps` when the text indexes it with brackets, `steps[...]`). The whole scope would
 //! be converted for every string otherwise, and it grows with every step (`steps.<id>` holds
 //! whole requests and responses), which made long flows quadratic.
 
@@ -28,11 +29,11 @@ pub(crate) struct Scope {
 }
 
 impl Scope {
-    /// A scope holding only the runner-provided values (under `runner`) and an empty `steps`.
+    /// A scope holding only the runner-provided values (as top-level variables, the way a flow
+    /// reads `{{ notify_url }}`) and an empty `steps`.
     pub(crate) fn new(runner: &Map<String, Value>) -> Self {
-        let mut root = Map::new();
+        let mut root = runner.clone();
         root.insert("steps".to_owned(), Value::Object(Map::new()));
-        root.insert("runner".to_owned(), Value::Object(runner.clone()));
         Scope {
             root: Value::Object(root),
         }
@@ -53,27 +54,28 @@ impl Scope {
         let Value::Object(root) = &self.root else {
             return Value::Null;
         };
-        let named = |name: &str| texts.iter().any(|t| names(t, name));
+        // Looking the words of the text up keeps this independent of the scope's size.
+        let words: Vec<&str> = texts.iter().flat_map(|t| identifiers(t)).collect();
         let mut view = Map::new();
-        for (name, value) in root {
-            if name == "steps" {
-                let steps = match value {
-                    Value::Object(steps) if !texts.iter().any(|t| t.contains("steps[")) => {
-                        Value::Object(
-                            steps
-                                .iter()
-                                .filter(|(id, _)| named(id))
-                                .map(|(id, s)| (id.clone(), s.clone()))
-                                .collect(),
-                        )
-                    }
-                    all => all.clone(),
-                };
-                view.insert(name.clone(), steps);
-            } else if named(name) {
-                view.insert(name.clone(), value.clone());
+        for word in &words {
+            if *word != "steps"
+                && !view.contains_key(*word)
+                && let Some(value) = root.get(*word)
+            {
+                view.insert((*word).to_owned(), value.clone());
             }
         }
+        let steps = match root.get("steps") {
+            Some(all) if texts.iter().any(|t| t.contains("steps[")) => all.clone(),
+            Some(Value::Object(steps)) => Value::Object(
+                words
+                    .iter()
+                    .filter_map(|w| steps.get(*w).map(|s| ((*w).to_owned(), s.clone())))
+                    .collect(),
+            ),
+            _ => Value::Object(Map::new()),
+        };
+        view.insert("steps".to_owned(), steps);
         Value::Object(view)
     }
 
@@ -134,14 +136,10 @@ fn template_texts<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
     }
 }
 
-/// Whether `text` contains `name` as a whole identifier.
-fn names(text: &str, name: &str) -> bool {
-    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
-    text.match_indices(name).any(|(at, _)| {
-        let before = text[..at].chars().next_back();
-        let after = text[at + name.len()..].chars().next();
-        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
-    })
+/// The identifier-like words of a text (`steps.pay.body` gives `steps`, `pay`, `body`).
+fn identifiers(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
 }
 
 #[cfg(test)]
@@ -205,8 +203,7 @@ mod tests {
             view,
             json!({"amount": 1, "steps": {"pay": {"request": {}, "response": {}}}})
         );
-        assert!(names("x.a + 1", "a"));
-        assert!(!names("amount", "a"));
-        assert!(!names("amount_2", "amount"));
+        let words: Vec<_> = identifiers("{{ x.a + amount_2 }}").collect();
+        assert_eq!(words, ["x", "a", "amount_2"]);
     }
 }

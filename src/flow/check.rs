@@ -690,6 +690,13 @@ impl Checker<'_> {
         {
             self.push(at(count), 1, LoadErrorKind::ZeroCount);
         }
+        if let Some(o) = &n.or_inquiry
+            && o.value
+            && !n.matches.keys().any(|k| k.value == "$.paymentId")
+        {
+            let pos = self.key_before(at(o), "or_inquiry");
+            self.push(pos, 10, LoadErrorKind::InquiryWithoutPaymentId);
+        }
     }
 
     fn sandbox(&mut self, s: &Spanned<SandboxAction>) {

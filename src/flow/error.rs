@@ -108,6 +108,8 @@ pub(crate) enum LoadErrorKind {
     EmptySandboxStep,
     /// `count: 0` on a `notify` step.
     ZeroCount,
+    /// `or_inquiry: true` without `$.paymentId` in `match:`.
+    InquiryWithoutPaymentId,
 }
 
 impl LoadErrorKind {
@@ -183,6 +185,9 @@ impl LoadErrorKind {
             }
             LoadErrorKind::EmptySandboxStep => "a `sandbox` step has nothing to do".to_owned(),
             LoadErrorKind::ZeroCount => "`count:` must be at least 1".to_owned(),
+            LoadErrorKind::InquiryWithoutPaymentId => {
+                "`or_inquiry:` needs the payment to inquire about".to_owned()
+            }
         }
     }
 
@@ -239,7 +244,8 @@ impl LoadErrorKind {
             | LoadErrorKind::NotAFlag(_)
             | LoadErrorKind::BodyNotAMap
             | LoadErrorKind::EmptySandboxStep
-            | LoadErrorKind::ZeroCount => "here".to_owned(),
+            | LoadErrorKind::ZeroCount
+            | LoadErrorKind::InquiryWithoutPaymentId => "here".to_owned(),
         }
     }
 
@@ -294,6 +300,7 @@ impl LoadErrorKind {
             LoadErrorKind::KeyFileNotFound { .. } => "a PEM or base64 private key file, relative to the directory apoflow runs in, e.g. `fixtures/keys/merchant-private.pem`".to_owned(),
             LoadErrorKind::EmptySandboxStep => "give `reset: true`, `faults:` or `advance_clock:`".to_owned(),
             LoadErrorKind::ZeroCount => "`count: 2` waits for a resend; leave it out to wait for one".to_owned(),
+            LoadErrorKind::InquiryWithoutPaymentId => "add `match: { $.paymentId: \"{{ paymentId }}\" }`: its value is the paymentId inquired".to_owned(),
         })
     }
 }

@@ -94,6 +94,7 @@ mod tests {
                     duration: Duration::from_millis(2),
                     request: None,
                     response: None,
+                    notice: None,
                     messages: Vec::new(),
                 })
                 .into_iter()

@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use jiff::SignedDuration;
 use serde_json::{Value, json};
@@ -18,8 +19,14 @@ use super::App;
 use super::clock::iso;
 use super::notifier::Faults;
 
-/// The refusal, when the caller may not use the control API.
-fn denied(app: &App, peer: SocketAddr, headers: &HeaderMap) -> Option<Response> {
+/// Lets loopback callers (or, with a token configured, callers presenting it) through.
+pub(super) async fn guard(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let headers = req.headers();
     let presented = headers
         .get("x-sandbox-token")
         .and_then(|v| v.to_str().ok())
@@ -34,13 +41,13 @@ fn denied(app: &App, peer: SocketAddr, headers: &HeaderMap) -> Option<Response> 
         None => peer.ip().is_loopback(),
     };
     if ok {
-        None
+        next.run(req).await
     } else {
-        Some(bad(
+        bad(
             StatusCode::FORBIDDEN,
             "the control API is open to loopback callers only, or to callers presenting the \
              configured token (x-sandbox-token header)",
-        ))
+        )
     }
 }
 
@@ -49,42 +56,20 @@ fn bad(status: StatusCode, message: &str) -> Response {
 }
 
 /// `POST /_sandbox/reset`: forget every payment, token, delivery and fault; real time again.
-pub(super) async fn reset(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = denied(&app, peer, &headers) {
-        return r;
-    }
+pub(super) async fn reset(State(app): State<Arc<App>>) -> Response {
     app.state.reset();
     app.notifier.reset();
     Json(json!({ "reset": true })).into_response()
 }
 
 /// `GET /_sandbox/clock`: the virtual time.
-pub(super) async fn clock(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = denied(&app, peer, &headers) {
-        return r;
-    }
+pub(super) async fn clock(State(app): State<Arc<App>>) -> Response {
     Json(json!({ "now": iso(app.state.clock.now()) })).into_response()
 }
 
 /// `POST /_sandbox/clock/advance` with `{"seconds": N}`: move the virtual clock forward; due
 /// expiries and notification retries run at once.
-pub(super) async fn advance(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(r) = denied(&app, peer, &headers) {
-        return r;
-    }
+pub(super) async fn advance(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let seconds = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| v.get("seconds").and_then(Value::as_u64));
@@ -101,28 +86,13 @@ pub(super) async fn advance(
 }
 
 /// `GET /_sandbox/faults`: the current faults.
-pub(super) async fn faults(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = denied(&app, peer, &headers) {
-        return r;
-    }
+pub(super) async fn faults(State(app): State<Arc<App>>) -> Response {
     Json(app.notifier.list()["faults"].clone()).into_response()
 }
 
 /// `POST /_sandbox/faults` with `{"drop_next": N, "delay_ms": N, "duplicate_next": N,
 /// "reorder_next": bool}` (all optional; absent = 0/false): replaces the faults.
-pub(super) async fn set_faults(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(r) = denied(&app, peer, &headers) {
-        return r;
-    }
+pub(super) async fn set_faults(State(app): State<Arc<App>>, body: Bytes) -> Response {
     match serde_json::from_slice::<Faults>(&body) {
         Ok(f) => {
             app.notifier.set_faults(f.clone());
@@ -138,13 +108,6 @@ pub(super) async fn set_faults(
 }
 
 /// `GET /_sandbox/deliveries`: every notification with its attempts.
-pub(super) async fn deliveries(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = denied(&app, peer, &headers) {
-        return r;
-    }
+pub(super) async fn deliveries(State(app): State<Arc<App>>) -> Response {
     Json(app.notifier.list()).into_response()
 }

@@ -47,7 +47,8 @@ pub struct Faults {
     pub delay_ms: u64,
     /// Send the next N deliveries twice.
     pub duplicate_next: u32,
-    /// Hold the next delivery and send it after the one that follows it.
+    /// Hold the next delivery and send it after the one that follows it (or when the faults
+    /// are next set).
     pub reorder_next: bool,
 }
 
@@ -161,9 +162,17 @@ impl Notifier {
         self.wake.notify_one();
     }
 
-    /// Replaces the faults.
+    /// Replaces the faults; a delivery held for reordering is released.
     pub fn set_faults(&self, faults: Faults) {
-        self.lock().faults = faults;
+        let mut book = self.lock();
+        book.faults = faults;
+        for d in &mut book.deliveries {
+            if d.stage == Stage::Held {
+                d.stage = Stage::Pending;
+            }
+        }
+        drop(book);
+        self.wake.notify_one();
     }
 
     /// Forgets every delivery and fault.
@@ -392,6 +401,69 @@ mod tests {
     fn schedule_totals_about_a_day() {
         let total: i64 = SCHEDULE.iter().map(|d| d.as_secs()).sum();
         assert_eq!(total, 22 * 60 + 24 * 3600);
+    }
+
+    fn notice(n: u32) -> Notice {
+        Notice {
+            notify_type: "PAYMENT_RESULT",
+            url: "http://127.0.0.1:1/n".to_owned(),
+            client_id: "C".to_owned(),
+            body: json!({ "n": n }),
+        }
+    }
+
+    fn key() -> PrivateKey {
+        PrivateKey::from_text(crate::sandbox::SANDBOX_APO_PRIVATE_KEY).unwrap()
+    }
+
+    #[test]
+    fn drop_counts_as_a_failed_attempt_and_schedules_the_retry() {
+        let n = Notifier::new(key());
+        let now = Timestamp::now();
+        n.set_faults(Faults {
+            drop_next: 1,
+            ..Faults::default()
+        });
+        n.enqueue(vec![notice(1)], now);
+        assert!(n.take_due(now).is_empty());
+        let list = n.list();
+        assert_eq!(
+            list["deliveries"][0]["attempts"].as_array().unwrap().len(),
+            1
+        );
+        assert!(
+            n.take_due(now.saturating_add(SignedDuration::from_secs(119)).unwrap())
+                .is_empty()
+        );
+        assert_eq!(
+            n.take_due(now.saturating_add(SCHEDULE[1]).unwrap()).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn reorder_holds_one_until_the_next_or_until_released() {
+        let n = Notifier::new(key());
+        let now = Timestamp::now();
+        n.set_faults(Faults {
+            reorder_next: true,
+            ..Faults::default()
+        });
+        n.enqueue(vec![notice(1)], now);
+        assert!(n.take_due(now).is_empty());
+        n.enqueue(vec![notice(2)], now);
+        let batches = n.take_due(now);
+        let ids: Vec<u64> = batches.iter().flatten().map(|j| j.id).collect();
+        assert_eq!(ids, [2, 1]);
+        // A lone held delivery is released when the faults are set again.
+        n.set_faults(Faults {
+            reorder_next: true,
+            ..Faults::default()
+        });
+        n.enqueue(vec![notice(3)], now);
+        assert!(n.take_due(now).is_empty());
+        n.set_faults(Faults::default());
+        assert_eq!(n.take_due(now).len(), 1);
     }
 
     #[test]

@@ -2,13 +2,20 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::routing::{any, get, post};
+use axum::{Router, middleware};
 
 use super::{App, api, control, hosted_page};
 
 /// The sandbox's router.
 pub(super) fn app(app: Arc<App>) -> Router {
+    let control_routes = Router::new()
+        .route("/reset", post(control::reset))
+        .route("/clock", get(control::clock))
+        .route("/clock/advance", post(control::advance))
+        .route("/faults", get(control::faults).post(control::set_faults))
+        .route("/deliveries", get(control::deliveries))
+        .route_layer(middleware::from_fn_with_state(app.clone(), control::guard));
     Router::new()
         .route("/ams/api/v1/payments/{api}", any(api::call))
         .route("/ams/sandbox/api/v1/payments/{api}", any(api::call))
@@ -20,14 +27,7 @@ pub(super) fn app(app: Arc<App>) -> Router {
             "/page/3ds/{payment_id}",
             get(hosted_page::show_challenge).post(hosted_page::answer_challenge),
         )
-        .route("/_sandbox/reset", post(control::reset))
-        .route("/_sandbox/clock", get(control::clock))
-        .route("/_sandbox/clock/advance", post(control::advance))
-        .route(
-            "/_sandbox/faults",
-            get(control::faults).post(control::set_faults),
-        )
-        .route("/_sandbox/deliveries", get(control::deliveries))
+        .nest("/_sandbox", control_routes)
         .fallback(api::unknown_path)
         .with_state(app)
 }

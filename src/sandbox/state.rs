@@ -37,10 +37,15 @@ struct Store {
     /// refundId → (client id, refundRequestId).
     refund_ids: HashMap<String, (String, String)>,
     vault: Vault,
+    /// Notices from time-driven transitions noticed during an API call; the notifier's sweep
+    /// collects them, so they go out even when the call itself fails.
+    outbox: Vec<Notice>,
 }
 
 impl Store {
-    fn payment_mut(&mut self, client: &str, r: &PaymentRef) -> Option<&mut Payment> {
+    /// The client's payment, after its due time-driven transitions (whose notices go to the
+    /// outbox).
+    fn ticked(&mut self, client: &str, r: &PaymentRef, now: Timestamp) -> Option<&mut Payment> {
         let id = match r {
             PaymentRef::Id(id) => id.clone(),
             PaymentRef::RequestId(rid) => self
@@ -48,7 +53,12 @@ impl Store {
                 .get(&(client.to_owned(), rid.clone()))?
                 .clone(),
         };
-        self.payments.get_mut(&id).filter(|p| p.client_id == client)
+        let p = self
+            .payments
+            .get_mut(&id)
+            .filter(|p| p.client_id == client)?;
+        self.outbox.extend(p.tick(&mut self.vault, now));
+        Some(p)
     }
 }
 
@@ -103,21 +113,20 @@ impl State {
         let mut store = self.lock();
         let key = (client.to_owned(), req.payment_request_id.clone());
         if let Some(id) = store.by_request.get(&key).cloned() {
-            let mut notices = Vec::new();
-            let Store {
-                payments, vault, ..
-            } = &mut *store;
-            let Some(p) = payments.get_mut(&id) else {
-                return Err(ApoError::new(Code::OrderNotExist));
-            };
+            let p = store
+                .payments
+                .get(&id)
+                .ok_or_else(|| ApoError::new(Code::OrderNotExist))?;
             if !p.same_key(&req) {
                 return Err(ApoError::with(
                     Code::RepeatReqInconsistent,
                     "The paymentRequestId was used with a different amount, currency or paymentMethodId.",
                 ));
             }
-            notices.extend(p.tick(vault, now));
-            return Ok((p.pay_body(), notices));
+            let p = store
+                .ticked(client, &PaymentRef::Id(id), now)
+                .ok_or_else(|| ApoError::new(Code::OrderNotExist))?;
+            return Ok((p.pay_body(), Vec::new()));
         }
         let saved = match &req.payment_method_id {
             None => None,
@@ -149,16 +158,10 @@ impl State {
         let r = validate::payment_ref(body)?;
         let now = self.clock.now();
         let mut store = self.lock();
-        let mut vault = std::mem::take(&mut store.vault);
-        let out = match store.payment_mut(client, &r) {
-            None => Err(ApoError::new(Code::OrderNotExist)),
-            Some(p) => {
-                let notices = p.tick(&mut vault, now);
-                Ok((p.inquiry_body(), notices))
-            }
-        };
-        store.vault = vault;
-        out
+        let p = store
+            .ticked(client, &r, now)
+            .ok_or_else(|| ApoError::new(Code::OrderNotExist))?;
+        Ok((p.inquiry_body(), Vec::new()))
     }
 
     /// capture.
@@ -176,24 +179,14 @@ impl State {
             }
             return Ok((body.clone(), Vec::new()));
         }
-        let mut vault = std::mem::take(&mut store.vault);
-        let out = match store.payment_mut(client, &PaymentRef::Id(req.payment_id.clone())) {
-            None => Err(ApoError::new(Code::AuthNotFound)),
-            Some(p) => {
-                let mut notices = p.tick(&mut vault, now);
-                p.capture(&req, now).map(|(body, n)| {
-                    notices.extend(n);
-                    (body, notices)
-                })
-            }
-        };
-        store.vault = vault;
-        if let Ok((body, _)) = &out {
-            store
-                .captures
-                .insert(key, (req.payment_id, req.amount, body.clone()));
-        }
-        out
+        let p = store
+            .ticked(client, &PaymentRef::Id(req.payment_id.clone()), now)
+            .ok_or_else(|| ApoError::new(Code::AuthNotFound))?;
+        let (body, notices) = p.capture(&req, now)?;
+        store
+            .captures
+            .insert(key, (req.payment_id, req.amount, body.clone()));
+        Ok((body, notices))
     }
 
     /// cancel.
@@ -201,16 +194,10 @@ impl State {
         let r = validate::payment_ref(body)?;
         let now = self.clock.now();
         let mut store = self.lock();
-        let mut vault = std::mem::take(&mut store.vault);
-        let out = match store.payment_mut(client, &r) {
-            None => Err(ApoError::new(Code::OrderNotExist)),
-            Some(p) => {
-                let notices = p.tick(&mut vault, now);
-                p.cancel(now).map(|body| (body, notices))
-            }
-        };
-        store.vault = vault;
-        out
+        let p = store
+            .ticked(client, &r, now)
+            .ok_or_else(|| ApoError::new(Code::OrderNotExist))?;
+        Ok((p.cancel(now)?, Vec::new()))
     }
 
     /// refund.
@@ -228,19 +215,11 @@ impl State {
             }
             return Ok((body.clone(), Vec::new()));
         }
-        let mut vault = std::mem::take(&mut store.vault);
-        let out = match store.payment_mut(client, &PaymentRef::Id(req.payment_id.clone())) {
-            None => Err(ApoError::new(Code::OrderNotExist)),
-            Some(p) => {
-                let mut notices = p.tick(&mut vault, now);
-                p.refund(&req, now).map(|(body, n)| {
-                    notices.extend(n);
-                    (body, notices, p.refunds.len() - 1)
-                })
-            }
-        };
-        store.vault = vault;
-        let (body, notices, index) = out?;
+        let p = store
+            .ticked(client, &PaymentRef::Id(req.payment_id.clone()), now)
+            .ok_or_else(|| ApoError::new(Code::OrderNotExist))?;
+        let (body, notices) = p.refund(&req, now)?;
+        let index = p.refunds.len() - 1;
         if let Some(id) = body["refundId"].as_str() {
             store.refund_ids.insert(id.to_owned(), key.clone());
         }
@@ -273,17 +252,20 @@ impl State {
         Ok((body, Vec::new()))
     }
 
-    /// Time-driven transitions of every payment (expiry, slow authorizations).
+    /// Time-driven transitions of every payment (expiry, slow authorizations), plus the
+    /// notices of transitions noticed during API calls.
     pub fn sweep(&self) -> Vec<Notice> {
         let now = self.clock.now();
         let mut store = self.lock();
         let Store {
-            payments, vault, ..
+            payments,
+            vault,
+            outbox,
+            ..
         } = &mut *store;
-        payments
-            .values_mut()
-            .flat_map(|p| p.tick(vault, now))
-            .collect()
+        let mut notices = std::mem::take(outbox);
+        notices.extend(payments.values_mut().flat_map(|p| p.tick(vault, now)));
+        notices
     }
 
     /// The payment as the hosted page shows it (after due time-driven transitions).
@@ -356,5 +338,36 @@ impl State {
             }
             Err(()) => (Err(PageError::NotWaiting(Box::new(p.clone()))), notices),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_expiry_noticed_by_a_failing_call_is_still_notified() {
+        let state = State::new("http://127.0.0.1:1".to_owned());
+        let body = json!({
+            "productCode": "CASHIER_PAYMENT", "paymentRequestId": "r1",
+            "paymentAmount": {"currency": "USD", "value": "1000"},
+            "paymentMethod": {"paymentMethodType": "CARD"},
+            "paymentFactor": {"isAuthorization": true, "captureMode": "MANUAL"},
+            "paymentRedirectUrl": "https://m.example/back",
+            "paymentNotifyUrl": "https://m.example/notify",
+            "order": {"referenceOrderId": "o", "orderDescription": "d",
+                      "orderAmount": {"currency": "USD", "value": "1000"}, "buyer": {"buyerEmail": "a@b.c"}},
+            "env": {"terminalType": "WEB", "clientIp": "1.1.1.1"}
+        });
+        let (pay, _) = state.handle_pay("C", &body).unwrap();
+        state.clock.advance(jiff::SignedDuration::from_mins(15));
+        let capture = json!({"captureRequestId": "c", "paymentId": pay["paymentId"],
+                             "captureAmount": {"currency": "USD", "value": "1"}});
+        let err = state.handle_capture("C", &capture).unwrap_err();
+        assert_eq!(err.code, Code::OrderStatusInvalid);
+        let notices = state.sweep();
+        assert_eq!(notices.len(), 1);
+        assert_eq!(notices[0].body["result"]["resultCode"], "ORDER_IS_CLOSED");
     }
 }
