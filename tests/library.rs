@@ -230,3 +230,158 @@ fn the_bundled_library_validates_and_covers_every_checklist_item() {
         assert!(listed.contains(id), "no flow covers {id}:\n{listed}");
     }
 }
+
+/// A copy of the repository's `flows/`, `fixtures/` and `checklists/` in a temporary project,
+/// so a test can break one flow's input and run it.
+fn library_copy() -> Project {
+    let p = Project::new();
+    for dir in ["flows", "fixtures", "checklists"] {
+        copy_dir(&repo().join(dir), &p.path().join(dir));
+    }
+    p
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(e.file_name());
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).expect("copy");
+        }
+    }
+}
+
+/// Replaces `from` by `to` in a flow of the copy (exactly once) and runs that flow alone.
+fn run_broken(p: &Project, flow: &str, from: &str, to: &str) -> std::process::Output {
+    let path = p.path().join(flow);
+    let text = std::fs::read_to_string(&path).expect("the flow");
+    assert_eq!(text.matches(from).count(), 1, "`{from}` once in {flow}");
+    std::fs::write(&path, text.replace(from, to)).expect("write");
+    let run = if flow.contains("/_partials/") {
+        "flows/clock/time-driven.yaml"
+    } else {
+        flow
+    };
+    p.apoflow(&["run", run], &[("CI", "true")])
+}
+
+#[test]
+fn the_bundled_library_passes_against_the_embedded_sandbox() {
+    let out = apoflow_in(
+        repo(),
+        &[
+            "run",
+            "--checklist",
+            "checklists/apo-card-hosted.yaml",
+            "flows",
+        ],
+        &[("CI", "true")],
+    );
+    let text = both(&out);
+    assert_eq!(code(&out), 0, "{text}");
+    assert!(
+        text.contains("27 items: 27 passed, 0 failed, 0 missing"),
+        "{text}"
+    );
+    for secret in [CARD, "5162774114974622", "4035501000000008", "PRIVATE KEY"] {
+        assert!(!text.contains(secret), "`{secret}` in the output");
+    }
+}
+
+#[test]
+fn the_evidence_of_the_library_holds_no_card_number_cvv_or_key() {
+    let p = library_copy();
+    let out = p.apoflow(
+        &[
+            "run",
+            "--checklist",
+            "checklists/apo-card-hosted.yaml",
+            "--evidence",
+            "evidence",
+            "--tags",
+            "smoke",
+            "flows",
+        ],
+        &[("CI", "true")],
+    );
+    // Smoke flows cover a few items only: the rest are missing, so the run exits 1.
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    let files = p.files("evidence");
+    assert!(files.iter().any(|f| f.starts_with("HM-01/")), "{files:?}");
+    let mut all = String::new();
+    for f in &files {
+        all.push_str(&std::fs::read_to_string(p.path().join("evidence").join(f)).unwrap());
+    }
+    assert!(
+        all.contains("PAYMENT_RESULT"),
+        "the notifications are in the evidence"
+    );
+    for secret in [CARD, "\"cvv\": \"123\"", "PRIVATE KEY"] {
+        assert!(!all.contains(secret), "`{secret}` in the evidence");
+    }
+}
+
+/// Each negative flow fails once the sandbox is made to accept what the flow says it must
+/// reject: the same request, made valid, reaches the sandbox and the flow's check trips.
+#[test]
+fn negative_flows_fail_when_what_they_guard_is_not_rejected() {
+    let cases = [
+        // The request is signed after all: a sandbox that did not check signatures.
+        (
+            "flows/protocol/invalid-signature.yaml",
+            "      sign: false\n",
+            "",
+        ),
+        // Nothing left out: a sandbox that did not validate the field.
+        (
+            "flows/protocol/param-illegal.yaml",
+            "      body: \"{{ without[field] }}\"\n",
+            "",
+        ),
+        // Within the authorized amount: a sandbox that did not check the limit.
+        (
+            "flows/after-payment/capture-above-auth.yaml",
+            "value: \"30001\"",
+            "value: \"30000\"",
+        ),
+        // Within the captured amount.
+        (
+            "flows/after-payment/refund-partial.yaml",
+            "value: \"5001\"",
+            "value: \"5000\"",
+        ),
+        // Not a risk amount.
+        (
+            "flows/card/risk-reject.yaml",
+            "paymentAmount: { value: \"11\" }",
+            "paymentAmount: { value: \"12\" }",
+        ),
+        // Not a decline card.
+        (
+            "flows/card/declined.yaml",
+            "card: [visa_fail, mastercard_fail]",
+            "card: [visa_success]",
+        ),
+    ];
+    for (flow, from, to) in cases {
+        let p = library_copy();
+        let out = run_broken(&p, flow, from, to);
+        assert_eq!(code(&out), 1, "{flow} still passed:\n{}", both(&out));
+        assert!(both(&out).contains("failed"), "{flow}: {}", both(&out));
+    }
+}
+
+#[test]
+fn the_resend_flow_fails_when_no_resend_arrives() {
+    // The first notification is acknowledged: nothing is resent, the count stays 1.
+    let p = library_copy();
+    let out = run_broken(
+        &p,
+        "flows/_partials/_resend-after-failed-ack.yaml",
+        "      ack: fail\n",
+        "      ack: success\n",
+    );
+    assert_eq!(code(&out), 1, "{}", both(&out));
+}
