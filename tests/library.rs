@@ -385,3 +385,29 @@ fn the_resend_flow_fails_when_no_resend_arrives() {
     );
     assert_eq!(code(&out), 1, "{}", both(&out));
 }
+
+#[test]
+fn the_committed_library_snapshots_catch_drift_and_ci_writes_nothing() {
+    let p = library_copy();
+    // A contract change: the committed inquiry-after-refund snapshot expects another currency.
+    let dir = p.path().join("flows/after-payment/__snapshots__");
+    let snap = std::fs::read_dir(&dir)
+        .expect("committed snapshots")
+        .flatten()
+        .map(|e| e.path())
+        .find(|f| f.to_string_lossy().contains("inquiry-after-refund"))
+        .expect("the inquiry-after-refund snapshot");
+    let text = std::fs::read_to_string(&snap).unwrap();
+    std::fs::write(&snap, text.replacen("\"HKD\"", "\"SGD\"", 1)).unwrap();
+    let before = p.files("flows");
+    let out = p.apoflow(
+        &["run", "flows/after-payment/refund-full.yaml"],
+        &[("CI", "true")],
+    );
+    let text = both(&out);
+    assert_eq!(code(&out), 1, "{text}");
+    assert!(text.contains(r#"-    "currency": "SGD","#), "{text}");
+    assert!(text.contains(r#"+    "currency": "HKD","#), "{text}");
+    assert!(text.contains("inquiry_after_refund"), "{text}");
+    assert_eq!(p.files("flows"), before, "CI mode wrote a file");
+}
