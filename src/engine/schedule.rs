@@ -119,6 +119,7 @@ async fn run_case(
             duration: Duration::ZERO,
             request: None,
             response: None,
+            notice: None,
         };
         rec.push(step);
     } else {
