@@ -534,7 +534,11 @@ name: Dropped delivery
 steps:
   - sandbox: {{ faults: {{ drop: 1 }} }}
     expect: {{ $.drop_next: 1 }}
-{PAY}
+  - id: pay
+    pay:
+      body_file: fixtures/payloads/pay-card-first-time.json
+      body: {{ paymentFactor: {{ captureMode: MANUAL }} }}
+    save: {{ paymentId: $.paymentId, normalUrl: $.normalUrl }}
   - redirect: {{ url: "{{{{ normalUrl }}}}", card: visa_success }}
   - sandbox: {{ advance_clock: 2m, faults: {{}} }}
   - notify:
