@@ -528,29 +528,31 @@ fn a_dropped_delivery_is_retried_on_the_sandbox_clock() {
     let p = Project::new();
     p.file(
         "flows/faults.yaml",
-        &format!(
-            r#"
+        r#"
 name: Dropped delivery
 steps:
-  - sandbox: {{ faults: {{ drop: 1 }} }}
-    expect: {{ $.drop_next: 1 }}
+  - sandbox: { faults: { drop: 1 } }
+    expect: { $.drop_next: 1 }
   - id: pay
     pay:
       body_file: fixtures/payloads/pay-card-first-time.json
-      body: {{ paymentFactor: {{ captureMode: MANUAL }} }}
-    save: {{ paymentId: $.paymentId, normalUrl: $.normalUrl }}
-  - redirect: {{ url: "{{{{ normalUrl }}}}", card: visa_success }}
-  - sandbox: {{ advance_clock: 2m, faults: {{}} }}
+      body: { paymentFactor: { captureMode: MANUAL } }
+    save: { paymentId: $.paymentId, normalUrl: $.normalUrl }
+  - redirect: { url: "{{ normalUrl }}", card: visa_success }
+  - http: { url: "{{ target.endpoint }}_sandbox/deliveries" }
+    until: { "$.deliveries[0].attempts": { length: 1 } }
+    every: 20ms
+    within: 5s
+  - sandbox: { advance_clock: 2m, faults: {} }
   - notify:
       type: PAYMENT_RESULT
-      match: {{ $.paymentId: "{{{{ paymentId }}}}" }}
+      match: { $.paymentId: "{{ paymentId }}" }
       within: 10s
-    expect: {{ count: 1, signature: valid }}
-  - http: {{ url: "{{{{ target.endpoint }}}}_sandbox/deliveries" }}
+    expect: { count: 1, signature: valid }
+  - http: { url: "{{ target.endpoint }}_sandbox/deliveries" }
     expect:
-      $.deliveries[?@.notifyType == 'PAYMENT_RESULT'].attempts: {{ length: 2 }}
-"#
-        ),
+      $.deliveries[?@.notifyType == 'PAYMENT_RESULT'].attempts: { length: 2 }
+"#,
     );
     let out = p.run(&[]);
     assert_eq!(code(&out), 0, "{}", both(&out));
