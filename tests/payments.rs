@@ -522,3 +522,57 @@ steps:{PAY}
     assert_eq!(code(&out), 0, "{}", both(&out));
     insta::assert_snapshot!(stable(&both(&out)));
 }
+
+#[test]
+fn a_dropped_delivery_is_retried_on_the_sandbox_clock() {
+    let p = Project::new();
+    p.file(
+        "flows/faults.yaml",
+        r#"
+name: Dropped delivery
+steps:
+  - sandbox: { faults: { drop: 1 } }
+    expect: { $.drop_next: 1 }
+  - id: pay
+    pay:
+      body_file: fixtures/payloads/pay-card-first-time.json
+      body: { paymentFactor: { captureMode: MANUAL } }
+    save: { paymentId: $.paymentId, normalUrl: $.normalUrl }
+  - redirect: { url: "{{ normalUrl }}", card: visa_success }
+  - http: { url: "{{ target.endpoint }}_sandbox/deliveries" }
+    until: { "$.deliveries[0].attempts": { length: 1 } }
+    every: 20ms
+    within: 5s
+  - sandbox: { advance_clock: 2m, faults: {} }
+  - notify:
+      type: PAYMENT_RESULT
+      match: { $.paymentId: "{{ paymentId }}" }
+      within: 10s
+    expect: { count: 1, signature: valid }
+  - http: { url: "{{ target.endpoint }}_sandbox/deliveries" }
+    expect:
+      $.deliveries[?@.notifyType == 'PAYMENT_RESULT'].attempts: { length: 2 }
+"#,
+    );
+    let out = p.run(&[]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+}
+
+#[test]
+fn a_card_page_without_a_card_is_a_clear_error() {
+    let p = Project::new();
+    p.file(
+        "flows/nocard.yaml",
+        &format!(
+            r#"
+name: No card
+steps:{PAY}
+  - redirect: {{ url: "{{{{ normalUrl }}}}" }}
+  - redirect: {{ url: "{{{{ normalUrl }}}}", card: no_such_card }}
+"#
+        ),
+    );
+    let out = p.run(&[]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    insta::assert_snapshot!(stable(&both(&out)));
+}

@@ -210,8 +210,14 @@ steps:
     );
     let out = p.run(&["--json", "r.json"]);
     assert_eq!(code(&out), 0, "{}", both(&out));
-    let step = &json_report(&p, "r.json")["cases"][0]["steps"][0];
+    let report = json_report(&p, "r.json");
+    let step = &report["cases"][0]["steps"][0];
     assert_eq!(step["tries"], 3);
+    // Per-step timings: polling slept at least twice 10 ms.
+    assert!(step["duration"].as_f64().unwrap() >= 20.0, "{step}");
+    assert!(report["cases"][0]["duration"].as_f64().unwrap() >= step["duration"].as_f64().unwrap());
+    assert_eq!(step["request"]["method"], "GET");
+    assert_eq!(step["response"]["status"], 200);
 }
 
 #[test]
@@ -227,7 +233,7 @@ steps:
   - http: {{ url: "BASE/count/{key}" }}
     until: {{ $.count: {{ gt: 1000 }} }}
     every: 20ms
-    within: 200ms
+    within: 600ms
 "#
         ),
     );
@@ -455,7 +461,11 @@ fn errors_are_kept_apart_from_failures() {
         "flows/template.yaml",
         "name: Undefined at run time\nsteps:\n  - id: first\n    http: { url: \"BASE/json\" }\n  - http: { url: \"BASE/echo?x={{ steps.first.response.body.nope.deeper }}\" }\n",
     )
-    .file("flows/refused.yaml", "name: Refused\nsteps:\n  - http: { url: \"http://127.0.0.1:1/\" }\n");
+    .file("flows/refused.yaml", "name: Refused\nsteps:\n  - http: { url: \"http://127.0.0.1:1/\" }\n")
+    .file(
+        "flows/vars.yaml",
+        "name: Unset env\nvars: { key: \"{{ env('APOFLOW_TEST_SURELY_UNSET') }}\" }\nsteps:\n  - http: { url: \"BASE/json\" }\n",
+    );
     let out = p.run(&["--junit", "j.xml", "--json", "r.json"]);
     assert_eq!(code(&out), 1, "{}", both(&out));
     let junit = Report::deserialize_from_str(&p.read("j.xml")).unwrap();
@@ -472,7 +482,7 @@ fn errors_are_kept_apart_from_failures() {
         );
     }
     let report = json_report(&p, "r.json");
-    assert_eq!(report["summary"]["errored"], 3);
+    assert_eq!(report["summary"]["errored"], 4);
     let errors: Vec<String> = report["cases"]
         .as_array()
         .unwrap()

@@ -494,14 +494,11 @@ async fn every_test_card() {
     let s = Sandbox::start(&[]);
     let c = Client::new(&s);
     let b = Buyer::new(&s);
+    let rx = Receiver::start().await;
     for card in apoflow::sandbox::cards::all() {
-        let pid = paid(
-            &c,
-            &b,
-            pay_body(&uid(&card.name), "1000", None),
-            &card.number,
-        )
-        .await;
+        let mut body = pay_body(&uid(&card.name), "1000", Some(&rx.url));
+        body["paymentFactor"]["captureMode"] = json!("MANUAL");
+        let pid = paid(&c, &b, body, &card.number).await;
         if card.processing_seconds > 0 {
             assert_eq!(
                 inquiry(&c, &pid).await["paymentStatus"],
@@ -527,6 +524,14 @@ async fn every_test_card() {
         assert_eq!(
             q["paymentResultInfo"]["cardBrand"],
             card.brand.as_str(),
+            "{}",
+            card.name
+        );
+        let n = rx.wait(1, |r| r.body["paymentId"] == pid.as_str()).await;
+        let status = if card.outcome == "SUCCESS" { "S" } else { "F" };
+        assert_eq!(
+            code(&n[0].body),
+            (card.outcome.as_str(), status),
             "{}",
             card.name
         );
@@ -771,6 +776,25 @@ async fn expiry_closes_an_abandoned_payment_with_a_fail_notification() {
         ),
         ("ORDER_IS_CLOSED", "F")
     );
+    // A custom paymentExpiryTime.
+    let mut body = pay_body(&uid("abandon"), "1000", Some(&rx.url));
+    let clock = c.control("clock", None).await;
+    let now: jiff::Timestamp = clock["now"].as_str().unwrap().parse().unwrap();
+    let expiry = now
+        .saturating_add(jiff::SignedDuration::from_mins(3))
+        .unwrap();
+    body["paymentExpiryTime"] = json!(expiry.strftime("%Y-%m-%dT%H:%M:%S+00:00").to_string());
+    let pid = c.call("pay", &body).await["paymentId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    c.advance(2 * 60).await;
+    assert_eq!(inquiry(&c, &pid).await["paymentStatus"], "PROCESSING");
+    c.advance(61).await;
+    assert_eq!(inquiry(&c, &pid).await["paymentStatus"], "FAIL");
+    let mut past = pay_body(&uid("abandon"), "1000", None);
+    past["paymentExpiryTime"] = json!("2001-01-01T00:00:00+08:00");
+    assert_eq!(code(&c.call("pay", &past).await), ("PARAM_ILLEGAL", "F"));
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::event::{Event, EventSender};
-use super::result::{CaseResult, RunSummary, Status};
+use super::result::{CaseResult, RunSummary, Status, StepResult};
 use super::scope::Scope;
 use super::step::{Recorder, Shared, blank, run_steps, step_name};
 use crate::flow::plan::Case;
@@ -107,14 +107,23 @@ async fn run_case(
         .define(&shared.templates, &case.vars, &schedule.overrides)
         .err();
     if let Some((var, e)) = vars_error {
-        let mut step = match case.steps.first() {
-            Some(first) => blank(first, "vars".to_owned(), Status::Errored),
-            None => return finish(index, &case, Status::Errored, Vec::new(), start),
+        let message = format!("in `vars.{var}`: {}", e.message);
+        let step = StepResult {
+            name: "vars".to_owned(),
+            id: None,
+            file: case.file.path.clone(),
+            line: 0,
+            column: 0,
+            status: Status::Errored,
+            assertions: Vec::new(),
+            error: Some(crate::mask::mask_text(&message).into_owned()),
+            tries: 0,
+            duration: Duration::ZERO,
+            request: None,
+            response: None,
+            notice: None,
+            messages: Vec::new(),
         };
-        step.line = 0;
-        step.column = 0;
-        step.error =
-            Some(crate::mask::mask_text(&format!("in `vars.{var}`: {}", e.message)).into_owned());
         rec.push(step);
     } else {
         if let Err(stopped_at) = run_steps(shared, &case.steps, &mut scope, &mut rec, "").await {
@@ -138,7 +147,7 @@ fn finish(
     index: usize,
     case: &Case,
     status: Status,
-    steps: Vec<super::result::StepResult>,
+    steps: Vec<StepResult>,
     start: Instant,
 ) -> CaseResult {
     CaseResult {

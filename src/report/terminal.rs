@@ -104,3 +104,61 @@ impl Terminal {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A writer the test can read back after the terminal took it.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn output(color: bool) -> String {
+        let buffer = Buffer::default();
+        let mut terminal = Terminal::new(Box::new(buffer.clone()), color);
+        terminal.on_event(&Event::CaseFinished(CaseResult {
+            index: 0,
+            file: "flows/card-4111111111111111.yaml".into(),
+            flow: "Pay".to_owned(),
+            case: Some("card=visa".to_owned()),
+            tags: Vec::new(),
+            status: Status::Passed,
+            steps: Vec::new(),
+            duration: Duration::from_millis(7),
+        }));
+        terminal.on_event(&Event::RunFinished(RunSummary {
+            passed: 1,
+            ..RunSummary::default()
+        }));
+        String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn plain_without_colour_coloured_with_it_masked_always() {
+        let plain = output(false);
+        assert!(!plain.contains('\x1b'), "{plain}");
+        assert!(
+            plain.starts_with("PASS  flows/card-************1111.yaml  Pay [card=visa]  (7 ms)\n"),
+            "{plain}"
+        );
+        assert!(
+            plain.ends_with("1 passed, 0 failed, 0 errored, 0 skipped\n"),
+            "{plain}"
+        );
+        let coloured = output(true);
+        assert!(coloured.contains("\x1b[1;32mPASS \x1b[0m"), "{coloured}");
+    }
+}

@@ -65,14 +65,21 @@ pub(crate) fn default_method(action: &HttpAction) -> Method {
 /// failed, a bad URL, a time-out, a refused connection), with its location when it has one.
 pub(crate) async fn send(action: &HttpAction, ctx: &StepCtx<'_>) -> Result<Exchange, String> {
     let url_value = render_spanned_str(ctx, &action.url, "url")?;
-    let mut url = reqwest::Url::parse(&url_value).map_err(|e| {
+    let bad_url = |why: String| {
         located(
             ctx.file,
             &action.url.referenced,
-            format!("invalid URL `{url_value}`: {e}"),
-            Some("write an absolute URL such as `http://127.0.0.1:8080/path`"),
+            format!("invalid URL `{url_value}`: {why}"),
+            Some("write an absolute http(s) URL such as `http://127.0.0.1:8080/path`"),
         )
-    })?;
+    };
+    let mut url = reqwest::Url::parse(&url_value).map_err(|e| bad_url(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad_url(format!(
+            "the scheme `{}` is not http or https",
+            url.scheme()
+        )));
+    }
     let mut query = Vec::new();
     for (name, value) in &action.query {
         query.push((name.clone(), as_text(&render_spanned(ctx, value, "query")?)));

@@ -132,7 +132,17 @@ async fn browse(start: Url, buyer: &Buyer, ctx: &StepCtx<'_>) -> Result<Exchange
             return Ok(landed(&start, status, &current, messages, pages));
         }
         let Some(form) = Form::first(&html) else {
-            return Ok(landed(&start, status, &current, messages, pages));
+            let mut exchange = landed(&start, status, &current, messages, pages);
+            if !submitted {
+                // Nothing was done: a page that needs a browser, or a payment already decided.
+                exchange.guards.push((
+                    "landed_on",
+                    format!(
+                        "the buyer found no form to fill on {current} (HTTP {status}): the page                          may need a browser (use `manual: true`), or the payment is no longer                          waiting for the buyer; expect `landed_on` to accept this"
+                    ),
+                ));
+            }
+            return Ok(exchange);
         };
         let fields = form.fill(buyer).map_err(|e| format!("on {current}: {e}"))?;
         let action = current
