@@ -411,3 +411,46 @@ fn the_committed_library_snapshots_catch_drift_and_ci_writes_nothing() {
     assert!(text.contains("inquiry_after_refund"), "{text}");
     assert_eq!(p.files("flows"), before, "CI mode wrote a file");
 }
+
+#[test]
+fn a_run_lists_the_snapshots_it_checked_so_stale_ones_are_found() {
+    let p = snapshot_project();
+    assert_eq!(code(&run(&p, &["--update-snapshots"], &[])), 0);
+    // The step is renamed: its old snapshot is produced by no step any more.
+    let flow = p.path().join("flows/inquiry.yaml");
+    let text = std::fs::read_to_string(&flow).unwrap();
+    std::fs::write(&flow, text.replace("id: inquiry", "id: lookup")).unwrap();
+    let out = run(
+        &p,
+        &["--update-snapshots", "--list-snapshots", "checked.txt"],
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    let listed = std::fs::read_to_string(p.path().join("checked.txt")).unwrap();
+    assert!(
+        listed.contains("__lookup__inquiry-after-capture.snap"),
+        "{listed}"
+    );
+    let check = p.apoflow(
+        &["snapshots", "check", "--expected", "checked.txt", "flows"],
+        &[],
+    );
+    assert_eq!(code(&check), 1, "{}", both(&check));
+    assert!(both(&check).contains(&SNAP[20..]), "{}", both(&check));
+    let remove = p.apoflow(
+        &[
+            "snapshots",
+            "check",
+            "--expected",
+            "checked.txt",
+            "--remove",
+            "flows",
+        ],
+        &[],
+    );
+    assert_eq!(code(&remove), 0, "{}", both(&remove));
+    assert_eq!(
+        p.files("flows/__snapshots__"),
+        ["inquiry__Inquiry-after-capture__lookup__inquiry-after-capture.snap"]
+    );
+}

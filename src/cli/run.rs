@@ -16,7 +16,7 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use super::run_checklist::{ChecklistRun, Collector};
-use super::snapshots::update_mode;
+use super::snapshots::{update_mode, write_snapshot_list};
 use super::validate::print_diagnostics;
 use super::{Context, exit};
 use url::Url;
@@ -82,6 +82,10 @@ pub struct RunArgs {
     /// and acknowledgements per item, and a summary) into DIR.
     #[arg(long, value_name = "DIR")]
     pub evidence: Option<PathBuf>,
+    /// Write the paths of the snapshots this run checked to FILE, one per line, for
+    /// `apoflow snapshots check --expected FILE` (which then lists the ones no step produces).
+    #[arg(long, value_name = "FILE")]
+    pub list_snapshots: Option<PathBuf>,
 }
 
 /// Everything `run` needs, checked: built from [`RunArgs`] before anything is loaded or sent.
@@ -115,6 +119,8 @@ pub struct RunOptions {
     pub checklist: Option<PathBuf>,
     /// `--evidence` folder.
     pub evidence: Option<PathBuf>,
+    /// `--list-snapshots` file.
+    pub list_snapshots: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -130,7 +136,11 @@ impl RunOptions {
                 Err(d) => errors.push(*d),
             }
         }
-        for (flag, path) in [("--junit", &args.junit), ("--json", &args.json)] {
+        for (flag, path) in [
+            ("--junit", &args.junit),
+            ("--json", &args.json),
+            ("--list-snapshots", &args.list_snapshots),
+        ] {
             if let Some(path) = path
                 && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
                 && !dir.is_dir()
@@ -193,6 +203,7 @@ impl RunOptions {
             snapshots,
             checklist: args.checklist,
             evidence: args.evidence,
+            list_snapshots: args.list_snapshots,
         })
     }
 }
@@ -328,6 +339,13 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
                 return exit::INVALID;
             }
         }
+        let cases = collector.into_cases();
+        if let Some(path) = &options.list_snapshots
+            && let Err(e) = write_snapshot_list(path, &cases)
+        {
+            eprintln!("error: {}", crate::mask::mask_text(&e));
+            return exit::INVALID;
+        }
         let mut covered = true;
         if let Some(checklist) = &checklist {
             let run = RunInfo {
@@ -335,7 +353,6 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
                 duration: summary.duration,
                 target,
             };
-            let cases = collector.into_cases();
             match checklist.finish(&cases, &run, &mut std::io::stdout(), options.color) {
                 Ok(ok) => covered = ok,
                 Err(e) => {

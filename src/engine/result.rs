@@ -111,6 +111,9 @@ pub struct StepResult {
     /// acknowledgements), for the evidence bundle; unmasked here, masked when written.
     #[serde(skip)]
     pub messages: Vec<Message>,
+    /// The accepted snapshot file the step's `snapshot:` was compared with (written or not).
+    #[serde(skip)]
+    pub snapshot: Option<std::path::PathBuf>,
 }
 
 /// One message of a step, in full.

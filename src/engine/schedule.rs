@@ -123,6 +123,7 @@ async fn run_case(
             response: None,
             notice: None,
             messages: Vec::new(),
+            snapshot: None,
         };
         rec.push(step);
     } else {

@@ -96,6 +96,7 @@ mod tests {
                     response: None,
                     notice: None,
                     messages: Vec::new(),
+                    snapshot: None,
                 })
                 .into_iter()
                 .collect(),

@@ -272,6 +272,7 @@ pub(crate) fn blank(planned: &PlannedStep, name: String, status: Status) -> Step
         response: None,
         notice: None,
         messages: Vec::new(),
+        snapshot: None,
     }
 }
 
@@ -408,7 +409,10 @@ async fn run_action(
     }
     match snapshot_check {
         None => {}
-        Some(Ok(assertion)) => result.assertions.push(assertion),
+        Some(Ok((assertion, path))) => {
+            result.assertions.push(assertion);
+            result.snapshot = Some(path);
+        }
         Some(Err(error)) => {
             result.status = Status::Errored;
             result.error = Some(error);

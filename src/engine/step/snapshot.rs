@@ -5,7 +5,7 @@
 //! check; an unreadable or malformed `.snap` file, or asking for a value the step does not
 //! have, is a step error.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use serde_saphyr::Spanned;
@@ -43,15 +43,15 @@ pub(crate) struct Settings<'a> {
 }
 
 /// Checks `spec` for the step `step` of `case`: `Ok` is the assertion to record (passed or
-/// not; its message names the flow file, step and snapshot file, with the diff); `Err` is a
-/// step error.
+/// not; its message names the flow file, step and snapshot file, with the diff) and the
+/// accepted snapshot's path; `Err` is a step error.
 pub(crate) fn check(
     spec: &Spanned<SnapshotSpec>,
     values: Values<'_>,
     case: CaseRef<'_>,
     step: &str,
     settings: Settings<'_>,
-) -> Result<AssertionResult, String> {
+) -> Result<(AssertionResult, PathBuf), String> {
     let of = spec.value.of;
     let value = match of {
         Of::Request => values.request,
@@ -80,7 +80,7 @@ pub(crate) fn check(
     let outcome = snapshot::check(value, &spec.value, &ctx)
         .map_err(|e| crate::mask::mask_text(&e.to_string()).into_owned())?;
     let passed = outcome.passed();
-    Ok(AssertionResult {
+    let assertion = AssertionResult {
         query: "snapshot".to_owned(),
         line: spec.referenced.line(),
         column: spec.referenced.column(),
@@ -96,7 +96,8 @@ pub(crate) fn check(
         } else {
             outcome.describe(&spec.value, &ctx)
         },
-    })
+    };
+    Ok((assertion, outcome.path().to_owned()))
 }
 
 #[cfg(test)]
@@ -158,6 +159,7 @@ mod tests {
                 },
             )
             .unwrap()
+            .0
         };
         let first = run(UpdateMode::New);
         assert!(!first.passed);
