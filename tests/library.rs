@@ -76,6 +76,15 @@ fn a_new_snapshot_is_pending_and_fails_then_accepted_it_passes_and_drift_shows_a
     assert!(out.contains("flows/inquiry.yaml"), "{out}");
     assert!(out.contains("step `inquiry`"), "{out}");
     assert!(out.contains("inquiry-after-capture"), "{out}");
+    insta::with_settings!({filters => vec![
+        (r"P[0-9a-f]{32}", "[paymentId]"),
+        (r"\d{4}-\d\d-\d\dT[0-9:.]+Z", "[datetime]"),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
+        (r"\(\d+ ms\)", "([ms] ms)"),
+        (r"in \d+\.\d+ s", "in [s] s"),
+    ]}, {
+        insta::assert_snapshot!("snapshot_drift", out);
+    });
 }
 
 #[test]
