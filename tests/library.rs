@@ -384,8 +384,19 @@ fn negative_flows_fail_when_what_they_guard_is_not_rejected() {
 
 #[test]
 fn the_resend_flow_fails_when_no_resend_arrives() {
-    // The first notification is acknowledged: nothing is resent, the count stays 1.
+    // The first notification is acknowledged: nothing is resent, the count stays 1 (and the
+    // wait for a second delivery is cut to a second).
     let p = library_copy();
+    let partial = p
+        .path()
+        .join("flows/_partials/_resend-after-failed-ack.yaml");
+    let text = std::fs::read_to_string(&partial).unwrap();
+    assert!(text.contains("      within: 10s\n"));
+    std::fs::write(
+        &partial,
+        text.replace("      within: 10s\n", "      within: 1s\n"),
+    )
+    .unwrap();
     let out = run_broken(
         &p,
         "flows/_partials/_resend-after-failed-ack.yaml",
