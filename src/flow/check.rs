@@ -333,6 +333,13 @@ impl Checker<'_> {
                 );
             }
         }
+        if let (Some(snapshot), [(action, _)]) = (&step.snapshot, actions.as_slice())
+            && !matches!(*action, "notify" | "sleep" | "use")
+            && snapshot.value.of == crate::snapshot::Of::Notification
+        {
+            let pos = self.key_before(at(snapshot), "snapshot");
+            self.push(pos, 8, LoadErrorKind::SnapshotOfNotification(action));
+        }
         if let Some(every) = &step.every
             && every.value.0.is_zero()
         {

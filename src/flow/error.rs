@@ -76,6 +76,8 @@ pub(crate) enum LoadErrorKind {
         action: &'static str,
         key: &'static str,
     },
+    /// `snapshot: { of: notification }` on a step that receives no notification.
+    SnapshotOfNotification(&'static str),
     /// `every: 0s`.
     ZeroEvery,
     /// A URL that does not parse, or is not http(s).
@@ -161,6 +163,9 @@ impl LoadErrorKind {
             LoadErrorKind::NothingToCheck { action, key } => {
                 format!("a `{action}` step has no response for `{key}:`")
             }
+            LoadErrorKind::SnapshotOfNotification(action) => {
+                format!("this `{action}` step receives no notification to snapshot")
+            }
             LoadErrorKind::ZeroEvery => "`every:` must be longer than zero".to_owned(),
             LoadErrorKind::BadUrl { url, .. } => format!("`{url}` is not a URL"),
             LoadErrorKind::BadHeaderName(name) => format!("`{name}` is not a header name"),
@@ -237,6 +242,7 @@ impl LoadErrorKind {
             | LoadErrorKind::UseTemplated
             | LoadErrorKind::BadMethod(_)
             | LoadErrorKind::NothingToCheck { .. }
+            | LoadErrorKind::SnapshotOfNotification(_)
             | LoadErrorKind::ZeroEvery
             | LoadErrorKind::BadHeaderName(_)
             | LoadErrorKind::SeveralBodies(..)
@@ -282,6 +288,7 @@ impl LoadErrorKind {
             LoadErrorKind::UseCycle(_) => "a partial cannot include itself, directly or through others".to_owned(),
             LoadErrorKind::NothingToCheck { action: "use", .. } => "put the checks on the partial's own steps".to_owned(),
             LoadErrorKind::NothingToCheck { .. } => "remove it, or move it to the step whose response it checks".to_owned(),
+            LoadErrorKind::SnapshotOfNotification(_) => "use `of: response` (the default) or `of: request`; `of: notification` is for `notify` steps".to_owned(),
             LoadErrorKind::ZeroEvery => "give the pause between tries, e.g. `every: 500ms`".to_owned(),
             LoadErrorKind::BadUrl { .. } => "write an absolute http:// or https:// URL, e.g. `{{ base }}/payments/pay`".to_owned(),
             LoadErrorKind::BadHeaderName(_) => "header names are letters, digits and `-` (no spaces or `:`)".to_owned(),
