@@ -294,6 +294,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         }
     };
     let started = jiff::Timestamp::now();
+    let keep_cases = checklist.is_some() || options.list_snapshots.is_some();
     runtime.block_on(async move {
         // The servers live until the run ends (dropping a handle stops its server).
         let (_sandbox, _receiver, apo, runner) =
@@ -319,7 +320,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         // The one consumer: only this task writes reports, so lines never interleave.
         let consumer = tokio::spawn(async move {
             let mut reporters = reporters;
-            let mut collector = Collector::default();
+            let mut collector = Collector::new(keep_cases);
             while let Some(event) = rx.recv().await {
                 reporters.on_event(&event);
                 collector.on_event(&event);

@@ -128,17 +128,28 @@ impl ChecklistRun {
     }
 }
 
-/// Keeps every finished case, in plan order, for [`ChecklistRun::finish`].
+/// Keeps every finished case, in plan order, for [`ChecklistRun::finish`] and the snapshot
+/// list; keeps nothing when neither is asked for (the cases carry every message in full).
 #[derive(Debug, Default)]
 pub(crate) struct Collector {
+    enabled: bool,
     cases: Vec<CaseResult>,
 }
 
 impl Collector {
+    /// A collector that keeps the cases only when `enabled`.
+    pub(crate) fn new(enabled: bool) -> Collector {
+        Collector {
+            enabled,
+            cases: Vec::new(),
+        }
+    }
+
     /// Takes one engine event.
     pub(crate) fn on_event(&mut self, event: &Event) {
         match event {
-            Event::CaseFinished(case) => self.cases.push(case.clone()),
+            Event::CaseFinished(case) if self.enabled => self.cases.push(case.clone()),
+            Event::CaseFinished(_) => {}
             Event::RunStarted { .. }
             | Event::CaseStarted { .. }
             | Event::StepFinished { .. }
