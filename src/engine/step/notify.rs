@@ -47,6 +47,21 @@ impl Wanted {
         if n.notify_type() != Some(self.notify_type.as_str()) {
             return false;
         }
+        // Cheap first: a plain literal (an id) must appear in the raw body. The inbox keeps
+        // every notification of the run and is scanned on each arrival, so this saves copying
+        // and querying every earlier notification (ids are never escaped in JSON).
+        let absent = self.entries.iter().any(|(_, expected)| {
+            expected.as_str().is_some_and(|text| {
+                !text.is_empty()
+                    && text
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+                    && !contains(&n.body, text)
+            })
+        });
+        if absent {
+            return false;
+        }
         let observed = observe(n);
         self.entries
             .iter()
@@ -65,6 +80,12 @@ impl Wanted {
         }
         text
     }
+}
+
+/// Whether `needle` occurs in `body` (std's string search; a body that is not UTF-8 is not
+/// ruled out).
+fn contains(body: &[u8], needle: &str) -> bool {
+    std::str::from_utf8(body).map_or(true, |text| text.contains(needle))
 }
 
 /// Waits for the notification; an `Err` is an error (nothing matching in time, a template).
