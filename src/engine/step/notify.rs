@@ -368,3 +368,76 @@ fn from_inquiry(mut body: Value, tries: u32) -> Exchange {
         guards: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(body: Value) -> Notification {
+        Notification {
+            seq: 1,
+            path: "/notify".to_owned(),
+            headers: Vec::new(),
+            body: serde_json::to_vec(&body).unwrap(),
+            json: Some(body),
+            received_at: jiff::Timestamp::UNIX_EPOCH,
+            signature: SignatureVerdict::Valid,
+            ack: None,
+        }
+    }
+
+    fn wanted(entries: Vec<(&str, Value)>) -> Wanted {
+        Wanted {
+            notify_type: "PAYMENT_RESULT".to_owned(),
+            entries: entries
+                .into_iter()
+                .map(|(q, v)| (q.to_owned(), v))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_type_and_every_match_entry_must_hold() {
+        let n = note(
+            json!({"notifyType": "PAYMENT_RESULT", "paymentId": "P1", "result": {"resultStatus": "S"}}),
+        );
+        assert!(wanted(vec![("$.paymentId", json!("P1"))]).accepts(&n));
+        assert!(!wanted(vec![("$.paymentId", json!("P2"))]).accepts(&n));
+        // The literal appears in the body, but not at that path.
+        assert!(!wanted(vec![("$.result.resultStatus", json!("P1"))]).accepts(&n));
+        assert!(
+            wanted(vec![(
+                "$.result.resultStatus",
+                json!({"one_of": ["S", "F"]})
+            )])
+            .accepts(&n)
+        );
+        let capture = note(json!({"notifyType": "CAPTURE_RESULT", "paymentId": "P1"}));
+        assert!(!wanted(vec![("$.paymentId", json!("P1"))]).accepts(&capture));
+    }
+
+    #[test]
+    fn an_inquiry_that_wins_looks_like_the_payment_result() {
+        let e = from_inquiry(
+            json!({"result": {"resultStatus": "S", "resultCode": "SUCCESS"}, "paymentStatus": "FAIL", "paymentResultCode": "CARD_EXPIRED", "paymentResultMessage": "expired"}),
+            3,
+        );
+        assert_eq!(e.observed.body["result"]["resultStatus"], "F");
+        assert_eq!(e.observed.body["result"]["resultCode"], "CARD_EXPIRED");
+        assert_eq!(e.observed.body["notifyType"], "PAYMENT_RESULT");
+        assert_eq!(e.observed.extra["source"], "inquiry");
+        assert_eq!(e.observed.extra["tries"], 3);
+    }
+
+    #[test]
+    fn a_forged_or_late_notification_is_guarded() {
+        let mut n = note(json!({"notifyType": "PAYMENT_RESULT"}));
+        n.signature = SignatureVerdict::MissingHeader("signature");
+        n.ack = Some(Ack::Success);
+        let e = from_notification(&n, Ack::Fail, 1);
+        let keys: Vec<&str> = e.guards.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["signature", "ack"]);
+        assert_eq!(e.observed.extra["signature"], "missing");
+        assert_eq!(e.observed.extra["ack"], "success");
+    }
+}
