@@ -35,6 +35,7 @@ done
 abs_bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 start=$(date +%s%N)
 (cd "$work" && "$abs_bin" run flows >/dev/null)
+[ -n "${PROFILE:-}" ] && (cd "$work" && /usr/bin/time -f "user %U s, sys %S s, max RSS %M KiB" "$abs_bin" run flows >/dev/null)
 end=$(date +%s%N)
 ms=$(( (end - start) / 1000000 ))
 echo "flows: $n (each: pay and inquiry signed both ways, the hosted page, a signed notification)"

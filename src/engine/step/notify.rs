@@ -47,6 +47,21 @@ impl Wanted {
         if n.notify_type() != Some(self.notify_type.as_str()) {
             return false;
         }
+        // Cheap first: a plain literal (an id) must appear in the raw body. The inbox keeps
+        // every notification of the run and is scanned on each arrival, so this saves copying
+        // and querying every earlier notification (ids are never escaped in JSON).
+        let absent = self.entries.iter().any(|(_, expected)| {
+            expected.as_str().is_some_and(|text| {
+                !text.is_empty()
+                    && text
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+                    && !contains(&n.body, text)
+            })
+        });
+        if absent {
+            return false;
+        }
         let observed = observe(n);
         self.entries
             .iter()
@@ -65,6 +80,12 @@ impl Wanted {
         }
         text
     }
+}
+
+/// Whether `needle` occurs in `body` (std's string search; a body that is not UTF-8 is not
+/// ruled out).
+fn contains(body: &[u8], needle: &str) -> bool {
+    std::str::from_utf8(body).map_or(true, |text| text.contains(needle))
 }
 
 /// Waits for the notification; an `Err` is an error (nothing matching in time, a template).
@@ -345,5 +366,78 @@ fn from_inquiry(mut body: Value, tries: u32) -> Exchange {
             extra,
         },
         guards: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(body: Value) -> Notification {
+        Notification {
+            seq: 1,
+            path: "/notify".to_owned(),
+            headers: Vec::new(),
+            body: serde_json::to_vec(&body).unwrap(),
+            json: Some(body),
+            received_at: jiff::Timestamp::UNIX_EPOCH,
+            signature: SignatureVerdict::Valid,
+            ack: None,
+        }
+    }
+
+    fn wanted(entries: Vec<(&str, Value)>) -> Wanted {
+        Wanted {
+            notify_type: "PAYMENT_RESULT".to_owned(),
+            entries: entries
+                .into_iter()
+                .map(|(q, v)| (q.to_owned(), v))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_type_and_every_match_entry_must_hold() {
+        let n = note(
+            json!({"notifyType": "PAYMENT_RESULT", "paymentId": "P1", "result": {"resultStatus": "S"}}),
+        );
+        assert!(wanted(vec![("$.paymentId", json!("P1"))]).accepts(&n));
+        assert!(!wanted(vec![("$.paymentId", json!("P2"))]).accepts(&n));
+        // The literal appears in the body, but not at that path.
+        assert!(!wanted(vec![("$.result.resultStatus", json!("P1"))]).accepts(&n));
+        assert!(
+            wanted(vec![(
+                "$.result.resultStatus",
+                json!({"one_of": ["S", "F"]})
+            )])
+            .accepts(&n)
+        );
+        let capture = note(json!({"notifyType": "CAPTURE_RESULT", "paymentId": "P1"}));
+        assert!(!wanted(vec![("$.paymentId", json!("P1"))]).accepts(&capture));
+    }
+
+    #[test]
+    fn an_inquiry_that_wins_looks_like_the_payment_result() {
+        let e = from_inquiry(
+            json!({"result": {"resultStatus": "S", "resultCode": "SUCCESS"}, "paymentStatus": "FAIL", "paymentResultCode": "CARD_EXPIRED", "paymentResultMessage": "expired"}),
+            3,
+        );
+        assert_eq!(e.observed.body["result"]["resultStatus"], "F");
+        assert_eq!(e.observed.body["result"]["resultCode"], "CARD_EXPIRED");
+        assert_eq!(e.observed.body["notifyType"], "PAYMENT_RESULT");
+        assert_eq!(e.observed.extra["source"], "inquiry");
+        assert_eq!(e.observed.extra["tries"], 3);
+    }
+
+    #[test]
+    fn a_forged_or_late_notification_is_guarded() {
+        let mut n = note(json!({"notifyType": "PAYMENT_RESULT"}));
+        n.signature = SignatureVerdict::MissingHeader("signature");
+        n.ack = Some(Ack::Success);
+        let e = from_notification(&n, Ack::Fail, 1);
+        let keys: Vec<&str> = e.guards.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["signature", "ack"]);
+        assert_eq!(e.observed.extra["signature"], "missing");
+        assert_eq!(e.observed.extra["ack"], "success");
     }
 }
