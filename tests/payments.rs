@@ -587,3 +587,22 @@ steps:{PAY}
     assert_eq!(code(&out), 1, "{}", both(&out));
     insta::assert_snapshot!(stable(&both(&out)));
 }
+
+#[test]
+fn a_public_notify_url_is_what_flows_give_apo() {
+    let p = Project::new();
+    p.file(
+        "flows/public.yaml",
+        "name: Public URL\nsteps:\n  - http: { url: \"{{ notify_url }}?return={{ redirect_url | urlencode }}\" }\n",
+    );
+    let out = p.run(&["--notify-public-url", "http://127.0.0.1:9/tunnel/"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    // The step cannot connect to the (absent) tunnel; its URL shows both variables.
+    assert!(
+        both(&out).contains(
+            "http://127.0.0.1:9/tunnel/notify?return=http%3A//127.0.0.1%3A9/tunnel/return"
+        ),
+        "{}",
+        both(&out)
+    );
+}
