@@ -346,36 +346,38 @@ name: Forged notification
 steps:
   - http:
       url: "{{ notify_url }}"
-      json: { notifyType: PAYMENT_RESULT, paymentId: forged, result: { resultStatus: S } }
+      json: { notifyType: PAYMENT_RESULT, paymentId: forged-1, result: { resultStatus: S } }
       headers: { client-id: SANDBOX_APOFLOW_MERCHANT, request-time: "1", signature: "algorithm=RSA256,keyVersion=1,signature=Zm9yZ2Vk" }
   - notify:
       type: PAYMENT_RESULT
-      match: { $.paymentId: forged }
+      match: { $.paymentId: forged-1 }
       within: 5s
     expect:
       $.result.resultStatus: S
 "#,
     );
-    let out = p.run(&[]);
-    assert_eq!(code(&out), 1, "{}", both(&out));
-    insta::assert_snapshot!(stable(&both(&out)));
-    // A negative test expects the forgery.
+    // A negative test expects the forgery (both flows run at once: each post is held for the
+    // receiver's claim grace).
     p.file(
-        "flows/forged.yaml",
+        "flows/forged-expected.yaml",
         r#"
 name: Forged notification, expected
 steps:
   - http:
       url: "{{ notify_url }}"
-      json: { notifyType: PAYMENT_RESULT, paymentId: forged }
+      json: { notifyType: PAYMENT_RESULT, paymentId: forged-2 }
   - notify:
       type: PAYMENT_RESULT
-      match: { $.paymentId: forged }
+      match: { $.paymentId: forged-2 }
     expect: { signature: missing }
 "#,
     );
-    let out = p.run(&[]);
-    assert_eq!(code(&out), 0, "{}", both(&out));
+    let out = p.run(&["--jobs", "2"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    let text = both(&out);
+    assert!(text.contains("PASS  flows/forged-expected.yaml"), "{text}");
+    let failing: Vec<&str> = text.lines().filter(|l| !l.starts_with("PASS ")).collect();
+    insta::assert_snapshot!(stable(&failing.join("\n")));
 }
 
 #[test]
@@ -568,11 +570,39 @@ fn a_card_page_without_a_card_is_a_clear_error() {
 name: No card
 steps:{PAY}
   - redirect: {{ url: "{{{{ normalUrl }}}}" }}
-  - redirect: {{ url: "{{{{ normalUrl }}}}", card: no_such_card }}
 "#
         ),
     );
-    let out = p.run(&[]);
+    p.file(
+        "flows/unknown.yaml",
+        &format!(
+            r#"
+name: Unknown card, found out at run time
+steps:{PAY}
+  - redirect: {{ url: "{{{{ normalUrl }}}}", card: "{{{{ 'no_such_card' }}}}" }}
+"#
+        ),
+    );
+    let out = p.run(&["--jobs", "1"]);
     assert_eq!(code(&out), 1, "{}", both(&out));
     insta::assert_snapshot!(stable(&both(&out)));
+}
+
+#[test]
+fn a_public_notify_url_is_what_flows_give_apo() {
+    let p = Project::new();
+    p.file(
+        "flows/public.yaml",
+        "name: Public URL\nsteps:\n  - http: { url: \"{{ notify_url }}?return={{ redirect_url | urlencode }}\" }\n",
+    );
+    let out = p.run(&["--notify-public-url", "http://127.0.0.1:9/tunnel/"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    // The step cannot connect to the (absent) tunnel; its URL shows both variables.
+    assert!(
+        both(&out).contains(
+            "http://127.0.0.1:9/tunnel/notify?return=http%3A//127.0.0.1%3A9/tunnel/return"
+        ),
+        "{}",
+        both(&out)
+    );
 }

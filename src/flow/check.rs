@@ -12,7 +12,10 @@ use serde_saphyr::Spanned;
 
 use super::error::{LoadError, LoadErrorKind};
 use super::matrix;
-use super::model::{ApoCall, Flow, HttpAction, NotifyAction, RedirectAction, SandboxAction, Step};
+use super::model::{
+    ApoCall, CARDS_FILE, Flow, HttpAction, NotifyAction, RedirectAction, SandboxAction, Step,
+    named_cards,
+};
 use super::tags::is_valid_tag;
 use crate::diag::SourceFile;
 use crate::template::{Templates, is_template};
@@ -649,6 +652,12 @@ impl Checker<'_> {
     fn card(&mut self, card: &Spanned<Value>) {
         let problem = match &card.value {
             Value::String(s) if s.trim().is_empty() => Some("the name is empty".to_owned()),
+            Value::String(s) if !is_template(s) => {
+                if let Some(kind) = unknown_card(s) {
+                    self.push(at(card), s.chars().count(), kind);
+                }
+                None
+            }
             Value::String(_) => None,
             Value::Object(map) => {
                 let missing: Vec<&str> = CARD_FIELDS[..3]
@@ -794,6 +803,25 @@ impl Checker<'_> {
             );
         }
     }
+}
+
+/// The error for a card name that `fixtures/cards.yaml` (in the directory apoflow runs in)
+/// does not list; `None` when it does, or when there is no such file to check against.
+fn unknown_card(name: &str) -> Option<LoadErrorKind> {
+    static NAMES: std::sync::OnceLock<Option<Vec<String>>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let text = std::fs::read_to_string(CARDS_FILE).ok()?;
+        Some(named_cards(&text).into_iter().map(|(n, _)| n).collect())
+    });
+    let names = names.as_ref()?;
+    if names.iter().any(|n| n == name) {
+        return None;
+    }
+    let close = crate::diag::did_you_mean(name, names.iter().map(String::as_str));
+    Some(LoadErrorKind::UnknownCard {
+        name: name.to_owned(),
+        close: close.map(str::to_owned),
+    })
 }
 
 /// Whether `chars[start..start + len]` is written as a map key: preceded by nothing, space,

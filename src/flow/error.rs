@@ -112,6 +112,8 @@ pub(crate) enum LoadErrorKind {
     ZeroCount,
     /// `or_inquiry: true` without `$.paymentId` in `match:`.
     InquiryWithoutPaymentId,
+    /// A card name that `fixtures/cards.yaml` does not list (with a close one, if any).
+    UnknownCard { name: String, close: Option<String> },
 }
 
 impl LoadErrorKind {
@@ -193,6 +195,7 @@ impl LoadErrorKind {
             LoadErrorKind::InquiryWithoutPaymentId => {
                 "`or_inquiry:` needs the payment to inquire about".to_owned()
             }
+            LoadErrorKind::UnknownCard { name, .. } => format!("unknown card `{name}`"),
         }
     }
 
@@ -252,6 +255,7 @@ impl LoadErrorKind {
             | LoadErrorKind::EmptySandboxStep
             | LoadErrorKind::ZeroCount
             | LoadErrorKind::InquiryWithoutPaymentId => "here".to_owned(),
+            LoadErrorKind::UnknownCard { .. } => "not in fixtures/cards.yaml".to_owned(),
         }
     }
 
@@ -308,6 +312,8 @@ impl LoadErrorKind {
             LoadErrorKind::EmptySandboxStep => "give `reset: true`, `faults:` or `advance_clock:`".to_owned(),
             LoadErrorKind::ZeroCount => "`count: 2` waits for a resend; leave it out to wait for one".to_owned(),
             LoadErrorKind::InquiryWithoutPaymentId => "add `match: { $.paymentId: \"{{ paymentId }}\" }`: its value is the paymentId inquired".to_owned(),
+            LoadErrorKind::UnknownCard { close: Some(close), .. } => format!("did you mean `{close}`?"),
+            LoadErrorKind::UnknownCard { close: None, .. } => "the cards are listed in fixtures/cards.yaml (and README.md, Test cards); or give the card inline".to_owned(),
         })
     }
 }

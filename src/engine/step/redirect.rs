@@ -24,14 +24,11 @@ use super::StepCtx;
 use super::http::{Exchange, as_text, chain, render_spanned, render_spanned_str};
 use crate::engine::result::{RequestSummary, ResponseSummary};
 use crate::expect::Observed;
-use crate::flow::model::RedirectAction;
+use crate::flow::model::{CARDS_FILE, RedirectAction, named_cards};
 use crate::mask::mask_text;
 
 /// Pages visited at most before giving up (a loop on the hosted page).
 const MAX_PAGES: usize = 12;
-
-/// Where named cards are, relative to the project root.
-const CARDS_FILE: &str = "fixtures/cards.yaml";
 
 /// Card data to type in.
 struct Card {
@@ -284,22 +281,6 @@ async fn card(v: &Value, ctx: &StepCtx<'_>) -> Result<Card, String> {
         cvv: if amex { "1234" } else { "123" }.to_owned(),
         holder: "APOFLOW TEST".to_owned(),
     })
-}
-
-/// `(name, number)` of every card in the cards file.
-fn named_cards(text: &str) -> Vec<(String, String)> {
-    #[derive(serde::Deserialize)]
-    struct File {
-        cards: Vec<Entry>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Entry {
-        name: String,
-        number: String,
-    }
-    serde_saphyr::from_str::<File>(text)
-        .map(|f| f.cards.into_iter().map(|c| (c.name, c.number)).collect())
-        .unwrap_or_default()
 }
 
 static TAG: LazyLock<Regex> = LazyLock::new(|| {
