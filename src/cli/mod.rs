@@ -6,6 +6,7 @@ pub mod keys;
 pub mod list;
 pub mod query;
 pub mod run;
+mod run_checklist;
 pub mod sandbox;
 pub mod schema;
 pub mod sign;

@@ -1,23 +1,37 @@
 //! `apoflow run [PATHS]...`: load and check every flow, then run them and report.
 //!
 //! ```text
-//! args ──> RunOptions (paths, vars, jobs, reports)      bad flag / bad flow ──> exit 2, nothing sent
-//!      ──> flow::load ──> engine::run ──events──> one consumer ──> report::Reporters
+//! args ──> RunOptions (paths, vars, jobs, reports, target + keys)
+//!                                     bad flag / bad flow / bad target ──> exit 2, nothing sent
+//!      ──> flow::load ──> start: embedded sandbox (no --target) + notification receiver,
+//!                          both on 127.0.0.1:0; runner variables (notify_url, redirect_url, …)
+//!      ──> engine::run ──events──> one consumer ──> report::Reporters
 //!      ──> exit 0 (all passed) / 1 (a case failed or errored)
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
+use super::run_checklist::{ChecklistRun, Collector};
+use super::snapshots::{update_mode, write_snapshot_list};
 use super::validate::print_diagnostics;
 use super::{Context, exit};
+use url::Url;
+
+use crate::apo::client::{Client, ClientConfig};
+use crate::apo::config::{Config, DEFAULT_FILE};
+use crate::apo::target::Target;
 use crate::diag::Diagnostic;
 use crate::engine::{self, event::Event};
 use crate::flow::{LoadOptions, load};
+use crate::receiver::{self, ReceiverConfig, ReceiverHandle};
+use crate::report::evidence::RunInfo;
 use crate::report::{Reporters, Terminal};
+use crate::sandbox::{self, SandboxHandle};
+use crate::snapshot::UpdateMode;
 use crate::template::Templates;
 
 /// The flags of `apoflow run`.
@@ -45,6 +59,33 @@ pub struct RunArgs {
     /// Write a JSON report (results with per-step timings) to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Run against this target of the config file (default: the embedded sandbox, started on
+    /// a loopback port for the run).
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    /// The config file naming the targets [default: apoflow.toml].
+    #[arg(long, value_name = "FILE", requires = "target")]
+    pub config: Option<PathBuf>,
+    /// The public URL that reaches this run's notification receiver (e.g. a tunnel), for live
+    /// targets that cannot call 127.0.0.1; `notify_url` and `redirect_url` are built on it.
+    #[arg(long, value_name = "URL")]
+    pub notify_public_url: Option<Url>,
+    /// Write new and changed `snapshot:` files directly (as `APOFLOW_UPDATE=always`), instead of
+    /// `.snap.new` files for review.
+    #[arg(long)]
+    pub update_snapshots: bool,
+    /// Judge the run against a certification checklist: print each item's coverage (passed,
+    /// failed, missing) and exit 1 unless every item passed.
+    #[arg(long, value_name = "FILE")]
+    pub checklist: Option<PathBuf>,
+    /// With --checklist: write the evidence bundle (masked requests, responses, notifications
+    /// and acknowledgements per item, and a summary) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
+    /// Write the paths of the snapshots this run checked to FILE, one per line, for
+    /// `apoflow snapshots check --expected FILE` (which then lists the ones no step produces).
+    #[arg(long, value_name = "FILE")]
+    pub list_snapshots: Option<PathBuf>,
 }
 
 /// Everything `run` needs, checked: built from [`RunArgs`] before anything is loaded or sent.
@@ -66,6 +107,20 @@ pub struct RunOptions {
     pub json: Option<PathBuf>,
     /// Colours on the terminal report.
     pub color: bool,
+    /// The `--target`, keys loaded; `None` for the embedded sandbox.
+    pub target: Option<Target>,
+    /// `--notify-public-url`.
+    pub notify_public_url: Option<Url>,
+    /// How the run's HTTP client is built (proxy from the environment).
+    pub client: ClientConfig,
+    /// When `snapshot:` checks write files.
+    pub snapshots: UpdateMode,
+    /// `--checklist` file.
+    pub checklist: Option<PathBuf>,
+    /// `--evidence` folder.
+    pub evidence: Option<PathBuf>,
+    /// `--list-snapshots` file.
+    pub list_snapshots: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -81,7 +136,11 @@ impl RunOptions {
                 Err(d) => errors.push(*d),
             }
         }
-        for (flag, path) in [("--junit", &args.junit), ("--json", &args.json)] {
+        for (flag, path) in [
+            ("--junit", &args.junit),
+            ("--json", &args.json),
+            ("--list-snapshots", &args.list_snapshots),
+        ] {
             if let Some(path) = path
                 && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
                 && !dir.is_dir()
@@ -96,6 +155,32 @@ impl RunOptions {
                 );
             }
         }
+        let target = match &args.target {
+            None => None,
+            Some(name) => {
+                let file = ctx
+                    .cwd
+                    .join(args.config.as_deref().unwrap_or(Path::new(DEFAULT_FILE)));
+                match Config::load(&file)
+                    .and_then(|c| c.target(name, &|var| ctx.var(var).map(str::to_owned)))
+                {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        errors.push(Diagnostic::plain(crate::mask::mask_text(&e.to_string())));
+                        None
+                    }
+                }
+            }
+        };
+        let snapshots = match update_mode(args.update_snapshots, ctx) {
+            Ok(mode) => mode,
+            Err(e) => {
+                errors.push(Diagnostic::plain(e.to_string()).with_hint(
+                    "unset APOFLOW_UPDATE, or pass --update-snapshots to write snapshots",
+                ));
+                UpdateMode::default()
+            }
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -112,6 +197,13 @@ impl RunOptions {
             junit: args.junit,
             json: args.json,
             color: ctx.stdout_is_tty && ctx.var("NO_COLOR").is_none(),
+            target,
+            notify_public_url: args.notify_public_url,
+            client: ClientConfig::with_proxy_from(&|var| ctx.var(var).map(str::to_owned)),
+            snapshots,
+            checklist: args.checklist,
+            evidence: args.evidence,
+            list_snapshots: args.list_snapshots,
         })
     }
 }
@@ -171,6 +263,14 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         print_diagnostics(&[d], ctx);
         return exit::INVALID;
     }
+    let checklist =
+        match ChecklistRun::prepare(options.checklist.as_ref(), options.evidence.clone(), &plan) {
+            Ok(c) => c,
+            Err(diags) => {
+                print_diagnostics(&diags, ctx);
+                return exit::INVALID;
+            }
+        };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -186,34 +286,53 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         options.junit.clone(),
         options.json.clone(),
     );
-    let engine_options = engine::Options {
-        jobs: options.jobs,
-        fail_fast: options.fail_fast,
-        vars: options.vars,
-        runner: Map::new(),
-        root: ctx.cwd.clone(),
-        templates: Templates::new(ctx.env.clone()),
+    let client = match Client::from_config(&options.client) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
     };
+    let started = jiff::Timestamp::now();
+    let keep_cases = checklist.is_some() || options.list_snapshots.is_some();
     runtime.block_on(async move {
+        // The servers live until the run ends (dropping a handle stops its server).
+        let (_sandbox, _receiver, apo, runner) =
+            match start(options.target, options.notify_public_url, client).await {
+                Ok(started) => started,
+                Err(e) => {
+                    eprintln!("error: {}", crate::mask::mask_text(&e));
+                    return exit::INVALID;
+                }
+            };
+        let target = format!("{} ({})", apo.target.name, apo.target.base_url);
+        let engine_options = engine::Options {
+            jobs: options.jobs,
+            fail_fast: options.fail_fast,
+            vars: options.vars,
+            runner,
+            root: ctx.cwd.clone(),
+            templates: Templates::new(ctx.env.clone()),
+            apo,
+            snapshots: options.snapshots,
+        };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
         // The one consumer: only this task writes reports, so lines never interleave.
         let consumer = tokio::spawn(async move {
             let mut reporters = reporters;
+            let mut collector = Collector::new(keep_cases);
             while let Some(event) = rx.recv().await {
                 reporters.on_event(&event);
+                collector.on_event(&event);
             }
-            reporters
+            (reporters, collector)
         });
-        let outcome = engine::run(plan, engine_options, tx).await;
-        let reporters = consumer.await;
-        let summary = match outcome {
-            Ok(summary) => summary,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit::INVALID;
-            }
+        let summary = engine::run(plan, engine_options, tx).await;
+        let (reporters, collector) = match consumer.await {
+            Ok((reporters, collector)) => (Some(reporters), collector),
+            Err(_) => (None, Collector::default()),
         };
-        if let Ok(reporters) = &reporters {
+        if let Some(reporters) = &reporters {
             for e in reporters.errors() {
                 eprintln!("error: {}", crate::mask::mask_text(e));
             }
@@ -221,12 +340,97 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
                 return exit::INVALID;
             }
         }
-        if summary.is_failure() {
+        let cases = collector.into_cases();
+        if let Some(path) = &options.list_snapshots
+            && let Err(e) = write_snapshot_list(path, &cases)
+        {
+            eprintln!("error: {}", crate::mask::mask_text(&e));
+            return exit::INVALID;
+        }
+        let mut covered = true;
+        if let Some(checklist) = &checklist {
+            let run = RunInfo {
+                started,
+                duration: summary.duration,
+                target,
+            };
+            match checklist.finish(&cases, &run, &mut std::io::stdout(), options.color) {
+                Ok(ok) => covered = ok,
+                Err(e) => {
+                    eprintln!("error: {}", crate::mask::mask_text(&e));
+                    return exit::INVALID;
+                }
+            }
+        }
+        if summary.is_failure() || !covered {
             exit::FAILED
         } else {
             exit::SUCCESS
         }
     })
+}
+
+/// What `start` brings up: the embedded sandbox (when there is no `--target`), the
+/// notification receiver, what the engine calls APO with, and the runner variables.
+type Started = (
+    Option<SandboxHandle>,
+    ReceiverHandle,
+    engine::Apo,
+    Map<String, Value>,
+);
+
+/// Starts the embedded sandbox (unless a live target is given) and the receiver, both on
+/// 127.0.0.1:0, and builds the runner variables.
+async fn start(
+    live: Option<Target>,
+    notify_public_url: Option<Url>,
+    client: Client,
+) -> Result<Started, String> {
+    let bind = || async {
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("failed to listen on 127.0.0.1: {e}"))
+    };
+    let (sandbox, target) = match live {
+        Some(target) => (None, target),
+        None => {
+            let config = sandbox::Config::embedded()
+                .map_err(|e| format!("failed to load the embedded sandbox keys: {e}"))?;
+            let handle = sandbox::start(bind().await?, config)
+                .map_err(|e| format!("failed to start the embedded sandbox: {e}"))?;
+            let url = Url::parse(handle.url())
+                .map_err(|e| format!("the embedded sandbox URL is not a URL: {e}"))?;
+            (Some(handle), Target::embedded(url))
+        }
+    };
+    let mut config = ReceiverConfig::new(target.apo_public_key.clone());
+    config.public_url = notify_public_url;
+    let (receiver, inbox) = receiver::start(bind().await?, config)
+        .map_err(|e| format!("failed to start the notification receiver: {e}"))?;
+    let at = |path: &str| {
+        receiver
+            .url()
+            .join(path)
+            .map_or_else(|_| receiver.url().to_string(), |u| u.to_string())
+    };
+    let mut runner = Map::new();
+    runner.insert("notify_url".to_owned(), Value::from(at("notify")));
+    runner.insert("redirect_url".to_owned(), Value::from(at("return")));
+    runner.insert(
+        "target".to_owned(),
+        serde_json::json!({
+            "name": target.name,
+            "client_id": target.client_id,
+            "endpoint": target.base_url.as_str(),
+        }),
+    );
+    runner.insert("sandbox".to_owned(), Value::from(target.is_embedded()));
+    let apo = engine::Apo {
+        client,
+        target,
+        inbox,
+    };
+    Ok((sandbox, receiver, apo, runner))
 }
 
 #[cfg(test)]

@@ -54,6 +54,31 @@ pub fn update_mode(update_snapshots: bool, ctx: &Context) -> Result<UpdateMode, 
     UpdateMode::resolve(update_snapshots, ctx.var("APOFLOW_UPDATE"), ctx.is_ci())
 }
 
+/// Writes the snapshot files the steps of `cases` checked to `path`, one per line, sorted: the
+/// list `apoflow snapshots check --expected` reads (`apoflow run --list-snapshots FILE`).
+pub(crate) fn write_snapshot_list(
+    path: &Path,
+    cases: &[crate::engine::result::CaseResult],
+) -> Result<(), String> {
+    let mut paths: Vec<String> = cases
+        .iter()
+        .flat_map(|c| &c.steps)
+        .filter_map(|s| s.snapshot.as_ref())
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    let mut text = String::from(
+        "# snapshots checked by `apoflow run`, for `apoflow snapshots check --expected`\n",
+    );
+    for p in paths {
+        text.push_str(&p);
+        text.push('\n');
+    }
+    std::fs::write(path, text)
+        .map_err(|e| format!("failed to write the snapshot list {}: {e}", path.display()))
+}
+
 /// Runs a `snapshots` subcommand on the process's standard streams.
 pub fn run(command: SnapshotsCommand, ctx: &Context) -> u8 {
     let stdin = std::io::stdin();

@@ -27,6 +27,7 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use crate::flow::plan::Plan;
+use crate::snapshot::UpdateMode;
 use crate::template::Templates;
 use event::{Event, EventSender};
 use result::RunSummary;
@@ -41,24 +42,39 @@ pub struct Options {
     /// `--var k=v` values: they replace flow `vars` of the same name, and are defined even
     /// where a flow does not declare them.
     pub vars: IndexMap<String, Value>,
-    /// Variables the runner provides to every case (later: `notify_url`, `target`); a flow's
-    /// `vars` and `--var` may override them. `steps` is reserved.
+    /// Variables the runner provides to templates (`notify_url`, `redirect_url`, `target`,
+    /// `sandbox`); flow `vars` and `--var` may shadow them.
     pub runner: Map<String, Value>,
+    /// Where the APO steps go: the target, the run's one client, the receiver's inbox.
+    pub apo: Apo,
     /// The directory `body_file` paths are relative to (the project root: where apoflow runs).
     pub root: PathBuf,
     /// The template environment, built once per run.
     pub templates: Templates,
+    /// When `snapshot:` checks write files (`--update-snapshots`, `APOFLOW_UPDATE`, CI).
+    pub snapshots: UpdateMode,
+}
+
+/// What APO steps use: built once per run by `apoflow run`.
+#[derive(Debug, Clone)]
+pub struct Apo {
+    /// The run's one client; its `reqwest::Client` serves the `http` and `redirect` steps too.
+    pub client: crate::apo::client::Client,
+    /// Where APO calls go, with which keys.
+    pub target: crate::apo::target::Target,
+    /// Notifications received by the runner's receiver.
+    pub inbox: crate::receiver::Inbox,
 }
 
 /// Runs every case of `plan`; sends events on `tx` (ending with `RunFinished`); returns the
-/// totals. An `Err` means the run could not start (the HTTP client could not be built); no
-/// event was sent then.
-pub async fn run(plan: Plan, options: Options, tx: EventSender) -> Result<RunSummary, String> {
-    let client = step::client()?;
+/// totals.
+pub async fn run(plan: Plan, options: Options, tx: EventSender) -> RunSummary {
     let shared = Arc::new(step::Shared {
         templates: options.templates,
-        client,
+        client: options.apo.client.http().clone(),
         root: options.root,
+        apo: options.apo,
+        snapshots: options.snapshots,
     });
     let schedule = Arc::new(schedule::Schedule {
         jobs: options.jobs,
@@ -71,5 +87,5 @@ pub async fn run(plan: Plan, options: Options, tx: EventSender) -> Result<RunSum
     });
     let summary = schedule::run_cases(shared, schedule, plan.cases, &tx).await;
     let _ = tx.send(Event::RunFinished(summary));
-    Ok(summary)
+    summary
 }

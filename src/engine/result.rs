@@ -104,6 +104,41 @@ pub struct StepResult {
     pub request: Option<RequestSummary>,
     /// The last response received, if any.
     pub response: Option<ResponseSummary>,
+    /// A message for the person running the flow, printed as soon as the step finishes (the
+    /// page to open for `redirect: { manual: true }`).
+    pub notice: Option<String>,
+    /// The step's messages in full and in order (requests, responses, notifications,
+    /// acknowledgements), for the evidence bundle; unmasked here, masked when written.
+    #[serde(skip)]
+    pub messages: Vec<Message>,
+    /// The accepted snapshot file the step's `snapshot:` was compared with (written or not).
+    #[serde(skip)]
+    pub snapshot: Option<std::path::PathBuf>,
+}
+
+/// One message of a step, in full.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// What kind of message it is.
+    pub kind: MessageKind,
+    /// One line for people: `POST http://…/pay`, `HTTP 200`, `ack success`.
+    pub summary: String,
+    /// The message: `{method, url, headers, body}` or `{status, headers, body}`, or a
+    /// notification and its acknowledgement.
+    pub data: serde_json::Value,
+}
+
+/// What kind of message a [`Message`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A request the runner sent.
+    Request,
+    /// The answer to a request.
+    Response,
+    /// A notification the receiver got.
+    Notification,
+    /// The receiver's answer to a notification.
+    Acknowledgement,
 }
 
 /// A request as sent, for reports (masked).

@@ -99,6 +99,8 @@ async fn run_case(
         index,
         tx,
         steps: Vec::new(),
+        flow_file: case.file.path.clone(),
+        title: title(&case),
     };
     let mut scope = Scope::new(&schedule.runner);
     let vars_error = scope
@@ -119,6 +121,9 @@ async fn run_case(
             duration: Duration::ZERO,
             request: None,
             response: None,
+            notice: None,
+            messages: Vec::new(),
+            snapshot: None,
         };
         rec.push(step);
     } else {

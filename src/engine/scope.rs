@@ -6,7 +6,8 @@
 //!   <saved captures>,
 //!   "steps":  { "<id>": { "request": {method, url, headers, body},
 //!                         "response": {status, headers, body} } },
-//!   <values the runner provides, e.g. notify_url, target: set first, so vars may override>
+//!   <values the runner provides: notify_url, redirect_url, target: {name, client_id,
+//!    endpoint}, sandbox; set first, so vars may override>
 //! }
 //! ```
 //!

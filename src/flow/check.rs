@@ -12,7 +12,10 @@ use serde_saphyr::Spanned;
 
 use super::error::{LoadError, LoadErrorKind};
 use super::matrix;
-use super::model::{Flow, HttpAction, Step};
+use super::model::{
+    ApoCall, CARDS_FILE, Flow, HttpAction, NotifyAction, RedirectAction, SandboxAction, Step,
+    named_cards,
+};
 use super::tags::is_valid_tag;
 use crate::diag::SourceFile;
 use crate::template::{Templates, is_template};
@@ -24,6 +27,15 @@ const RESERVED: &str = "steps";
 const METHODS: &[&str] = &[
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT",
 ];
+
+/// The answers on the 3-D Secure page.
+const THREE_DS: &[&str] = &["pass", "fail", "cancel"];
+
+/// How the receiver may acknowledge a notification.
+const ACKS: &[&str] = &["success", "fail", "wrong_format", "none"];
+
+/// Inline card fields; the first three are required.
+const CARD_FIELDS: &[&str] = &["number", "expiry", "cvv", "holder"];
 
 /// Checks one parsed file; `role` says what it is loaded as.
 pub(crate) fn check_file(
@@ -277,6 +289,18 @@ impl Checker<'_> {
         if let Some(u) = &step.use_flow {
             actions.push(("use", at(u)));
         }
+        for (name, call) in step.apo_calls() {
+            actions.push((name, at(call)));
+        }
+        if let Some(r) = &step.redirect {
+            actions.push(("redirect", at(r)));
+        }
+        if let Some(n) = &step.notify {
+            actions.push(("notify", at(n)));
+        }
+        if let Some(s) = &step.sandbox {
+            actions.push(("sandbox", at(s)));
+        }
         match actions.as_slice() {
             [] => self.push(here, 1, LoadErrorKind::NoAction),
             [_] => {}
@@ -302,6 +326,22 @@ impl Checker<'_> {
                     );
                 }
             }
+            if let Some(snapshot) = &step.snapshot {
+                let key = "snapshot";
+                let pos = self.key_before(at(snapshot), key);
+                self.push(
+                    pos,
+                    key.len(),
+                    LoadErrorKind::NothingToCheck { action, key },
+                );
+            }
+        }
+        if let (Some(snapshot), [(action, _)]) = (&step.snapshot, actions.as_slice())
+            && !matches!(*action, "notify" | "sleep" | "use")
+            && snapshot.value.of == crate::snapshot::Of::Notification
+        {
+            let pos = self.key_before(at(snapshot), "snapshot");
+            self.push(pos, 8, LoadErrorKind::SnapshotOfNotification(action));
         }
         if let Some(every) = &step.every
             && every.value.0.is_zero()
@@ -338,6 +378,18 @@ impl Checker<'_> {
         }
         if let Some(http) = &step.http {
             self.http(&http.value);
+        }
+        for (name, call) in step.apo_calls() {
+            self.apo_call(name, call);
+        }
+        if let Some(r) = &step.redirect {
+            self.redirect(&r.value);
+        }
+        if let Some(n) = &step.notify {
+            self.notify(&n.value);
+        }
+        if let Some(s) = &step.sandbox {
+            self.sandbox(s);
         }
         self.entries(&step.expect);
         if let Some(until) = &step.until {
@@ -383,16 +435,7 @@ impl Checker<'_> {
                 );
             }
         }
-        for (name, value) in &http.headers {
-            if name.is_empty() || !name.bytes().all(is_token_byte) {
-                let pos = self.key_before(at(value), name);
-                self.push(
-                    pos,
-                    name.chars().count(),
-                    LoadErrorKind::BadHeaderName(name.clone()),
-                );
-            }
-        }
+        self.headers(&http.headers);
         let bodies: Vec<(&'static str, (u64, u64))> = [
             http.json.as_ref().map(|j| ("json", at(j))),
             http.form.as_ref().map(|f| ("form", at(f))),
@@ -442,7 +485,7 @@ impl Checker<'_> {
         {
             self.template_at(&s.value, at(s));
         }
-        for v in http.headers.values().chain(http.query.values()) {
+        for v in http.query.values() {
             self.templates_in(&v.value, at(v));
         }
         for v in [http.json.as_ref(), http.body.as_ref()]
@@ -455,6 +498,228 @@ impl Checker<'_> {
             for v in form.value.values() {
                 self.templates_in(v, at(form));
             }
+        }
+    }
+
+    /// The key `second` of an action conflicts with `first`, both present.
+    fn conflict(
+        &mut self,
+        action: &'static str,
+        first: &'static str,
+        second: (&'static str, (u64, u64)),
+    ) {
+        let (name, pos) = second;
+        let key = self.key_before(pos, name);
+        self.push(
+            key,
+            name.len(),
+            LoadErrorKind::Conflicting(action, first, name),
+        );
+    }
+
+    /// A file that must exist (checked when its path is not a template).
+    fn existing_file(&mut self, file: &Spanned<String>, kind: fn(String, String) -> LoadErrorKind) {
+        if is_template(&file.value) {
+            return self.template_at(&file.value, at(file));
+        }
+        let found = std::fs::metadata(&file.value).and_then(|m| {
+            if m.is_file() {
+                Ok(())
+            } else {
+                Err(std::io::Error::other("not a file"))
+            }
+        });
+        if let Err(e) = found {
+            self.push(
+                at(file),
+                file.value.chars().count(),
+                kind(file.value.clone(), io_reason(&e)),
+            );
+        }
+    }
+
+    /// A choice among fixed values (or a template).
+    fn choice(
+        &mut self,
+        key: &'static str,
+        value: &Spanned<String>,
+        allowed: &'static [&'static str],
+    ) {
+        if is_template(&value.value) {
+            self.template_at(&value.value, at(value));
+        } else if !allowed.contains(&value.value.as_str()) {
+            self.push(
+                at(value),
+                value.value.chars().count(),
+                LoadErrorKind::BadChoice {
+                    key,
+                    value: value.value.clone(),
+                    allowed,
+                },
+            );
+        }
+    }
+
+    fn apo_call(&mut self, action: &'static str, call: &Spanned<ApoCall>) {
+        let c = &call.value;
+        if let Some(raw) = &c.raw_body {
+            for (name, pos) in [
+                c.body.as_ref().map(|b| ("body", at(b))),
+                c.body_file.as_ref().map(|b| ("body_file", at(b))),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                self.conflict(action, "raw_body", (name, pos));
+            }
+            self.template_at(&raw.value, at(raw));
+        }
+        if let (Some(sign), Some(with)) = (&c.sign, &c.sign_with)
+            && !sign.value
+        {
+            self.conflict(action, "sign", ("sign_with", at(with)));
+        }
+        if let Some(body) = &c.body {
+            match &body.value {
+                Value::Object(_) => {}
+                Value::String(s) if is_template(s) => {}
+                _ => self.push(at(body), 1, LoadErrorKind::BodyNotAMap),
+            }
+            self.templates_in(&body.value, at(body));
+        }
+        if let Some(file) = &c.body_file {
+            self.existing_file(file, |path, reason| LoadErrorKind::BodyFileNotFound {
+                path,
+                reason,
+            });
+        }
+        if let Some(key) = &c.sign_with {
+            self.existing_file(key, |path, reason| LoadErrorKind::KeyFileNotFound {
+                path,
+                reason,
+            });
+        }
+        self.headers(&c.headers);
+    }
+
+    /// Header names are tokens; values are templates (or `null` to remove one).
+    fn headers(&mut self, headers: &IndexMap<String, Spanned<Value>>) {
+        for (name, value) in headers {
+            if name.is_empty() || !name.bytes().all(is_token_byte) {
+                let pos = self.key_before(at(value), name);
+                self.push(
+                    pos,
+                    name.chars().count(),
+                    LoadErrorKind::BadHeaderName(name.clone()),
+                );
+            }
+            self.templates_in(&value.value, at(value));
+        }
+    }
+
+    fn redirect(&mut self, r: &RedirectAction) {
+        self.template_at(&r.url.value, at(&r.url));
+        let others = [
+            r.card.as_ref().map(|v| ("card", at(v))),
+            r.save_card.as_ref().map(|v| ("save_card", at(v))),
+            r.three_ds.as_ref().map(|v| ("three_ds", at(v))),
+        ];
+        if r.manual.as_ref().is_some_and(|m| m.value) {
+            let abandon = r.abandon.as_ref().map(|v| ("abandon", at(v)));
+            for other in others.into_iter().chain([abandon]).flatten() {
+                self.conflict("redirect", "manual", other);
+            }
+        } else if r.abandon.as_ref().is_some_and(|a| a.value) {
+            for other in others.into_iter().flatten() {
+                self.conflict("redirect", "abandon", other);
+            }
+        }
+        if let Some(card) = &r.card {
+            self.card(card);
+        }
+        if let Some(save) = &r.save_card {
+            match &save.value {
+                Value::Bool(_) => {}
+                Value::String(s) if is_template(s) => self.template_at(s, at(save)),
+                _ => self.push(at(save), 1, LoadErrorKind::NotAFlag("save_card")),
+            }
+        }
+        if let Some(t) = &r.three_ds {
+            self.choice("three_ds", t, THREE_DS);
+        }
+    }
+
+    fn card(&mut self, card: &Spanned<Value>) {
+        let problem = match &card.value {
+            Value::String(s) if s.trim().is_empty() => Some("the name is empty".to_owned()),
+            Value::String(s) if !is_template(s) => {
+                if let Some(kind) = unknown_card(s) {
+                    self.push(at(card), s.chars().count(), kind);
+                }
+                None
+            }
+            Value::String(_) => None,
+            Value::Object(map) => {
+                let missing: Vec<&str> = CARD_FIELDS[..3]
+                    .iter()
+                    .copied()
+                    .filter(|f| !map.contains_key(*f))
+                    .collect();
+                let unknown: Vec<&str> = map
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|k| !CARD_FIELDS.contains(k))
+                    .collect();
+                let not_text: Vec<&str> = map
+                    .iter()
+                    .filter(|(_, v)| !v.is_string())
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                if let Some(u) = unknown.first() {
+                    Some(format!(
+                        "unknown card field `{u}` (fields: number, expiry, cvv, holder)"
+                    ))
+                } else if !missing.is_empty() {
+                    Some(format!("missing {}", missing.join(", ")))
+                } else {
+                    not_text
+                        .first()
+                        .map(|k| format!("`{k}` must be a quoted string"))
+                }
+            }
+            _ => Some("expected a name or a map".to_owned()),
+        };
+        if let Some(reason) = problem {
+            self.push(at(card), 1, LoadErrorKind::BadCard(reason));
+        }
+        self.templates_in(&card.value, at(card));
+    }
+
+    fn notify(&mut self, n: &NotifyAction) {
+        self.template_at(&n.notify_type.value, at(&n.notify_type));
+        self.entries(&n.matches);
+        if let Some(ack) = &n.ack {
+            self.choice("ack", ack, ACKS);
+        }
+        if let Some(count) = &n.count
+            && count.value == 0
+        {
+            self.push(at(count), 1, LoadErrorKind::ZeroCount);
+        }
+        if let Some(o) = &n.or_inquiry
+            && o.value
+            && !n.matches.keys().any(|k| k.value == "$.paymentId")
+        {
+            let pos = self.key_before(at(o), "or_inquiry");
+            self.push(pos, 10, LoadErrorKind::InquiryWithoutPaymentId);
+        }
+    }
+
+    fn sandbox(&mut self, s: &Spanned<SandboxAction>) {
+        let a = &s.value;
+        let reset = a.reset.as_ref().is_some_and(|r| r.value);
+        if !reset && a.faults.is_none() && a.advance_clock.is_none() {
+            self.push(at(s), 1, LoadErrorKind::EmptySandboxStep);
         }
     }
 
@@ -538,6 +803,25 @@ impl Checker<'_> {
             );
         }
     }
+}
+
+/// The error for a card name that `fixtures/cards.yaml` (in the directory apoflow runs in)
+/// does not list; `None` when it does, or when there is no such file to check against.
+fn unknown_card(name: &str) -> Option<LoadErrorKind> {
+    static NAMES: std::sync::OnceLock<Option<Vec<String>>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let text = std::fs::read_to_string(CARDS_FILE).ok()?;
+        Some(named_cards(&text).into_iter().map(|(n, _)| n).collect())
+    });
+    let names = names.as_ref()?;
+    if names.iter().any(|n| n == name) {
+        return None;
+    }
+    let close = crate::diag::did_you_mean(name, names.iter().map(String::as_str));
+    Some(LoadErrorKind::UnknownCard {
+        name: name.to_owned(),
+        close: close.map(str::to_owned),
+    })
 }
 
 /// Whether `chars[start..start + len]` is written as a map key: preceded by nothing, space,

@@ -76,6 +76,8 @@ pub(crate) enum LoadErrorKind {
         action: &'static str,
         key: &'static str,
     },
+    /// `snapshot: { of: notification }` on a step that receives no notification.
+    SnapshotOfNotification(&'static str),
     /// `every: 0s`.
     ZeroEvery,
     /// A URL that does not parse, or is not http(s).
@@ -88,6 +90,30 @@ pub(crate) enum LoadErrorKind {
     SeveralBodies(&'static str, &'static str),
     /// A `body_file` that does not exist.
     BodyFileNotFound { path: String, reason: String },
+    /// Two keys of one action that exclude each other (the action, the keys).
+    Conflicting(&'static str, &'static str, &'static str),
+    /// A value outside a fixed set (the key, the value, the allowed values).
+    BadChoice {
+        key: &'static str,
+        value: String,
+        allowed: &'static [&'static str],
+    },
+    /// A `card:` that is neither a name nor inline card data (why).
+    BadCard(String),
+    /// A key that takes `true`, `false` or a template.
+    NotAFlag(&'static str),
+    /// An APO call's `body:` that is not a map (nor a template).
+    BodyNotAMap,
+    /// A `sign_with:` key file that does not exist.
+    KeyFileNotFound { path: String, reason: String },
+    /// A `sandbox` step with nothing to do.
+    EmptySandboxStep,
+    /// `count: 0` on a `notify` step.
+    ZeroCount,
+    /// `or_inquiry: true` without `$.paymentId` in `match:`.
+    InquiryWithoutPaymentId,
+    /// A card name that `fixtures/cards.yaml` does not list (with a close one, if any).
+    UnknownCard { name: String, close: Option<String> },
 }
 
 impl LoadErrorKind {
@@ -139,6 +165,9 @@ impl LoadErrorKind {
             LoadErrorKind::NothingToCheck { action, key } => {
                 format!("a `{action}` step has no response for `{key}:`")
             }
+            LoadErrorKind::SnapshotOfNotification(action) => {
+                format!("this `{action}` step receives no notification to snapshot")
+            }
             LoadErrorKind::ZeroEvery => "`every:` must be longer than zero".to_owned(),
             LoadErrorKind::BadUrl { url, .. } => format!("`{url}` is not a URL"),
             LoadErrorKind::BadHeaderName(name) => format!("`{name}` is not a header name"),
@@ -149,6 +178,24 @@ impl LoadErrorKind {
             LoadErrorKind::BodyFileNotFound { path, .. } => {
                 format!("cannot read the body file `{path}`")
             }
+            LoadErrorKind::Conflicting(action, a, b) => {
+                format!("`{b}` cannot go with `{a}` in this `{action}` step")
+            }
+            LoadErrorKind::BadChoice { key, value, .. } => {
+                format!("`{value}` is not a value of `{key}`")
+            }
+            LoadErrorKind::BadCard(_) => "`card:` is a card name or inline card data".to_owned(),
+            LoadErrorKind::NotAFlag(key) => format!("`{key}:` is true or false"),
+            LoadErrorKind::BodyNotAMap => "the body of an APO call is a map".to_owned(),
+            LoadErrorKind::KeyFileNotFound { path, .. } => {
+                format!("cannot read the key file `{path}`")
+            }
+            LoadErrorKind::EmptySandboxStep => "a `sandbox` step has nothing to do".to_owned(),
+            LoadErrorKind::ZeroCount => "`count:` must be at least 1".to_owned(),
+            LoadErrorKind::InquiryWithoutPaymentId => {
+                "`or_inquiry:` needs the payment to inquire about".to_owned()
+            }
+            LoadErrorKind::UnknownCard { name, .. } => format!("unknown card `{name}`"),
         }
     }
 
@@ -176,7 +223,10 @@ impl LoadErrorKind {
             LoadErrorKind::UnknownStepId { .. } => "read here".to_owned(),
             LoadErrorKind::UseNotFound { reason, .. }
             | LoadErrorKind::BodyFileNotFound { reason, .. }
+            | LoadErrorKind::KeyFileNotFound { reason, .. }
+            | LoadErrorKind::BadCard(reason)
             | LoadErrorKind::BadUrl { reason, .. } => reason.clone(),
+            LoadErrorKind::Conflicting(_, a, _) => format!("remove this or `{a}`"),
             LoadErrorKind::UseCycle(chain) => chain
                 .iter()
                 .map(|p| p.display().to_string())
@@ -195,9 +245,17 @@ impl LoadErrorKind {
             | LoadErrorKind::UseTemplated
             | LoadErrorKind::BadMethod(_)
             | LoadErrorKind::NothingToCheck { .. }
+            | LoadErrorKind::SnapshotOfNotification(_)
             | LoadErrorKind::ZeroEvery
             | LoadErrorKind::BadHeaderName(_)
-            | LoadErrorKind::SeveralBodies(..) => "here".to_owned(),
+            | LoadErrorKind::SeveralBodies(..)
+            | LoadErrorKind::BadChoice { .. }
+            | LoadErrorKind::NotAFlag(_)
+            | LoadErrorKind::BodyNotAMap
+            | LoadErrorKind::EmptySandboxStep
+            | LoadErrorKind::ZeroCount
+            | LoadErrorKind::InquiryWithoutPaymentId => "here".to_owned(),
+            LoadErrorKind::UnknownCard { .. } => "not in fixtures/cards.yaml".to_owned(),
         }
     }
 
@@ -234,12 +292,28 @@ impl LoadErrorKind {
             LoadErrorKind::UseCycle(_) => "a partial cannot include itself, directly or through others".to_owned(),
             LoadErrorKind::NothingToCheck { action: "use", .. } => "put the checks on the partial's own steps".to_owned(),
             LoadErrorKind::NothingToCheck { .. } => "remove it, or move it to the step whose response it checks".to_owned(),
+            LoadErrorKind::SnapshotOfNotification(_) => "use `of: response` (the default) or `of: request`; `of: notification` is for `notify` steps".to_owned(),
             LoadErrorKind::ZeroEvery => "give the pause between tries, e.g. `every: 500ms`".to_owned(),
             LoadErrorKind::BadUrl { .. } => "write an absolute http:// or https:// URL, e.g. `{{ base }}/payments/pay`".to_owned(),
             LoadErrorKind::BadHeaderName(_) => "header names are letters, digits and `-` (no spaces or `:`)".to_owned(),
             LoadErrorKind::BadMethod(_) => "write GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS".to_owned(),
             LoadErrorKind::SeveralBodies(..) => "choose one of `json:`, `form:` and `body:` (`body:` may go with `body_file:` to override its fields)".to_owned(),
             LoadErrorKind::BodyFileNotFound { .. } => "the path is relative to the directory apoflow runs in (where `fixtures/` is)".to_owned(),
+            LoadErrorKind::Conflicting(_, "raw_body", _) => "`raw_body:` is sent verbatim; build the whole body in it, or use `body:` / `body_file:`".to_owned(),
+            LoadErrorKind::Conflicting(_, "sign", _) => "`sign: false` sends no signature; `sign_with:` signs with another key: keep one".to_owned(),
+            LoadErrorKind::Conflicting(_, "manual", _) => "with `manual: true` a person uses the page; remove the other keys".to_owned(),
+            LoadErrorKind::Conflicting(_, "abandon", _) => "an abandoning buyer enters nothing; remove the other keys".to_owned(),
+            LoadErrorKind::Conflicting(..) => "keep one of the two".to_owned(),
+            LoadErrorKind::BadChoice { allowed, .. } => format!("write one of {}", allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")),
+            LoadErrorKind::BadCard(_) => "write a name from fixtures/cards.yaml, e.g. `card: visa_success`, or a map of quoted strings: `number`, `expiry` (MM/YY), `cvv` and, optionally, `holder`".to_owned(),
+            LoadErrorKind::NotAFlag(_) => "write `true` or `false`, or a template that renders to one".to_owned(),
+            LoadErrorKind::BodyNotAMap => "write the body's fields as a map, e.g. `body: { paymentId: \"{{ paymentId }}\" }`; for a body that is not JSON use `raw_body:`".to_owned(),
+            LoadErrorKind::KeyFileNotFound { .. } => "a PEM or base64 private key file, relative to the directory apoflow runs in, e.g. `fixtures/keys/merchant-private.pem`".to_owned(),
+            LoadErrorKind::EmptySandboxStep => "give `reset: true`, `faults:` or `advance_clock:`".to_owned(),
+            LoadErrorKind::ZeroCount => "`count: 2` waits for a resend; leave it out to wait for one".to_owned(),
+            LoadErrorKind::InquiryWithoutPaymentId => "add `match: { $.paymentId: \"{{ paymentId }}\" }`: its value is the paymentId inquired".to_owned(),
+            LoadErrorKind::UnknownCard { close: Some(close), .. } => format!("did you mean `{close}`?"),
+            LoadErrorKind::UnknownCard { close: None, .. } => "the cards are listed in fixtures/cards.yaml (and README.md, Test cards); or give the card inline".to_owned(),
         })
     }
 }

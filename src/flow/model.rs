@@ -26,6 +26,7 @@ use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use super::schema::Expected;
+use crate::snapshot::SnapshotSpec;
 
 /// A whole flow file (or a partial, when its file name starts with `_`).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -95,6 +96,42 @@ pub struct Step {
     #[schemars(with = "Option<IndexMap<String, Value>>")]
     #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]
     pub with: Option<Spanned<IndexMap<String, Value>>>,
+    /// APO `pay`: a signed call; the response signature is verified.
+    #[serde(default)]
+    #[schemars(with = "Option<ApoCall>")]
+    pub pay: Option<Spanned<ApoCall>>,
+    /// APO `inquiryPayment`.
+    #[serde(default)]
+    #[schemars(with = "Option<ApoCall>")]
+    pub inquiry: Option<Spanned<ApoCall>>,
+    /// APO `capture`.
+    #[serde(default)]
+    #[schemars(with = "Option<ApoCall>")]
+    pub capture: Option<Spanned<ApoCall>>,
+    /// APO `cancel`.
+    #[serde(default)]
+    #[schemars(with = "Option<ApoCall>")]
+    pub cancel: Option<Spanned<ApoCall>>,
+    /// APO `refund`.
+    #[serde(default)]
+    #[schemars(with = "Option<ApoCall>")]
+    pub refund: Option<Spanned<ApoCall>>,
+    /// APO `inquiryRefund`.
+    #[serde(default)]
+    #[schemars(with = "Option<ApoCall>")]
+    pub inquiry_refund: Option<Spanned<ApoCall>>,
+    /// The buyer on the hosted card page.
+    #[serde(default)]
+    #[schemars(with = "Option<RedirectAction>")]
+    pub redirect: Option<Spanned<RedirectAction>>,
+    /// Wait for an inbound notification at the runner's receiver.
+    #[serde(default)]
+    #[schemars(with = "Option<NotifyAction>")]
+    pub notify: Option<Spanned<NotifyAction>>,
+    /// Control the embedded sandbox (an error on a live target).
+    #[serde(default)]
+    #[schemars(with = "Option<SandboxAction>")]
+    pub sandbox: Option<Spanned<SandboxAction>>,
 
     // --- checks ---
     /// `query: expected` pairs; the query is a JSONPath (`$...`), `status`, or
@@ -107,6 +144,11 @@ pub struct Step {
     #[schemars(with = "IndexMap<String, String>")]
     #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]
     pub save: IndexMap<Spanned<String>, Spanned<String>>,
+    /// Pin the step's response (or request, or notification) in a `.snap` file in
+    /// `__snapshots__/` beside the flow, compared after `expect:` (see [`crate::snapshot`]).
+    #[serde(default)]
+    #[schemars(with = "Option<SnapshotSpec>")]
+    pub snapshot: Option<Spanned<SnapshotSpec>>,
 
     // --- polling ---
     /// Re-run the step until these checks hold (same form as `expect`).
@@ -121,6 +163,22 @@ pub struct Step {
     #[serde(default)]
     #[schemars(with = "Option<DurationSpec>")]
     pub within: Option<Spanned<DurationSpec>>,
+}
+
+impl Step {
+    /// The step's APO calls (normally none or one), with their step names.
+    pub fn apo_calls(&self) -> impl Iterator<Item = (&'static str, &Spanned<ApoCall>)> {
+        [
+            ("pay", self.pay.as_ref()),
+            ("inquiry", self.inquiry.as_ref()),
+            ("capture", self.capture.as_ref()),
+            ("cancel", self.cancel.as_ref()),
+            ("refund", self.refund.as_ref()),
+            ("inquiry_refund", self.inquiry_refund.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(name, call)| call.map(|c| (name, c)))
+    }
 }
 
 /// The `http` action.
@@ -163,6 +221,196 @@ pub struct HttpAction {
     #[serde(default)]
     #[schemars(with = "Option<DurationSpec>")]
     pub timeout: Option<Spanned<DurationSpec>>,
+}
+
+/// An APO call (`pay`, `inquiry`, `capture`, `cancel`, `refund`, `inquiry_refund`): the body
+/// is a template, signed with the target's key; the response signature is verified.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApoCall {
+    /// A JSON body template file, relative to the project root; `body` entries merge on top.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub body_file: Option<Spanned<String>>,
+    /// The body (an object), or entries merged on top of `body_file`.
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
+    pub body: Option<Spanned<Value>>,
+    /// A body sent verbatim after rendering (negative tests); excludes `body` and `body_file`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub raw_body: Option<Spanned<String>>,
+    /// `false` sends the request unsigned; default true.
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub sign: Option<Spanned<bool>>,
+    /// Sign with this private key file (PEM or base64) instead of the target's.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub sign_with: Option<Spanned<String>>,
+    /// Extra or replaced request headers; `null` removes one.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, Option<String>>")]
+    pub headers: IndexMap<String, Spanned<Value>>,
+    /// `false` skips the response signature verification (`signature` is still observed).
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub verify_response: Option<Spanned<bool>>,
+}
+
+/// The `redirect` action: the buyer on the hosted page.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedirectAction {
+    /// The hosted page URL (`normalUrl` or `redirectActionForm.redirectUrl`), a template.
+    #[schemars(with = "String")]
+    pub url: Spanned<String>,
+    /// A card name from `fixtures/cards.yaml`, or inline `{number, expiry, cvv, holder}`.
+    #[serde(default)]
+    #[schemars(with = "Option<CardSpec>")]
+    pub card: Option<Spanned<Value>>,
+    /// Tick the save-card box (ASKFORCONSENT): true, false, or a template.
+    #[serde(default)]
+    #[schemars(with = "Option<Flag>")]
+    pub save_card: Option<Spanned<Value>>,
+    /// The answer on the 3-D Secure challenge page when it appears: `pass`, `fail`, `cancel`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    #[schemars(extend("pattern" = "^(pass|fail|cancel)$|[{][{%]"))]
+    pub three_ds: Option<Spanned<String>>,
+    /// Open the page and do nothing.
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub abandon: Option<Spanned<bool>>,
+    /// Live targets: print the URL and wait for the buyer (the next `notify` step waits).
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub manual: Option<Spanned<bool>>,
+}
+
+/// The `notify` action: wait for an inbound notification.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyAction {
+    /// `notifyType`: PAYMENT_RESULT, CAPTURE_RESULT, REFUND_RESULT, … (a template).
+    #[serde(rename = "type")]
+    #[schemars(with = "String")]
+    pub notify_type: Spanned<String>,
+    /// `query: expected` entries (as in `expect:`) the notification's body must satisfy.
+    #[serde(default, rename = "match")]
+    #[schemars(with = "IndexMap<String, Expected>")]
+    pub matches: IndexMap<Spanned<String>, Spanned<Value>>,
+    /// How long to wait; default 30s.
+    #[serde(default)]
+    #[schemars(with = "Option<DurationSpec>")]
+    pub within: Option<Spanned<DurationSpec>>,
+    /// How the receiver acknowledges: `success` (default), `fail`, `wrong_format`, `none`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    #[schemars(extend("pattern" = "^(success|fail|wrong_format|none)$|[{][{%]"))]
+    pub ack: Option<Spanned<String>>,
+    /// Wait until this many matching deliveries arrived (resends); default 1.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    #[schemars(extend("minimum" = 1))]
+    pub count: Option<Spanned<u32>>,
+    /// Race the notification against `inquiryPayment` every 2 s (paymentId from `match`).
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub or_inquiry: Option<Spanned<bool>>,
+}
+
+/// The `sandbox` action: control calls to the embedded sandbox.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxAction {
+    /// Forget every payment, token, delivery and fault first.
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub reset: Option<Spanned<bool>>,
+    /// Replace the notification delivery faults.
+    #[serde(default)]
+    #[schemars(with = "Option<Faults>")]
+    pub faults: Option<Spanned<Faults>>,
+    /// Move the virtual clock forward (expiries and retries due run at once).
+    #[serde(default)]
+    #[schemars(with = "Option<DurationSpec>")]
+    pub advance_clock: Option<Spanned<DurationSpec>>,
+}
+
+/// Notification delivery faults in the embedded sandbox.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Faults {
+    /// Drop the next N send attempts (they are retried on APO's schedule).
+    #[serde(default)]
+    pub drop: u32,
+    /// Wait this long (real time) before every send.
+    #[serde(default)]
+    pub delay: Option<DurationSpec>,
+    /// Send the next N deliveries twice.
+    #[serde(default)]
+    pub duplicate: u32,
+    /// Hold the next delivery and send it after the one that follows it.
+    #[serde(default)]
+    pub reorder: bool,
+}
+
+/// Schema only: a card name or inline card data.
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[expect(dead_code, reason = "schema only")]
+enum CardSpec {
+    /// A card name from `fixtures/cards.yaml` (or a template).
+    Named(String),
+    /// Inline card data.
+    Inline(InlineCard),
+}
+
+/// Schema only: inline card data.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[expect(dead_code, reason = "schema only")]
+struct InlineCard {
+    /// The card number.
+    number: String,
+    /// `MM/YY`.
+    expiry: String,
+    /// The security code.
+    cvv: String,
+    /// The cardholder's name.
+    holder: Option<String>,
+}
+
+/// Schema only: a boolean or a template.
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[expect(dead_code, reason = "schema only")]
+enum Flag {
+    /// A boolean.
+    Bool(bool),
+    /// A template that renders to `true` or `false`.
+    Template(String),
+}
+
+/// Where named test cards are (`card: visa_success`), relative to the project root.
+pub const CARDS_FILE: &str = "fixtures/cards.yaml";
+
+/// `(name, number)` of every card in the text of a [`CARDS_FILE`]; empty when it does not
+/// parse.
+pub fn named_cards(text: &str) -> Vec<(String, String)> {
+    #[derive(Deserialize)]
+    struct File {
+        cards: Vec<Entry>,
+    }
+    #[derive(Deserialize)]
+    struct Entry {
+        name: String,
+        number: String,
+    }
+    serde_saphyr::from_str::<File>(text)
+        .map(|f| f.cards.into_iter().map(|c| (c.name, c.number)).collect())
+        .unwrap_or_default()
 }
 
 /// Parses a flow file's text. YAML 1.2 scalars: only `true`/`false` are booleans (so the
@@ -230,6 +478,23 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cards_are_found_by_name() {
+        let text =
+            "cards:\n  - { name: visa_success, number: \"4054695723100768\", brand: VISA }\n";
+        assert_eq!(
+            named_cards(text),
+            [("visa_success".to_owned(), "4054695723100768".to_owned())]
+        );
+        assert!(named_cards("not: [cards").is_empty());
+        let shipped = include_str!("../../fixtures/cards.yaml");
+        assert!(
+            named_cards(shipped)
+                .iter()
+                .any(|(n, _)| n == "visa_success")
+        );
+    }
 
     #[test]
     fn durations() {

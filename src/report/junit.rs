@@ -94,6 +94,9 @@ mod tests {
                     duration: Duration::from_millis(2),
                     request: None,
                     response: None,
+                    notice: None,
+                    messages: Vec::new(),
+                    snapshot: None,
                 })
                 .into_iter()
                 .collect(),

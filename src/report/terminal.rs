@@ -19,7 +19,7 @@ use std::io::Write;
 
 use super::{step_failure_lines, step_heading};
 use crate::engine::event::Event;
-use crate::engine::result::{CaseResult, RunSummary, Status};
+use crate::engine::result::{CaseResult, RunSummary, Status, StepResult};
 use crate::mask::mask_text;
 
 /// Writes the human report to any writer (stdout in the binary, a buffer in tests).
@@ -37,6 +37,14 @@ impl Terminal {
     /// Prints what the event calls for.
     pub fn on_event(&mut self, event: &Event) {
         let text = match event {
+            Event::StepFinished {
+                step:
+                    StepResult {
+                        notice: Some(notice),
+                        ..
+                    },
+                ..
+            } => format!("{} {notice}\n", self.paint("1;33", "NOTE ")),
             Event::RunStarted { .. } | Event::CaseStarted { .. } | Event::StepFinished { .. } => {
                 return;
             }

@@ -12,8 +12,10 @@
 //!     - { $.order.referenceBuyerId: "[buyerId]" } # a named placeholder
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
@@ -67,6 +69,44 @@ impl SnapshotSpec {
 impl<'de> Deserialize<'de> for SnapshotSpec {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(SpecVisitor)
+    }
+}
+
+impl JsonSchema for SnapshotSpec {
+    fn schema_name() -> Cow<'static, str> {
+        "Snapshot".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let name = json_schema!({ "type": "string", "minLength": 1, "pattern": "^[^/\\\\]+$" });
+        json_schema!({
+            "description": "Pin the step's value in `__snapshots__/` beside the flow: a name, or `{ name, of, redact }`.",
+            "anyOf": [
+                name.clone(),
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["name"],
+                    "properties": {
+                        "name": name,
+                        "of": {
+                            "description": "Which value: the response (default), the request sent, or the notification received.",
+                            "enum": ["response", "request", "notification"]
+                        },
+                        "redact": {
+                            "description": "Extra JSONPaths replaced before comparing: `$.path` (becomes [redacted]) or `{ $.path: \"[placeholder]\" }`.",
+                            "type": "array",
+                            "items": {
+                                "anyOf": [
+                                    { "type": "string" },
+                                    { "type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": { "type": "string" } }
+                                ]
+                            }
+                        }
+                    }
+                }
+            ]
+        })
     }
 }
 

@@ -27,16 +27,6 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How much of a response body reports quote.
 const BODY_QUOTE_CHARS: usize = 2000;
 
-/// Builds the one HTTP client of a run: rustls, no automatic redirects (a flow asserts on the
-/// 3xx itself), a connect time-out. Per-request time-outs are set on each request.
-pub(crate) fn client() -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| format!("failed to build the HTTP client: {}", chain(&e)))
-}
-
 /// What one HTTP exchange gave: the observation for checks, and the records for
 /// `steps.<id>.request|response` and for reports.
 pub(crate) struct Exchange {
@@ -45,6 +35,9 @@ pub(crate) struct Exchange {
     pub(crate) response: Value,
     pub(crate) request_summary: RequestSummary,
     pub(crate) response_summary: ResponseSummary,
+    /// `(key, message)`: problems that fail the step unless `expect:` checks `key` itself
+    /// (a response or notification signature that is not valid).
+    pub(crate) guards: Vec<(&'static str, String)>,
 }
 
 /// The body to send.
@@ -199,12 +192,13 @@ pub(crate) async fn send(action: &HttpAction, ctx: &StepCtx<'_>) -> Result<Excha
         request: request_record,
         response: response_record,
         request_summary,
+        guards: Vec::new(),
     })
 }
 
 /// A JSON body parsed; any other body as a JSON string (so `$` still selects it); `null` when
 /// empty.
-fn parse_body(text: &str) -> Value {
+pub(super) fn parse_body(text: &str) -> Value {
     if text.trim().is_empty() {
         return Value::Null;
     }
@@ -242,6 +236,15 @@ async fn body(action: &HttpAction, ctx: &StepCtx<'_>) -> Result<Body, String> {
             Some(other) => Body::Json(other),
         });
     };
+    Ok(Body::Json(file_body(ctx, file, overrides).await?))
+}
+
+/// A `body_file` rendered, with `overrides` (the rendered `body`) merged on top.
+pub(super) async fn file_body(
+    ctx: &StepCtx<'_>,
+    file: &Spanned<String>,
+    overrides: Option<Value>,
+) -> Result<Value, String> {
     let path_text = render_spanned_str(ctx, file, "body_file")?;
     let path = ctx.root.join(&path_text);
     let at = |msg: String, hint: &str| located(ctx.file, &file.referenced, msg, Some(hint));
@@ -273,7 +276,7 @@ async fn body(action: &HttpAction, ctx: &StepCtx<'_>) -> Result<Body, String> {
             ));
         }
     }
-    Ok(Body::Json(merged))
+    Ok(merged)
 }
 
 /// Merges `over` into `base`: objects merge key by key, recursively; anything else replaces.
@@ -293,7 +296,11 @@ fn deep_merge(base: &mut Value, over: Value) {
     }
 }
 
-fn render_spanned(ctx: &StepCtx<'_>, v: &Spanned<Value>, what: &str) -> Result<Value, String> {
+pub(super) fn render_spanned(
+    ctx: &StepCtx<'_>,
+    v: &Spanned<Value>,
+    what: &str,
+) -> Result<Value, String> {
     ctx.render(&v.value).map_err(|e| {
         located(
             ctx.file,
@@ -304,7 +311,7 @@ fn render_spanned(ctx: &StepCtx<'_>, v: &Spanned<Value>, what: &str) -> Result<V
     })
 }
 
-fn render_spanned_str(
+pub(super) fn render_spanned_str(
     ctx: &StepCtx<'_>,
     s: &Spanned<String>,
     what: &str,
@@ -323,7 +330,7 @@ fn render_spanned_str(
 }
 
 /// A value as text for a URL, header or form field: strings as they are, others as JSON.
-fn as_text(v: &Value) -> String {
+pub(super) fn as_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
@@ -333,7 +340,7 @@ fn as_text(v: &Value) -> String {
 
 /// A body for reports: masked (a JSON body field by field, so `cvv` values go too) and cut to
 /// a readable length.
-fn quote(text: &str, parsed: &Value) -> String {
+pub(super) fn quote(text: &str, parsed: &Value) -> String {
     let masked = match parsed {
         Value::String(_) | Value::Null => mask_text(text).into_owned(),
         json => masked_json(json).to_string(),
@@ -366,7 +373,7 @@ fn describe_send_error(
 }
 
 /// An error with its sources, `a: b: c`.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(super) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -8,9 +8,14 @@
 //! A step that fails (an assertion or a capture) or errors (time-out, refused connection,
 //! run-time template error) ends its case; the steps after it are reported as skipped.
 
+mod apo_call;
 mod http;
+mod notify;
 mod partial;
+mod redirect;
+mod sandbox;
 mod sleep;
+mod snapshot;
 
 use std::future::Future;
 use std::path::Path;
@@ -22,23 +27,28 @@ use indexmap::IndexMap;
 use serde_json::Value;
 use serde_saphyr::{Location, Spanned};
 
-pub(crate) use http::client;
-
+use super::Apo;
 use super::event::{Event, EventSender};
 use super::poll::{DEFAULT_EVERY, DEFAULT_WITHIN, poll};
-use super::result::{Status, StepResult};
+use super::result::{Message, MessageKind, Status, StepResult};
 use super::scope::Scope;
+use crate::apo::endpoint::Endpoint;
 use crate::diag::{Diagnostic, SourceFile};
 use crate::expect::{AssertionResult, Observed, eval_entry, eval_save};
-use crate::flow::model::HttpAction;
+use crate::flow::model::{ApoCall, HttpAction, NotifyAction, RedirectAction, SandboxAction, Step};
 use crate::flow::plan::PlannedStep;
+use crate::snapshot::UpdateMode;
 use crate::template::{TemplateError, Templates};
+use snapshot::CaseRef;
 
-/// What every step of a run shares: templates, the HTTP client, the project root.
+/// What every step of a run shares: templates, the HTTP client, the project root, the APO
+/// target, client and inbox, and when snapshot files are written.
 pub(crate) struct Shared {
     pub(crate) templates: Templates,
     pub(crate) client: reqwest::Client,
     pub(crate) root: std::path::PathBuf,
+    pub(crate) apo: Apo,
+    pub(crate) snapshots: UpdateMode,
 }
 
 /// What a step renders and sends with.
@@ -49,6 +59,7 @@ pub(crate) struct StepCtx<'a> {
     pub(crate) root: &'a Path,
     pub(crate) file: &'a Arc<SourceFile>,
     pub(crate) scope: &'a Scope,
+    pub(crate) apo: &'a Apo,
 }
 
 impl StepCtx<'_> {
@@ -63,9 +74,21 @@ pub(crate) struct Recorder {
     pub(crate) index: usize,
     pub(crate) tx: EventSender,
     pub(crate) steps: Vec<StepResult>,
+    /// The case's flow file (snapshots live beside it, even for steps inside partials).
+    pub(crate) flow_file: std::path::PathBuf,
+    /// The case's title: the flow name, plus the matrix case.
+    pub(crate) title: String,
 }
 
 impl Recorder {
+    /// The case, as snapshot checks name it.
+    fn case(&self) -> CaseRef<'_> {
+        CaseRef {
+            flow_file: &self.flow_file,
+            title: &self.title,
+        }
+    }
+
     /// Announces a finished step and keeps it.
     pub(crate) fn push(&mut self, step: StepResult) {
         // A closed channel means nobody listens any more; the run still completes.
@@ -130,8 +153,8 @@ pub(crate) fn run_steps<'a>(
         for (i, planned) in steps.iter().enumerate() {
             let step = &planned.step;
             let name = format!("{prefix}{}", step_name(planned));
-            let passed = if let Some(http) = &step.http {
-                let result = run_http(shared, planned, &http.value, scope, name).await;
+            let passed = if let Some(action) = Action::of(step) {
+                let result = run_action(shared, planned, action, scope, name, rec.case()).await;
                 let passed = result.status == Status::Passed;
                 rec.push(result);
                 passed
@@ -175,7 +198,61 @@ pub(crate) fn step_name(planned: &PlannedStep) -> String {
     if let Some(u) = &step.use_flow {
         return format!("use {}", u.value);
     }
+    if let Some(action) = Action::of(step) {
+        return action.kind().to_owned();
+    }
     "step".to_owned()
+}
+
+/// A step's action that sends something and observes an answer.
+#[derive(Clone, Copy)]
+enum Action<'a> {
+    Http(&'a HttpAction),
+    Apo(Endpoint, &'a ApoCall),
+    Redirect(&'a RedirectAction),
+    Notify(&'a NotifyAction),
+    Sandbox(&'a SandboxAction),
+}
+
+impl<'a> Action<'a> {
+    /// The step's action, unless it is `sleep` or `use`.
+    fn of(step: &'a Step) -> Option<Self> {
+        let apo = step.apo_calls().next().and_then(|(name, call)| {
+            Endpoint::ALL
+                .into_iter()
+                .find(|e| e.step_name() == name)
+                .map(|e| Action::Apo(e, &call.value))
+        });
+        step.http
+            .as_ref()
+            .map(|h| Action::Http(&h.value))
+            .or(apo)
+            .or(step.redirect.as_ref().map(|r| Action::Redirect(&r.value)))
+            .or(step.notify.as_ref().map(|n| Action::Notify(&n.value)))
+            .or(step.sandbox.as_ref().map(|s| Action::Sandbox(&s.value)))
+    }
+
+    /// The action's name in flows.
+    fn kind(self) -> &'static str {
+        match self {
+            Action::Http(_) => "http",
+            Action::Apo(e, _) => e.step_name(),
+            Action::Redirect(_) => "redirect",
+            Action::Notify(_) => "notify",
+            Action::Sandbox(_) => "sandbox",
+        }
+    }
+
+    /// Renders and performs the action once.
+    async fn attempt(self, ctx: &StepCtx<'_>) -> Result<http::Exchange, String> {
+        match self {
+            Action::Http(a) => http::send(a, ctx).await,
+            Action::Apo(endpoint, call) => apo_call::send(endpoint, call, ctx).await,
+            Action::Redirect(a) => redirect::run(a, ctx).await,
+            Action::Notify(a) => notify::wait(a, ctx).await,
+            Action::Sandbox(a) => sandbox::control(a, ctx).await,
+        }
+    }
 }
 
 /// A result for `planned` with nothing recorded yet.
@@ -193,16 +270,20 @@ pub(crate) fn blank(planned: &PlannedStep, name: String, status: Status) -> Step
         duration: Duration::ZERO,
         request: None,
         response: None,
+        notice: None,
+        messages: Vec::new(),
+        snapshot: None,
     }
 }
 
-/// Runs an `http` step: send (polling with `until:`), then `expect:`, then `save:`.
-async fn run_http(
+/// Runs a step with an action: send (polling with `until:`), then `expect:`, then `save:`.
+async fn run_action(
     shared: &Shared,
     planned: &PlannedStep,
-    action: &HttpAction,
+    action: Action<'_>,
     scope: &mut Scope,
     name: String,
+    case: CaseRef<'_>,
 ) -> StepResult {
     let start = Instant::now();
     let step = &planned.step;
@@ -220,10 +301,11 @@ async fn run_http(
             root: &shared.root,
             file: &planned.file,
             scope,
+            apo: &shared.apo,
         };
         poll(
             polling,
-            || http::send(action, &ctx),
+            || action.attempt(&ctx),
             |exchange| {
                 step.until.as_ref().map_or(Ok(Vec::new()), |until| {
                     check_entries(&ctx, until, &exchange.observed)
@@ -242,6 +324,28 @@ async fn run_http(
             return result;
         }
     };
+    if let Action::Redirect(r) = action
+        && r.manual.as_ref().is_some_and(|m| m.value)
+    {
+        result.notice = Some(format!(
+            "step `{}`: open {} in a browser and pay as the buyer; the next steps wait for the result",
+            result.name, exchange.request_summary.url
+        ));
+    }
+    result.messages = messages(action, &exchange);
+    let snapshot_check = step.snapshot.as_ref().map(|spec| {
+        let notify = matches!(action, Action::Notify(_));
+        let values = snapshot::Values {
+            request: exchange.request.get("body").filter(|_| !notify),
+            response: Some(&exchange.observed.body),
+            notification: Some(&exchange.observed.body).filter(|_| notify),
+        };
+        let settings = snapshot::Settings {
+            mode: shared.snapshots,
+            root: &shared.root,
+        };
+        snapshot::check(spec, values, case, &result.name, settings)
+    });
     result.request = Some(exchange.request_summary);
     result.response = Some(exchange.response_summary);
     if let Some(id) = &step.id {
@@ -265,6 +369,7 @@ async fn run_http(
         root: &shared.root,
         file: &planned.file,
         scope,
+        apo: &shared.apo,
     };
     match check_entries(&ctx, &step.expect, &exchange.observed) {
         Ok(checks) => result.assertions.extend(checks),
@@ -274,6 +379,19 @@ async fn run_http(
             result.duration = start.elapsed();
             return result;
         }
+    }
+    // A guard fails the step unless `expect:` checks its key itself (e.g. `signature: invalid`
+    // in a negative test).
+    let guards = exchange
+        .guards
+        .iter()
+        .filter(|(key, _)| !step.expect.keys().any(|q| q.value == *key));
+    for (_, message) in guards {
+        let error = result.error.get_or_insert_with(String::new);
+        if !error.is_empty() {
+            error.push('\n');
+        }
+        error.push_str(&crate::mask::mask_text(message));
     }
     for (var, query) in &step.save {
         match eval_save(&query.value, &exchange.observed) {
@@ -289,11 +407,54 @@ async fn run_http(
             }),
         }
     }
+    match snapshot_check {
+        None => {}
+        Some(Ok((assertion, path))) => {
+            result.assertions.push(assertion);
+            result.snapshot = Some(path);
+        }
+        Some(Err(error)) => {
+            result.status = Status::Errored;
+            result.error = Some(error);
+            result.duration = start.elapsed();
+            return result;
+        }
+    }
     if result.error.is_some() || result.assertions.iter().any(|a| !a.passed) {
         result.status = Status::Failed;
     }
     result.duration = start.elapsed();
     result
+}
+
+/// The step's messages in full, for the evidence bundle: a notification and the runner's
+/// acknowledgement for `notify`, else the request and the response.
+fn messages(action: Action<'_>, exchange: &http::Exchange) -> Vec<Message> {
+    let (first, second) = match action {
+        Action::Notify(_) => (MessageKind::Notification, MessageKind::Acknowledgement),
+        Action::Http(_) | Action::Apo(..) | Action::Redirect(_) | Action::Sandbox(_) => {
+            (MessageKind::Request, MessageKind::Response)
+        }
+    };
+    let request = &exchange.request_summary;
+    vec![
+        Message {
+            kind: first,
+            summary: format!("{} {}", request.method, request.url),
+            data: exchange.request.clone(),
+        },
+        Message {
+            kind: second,
+            summary: match second {
+                MessageKind::Acknowledgement => format!(
+                    "ack {}",
+                    exchange.response["ack"].as_str().unwrap_or("none")
+                ),
+                _ => format!("HTTP {}", exchange.response_summary.status),
+            },
+            data: exchange.response.clone(),
+        },
+    ]
 }
 
 /// Evaluates `query: expected` entries (expected values rendered first) against `observed`;

@@ -1,0 +1,165 @@
+//! `apoflow run --checklist FILE [--evidence DIR]`: certification coverage for a run.
+//!
+//! ```text
+//! before anything is sent:  Checklist::load + unknown_covers(plan)   any problem ──> exit 2
+//! during the run:           Collector::on_event keeps every finished case (with its messages)
+//! after the run:            Coverage::compute ──> table on stdout
+//!                           --evidence DIR ──> write_evidence (masked)   write error ──> exit 2
+//!                           an item failed or missing ──> exit 1
+//! ```
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::checklist::{Checklist, FlowCovers, unknown_covers};
+use crate::diag::Diagnostic;
+use crate::engine::event::Event;
+use crate::engine::result::{CaseResult, MessageKind, Status};
+use crate::flow::plan::Plan;
+use crate::report::coverage::{CaseOutcome, Coverage};
+use crate::report::evidence::{CaseEvidence, Exchange, ExchangeKind, RunInfo, write_evidence};
+
+/// A checked checklist, and where evidence goes; built before the run.
+#[derive(Debug)]
+pub(crate) struct ChecklistRun {
+    checklist: Checklist,
+    evidence: Option<PathBuf>,
+    /// The `covers:` of each case, by plan index (the engine's results carry the index).
+    covers: Vec<Vec<String>>,
+}
+
+impl ChecklistRun {
+    /// Loads `checklist` and checks every `covers:` entry of `plan` against it; `--evidence`
+    /// without `--checklist` is refused, since evidence is filed per checklist item.
+    pub(crate) fn prepare(
+        checklist: Option<&PathBuf>,
+        evidence: Option<PathBuf>,
+        plan: &Plan,
+    ) -> Result<Option<ChecklistRun>, Vec<Diagnostic>> {
+        let Some(path) = checklist else {
+            return match evidence {
+                None => Ok(None),
+                Some(dir) => Err(vec![
+                    Diagnostic::plain(format!(
+                        "--evidence {}: evidence is filed per checklist item",
+                        dir.display()
+                    ))
+                    .with_hint("add `--checklist checklists/apo-card-hosted.yaml`"),
+                ]),
+            };
+        };
+        let checklist = Checklist::load(path)?;
+        let flows: Vec<FlowCovers<'_>> = plan
+            .cases
+            .iter()
+            .map(|c| FlowCovers {
+                file: &c.file,
+                flow: &c.flow_name,
+                covers: &c.covers,
+            })
+            .collect();
+        let typos = unknown_covers(&checklist, &flows);
+        if !typos.is_empty() {
+            return Err(typos);
+        }
+        Ok(Some(ChecklistRun {
+            checklist,
+            evidence,
+            covers: plan.cases.iter().map(|c| c.covers.clone()).collect(),
+        }))
+    }
+
+    /// Judges the finished cases: prints the coverage table (masked) to `out` and writes the
+    /// evidence bundle. `Ok(true)` when every item passed, `Ok(false)` when one failed or is
+    /// missing (exit 1), `Err` when the evidence could not be written (exit 2).
+    pub(crate) fn finish(
+        &self,
+        cases: &[CaseResult],
+        run: &RunInfo,
+        out: &mut dyn std::io::Write,
+        color: bool,
+    ) -> Result<bool, String> {
+        let evidence: Vec<CaseEvidence> = cases.iter().map(|c| self.case_evidence(c)).collect();
+        let outcomes: Vec<CaseOutcome> = evidence.iter().map(|c| c.outcome.clone()).collect();
+        let coverage = Coverage::compute(&self.checklist, &outcomes);
+        let table = coverage.render_table(color);
+        let _ = write!(out, "\n{}", crate::mask::mask_text(&table));
+        if let Some(dir) = &self.evidence {
+            write_evidence(dir, run, &self.checklist, &coverage, &evidence)
+                .map_err(|e| format!("failed to write the evidence bundle: {e}"))?;
+            let _ = writeln!(out, "evidence written to {}", dir.display());
+        }
+        Ok(coverage.ok())
+    }
+
+    fn case_evidence(&self, case: &CaseResult) -> CaseEvidence {
+        let mut exchanges = Vec::new();
+        let mut at = Duration::ZERO;
+        for step in &case.steps {
+            let name = step.id.clone().unwrap_or_else(|| step.name.clone());
+            for (i, m) in step.messages.iter().enumerate() {
+                // Requests and notifications at the step's start, answers at its end.
+                let when = if i == 0 { at } else { at + step.duration };
+                exchanges.push(Exchange {
+                    step: name.clone(),
+                    kind: match m.kind {
+                        MessageKind::Request => ExchangeKind::Request,
+                        MessageKind::Response => ExchangeKind::Response,
+                        MessageKind::Notification => ExchangeKind::Notification,
+                        MessageKind::Acknowledgement => ExchangeKind::Acknowledgement,
+                    },
+                    at_ms: u64::try_from(when.as_millis()).unwrap_or(u64::MAX),
+                    summary: m.summary.clone(),
+                    data: m.data.clone(),
+                });
+            }
+            at += step.duration;
+        }
+        CaseEvidence {
+            outcome: CaseOutcome {
+                file: case.file.clone(),
+                flow: case.flow.clone(),
+                case: case.case.clone(),
+                covers: self.covers.get(case.index).cloned().unwrap_or_default(),
+                passed: case.status == Status::Passed,
+            },
+            exchanges,
+        }
+    }
+}
+
+/// Keeps every finished case, in plan order, for [`ChecklistRun::finish`] and the snapshot
+/// list; keeps nothing when neither is asked for (the cases carry every message in full).
+#[derive(Debug, Default)]
+pub(crate) struct Collector {
+    enabled: bool,
+    cases: Vec<CaseResult>,
+}
+
+impl Collector {
+    /// A collector that keeps the cases only when `enabled`.
+    pub(crate) fn new(enabled: bool) -> Collector {
+        Collector {
+            enabled,
+            cases: Vec::new(),
+        }
+    }
+
+    /// Takes one engine event.
+    pub(crate) fn on_event(&mut self, event: &Event) {
+        match event {
+            Event::CaseFinished(case) if self.enabled => self.cases.push(case.clone()),
+            Event::CaseFinished(_) => {}
+            Event::RunStarted { .. }
+            | Event::CaseStarted { .. }
+            | Event::StepFinished { .. }
+            | Event::RunFinished(_) => {}
+        }
+    }
+
+    /// The finished cases, in plan order.
+    pub(crate) fn into_cases(mut self) -> Vec<CaseResult> {
+        self.cases.sort_by_key(|c| c.index);
+        self.cases
+    }
+}

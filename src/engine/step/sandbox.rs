@@ -1,0 +1,99 @@
+//! The `sandbox` step: calls the embedded sandbox's control API over HTTP, in this order:
+//! `POST /_sandbox/reset`, `POST /_sandbox/faults`, `POST /_sandbox/clock/advance`. Against
+//! any other target it is an error: a live APO has no clock to move.
+
+use serde_json::{Map, Value, json};
+
+use super::StepCtx;
+use super::http::{Exchange, chain, parse_body, quote};
+use crate::engine::result::{RequestSummary, ResponseSummary};
+use crate::expect::Observed;
+use crate::flow::model::SandboxAction;
+use crate::mask::mask_text;
+
+/// Runs the control calls; the observed body merges their answers (`reset`, the faults,
+/// `now`).
+pub(super) async fn control(action: &SandboxAction, ctx: &StepCtx<'_>) -> Result<Exchange, String> {
+    let target = &ctx.apo.target;
+    if !target.is_embedded() {
+        return Err(format!(
+            "a `sandbox` step controls the embedded sandbox, and this run's target is `{}` ({})\n  \
+             = hint: run without `--target` to use the embedded sandbox, or leave such flows out, \
+             e.g. `--tags 'not sandbox-only'`",
+            target.name, target.base_url
+        ));
+    }
+    let mut calls: Vec<(&str, Value)> = Vec::new();
+    if action.reset.as_ref().is_some_and(|r| r.value) {
+        calls.push(("/_sandbox/reset", json!({})));
+    }
+    if let Some(f) = &action.faults {
+        let f = &f.value;
+        calls.push((
+            "/_sandbox/faults",
+            json!({
+                "drop_next": f.drop,
+                "delay_ms": f.delay.map_or(0, |d| u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX)),
+                "duplicate_next": f.duplicate,
+                "reorder_next": f.reorder,
+            }),
+        ));
+    }
+    if let Some(by) = &action.advance_clock {
+        calls.push((
+            "/_sandbox/clock/advance",
+            json!({ "seconds": by.value.0.as_secs() }),
+        ));
+    }
+    let mut merged = Map::new();
+    let mut last = (0, String::new());
+    let mut sent = Map::new();
+    for (path, body) in calls {
+        let url = target.url_for_path(path);
+        let response = ctx
+            .client
+            .post(url.clone())
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| mask_text(&format!("POST {url} failed: {}", chain(&e))).into_owned())?;
+        let status = response.status().as_u16();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| format!("POST {url} failed: {}", chain(&e)))?;
+        let answer = parse_body(&text);
+        if status != 200 {
+            return Err(mask_text(&format!(
+                "the sandbox refused POST {path} with HTTP {status}: {}",
+                quote(&text, &answer)
+            ))
+            .into_owned());
+        }
+        if let Value::Object(map) = &answer {
+            merged.extend(map.clone());
+        }
+        sent.insert(path.to_owned(), body);
+        last = (status, text);
+    }
+    let body = Value::Object(merged);
+    Ok(Exchange {
+        request_summary: RequestSummary {
+            method: "POST".to_owned(),
+            url: target.url_for_path("/_sandbox/").to_string(),
+        },
+        response_summary: ResponseSummary {
+            status: last.0,
+            body: quote(&last.1, &body),
+        },
+        observed: Observed {
+            status: Some(last.0),
+            headers: Vec::new(),
+            body: body.clone(),
+            extra: Default::default(),
+        },
+        request: json!({ "calls": sent }),
+        response: json!({ "status": last.0, "body": body }),
+        guards: Vec::new(),
+    })
+}

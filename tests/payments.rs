@@ -1,0 +1,608 @@
+//! Payment steps through the real binary: `apoflow run` starts the embedded sandbox and the
+//! notification receiver on loopback ports, and flows pay, play the buyer on the hosted page,
+//! wait for signed notifications and control the sandbox over real HTTP. Also: each step
+//! kind's failure (snapshots of the report), negative tests (unsigned, wrongly signed, forged
+//! notification), and `--target` against a standalone `apoflow sandbox` process.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+/// A temporary project: the repository's `fixtures/` copied in, flows written by the test.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        copy_dir(&repo.join("fixtures"), &dir.path().join("fixtures"));
+        Project { dir }
+    }
+
+    fn file(&self, rel: &str, text: &str) -> &Self {
+        let path = self.dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        self
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_apoflow"))
+            .arg("run")
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("the apoflow binary runs")
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn both(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Run output made stable: loopback ports, durations, ids and times the sandbox made up.
+fn stable(text: &str) -> String {
+    let rules = [
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (r"\(\d+ ms\)", "([MS] ms)"),
+        (r"in \d+\.\d+ s", "in [SECS] s"),
+        (r"\bP[0-9a-f]{32}\b", "[PAYMENT_ID]"),
+        (
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "[UUID]",
+        ),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", "[TIME]"),
+        (r"/tmp/\.tmp\w+", "[DIR]"),
+    ];
+    let mut text = text.to_owned();
+    for (pattern, replacement) in rules {
+        text = regex::Regex::new(pattern)
+            .unwrap()
+            .replace_all(&text, replacement)
+            .into_owned();
+    }
+    text
+}
+
+/// The first steps of most flows: a first-time payment, its buyer and its result.
+const PAY: &str = r#"
+  - id: pay
+    pay:
+      body_file: fixtures/payloads/pay-card-first-time.json
+      body:
+        paymentAmount: { currency: SGD, value: "4200" }
+        order: { orderAmount: { currency: SGD, value: "4200" } }
+    expect:
+      signature: valid
+      $.result.resultCode: PAYMENT_IN_PROCESS
+    save: { paymentId: $.paymentId, normalUrl: $.normalUrl }
+"#;
+
+#[test]
+fn pay_redirect_notify_inquiry_passes() {
+    let p = Project::new();
+    p.file(
+        "flows/happy.yaml",
+        &format!(
+            r#"
+name: First-time card payment
+steps:{PAY}
+  - id: buyer
+    redirect:
+      url: "{{{{ normalUrl }}}}"
+      card: visa_success
+    expect:
+      landed_on: {{ starts_with: "{{{{ redirect_url }}}}" }}
+      messages: ""
+  - id: result
+    notify:
+      type: PAYMENT_RESULT
+      match: {{ $.paymentId: "{{{{ paymentId }}}}" }}
+    expect:
+      signature: valid
+      ack: success
+      count: 1
+      $.result.resultStatus: S
+      $.paymentResultInfo.cardNo: {{ matches: '^\*+0768$' }}
+  - inquiry:
+      body: {{ paymentId: "{{{{ paymentId }}}}" }}
+    until: {{ $.paymentStatus: {{ one_of: [SUCCESS, FAIL] }} }}
+    every: 100ms
+    within: 5s
+    expect:
+      signature: valid
+      $.paymentStatus: SUCCESS
+      $.paymentRequestId: "{{{{ steps.pay.request.body.paymentRequestId }}}}"
+  - http:
+      url: "{{{{ target.endpoint }}}}_sandbox/clock"
+    expect:
+      status: 200
+"#
+        ),
+    );
+    let out = p.run(&["--json", "report.json"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    let text = both(&out);
+    assert!(!text.contains("4054695723100768"), "no card number: {text}");
+    let report = std::fs::read_to_string(p.dir.path().join("report.json")).unwrap();
+    assert!(!report.contains("4054695723100768"));
+}
+
+#[test]
+fn runner_variables_are_provided() {
+    let p = Project::new();
+    p.file(
+        "flows/vars.yaml",
+        r#"
+name: Runner variables
+steps:
+  - http: { url: "{{ target.endpoint }}_sandbox/clock" }
+    expect:
+      status: 200
+      $.now: { is_datetime: true }
+  - http: { url: "{{ notify_url }}", method: GET }
+    expect:
+      status: 405
+  - http: { url: "http://127.0.0.1:9/{{ target.name }}/{{ target.client_id }}/{{ 'sandbox' if sandbox else 'live' }}/{{ redirect_url | length > 0 }}" }
+    expect: { status: 999 }
+"#,
+    );
+    let out = p.run(&[]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    // The last step fails to connect; its URL shows the rendered variables.
+    assert!(
+        both(&out).contains("/embedded/SANDBOX_APOFLOW_MERCHANT/sandbox/True"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn a_wrong_expectation_on_an_apo_call_fails_with_expected_and_actual() {
+    let p = Project::new();
+    p.file(
+        "flows/wrong.yaml",
+        r#"
+name: Wrong expectation
+steps:
+  - id: pay
+    pay:
+      body_file: fixtures/payloads/pay-card-first-time.json
+    expect:
+      $.result.resultCode: SUCCESS
+"#,
+    );
+    let out = p.run(&[]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    insta::assert_snapshot!(stable(&both(&out)));
+}
+
+#[test]
+fn unsigned_and_wrongly_signed_requests_get_invalid_signature() {
+    let p = Project::new();
+    p.file(
+        "flows/negative.yaml",
+        r#"
+name: Negative signing
+steps:
+  - pay:
+      body_file: fixtures/payloads/pay-card-first-time.json
+      sign: false
+    expect:
+      $.result.resultCode: INVALID_SIGNATURE
+      $.result.resultStatus: F
+  - pay:
+      body_file: fixtures/payloads/pay-card-first-time.json
+      sign_with: fixtures/keys/sandbox-apo-private.pem
+    expect:
+      $.result.resultCode: INVALID_SIGNATURE
+  - pay:
+      body_file: fixtures/payloads/pay-card-first-time.json
+      headers: { signature: null }
+    expect:
+      $.result.resultCode: INVALID_SIGNATURE
+  - pay:
+      raw_body: '{"not": "json"'
+    expect:
+      $.result.resultStatus: F
+"#,
+    );
+    let out = p.run(&[]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    // The same forged request with a wrong expectation fails: the check is real.
+    p.file(
+        "flows/negative.yaml",
+        r#"
+name: Forged request that is not rejected
+steps:
+  - pay:
+      body_file: fixtures/payloads/pay-card-first-time.json
+      sign_with: fixtures/keys/sandbox-apo-private.pem
+    expect:
+      $.result.resultCode: PAYMENT_IN_PROCESS
+"#,
+    );
+    let out = p.run(&[]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(both(&out).contains("INVALID_SIGNATURE"), "{}", both(&out));
+}
+
+#[test]
+fn the_buyer_sees_validation_messages_and_can_fail_3ds_or_abandon() {
+    let p = Project::new();
+    p.file(
+        "flows/buyer.yaml",
+        &format!(
+            r#"
+name: Buyer choices
+steps:{PAY}
+  - redirect:
+      url: "{{{{ normalUrl }}}}"
+      card: {{ number: "4054695723100768", expiry: "12/40", cvv: "12" }}
+    expect:
+      messages: {{ contains: CVV }}
+      landed_on: {{ starts_with: "{{{{ target.endpoint }}}}" }}
+  - redirect:
+      url: "{{{{ normalUrl }}}}"
+      abandon: true
+    expect:
+      landed_on: "{{{{ normalUrl }}}}"
+  - redirect:
+      url: "{{{{ normalUrl }}}}"
+      card: visa_fail
+  - notify:
+      type: PAYMENT_RESULT
+      match: {{ $.paymentId: "{{{{ paymentId }}}}" }}
+    expect:
+      $.result.resultStatus: F
+"#
+        ),
+    );
+    let out = p.run(&[]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(!both(&out).contains("4054695723100768"));
+}
+
+#[test]
+fn a_notification_resent_after_a_failed_ack_is_counted() {
+    let p = Project::new();
+    p.file(
+        "flows/resend.yaml",
+        &format!(
+            r#"
+name: Resend
+steps:{PAY}
+  - redirect: {{ url: "{{{{ normalUrl }}}}", card: visa_success }}
+  - notify:
+      type: PAYMENT_RESULT
+      match: {{ $.paymentId: "{{{{ paymentId }}}}" }}
+      ack: fail
+    expect: {{ ack: fail, count: 1 }}
+  - sandbox: {{ advance_clock: 2m }}
+  - notify:
+      type: PAYMENT_RESULT
+      match: {{ $.paymentId: "{{{{ paymentId }}}}" }}
+      count: 2
+    expect: {{ ack: success, count: 2, signature: valid, $.result.resultStatus: S }}
+"#
+        ),
+    );
+    let out = p.run(&[]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+}
+
+#[test]
+fn a_notify_time_out_says_what_arrived() {
+    let p = Project::new();
+    p.file(
+        "flows/timeout.yaml",
+        &format!(
+            r#"
+name: Nothing arrives
+steps:{PAY}
+  - notify:
+      type: PAYMENT_RESULT
+      match: {{ $.paymentId: "{{{{ paymentId }}}}" }}
+      within: 300ms
+"#
+        ),
+    );
+    let out = p.run(&[]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    insta::assert_snapshot!(stable(&both(&out)));
+}
+
+#[test]
+fn a_forged_notification_fails_the_step() {
+    let p = Project::new();
+    p.file(
+        "flows/forged.yaml",
+        r#"
+name: Forged notification
+steps:
+  - http:
+      url: "{{ notify_url }}"
+      json: { notifyType: PAYMENT_RESULT, paymentId: forged-1, result: { resultStatus: S } }
+      headers: { client-id: SANDBOX_APOFLOW_MERCHANT, request-time: "1", signature: "algorithm=RSA256,keyVersion=1,signature=Zm9yZ2Vk" }
+  - notify:
+      type: PAYMENT_RESULT
+      match: { $.paymentId: forged-1 }
+      within: 5s
+    expect:
+      $.result.resultStatus: S
+"#,
+    );
+    // A negative test expects the forgery (both flows run at once: each post is held for the
+    // receiver's claim grace).
+    p.file(
+        "flows/forged-expected.yaml",
+        r#"
+name: Forged notification, expected
+steps:
+  - http:
+      url: "{{ notify_url }}"
+      json: { notifyType: PAYMENT_RESULT, paymentId: forged-2 }
+  - notify:
+      type: PAYMENT_RESULT
+      match: { $.paymentId: forged-2 }
+    expect: { signature: missing }
+"#,
+    );
+    let out = p.run(&["--jobs", "2"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    let text = both(&out);
+    assert!(text.contains("PASS  flows/forged-expected.yaml"), "{text}");
+    let failing: Vec<&str> = text.lines().filter(|l| !l.starts_with("PASS ")).collect();
+    insta::assert_snapshot!(stable(&failing.join("\n")));
+}
+
+#[test]
+fn or_inquiry_passes_on_the_inquiry_when_no_notification_comes() {
+    let p = Project::new();
+    p.file(
+        "flows/race.yaml",
+        &format!(
+            r#"
+name: Race
+steps:{PAY}
+  - redirect: {{ url: "{{{{ normalUrl }}}}", card: visa_success }}
+  - notify:
+      type: PAYMENT_RESULT
+      match: {{ $.paymentId: "{{{{ paymentId }}}}" }}
+      or_inquiry: true
+    expect: {{ $.result.resultStatus: S, $.paymentStatus: SUCCESS }}
+"#
+        ),
+    );
+    // The notification itself cannot arrive: the pay body sends it nowhere useful.
+    let body = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/payloads/pay-card-first-time.json"),
+    )
+    .unwrap()
+    .replace("{{ notify_url }}", "http://127.0.0.1:9/nobody");
+    p.file("fixtures/payloads/pay-card-first-time.json", &body);
+    let out = p.run(&[]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+}
+
+/// A standalone `apoflow sandbox`, stopped on drop.
+struct Standalone {
+    child: Child,
+    url: String,
+}
+
+impl Standalone {
+    fn start() -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_apoflow"))
+            .args(["sandbox", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("apoflow sandbox starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut first = String::new();
+        BufReader::new(stdout).read_line(&mut first).unwrap();
+        let url = first
+            .trim()
+            .strip_prefix("apoflow sandbox listening on ")
+            .unwrap_or_else(|| panic!("banner: {first}"))
+            .to_owned();
+        Standalone { child, url }
+    }
+}
+
+impl Drop for Standalone {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn config_for(sandbox: &Standalone) -> String {
+    let keys: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/keys");
+    format!(
+        r#"[targets.local]
+endpoint = "{}"
+client_id = "SANDBOX_APOFLOW_MERCHANT"
+private_key = {{ file = "{}" }}
+apo_public_key = {{ file = "{}" }}
+"#,
+        sandbox.url,
+        keys.join("merchant-private.pem").display(),
+        keys.join("sandbox-apo-public.pem").display()
+    )
+}
+
+#[test]
+fn a_configured_target_is_used_and_sandbox_steps_fail_on_it() {
+    let sandbox = Standalone::start();
+    let p = Project::new();
+    p.file("apoflow.toml", &config_for(&sandbox));
+    p.file(
+        "flows/pay.yaml",
+        &format!(
+            r#"
+name: Pay against a configured target
+steps:{PAY}
+  - redirect: {{ url: "{{{{ normalUrl }}}}", card: visa_success }}
+  - notify:
+      type: PAYMENT_RESULT
+      match: {{ $.paymentId: "{{{{ paymentId }}}}" }}
+    expect: {{ signature: valid, $.result.resultStatus: S }}
+  - http: {{ url: "http://127.0.0.1:9/{{{{ target.name }}}}/{{{{ 'sandbox' if sandbox else 'live' }}}}" }}
+    expect: {{ status: 999 }}
+"#
+        ),
+    );
+    let out = p.run(&["--target", "local"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(both(&out).contains("/local/live"), "{}", both(&out));
+    let pay_passed = !both(&out).contains("step `pay` failed");
+    assert!(pay_passed, "{}", both(&out));
+
+    p.file(
+        "flows/pay.yaml",
+        "name: A sandbox step on a configured target\nsteps:\n  - sandbox: { advance_clock: 2m }\n",
+    );
+    let out = p.run(&["--target", "local"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    insta::assert_snapshot!(stable(&both(&out)).replace(&sandbox.url, "[SANDBOX]"));
+}
+
+#[test]
+fn an_unknown_target_is_invalid_input() {
+    let p = Project::new();
+    p.file("apoflow.toml", "[targets.other]\nregion = \"sea\"\nclient_id = \"X\"\nprivate_key = { env = \"NOPE\" }\napo_public_key = { env = \"NOPE\" }\n");
+    p.file("flows/a.yaml", "name: a\nsteps:\n  - sleep: 1ms\n");
+    let out = p.run(&["--target", "live"]);
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    insta::assert_snapshot!(stable(&both(&out)));
+}
+
+#[test]
+fn a_manual_redirect_prints_the_page_and_drives_nothing() {
+    let p = Project::new();
+    p.file(
+        "flows/manual.yaml",
+        &format!(
+            r#"
+name: Manual buyer
+steps:{PAY}
+  - id: buyer
+    redirect: {{ url: "{{{{ normalUrl }}}}", manual: true }}
+  - inquiry:
+      body: {{ paymentId: "{{{{ paymentId }}}}" }}
+    expect: {{ $.paymentStatus: PROCESSING }}
+"#
+        ),
+    );
+    let out = p.run(&[]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    insta::assert_snapshot!(stable(&both(&out)));
+}
+
+#[test]
+fn a_dropped_delivery_is_retried_on_the_sandbox_clock() {
+    let p = Project::new();
+    p.file(
+        "flows/faults.yaml",
+        r#"
+name: Dropped delivery
+steps:
+  - sandbox: { faults: { drop: 1 } }
+    expect: { $.drop_next: 1 }
+  - id: pay
+    pay:
+      body_file: fixtures/payloads/pay-card-first-time.json
+      body: { paymentFactor: { captureMode: MANUAL } }
+    save: { paymentId: $.paymentId, normalUrl: $.normalUrl }
+  - redirect: { url: "{{ normalUrl }}", card: visa_success }
+  - http: { url: "{{ target.endpoint }}_sandbox/deliveries" }
+    until: { "$.deliveries[0].attempts": { length: 1 } }
+    every: 20ms
+    within: 5s
+  - sandbox: { advance_clock: 2m, faults: {} }
+  - notify:
+      type: PAYMENT_RESULT
+      match: { $.paymentId: "{{ paymentId }}" }
+      within: 10s
+    expect: { count: 1, signature: valid }
+  - http: { url: "{{ target.endpoint }}_sandbox/deliveries" }
+    expect:
+      $.deliveries[?@.notifyType == 'PAYMENT_RESULT'].attempts: { length: 2 }
+"#,
+    );
+    let out = p.run(&[]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+}
+
+#[test]
+fn a_card_page_without_a_card_is_a_clear_error() {
+    let p = Project::new();
+    p.file(
+        "flows/nocard.yaml",
+        &format!(
+            r#"
+name: No card
+steps:{PAY}
+  - redirect: {{ url: "{{{{ normalUrl }}}}" }}
+"#
+        ),
+    );
+    p.file(
+        "flows/unknown.yaml",
+        &format!(
+            r#"
+name: Unknown card, found out at run time
+steps:{PAY}
+  - redirect: {{ url: "{{{{ normalUrl }}}}", card: "{{{{ 'no_such_card' }}}}" }}
+"#
+        ),
+    );
+    let out = p.run(&["--jobs", "1"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    insta::assert_snapshot!(stable(&both(&out)));
+}
+
+#[test]
+fn a_public_notify_url_is_what_flows_give_apo() {
+    let p = Project::new();
+    p.file(
+        "flows/public.yaml",
+        "name: Public URL\nsteps:\n  - http: { url: \"{{ notify_url }}?return={{ redirect_url | urlencode }}\" }\n",
+    );
+    let out = p.run(&["--notify-public-url", "http://127.0.0.1:9/tunnel/"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    // The step cannot connect to the (absent) tunnel; its URL shows both variables.
+    assert!(
+        both(&out).contains(
+            "http://127.0.0.1:9/tunnel/notify?return=http%3A//127.0.0.1%3A9/tunnel/return"
+        ),
+        "{}",
+        both(&out)
+    );
+}
