@@ -522,8 +522,8 @@ pub fn verify_response(
     verify(&target.apo_public_key, &parts, signature).map_err(ResponseSignatureProblem::Invalid)
 }
 
-/// An error and its sources on one line (reqwest's own message alone is vague).
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources on one line, `a: b: c` (reqwest's own message alone is vague).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -372,20 +372,7 @@ fn describe_send_error(
     mask_text(&format!("{method} {url} {what}")).into_owned()
 }
 
-/// An error with its sources, `a: b: c`.
-pub(super) fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
-}
+pub(super) use crate::apo::client::error_chain as chain;
 
 #[cfg(test)]
 mod tests {
