@@ -22,8 +22,8 @@ use super::{Context, exit};
 use url::Url;
 
 use crate::apo::client::{Client, ClientConfig};
-use crate::apo::config::{Config, DEFAULT_FILE};
 use crate::apo::target::Target;
+use crate::config::{Config, DEFAULT_FILE};
 use crate::diag::Diagnostic;
 use crate::engine::{self, event::Event};
 use crate::flow::{LoadOptions, load};
