@@ -9,12 +9,14 @@
 //! The whole process group is signalled, so a shell wrapper's children (a `python` under
 //! `sh -c`, a server's workers) go too: nothing is left running.
 
+mod credentials;
 mod output;
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+pub use credentials::KeyFiles;
 pub use output::{MAX_LINE, MAX_LINES, OutputLog};
 
 use crate::config::MerchantSpec;
@@ -184,6 +186,12 @@ impl Merchant {
         }
     }
 
+    /// A handle that can kill the merchant's process group from elsewhere (a signal handler
+    /// that ends the process, where no destructor runs).
+    pub fn killer(&self) -> GroupKiller {
+        GroupKiller(self.group)
+    }
+
     /// Its output so far (masked, bounded).
     pub fn log(&self) -> &OutputLog {
         &self.log
@@ -236,6 +244,19 @@ impl Drop for Merchant {
     fn drop(&mut self) {
         // A run that ended without `stop` (an error, Ctrl-C, a panic) still leaves nothing.
         self.signal(Signal::Kill);
+    }
+}
+
+/// Kills a merchant's process group; see [`Merchant::killer`].
+#[derive(Debug, Clone, Copy)]
+pub struct GroupKiller(Option<i32>);
+
+impl GroupKiller {
+    /// Sends SIGKILL to the whole group.
+    pub fn kill(self) {
+        if let Some(group) = self.0 {
+            signal_group(group, Signal::Kill);
+        }
     }
 }
 
