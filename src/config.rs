@@ -469,12 +469,15 @@ impl Config {
     }
 }
 
+/// Builds a located [`ConfigError`] from a span, a message and a hint.
+type ErrorAt<'a> = dyn Fn(Option<Range<usize>>, String, Option<&str>) -> ConfigError + 'a;
+
 /// Checks a `[merchants.NAME]` table.
 fn merchant_spec(
     name: &str,
     raw: RawMerchant,
     base: &Path,
-    error: &dyn Fn(Option<Range<usize>>, String, Option<&str>) -> ConfigError,
+    error: &ErrorAt<'_>,
 ) -> Result<MerchantSpec, ConfigError> {
     if raw.command.get_ref().trim().is_empty() {
         return Err(error(
