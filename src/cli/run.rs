@@ -39,6 +39,9 @@ use crate::sandbox::{self, SandboxHandle};
 use crate::snapshot::UpdateMode;
 use crate::template::Templates;
 
+/// Flows with this tag test a merchant's own server: they run only with `--merchant`.
+pub const MERCHANT_TAG: &str = "merchant";
+
 /// The flags of `apoflow run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -301,6 +304,22 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             return exit::INVALID;
         }
     };
+    let mut plan = plan;
+    let needs_merchant = if options.merchant.is_none() {
+        let before = plan.cases.len();
+        plan.cases
+            .retain(|c| !c.tags.iter().any(|t| t == MERCHANT_TAG));
+        before - plan.cases.len()
+    } else {
+        0
+    };
+    if needs_merchant > 0 {
+        eprintln!(
+            "note: {needs_merchant} case{} tagged `{MERCHANT_TAG}` not run: {} a merchant under test (--merchant NAME)",
+            if needs_merchant == 1 { "" } else { "s" },
+            if needs_merchant == 1 { "it needs" } else { "they need" },
+        );
+    }
     if plan.cases.is_empty() {
         // A green run that ran nothing (a mistyped tag, an empty folder) would hide a mistake.
         let mut d = Diagnostic::plain("no flow to run").with_hint(
@@ -309,6 +328,12 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         if let Some(tags) = &options.tags {
             d = Diagnostic::plain(format!("no flow to run: none matches --tags `{tags}`"))
                 .with_hint("`apoflow list` shows each flow with its tags");
+        }
+        if needs_merchant > 0 {
+            d = Diagnostic::plain(format!(
+                "no flow to run: the flows selected are tagged `{MERCHANT_TAG}`"
+            ))
+            .with_hint("they test a merchant's server: pass --merchant NAME ([merchants.NAME] in apoflow.toml)");
         }
         print_diagnostics(&[d], ctx);
         return exit::INVALID;
