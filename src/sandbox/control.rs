@@ -1,14 +1,16 @@
-//! The control API under `/_sandbox/`: reset, the virtual clock, delivery faults and the list
-//! of deliveries. Open to loopback callers only, unless a token is configured, in which case
+//! The control API under `/_sandbox/`: reset, the virtual clock, delivery faults, the list
+//! of deliveries and the request journal. Every answer that shows what was sent or received
+//! goes through the masker ([`crate::mask::masked_json`]), so no card data or secret leaves. Open to loopback callers only, unless a token is configured, in which case
 //! any caller presenting it (`x-sandbox-token: T` or `authorization: Bearer T`) is let in and
 //! nobody else is.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -17,6 +19,7 @@ use serde_json::{Value, json};
 
 use super::App;
 use super::clock::iso;
+use super::journal::CallFilter;
 use super::notifier::Faults;
 
 /// Lets loopback callers (or, with a token configured, callers presenting it) through.
@@ -55,10 +58,12 @@ fn bad(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
-/// `POST /_sandbox/reset`: forget every payment, token, delivery and fault; real time again.
+/// `POST /_sandbox/reset`: forget every payment, token, delivery, fault and journaled call; real
+/// time again.
 pub(super) async fn reset(State(app): State<Arc<App>>) -> Response {
     app.state.reset();
     app.notifier.reset();
+    app.journal.reset();
     Json(json!({ "reset": true })).into_response()
 }
 
@@ -110,4 +115,21 @@ pub(super) async fn set_faults(State(app): State<Arc<App>>, body: Bytes) -> Resp
 /// `GET /_sandbox/deliveries`: every notification with its attempts.
 pub(super) async fn deliveries(State(app): State<Arc<App>>) -> Response {
     Json(app.notifier.list()).into_response()
+}
+
+/// `GET /_sandbox/calls?api=&clientId=&paymentId=&paymentRequestId=&after=`: the journaled
+/// API calls matching every given filter, oldest first, masked.
+pub(super) async fn calls(
+    State(app): State<Arc<App>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    match CallFilter::from_query(&query) {
+        Ok(filter) => masked(&app.journal.list(&filter)),
+        Err(e) => bad(StatusCode::BAD_REQUEST, &e),
+    }
+}
+
+/// A JSON answer passed through the masker.
+fn masked(value: &Value) -> Response {
+    Json(crate::mask::masked_json(value)).into_response()
 }

@@ -5,7 +5,8 @@
 //!      raw body ─► verify (merchant key of client-id) ─► validate ─► State::handle_* ─► signed 200
 //!  buyer's browser ──GET/POST /page/…──► hosted_page.rs ─► State::handle_card / _challenge
 //!  State returns Notices ─► Notifier (signed POSTs, retry schedule on the virtual Clock)
-//!  tests / flows ──/_sandbox/…──► control.rs (reset, clock, faults, deliveries)
+//!  every API call (failures too) ─► journal.rs (GET /_sandbox/calls)
+//!  tests / flows ──/_sandbox/…──► control.rs (reset, clock, faults, deliveries, calls)
 //! ```
 //! Start it on a pre-bound listener with [`start`]; the returned [`SandboxHandle`] stops it
 //! when dropped.
@@ -16,6 +17,7 @@ mod clock;
 mod control;
 mod error;
 mod hosted_page;
+mod journal;
 mod notifier;
 mod payment;
 mod routes;
@@ -39,6 +41,7 @@ use crate::apo::target::{
 #[derive(Debug, Clone)]
 pub struct Config {
     merchants: HashMap<String, PublicKey>,
+    notify_urls: HashMap<String, String>,
     apo_key: PrivateKey,
     control_token: Option<String>,
     http: Option<reqwest::Client>,
@@ -56,6 +59,7 @@ impl Config {
         );
         Ok(Config {
             merchants,
+            notify_urls: HashMap::new(),
             apo_key: PrivateKey::from_text(EMBEDDED_APO_PRIVATE_PEM)?,
             control_token: None,
             http: None,
@@ -66,6 +70,21 @@ impl Config {
     /// this public key.
     pub fn register_merchant(&mut self, client_id: &str, key: PublicKey) {
         self.merchants.insert(client_id.to_owned(), key);
+    }
+
+    /// Sets (or, with `None`, removes) the client's default notification URL, the stand-in
+    /// for the URL configured in APO's dashboard: a pay of this client without a
+    /// `paymentNotifyUrl` is notified there. With neither, no notification is sent.
+    pub fn default_notify_url(&mut self, client_id: &str, url: Option<String>) {
+        match url {
+            Some(url) => self.notify_urls.insert(client_id.to_owned(), url),
+            None => self.notify_urls.remove(client_id),
+        };
+    }
+
+    /// The client's default notification URL, if one is set.
+    fn notify_url(&self, client_id: &str) -> Option<&str> {
+        self.notify_urls.get(client_id).map(String::as_str)
     }
 
     /// Opens the control API to any caller presenting this token (header
@@ -96,6 +115,7 @@ impl Config {
 struct App {
     state: Arc<state::State>,
     notifier: Arc<notifier::Notifier>,
+    journal: journal::Journal,
     config: Config,
 }
 
@@ -140,10 +160,12 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
             .http()
             .clone(),
     };
+    let seq = Arc::new(journal::Sequence::default());
     let notifier = Arc::new(notifier::Notifier::new(config.apo_key.clone(), http));
     let app = Arc::new(App {
         state: state.clone(),
         notifier: notifier.clone(),
+        journal: journal::Journal::new(seq),
         config,
     });
     let (tx, rx) = oneshot::channel::<()>();

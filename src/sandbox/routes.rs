@@ -15,6 +15,7 @@ pub(super) fn app(app: Arc<App>) -> Router {
         .route("/clock/advance", post(control::advance))
         .route("/faults", get(control::faults).post(control::set_faults))
         .route("/deliveries", get(control::deliveries))
+        .route("/calls", get(control::calls))
         .route_layer(middleware::from_fn_with_state(app.clone(), control::guard));
     Router::new()
         .route("/ams/api/v1/payments/{api}", any(api::call))
