@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -19,8 +19,9 @@ use serde_json::{Value, json};
 
 use super::App;
 use super::clock::iso;
+use super::faults::ScopedFaults;
 use super::journal::CallFilter;
-use super::notifier::Faults;
+use super::notifier::DeliveryFilter;
 
 /// Lets loopback callers (or, with a token configured, callers presenting it) through.
 pub(super) async fn guard(
@@ -90,31 +91,60 @@ pub(super) async fn advance(State(app): State<Arc<App>>, body: Bytes) -> Respons
     Json(json!({ "now": iso(app.state.clock.now()) })).into_response()
 }
 
-/// `GET /_sandbox/faults`: the current faults.
+/// `GET /_sandbox/faults`: the unscoped faults at the top level, the scoped sets under
+/// `scoped`.
 pub(super) async fn faults(State(app): State<Arc<App>>) -> Response {
-    Json(app.notifier.list()["faults"].clone()).into_response()
+    Json(app.notifier.faults()).into_response()
 }
 
-/// `POST /_sandbox/faults` with `{"drop_next": N, "delay_ms": N, "duplicate_next": N,
-/// "reorder_next": bool}` (all optional; absent = 0/false): replaces the faults.
+/// `POST /_sandbox/faults` with `{"paymentId": ID, "clientId": ID, "drop_next": N,
+/// "delay_ms": N, "duplicate_next": N, "reorder_next": bool}` (all optional; absent =
+/// none/0/false): replaces the faults of that scope (no `paymentId` nor `clientId`: the
+/// unscoped faults). Answers with the set as given.
 pub(super) async fn set_faults(State(app): State<Arc<App>>, body: Bytes) -> Response {
-    match serde_json::from_slice::<Faults>(&body) {
-        Ok(f) => {
-            app.notifier.set_faults(f.clone());
-            Json(f).into_response()
+    match serde_json::from_slice::<ScopedFaults>(&body) {
+        Ok(given) => {
+            let (scope, faults) = given.clone().split();
+            app.notifier.set_faults(scope, faults);
+            Json(given).into_response()
         }
         Err(e) => bad(
             StatusCode::BAD_REQUEST,
-            &format!(
-                "invalid faults: {e}; fields: drop_next, delay_ms, duplicate_next, reorder_next"
-            ),
+            &format!("invalid faults: {e}; fields: {}", ScopedFaults::FIELDS),
         ),
     }
 }
 
-/// `GET /_sandbox/deliveries`: every notification with its attempts.
-pub(super) async fn deliveries(State(app): State<Arc<App>>) -> Response {
-    Json(app.notifier.list()).into_response()
+/// `GET /_sandbox/deliveries?type=&paymentId=&clientId=&after=`: the notifications matching
+/// every given filter, with their attempts, oldest first, masked.
+pub(super) async fn deliveries(
+    State(app): State<Arc<App>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    match DeliveryFilter::from_query(&query) {
+        Ok(filter) => masked(&app.notifier.list(&filter)),
+        Err(e) => bad(StatusCode::BAD_REQUEST, &e),
+    }
+}
+
+/// `POST /_sandbox/deliveries/{id}/resend`: sends the delivery's exact bytes again now, signed
+/// afresh; answers with that attempt (status, answer, latencyMs, acknowledged, …), masked.
+pub(super) async fn resend(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<u64>() else {
+        return bad(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "delivery id {id:?}: expected the number shown as `id` in /_sandbox/deliveries"
+            ),
+        );
+    };
+    match app.notifier.resend(&app.state, id).await {
+        Some(attempt) => masked(&attempt),
+        None => bad(
+            StatusCode::NOT_FOUND,
+            &format!("no delivery {id} (see /_sandbox/deliveries; a reset forgets them)"),
+        ),
+    }
 }
 
 /// `GET /_sandbox/calls?api=&clientId=&paymentId=&paymentRequestId=&after=`: the journaled

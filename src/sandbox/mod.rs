@@ -16,6 +16,7 @@ pub mod cards;
 mod clock;
 mod control;
 mod error;
+mod faults;
 mod hosted_page;
 mod journal;
 mod notifier;
@@ -161,7 +162,11 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
             .clone(),
     };
     let seq = Arc::new(journal::Sequence::default());
-    let notifier = Arc::new(notifier::Notifier::new(config.apo_key.clone(), http));
+    let notifier = Arc::new(notifier::Notifier::new(
+        config.apo_key.clone(),
+        http,
+        seq.clone(),
+    ));
     let app = Arc::new(App {
         state: state.clone(),
         notifier: notifier.clone(),

@@ -15,6 +15,7 @@ pub(super) fn app(app: Arc<App>) -> Router {
         .route("/clock/advance", post(control::advance))
         .route("/faults", get(control::faults).post(control::set_faults))
         .route("/deliveries", get(control::deliveries))
+        .route("/deliveries/{id}/resend", post(control::resend))
         .route("/calls", get(control::calls))
         .route_layer(middleware::from_fn_with_state(app.clone(), control::guard));
     Router::new()
