@@ -163,3 +163,9 @@ pub(super) async fn calls(
 fn masked(value: &Value) -> Response {
     Json(crate::mask::masked_json(value)).into_response()
 }
+
+/// `GET /_sandbox/health`: `{"ok": true}` once the sandbox serves; open to every caller (it
+/// shows nothing), for readiness checks.
+pub(super) async fn health() -> Response {
+    Json(json!({ "ok": true })).into_response()
+}
