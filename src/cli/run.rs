@@ -80,6 +80,10 @@ pub struct RunArgs {
     /// free port on 127.0.0.1].
     #[arg(long, value_name = "ADDR", conflicts_with = "target")]
     pub sandbox_listen: Option<SocketAddr>,
+    /// Serve the embedded sandbox over HTTPS, with a local CA created once in DIR (`ca.pem`)
+    /// and trusted by this run [default: the merchant's `tls_dir`].
+    #[arg(long, value_name = "DIR", conflicts_with = "target")]
+    pub tls_dir: Option<PathBuf>,
     /// The config file naming the targets and merchants [default: apoflow.toml].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -130,6 +134,8 @@ pub struct RunOptions {
     pub merchant: Option<MerchantSpec>,
     /// Where the embedded sandbox listens.
     pub sandbox_listen: Option<SocketAddr>,
+    /// Where the embedded sandbox's CA is kept, when it serves HTTPS.
+    pub tls_dir: Option<PathBuf>,
     /// `--notify-public-url`.
     pub notify_public_url: Option<Url>,
     /// How the run's HTTP client is built (proxy from the environment).
@@ -249,6 +255,10 @@ impl RunOptions {
             sandbox_listen: args
                 .sandbox_listen
                 .or(merchant.as_ref().and_then(|m| m.sandbox_listen)),
+            tls_dir: args
+                .tls_dir
+                .map(|d| ctx.cwd.join(d))
+                .or(merchant.as_ref().and_then(|m| m.tls_dir.clone())),
             target,
             merchant,
             notify_public_url: args.notify_public_url,
@@ -317,7 +327,11 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         eprintln!(
             "note: {needs_merchant} case{} tagged `{MERCHANT_TAG}` not run: {} a merchant under test (--merchant NAME)",
             if needs_merchant == 1 { "" } else { "s" },
-            if needs_merchant == 1 { "it needs" } else { "they need" },
+            if needs_merchant == 1 {
+                "it needs"
+            } else {
+                "they need"
+            },
         );
     }
     if plan.cases.is_empty() {
@@ -369,6 +383,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             live: options.target,
             merchant: options.merchant,
             sandbox_listen: options.sandbox_listen,
+            tls_dir: options.tls_dir,
             notify_public_url: options.notify_public_url,
             client: options.client,
         };
@@ -466,6 +481,7 @@ struct Setup {
     live: Option<Target>,
     merchant: Option<MerchantSpec>,
     sandbox_listen: Option<SocketAddr>,
+    tls_dir: Option<PathBuf>,
     notify_public_url: Option<Url>,
     client: ClientConfig,
 }
@@ -530,7 +546,7 @@ async fn bind_sandbox(addr: SocketAddr) -> Result<tokio::net::TcpListener, Strin
 /// Starts the embedded sandbox (unless a live target is given), the receiver on 127.0.0.1:0,
 /// and the merchant under test, and builds the runner variables.
 async fn start(setup: Setup) -> Result<Started, String> {
-    let client = Client::from_config(&setup.client).map_err(|e| e.to_string())?;
+    let mut client_config = setup.client;
     let (sandbox, target) = match setup.live {
         Some(target) => (None, target),
         None => {
@@ -539,6 +555,9 @@ async fn start(setup: Setup) -> Result<Started, String> {
             if let Some(m) = &setup.merchant {
                 register(&mut config, m)?;
             }
+            if let Some(dir) = &setup.tls_dir {
+                config.tls_dir(dir).map_err(|e| e.to_string())?;
+            }
             let listen = setup
                 .sandbox_listen
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -546,9 +565,13 @@ async fn start(setup: Setup) -> Result<Started, String> {
                 .map_err(|e| format!("failed to start the embedded sandbox: {e}"))?;
             let url = Url::parse(handle.url())
                 .map_err(|e| format!("the embedded sandbox URL is not a URL: {e}"))?;
+            client_config
+                .ca_files
+                .extend(handle.ca_file().map(Path::to_owned));
             (Some(handle), Target::embedded(url))
         }
     };
+    let client = Client::from_config(&client_config).map_err(|e| e.to_string())?;
     let mut config = ReceiverConfig::new(target.apo_public_key.clone());
     config.public_url = setup.notify_public_url;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -576,7 +599,8 @@ async fn start(setup: Setup) -> Result<Started, String> {
     runner.insert("sandbox".to_owned(), Value::from(target.is_embedded()));
     let merchant = match &setup.merchant {
         Some(spec) => {
-            let running = start_merchant(spec, &target, &client).await?;
+            let ca = sandbox.as_ref().and_then(SandboxHandle::ca_file);
+            let running = start_merchant(spec, &target, ca, &client).await?;
             runner.insert(
                 "merchant".to_owned(),
                 serde_json::json!({
@@ -632,6 +656,10 @@ fn register(config: &mut sandbox::Config, spec: &MerchantSpec) -> Result<(), Str
     let key = crate::apo::keys::PublicKey::from_text(&public)
         .map_err(|e| format!("merchant `{}`: its public key: {e}", spec.name))?;
     config.register_merchant(&spec.client_id(), key);
+    config.default_notify_url(
+        &spec.client_id(),
+        spec.notify_url.as_ref().map(Url::to_string),
+    );
     Ok(())
 }
 
@@ -640,13 +668,14 @@ fn register(config: &mut sandbox::Config, spec: &MerchantSpec) -> Result<(), Str
 async fn start_merchant(
     spec: &MerchantSpec,
     target: &Target,
+    ca_file: Option<&Path>,
     client: &Client,
 ) -> Result<RunningMerchant, String> {
     let (private, _) = merchant_keys(spec)?;
     let keys = KeyFiles::write(&private, crate::apo::target::EMBEDDED_APO_PUBLIC_PEM)
         .map_err(|e| format!("failed to write the merchant's key files: {e}"))?;
     let path = |p: &Path| p.display().to_string();
-    let env = vec![
+    let mut env = vec![
         (
             "APO_GATEWAY_URL".to_owned(),
             target.base_url.as_str().trim_end_matches('/').to_owned(),
@@ -662,6 +691,13 @@ async fn start_merchant(
             spec.url.as_str().trim_end_matches('/').to_owned(),
         ),
     ];
+    if let Some(ca) = ca_file {
+        // Python's ssl (and so the official SDK) reads SSL_CERT_FILE; Node adds
+        // NODE_EXTRA_CA_CERTS to its roots; APO_CA_FILE names it for anything else.
+        for name in ["SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "APO_CA_FILE"] {
+            env.push((name.to_owned(), path(ca)));
+        }
+    }
     let mut process = Merchant::start(spec, &env).map_err(|e| e.to_string())?;
     let killer = process.killer();
     tokio::spawn(async move {
