@@ -67,7 +67,7 @@ pub enum Command {
     },
     /// Run flows over HTTP and report; exit 0 when all passed, 1 when one failed, 2 when the
     /// input is invalid.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Print the JSON Schema (draft-07) of the flow format, for editor completion.
     Schema,
     /// Run the embedded APO sandbox standalone (point a merchant server or an SDK at it).
@@ -90,7 +90,7 @@ fn dispatch(command: Command, ctx: &Context) -> u8 {
         Command::Snapshots(command) => snapshots::run(command, ctx),
         Command::Validate { paths } => validate::run(&paths, ctx),
         Command::List { paths, tags, json } => list::run(&paths, tags, json, ctx),
-        Command::Run(args) => run::run(args, ctx),
+        Command::Run(args) => run::run(*args, ctx),
         Command::Schema => schema::run(),
         Command::Sandbox(args) => sandbox::run(args),
     }
