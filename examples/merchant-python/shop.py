@@ -583,6 +583,8 @@ class Shop:
             return 404, {"error": f"no order {order_id}"}
         if row["status"] != "PAID":
             return 409, {"error": f"order is {row['status']}; only a PAID order can be captured"}
+        if row["captured"] >= row["amount"] and "amount" not in req:
+            return 409, {"error": "the order is fully captured", "order": order_json(row)}
         amount = req.get("amount", str(row["amount"] - row["captured"]))
         if not (isinstance(amount, str) and amount.isdigit() and int(amount) > 0):
             return 400, {"error": "amount must be a positive integer in minor units, as a string"}
@@ -708,7 +710,7 @@ class Shop:
         def reject(code, message):
             log("notify-rejected", code=code, reason=repr(message))
             body = {"result": {"resultCode": code, "resultStatus": "F", "resultMessage": message}}
-            return 200, "application/json", json.dumps(body).encode()
+            return 200, "application/json", json.dumps(body, separators=(",", ":")).encode()
 
         def ack():
             if self.bug == "wrong_ack":
