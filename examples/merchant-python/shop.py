@@ -271,24 +271,25 @@ class Shop:
 
     # ---- talking to APO -------------------------------------------------------------------
 
-    def call(self, api, request):
+    def call(self, api, request, order_id=None):
         """Executes one SDK request; returns the parsed body or raises ApoUnknown."""
         try:
             raw = self.client.execute(request)
         except Exception as e:  # the SDK raises AlipayApiException and plain socket errors
-            log("apo-error", api=api, error=repr(str(e))[:200])
+            log("apo-error", api=api, orderId=order_id, error=repr(str(e))[:200])
             raise ApoUnknown(str(e))
         try:
             body = json.loads(raw)
             result = body["result"]
             status = result["resultStatus"]
         except (ValueError, KeyError, TypeError):
-            log("apo-error", api=api, error="response without result")
+            log("apo-error", api=api, orderId=order_id, error="response without result")
             raise ApoUnknown("response without result")
-        log("apo", api=api, resultStatus=status, resultCode=result.get("resultCode"))
+        log("apo", api=api, orderId=order_id, resultStatus=status,
+            resultCode=result.get("resultCode"))
         return body
 
-    def call_until_known(self, api, make_request, in_process_codes=()):
+    def call_until_known(self, api, make_request, in_process_codes=(), order_id=None):
         """Tries up to PAY_TRIES times while the result is unknown (U other than an in-process
         code, or no answer). `make_request(attempt)` builds the request; the caller decides
         whether the idempotency id stays the same. Returns the body, or None if still unknown."""
@@ -296,7 +297,7 @@ class Shop:
             if attempt:
                 time.sleep(RETRY_PAUSE)
             try:
-                body = self.call(api, make_request(attempt))
+                body = self.call(api, make_request(attempt), order_id)
             except ApoUnknown:
                 continue
             r = body["result"]
@@ -305,8 +306,10 @@ class Shop:
             return body
         return None
 
-    def inquire(self, order_id):
-        """inquiryPayment for an order and apply what it says. Returns the fresh order row."""
+    def inquire(self, order_id, absent_fails=False):
+        """inquiryPayment for an order and apply what it says. Returns the fresh order row.
+        With `absent_fails`, an F answer (APO has no such payment, e.g. every pay attempt was
+        lost) fails the order, so the buyer can check out again."""
         row = self.store.order(order_id)
         if row is None:
             return None
@@ -317,9 +320,13 @@ class Shop:
         req = AlipayPayQueryRequest()
         req.payment_request_id = row["payment_request_id"]
         try:
-            body = self.call("inquiryPayment", req)
+            body = self.call("inquiryPayment", req, order_id)
         except ApoUnknown:
             return row
+        if body["result"]["resultStatus"] == "F" and absent_fails:
+            with self.store.tx() as db:
+                self.mark_failed(db, order_id, "inquiry", body["result"].get("resultCode"))
+            return self.store.order(order_id)
         if body["result"]["resultStatus"] != "S":
             return row
         with self.store.tx() as db:
@@ -471,13 +478,12 @@ class Shop:
             return self.pay_request(order_id, ids[-1], amount, currency.upper(), capture_mode,
                                     tokenize_mode, three_ds, card_token, terminal)
 
-        body = self.call_until_known("pay", make, in_process_codes=("PAYMENT_IN_PROCESS",))
+        body = self.call_until_known("pay", make, ("PAYMENT_IN_PROCESS",), order_id)
         if body is None:
             # Still unknown after the retries: ask APO what happened (unless the defect).
-            row = self.store.order(order_id)
             if self.bug != "no_inquiry":
-                row = self.inquire(order_id)
-                self.start_polling(order_id)
+                if self.inquire(order_id, absent_fails=True)["status"] == "PENDING":
+                    self.start_polling(order_id)
             row = self.store.order(order_id)
             return 502, {
                 "error": "the payment result is unknown (no usable answer from APO)",
@@ -601,7 +607,7 @@ class Shop:
             r.capture_amount = Amount(row["currency"], amount)
             return r
 
-        body = self.call_until_known("capture", make, in_process_codes=("CAPTURE_IN_PROCESS",))
+        body = self.call_until_known("capture", make, ("CAPTURE_IN_PROCESS",), order_id)
         if body is None:
             return 502, {"error": "the capture result is unknown; APO's notification will tell",
                          "order": order_json(self.store.order(order_id))}
@@ -638,7 +644,7 @@ class Shop:
                 r.payment_request_id = row["payment_request_id"]
             return r
 
-        body = self.call_until_known("cancel", make)
+        body = self.call_until_known("cancel", make, (), order_id)
         if body is None:
             return 502, {"error": "the cancel result is unknown; try again",
                          "order": order_json(self.store.order(order_id))}
@@ -684,7 +690,7 @@ class Shop:
             r.refund_notify_url = f"{self.cfg.merchant_url}{NOTIFY_PATH}"
             return r
 
-        body = self.call_until_known("refund", make, in_process_codes=("REFUND_IN_PROCESS",))
+        body = self.call_until_known("refund", make, ("REFUND_IN_PROCESS",), order_id)
         if body is None:
             return 502, {"error": "the refund result is unknown; APO's notification will tell",
                          "refundRequestId": refund_request_id,
