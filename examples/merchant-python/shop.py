@@ -819,11 +819,12 @@ class Shop:
             "INSERT OR IGNORE INTO notifications VALUES (?,?,?,?,?,?)",
             (notify_type, payment_id, sub_id, order_id, text, time.time()),
         )
-        again = self.bug == "non_idempotent"
+        # `again`: a resend applied once more, only under the non_idempotent defect
+        again = not cur.rowcount and self.bug == "non_idempotent"
         if not cur.rowcount and not again:
             log("notify-duplicate", notifyType=notify_type, orderId=order_id, paymentId=payment_id)
             return None
-        if not cur.rowcount:
+        if again:
             log("bug-non-idempotent", notifyType=notify_type, orderId=order_id)
         log("notify", notifyType=notify_type, orderId=order_id, paymentId=payment_id,
             resultStatus=result.get("resultStatus"), resultCode=result.get("resultCode"))
