@@ -707,7 +707,10 @@ impl Checker<'_> {
                 let pos = pos.max(self.key_before(at(url), "url"));
                 self.push(pos, 4, LoadErrorKind::RedirectStart { both: true });
             }
-            (None, None) => self.push(at(spanned), 1, LoadErrorKind::RedirectStart { both: false }),
+            (None, None) => {
+                let pos = self.key_before(at(spanned), "redirect");
+                self.push(pos, 8, LoadErrorKind::RedirectStart { both: false });
+            }
             _ => {}
         }
         for start in [&r.url, &r.from].into_iter().flatten() {
@@ -1116,6 +1119,53 @@ mod tests {
         // With `use:`, ids may come from partials: not checked here.
         let yaml = "name: x\nsteps:\n  - use: _p.yaml\n  - http: { url: \"http://h/{{ steps.login.response.body.id }}\" }\n";
         assert!(errors(yaml, Role::Runnable).is_empty());
+    }
+
+    #[test]
+    fn merchant_steps_check_their_keys_and_bare_names() {
+        let yaml = r#"name: m
+steps:
+  - id: paid
+    received:
+      api: pay
+      match: { $.request.paymentRequestId: "{{ ref }}", signature: valid }
+      within: 5s
+      settle: 1s
+      client_id: "{{ merchant.client_id }}"
+    expect: { count: 1, signature: valid, headers.client-id: x }
+    save: { paymentId: $.response.paymentId }
+  - redirect: { from: "{{ merchant.url }}/checkout", card: visa_success }
+    expect: { landed_on: { exists: true }, return_page.status: 200, return_page.body.order.state: paid }
+    snapshot: { name: shop, of: return_page }
+  - delivery: { type: CAPTURE_RESULT, match: { $.paymentId: "{{ paymentId }}" }, attempts: 2 }
+    expect: { ack: fail, status: 500, latency_ms: { lt: 10000 }, attempts: 2, acknowledged: false, $.body.paymentId: x }
+    snapshot: { name: capture, of: notification }
+  - sandbox: { faults: { drop: 1, payment_id: "{{ paymentId }}", client_id: "{{ merchant.client_id }}" } }
+"#;
+        assert_eq!(errors(yaml, Role::Runnable), vec![]);
+        let yaml = r#"name: m
+steps:
+  - received: { api: capture, match: { count: 1 } }
+    expect: { ack: success }
+  - redirect: { url: "http://h/p", return_page: true }
+    expect: { return_page.stauts: 200, signature: valid }
+  - http: { url: "http://h" }
+    until: { landed_on: x }
+"#;
+        let titles: Vec<String> = errors(yaml, Role::Runnable)
+            .into_iter()
+            .map(|(line, _, t)| format!("{line}: {t}"))
+            .collect();
+        assert_eq!(
+            titles,
+            [
+                "4: a `received` step provides no `ack`",
+                "3: a `received` step provides no `count`",
+                "6: a `redirect` step provides no `return_page.stauts`",
+                "6: a `redirect` step provides no `signature`",
+                "8: a `http` step provides no `landed_on`",
+            ]
+        );
     }
 
     #[test]
