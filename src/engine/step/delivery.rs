@@ -2,7 +2,7 @@
 //! merchant (`GET /_sandbox/deliveries`) and observes how the merchant answered it.
 //!
 //! ```text
-//! poll GET /_sandbox/deliveries?type=&paymentId=&after=<seq> every 100 ms
+//! poll GET /_sandbox/deliveries?type=&after=<seq> every 100 ms
 //!   find the first delivery whose notification satisfies `match:`
 //!   then watch it until it made `attempts` (default 1) attempts ─ by `within` (10s), else
 //!   the step fails: none matched (the 3 nearest and why), or too few attempts (its state)
@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use super::StepCtx;
 use super::http::{Exchange, parse_body, quote};
 use super::sandbox::control_get;
-use super::watch::{Matcher, Nearest, pause, seq};
+use super::watch::{Cursor, Matcher, Nearest, pause, seq};
 use crate::engine::result::{RequestSummary, ResponseSummary};
 use crate::expect::Observed;
 use crate::flow::model::DeliveryAction;
@@ -40,13 +40,11 @@ pub(super) async fn wait(action: &DeliveryAction, ctx: &StepCtx<'_>) -> Result<E
     let wanted = action.attempts.as_ref().map_or(1, |a| a.value.max(1)) as usize;
     let deadline = Instant::now() + within;
 
-    let mut query = vec![("type", notify_type.to_owned())];
-    if let Some(id) = matcher.literal("$.paymentId") {
-        query.push(("paymentId", id.to_owned()));
-    }
+    // Only by type: a narrower list (by paymentId) would hide the near misses.
+    let query = vec![("type", notify_type.to_owned())];
     // Before a match: only deliveries after the last seen; after: from the match on, to see
     // its new attempts.
-    let mut after: Option<u64> = None;
+    let mut cursor = Cursor::default();
     let mut found: Option<(Value, Option<u64>)> = None;
     let mut seen = 0usize;
     let mut nearest = Nearest::default();
@@ -54,7 +52,7 @@ pub(super) async fn wait(action: &DeliveryAction, ctx: &StepCtx<'_>) -> Result<E
         let mut page_query = query.clone();
         let from = match &found {
             Some((_, s)) => s.and_then(|s| s.checked_sub(1)),
-            None => after,
+            None => cursor.last(),
         };
         if let Some(from) = from {
             page_query.push(("after", from.to_string()));
@@ -69,13 +67,9 @@ pub(super) async fn wait(action: &DeliveryAction, ctx: &StepCtx<'_>) -> Result<E
             }
             None => {
                 for d in deliveries {
-                    if let (Some(s), Some(last)) = (seq(d), after)
-                        && s <= last
+                    if !cursor.is_new(d)
+                        || d["notifyType"].as_str().is_some_and(|t| t != notify_type)
                     {
-                        continue;
-                    }
-                    after = seq(d).max(after);
-                    if d["notifyType"].as_str().is_some_and(|t| t != notify_type) {
                         continue;
                     }
                     seen += 1;
@@ -97,11 +91,12 @@ pub(super) async fn wait(action: &DeliveryAction, ctx: &StepCtx<'_>) -> Result<E
     }
     let Some((record, _)) = found else {
         let failure = format!(
-            "no {notify_type} delivery{} was made in {} ms; the sandbox has {seen} {notify_type} \
-             deliveries{}\n  = hint: did the merchant give `paymentNotifyUrl` (or \
+            "no {notify_type} delivery{} was made in {} ms; the sandbox made {seen} {notify_type} \
+             {}{}\n  = hint: did the merchant give `paymentNotifyUrl` (or \
              `refundNotifyUrl`) in its request? Give it more time with `within:`",
             matcher.describe(),
             within.as_millis(),
+            if seen == 1 { "delivery" } else { "deliveries" },
             nearest.describe()
         );
         return Ok(exchange(json!({}), Some(failure)));

@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use super::StepCtx;
 use super::http::{Exchange, quote, render_spanned_str};
 use super::sandbox::control_get;
-use super::watch::{Matcher, Nearest, pause, seq};
+use super::watch::{Cursor, Matcher, Nearest, pause};
 use crate::engine::result::{RequestSummary, ResponseSummary};
 use crate::expect::Observed;
 use crate::flow::model::ReceivedAction;
@@ -50,28 +50,22 @@ pub(super) async fn wait(action: &ReceivedAction, ctx: &StepCtx<'_>) -> Result<E
     if let Some(client) = &client_id {
         query.push(("clientId", client.clone()));
     }
-    let mut after: Option<u64> = None;
+    let mut cursor = Cursor::default();
     let mut seen = 0usize;
     let mut matches: Vec<Value> = Vec::new();
     let mut nearest = Nearest::default();
     let mut settled_at: Option<Instant> = None;
     loop {
         let mut page_query = query.clone();
-        if let Some(last) = after {
+        if let Some(last) = cursor.last() {
             page_query.push(("after", last.to_string()));
         }
         let page = control_get(ctx, "received", "/_sandbox/calls", &page_query).await?;
         let calls = page["calls"].as_array().map_or(&[][..], Vec::as_slice);
         for call in calls {
-            // A sandbox that ignores `after` sends earlier calls again.
-            if let (Some(s), Some(last)) = (seq(call), after)
-                && s <= last
-            {
-                continue;
-            }
-            after = seq(call).max(after);
-            // Defensive: the sandbox filters by `api` and `clientId` already.
-            if call["api"].as_str().is_some_and(|a| a != api)
+            // Defensive: the sandbox filters by `api`, `clientId` and `after` already.
+            if !cursor.is_new(call)
+                || call["api"].as_str().is_some_and(|a| a != api)
                 || client_id
                     .as_deref()
                     .is_some_and(|c| call["clientId"].as_str().is_some_and(|got| got != c))
@@ -105,10 +99,11 @@ pub(super) async fn wait(action: &ReceivedAction, ctx: &StepCtx<'_>) -> Result<E
             .map_or_else(String::new, |c| format!(" from {c}"));
         format!(
             "no `{api}` call{from}{} reached the sandbox in {} ms; its journal has {seen} `{api}` \
-             call(s){from}{}\n  = hint: did the merchant's server make the call (an earlier step \
+             {}{from}{}\n  = hint: did the merchant's server make the call (an earlier step \
              starts it)? Give it more time with `within:`",
             matcher.describe(),
             within.as_millis(),
+            if seen == 1 { "call" } else { "calls" },
             nearest.describe()
         )
     });

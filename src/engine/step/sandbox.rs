@@ -26,10 +26,15 @@ pub(super) fn embedded<'a>(ctx: &StepCtx<'a>, kind: &str) -> Result<&'a Target, 
     if target.is_embedded() {
         return Ok(target);
     }
+    let verb = if kind == "sandbox" {
+        "controls"
+    } else {
+        "reads"
+    };
     Err(format!(
-        "a `{kind}` step reads or controls the embedded sandbox, and this run's target is `{}` \
-         ({})\n  = hint: run without `--target` to use the embedded sandbox, or leave such flows \
-         out, e.g. `--tags 'not sandbox-only'`",
+        "a `{kind}` step {verb} the embedded sandbox, and this run's target is `{}` ({})\n  \
+         = hint: run without `--target` to use the embedded sandbox, or leave such flows out, \
+         e.g. `--tags 'not sandbox-only'`",
         target.name, target.base_url
     ))
 }

@@ -10,6 +10,7 @@
 //! Only entries after the last sequence number seen are fetched, so memory stays bounded by
 //! the matches and the three nearest misses.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -53,14 +54,6 @@ impl Matcher {
             .map(|(query, expected)| eval_entry(query, expected, o, 0, 0))
             .filter(|r| !r.passed)
             .collect()
-    }
-
-    /// The string a `match:` entry expects at `query` (to narrow a control API list by it).
-    pub(super) fn literal(&self, query: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(q, _)| q == query)
-            .and_then(|(_, v)| v.as_str())
     }
 
     /// ` with $.a = x, $.b = y`, or nothing without entries.
@@ -128,6 +121,34 @@ pub(super) fn seq(entry: &Value) -> Option<u64> {
     entry.get("seq").and_then(Value::as_u64)
 }
 
+/// Which entries of a control API list were seen already: by `seq` (the list is then asked
+/// only for newer ones with `after=`), or by `id` from a sandbox that numbers none (which
+/// sends the whole list every time).
+#[derive(Default)]
+pub(super) struct Cursor {
+    last: Option<u64>,
+    ids: HashSet<String>,
+}
+
+impl Cursor {
+    /// The last `seq` seen, for `after=`.
+    pub(super) fn last(&self) -> Option<u64> {
+        self.last
+    }
+
+    /// Whether `entry` was not seen before; remembers it.
+    pub(super) fn is_new(&mut self, entry: &Value) -> bool {
+        match seq(entry) {
+            Some(s) if self.last.is_some_and(|last| s <= last) => false,
+            Some(s) => {
+                self.last = Some(s);
+                true
+            }
+            None => self.ids.insert(entry["id"].to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,12 +187,25 @@ mod tests {
         assert_eq!(why.len(), 1);
         assert_eq!(why[0].query, "$.request.paymentRequestId");
         assert_eq!(why[0].message, "expected string <R1>, got string <R2>");
-        assert_eq!(m.literal("$.request.paymentRequestId"), Some("R1"));
         assert_eq!(
             m.describe(),
             " with $.request.paymentRequestId = R1, $.request.paymentAmount.value = 4200"
         );
         assert_eq!(matcher(&[]).describe(), "");
+    }
+
+    #[test]
+    fn the_cursor_sees_each_entry_once() {
+        let mut c = Cursor::default();
+        assert!(c.is_new(&json!({"seq": 1})));
+        assert!(c.is_new(&json!({"seq": 3})));
+        assert!(!c.is_new(&json!({"seq": 2})));
+        assert!(!c.is_new(&json!({"seq": 3})));
+        assert_eq!(c.last(), Some(3));
+        // Without seq: by id.
+        assert!(c.is_new(&json!({"id": 7})));
+        assert!(!c.is_new(&json!({"id": 7})));
+        assert!(c.is_new(&json!({"id": "7"})));
     }
 
     #[test]
