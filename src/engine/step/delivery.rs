@@ -273,6 +273,72 @@ mod tests {
         );
     }
 
+    use super::super::watch::fake;
+    use std::sync::{Arc, Mutex};
+
+    fn record(seq: u64, payment_id: &str, attempts: Vec<Value>) -> Value {
+        json!({ "id": seq, "seq": seq, "notifyType": "PAYMENT_RESULT", "url": "http://127.0.0.1:1/n",
+                "paymentId": payment_id, "state": "pending", "done": false,
+                "nextAttemptAt": "2026-11-27T10:02:00Z",
+                "body": { "notifyType": "PAYMENT_RESULT", "paymentId": payment_id },
+                "attempts": attempts })
+    }
+
+    #[tokio::test]
+    async fn the_step_waits_for_the_attempts_asked_for() {
+        let entries: fake::Entries = Arc::new(Mutex::new(vec![
+            record(1, "P0", vec![]),
+            record(2, "P1", vec![attempt(Some(500), "no", false)]),
+        ]));
+        let parts = fake::start(
+            "/_sandbox/deliveries",
+            "deliveries",
+            ("type", "notifyType"),
+            entries.clone(),
+        )
+        .await;
+        let later = entries.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let mut list = later.lock().unwrap();
+            list[1]["attempts"]
+                .as_array_mut()
+                .unwrap()
+                .push(attempt(None, "", false));
+        });
+        let a: DeliveryAction = serde_saphyr::from_str(
+            "type: PAYMENT_RESULT\nmatch: { $.paymentId: P1 }\nattempts: 2\nwithin: 5s\n",
+        )
+        .unwrap();
+        let e = wait(&a, &parts.ctx()).await.unwrap();
+        assert_eq!(e.failure, None);
+        assert_eq!(e.observed.extra["attempts"], 2);
+        assert_eq!(e.observed.extra["ack"], "none");
+
+        // Too few attempts in time: the state and the next attempt are told.
+        let a: DeliveryAction = serde_saphyr::from_str(
+            "type: PAYMENT_RESULT\nmatch: { $.paymentId: P0 }\nwithin: 300ms\n",
+        )
+        .unwrap();
+        let failure = wait(&a, &parts.ctx()).await.unwrap().failure.unwrap();
+        assert!(
+            failure.starts_with("the PAYMENT_RESULT delivery 1 made 0 of 1 attempt(s) in 300 ms (state pending, next attempt at 2026-11-27T10:02:00Z)"),
+            "{failure}"
+        );
+
+        // None matching: the nearest are quoted.
+        let a: DeliveryAction = serde_saphyr::from_str(
+            "type: PAYMENT_RESULT\nmatch: { $.paymentId: P7 }\nwithin: 300ms\n",
+        )
+        .unwrap();
+        let failure = wait(&a, &parts.ctx()).await.unwrap().failure.unwrap();
+        assert!(failure.starts_with("no PAYMENT_RESULT delivery with $.paymentId = P7 was made in 300 ms; the sandbox made 2 PAYMENT_RESULT deliveries"), "{failure}");
+        assert!(
+            failure.contains("$.paymentId: expected string <P7>, got string <P1>"),
+            "{failure}"
+        );
+    }
+
     #[test]
     fn a_record_without_attempts_or_fields_does_not_panic() {
         let e = exchange(json!({ "id": 1, "state": "pending" }), Some("few".into()));

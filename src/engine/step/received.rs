@@ -215,6 +215,7 @@ fn exchange(api: &str, matches: Vec<Value>, failure: Option<String>) -> Exchange
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apo::target::Target;
     use crate::expect::eval_entry;
 
     /// A journal entry as `GET /_sandbox/calls` lists it.
@@ -274,6 +275,108 @@ mod tests {
         assert!(!none.observed.extra.contains_key("signature"));
         assert_eq!(none.observed.body, json!({ "calls": [] }));
         assert_eq!(none.failure.as_deref(), Some("nothing"));
+    }
+
+    use super::super::watch::fake;
+    use std::sync::{Arc, Mutex};
+
+    fn action(yaml: &str) -> ReceivedAction {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    async fn journal(calls: Vec<Value>) -> (fake::Parts, fake::Entries) {
+        let entries: fake::Entries = Arc::new(Mutex::new(calls));
+        let parts = fake::start("/_sandbox/calls", "calls", ("api", "api"), entries.clone()).await;
+        (parts, entries)
+    }
+
+    #[tokio::test]
+    async fn a_call_that_comes_while_waiting_is_found() {
+        let (parts, entries) = journal(vec![call(1, "OTHER", "valid")]).await;
+        let later = entries.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            later.lock().unwrap().push(call(2, "R1", "valid"));
+        });
+        let a = action("api: pay\nmatch: { $.request.paymentRequestId: R1 }\nwithin: 5s\n");
+        let e = wait(&a, &parts.ctx()).await.unwrap();
+        assert_eq!(e.failure, None);
+        assert_eq!(e.observed.extra["count"], 1);
+        assert_eq!(e.observed.body["response"]["paymentId"], "P2");
+    }
+
+    #[tokio::test]
+    async fn nothing_in_time_fails_with_the_nearest_calls_and_why() {
+        let (parts, _) = journal(vec![
+            call(1, "R0", "valid"),
+            call(2, "R9", "invalid"),
+            json!({ "seq": 3, "api": "capture" }),
+        ])
+        .await;
+        let a = action(
+            "api: pay\nmatch: { $.request.paymentRequestId: R1, signature: valid }\nwithin: 300ms\n",
+        );
+        let e = wait(&a, &parts.ctx()).await.unwrap();
+        let failure = e.failure.unwrap();
+        assert!(
+            failure.starts_with("no `pay` call with $.request.paymentRequestId = R1, signature = valid reached the sandbox in 300 ms; its journal has 2 `pay` calls"),
+            "{failure}"
+        );
+        // The call that misses one entry comes first.
+        let nearest = failure.split("nearest:").nth(1).unwrap();
+        assert!(nearest.trim_start().starts_with("#1 POST"), "{failure}");
+        assert!(
+            nearest.contains("$.request.paymentRequestId: expected string <R1>, got string <R0>"),
+            "{failure}"
+        );
+        assert!(
+            nearest.contains("signature: expected string <valid>, got string <invalid>"),
+            "{failure}"
+        );
+        assert_eq!(e.observed.extra["count"], 0);
+    }
+
+    #[tokio::test]
+    async fn settle_counts_every_match_and_none_is_count_zero() {
+        let (parts, entries) = journal(vec![call(1, "R1", "valid")]).await;
+        let later = entries.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            later.lock().unwrap().push(call(2, "R1", "valid"));
+        });
+        let a = action("api: pay\nmatch: { $.request.paymentRequestId: R1 }\nsettle: 500ms\n");
+        let e = wait(&a, &parts.ctx()).await.unwrap();
+        assert_eq!(e.failure, None);
+        assert_eq!(e.observed.extra["count"], 2);
+        let a = action("api: refund\nwithin: 200ms\nsettle: 1s\n");
+        let e = wait(&a, &parts.ctx()).await.unwrap();
+        assert_eq!(
+            (e.failure, e.observed.extra["count"].clone()),
+            (None, json!(0))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_target_other_than_the_embedded_sandbox_is_an_error() {
+        let (parts, _) = journal(Vec::new()).await;
+        let a = action("api: pay\nwithin: 1s\n");
+        let mut ctx = parts.ctx();
+        let other = Target {
+            name: "live".to_owned(),
+            ..ctx.apo.target.clone()
+        };
+        let apo = crate::engine::Apo {
+            target: other,
+            ..ctx.apo.clone()
+        };
+        ctx.apo = &apo;
+        let e = wait(&a, &ctx).await.err().unwrap();
+        assert!(
+            e.starts_with(
+                "a `received` step reads the embedded sandbox, and this run's target is `live`"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

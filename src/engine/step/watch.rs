@@ -233,3 +233,91 @@ mod tests {
         assert_eq!(Nearest::default().describe(), "");
     }
 }
+
+/// A fake control API list and what a step needs to run against it as the embedded sandbox,
+/// for the `received` and `delivery` steps' tests.
+#[cfg(test)]
+pub(super) mod fake {
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+    use std::sync::{Arc, Mutex};
+
+    use axum::extract::Query;
+    use serde_json::{Map, Value, json};
+
+    use super::super::StepCtx;
+    use crate::apo::client::Client;
+    use crate::apo::target::Target;
+    use crate::diag::SourceFile;
+    use crate::engine::Apo;
+    use crate::engine::scope::Scope;
+    use crate::template::Templates;
+
+    /// The entries the fake lists; a test may add to them while a step waits.
+    pub(crate) type Entries = Arc<Mutex<Vec<Value>>>;
+
+    /// What a step runs with.
+    pub(crate) struct Parts {
+        templates: Templates,
+        file: Arc<SourceFile>,
+        scope: Scope,
+        apo: Apo,
+    }
+
+    impl Parts {
+        pub(crate) fn ctx(&self) -> StepCtx<'_> {
+            StepCtx {
+                templates: &self.templates,
+                client: self.apo.client.http(),
+                root: std::path::Path::new("."),
+                file: &self.file,
+                scope: &self.scope,
+                apo: &self.apo,
+            }
+        }
+    }
+
+    /// Serves `GET path` as `{ key: [entries with seq > ?after=, and ?filter= equal to the
+    /// entry's `field`] }` on 127.0.0.1:0; the parts to run a step against it.
+    pub(crate) async fn start(
+        path: &'static str,
+        key: &'static str,
+        filter: (&'static str, &'static str),
+        entries: Entries,
+    ) -> Parts {
+        let shared = entries.clone();
+        let list = move |Query(q): Query<HashMap<String, String>>| {
+            let entries = shared.clone();
+            async move {
+                let after = q.get("after").and_then(|a| a.parse::<u64>().ok());
+                let wanted = q.get(filter.0);
+                let listed: Vec<Value> = entries
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|e| after.is_none_or(|a| e["seq"].as_u64().is_some_and(|s| s > a)))
+                    .filter(|e| wanted.is_none_or(|w| e[filter.1] == w.as_str()))
+                    .cloned()
+                    .collect();
+                axum::Json(json!({ key: listed, "dropped": 0 }))
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let app = axum::Router::new().route(path, axum::routing::get(list));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Parts {
+            templates: Templates::new(Default::default()),
+            file: Arc::new(SourceFile {
+                path: PathBuf::from("t.yaml"),
+                text: String::new(),
+            }),
+            scope: Scope::new(&Map::new()),
+            apo: Apo {
+                client: Client::new().unwrap(),
+                target: Target::embedded(url.parse().unwrap()),
+                inbox: Default::default(),
+            },
+        }
+    }
+}
