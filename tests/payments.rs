@@ -769,3 +769,24 @@ steps:{}
     }
     assert_eq!(text.matches("failed at").count(), 1, "{text}");
 }
+
+#[test]
+fn a_front_door_that_does_not_lead_to_the_hosted_page_is_a_clear_error() {
+    let p = Project::new();
+    p.file(
+        "flows/door.yaml",
+        r#"
+name: A shop page that is not a front door
+steps:
+  - redirect: { from: "{{ shop }}/thanks", card: visa_success }
+"#,
+    );
+    let shop = format!("shop={}", shop::url());
+    let out = p.run(&["--var", &shop]);
+    let text = both(&out);
+    assert_eq!(code(&out), 1, "{text}");
+    assert!(
+        text.contains("/thanks (HTTP 200) does not lead to the hosted page: expected a redirect (3xx with Location) or JSON with `redirectUrl`; it answered <h1>Paid</h1>"),
+        "{text}"
+    );
+}

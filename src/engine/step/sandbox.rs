@@ -14,7 +14,7 @@ use super::http::{Exchange, chain, parse_body, quote, render_spanned_str};
 use crate::apo::target::Target;
 use crate::engine::result::{RequestSummary, ResponseSummary};
 use crate::expect::Observed;
-use crate::flow::model::SandboxAction;
+use crate::flow::model::{Faults, SandboxAction};
 use crate::mask::mask_text;
 
 /// How long one control API call may take (a poll of `received` / `delivery` included).
@@ -73,6 +73,26 @@ pub(super) async fn control_get(
     Ok(answer)
 }
 
+/// The body of `POST /_sandbox/faults`; `paymentId` / `clientId` (rendered) scope the faults
+/// to one payment's or one merchant's deliveries.
+fn faults_body(f: &Faults, ctx: &StepCtx<'_>) -> Result<Value, String> {
+    let mut body = json!({
+        "drop_next": f.drop,
+        "delay_ms": f.delay.map_or(0, |d| u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX)),
+        "duplicate_next": f.duplicate,
+        "reorder_next": f.reorder,
+    });
+    for (key, scope, name) in [
+        ("paymentId", &f.payment_id, "faults.payment_id"),
+        ("clientId", &f.client_id, "faults.client_id"),
+    ] {
+        if let Some(scope) = scope {
+            body[key] = Value::from(render_spanned_str(ctx, scope, name)?);
+        }
+    }
+    Ok(body)
+}
+
 /// Runs the control calls; the observed body merges their answers (`reset`, the faults,
 /// `now`).
 pub(super) async fn control(action: &SandboxAction, ctx: &StepCtx<'_>) -> Result<Exchange, String> {
@@ -82,22 +102,7 @@ pub(super) async fn control(action: &SandboxAction, ctx: &StepCtx<'_>) -> Result
         calls.push(("/_sandbox/reset", json!({})));
     }
     if let Some(f) = &action.faults {
-        let f = &f.value;
-        let mut faults = json!({
-            "drop_next": f.drop,
-            "delay_ms": f.delay.map_or(0, |d| u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX)),
-            "duplicate_next": f.duplicate,
-            "reorder_next": f.reorder,
-        });
-        for (key, scope, name) in [
-            ("paymentId", &f.payment_id, "faults.payment_id"),
-            ("clientId", &f.client_id, "faults.client_id"),
-        ] {
-            if let Some(scope) = scope {
-                faults[key] = Value::from(render_spanned_str(ctx, scope, name)?);
-            }
-        }
-        calls.push(("/_sandbox/faults", faults));
+        calls.push(("/_sandbox/faults", faults_body(&f.value, ctx)?));
     }
     if let Some(by) = &action.advance_clock {
         calls.push((
@@ -157,4 +162,29 @@ pub(super) async fn control(action: &SandboxAction, ctx: &StepCtx<'_>) -> Result
         guards: Vec::new(),
         failure: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::watch::fake;
+    use super::*;
+
+    #[test]
+    fn faults_are_scoped_by_payment_and_client_when_asked() {
+        let vars = json!({ "paymentId": "P1", "merchant": { "client_id": "SANDBOX_SHOP" } });
+        let parts = fake::parts("http://127.0.0.1:9/", vars.as_object().unwrap().clone());
+        let f: Faults = serde_saphyr::from_str(
+            "drop: 1\ndelay: 2s\npayment_id: \"{{ paymentId }}\"\nclient_id: \"{{ merchant.client_id }}\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            faults_body(&f, &parts.ctx()).unwrap(),
+            json!({ "drop_next": 1, "delay_ms": 2000, "duplicate_next": 0, "reorder_next": false,
+                    "paymentId": "P1", "clientId": "SANDBOX_SHOP" })
+        );
+        let unscoped = faults_body(&Faults::default(), &parts.ctx()).unwrap();
+        assert!(unscoped.get("paymentId").is_none() && unscoped.get("clientId").is_none());
+        let f: Faults = serde_saphyr::from_str("payment_id: \"{{ nope }}\"\n").unwrap();
+        assert!(faults_body(&f, &parts.ctx()).unwrap_err().contains("nope"));
+    }
 }

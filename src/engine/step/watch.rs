@@ -306,13 +306,18 @@ pub(super) mod fake {
         let url = format!("http://{}/", listener.local_addr().unwrap());
         let app = axum::Router::new().route(path, axum::routing::get(list));
         tokio::spawn(async move { axum::serve(listener, app).await });
+        parts(&url, Map::new())
+    }
+
+    /// The parts to run a step against the embedded sandbox at `url`, with these variables.
+    pub(crate) fn parts(url: &str, vars: Map<String, Value>) -> Parts {
         Parts {
             templates: Templates::new(Default::default()),
             file: Arc::new(SourceFile {
                 path: PathBuf::from("t.yaml"),
                 text: String::new(),
             }),
-            scope: Scope::new(&Map::new()),
+            scope: Scope::new(&vars),
             apo: Apo {
                 client: Client::new().unwrap(),
                 target: Target::embedded(url.parse().unwrap()),
