@@ -1122,6 +1122,15 @@ mod tests {
     }
 
     #[test]
+    fn the_journal_apis_are_the_apo_call_steps() {
+        let steps: Vec<&str> = crate::apo::endpoint::Endpoint::ALL
+            .iter()
+            .map(|e| e.step_name())
+            .collect();
+        assert_eq!(APIS, steps.as_slice());
+    }
+
+    #[test]
     fn merchant_steps_check_their_keys_and_bare_names() {
         let yaml = r#"name: m
 steps:

@@ -204,6 +204,12 @@ pub(crate) fn step_name(planned: &PlannedStep) -> String {
     if let Some(u) = &step.use_flow {
         return format!("use {}", u.value);
     }
+    if let Some(r) = &step.received {
+        return format!("received {}", r.value.api.value);
+    }
+    if let Some(d) = &step.delivery {
+        return format!("delivery {}", d.value.notify_type.value);
+    }
     if let Some(action) = Action::of(step) {
         return action.kind().to_owned();
     }

@@ -114,8 +114,11 @@ pub(super) async fn run(action: &RedirectAction, ctx: &StepCtx<'_>) -> Result<Ex
         abandon: action.abandon.as_ref().is_some_and(|a| a.value),
     };
     let mut exchange = browse(url.clone(), &buyer, ctx).await?;
-    let sent_back = exchange.observed.extra["landed_on"]
-        .as_str()
+    let sent_back = exchange
+        .observed
+        .extra
+        .get("landed_on")
+        .and_then(Value::as_str)
         .and_then(|l| Url::parse(l).ok())
         .filter(|l| l.origin() != url.origin());
     if action.fetches_return_page() {
