@@ -106,10 +106,16 @@ pub(super) async fn wait(action: &DeliveryAction, ctx: &StepCtx<'_>) -> Result<E
         let next = record["nextAttemptAt"]
             .as_str()
             .map_or_else(String::new, |at| format!(", next attempt at {at}"));
+        let hint = if record["done"] == true {
+            "the delivery is over: no more attempts will come (an acknowledged delivery is not \
+             resent)"
+        } else {
+            "resends follow APO's schedule on the sandbox's virtual clock: move it with \
+             `sandbox: { advance_clock: 2m }` before this step"
+        };
         format!(
-            "the {notify_type} delivery {} made {made} of {wanted} attempt(s) in {} ms (state {}{next})\n  \
-             = hint: resends follow APO's schedule on the sandbox's virtual clock: move it with \
-             `sandbox: {{ advance_clock: 2m }}` before this step",
+            "the {notify_type} delivery {} made {made} of {wanted} attempt(s) in {} ms (state \
+             {}{next})\n  = hint: {hint}",
             record["id"],
             within.as_millis(),
             record["state"].as_str().unwrap_or("unknown"),
@@ -325,6 +331,22 @@ mod tests {
             failure.starts_with("the PAYMENT_RESULT delivery 1 made 0 of 1 attempt(s) in 300 ms (state pending, next attempt at 2026-11-27T10:02:00Z)"),
             "{failure}"
         );
+
+        // A finished delivery gets no more attempts: the step does not wait for them.
+        let mut done = record(3, "P3", vec![attempt(Some(200), "{}", true)]);
+        done["done"] = json!(true);
+        done["state"] = json!("delivered");
+        entries.lock().unwrap().push(done);
+        let a: DeliveryAction = serde_saphyr::from_str(
+            "type: PAYMENT_RESULT\nmatch: { $.paymentId: P3 }\nattempts: 2\nwithin: 30s\n",
+        )
+        .unwrap();
+        let started = Instant::now();
+        let failure = wait(&a, &parts.ctx()).await.unwrap().failure.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(failure.contains("made 1 of 2 attempt(s)"), "{failure}");
+        assert!(failure.contains("the delivery is over"), "{failure}");
+        entries.lock().unwrap().pop();
 
         // None matching: the nearest are quoted.
         let a: DeliveryAction = serde_saphyr::from_str(
