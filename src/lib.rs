@@ -11,6 +11,8 @@
 //! | [`template`] | the minijinja environment (strict undefined) and its functions |
 //! | [`expect`] | JSONPath queries, predicates and captures |
 //! | [`engine`] | running flows: scheduling, per-flow scope, one file per step kind |
+//! | [`config`] | `apoflow.toml`: targets and merchants, with located errors |
+//! | [`merchant`] | the merchant under test: starting it, readiness, its output, stopping it |
 //! | [`apo`] | the protocol: signing, keys, endpoints, result codes, the client |
 //! | [`sandbox`] | the embedded APO simulator |
 //! | [`receiver`] | the runner's inbox for inbound notifications |
@@ -22,11 +24,13 @@
 pub mod apo;
 pub mod checklist;
 pub mod cli;
+pub mod config;
 pub mod diag;
 pub mod engine;
 pub mod expect;
 pub mod flow;
 pub mod mask;
+pub mod merchant;
 pub mod receiver;
 pub mod report;
 pub mod sandbox;

@@ -4,6 +4,11 @@
 #[path = "sandbox/support.rs"]
 mod support;
 
+#[path = "sandbox/journal.rs"]
+mod journal;
+#[path = "sandbox/tls.rs"]
+mod tls;
+
 use std::io::{Read as _, Write as _};
 
 use apoflow::apo::keys::PublicKey;

@@ -309,6 +309,9 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// An HTTP(S) proxy for every non-loopback request (loopback always goes direct).
     pub proxy: Option<String>,
+    /// CA certificates (PEM files) trusted besides the system's: a TLS sandbox's `ca.pem`, a
+    /// corporate proxy's CA.
+    pub ca_files: Vec<std::path::PathBuf>,
 }
 
 impl Default for ClientConfig {
@@ -317,6 +320,7 @@ impl Default for ClientConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
             proxy: None,
+            ca_files: Vec::new(),
         }
     }
 }
@@ -368,6 +372,9 @@ impl Client {
                 })?
                 .no_proxy(reqwest::NoProxy::from_string("localhost,127.0.0.1,::1"));
             builder = builder.proxy(proxy);
+        }
+        for file in &config.ca_files {
+            builder = builder.add_root_certificate(read_ca(file)?);
         }
         let http = builder
             .build()
@@ -536,6 +543,28 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+/// Reads one CA certificate (PEM) to trust; the size is bounded ([`MAX_CA_FILE`]).
+fn read_ca(file: &std::path::Path) -> Result<reqwest::Certificate, ClientBuildError> {
+    let bad = |what: String| {
+        ClientBuildError(format!(
+            "the CA file {} {what}; give a PEM certificate (a TLS sandbox writes its CA to \
+             DIR/ca.pem)",
+            file.display()
+        ))
+    };
+    let meta = std::fs::metadata(file).map_err(|e| bad(format!("cannot be read: {e}")))?;
+    if !meta.is_file() || meta.len() > MAX_CA_FILE {
+        return Err(bad(format!(
+            "is not a regular file of at most {MAX_CA_FILE} bytes"
+        )));
+    }
+    let pem = std::fs::read(file).map_err(|e| bad(format!("cannot be read: {e}")))?;
+    reqwest::Certificate::from_pem(&pem).map_err(|e| bad(format!("is not a certificate: {e}")))
+}
+
+/// The largest CA file read (a certificate is a few KiB; a bundle may be a few hundred).
+pub const MAX_CA_FILE: u64 = 1024 * 1024;
 
 #[cfg(test)]
 mod tests {

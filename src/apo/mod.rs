@@ -1,10 +1,8 @@
 //! The APO protocol, shared by the client, the sandbox and the receiver: signing and
-//! verification, keys and where they come from, endpoints, result codes, targets and their
-//! config, and the client that talks to a target. It knows nothing about flows, and nothing
+//! verification, keys and where they come from, endpoints, result codes, targets, and the client that talks to a target. It knows nothing about flows, and nothing
 //! about HTTP servers.
 
 pub mod client;
-pub mod config;
 pub mod endpoint;
 pub mod key_source;
 pub mod keys;

@@ -71,17 +71,7 @@ pub enum Command {
     /// Print the JSON Schema (draft-07) of the flow format, for editor completion.
     Schema,
     /// Run the embedded APO sandbox standalone (point a merchant server or an SDK at it).
-    Sandbox {
-        /// Address to listen on.
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8088")]
-        listen: String,
-        /// Register a merchant: CLIENT_ID=PUBLIC_KEY_FILE (repeatable).
-        #[arg(long = "merchant", value_name = "CLIENT_ID=PUBKEYFILE")]
-        merchants: Vec<String>,
-        /// Open the control API (/_sandbox/) to callers presenting this token.
-        #[arg(long, value_name = "T")]
-        control_token: Option<String>,
-    },
+    Sandbox(sandbox::SandboxArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand; returns the process exit code.
@@ -102,10 +92,6 @@ fn dispatch(command: Command, ctx: &Context) -> u8 {
         Command::List { paths, tags, json } => list::run(&paths, tags, json, ctx),
         Command::Run(args) => run::run(args, ctx),
         Command::Schema => schema::run(),
-        Command::Sandbox {
-            listen,
-            merchants,
-            control_token,
-        } => sandbox::run(&listen, &merchants, control_token),
+        Command::Sandbox(args) => sandbox::run(args),
     }
 }

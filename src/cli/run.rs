@@ -1,14 +1,18 @@
 //! `apoflow run [PATHS]...`: load and check every flow, then run them and report.
 //!
 //! ```text
-//! args ──> RunOptions (paths, vars, jobs, reports, target + keys)
+//! args ──> RunOptions (paths, vars, jobs, reports, target + keys, merchant)
 //!                                     bad flag / bad flow / bad target ──> exit 2, nothing sent
-//!      ──> flow::load ──> start: embedded sandbox (no --target) + notification receiver,
-//!                          both on 127.0.0.1:0; runner variables (notify_url, redirect_url, …)
+//!      ──> flow::load ──> start: embedded sandbox (no --target; --sandbox-listen or
+//!                          127.0.0.1:0) + notification receiver; the merchant under test
+//!                          (--merchant: started, registered, ready, or exit 2);
+//!                          runner variables (notify_url, redirect_url, merchant, …)
 //!      ──> engine::run ──events──> one consumer ──> report::Reporters
+//!      ──> stop the merchant (always; Ctrl-C and SIGTERM too)
 //!      ──> exit 0 (all passed) / 1 (a case failed or errored)
 //! ```
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -22,17 +26,21 @@ use super::{Context, exit};
 use url::Url;
 
 use crate::apo::client::{Client, ClientConfig};
-use crate::apo::config::{Config, DEFAULT_FILE};
 use crate::apo::target::Target;
+use crate::config::{Config, DEFAULT_FILE, MerchantSpec};
 use crate::diag::Diagnostic;
 use crate::engine::{self, event::Event};
 use crate::flow::{LoadOptions, load};
+use crate::merchant::{KeyFiles, Merchant};
 use crate::receiver::{self, ReceiverConfig, ReceiverHandle};
 use crate::report::evidence::RunInfo;
 use crate::report::{Reporters, Terminal};
 use crate::sandbox::{self, SandboxHandle};
 use crate::snapshot::UpdateMode;
 use crate::template::Templates;
+
+/// Flows with this tag test a merchant's own server: they run only with `--merchant`.
+pub const MERCHANT_TAG: &str = "merchant";
 
 /// The flags of `apoflow run`.
 #[derive(Debug, Args)]
@@ -63,8 +71,17 @@ pub struct RunArgs {
     /// a loopback port for the run).
     #[arg(long, value_name = "NAME")]
     pub target: Option<String>,
-    /// The config file naming the targets [default: apoflow.toml].
-    #[arg(long, value_name = "FILE", requires = "target")]
+    /// Start this merchant of the config file (`[merchants.NAME]`) against the embedded
+    /// sandbox for the run: the system under test. Flows see `merchant.url` and
+    /// `merchant.client_id`.
+    #[arg(long, value_name = "NAME", conflicts_with = "target")]
+    pub merchant: Option<String>,
+    /// Where the embedded sandbox listens [default: the merchant's `sandbox_listen`, else a
+    /// free port on 127.0.0.1].
+    #[arg(long, value_name = "ADDR", conflicts_with = "target")]
+    pub sandbox_listen: Option<SocketAddr>,
+    /// The config file naming the targets and merchants [default: apoflow.toml].
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The public URL that reaches this run's notification receiver (e.g. a tunnel), for live
     /// targets that cannot call 127.0.0.1; `notify_url` and `redirect_url` are built on it.
@@ -109,6 +126,10 @@ pub struct RunOptions {
     pub color: bool,
     /// The `--target`, keys loaded; `None` for the embedded sandbox.
     pub target: Option<Target>,
+    /// The `--merchant`, as configured.
+    pub merchant: Option<MerchantSpec>,
+    /// Where the embedded sandbox listens.
+    pub sandbox_listen: Option<SocketAddr>,
     /// `--notify-public-url`.
     pub notify_public_url: Option<Url>,
     /// How the run's HTTP client is built (proxy from the environment).
@@ -155,22 +176,50 @@ impl RunOptions {
                 );
             }
         }
-        let target = match &args.target {
+        let mut client = ClientConfig::with_proxy_from(&|var| ctx.var(var).map(str::to_owned));
+        let config = (args.target.is_some() || args.merchant.is_some()).then(|| {
+            Config::load(
+                &ctx.cwd
+                    .join(args.config.as_deref().unwrap_or(Path::new(DEFAULT_FILE))),
+            )
+        });
+        let mut config_error = |e: crate::config::ConfigError| {
+            errors.push(Diagnostic::plain(crate::mask::mask_text(&e.to_string())));
+        };
+        let config = match config {
+            Some(Err(e)) => {
+                config_error(e);
+                None
+            }
+            Some(Ok(c)) => Some(c),
             None => None,
-            Some(name) => {
-                let file = ctx
-                    .cwd
-                    .join(args.config.as_deref().unwrap_or(Path::new(DEFAULT_FILE)));
-                match Config::load(&file)
-                    .and_then(|c| c.target(name, &|var| ctx.var(var).map(str::to_owned)))
-                {
-                    Ok(t) => Some(t),
+        };
+        let target = match (&args.target, &config) {
+            (Some(name), Some(config)) => {
+                match config.target(name, &|var| ctx.var(var).map(str::to_owned)) {
+                    Ok(t) => {
+                        client
+                            .ca_files
+                            .extend(config.spec(name).ok().and_then(|s| s.ca_file.clone()));
+                        Some(t)
+                    }
                     Err(e) => {
-                        errors.push(Diagnostic::plain(crate::mask::mask_text(&e.to_string())));
+                        config_error(e);
                         None
                     }
                 }
             }
+            _ => None,
+        };
+        let merchant = match (&args.merchant, &config) {
+            (Some(name), Some(config)) => match config.merchant(name) {
+                Ok(m) => Some(m.clone()),
+                Err(e) => {
+                    config_error(e);
+                    None
+                }
+            },
+            _ => None,
         };
         let snapshots = match update_mode(args.update_snapshots, ctx) {
             Ok(mode) => mode,
@@ -197,9 +246,13 @@ impl RunOptions {
             junit: args.junit,
             json: args.json,
             color: ctx.stdout_is_tty && ctx.var("NO_COLOR").is_none(),
+            sandbox_listen: args
+                .sandbox_listen
+                .or(merchant.as_ref().and_then(|m| m.sandbox_listen)),
             target,
+            merchant,
             notify_public_url: args.notify_public_url,
-            client: ClientConfig::with_proxy_from(&|var| ctx.var(var).map(str::to_owned)),
+            client,
             snapshots,
             checklist: args.checklist,
             evidence: args.evidence,
@@ -251,6 +304,22 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             return exit::INVALID;
         }
     };
+    let mut plan = plan;
+    let needs_merchant = if options.merchant.is_none() {
+        let before = plan.cases.len();
+        plan.cases
+            .retain(|c| !c.tags.iter().any(|t| t == MERCHANT_TAG));
+        before - plan.cases.len()
+    } else {
+        0
+    };
+    if needs_merchant > 0 {
+        eprintln!(
+            "note: {needs_merchant} case{} tagged `{MERCHANT_TAG}` not run: {} a merchant under test (--merchant NAME)",
+            if needs_merchant == 1 { "" } else { "s" },
+            if needs_merchant == 1 { "it needs" } else { "they need" },
+        );
+    }
     if plan.cases.is_empty() {
         // A green run that ran nothing (a mistyped tag, an empty folder) would hide a mistake.
         let mut d = Diagnostic::plain("no flow to run").with_hint(
@@ -259,6 +328,12 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         if let Some(tags) = &options.tags {
             d = Diagnostic::plain(format!("no flow to run: none matches --tags `{tags}`"))
                 .with_hint("`apoflow list` shows each flow with its tags");
+        }
+        if needs_merchant > 0 {
+            d = Diagnostic::plain(format!(
+                "no flow to run: the flows selected are tagged `{MERCHANT_TAG}`"
+            ))
+            .with_hint("they test a merchant's server: pass --merchant NAME ([merchants.NAME] in apoflow.toml)");
         }
         print_diagnostics(&[d], ctx);
         return exit::INVALID;
@@ -286,25 +361,30 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         options.junit.clone(),
         options.json.clone(),
     );
-    let client = match Client::from_config(&options.client) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::INVALID;
-        }
-    };
     let started = jiff::Timestamp::now();
     let keep_cases = checklist.is_some() || options.list_snapshots.is_some();
     runtime.block_on(async move {
-        // The servers live until the run ends (dropping a handle stops its server).
-        let (_sandbox, _receiver, apo, runner) =
-            match start(options.target, options.notify_public_url, client).await {
-                Ok(started) => started,
-                Err(e) => {
-                    eprintln!("error: {}", crate::mask::mask_text(&e));
-                    return exit::INVALID;
-                }
-            };
+        // The servers and the merchant live until the run ends (dropping a handle stops it).
+        let setup = Setup {
+            live: options.target,
+            merchant: options.merchant,
+            sandbox_listen: options.sandbox_listen,
+            notify_public_url: options.notify_public_url,
+            client: options.client,
+        };
+        let Started {
+            sandbox: _sandbox,
+            receiver: _receiver,
+            apo,
+            runner,
+            merchant,
+        } = match start(setup).await {
+            Ok(started) => started,
+            Err(e) => {
+                eprintln!("error: {}", crate::mask::mask_text(&e));
+                return exit::INVALID;
+            }
+        };
         let target = format!("{} ({})", apo.target.name, apo.target.base_url);
         let engine_options = engine::Options {
             jobs: options.jobs,
@@ -331,6 +411,10 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         let (reporters, collector) = match consumer.await {
             Ok((reporters, collector)) => (Some(reporters), collector),
             Err(_) => (None, Collector::default()),
+        };
+        let merchant_log = match merchant {
+            Some(m) => Some(m.finish(summary.is_failure()).await),
+            None => None,
         };
         if let Some(reporters) = &reporters {
             for e in reporters.errors() {
@@ -362,6 +446,13 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
                 }
             }
         }
+        if let (Some(dir), Some(log)) = (&options.evidence, &merchant_log) {
+            let file = dir.join("merchant.log");
+            if let Err(e) = std::fs::write(&file, log) {
+                eprintln!("error: failed to write {}: {e}", file.display());
+                return exit::INVALID;
+            }
+        }
         if summary.is_failure() || !covered {
             exit::FAILED
         } else {
@@ -370,33 +461,88 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
     })
 }
 
-/// What `start` brings up: the embedded sandbox (when there is no `--target`), the
-/// notification receiver, what the engine calls APO with, and the runner variables.
-type Started = (
-    Option<SandboxHandle>,
-    ReceiverHandle,
-    engine::Apo,
-    Map<String, Value>,
-);
-
-/// Starts the embedded sandbox (unless a live target is given) and the receiver, both on
-/// 127.0.0.1:0, and builds the runner variables.
-async fn start(
+/// What `start` is given: where APO is, the merchant to start, the client's settings.
+struct Setup {
     live: Option<Target>,
+    merchant: Option<MerchantSpec>,
+    sandbox_listen: Option<SocketAddr>,
     notify_public_url: Option<Url>,
-    client: Client,
-) -> Result<Started, String> {
-    let bind = || async {
-        tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| format!("failed to listen on 127.0.0.1: {e}"))
-    };
-    let (sandbox, target) = match live {
+    client: ClientConfig,
+}
+
+/// What `start` brings up: the embedded sandbox (when there is no `--target`), the
+/// notification receiver, what the engine calls APO with, the runner variables, and the
+/// merchant under test.
+struct Started {
+    sandbox: Option<SandboxHandle>,
+    receiver: ReceiverHandle,
+    apo: engine::Apo,
+    runner: Map<String, Value>,
+    merchant: Option<RunningMerchant>,
+}
+
+/// The merchant under test while the flows run, with the key files it was given.
+struct RunningMerchant {
+    name: String,
+    process: Merchant,
+    _keys: KeyFiles,
+}
+
+impl RunningMerchant {
+    /// Stops it (the whole process group) and returns its masked output; after a failed run
+    /// its last lines go to stderr, where they explain most failures.
+    async fn finish(self, failed: bool) -> String {
+        let log = self.process.log().clone();
+        let how = self.process.stop().await;
+        if failed {
+            let tail = log.tail(crate::merchant::ERROR_TAIL);
+            eprintln!(
+                "merchant `{}` {how}; its last {} output lines:",
+                self.name,
+                tail.len()
+            );
+            for line in tail {
+                eprintln!("  | {line}");
+            }
+        }
+        log.text()
+    }
+}
+
+/// Binds the embedded sandbox's listener, with a hint for the usual failures.
+async fn bind_sandbox(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::PermissionDenied => {
+                "ports below 1024 need root or the CAP_NET_BIND_SERVICE capability \
+                 (`sudo setcap cap_net_bind_service=+ep $(which apoflow)`)"
+            }
+            std::io::ErrorKind::AddrInUse => {
+                "another process listens there (a standalone `apoflow sandbox`?); stop it or pick \
+                 another --sandbox-listen address"
+            }
+            _ => "pick another --sandbox-listen address",
+        };
+        format!("the embedded sandbox failed to listen on {addr}: {e}\n  = hint: {hint}")
+    })
+}
+
+/// Starts the embedded sandbox (unless a live target is given), the receiver on 127.0.0.1:0,
+/// and the merchant under test, and builds the runner variables.
+async fn start(setup: Setup) -> Result<Started, String> {
+    let client = Client::from_config(&setup.client).map_err(|e| e.to_string())?;
+    let (sandbox, target) = match setup.live {
         Some(target) => (None, target),
         None => {
-            let config = sandbox::Config::embedded()
+            let mut config = sandbox::Config::embedded()
                 .map_err(|e| format!("failed to load the embedded sandbox keys: {e}"))?;
-            let handle = sandbox::start(bind().await?, config)
+            if let Some(m) = &setup.merchant {
+                register(&mut config, m)?;
+            }
+            let listen = setup
+                .sandbox_listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+            let handle = sandbox::start(bind_sandbox(listen).await?, config)
                 .map_err(|e| format!("failed to start the embedded sandbox: {e}"))?;
             let url = Url::parse(handle.url())
                 .map_err(|e| format!("the embedded sandbox URL is not a URL: {e}"))?;
@@ -404,8 +550,11 @@ async fn start(
         }
     };
     let mut config = ReceiverConfig::new(target.apo_public_key.clone());
-    config.public_url = notify_public_url;
-    let (receiver, inbox) = receiver::start(bind().await?, config)
+    config.public_url = setup.notify_public_url;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("failed to listen on 127.0.0.1: {e}"))?;
+    let (receiver, inbox) = receiver::start(listener, config)
         .map_err(|e| format!("failed to start the notification receiver: {e}"))?;
     let at = |path: &str| {
         receiver
@@ -425,12 +574,127 @@ async fn start(
         }),
     );
     runner.insert("sandbox".to_owned(), Value::from(target.is_embedded()));
+    let merchant = match &setup.merchant {
+        Some(spec) => {
+            let running = start_merchant(spec, &target, &client).await?;
+            runner.insert(
+                "merchant".to_owned(),
+                serde_json::json!({
+                    "name": spec.name,
+                    "url": spec.url.as_str().trim_end_matches('/'),
+                    "client_id": spec.client_id(),
+                }),
+            );
+            Some(running)
+        }
+        None => None,
+    };
     let apo = engine::Apo {
         client,
         target,
         inbox,
     };
-    Ok((sandbox, receiver, apo, runner))
+    Ok(Started {
+        sandbox,
+        receiver,
+        apo,
+        runner,
+        merchant,
+    })
+}
+
+/// The merchant's key pair: its configured files, or the fixed test-only merchant keys.
+fn merchant_keys(spec: &MerchantSpec) -> Result<(String, String), String> {
+    use crate::apo::target::{EMBEDDED_MERCHANT_PRIVATE_PEM, EMBEDDED_MERCHANT_PUBLIC_PEM};
+    match &spec.keys {
+        None => Ok((
+            EMBEDDED_MERCHANT_PRIVATE_PEM.to_owned(),
+            EMBEDDED_MERCHANT_PUBLIC_PEM.to_owned(),
+        )),
+        Some((private, public)) => {
+            let read = |path: &Path| {
+                std::fs::read_to_string(path).map_err(|e| {
+                    format!(
+                        "merchant `{}`: failed to read its key file {}: {e}",
+                        spec.name,
+                        path.display()
+                    )
+                })
+            };
+            Ok((read(private)?, read(public)?))
+        }
+    }
+}
+
+/// Registers the merchant's client id, public key and dashboard-level notification URL.
+fn register(config: &mut sandbox::Config, spec: &MerchantSpec) -> Result<(), String> {
+    let (_, public) = merchant_keys(spec)?;
+    let key = crate::apo::keys::PublicKey::from_text(&public)
+        .map_err(|e| format!("merchant `{}`: its public key: {e}", spec.name))?;
+    config.register_merchant(&spec.client_id(), key);
+    Ok(())
+}
+
+/// Starts the merchant with the variables that say where APO is and how to sign, and waits
+/// until it is ready. Ctrl-C and SIGTERM from here on stop it before apoflow exits.
+async fn start_merchant(
+    spec: &MerchantSpec,
+    target: &Target,
+    client: &Client,
+) -> Result<RunningMerchant, String> {
+    let (private, _) = merchant_keys(spec)?;
+    let keys = KeyFiles::write(&private, crate::apo::target::EMBEDDED_APO_PUBLIC_PEM)
+        .map_err(|e| format!("failed to write the merchant's key files: {e}"))?;
+    let path = |p: &Path| p.display().to_string();
+    let env = vec![
+        (
+            "APO_GATEWAY_URL".to_owned(),
+            target.base_url.as_str().trim_end_matches('/').to_owned(),
+        ),
+        ("APO_CLIENT_ID".to_owned(), spec.client_id()),
+        (
+            "APO_MERCHANT_PRIVATE_KEY_FILE".to_owned(),
+            path(&keys.merchant_private),
+        ),
+        ("APO_PUBLIC_KEY_FILE".to_owned(), path(&keys.apo_public)),
+        (
+            "MERCHANT_URL".to_owned(),
+            spec.url.as_str().trim_end_matches('/').to_owned(),
+        ),
+    ];
+    let mut process = Merchant::start(spec, &env).map_err(|e| e.to_string())?;
+    let killer = process.killer();
+    tokio::spawn(async move {
+        interrupted().await;
+        killer.kill();
+        eprintln!("interrupted: the merchant was stopped");
+        std::process::exit(130);
+    });
+    process
+        .wait_ready(client.http())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(RunningMerchant {
+        name: spec.name.clone(),
+        process,
+        _keys: keys,
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM (a CI job cancelled).
+async fn interrupted() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
-//! `apoflow sandbox --listen ADDR [--merchant CLIENT_ID=PUBKEYFILE]... [--control-token T]`:
-//! run the embedded APO sandbox standalone until interrupted, so a merchant's own server or the
-//! official SDKs can be pointed at it.
+//! `apoflow sandbox --listen ADDR [--merchant CLIENT_ID=PUBKEYFILE]... [--notify-url
+//! CLIENT_ID=URL]... [--control-token T] [--tls-dir DIR]`: run the embedded APO sandbox
+//! standalone until interrupted, so a merchant's own server or the official SDKs can be pointed
+//! at it (over HTTPS with `--tls-dir`).
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
 
 use super::exit;
 use crate::apo::keys::PublicKey;
@@ -27,8 +30,60 @@ fn merchant(spec: &str) -> Result<(String, PublicKey), String> {
     Ok((id.to_owned(), key))
 }
 
+/// The arguments of `apoflow sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8088")]
+    listen: String,
+    /// Register a merchant: CLIENT_ID=PUBLIC_KEY_FILE (repeatable).
+    #[arg(long = "merchant", value_name = "CLIENT_ID=PUBKEYFILE")]
+    merchants: Vec<String>,
+    /// A client's default notification URL (the dashboard's), used when a pay has no
+    /// paymentNotifyUrl: CLIENT_ID=URL (repeatable).
+    #[arg(long = "notify-url", value_name = "CLIENT_ID=URL")]
+    notify_urls: Vec<String>,
+    /// Open the control API (/_sandbox/) to callers presenting this token.
+    #[arg(long, value_name = "T")]
+    control_token: Option<String>,
+    /// Serve HTTPS with a certificate from a local CA kept in DIR (DIR/ca.pem, created once;
+    /// clients trust it).
+    #[arg(long, value_name = "DIR")]
+    tls_dir: Option<PathBuf>,
+}
+
+/// Parses `CLIENT_ID=URL`.
+fn notify_url(spec: &str) -> Result<(&str, &str), String> {
+    spec.split_once('=')
+        .filter(|(id, url)| !id.is_empty() && url::Url::parse(url).is_ok())
+        .ok_or_else(|| {
+            format!(
+                "--notify-url {spec}: expected CLIENT_ID=URL, e.g. SANDBOX_MY_SHOP=http://127.0.0.1:8000/apo/notify"
+            )
+        })
+}
+
+/// How to trust the CA, for the banner.
+fn trust_lines(ca: &Path) -> String {
+    let ca = ca.display();
+    format!(
+        "\x20 trust the CA     {ca}\n\
+         \x20   Python         SSL_CERT_FILE={ca}  (requests: REQUESTS_CA_BUNDLE={ca})\n\
+         \x20   Node.js        NODE_EXTRA_CA_CERTS={ca}\n\
+         \x20   Java           keytool -importcert -noprompt -alias apoflow-sandbox -file {ca} -keystore truststore.jks -storepass changeit\n\
+         \x20   curl           curl --cacert {ca}\n"
+    )
+}
+
 /// Runs the sandbox; returns an exit code.
-pub fn run(listen: &str, merchants: &[String], control_token: Option<String>) -> u8 {
+pub fn run(args: SandboxArgs) -> u8 {
+    let SandboxArgs {
+        listen,
+        merchants,
+        notify_urls,
+        control_token,
+        tls_dir,
+    } = args;
     let mut config = match Config::embedded() {
         Ok(c) => c,
         Err(e) => {
@@ -36,7 +91,7 @@ pub fn run(listen: &str, merchants: &[String], control_token: Option<String>) ->
             return exit::INVALID;
         }
     };
-    for spec in merchants {
+    for spec in &merchants {
         match merchant(spec) {
             Ok((id, key)) => config.register_merchant(&id, key),
             Err(msg) => {
@@ -44,6 +99,21 @@ pub fn run(listen: &str, merchants: &[String], control_token: Option<String>) ->
                 return exit::INVALID;
             }
         }
+    }
+    for spec in &notify_urls {
+        match notify_url(spec) {
+            Ok((id, url)) => config.default_notify_url(id, Some(url.to_owned())),
+            Err(msg) => {
+                eprintln!("error: {msg}");
+                return exit::INVALID;
+            }
+        }
+    }
+    if let Some(dir) = &tls_dir
+        && let Err(e) = config.tls_dir(dir)
+    {
+        eprintln!("error: {e}");
+        return exit::INVALID;
     }
     let token_set = control_token.is_some();
     config.control_token(control_token);
@@ -58,7 +128,7 @@ pub fn run(listen: &str, merchants: &[String], control_token: Option<String>) ->
         }
     };
     runtime.block_on(async move {
-        let listener = match tokio::net::TcpListener::bind(listen).await {
+        let listener = match tokio::net::TcpListener::bind(&listen).await {
             Ok(l) => l,
             Err(e) => {
                 eprintln!(
@@ -88,8 +158,10 @@ pub fn run(listen: &str, merchants: &[String], control_token: Option<String>) ->
              \x20 default merchant {}: sign with {KEYS}/merchant-private.pem\n\
              \x20 APO public key   {KEYS}/sandbox-apo-public.pem  (verify responses and notifications)\n\
              \x20 control API      {url}/_sandbox/  ({control})\n\
+             {}\
              Press Ctrl-C to stop.\n",
-            crate::apo::target::EMBEDDED_CLIENT_ID
+            crate::apo::target::EMBEDDED_CLIENT_ID,
+            handle.ca_file().map(trust_lines).unwrap_or_default(),
         );
         // A closed stdout (e.g. piped into `head`) must not stop the sandbox.
         let mut out = std::io::stdout().lock();

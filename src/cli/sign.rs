@@ -12,8 +12,8 @@ use url::Url;
 
 use super::{Context, exit};
 use crate::apo::client::{CallOptions, SentRequest, prepare};
-use crate::apo::config::{Config, DEFAULT_FILE};
 use crate::apo::{Endpoint, Target};
+use crate::config::{Config, DEFAULT_FILE};
 use crate::mask;
 
 /// `apoflow sign …`

@@ -5,6 +5,9 @@
 //! headers; that includes INVALID_SIGNATURE and other gateway errors, so every SDK can parse
 //! them. Absolute-form request targets (`POST https://host/ams/…`, sent by the Python SDK) are
 //! routed and verified by their path.
+//!
+//! Every call, failures included (bad signature, unknown client, malformed JSON, unknown API),
+//! is recorded in the request journal (`journal.rs`) with the answer it got.
 
 use std::sync::Arc;
 
@@ -17,9 +20,11 @@ use serde_json::Value;
 use super::App;
 use super::clock::iso;
 use super::error::ApoError;
+use super::journal::{Call, Verdict};
 use super::state::Handled;
 use crate::apo::client::CONTENT_TYPE;
 use crate::apo::endpoint::Endpoint;
+use crate::apo::keys::PublicKey;
 use crate::apo::result::ResultCode;
 use crate::apo::sign::{SignedParts, sign, verify};
 
@@ -62,77 +67,172 @@ fn respond(app: &App, path: &str, client_id: &str, body: &Value) -> Response {
 
 /// One of the six APIs.
 pub(super) async fn call(State(app): State<Arc<App>>, req: Request) -> Response {
-    let path = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
-    let client_id = header_str(req.headers(), "client-id")
-        .unwrap_or_default()
-        .to_owned();
-    let outcome = handle(&app, &path, &client_id, req).await;
+    let endpoint = Endpoint::from_path(req.uri().path());
+    let not_post = req.method() != Method::POST;
+    let received = receive(req).await;
+    let auth = authenticate(&app, &received);
+    let verdict = match &auth {
+        Ok(_) => Verdict::Valid,
+        Err((v, _)) => *v,
+    };
+    let outcome = handle(
+        &app,
+        not_post,
+        endpoint,
+        &received,
+        auth.map_err(|(_, e)| e),
+    );
     let body = match outcome {
         Ok((body, notices)) => {
             app.notifier.enqueue(notices, app.state.clock.now());
             body
         }
         Err(e) => {
-            tracing::debug!(code = e.code.code(), path, "sandbox call failed");
+            tracing::debug!(code = e.code.code(), received.path, "sandbox call failed");
             e.body()
         }
     };
-    respond(&app, &path, &client_id, &body)
+    answer(&app, received, endpoint, verdict, body)
 }
 
-async fn handle(app: &App, path: &str, client_id: &str, req: Request) -> Handled {
-    if req.method() != Method::POST {
-        return Err(ApoError::new(ResultCode::MethodNotSupported));
+/// A request as it arrived: what the journal keeps and what verification reads.
+struct Received {
+    path: String,
+    uri_path: String,
+    client_id: String,
+    headers: HeaderMap,
+    /// `None` when the body exceeded [`MAX_BODY`].
+    body: Option<Bytes>,
+}
+
+async fn receive(req: Request) -> Received {
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+    let uri_path = req.uri().path().to_owned();
+    let (parts, body) = req.into_parts();
+    let client_id = header_str(&parts.headers, "client-id")
+        .unwrap_or_default()
+        .to_owned();
+    Received {
+        path,
+        uri_path,
+        client_id,
+        body: axum::body::to_bytes(body, MAX_BODY).await.ok(),
+        headers: parts.headers,
     }
-    let endpoint = Endpoint::from_path(req.uri().path()).ok_or_else(|| {
-        ApoError::with(
-            ResultCode::NoInterfaceDef,
-            format!("API is not defined: {}", req.uri().path()),
-        )
-    })?;
-    if client_id.is_empty() {
-        return Err(ApoError::with(
-            ResultCode::InvalidClient,
-            "The client-id header is missing.",
+}
+
+/// Journals the call, then signs and sends the answer.
+fn answer(
+    app: &App,
+    r: Received,
+    endpoint: Option<Endpoint>,
+    signature: Verdict,
+    body: Value,
+) -> Response {
+    let response = respond(app, &r.path, &r.client_id, &body);
+    app.journal.record(Call {
+        at: app.state.clock.now(),
+        client_id: r.client_id,
+        api: endpoint.map_or("unknown", Endpoint::step_name),
+        path: r.path,
+        headers: r.headers,
+        body: r.body.map(|b| b.to_vec()).unwrap_or_default(),
+        signature,
+        response: body,
+    });
+    response
+}
+
+/// Who sent the call, and whether they signed it: the merchant's key when the signature
+/// verifies, else the journal's verdict and the error to answer.
+fn authenticate<'a>(app: &'a App, r: &Received) -> Result<&'a PublicKey, (Verdict, ApoError)> {
+    if r.client_id.is_empty() {
+        return Err((
+            Verdict::UnknownClient,
+            ApoError::with(
+                ResultCode::InvalidClient,
+                "The client-id header is missing.",
+            ),
         ));
     }
-    let key = app.config.merchants.get(client_id).ok_or_else(|| {
-        ApoError::with(
-            ResultCode::UnknownClient,
-            format!("No merchant is registered under client-id {client_id}."),
+    let key = app.config.merchants.get(&r.client_id).ok_or_else(|| {
+        (
+            Verdict::UnknownClient,
+            ApoError::with(
+                ResultCode::UnknownClient,
+                format!("No merchant is registered under client-id {}.", r.client_id),
+            ),
         )
     })?;
-    let headers = req.headers().clone();
-    let body: Bytes = axum::body::to_bytes(req.into_body(), MAX_BODY)
-        .await
-        .map_err(|_| ApoError::param("body", &format!("must be at most {MAX_BODY} bytes")))?;
-    let time = header_str(&headers, "request-time").ok_or_else(|| {
-        ApoError::with(
-            ResultCode::InvalidSignature,
-            "The request-time header is missing.",
+    let signature = header_str(&r.headers, "signature");
+    let unverified = if signature.is_some() {
+        Verdict::Invalid
+    } else {
+        Verdict::Missing
+    };
+    let body = r.body.as_ref().ok_or_else(|| {
+        (
+            unverified,
+            ApoError::param("body", &format!("must be at most {MAX_BODY} bytes")),
         )
     })?;
-    let signature = header_str(&headers, "signature").ok_or_else(|| {
-        ApoError::with(
-            ResultCode::InvalidSignature,
-            "The signature header is missing.",
+    let time = header_str(&r.headers, "request-time").ok_or_else(|| {
+        (
+            unverified,
+            ApoError::with(
+                ResultCode::InvalidSignature,
+                "The request-time header is missing.",
+            ),
+        )
+    })?;
+    let signature = signature.ok_or_else(|| {
+        (
+            Verdict::Missing,
+            ApoError::with(
+                ResultCode::InvalidSignature,
+                "The signature header is missing.",
+            ),
         )
     })?;
     verify(
         key,
-        &SignedParts::post(path, client_id, time, &body),
+        &SignedParts::post(&r.path, &r.client_id, time, body),
         signature,
     )
     .map_err(|e| {
-        ApoError::with(
-            ResultCode::InvalidSignature,
-            format!("The signature is not validated: {e}."),
+        (
+            Verdict::Invalid,
+            ApoError::with(
+                ResultCode::InvalidSignature,
+                format!("The signature is not validated: {e}."),
+            ),
         )
     })?;
-    let json: Value = serde_json::from_slice(&body).map_err(|e| {
+    Ok(key)
+}
+
+fn handle(
+    app: &App,
+    not_post: bool,
+    endpoint: Option<Endpoint>,
+    r: &Received,
+    auth: Result<&PublicKey, ApoError>,
+) -> Handled {
+    if not_post {
+        return Err(ApoError::new(ResultCode::MethodNotSupported));
+    }
+    let endpoint = endpoint.ok_or_else(|| {
+        ApoError::with(
+            ResultCode::NoInterfaceDef,
+            format!("API is not defined: {}", r.uri_path),
+        )
+    })?;
+    auth?;
+    let body = r.body.as_deref().unwrap_or_default();
+    let json: Value = serde_json::from_slice(body).map_err(|e| {
         ApoError::param(
             "body",
             &format!(
@@ -143,8 +243,9 @@ async fn handle(app: &App, path: &str, client_id: &str, req: Request) -> Handled
         )
     })?;
     let state = &app.state;
+    let client_id = r.client_id.as_str();
     match endpoint {
-        Endpoint::Pay => state.handle_pay(client_id, &json),
+        Endpoint::Pay => state.handle_pay(client_id, &json, app.config.notify_url(client_id)),
         Endpoint::InquiryPayment => state.handle_inquiry_payment(client_id, &json),
         Endpoint::Capture => state.handle_capture(client_id, &json),
         Endpoint::Cancel => state.handle_cancel(client_id, &json),
@@ -153,18 +254,21 @@ async fn handle(app: &App, path: &str, client_id: &str, req: Request) -> Handled
     }
 }
 
-/// Any other path: NO_INTERFACE_DEF (HTTP 200, signed like every APO answer).
+/// Any other path: NO_INTERFACE_DEF (HTTP 200, signed like every APO answer); journaled as
+/// `unknown`. A GET outside `/ams/` is a plain 404, not journaled.
 pub(super) async fn unknown_path(State(app): State<Arc<App>>, req: Request) -> Response {
     let path = req.uri().path().to_owned();
     if !path.starts_with("/ams/") && req.method() == Method::GET {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     }
-    let client_id = header_str(req.headers(), "client-id")
-        .unwrap_or_default()
-        .to_owned();
+    let received = receive(req).await;
+    let verdict = match authenticate(&app, &received) {
+        Ok(_) => Verdict::Valid,
+        Err((v, _)) => v,
+    };
     let err = ApoError::with(
         ResultCode::NoInterfaceDef,
         format!("API is not defined: {path}"),
     );
-    respond(&app, &path, &client_id, &err.body())
+    answer(&app, received, None, verdict, err.body())
 }

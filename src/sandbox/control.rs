@@ -1,14 +1,16 @@
-//! The control API under `/_sandbox/`: reset, the virtual clock, delivery faults and the list
-//! of deliveries. Open to loopback callers only, unless a token is configured, in which case
+//! The control API under `/_sandbox/`: reset, the virtual clock, delivery faults, the list
+//! of deliveries and the request journal. Every answer that shows what was sent or received
+//! goes through the masker ([`crate::mask::masked_json`]), so no card data or secret leaves. Open to loopback callers only, unless a token is configured, in which case
 //! any caller presenting it (`x-sandbox-token: T` or `authorization: Bearer T`) is let in and
 //! nobody else is.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -17,7 +19,9 @@ use serde_json::{Value, json};
 
 use super::App;
 use super::clock::iso;
-use super::notifier::Faults;
+use super::faults::ScopedFaults;
+use super::journal::CallFilter;
+use super::notifier::DeliveryFilter;
 
 /// Lets loopback callers (or, with a token configured, callers presenting it) through.
 pub(super) async fn guard(
@@ -55,10 +59,12 @@ fn bad(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
-/// `POST /_sandbox/reset`: forget every payment, token, delivery and fault; real time again.
+/// `POST /_sandbox/reset`: forget every payment, token, delivery, fault and journaled call; real
+/// time again.
 pub(super) async fn reset(State(app): State<Arc<App>>) -> Response {
     app.state.reset();
     app.notifier.reset();
+    app.journal.reset();
     Json(json!({ "reset": true })).into_response()
 }
 
@@ -85,29 +91,81 @@ pub(super) async fn advance(State(app): State<Arc<App>>, body: Bytes) -> Respons
     Json(json!({ "now": iso(app.state.clock.now()) })).into_response()
 }
 
-/// `GET /_sandbox/faults`: the current faults.
+/// `GET /_sandbox/faults`: the unscoped faults at the top level, the scoped sets under
+/// `scoped`.
 pub(super) async fn faults(State(app): State<Arc<App>>) -> Response {
-    Json(app.notifier.list()["faults"].clone()).into_response()
+    Json(app.notifier.faults()).into_response()
 }
 
-/// `POST /_sandbox/faults` with `{"drop_next": N, "delay_ms": N, "duplicate_next": N,
-/// "reorder_next": bool}` (all optional; absent = 0/false): replaces the faults.
+/// `POST /_sandbox/faults` with `{"paymentId": ID, "clientId": ID, "drop_next": N,
+/// "delay_ms": N, "duplicate_next": N, "reorder_next": bool}` (all optional; absent =
+/// none/0/false): replaces the faults of that scope (no `paymentId` nor `clientId`: the
+/// unscoped faults). Answers with the set as given.
 pub(super) async fn set_faults(State(app): State<Arc<App>>, body: Bytes) -> Response {
-    match serde_json::from_slice::<Faults>(&body) {
-        Ok(f) => {
-            app.notifier.set_faults(f.clone());
-            Json(f).into_response()
+    match serde_json::from_slice::<ScopedFaults>(&body) {
+        Ok(given) => {
+            let (scope, faults) = given.clone().split();
+            app.notifier.set_faults(scope, faults);
+            Json(given).into_response()
         }
         Err(e) => bad(
             StatusCode::BAD_REQUEST,
-            &format!(
-                "invalid faults: {e}; fields: drop_next, delay_ms, duplicate_next, reorder_next"
-            ),
+            &format!("invalid faults: {e}; fields: {}", ScopedFaults::FIELDS),
         ),
     }
 }
 
-/// `GET /_sandbox/deliveries`: every notification with its attempts.
-pub(super) async fn deliveries(State(app): State<Arc<App>>) -> Response {
-    Json(app.notifier.list()).into_response()
+/// `GET /_sandbox/deliveries?type=&paymentId=&clientId=&after=`: the notifications matching
+/// every given filter, with their attempts, oldest first, masked.
+pub(super) async fn deliveries(
+    State(app): State<Arc<App>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    match DeliveryFilter::from_query(&query) {
+        Ok(filter) => masked(&app.notifier.list(&filter)),
+        Err(e) => bad(StatusCode::BAD_REQUEST, &e),
+    }
+}
+
+/// `POST /_sandbox/deliveries/{id}/resend`: sends the delivery's exact bytes again now, signed
+/// afresh; answers with that attempt (status, answer, latencyMs, acknowledged, …), masked.
+pub(super) async fn resend(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<u64>() else {
+        return bad(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "delivery id {id:?}: expected the number shown as `id` in /_sandbox/deliveries"
+            ),
+        );
+    };
+    match app.notifier.resend(&app.state, id).await {
+        Some(attempt) => masked(&attempt),
+        None => bad(
+            StatusCode::NOT_FOUND,
+            &format!("no delivery {id} (see /_sandbox/deliveries; a reset forgets them)"),
+        ),
+    }
+}
+
+/// `GET /_sandbox/calls?api=&clientId=&paymentId=&paymentRequestId=&after=`: the journaled
+/// API calls matching every given filter, oldest first, masked.
+pub(super) async fn calls(
+    State(app): State<Arc<App>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    match CallFilter::from_query(&query) {
+        Ok(filter) => masked(&app.journal.list(&filter)),
+        Err(e) => bad(StatusCode::BAD_REQUEST, &e),
+    }
+}
+
+/// A JSON answer passed through the masker.
+fn masked(value: &Value) -> Response {
+    Json(crate::mask::masked_json(value)).into_response()
+}
+
+/// `GET /_sandbox/health`: `{"ok": true}` once the sandbox serves; open to every caller (it
+/// shows nothing), for readiness checks.
+pub(super) async fn health() -> Response {
+    Json(json!({ "ok": true })).into_response()
 }

@@ -5,27 +5,35 @@
 //!      raw body ─► verify (merchant key of client-id) ─► validate ─► State::handle_* ─► signed 200
 //!  buyer's browser ──GET/POST /page/…──► hosted_page.rs ─► State::handle_card / _challenge
 //!  State returns Notices ─► Notifier (signed POSTs, retry schedule on the virtual Clock)
-//!  tests / flows ──/_sandbox/…──► control.rs (reset, clock, faults, deliveries)
+//!  every API call (failures too) ─► journal.rs (GET /_sandbox/calls)
+//!  tests / flows ──/_sandbox/…──► control.rs (reset, clock, faults, deliveries, calls)
 //! ```
 //! Start it on a pre-bound listener with [`start`]; the returned [`SandboxHandle`] stops it
-//! when dropped.
+//! when dropped. With [`Config::tls_dir`] it serves HTTPS with a certificate from a local CA
+//! (`tls.rs`).
 
 mod api;
 pub mod cards;
 mod clock;
 mod control;
 mod error;
+mod faults;
 mod hosted_page;
+mod journal;
 mod notifier;
 mod payment;
 mod routes;
 mod state;
+mod tls;
 mod tokens;
 mod validate;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use axum::serve::ListenerExt as _;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -39,10 +47,14 @@ use crate::apo::target::{
 #[derive(Debug, Clone)]
 pub struct Config {
     merchants: HashMap<String, PublicKey>,
+    notify_urls: HashMap<String, String>,
     apo_key: PrivateKey,
     control_token: Option<String>,
     http: Option<reqwest::Client>,
+    tls: Option<Arc<tls::LocalCa>>,
 }
+
+pub use tls::{CA_FILE, CA_KEY_FILE, TlsError};
 
 impl Config {
     /// The embedded default: the default merchant ([`EMBEDDED_CLIENT_ID`]) registered, the
@@ -56,9 +68,11 @@ impl Config {
         );
         Ok(Config {
             merchants,
+            notify_urls: HashMap::new(),
             apo_key: PrivateKey::from_text(EMBEDDED_APO_PRIVATE_PEM)?,
             control_token: None,
             http: None,
+            tls: None,
         })
     }
 
@@ -66,6 +80,21 @@ impl Config {
     /// this public key.
     pub fn register_merchant(&mut self, client_id: &str, key: PublicKey) {
         self.merchants.insert(client_id.to_owned(), key);
+    }
+
+    /// Sets (or, with `None`, removes) the client's default notification URL, the stand-in
+    /// for the URL configured in APO's dashboard: a pay of this client without a
+    /// `paymentNotifyUrl` is notified there. With neither, no notification is sent.
+    pub fn default_notify_url(&mut self, client_id: &str, url: Option<String>) {
+        match url {
+            Some(url) => self.notify_urls.insert(client_id.to_owned(), url),
+            None => self.notify_urls.remove(client_id),
+        };
+    }
+
+    /// The client's default notification URL, if one is set.
+    fn notify_url(&self, client_id: &str) -> Option<&str> {
+        self.notify_urls.get(client_id).map(String::as_str)
     }
 
     /// Opens the control API to any caller presenting this token (header
@@ -83,6 +112,16 @@ impl Config {
         self.http = Some(http);
     }
 
+    /// Serves HTTPS: loads the local CA in `dir` ([`CA_FILE`] and [`CA_KEY_FILE`]), or creates
+    /// it (and `dir`) when neither file is there; [`start`] then makes a fresh certificate for
+    /// `localhost`, `127.0.0.1`, `::1` and the address it listens on. Clients trust
+    /// `dir/ca.pem`. Fails, naming the file and what to do, when `dir` is not writable or the
+    /// files are not a usable pair.
+    pub fn tls_dir(&mut self, dir: &Path) -> Result<(), TlsError> {
+        self.tls = Some(Arc::new(tls::LocalCa::open(dir)?));
+        Ok(())
+    }
+
     /// The registered client ids, sorted.
     pub fn client_ids(&self) -> Vec<&str> {
         let mut ids: Vec<&str> = self.merchants.keys().map(String::as_str).collect();
@@ -96,6 +135,7 @@ impl Config {
 struct App {
     state: Arc<state::State>,
     notifier: Arc<notifier::Notifier>,
+    journal: journal::Journal,
     config: Config,
 }
 
@@ -103,13 +143,20 @@ struct App {
 #[derive(Debug)]
 pub struct SandboxHandle {
     url: String,
+    ca_file: Option<PathBuf>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
 impl SandboxHandle {
-    /// The base URL, e.g. `http://127.0.0.1:41234` (no trailing slash).
+    /// The base URL, e.g. `http://127.0.0.1:41234`, or with TLS `https://127.0.0.7` (the port
+    /// omitted when it is 443); no trailing slash.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// With TLS, the CA certificate clients must trust (`DIR/ca.pem`).
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca_file.as_deref()
     }
 }
 
@@ -121,7 +168,9 @@ impl Drop for SandboxHandle {
     }
 }
 
-/// Serves the sandbox on an already-bound listener. Must be called inside a tokio runtime.
+/// Serves the sandbox on an already-bound listener (HTTPS when [`Config::tls_dir`] was set).
+/// Must be called inside a tokio runtime. A failure to make the certificate is an
+/// [`std::io::Error`] wrapping the [`TlsError`].
 pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHandle> {
     let addr = listener.local_addr()?;
     let host = if addr.ip().is_unspecified() {
@@ -131,7 +180,19 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
     } else {
         addr.ip().to_string()
     };
-    let url = format!("http://{host}:{}", addr.port());
+    let url = match (&config.tls, addr.port()) {
+        (Some(_), 443) => format!("https://{host}"),
+        (Some(_), port) => format!("https://{host}:{port}"),
+        (None, port) => format!("http://{host}:{port}"),
+    };
+    let ca_file = config.tls.as_ref().map(|ca| ca.ca_file().to_owned());
+    let listener = match &config.tls {
+        None => Bound::Plain(listener),
+        Some(ca) => {
+            let server = ca.server_config(addr.ip()).map_err(std::io::Error::other)?;
+            Bound::Tls(tls::TlsListener::new(listener, server)?)
+        }
+    };
     let state = Arc::new(state::State::new(url.clone()));
     let http = match &config.http {
         Some(http) => http.clone(),
@@ -140,21 +201,38 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
             .http()
             .clone(),
     };
-    let notifier = Arc::new(notifier::Notifier::new(config.apo_key.clone(), http));
+    let seq = Arc::new(journal::Sequence::default());
+    let notifier = Arc::new(notifier::Notifier::new(
+        config.apo_key.clone(),
+        http,
+        seq.clone(),
+    ));
     let app = Arc::new(App {
         state: state.clone(),
         notifier: notifier.clone(),
+        journal: journal::Journal::new(seq),
         config,
     });
     let (tx, rx) = oneshot::channel::<()>();
     let delivery = tokio::spawn(notifier.run(state));
     let router = routes::app(app).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
+        let shutdown = async {
+            let _ = rx.await;
+        };
+        let served = match listener {
+            Bound::Plain(l) => {
+                axum::serve(l, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            // tap_io: axum gives `ConnectInfo<SocketAddr>` for a tapped listener's address.
+            Bound::Tls(l) => {
+                axum::serve(l.tap_io(|_| {}), router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        };
         delivery.abort();
         if let Err(e) = served {
             tracing::error!("sandbox server stopped: {e}");
@@ -162,6 +240,13 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
     });
     Ok(SandboxHandle {
         url,
+        ca_file,
         shutdown: Some(tx),
     })
+}
+
+/// The listener a sandbox serves on.
+enum Bound {
+    Plain(TcpListener),
+    Tls(tls::TlsListener),
 }

@@ -1,4 +1,6 @@
-//! Signed notifications with APO's retry schedule, on the virtual clock, with fault injection.
+//! Signed notifications with APO's retry schedule, on the virtual clock, with fault injection,
+//! and the delivery journal (`GET /_sandbox/deliveries`): every attempt with what the merchant
+//! answered.
 //!
 //! ```text
 //! state ─Notice─► enqueue ─► Pending(next_due) ─ due on the virtual clock ─► send (signed POST)
@@ -6,20 +8,28 @@
 //!                               └── not acknowledged: next_due += SCHEDULE[n] ─┤ HTTP 200 + SUCCESS body
 //!                                   (8 attempts in all, then Failed)           ▼
 //!                                                                          Delivered
+//! POST /_sandbox/deliveries/{id}/resend ─► the same bytes, signed afresh, now (an extra attempt)
 //! ```
 //! A delivery is acknowledged only by HTTP 200 with a JSON body whose `result.resultCode` is
 //! `SUCCESS` and `result.resultStatus` is `S` (apo-api.md §7.3). Nothing is lost while the
 //! receiver is down: the delivery stays pending and is retried. A background task wakes every
 //! 100 ms, and at once when the clock is advanced or a notice is queued.
+//!
+//! Limits: at most [`MAX_DELIVERIES`] deliveries are kept (the oldest finished ones are evicted
+//! first, then the oldest of any state; evictions are counted in `dropped`); each attempt keeps
+//! at most [`MAX_ANSWER`] bytes of the merchant's answer and reads at most [`MAX_READ`].
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use super::clock::iso;
+use super::faults::{FaultBook, Faults, Scope};
+use super::journal::{Sequence, parse_after};
 use super::payment::Notice;
 use super::state::State;
 use crate::apo::keys::PrivateKey;
@@ -41,20 +51,16 @@ pub const SCHEDULE: [SignedDuration; 8] = [
 /// answer while a flow step may claim the notification), so a held answer is still read.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Delivery faults set through the control API.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Faults {
-    /// Drop the next N send attempts (recorded as failed attempts, so they are retried).
-    pub drop_next: u32,
-    /// Wait this long (real milliseconds) before every send.
-    pub delay_ms: u64,
-    /// Send the next N deliveries twice.
-    pub duplicate_next: u32,
-    /// Hold the next delivery and send it after the one that follows it (or when the faults
-    /// are next set).
-    pub reorder_next: bool,
-}
+/// How many deliveries are kept. Beyond it the oldest finished (delivered or failed) delivery
+/// is evicted, or, when none is finished, the oldest one (which is then never sent again).
+pub const MAX_DELIVERIES: usize = 10_000;
+
+/// How much of the merchant's answer an attempt keeps (`answer`, cut at a character boundary).
+pub const MAX_ANSWER: usize = 4 * 1024;
+
+/// How much of the merchant's answer is read to decide whether it acknowledges; the rest is
+/// not read (no SUCCESS acknowledgement is that long).
+pub const MAX_READ: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -75,30 +81,189 @@ impl Stage {
             Stage::Failed => "failed",
         }
     }
+
+    fn is_done(self) -> bool {
+        matches!(self, Stage::Delivered | Stage::Failed)
+    }
 }
 
-#[derive(Debug)]
+/// One send of a delivery and what came back.
+#[derive(Debug, Clone)]
 struct Attempt {
     at: Timestamp,
     outcome: String,
     acknowledged: bool,
+    /// The HTTP status, when the merchant answered.
+    status: Option<u16>,
+    /// The answer's body (lossy UTF-8, at most [`MAX_ANSWER`] bytes), when it answered.
+    answer: Option<String>,
+    /// Real milliseconds from sending to the end of the answer.
+    latency_ms: u64,
+    /// Why there was no answer: `timeout`, `connect`, `request`, `invalid_url`, `dropped`.
+    error: Option<&'static str>,
+    /// Sent by `POST /_sandbox/deliveries/{id}/resend`, outside the retry schedule.
+    resend: bool,
+}
+
+impl Attempt {
+    fn failed(at: Timestamp, error: &'static str, outcome: String) -> Self {
+        Attempt {
+            at,
+            outcome,
+            acknowledged: false,
+            status: None,
+            answer: None,
+            latency_ms: 0,
+            error: Some(error),
+            resend: false,
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "at": iso(self.at),
+            "status": self.status,
+            "answer": self.answer,
+            "latencyMs": self.latency_ms,
+            "acknowledged": self.acknowledged,
+            "outcome": self.outcome,
+            "error": self.error,
+            "resend": self.resend,
+        })
+    }
 }
 
 #[derive(Debug)]
 struct Delivery {
     id: u64,
+    seq: u64,
     notice: Notice,
     body: Arc<Vec<u8>>,
     stage: Stage,
+    /// The scope of the faults that held it for reordering, while [`Stage::Held`].
+    held_under: Option<Scope>,
     next_due: Timestamp,
     attempts: Vec<Attempt>,
+}
+
+impl Delivery {
+    fn payment_id(&self) -> Option<&str> {
+        self.notice.body.get("paymentId").and_then(Value::as_str)
+    }
+
+    /// Attempts made by the retry schedule (resends do not count).
+    fn scheduled_attempts(&self) -> usize {
+        self.attempts.iter().filter(|a| !a.resend).count()
+    }
+
+    fn matches(&self, f: &DeliveryFilter) -> bool {
+        f.after.is_none_or(|a| self.seq > a)
+            && f.notify_type
+                .as_deref()
+                .is_none_or(|t| t == self.notice.notify_type)
+            && f.payment_id
+                .as_deref()
+                .is_none_or(|p| Some(p) == self.payment_id())
+            && f.client_id
+                .as_deref()
+                .is_none_or(|c| c == self.notice.client_id)
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "seq": self.seq,
+            "notifyType": self.notice.notify_type,
+            "url": self.notice.url,
+            "clientId": self.notice.client_id,
+            "paymentId": self.notice.body.get("paymentId"),
+            "paymentRequestId": self.notice.body.get("paymentRequestId"),
+            "state": self.stage.name(),
+            "done": self.stage.is_done(),
+            "nextAttemptAt": matches!(self.stage, Stage::Pending).then(|| iso(self.next_due)),
+            "attempts": self.attempts.iter().map(Attempt::to_json).collect::<Vec<_>>(),
+            "body": self.notice.body,
+        })
+    }
+
+    fn job(&self, copies: u32, delay_ms: u64) -> Job {
+        Job {
+            id: self.id,
+            url: self.notice.url.clone(),
+            client_id: self.notice.client_id.clone(),
+            body: self.body.clone(),
+            copies,
+            delay_ms,
+        }
+    }
+}
+
+/// Which deliveries `GET /_sandbox/deliveries` lists; every given field must match (AND).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DeliveryFilter {
+    /// The notification's `notifyType` (query parameter `type`).
+    pub notify_type: Option<String>,
+    /// The `paymentId` of the notification body.
+    pub payment_id: Option<String>,
+    /// The client id it is sent to.
+    pub client_id: Option<String>,
+    /// Only deliveries with a larger sequence number.
+    pub after: Option<u64>,
+}
+
+impl DeliveryFilter {
+    /// The query parameters this filter reads.
+    pub const PARAMS: &str = "type, paymentId, clientId, after";
+
+    /// Reads the filter from query parameters; an unknown parameter or a non-numeric `after`
+    /// is an error naming it.
+    pub fn from_query(query: &HashMap<String, String>) -> Result<Self, String> {
+        let mut f = DeliveryFilter::default();
+        for (k, v) in query {
+            match k.as_str() {
+                "type" => f.notify_type = Some(v.clone()),
+                "paymentId" => f.payment_id = Some(v.clone()),
+                "clientId" => f.client_id = Some(v.clone()),
+                "after" => f.after = Some(parse_after(v)?),
+                other => {
+                    return Err(format!(
+                        "unknown filter {other:?}; filters: {}",
+                        Self::PARAMS
+                    ));
+                }
+            }
+        }
+        Ok(f)
+    }
 }
 
 #[derive(Debug, Default)]
 struct Book {
     deliveries: Vec<Delivery>,
-    faults: Faults,
+    faults: FaultBook,
     next_id: u64,
+    dropped: u64,
+}
+
+impl Book {
+    /// Evicts beyond [`MAX_DELIVERIES`]: the oldest finished first, else the oldest.
+    fn evict(&mut self) {
+        while self.deliveries.len() > MAX_DELIVERIES {
+            let at = self
+                .deliveries
+                .iter()
+                .position(|d| d.stage.is_done())
+                .unwrap_or(0);
+            self.deliveries.remove(at);
+            self.dropped += 1;
+        }
+    }
+
+    fn find(&mut self, id: u64) -> Option<&mut Delivery> {
+        // Ids grow with the position, so a binary search finds them.
+        let at = self.deliveries.binary_search_by_key(&id, |d| d.id).ok()?;
+        self.deliveries.get_mut(at)
+    }
 }
 
 struct Job {
@@ -107,6 +272,7 @@ struct Job {
     client_id: String,
     body: Arc<Vec<u8>>,
     copies: u32,
+    delay_ms: u64,
 }
 
 /// The notification sender.
@@ -116,17 +282,20 @@ pub struct Notifier {
     wake: Notify,
     http: reqwest::Client,
     key: PrivateKey,
+    seq: Arc<Sequence>,
 }
 
 impl Notifier {
     /// A notifier signing with the sandbox's APO key and sending through `http` (the client
-    /// built by `apo::client`, lent; each send is limited to [`SEND_TIMEOUT`]).
-    pub fn new(key: PrivateKey, http: reqwest::Client) -> Self {
+    /// built by `apo::client`, lent; each send is limited to [`SEND_TIMEOUT`]), numbering its
+    /// deliveries from `seq` (shared with the request journal).
+    pub fn new(key: PrivateKey, http: reqwest::Client, seq: Arc<Sequence>) -> Self {
         Notifier {
             book: Mutex::default(),
             wake: Notify::new(),
             http,
             key,
+            seq,
         }
     }
 
@@ -146,13 +315,16 @@ impl Notifier {
             let body = Arc::new(serde_json::to_vec(&notice.body).unwrap_or_default());
             book.deliveries.push(Delivery {
                 id,
+                seq: self.seq.next(),
                 notice,
                 body,
                 stage: Stage::Pending,
+                held_under: None,
                 next_due: now,
                 attempts: Vec::new(),
             });
         }
+        book.evict();
         drop(book);
         self.wake.notify_one();
     }
@@ -162,60 +334,75 @@ impl Notifier {
         self.wake.notify_one();
     }
 
-    /// Replaces the faults; a delivery held for reordering is released.
-    pub fn set_faults(&self, faults: Faults) {
+    /// Replaces the faults of `scope`; a delivery held for reordering under that scope is
+    /// released.
+    pub fn set_faults(&self, scope: Scope, faults: Faults) {
         let mut book = self.lock();
-        book.faults = faults;
         for d in &mut book.deliveries {
-            if d.stage == Stage::Held {
+            if d.stage == Stage::Held && d.held_under.as_ref() == Some(&scope) {
                 d.stage = Stage::Pending;
+                d.held_under = None;
             }
         }
+        book.faults.set(scope, faults);
         drop(book);
         self.wake.notify_one();
     }
 
-    /// Forgets every delivery and fault.
+    /// Every set of faults, as JSON (see [`FaultBook::to_json`]).
+    pub fn faults(&self) -> Value {
+        self.lock().faults.to_json()
+    }
+
+    /// Forgets every delivery and fault (the sequence goes on).
     pub fn reset(&self) {
         *self.lock() = Book::default();
     }
 
-    /// Every delivery with its attempts, as JSON (for `/_sandbox/deliveries`).
-    pub fn list(&self) -> Value {
+    /// The deliveries matching `filter` with their attempts, oldest first, as JSON (for
+    /// `/_sandbox/deliveries`): `{"faults": …, "deliveries": [...], "dropped": N}`.
+    pub fn list(&self, filter: &DeliveryFilter) -> Value {
         let book = self.lock();
         let items: Vec<Value> = book
             .deliveries
             .iter()
-            .map(|d| {
-                json!({
-                    "id": d.id,
-                    "notifyType": d.notice.notify_type,
-                    "url": d.notice.url,
-                    "paymentId": d.notice.body.get("paymentId"),
-                    "state": d.stage.name(),
-                    "nextAttemptAt": matches!(d.stage, Stage::Pending).then(|| iso(d.next_due)),
-                    "attempts": d.attempts.iter().map(|a| json!({
-                        "at": iso(a.at),
-                        "outcome": a.outcome,
-                        "acknowledged": a.acknowledged,
-                    })).collect::<Vec<_>>(),
-                    "body": d.notice.body,
-                })
-            })
+            .filter(|d| d.matches(filter))
+            .map(Delivery::to_json)
             .collect();
-        json!({ "faults": book.faults, "deliveries": items })
+        json!({ "faults": book.faults.to_json(), "deliveries": items, "dropped": book.dropped })
     }
 
-    fn record(&self, id: u64, at: Timestamp, outcome: String, acknowledged: bool) {
+    /// Sends delivery `id` again now: its exact bytes, signed afresh with the current time,
+    /// outside the retry schedule and untouched by faults. The attempt is recorded (with
+    /// `resend: true`) without changing the delivery's state; it is returned as JSON. `None`
+    /// when there is no such delivery (never was, evicted, or reset).
+    pub async fn resend(&self, state: &State, id: u64) -> Option<Value> {
+        let (url, client_id, body) = {
+            let mut book = self.lock();
+            let d = book.find(id)?;
+            (
+                d.notice.url.clone(),
+                d.notice.client_id.clone(),
+                d.body.clone(),
+            )
+        };
+        let mut attempt = self.attempt(state, &url, &client_id, &body).await;
+        attempt.resend = true;
+        let shown = attempt.to_json();
+        if let Some(d) = self.lock().find(id) {
+            d.attempts.push(attempt);
+        }
+        Some(shown)
+    }
+
+    /// Records a scheduled attempt and schedules what follows.
+    fn record(&self, id: u64, attempt: Attempt) {
         let mut book = self.lock();
-        let Some(d) = book.deliveries.iter_mut().find(|d| d.id == id) else {
+        let Some(d) = book.find(id) else {
             return;
         };
-        d.attempts.push(Attempt {
-            at,
-            outcome,
-            acknowledged,
-        });
+        let (at, acknowledged) = (attempt.at, attempt.acknowledged);
+        d.attempts.push(attempt);
         schedule_next(d, at, acknowledged);
     }
 
@@ -224,119 +411,136 @@ impl Notifier {
         let Book {
             deliveries, faults, ..
         } = &mut *book;
-        let mut due = Vec::new();
+        // Due jobs, grouped by the scope of the faults that govern them (in order of first
+        // appearance, each group in delivery order).
+        let mut groups: Vec<(Scope, Vec<Job>)> = Vec::new();
         for d in deliveries.iter_mut() {
             if d.stage != Stage::Pending || d.next_due > now {
                 continue;
             }
-            if faults.drop_next > 0 {
-                faults.drop_next -= 1;
-                d.attempts.push(Attempt {
-                    at: now,
-                    outcome: "dropped (fault injection)".to_owned(),
-                    acknowledged: false,
-                });
+            let scope = faults.scope_of(d.payment_id(), &d.notice.client_id);
+            let f = faults.get_mut(&scope);
+            if f.drop_next > 0 {
+                f.drop_next -= 1;
+                d.attempts.push(Attempt::failed(
+                    now,
+                    "dropped",
+                    "dropped (fault injection)".to_owned(),
+                ));
                 schedule_next(d, now, false);
                 continue;
             }
-            let copies = if faults.duplicate_next > 0 {
-                faults.duplicate_next -= 1;
+            let copies = if f.duplicate_next > 0 {
+                f.duplicate_next -= 1;
                 2
             } else {
                 1
             };
             d.stage = Stage::InFlight;
-            due.push(Job {
-                id: d.id,
-                url: d.notice.url.clone(),
-                client_id: d.notice.client_id.clone(),
-                body: d.body.clone(),
-                copies,
-            });
-        }
-        if due.is_empty() {
-            return Vec::new();
-        }
-        // Reorder: hold the first due delivery until a later one is due, then send the later
-        // one first, in one sequential batch.
-        let held: Vec<u64> = deliveries
-            .iter()
-            .filter(|d| d.stage == Stage::Held)
-            .map(|d| d.id)
-            .collect();
-        if faults.reorder_next && held.is_empty() && due.len() > 1 {
-            // Two already due together: send the first one last.
-            faults.reorder_next = false;
-            let first = due.remove(0);
-            due.push(first);
-            return vec![due];
-        }
-        if faults.reorder_next && held.is_empty() {
-            faults.reorder_next = false;
-            let first = due.remove(0);
-            if let Some(d) = deliveries.iter_mut().find(|d| d.id == first.id) {
-                d.stage = Stage::Held;
+            let job = d.job(copies, f.delay_ms);
+            match groups.iter_mut().find(|(s, _)| *s == scope) {
+                Some((_, jobs)) => jobs.push(job),
+                None => groups.push((scope, vec![job])),
             }
-            return due.into_iter().map(|j| vec![j]).collect();
         }
-        if let Some(&held_id) = held.first() {
-            let job = deliveries.iter_mut().find(|d| d.id == held_id).map(|d| {
-                d.stage = Stage::InFlight;
-                Job {
-                    id: d.id,
-                    url: d.notice.url.clone(),
-                    client_id: d.notice.client_id.clone(),
-                    body: d.body.clone(),
-                    copies: 1,
+        let mut batches = Vec::new();
+        for (scope, mut due) in groups {
+            let f = faults.get_mut(&scope);
+            let held = deliveries
+                .iter_mut()
+                .find(|d| d.stage == Stage::Held && d.held_under.as_ref() == Some(&scope));
+            match held {
+                // Reorder: hold the first due delivery until a later one is due, then send the
+                // later one first, in one sequential batch.
+                None if f.reorder_next && due.len() > 1 => {
+                    // Two already due together: send the first one last.
+                    f.reorder_next = false;
+                    due.rotate_left(1);
+                    batches.push(due);
                 }
-            });
-            let mut batch = due;
-            batch.extend(job);
-            return vec![batch];
+                None if f.reorder_next => {
+                    f.reorder_next = false;
+                    let first = due.remove(0);
+                    if let Some(d) = deliveries.iter_mut().find(|d| d.id == first.id) {
+                        d.stage = Stage::Held;
+                        d.held_under = Some(scope);
+                    }
+                    batches.extend(due.into_iter().map(|j| vec![j]));
+                }
+                Some(d) => {
+                    d.stage = Stage::InFlight;
+                    d.held_under = None;
+                    due.push(d.job(1, f.delay_ms));
+                    batches.push(due);
+                }
+                None => batches.extend(due.into_iter().map(|j| vec![j])),
+            }
         }
-        due.into_iter().map(|j| vec![j]).collect()
+        batches
+    }
+
+    /// One signed POST of `body` to `url`, and what came back.
+    async fn attempt(&self, state: &State, url: &str, client_id: &str, body: &[u8]) -> Attempt {
+        let at = state.clock.now();
+        let Ok(url) = url::Url::parse(url) else {
+            return Attempt::failed(
+                at,
+                "invalid_url",
+                "not delivered: request failed".to_owned(),
+            );
+        };
+        let mut request = self
+            .http
+            .post(url.clone())
+            .timeout(SEND_TIMEOUT)
+            .body(body.to_vec());
+        for (name, value) in signed_headers(&self.key, &url, client_id, &iso(at), body) {
+            request = request.header(name, value);
+        }
+        let started = Instant::now();
+        let answered = match request.send().await {
+            Ok(resp) => read_answer(resp).await,
+            Err(e) => Err(e),
+        };
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match answered {
+            Err(e) => {
+                let (error, what) = error_kind(&e);
+                Attempt {
+                    latency_ms,
+                    ..Attempt::failed(at, error, format!("not delivered: {what}"))
+                }
+            }
+            Ok((status, answer)) => {
+                let acknowledged = is_acknowledged(status, &answer);
+                let what = if acknowledged {
+                    "acknowledged"
+                } else {
+                    "not the SUCCESS acknowledgement"
+                };
+                Attempt {
+                    at,
+                    outcome: format!("HTTP {status}, {what}"),
+                    acknowledged,
+                    status: Some(status),
+                    answer: Some(truncated(&answer, MAX_ANSWER)),
+                    latency_ms,
+                    error: None,
+                    resend: false,
+                }
+            }
+        }
     }
 
     async fn send(&self, state: &State, job: &Job) {
-        let delay = self.lock().faults.delay_ms;
-        if delay > 0 {
-            tokio::time::sleep(Duration::from_millis(delay)).await;
+        if job.delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(job.delay_ms)).await;
         }
         for _ in 0..job.copies {
-            let at = state.clock.now();
-            let time = iso(at);
-            let Ok(url) = url::Url::parse(&job.url) else {
-                self.record(
-                    job.id,
-                    at,
-                    "not delivered: request failed".to_owned(),
-                    false,
-                );
-                continue;
-            };
-            let mut request = self
-                .http
-                .post(url.clone())
-                .timeout(SEND_TIMEOUT)
-                .body(job.body.as_ref().clone());
-            for (name, value) in signed_headers(&self.key, &url, &job.client_id, &time, &job.body) {
-                request = request.header(name, value);
-            }
-            let (outcome, ack) = match request.send().await {
-                Err(e) => (format!("not delivered: {}", error_kind(&e)), false),
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let body = resp.bytes().await.unwrap_or_default();
-                    let ack = is_acknowledged(status, &body);
-                    let what = if ack {
-                        "acknowledged"
-                    } else {
-                        "not the SUCCESS acknowledgement"
-                    };
-                    (format!("HTTP {status}, {what}"), ack)
-                }
-            };
-            self.record(job.id, at, outcome, ack);
+            let attempt = self
+                .attempt(state, &job.url, &job.client_id, &job.body)
+                .await;
+            self.record(job.id, attempt);
         }
     }
 
@@ -363,10 +567,37 @@ impl Notifier {
     }
 }
 
+/// The status and the first [`MAX_READ`] bytes of the answer's body.
+async fn read_answer(mut resp: reqwest::Response) -> Result<(u16, Vec<u8>), reqwest::Error> {
+    let status = resp.status().as_u16();
+    let mut body = Vec::new();
+    while body.len() < MAX_READ {
+        match resp.chunk().await? {
+            Some(chunk) => body.extend_from_slice(&chunk),
+            None => break,
+        }
+    }
+    body.truncate(MAX_READ);
+    Ok((status, body))
+}
+
+/// The body as text, cut to at most `max` bytes at a character boundary.
+fn truncated(body: &[u8], max: usize) -> String {
+    let mut text = String::from_utf8_lossy(body).into_owned();
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
 fn schedule_next(d: &mut Delivery, at: Timestamp, acknowledged: bool) {
     d.stage = if acknowledged {
         Stage::Delivered
-    } else if let Some(wait) = SCHEDULE.get(d.attempts.len()) {
+    } else if let Some(wait) = SCHEDULE.get(d.scheduled_attempts()) {
         d.next_due = at.saturating_add(*wait).unwrap_or(at);
         Stage::Pending
     } else {
@@ -374,13 +605,14 @@ fn schedule_next(d: &mut Delivery, at: Timestamp, acknowledged: bool) {
     };
 }
 
-fn error_kind(e: &reqwest::Error) -> &'static str {
+/// The attempt's `error` and the outcome's words.
+fn error_kind(e: &reqwest::Error) -> (&'static str, &'static str) {
     if e.is_timeout() {
-        "timed out"
+        ("timeout", "timed out")
     } else if e.is_connect() {
-        "connection failed"
+        ("connect", "connection failed")
     } else {
-        "request failed"
+        ("request", "request failed")
     }
 }
 
@@ -409,7 +641,7 @@ mod tests {
     }
 
     fn notifier() -> Notifier {
-        Notifier::new(key(), reqwest::Client::new())
+        Notifier::new(key(), reqwest::Client::new(), Arc::default())
     }
 
     fn key() -> PrivateKey {
@@ -445,7 +677,7 @@ mod tests {
             .user_agent("lent-client")
             .build()
             .unwrap();
-        let n = Notifier::new(key(), http);
+        let n = Notifier::new(key(), http, Arc::default());
         let state = State::new("http://127.0.0.1:9".to_owned());
         let now = state.clock.now();
         n.enqueue(vec![Notice { url, ..notice(1) }], now);
@@ -479,21 +711,38 @@ mod tests {
             &header("signature"),
         )
         .unwrap();
-        let list = n.list();
-        assert_eq!(list["deliveries"][0]["state"], "delivered", "{list}");
+        let list = n.list(&DeliveryFilter::default());
+        let d = &list["deliveries"][0];
+        assert_eq!(d["state"], "delivered", "{list}");
+        assert_eq!(d["done"], true);
+        assert_eq!(
+            (d["seq"].as_u64(), d["clientId"].as_str()),
+            (Some(1), Some("C"))
+        );
+        let a = &d["attempts"][0];
+        assert_eq!(a["status"], 200);
+        assert_eq!(a["answer"], crate::apo::result::NOTIFY_ACK_SUCCESS_BODY);
+        assert_eq!(
+            (a["acknowledged"].as_bool(), a["error"].as_str()),
+            (Some(true), None)
+        );
+        assert!(a["latencyMs"].is_u64(), "{a}");
     }
 
     #[test]
     fn drop_counts_as_a_failed_attempt_and_schedules_the_retry() {
         let n = notifier();
         let now = Timestamp::now();
-        n.set_faults(Faults {
-            drop_next: 1,
-            ..Faults::default()
-        });
+        n.set_faults(
+            Scope::default(),
+            Faults {
+                drop_next: 1,
+                ..Faults::default()
+            },
+        );
         n.enqueue(vec![notice(1)], now);
         assert!(n.take_due(now).is_empty());
-        let list = n.list();
+        let list = n.list(&DeliveryFilter::default());
         assert_eq!(
             list["deliveries"][0]["attempts"].as_array().unwrap().len(),
             1
@@ -512,10 +761,13 @@ mod tests {
     fn reorder_holds_one_until_the_next_or_until_released() {
         let n = notifier();
         let now = Timestamp::now();
-        n.set_faults(Faults {
-            reorder_next: true,
-            ..Faults::default()
-        });
+        n.set_faults(
+            Scope::default(),
+            Faults {
+                reorder_next: true,
+                ..Faults::default()
+            },
+        );
         n.enqueue(vec![notice(1)], now);
         assert!(n.take_due(now).is_empty());
         n.enqueue(vec![notice(2)], now);
@@ -523,13 +775,177 @@ mod tests {
         let ids: Vec<u64> = batches.iter().flatten().map(|j| j.id).collect();
         assert_eq!(ids, [2, 1]);
         // A lone held delivery is released when the faults are set again.
-        n.set_faults(Faults {
-            reorder_next: true,
-            ..Faults::default()
-        });
+        n.set_faults(
+            Scope::default(),
+            Faults {
+                reorder_next: true,
+                ..Faults::default()
+            },
+        );
         n.enqueue(vec![notice(3)], now);
         assert!(n.take_due(now).is_empty());
-        n.set_faults(Faults::default());
+        n.set_faults(Scope::default(), Faults::default());
         assert_eq!(n.take_due(now).len(), 1);
+    }
+
+    fn notice_of(payment: &str, client: &str) -> Notice {
+        Notice {
+            client_id: client.to_owned(),
+            body: json!({ "paymentId": payment, "paymentRequestId": format!("r-{payment}") }),
+            ..notice(0)
+        }
+    }
+
+    fn ids(batches: &[Vec<Job>]) -> Vec<u64> {
+        batches.iter().flatten().map(|j| j.id).collect()
+    }
+
+    #[test]
+    fn scoped_faults_touch_only_their_payment_or_client() {
+        let n = notifier();
+        let now = Timestamp::now();
+        let scope = |p: Option<&str>, c: Option<&str>| Scope {
+            payment_id: p.map(str::to_owned),
+            client_id: c.map(str::to_owned),
+        };
+        let drop_one = Faults {
+            drop_next: 1,
+            ..Faults::default()
+        };
+        n.set_faults(scope(Some("P1"), None), drop_one.clone());
+        n.set_faults(scope(None, Some("B")), drop_one);
+        n.set_faults(
+            scope(Some("P3"), None),
+            Faults {
+                duplicate_next: 1,
+                delay_ms: 7,
+                ..Faults::default()
+            },
+        );
+        n.enqueue(
+            vec![
+                notice_of("P1", "A"),
+                notice_of("P2", "A"),
+                notice_of("P2", "A"),
+                notice_of("P4", "B"),
+                notice_of("P3", "A"),
+            ],
+            now,
+        );
+        let batches = n.take_due(now);
+        // P1's first attempt and B's first delivery are dropped; the rest go, P3 twice after 7 ms.
+        assert_eq!(ids(&batches), [2, 3, 5]);
+        let p3 = batches.iter().flatten().find(|j| j.id == 5).unwrap();
+        assert_eq!((p3.copies, p3.delay_ms), (2, 7));
+        let faults = n.faults();
+        assert_eq!(faults["drop_next"], 0);
+        assert_eq!(faults["scoped"].as_array().unwrap().len(), 3, "{faults}");
+        // The exhausted scoped drop does not drop P1's retry.
+        let later = now.saturating_add(SCHEDULE[1]).unwrap();
+        assert_eq!(ids(&n.take_due(later)), [1, 4]);
+    }
+
+    #[test]
+    fn a_scoped_reorder_holds_only_within_its_scope() {
+        let n = notifier();
+        let now = Timestamp::now();
+        let p1 = Scope {
+            payment_id: Some("P1".to_owned()),
+            client_id: None,
+        };
+        n.set_faults(
+            p1.clone(),
+            Faults {
+                reorder_next: true,
+                ..Faults::default()
+            },
+        );
+        n.enqueue(vec![notice_of("P1", "A"), notice_of("P2", "A")], now);
+        // P1's first is held; P2 is not affected.
+        assert_eq!(ids(&n.take_due(now)), [2]);
+        n.enqueue(vec![notice_of("P2", "A")], now);
+        assert_eq!(ids(&n.take_due(now)), [3]);
+        n.enqueue(vec![notice_of("P1", "A")], now);
+        let batches = n.take_due(now);
+        assert_eq!(batches.len(), 1);
+        assert_eq!(ids(&batches), [4, 1]);
+    }
+
+    #[test]
+    fn the_list_filters_and_shows_every_field() {
+        let n = notifier();
+        let now = Timestamp::now();
+        n.enqueue(vec![notice_of("P1", "A"), notice_of("P2", "B")], now);
+        let q = |pairs: &[(&str, &str)]| {
+            let map = pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            let list = n.list(&DeliveryFilter::from_query(&map).unwrap());
+            list["deliveries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["id"].as_u64().unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(q(&[]), [1, 2]);
+        assert_eq!(q(&[("paymentId", "P2")]), [2]);
+        assert_eq!(q(&[("clientId", "A"), ("type", "PAYMENT_RESULT")]), [1]);
+        assert_eq!(q(&[("type", "REFUND_RESULT")]), Vec::<u64>::new());
+        assert_eq!(q(&[("after", "1")]), [2]);
+        let bad: HashMap<String, String> = [("kind".to_owned(), "x".to_owned())].into();
+        assert!(
+            DeliveryFilter::from_query(&bad)
+                .unwrap_err()
+                .contains("kind")
+        );
+        let list = n.list(&DeliveryFilter::default());
+        let d = &list["deliveries"][0];
+        assert_eq!(d["paymentRequestId"], "r-P1");
+        assert_eq!(
+            (d["done"].as_bool(), d["state"].as_str()),
+            (Some(false), Some("pending"))
+        );
+        assert!(d["nextAttemptAt"].is_string());
+        assert_eq!(list["dropped"], 0);
+        assert!(list["faults"]["scoped"].is_array());
+    }
+
+    #[test]
+    fn eviction_takes_the_oldest_finished_first() {
+        let n = notifier();
+        let now = Timestamp::now();
+        let many: Vec<Notice> = (0..MAX_DELIVERIES).map(|_| notice(0)).collect();
+        n.enqueue(many, now);
+        // Delivery 5 finishes; the next one in evicts it rather than the pending delivery 1.
+        n.record(
+            5,
+            Attempt {
+                acknowledged: true,
+                ..Attempt::failed(now, "x", String::new())
+            },
+        );
+        n.enqueue(vec![notice(1)], now);
+        let list = n.list(&DeliveryFilter::default());
+        assert_eq!(list["dropped"], 1);
+        let all = list["deliveries"].as_array().unwrap();
+        assert_eq!(all.len(), MAX_DELIVERIES);
+        assert_eq!(all[0]["id"], 1);
+        assert!(all.iter().all(|d| d["id"] != 5));
+        // With nothing finished, the oldest goes.
+        n.enqueue(vec![notice(2)], now);
+        let list = n.list(&DeliveryFilter::default());
+        assert_eq!(list["deliveries"][0]["id"], 2);
+        assert_eq!(list["dropped"], 2);
+    }
+
+    #[test]
+    fn answers_are_cut_at_a_character_boundary() {
+        assert_eq!(truncated(b"short", MAX_ANSWER), "short");
+        let long = "\u{e9}".repeat(MAX_ANSWER);
+        let cut = truncated(long.as_bytes(), MAX_ANSWER);
+        assert_eq!(cut.len(), MAX_ANSWER);
+        assert_eq!(truncated("a\u{e9}".as_bytes(), 2), "a");
     }
 }

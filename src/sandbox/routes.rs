@@ -15,7 +15,11 @@ pub(super) fn app(app: Arc<App>) -> Router {
         .route("/clock/advance", post(control::advance))
         .route("/faults", get(control::faults).post(control::set_faults))
         .route("/deliveries", get(control::deliveries))
-        .route_layer(middleware::from_fn_with_state(app.clone(), control::guard));
+        .route("/deliveries/{id}/resend", post(control::resend))
+        .route("/calls", get(control::calls))
+        .route_layer(middleware::from_fn_with_state(app.clone(), control::guard))
+        // After the guard's layer, so open to every caller (readiness checks from elsewhere).
+        .route("/health", get(control::health));
     Router::new()
         .route("/ams/api/v1/payments/{api}", any(api::call))
         .route("/ams/sandbox/api/v1/payments/{api}", any(api::call))

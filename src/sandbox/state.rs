@@ -123,10 +123,19 @@ impl State {
         self.clock.reset();
     }
 
-    /// pay.
-    pub fn handle_pay(&self, client: &str, body: &Value) -> Handled {
+    /// pay. Without a `paymentNotifyUrl`, notifications go to `default_notify_url` (the
+    /// client's dashboard-level URL), and with neither none are sent.
+    pub fn handle_pay(
+        &self,
+        client: &str,
+        body: &Value,
+        default_notify_url: Option<&str>,
+    ) -> Handled {
         let now = self.clock.now();
-        let req = validate::pay(body, now)?;
+        let mut req = validate::pay(body, now)?;
+        if req.notify_url.is_none() {
+            req.notify_url = default_notify_url.map(str::to_owned);
+        }
         let mut store = self.lock();
         let key = (client.to_owned(), req.payment_request_id.clone());
         if let Some(id) = store.by_request.get(&key).cloned() {
@@ -359,21 +368,30 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn an_expiry_noticed_by_a_failing_call_is_still_notified() {
-        let state = State::new("http://127.0.0.1:1".to_owned());
-        let body = json!({
+    /// A MANUAL-capture pay to `notify` (or without a `paymentNotifyUrl`).
+    fn pay_body(notify: Option<&str>) -> Value {
+        let mut body = json!({
             "productCode": "CASHIER_PAYMENT", "paymentRequestId": "r1",
             "paymentAmount": {"currency": "USD", "value": "1000"},
             "paymentMethod": {"paymentMethodType": "CARD"},
             "paymentFactor": {"isAuthorization": true, "captureMode": "MANUAL"},
             "paymentRedirectUrl": "https://m.example/back",
-            "paymentNotifyUrl": "https://m.example/notify",
+            "paymentNotifyUrl": notify,
             "order": {"referenceOrderId": "o", "orderDescription": "d",
                       "orderAmount": {"currency": "USD", "value": "1000"}, "buyer": {"buyerEmail": "a@b.c"}},
             "env": {"terminalType": "WEB", "clientIp": "1.1.1.1"}
         });
-        let (pay, _) = state.handle_pay("C", &body).unwrap();
+        if let (Some(o), None) = (body.as_object_mut(), notify) {
+            o.remove("paymentNotifyUrl");
+        }
+        body
+    }
+
+    #[test]
+    fn an_expiry_noticed_by_a_failing_call_is_still_notified() {
+        let state = State::new("http://127.0.0.1:1".to_owned());
+        let body = pay_body(Some("https://m.example/notify"));
+        let (pay, _) = state.handle_pay("C", &body, None).unwrap();
         state.clock.advance(jiff::SignedDuration::from_mins(15));
         let capture = json!({"captureRequestId": "c", "paymentId": pay["paymentId"],
                              "captureAmount": {"currency": "USD", "value": "1"}});
@@ -382,5 +400,27 @@ mod tests {
         let notices = state.sweep();
         assert_eq!(notices.len(), 1);
         assert_eq!(notices[0].body["result"]["resultCode"], "ORDER_IS_CLOSED");
+    }
+
+    #[test]
+    fn the_default_notify_url_stands_in_for_a_missing_payment_notify_url() {
+        let state = State::new("http://127.0.0.1:1".to_owned());
+        let default = Some("https://m.example/dashboard");
+        let mut body = pay_body(None);
+        body["paymentRequestId"] = json!("a");
+        state.handle_pay("C", &body, default).unwrap();
+        body["paymentRequestId"] = json!("b");
+        state.handle_pay("C", &body, None).unwrap();
+        let mut body = pay_body(Some("https://m.example/own"));
+        body["paymentRequestId"] = json!("c");
+        state.handle_pay("C", &body, default).unwrap();
+        state.clock.advance(jiff::SignedDuration::from_mins(15));
+        let mut urls: Vec<String> = state.sweep().into_iter().map(|n| n.url).collect();
+        urls.sort();
+        // "b" had neither URL: no notification at all.
+        assert_eq!(
+            urls,
+            ["https://m.example/dashboard", "https://m.example/own"]
+        );
     }
 }

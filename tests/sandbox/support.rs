@@ -23,8 +23,13 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn start(extra: &[&str]) -> Self {
+        Self::start_on("127.0.0.1:0", extra)
+    }
+
+    /// The sandbox listening on `listen`; its URL is read from the banner's first line.
+    pub fn start_on(listen: &str, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_apoflow"))
-            .args(["sandbox", "--listen", "127.0.0.1:0"])
+            .args(["sandbox", "--listen", listen])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -42,7 +47,7 @@ impl Sandbox {
             .expect("url on the first line")
             .to_owned();
         assert!(
-            url.starts_with("http://127.0.0.1:"),
+            url.starts_with("http://127.0.0.1:") || url.starts_with("https://127."),
             "unexpected first line {first:?}"
         );
         Sandbox { child, url }

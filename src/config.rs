@@ -1,4 +1,5 @@
-//! `apoflow.toml`: named targets with their endpoint, client id and where their keys are.
+//! `apoflow.toml`: named targets with their endpoint, client id and where their keys are, and
+//! the merchants under test with how to start them.
 //!
 //! ```toml
 //! [targets.sg-sandbox]
@@ -7,6 +8,14 @@
 //! private_key = { env = "APO_MERCHANT_PRIVATE_KEY" }
 //! apo_public_key = { file = "keys/antom-public-key.txt" }   # relative to this file
 //! key_version = "1"                 # optional
+//! ca_file = "certs/corp-ca.pem"     # optional: also trust this CA (a TLS sandbox, a proxy)
+//!
+//! [merchants.shop]
+//! command = "python3 shop.py"       # run by `sh -c` in this file's folder
+//! url = "http://127.0.0.1:8710"     # its base URL (`merchant.url` in flows)
+//! ready = "/health"                 # polled until 2xx (default `/`)
+//! ready_timeout = "30s"             # optional
+//! notify_url = "http://127.0.0.1:8710/apo/notify"   # optional: the dashboard-level webhook
 //! ```
 //!
 //! Keys never come from flow files. Errors point at `apoflow.toml:line:col` with the line, a
@@ -21,8 +30,8 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
-use super::key_source::{KeySource, load_private_key, load_public_key};
-use super::target::{Region, Target};
+use crate::apo::key_source::{KeySource, load_private_key, load_public_key};
+use crate::apo::target::{Region, Target};
 
 /// The config file looked for in the working directory.
 pub const DEFAULT_FILE: &str = "apoflow.toml";
@@ -32,6 +41,31 @@ pub const DEFAULT_FILE: &str = "apoflow.toml";
 struct RawConfig {
     #[serde(default)]
     targets: BTreeMap<String, Spanned<RawTarget>>,
+    #[serde(default)]
+    merchants: BTreeMap<String, Spanned<RawMerchant>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMerchant {
+    command: Spanned<String>,
+    url: Spanned<String>,
+    ready: Option<Spanned<String>>,
+    ready_timeout: Option<Spanned<String>>,
+    client_id: Option<Spanned<String>>,
+    notify_url: Option<Spanned<String>>,
+    private_key: Option<Spanned<RawKeyFile>>,
+    public_key: Option<Spanned<RawKeyFile>>,
+    sandbox_listen: Option<Spanned<String>>,
+    tls_dir: Option<Spanned<String>>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeyFile {
+    file: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,6 +77,7 @@ struct RawTarget {
     private_key: Spanned<RawKeySource>,
     apo_public_key: Spanned<RawKeySource>,
     key_version: Option<Spanned<String>>,
+    ca_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,8 +102,68 @@ pub struct TargetSpec {
     pub apo_public_key: KeySource,
     /// The `keyVersion` to send.
     pub key_version: String,
+    /// A CA certificate (PEM) to trust besides the system's, resolved against the config's
+    /// directory: a standalone `apoflow sandbox --tls-dir` (its `ca.pem`) or a corporate proxy.
+    pub ca_file: Option<PathBuf>,
     private_key_span: Range<usize>,
     apo_public_key_span: Range<usize>,
+}
+
+/// A merchant under test, as configured: how to start it and where it listens.
+#[derive(Debug, Clone)]
+pub struct MerchantSpec {
+    /// The merchant's name in `apoflow.toml` (`[merchants.NAME]`).
+    pub name: String,
+    /// The shell command that starts it, run by `sh -c` in [`MerchantSpec::dir`].
+    pub command: String,
+    /// The folder the command runs in: the config file's folder.
+    pub dir: PathBuf,
+    /// Its base URL (`merchant.url` in flows).
+    pub url: Url,
+    /// The path polled until it answers 2xx.
+    pub ready: String,
+    /// How long to wait for it to become ready.
+    pub ready_timeout: std::time::Duration,
+    /// The client id it calls APO with; `None`: one registered for it
+    /// ([`MerchantSpec::client_id`] gives it).
+    pub client_id: Option<String>,
+    /// The dashboard-level notification URL: where notifications go when a pay carries no
+    /// `paymentNotifyUrl`.
+    pub notify_url: Option<Url>,
+    /// Its own key pair (PEM files), resolved against the config's folder; `None`: the fixed
+    /// test-only merchant keys.
+    pub keys: Option<(PathBuf, PathBuf)>,
+    /// Where the embedded sandbox listens for it (e.g. `127.0.0.1:443` for SDKs that always
+    /// dial 443); `None`: a free loopback port.
+    pub sandbox_listen: Option<std::net::SocketAddr>,
+    /// Serve the sandbox over HTTPS with the local CA kept in this folder.
+    pub tls_dir: Option<PathBuf>,
+    /// Extra environment variables for the command.
+    pub env: BTreeMap<String, String>,
+}
+
+/// How long a merchant may take to become ready, unless `ready_timeout` says otherwise.
+pub const DEFAULT_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl MerchantSpec {
+    /// The client id: the configured one, or `SANDBOX_APOFLOW_<NAME>` (upper case, other
+    /// characters as `_`), registered with the sandbox for this merchant.
+    pub fn client_id(&self) -> String {
+        self.client_id.clone().unwrap_or_else(|| {
+            let name: String = self
+                .name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            format!("SANDBOX_APOFLOW_{name}")
+        })
+    }
 }
 
 /// A loaded `apoflow.toml`.
@@ -77,6 +172,7 @@ pub struct Config {
     path: PathBuf,
     text: String,
     targets: BTreeMap<String, TargetSpec>,
+    merchants: BTreeMap<String, MerchantSpec>,
 }
 
 /// A problem in `apoflow.toml`, with its location when there is one.
@@ -180,10 +276,15 @@ impl Config {
         };
         let raw: RawConfig = toml::from_str(&text).map_err(|e| {
             let message = e.message().trim().to_owned();
-            let hint = if message.contains("unknown field") {
+            let hint = if message.contains("unknown field") && message.contains("`command`") {
+                Some(
+                    "a merchant takes command, url, ready, ready_timeout, client_id, notify_url, \
+                     private_key, public_key, sandbox_listen, tls_dir and env",
+                )
+            } else if message.contains("unknown field") {
                 Some(
                     "a target takes endpoint or region, client_id, private_key, \
-                     apo_public_key and key_version",
+                     apo_public_key, key_version and ca_file",
                 )
             } else if message.contains("missing field") {
                 Some(
@@ -268,16 +369,47 @@ impl Config {
                 key_version: raw_target
                     .key_version
                     .map_or_else(|| "1".to_owned(), |v| v.into_inner()),
+                ca_file: raw_target.ca_file.map(|f| base.join(f.into_inner())),
                 private_key_span: raw_target.private_key.span(),
                 apo_public_key_span: raw_target.apo_public_key.span(),
             };
             targets.insert(name, spec);
         }
+        let mut merchants = BTreeMap::new();
+        for (name, raw) in raw.merchants {
+            let spec = merchant_spec(&name, raw.into_inner(), base, &error)?;
+            merchants.insert(name, spec);
+        }
         Ok(Config {
             path: path.to_owned(),
             text,
             targets,
+            merchants,
         })
+    }
+
+    /// A configured merchant.
+    pub fn merchant(&self, name: &str) -> Result<&MerchantSpec, ConfigError> {
+        self.merchants.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.merchants.keys().map(String::as_str).collect();
+            ConfigError {
+                file: self.path.clone(),
+                location: None,
+                message: format!("no merchant named `{name}`"),
+                hint: Some(if known.is_empty() {
+                    "the file defines no [merchants.NAME] table yet (see the README, \
+                     \"Testing your merchant server\")"
+                        .to_owned()
+                } else {
+                    format!("configured merchants: {}", known.join(", "))
+                }),
+            }
+        })
+    }
+
+    /// Every configured merchant, by name.
+    pub fn merchants(&self) -> impl Iterator<Item = &MerchantSpec> {
+        self.merchants.values()
     }
 
     /// The names of the configured targets, sorted.
@@ -310,7 +442,8 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Target, ConfigError> {
         let spec = self.spec(name)?;
-        let key_error = |span: &Range<usize>, e: super::key_source::KeyLoadError| ConfigError {
+        let key_error = |span: &Range<usize>, e: crate::apo::key_source::KeyLoadError| {
+            ConfigError {
             file: self.path.clone(),
             location: Some(locate(&self.text, span)),
             message: e.to_string(),
@@ -319,6 +452,7 @@ impl Config {
                  key is base64 X.509 (PEM or bare), from Antom Dashboard"
                     .to_owned(),
             ),
+        }
         };
         let private_key = load_private_key(&spec.private_key, env)
             .map_err(|e| key_error(&spec.private_key_span, e))?;
@@ -333,6 +467,126 @@ impl Config {
             key_version: spec.key_version.clone(),
         })
     }
+}
+
+/// Builds a located [`ConfigError`] from a span, a message and a hint.
+type ErrorAt<'a> = dyn Fn(Option<Range<usize>>, String, Option<&str>) -> ConfigError + 'a;
+
+/// Checks a `[merchants.NAME]` table.
+fn merchant_spec(
+    name: &str,
+    raw: RawMerchant,
+    base: &Path,
+    error: &ErrorAt<'_>,
+) -> Result<MerchantSpec, ConfigError> {
+    if raw.command.get_ref().trim().is_empty() {
+        return Err(error(
+            Some(raw.command.span()),
+            format!("merchant `{name}` has an empty command"),
+            Some("e.g. command = \"python3 shop.py\" (run by `sh -c` in this file's folder)"),
+        ));
+    }
+    let url = Url::parse(raw.url.get_ref())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .ok_or_else(|| {
+            error(
+                Some(raw.url.span()),
+                format!(
+                    "merchant `{name}`: `{}` is not an http(s) URL",
+                    raw.url.get_ref()
+                ),
+                Some("its base URL, e.g. url = \"http://127.0.0.1:8710\""),
+            )
+        })?;
+    let ready = match &raw.ready {
+        Some(r) if !r.get_ref().starts_with('/') => {
+            return Err(error(
+                Some(r.span()),
+                format!("merchant `{name}`: ready `{}` is not a path", r.get_ref()),
+                Some("a path on its url polled until it answers 2xx, e.g. ready = \"/health\""),
+            ));
+        }
+        Some(r) => r.get_ref().clone(),
+        None => "/".to_owned(),
+    };
+    let ready_timeout = match &raw.ready_timeout {
+        None => DEFAULT_READY_TIMEOUT,
+        Some(t) => crate::flow::model::parse_duration(t.get_ref())
+            .map_err(|m| error(Some(t.span()), m, Some("e.g. ready_timeout = \"60s\"")))?,
+    };
+    let notify_url = match &raw.notify_url {
+        None => None,
+        Some(u) => Some(
+            Url::parse(u.get_ref())
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| {
+                    error(
+                        Some(u.span()),
+                        format!(
+                            "merchant `{name}`: notify_url `{}` is not an http(s) URL",
+                            u.get_ref()
+                        ),
+                        Some("the merchant's webhook, e.g. \"http://127.0.0.1:8710/apo/notify\""),
+                    )
+                })?,
+        ),
+    };
+    let keys = match (&raw.private_key, &raw.public_key) {
+        (None, None) => None,
+        (Some(private), Some(public)) => Some((
+            base.join(&private.get_ref().file),
+            base.join(&public.get_ref().file),
+        )),
+        (Some(one), None) | (None, Some(one)) => {
+            return Err(error(
+                Some(one.span()),
+                format!("merchant `{name}` has one key of its pair"),
+                Some(
+                    "give both private_key = { file = \"...\" } and public_key = { file = \"...\" }, \
+                     or neither to use the fixed test-only merchant keys",
+                ),
+            ));
+        }
+    };
+    let sandbox_listen = match &raw.sandbox_listen {
+        None => None,
+        Some(a) => Some(a.get_ref().parse().map_err(|_| {
+            error(
+                Some(a.span()),
+                format!(
+                    "merchant `{name}`: sandbox_listen `{}` is not an address",
+                    a.get_ref()
+                ),
+                Some("an IP and a port, e.g. sandbox_listen = \"127.0.0.1:443\""),
+            )
+        })?),
+    };
+    let client_id = match &raw.client_id {
+        Some(c) if c.get_ref().trim().is_empty() => {
+            return Err(error(
+                Some(c.span()),
+                format!("merchant `{name}` has an empty client_id"),
+                Some("leave it out to get one registered for this merchant"),
+            ));
+        }
+        other => other.as_ref().map(|c| c.get_ref().trim().to_owned()),
+    };
+    Ok(MerchantSpec {
+        name: name.to_owned(),
+        command: raw.command.into_inner(),
+        dir: base.to_owned(),
+        url,
+        ready,
+        ready_timeout,
+        client_id,
+        notify_url,
+        keys,
+        sandbox_listen,
+        tls_dir: raw.tls_dir.map(|d| base.join(d.into_inner())),
+        env: raw.env,
+    })
 }
 
 fn key_source(raw: &RawKeySource) -> Option<KeySource> {
@@ -417,6 +671,75 @@ key_version = "2"
         assert!(err.message.contains("missing field"), "{err}");
         let err = parse("targets = [").unwrap_err();
         assert_eq!(err.location.as_ref().unwrap().line, 1);
+    }
+
+    const MERCHANT: &str = r#"
+[merchants.shop]
+command = "python3 shop.py"
+url = "http://127.0.0.1:8710"
+ready = "/health"
+ready_timeout = "5s"
+notify_url = "http://127.0.0.1:8710/apo/notify"
+sandbox_listen = "127.0.0.1:443"
+tls_dir = "tls"
+env = { SHOP_MODE = "test" }
+"#;
+
+    #[test]
+    fn a_merchant_is_read_with_its_defaults() {
+        let c = Config::parse(Path::new("/p/apoflow.toml"), MERCHANT.to_owned()).unwrap();
+        let m = c.merchant("shop").unwrap();
+        assert_eq!(m.command, "python3 shop.py");
+        assert_eq!(m.dir, Path::new("/p"));
+        assert_eq!(m.ready, "/health");
+        assert_eq!(m.ready_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(m.client_id(), "SANDBOX_APOFLOW_SHOP");
+        assert_eq!(m.tls_dir.as_deref(), Some(Path::new("/p/tls")));
+        assert_eq!(m.sandbox_listen.unwrap().port(), 443);
+        assert_eq!(m.env["SHOP_MODE"], "test");
+        let minimal =
+            parse("[merchants.my-shop]\ncommand = \"x\"\nurl = \"http://127.0.0.1:1\"\n").unwrap();
+        let m = minimal.merchant("my-shop").unwrap();
+        assert_eq!(
+            (m.ready.as_str(), m.ready_timeout),
+            ("/", DEFAULT_READY_TIMEOUT)
+        );
+        assert_eq!(m.client_id(), "SANDBOX_APOFLOW_MY_SHOP");
+        let err = minimal.merchant("nope").unwrap_err().to_string();
+        assert!(err.contains("configured merchants: my-shop"), "{err}");
+    }
+
+    #[test]
+    fn merchant_errors_point_at_their_line() {
+        for (from, to, line, says) in [
+            (
+                "url = \"http://127.0.0.1:8710\"",
+                "url = \"127.0.0.1:8710\"",
+                4,
+                "not an http(s) URL",
+            ),
+            ("ready = \"/health\"", "ready = \"health\"", 5, "not a path"),
+            ("\"5s\"", "\"5 seconds\"", 6, "invalid duration"),
+            ("\"127.0.0.1:443\"", "\"localhost\"", 8, "not an address"),
+            ("tls_dir", "tls_folder", 9, "unknown field"),
+            (
+                "command = \"python3 shop.py\"",
+                "command = \" \"",
+                3,
+                "empty command",
+            ),
+        ] {
+            let err = parse(&MERCHANT.replace(from, to)).unwrap_err();
+            assert_eq!(err.location.as_ref().map(|l| l.line), Some(line), "{err}");
+            assert!(err.to_string().contains(says), "{err}");
+        }
+        let err = parse(&format!("{MERCHANT}private_key = {{ file = \"k.pem\" }}\n")).unwrap_err();
+        assert!(err.message.contains("one key of its pair"), "{err}");
+        let err = parse(&MERCHANT.replace("tls_dir", "tls_folder")).unwrap_err();
+        assert!(
+            err.to_string().contains("a merchant takes command"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,0 +1,419 @@
+//! The request journal: every call the sandbox's API receives, kept so flows (and people) can
+//! observe what the merchant's own server sent its APO (`GET /_sandbox/calls`).
+//!
+//! ```text
+//! api.rs: raw request ─► verify ─► handle ─► signed answer
+//!                                              └─► Journal::record(Call)   (failures too)
+//! control.rs: GET /_sandbox/calls?api=pay&after=12 ─► Journal::list(&CallFilter) ─► masked JSON
+//! ```
+//! At most [`MAX_CALLS`] entries are kept; the oldest go first and are counted in `dropped`.
+//! Entries and deliveries share one [`Sequence`], so a cursor (`after`) orders both. The
+//! sequence survives `POST /_sandbox/reset` (a cursor taken before a reset stays valid); the
+//! entries and the `dropped` count do not.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::http::HeaderMap;
+use jiff::Timestamp;
+use serde_json::{Map, Value, json};
+
+use super::clock::iso;
+
+/// How many calls the journal keeps; older ones are evicted first (and counted in `dropped`).
+/// Each keeps its body (at most [`super::api::MAX_BODY`] bytes), so the journal holds at most
+/// about 10 000 × 256 KiB in the worst case and a few MiB for ordinary APO bodies.
+pub const MAX_CALLS: usize = 10_000;
+
+/// The monotonic sequence numbers shared by journal entries and deliveries (first is 1).
+#[derive(Debug, Default)]
+pub struct Sequence(AtomicU64);
+
+impl Sequence {
+    /// The next number.
+    pub fn next(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+/// What the signature of a call proved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Verified with the merchant's registered public key.
+    Valid,
+    /// No `signature` header.
+    Missing,
+    /// A `signature` header that does not verify (or no `request-time` to verify it with, or a
+    /// body too large to read).
+    Invalid,
+    /// No `client-id` header, or one no merchant is registered under.
+    UnknownClient,
+}
+
+impl Verdict {
+    /// The name shown in the journal.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Valid => "valid",
+            Verdict::Missing => "missing",
+            Verdict::Invalid => "invalid",
+            Verdict::UnknownClient => "unknown_client",
+        }
+    }
+}
+
+/// One received call, as `api.rs` saw and answered it.
+#[derive(Debug)]
+pub struct Call {
+    /// When it arrived, on the virtual clock.
+    pub at: Timestamp,
+    /// The `client-id` header (empty when absent).
+    pub client_id: String,
+    /// The endpoint's step name (`pay`, `inquiry`, …), or `unknown`.
+    pub api: &'static str,
+    /// The request path with its query.
+    pub path: String,
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// The raw body (empty when it was too large to read).
+    pub body: Vec<u8>,
+    /// What the signature proved.
+    pub signature: Verdict,
+    /// The JSON body the sandbox answered.
+    pub response: Value,
+}
+
+/// A journal entry: the call plus what is derived from it once, at record time.
+#[derive(Debug)]
+struct Entry {
+    seq: u64,
+    call: Call,
+    json: Option<Value>,
+    payment_id: Option<String>,
+    payment_request_id: Option<String>,
+}
+
+impl Entry {
+    fn new(seq: u64, call: Call) -> Self {
+        let json: Option<Value> = serde_json::from_slice(&call.body).ok();
+        let field = |v: Option<&Value>, name: &str| {
+            v.and_then(|v| v.get(name))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let payment_id =
+            field(json.as_ref(), "paymentId").or_else(|| field(Some(&call.response), "paymentId"));
+        let payment_request_id = field(json.as_ref(), "paymentRequestId");
+        Entry {
+            seq,
+            call,
+            json,
+            payment_id,
+            payment_request_id,
+        }
+    }
+
+    fn matches(&self, f: &CallFilter) -> bool {
+        let c = &self.call;
+        f.after.is_none_or(|a| self.seq > a)
+            && f.api.as_deref().is_none_or(|a| a == c.api)
+            && f.client_id.as_deref().is_none_or(|id| id == c.client_id)
+            && f.payment_id
+                .as_deref()
+                .is_none_or(|id| self.payment_id.as_deref() == Some(id))
+            && f.payment_request_id
+                .as_deref()
+                .is_none_or(|id| self.payment_request_id.as_deref() == Some(id))
+    }
+
+    /// The entry as `/_sandbox/calls` shows it (before masking, which the caller applies).
+    fn to_json(&self) -> Value {
+        let c = &self.call;
+        let mut headers = Map::new();
+        for (name, value) in &c.headers {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            match headers.get_mut(name.as_str()) {
+                Some(Value::String(seen)) => {
+                    seen.push_str(", ");
+                    seen.push_str(&value);
+                }
+                _ => {
+                    headers.insert(name.as_str().to_owned(), Value::String(value));
+                }
+            }
+        }
+        let request_time = headers.get("request-time").cloned().unwrap_or(Value::Null);
+        // A body holding a secret field (a CVV, a key) is shown re-serialised from its masked
+        // JSON, since the masker cannot see fields inside a string; other bodies stay raw.
+        let body = match &self.json {
+            Some(json) if &crate::mask::masked_json(json) != json => {
+                crate::mask::masked_json(json).to_string()
+            }
+            _ => String::from_utf8_lossy(&c.body).into_owned(),
+        };
+        let result = &c.response["result"];
+        json!({
+            "seq": self.seq,
+            "at": iso(c.at),
+            "clientId": c.client_id,
+            "api": c.api,
+            "path": c.path,
+            "headers": headers,
+            "requestTime": request_time,
+            "body": body,
+            "json": self.json,
+            "signature": c.signature.name(),
+            "response": c.response,
+            "resultStatus": result.get("resultStatus"),
+            "resultCode": result.get("resultCode"),
+            "paymentId": self.payment_id,
+            "paymentRequestId": self.payment_request_id,
+        })
+    }
+}
+
+/// Which calls `GET /_sandbox/calls` lists; every given field must match (AND).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CallFilter {
+    /// The step name of the endpoint (`pay`, `inquiry`, `capture`, …, `unknown`).
+    pub api: Option<String>,
+    /// The `client-id` header.
+    pub client_id: Option<String>,
+    /// The `paymentId` of the request or, failing that, of the response.
+    pub payment_id: Option<String>,
+    /// The `paymentRequestId` of the request.
+    pub payment_request_id: Option<String>,
+    /// Only entries with a larger sequence number.
+    pub after: Option<u64>,
+}
+
+impl CallFilter {
+    /// The query parameters this filter reads.
+    pub const PARAMS: &str = "api, clientId, paymentId, paymentRequestId, after";
+
+    /// Reads the filter from query parameters; an unknown parameter or a non-numeric `after`
+    /// is an error naming it.
+    pub fn from_query(query: &HashMap<String, String>) -> Result<Self, String> {
+        let mut f = CallFilter::default();
+        for (k, v) in query {
+            match k.as_str() {
+                "api" => f.api = Some(v.clone()),
+                "clientId" => f.client_id = Some(v.clone()),
+                "paymentId" => f.payment_id = Some(v.clone()),
+                "paymentRequestId" => f.payment_request_id = Some(v.clone()),
+                "after" => f.after = Some(parse_after(v)?),
+                other => {
+                    return Err(format!(
+                        "unknown filter {other:?}; filters: {}",
+                        Self::PARAMS
+                    ));
+                }
+            }
+        }
+        Ok(f)
+    }
+}
+
+/// Parses an `after` cursor.
+pub fn parse_after(v: &str) -> Result<u64, String> {
+    v.parse()
+        .map_err(|_| format!("after={v:?}: expected a sequence number (a non-negative integer)"))
+}
+
+#[derive(Debug, Default)]
+struct Book {
+    entries: VecDeque<Entry>,
+    dropped: u64,
+}
+
+/// The request journal of one sandbox.
+#[derive(Debug)]
+pub struct Journal {
+    book: Mutex<Book>,
+    seq: Arc<Sequence>,
+}
+
+impl Journal {
+    /// An empty journal numbering its entries from `seq`.
+    pub fn new(seq: Arc<Sequence>) -> Self {
+        Journal {
+            book: Mutex::default(),
+            seq,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a call, evicting the oldest beyond [`MAX_CALLS`].
+    pub fn record(&self, call: Call) {
+        let mut book = self.lock();
+        // Numbered under the lock, so the entries stay in sequence order.
+        let entry = Entry::new(self.seq.next(), call);
+        book.entries.push_back(entry);
+        while book.entries.len() > MAX_CALLS {
+            book.entries.pop_front();
+            book.dropped += 1;
+        }
+    }
+
+    /// `{"calls": [...oldest first], "dropped": N}` (unmasked; the control API masks it).
+    pub fn list(&self, filter: &CallFilter) -> Value {
+        let book = self.lock();
+        let calls: Vec<Value> = book
+            .entries
+            .iter()
+            .filter(|e| e.matches(filter))
+            .map(Entry::to_json)
+            .collect();
+        json!({ "calls": calls, "dropped": book.dropped })
+    }
+
+    /// Forgets every entry and the dropped count (the sequence goes on).
+    pub fn reset(&self) {
+        *self.lock() = Book::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(api: &'static str, body: &str, response: Value) -> Call {
+        let mut headers = HeaderMap::new();
+        headers.insert("client-id", "C".parse().unwrap());
+        headers.insert("request-time", "2026-11-25T10:00:00+00:00".parse().unwrap());
+        headers.append("x-multi", "a".parse().unwrap());
+        headers.append("x-multi", "b".parse().unwrap());
+        Call {
+            at: "2026-11-25T10:00:01Z".parse().unwrap(),
+            client_id: "C".to_owned(),
+            api,
+            path: format!("/ams/api/v1/payments/{api}"),
+            headers,
+            body: body.as_bytes().to_vec(),
+            signature: Verdict::Valid,
+            response,
+        }
+    }
+
+    fn journal() -> Journal {
+        Journal::new(Arc::new(Sequence::default()))
+    }
+
+    #[test]
+    fn an_entry_has_every_field() {
+        let j = journal();
+        j.record(call(
+            "pay",
+            r#"{"paymentRequestId":"r1"}"#,
+            json!({"result": {"resultCode": "PAYMENT_IN_PROCESS", "resultStatus": "U"},
+                   "paymentId": "P1"}),
+        ));
+        let list = j.list(&CallFilter::default());
+        let e = &list["calls"][0];
+        assert_eq!(e["seq"], 1);
+        assert_eq!(e["at"], "2026-11-25T10:00:01+00:00");
+        assert_eq!(e["clientId"], "C");
+        assert_eq!(e["api"], "pay");
+        assert_eq!(e["headers"]["x-multi"], "a, b");
+        assert_eq!(e["requestTime"], "2026-11-25T10:00:00+00:00");
+        assert_eq!(e["body"], r#"{"paymentRequestId":"r1"}"#);
+        assert_eq!(e["json"]["paymentRequestId"], "r1");
+        assert_eq!(e["signature"], "valid");
+        assert_eq!(e["resultCode"], "PAYMENT_IN_PROCESS");
+        assert_eq!(e["resultStatus"], "U");
+        assert_eq!(e["paymentId"], "P1");
+        assert_eq!(e["paymentRequestId"], "r1");
+        assert_eq!(list["dropped"], 0);
+    }
+
+    #[test]
+    fn a_malformed_body_is_kept_raw_with_null_json() {
+        let j = journal();
+        let mut c = call("capture", "{not json", json!({}));
+        c.body.push(0xff);
+        c.signature = Verdict::Invalid;
+        j.record(c);
+        let e = &j.list(&CallFilter::default())["calls"][0];
+        assert_eq!(e["body"], "{not json\u{fffd}");
+        assert_eq!(e["json"], Value::Null);
+        assert_eq!(e["signature"], "invalid");
+        assert_eq!(e["resultCode"], Value::Null);
+        assert_eq!(e["paymentId"], Value::Null);
+    }
+
+    #[test]
+    fn a_body_with_a_secret_field_is_shown_masked() {
+        let j = journal();
+        j.record(call("pay", r#"{"card":{"cvv":"123"}}"#, json!({})));
+        let e = &j.list(&CallFilter::default())["calls"][0];
+        assert!(!e["body"].as_str().unwrap().contains("123"), "{e}");
+    }
+
+    #[test]
+    fn filters_combine() {
+        let j = journal();
+        j.record(call(
+            "pay",
+            r#"{"paymentRequestId":"r1"}"#,
+            json!({"paymentId": "P1"}),
+        ));
+        j.record(call("capture", r#"{"paymentId":"P1"}"#, json!({})));
+        j.record(call("capture", r#"{"paymentId":"P2"}"#, json!({})));
+        let seqs = |f: CallFilter| -> Vec<u64> {
+            j.list(&f)["calls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["seq"].as_u64().unwrap())
+                .collect()
+        };
+        let q = |pairs: &[(&str, &str)]| {
+            let map = pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            CallFilter::from_query(&map).unwrap()
+        };
+        assert_eq!(seqs(q(&[])), [1, 2, 3]);
+        assert_eq!(seqs(q(&[("paymentId", "P1")])), [1, 2]);
+        assert_eq!(seqs(q(&[("paymentId", "P1"), ("api", "capture")])), [2]);
+        assert_eq!(seqs(q(&[("after", "2")])), [3]);
+        assert_eq!(seqs(q(&[("paymentRequestId", "r1")])), [1]);
+        assert_eq!(seqs(q(&[("clientId", "other")])), Vec::<u64>::new());
+        let bad: HashMap<String, String> = [("apii".to_owned(), "pay".to_owned())].into();
+        assert!(CallFilter::from_query(&bad).unwrap_err().contains("apii"));
+        let bad: HashMap<String, String> = [("after".to_owned(), "-1".to_owned())].into();
+        assert!(CallFilter::from_query(&bad).is_err());
+    }
+
+    #[test]
+    fn the_oldest_are_evicted_and_counted() {
+        let j = journal();
+        for _ in 0..MAX_CALLS + 3 {
+            j.record(call("inquiry", "{}", json!({})));
+        }
+        let list = j.list(&CallFilter::default());
+        assert_eq!(list["dropped"], 3);
+        assert_eq!(list["calls"].as_array().unwrap().len(), MAX_CALLS);
+        assert_eq!(list["calls"][0]["seq"], 4);
+        j.reset();
+        let list = j.list(&CallFilter::default());
+        assert_eq!(
+            (
+                list["dropped"].as_u64(),
+                list["calls"].as_array().map(Vec::len)
+            ),
+            (Some(0), Some(0))
+        );
+        // The sequence goes on after a reset.
+        j.record(call("inquiry", "{}", json!({})));
+        assert_eq!(
+            j.list(&CallFilter::default())["calls"][0]["seq"],
+            MAX_CALLS as u64 + 4
+        );
+    }
+}
