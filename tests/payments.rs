@@ -710,10 +710,9 @@ steps:{}
     assert_eq!(text.matches("failed at").count(), 1, "{text}");
 }
 
-/// Needs the sandbox's request journal (`GET /_sandbox/calls`) and the merchant's answers in
-/// `GET /_sandbox/deliveries` (status, answer, latency): un-ignore once they are merged.
+/// The sandbox's request journal (`GET /_sandbox/calls`) and the merchant's answers in
+/// `GET /_sandbox/deliveries` (status, answer, latency).
 #[test]
-#[ignore = "needs /_sandbox/calls and delivery answers from the sandbox-journal branch"]
 fn the_journal_and_the_merchant_answers_are_observed() {
     let p = Project::new();
     p.file(
