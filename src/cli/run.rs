@@ -317,7 +317,11 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         eprintln!(
             "note: {needs_merchant} case{} tagged `{MERCHANT_TAG}` not run: {} a merchant under test (--merchant NAME)",
             if needs_merchant == 1 { "" } else { "s" },
-            if needs_merchant == 1 { "it needs" } else { "they need" },
+            if needs_merchant == 1 {
+                "it needs"
+            } else {
+                "they need"
+            },
         );
     }
     if plan.cases.is_empty() {

@@ -2,7 +2,7 @@
 //! merchant (`GET /_sandbox/deliveries`) and observes how the merchant answered it.
 //!
 //! ```text
-//! poll GET /_sandbox/deliveries?type=&after=<seq> every 100 ms
+//! poll GET /_sandbox/deliveries?type=&after=<seq> every 100 ms (&paymentId= once found)
 //!   find the first delivery whose notification satisfies `match:`
 //!   then watch it until it made `attempts` (default 1) attempts ─ by `within` (10s), else
 //!   the step fails: none matched (the 3 nearest and why), or too few attempts (its state)
@@ -56,6 +56,10 @@ pub(super) async fn wait(action: &DeliveryAction, ctx: &StepCtx<'_>) -> Result<E
         };
         if let Some(from) = from {
             page_query.push(("after", from.to_string()));
+        }
+        // Once found, only its payment's deliveries are listed.
+        if let Some(id) = found.as_ref().and_then(|(d, _)| d["paymentId"].as_str()) {
+            page_query.push(("paymentId", id.to_owned()));
         }
         let page = control_get(ctx, "delivery", "/_sandbox/deliveries", &page_query).await?;
         let deliveries = page["deliveries"].as_array().map_or(&[][..], Vec::as_slice);
