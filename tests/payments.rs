@@ -2,7 +2,12 @@
 //! notification receiver on loopback ports, and flows pay, play the buyer on the hosted page,
 //! wait for signed notifications and control the sandbox over real HTTP. Also: each step
 //! kind's failure (snapshots of the report), negative tests (unsigned, wrongly signed, forged
-//! notification), and `--target` against a standalone `apoflow sandbox` process.
+//! notification), and `--target` against a standalone `apoflow sandbox` process. The
+//! merchant-under-test steps (`redirect: { from: }`, `delivery`, `received`) run against a fake
+//! shop (`payments/shop.rs`).
+
+#[path = "payments/shop.rs"]
+mod shop;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -604,5 +609,183 @@ fn a_public_notify_url_is_what_flows_give_apo() {
         ),
         "{}",
         both(&out)
+    );
+}
+
+/// A payment whose buyer returns to, and whose notifications go to, the fake shop; `notify` is
+/// the shop's acknowledgement (`success`, `fail`, `wrong`).
+fn shop_pay(notify: &str) -> String {
+    format!(
+        r#"
+  - id: pay
+    pay:
+      body_file: fixtures/payloads/pay-card-first-time.json
+      body:
+        paymentAmount: {{ currency: SGD, value: "4200" }}
+        order: {{ orderAmount: {{ currency: SGD, value: "4200" }} }}
+        paymentRedirectUrl: "{{{{ shop }}}}/return"
+        paymentNotifyUrl: "{{{{ shop }}}}/notify/{notify}"
+    save: {{ paymentId: $.paymentId, normalUrl: $.normalUrl }}
+"#
+    )
+}
+
+#[test]
+fn the_buyer_starts_at_the_shop_and_its_return_page_and_webhook_answer_are_observed() {
+    let p = Project::new();
+    p.file(
+        "flows/shop.yaml",
+        &format!(
+            r#"
+name: Shop front door
+matrix: {{ door: [checkout, checkout.json] }}
+steps:{}
+  - redirect:
+      from: "{{{{ shop }}}}/{{{{ door }}}}?to={{{{ normalUrl | urlencode }}}}"
+      card: visa_success
+    expect:
+      landed_on: {{ starts_with: "{{{{ shop }}}}/return" }}
+      return_page.status: 200
+      return_page.url: "{{{{ shop }}}}/thanks"
+      return_page.body: {{ contains: Paid }}
+      $.return_page.body: {{ contains: Paid }}
+  - delivery:
+      type: PAYMENT_RESULT
+      match: {{ $.paymentId: "{{{{ paymentId }}}}" }}
+    expect:
+      ack: success
+      acknowledged: true
+      attempts: 1
+      $.body.paymentId: "{{{{ paymentId }}}}"
+      $.body.result.resultStatus: S
+"#,
+            shop_pay("success")
+        ),
+    );
+    let shop = format!("shop={}", shop::url());
+    let out = p.run(&["--var", &shop]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+}
+
+#[test]
+fn a_resend_is_an_attempt_and_a_delivery_that_never_matches_names_the_nearest() {
+    let p = Project::new();
+    p.file(
+        "flows/resend.yaml",
+        &format!(
+            r#"
+name: Resend after a failed answer
+steps:{}
+  - redirect: {{ url: "{{{{ normalUrl }}}}", card: visa_success }}
+  - delivery:
+      type: PAYMENT_RESULT
+      match: {{ $.paymentId: "{{{{ paymentId }}}}" }}
+    expect: {{ attempts: 1, acknowledged: false }}
+  - sandbox: {{ advance_clock: 2m }}
+  - delivery:
+      type: PAYMENT_RESULT
+      match: {{ $.paymentId: "{{{{ paymentId }}}}" }}
+      attempts: 2
+    expect: {{ attempts: 2, acknowledged: false }}
+  - delivery:
+      type: PAYMENT_RESULT
+      match: {{ $.paymentId: nope }}
+      within: 300ms
+"#,
+            shop_pay("fail")
+        ),
+    );
+    let shop = format!("shop={}", shop::url());
+    let out = p.run(&["--var", &shop]);
+    let text = both(&out);
+    assert_eq!(code(&out), 1, "{text}");
+    for expected in [
+        "no PAYMENT_RESULT delivery with $.paymentId = nope was made in 300 ms",
+        "nearest:",
+        "$.paymentId: expected string <nope>, got string <P",
+    ] {
+        assert!(text.contains(expected), "{expected}\n{text}");
+    }
+    // Only the last step failed: the resend was seen.
+    assert_eq!(text.matches("failed at").count(), 1, "{text}");
+}
+
+/// The sandbox's request journal (`GET /_sandbox/calls`) and the merchant's answers in
+/// `GET /_sandbox/deliveries` (status, answer, latency).
+#[test]
+fn the_journal_and_the_merchant_answers_are_observed() {
+    let p = Project::new();
+    p.file(
+        "flows/journal.yaml",
+        &format!(
+            r#"
+name: Journal
+steps:{}
+  - id: paid
+    received:
+      api: pay
+      match: {{ $.request.paymentRequestId: "{{{{ steps.pay.request.body.paymentRequestId }}}}" }}
+      client_id: "{{{{ target.client_id }}}}"
+    expect:
+      count: 1
+      signature: valid
+      $.request.paymentAmount.value: "4200"
+      $.response.paymentId: "{{{{ paymentId }}}}"
+    save: {{ journalId: $.response.paymentId }}
+  - redirect: {{ url: "{{{{ normalUrl }}}}", card: visa_success }}
+  - delivery:
+      type: PAYMENT_RESULT
+      match: {{ $.paymentId: "{{{{ journalId }}}}" }}
+    expect:
+      ack: fail
+      status: 200
+      latency_ms: {{ lt: 10000 }}
+      $.answer.result.resultStatus: F
+  - received:
+      api: refund
+      match: {{ $.request.paymentId: "{{{{ paymentId }}}}" }}
+      within: 300ms
+      settle: 300ms
+    expect: {{ count: 0 }}
+  - received:
+      api: pay
+      match: {{ $.request.paymentRequestId: nope }}
+      within: 300ms
+"#,
+            shop_pay("fail")
+        ),
+    );
+    let shop = format!("shop={}", shop::url());
+    let out = p.run(&["--var", &shop]);
+    let text = both(&out);
+    assert_eq!(code(&out), 1, "{text}");
+    for expected in [
+        "no `pay` call with $.request.paymentRequestId = nope reached the sandbox in 300 ms",
+        "nearest:",
+        "$.request.paymentRequestId: expected string <nope>",
+    ] {
+        assert!(text.contains(expected), "{expected}\n{text}");
+    }
+    assert_eq!(text.matches("failed at").count(), 1, "{text}");
+}
+
+#[test]
+fn a_front_door_that_does_not_lead_to_the_hosted_page_is_a_clear_error() {
+    let p = Project::new();
+    p.file(
+        "flows/door.yaml",
+        r#"
+name: A shop page that is not a front door
+steps:
+  - redirect: { from: "{{ shop }}/thanks", card: visa_success }
+"#,
+    );
+    let shop = format!("shop={}", shop::url());
+    let out = p.run(&["--var", &shop]);
+    let text = both(&out);
+    assert_eq!(code(&out), 1, "{text}");
+    assert!(
+        text.contains("/thanks (HTTP 200) does not lead to the hosted page: expected a redirect (3xx with Location) or JSON with `redirectUrl`; it answered <h1>Paid</h1>"),
+        "{text}"
     );
 }

@@ -43,7 +43,8 @@ pub struct Options {
     /// where a flow does not declare them.
     pub vars: IndexMap<String, Value>,
     /// Variables the runner provides to templates (`notify_url`, `redirect_url`, `target`,
-    /// `sandbox`); flow `vars` and `--var` may shadow them.
+    /// `sandbox`, and `merchant` with a merchant under test); flow `vars` and `--var` may
+    /// shadow them.
     pub runner: Map<String, Value>,
     /// Where the APO steps go: the target, the run's one client, the receiver's inbox.
     pub apo: Apo,

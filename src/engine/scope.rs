@@ -7,7 +7,8 @@
 //!   "steps":  { "<id>": { "request": {method, url, headers, body},
 //!                         "response": {status, headers, body} } },
 //!   <values the runner provides: notify_url, redirect_url, target: {name, client_id,
-//!    endpoint}, sandbox; set first, so vars may override>
+//!    endpoint}, sandbox, merchant: {url, client_id} (with a merchant under test); set first,
+//!    so vars may override>
 //! }
 //! ```
 //!

@@ -29,7 +29,7 @@ use serde_json::Value;
 
 pub use capture::eval_save;
 pub use predicate::PREDICATES;
-pub use query::{check_query, select_all};
+pub use query::{bare_name, check_query, select_all};
 
 /// What a step observed, for assertions and captures to query.
 #[derive(Debug, Clone, Default)]

@@ -1,6 +1,7 @@
 //! Queries: what an entry selects from an observation. A JSONPath (RFC 9535) on the body,
 //! `status`, `headers` / `headers.<name>` (case-insensitive), or a bare name looked up in
-//! [`Observed::extra`].
+//! [`Observed::extra`] (`landed_on`), possibly dotted into an object there
+//! (`return_page.status`).
 
 use std::sync::Arc;
 
@@ -25,13 +26,22 @@ enum Query<'a> {
     Headers,
     /// `headers.<name>`.
     Header(&'a str),
-    /// Any other bare name.
+    /// Any other bare name, possibly dotted (`return_page.status`).
     Extra(&'a str),
 }
 
 /// Checks a query at load time: a JSONPath compiles, a bare name is a plain identifier.
 pub fn check_query(query: &str) -> Result<(), ExpectError> {
     parse(query).map(drop)
+}
+
+/// The bare name a query reads from [`Observed::extra`] (`ack`, `return_page.status`), or
+/// `None` for a JSONPath, `status`, `headers…`, or a query that does not parse.
+pub fn bare_name(query: &str) -> Option<&str> {
+    match parse(query) {
+        Ok(Query::Extra(name)) => Some(name),
+        _ => None,
+    }
 }
 
 /// Selects what `query` names in `o`: `Ok(None)` when nothing is selected, one value when one
@@ -80,7 +90,14 @@ pub(super) fn select(query: &str, o: &Observed) -> Result<Option<Value>, ExpectE
                 _ => Some(Value::Array(values)),
             }
         }
-        Query::Extra(name) => o.extra.get(name).cloned(),
+        Query::Extra(name) => {
+            let mut parts = name.split('.');
+            let root = parts.next().and_then(|first| o.extra.get(first));
+            parts
+                .try_fold(root, |value, key| Some(value.and_then(|v| v.get(key))))
+                .flatten()
+                .cloned()
+        }
     })
 }
 
@@ -121,12 +138,14 @@ fn parse(query: &str) -> Result<Query<'_>, ExpectError> {
         }
         return Ok(Query::Header(name));
     }
-    let mut chars = query.chars();
-    let identifier = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if identifier {
+    let identifier = |part: &str| {
+        let mut chars = part.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    if query.split('.').all(identifier) {
         Ok(Query::Extra(query))
     } else {
         Err(ExpectError::new(format!("`{query}` is not a query")).hint(
@@ -175,9 +194,15 @@ mod tests {
                 ("set-cookie".into(), "b=2".into()),
             ],
             body: json!({"result": {"resultCode": "SUCCESS"}, "items": [{"id": 1}, {"id": 2}]}),
-            extra: [("landed_on".to_owned(), json!("https://m.example/back"))]
-                .into_iter()
-                .collect(),
+            extra: [
+                ("landed_on".to_owned(), json!("https://m.example/back")),
+                (
+                    "return_page".to_owned(),
+                    json!({"status": 200, "body": {"order": "paid"}}),
+                ),
+            ]
+            .into_iter()
+            .collect(),
         }
     }
 
@@ -205,6 +230,16 @@ mod tests {
             Ok(Some(json!("https://m.example/back")))
         );
         assert_eq!(select("signature", &o), Ok(None));
+        assert_eq!(select("return_page.status", &o), Ok(Some(json!(200))));
+        assert_eq!(
+            select("return_page.body.order", &o),
+            Ok(Some(json!("paid")))
+        );
+        assert_eq!(select("return_page.nope", &o), Ok(None));
+        assert_eq!(select("landed_on.x", &o), Ok(None));
+        assert_eq!(bare_name("return_page.status"), Some("return_page.status"));
+        assert_eq!(bare_name("$.a"), None);
+        assert_eq!(bare_name("headers.x"), None);
         assert_eq!(
             select("headers", &o).unwrap().unwrap()["set-cookie"],
             json!(["a=1", "b=2"])
@@ -233,7 +268,8 @@ mod tests {
         assert!(check_query("$..").is_err());
         assert!(check_query("headers.").is_err());
         assert!(check_query("headers.a b").is_err());
-        assert!(check_query("result.code").is_err());
+        assert!(check_query("result-code").is_err());
+        assert!(check_query("a..b").is_err());
         assert!(check_query("").is_err());
         assert!(check_query("$[?@.a == 'x'].b").is_ok());
         assert!(check_query("$[?@.a == '{{ id }}'].b").is_err());

@@ -13,8 +13,8 @@ use serde_saphyr::Spanned;
 use super::error::{LoadError, LoadErrorKind};
 use super::matrix;
 use super::model::{
-    ApoCall, CARDS_FILE, Flow, HttpAction, NotifyAction, RedirectAction, SandboxAction, Step,
-    named_cards,
+    ApoCall, CARDS_FILE, DeliveryAction, Flow, HttpAction, NotifyAction, ReceivedAction,
+    RedirectAction, SandboxAction, Step, named_cards,
 };
 use super::tags::is_valid_tag;
 use crate::diag::SourceFile;
@@ -33,6 +33,54 @@ const THREE_DS: &[&str] = &["pass", "fail", "cancel"];
 
 /// How the receiver may acknowledge a notification.
 const ACKS: &[&str] = &["success", "fail", "wrong_format", "none"];
+
+/// The APIs a merchant's call in the sandbox's journal can be (`received: { api }`).
+const APIS: &[&str] = &[
+    "pay",
+    "inquiry",
+    "capture",
+    "cancel",
+    "refund",
+    "inquiry_refund",
+];
+
+/// The notifications the sandbox delivers (`delivery: { type }`).
+const NOTIFY_TYPES: &[&str] = &["PAYMENT_RESULT", "CAPTURE_RESULT", "REFUND_RESULT"];
+
+/// The bare-name queries (`ack`, `landed_on`) each action provides to `expect:`, `until:` and
+/// `save:`; `status`, `headers` and JSONPaths are for every action.
+fn provided(action: &str) -> &'static [&'static str] {
+    match action {
+        "pay" | "inquiry" | "capture" | "cancel" | "refund" | "inquiry_refund" => &["signature"],
+        "redirect" => &[
+            "landed_on",
+            "messages",
+            "return_page",
+            "return_page.status",
+            "return_page.body",
+            "return_page.url",
+        ],
+        "notify" => &["signature", "ack", "count", "source", "tries"],
+        "received" => &["count", "signature"],
+        "delivery" => &["ack", "latency_ms", "attempts", "acknowledged"],
+        _ => &[],
+    }
+}
+
+/// Provided names whose value may be an object, so queries may go deeper
+/// (`return_page.body.order.status`).
+const OPEN_NAMES: &[&str] = &["return_page.body"];
+
+/// Whether the bare name `name` is among `provided`, or inside one of the [`OPEN_NAMES`].
+fn is_provided(name: &str, provided: &[&str]) -> bool {
+    provided.contains(&name)
+        || OPEN_NAMES.iter().any(|open| {
+            provided.contains(open)
+                && name
+                    .strip_prefix(open)
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })
+}
 
 /// Inline card fields; the first three are required.
 const CARD_FIELDS: &[&str] = &["number", "expiry", "cvv", "holder"];
@@ -301,6 +349,12 @@ impl Checker<'_> {
         if let Some(s) = &step.sandbox {
             actions.push(("sandbox", at(s)));
         }
+        if let Some(r) = &step.received {
+            actions.push(("received", at(r)));
+        }
+        if let Some(d) = &step.delivery {
+            actions.push(("delivery", at(d)));
+        }
         match actions.as_slice() {
             [] => self.push(here, 1, LoadErrorKind::NoAction),
             [_] => {}
@@ -336,12 +390,34 @@ impl Checker<'_> {
                 );
             }
         }
-        if let (Some(snapshot), [(action, _)]) = (&step.snapshot, actions.as_slice())
-            && !matches!(*action, "notify" | "sleep" | "use")
-            && snapshot.value.of == crate::snapshot::Of::Notification
+        if let (Some(snapshot), [(action, _)]) = (&step.snapshot, actions.as_slice()) {
+            use crate::snapshot::Of;
+            let of = snapshot.value.of;
+            let missing = match of {
+                Of::Notification => !matches!(*action, "notify" | "delivery" | "sleep" | "use"),
+                Of::ReturnPage => step
+                    .redirect
+                    .as_ref()
+                    .is_none_or(|r| !r.value.fetches_return_page()),
+                Of::Response | Of::Request => false,
+            };
+            if missing && !matches!(*action, "sleep" | "use") {
+                let pos = self.key_before(at(snapshot), "snapshot");
+                self.push(pos, 8, LoadErrorKind::SnapshotOfMissing(action, of));
+            }
+        }
+        if let [(action, _)] = actions.as_slice()
+            && !matches!(*action, "sleep" | "use")
         {
-            let pos = self.key_before(at(snapshot), "snapshot");
-            self.push(pos, 8, LoadErrorKind::SnapshotOfNotification(action));
+            let names = provided(action);
+            let queries = step
+                .expect
+                .keys()
+                .chain(step.until.iter().flat_map(IndexMap::keys))
+                .chain(step.save.values());
+            for query in queries {
+                self.bare_names(query, action, names);
+            }
         }
         if let Some(every) = &step.every
             && every.value.0.is_zero()
@@ -383,13 +459,19 @@ impl Checker<'_> {
             self.apo_call(name, call);
         }
         if let Some(r) = &step.redirect {
-            self.redirect(&r.value);
+            self.redirect(r);
         }
         if let Some(n) = &step.notify {
             self.notify(&n.value);
         }
         if let Some(s) = &step.sandbox {
             self.sandbox(s);
+        }
+        if let Some(r) = &step.received {
+            self.received(&r.value);
+        }
+        if let Some(d) = &step.delivery {
+            self.delivery(&d.value);
         }
         self.entries(&step.expect);
         if let Some(until) = &step.until {
@@ -617,8 +699,23 @@ impl Checker<'_> {
         }
     }
 
-    fn redirect(&mut self, r: &RedirectAction) {
-        self.template_at(&r.url.value, at(&r.url));
+    fn redirect(&mut self, r: &Spanned<RedirectAction>) {
+        let (spanned, r) = (r, &r.value);
+        match (&r.url, &r.from) {
+            (Some(url), Some(from)) => {
+                let pos = self.key_before(at(from), "from");
+                let pos = pos.max(self.key_before(at(url), "url"));
+                self.push(pos, 4, LoadErrorKind::RedirectStart { both: true });
+            }
+            (None, None) => {
+                let pos = self.key_before(at(spanned), "redirect");
+                self.push(pos, 8, LoadErrorKind::RedirectStart { both: false });
+            }
+            _ => {}
+        }
+        for start in [&r.url, &r.from].into_iter().flatten() {
+            self.template_at(&start.value, at(start));
+        }
         let others = [
             r.card.as_ref().map(|v| ("card", at(v))),
             r.save_card.as_ref().map(|v| ("save_card", at(v))),
@@ -704,7 +801,10 @@ impl Checker<'_> {
         if let Some(count) = &n.count
             && count.value == 0
         {
-            self.push(at(count), 1, LoadErrorKind::ZeroCount);
+            self.push(at(count), 1, LoadErrorKind::ZeroCount("count"));
+        }
+        for query in n.matches.keys() {
+            self.bare_names(query, "notify", &[]);
         }
         if let Some(o) = &n.or_inquiry
             && o.value
@@ -720,6 +820,78 @@ impl Checker<'_> {
         let reset = a.reset.as_ref().is_some_and(|r| r.value);
         if !reset && a.faults.is_none() && a.advance_clock.is_none() {
             self.push(at(s), 1, LoadErrorKind::EmptySandboxStep);
+        }
+        if let Some(faults) = &a.faults {
+            let f = &faults.value;
+            for scope in [&f.payment_id, &f.client_id].into_iter().flatten() {
+                self.template_at(&scope.value, at(scope));
+            }
+        }
+    }
+
+    fn received(&mut self, r: &ReceivedAction) {
+        self.name_in(&r.api, "api", APIS);
+        self.entries(&r.matches);
+        for query in r.matches.keys() {
+            self.bare_names(query, "received", &["signature"]);
+        }
+        if let Some(client) = &r.client_id {
+            self.template_at(&client.value, at(client));
+        }
+    }
+
+    fn delivery(&mut self, d: &DeliveryAction) {
+        self.name_in(&d.notify_type, "type", NOTIFY_TYPES);
+        self.entries(&d.matches);
+        for query in d.matches.keys() {
+            self.bare_names(query, "delivery", &[]);
+        }
+        if let Some(attempts) = &d.attempts
+            && attempts.value == 0
+        {
+            self.push(at(attempts), 1, LoadErrorKind::ZeroCount("attempts"));
+        }
+    }
+
+    /// A fixed name (not a template): one of `allowed`, with a did-you-mean.
+    fn name_in(
+        &mut self,
+        value: &Spanned<String>,
+        key: &'static str,
+        allowed: &'static [&'static str],
+    ) {
+        if !allowed.contains(&value.value.as_str()) {
+            self.push(
+                at(value),
+                value.value.chars().count().max(1),
+                LoadErrorKind::BadChoice {
+                    key,
+                    value: value.value.clone(),
+                    allowed,
+                },
+            );
+        }
+    }
+
+    /// A bare-name query (`ack`) must be one that `action` provides.
+    fn bare_names(
+        &mut self,
+        query: &Spanned<String>,
+        action: &'static str,
+        provided: &'static [&'static str],
+    ) {
+        if let Some(name) = crate::expect::bare_name(&query.value)
+            && !is_provided(name, provided)
+        {
+            self.push(
+                at(query),
+                query.value.chars().count(),
+                LoadErrorKind::NotProvided {
+                    name: name.to_owned(),
+                    action,
+                    provided,
+                },
+            );
         }
     }
 
@@ -947,6 +1119,62 @@ mod tests {
         // With `use:`, ids may come from partials: not checked here.
         let yaml = "name: x\nsteps:\n  - use: _p.yaml\n  - http: { url: \"http://h/{{ steps.login.response.body.id }}\" }\n";
         assert!(errors(yaml, Role::Runnable).is_empty());
+    }
+
+    #[test]
+    fn the_journal_apis_are_the_apo_call_steps() {
+        let steps: Vec<&str> = crate::apo::endpoint::Endpoint::ALL
+            .iter()
+            .map(|e| e.step_name())
+            .collect();
+        assert_eq!(APIS, steps.as_slice());
+    }
+
+    #[test]
+    fn merchant_steps_check_their_keys_and_bare_names() {
+        let yaml = r#"name: m
+steps:
+  - id: paid
+    received:
+      api: pay
+      match: { $.request.paymentRequestId: "{{ ref }}", signature: valid }
+      within: 5s
+      settle: 1s
+      client_id: "{{ merchant.client_id }}"
+    expect: { count: 1, signature: valid, headers.client-id: x }
+    save: { paymentId: $.response.paymentId }
+  - redirect: { from: "{{ merchant.url }}/checkout", card: visa_success }
+    expect: { landed_on: { exists: true }, return_page.status: 200, return_page.body.order.state: paid }
+    snapshot: { name: shop, of: return_page }
+  - delivery: { type: CAPTURE_RESULT, match: { $.paymentId: "{{ paymentId }}" }, attempts: 2 }
+    expect: { ack: fail, status: 500, latency_ms: { lt: 10000 }, attempts: 2, acknowledged: false, $.body.paymentId: x }
+    snapshot: { name: capture, of: notification }
+  - sandbox: { faults: { drop: 1, payment_id: "{{ paymentId }}", client_id: "{{ merchant.client_id }}" } }
+"#;
+        assert_eq!(errors(yaml, Role::Runnable), vec![]);
+        let yaml = r#"name: m
+steps:
+  - received: { api: capture, match: { count: 1 } }
+    expect: { ack: success }
+  - redirect: { url: "http://h/p", return_page: true }
+    expect: { return_page.stauts: 200, signature: valid }
+  - http: { url: "http://h" }
+    until: { landed_on: x }
+"#;
+        let titles: Vec<String> = errors(yaml, Role::Runnable)
+            .into_iter()
+            .map(|(line, _, t)| format!("{line}: {t}"))
+            .collect();
+        assert_eq!(
+            titles,
+            [
+                "4: a `received` step provides no `ack`",
+                "3: a `received` step provides no `count`",
+                "6: a `redirect` step provides no `return_page.stauts`",
+                "6: a `redirect` step provides no `signature`",
+                "8: a `http` step provides no `landed_on`",
+            ]
+        );
     }
 
     #[test]

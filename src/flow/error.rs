@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::diag::{Diagnostic, SourceFile};
 use crate::expect::ExpectError;
+use crate::snapshot::Of;
 use crate::template::TemplateError;
 
 /// One error in a flow file, at a position.
@@ -76,8 +77,9 @@ pub(crate) enum LoadErrorKind {
         action: &'static str,
         key: &'static str,
     },
-    /// `snapshot: { of: notification }` on a step that receives no notification.
-    SnapshotOfNotification(&'static str),
+    /// `snapshot: { of: notification | return_page }` on a step that has no such value (the
+    /// action, what was asked for).
+    SnapshotOfMissing(&'static str, crate::snapshot::Of),
     /// `every: 0s`.
     ZeroEvery,
     /// A URL that does not parse, or is not http(s).
@@ -108,8 +110,17 @@ pub(crate) enum LoadErrorKind {
     KeyFileNotFound { path: String, reason: String },
     /// A `sandbox` step with nothing to do.
     EmptySandboxStep,
-    /// `count: 0` on a `notify` step.
-    ZeroCount,
+    /// `count: 0` on a `notify` step, `attempts: 0` on a `delivery` step (the key).
+    ZeroCount(&'static str),
+    /// A bare-name query (`ack`, `landed_on`) that the step's action does not provide (the
+    /// name, the action, the names it provides).
+    NotProvided {
+        name: String,
+        action: &'static str,
+        provided: &'static [&'static str],
+    },
+    /// A redirect with both or neither of `url:` and `from:`.
+    RedirectStart { both: bool },
     /// `or_inquiry: true` without `$.paymentId` in `match:`.
     InquiryWithoutPaymentId,
     /// A card name that `fixtures/cards.yaml` does not list (with a close one, if any).
@@ -165,8 +176,11 @@ impl LoadErrorKind {
             LoadErrorKind::NothingToCheck { action, key } => {
                 format!("a `{action}` step has no response for `{key}:`")
             }
-            LoadErrorKind::SnapshotOfNotification(action) => {
-                format!("this `{action}` step receives no notification to snapshot")
+            LoadErrorKind::SnapshotOfMissing(action, Of::ReturnPage) => {
+                format!("this `{action}` step fetches no return page to snapshot")
+            }
+            LoadErrorKind::SnapshotOfMissing(action, of) => {
+                format!("this `{action}` step receives no {of} to snapshot")
             }
             LoadErrorKind::ZeroEvery => "`every:` must be longer than zero".to_owned(),
             LoadErrorKind::BadUrl { url, .. } => format!("`{url}` is not a URL"),
@@ -191,7 +205,16 @@ impl LoadErrorKind {
                 format!("cannot read the key file `{path}`")
             }
             LoadErrorKind::EmptySandboxStep => "a `sandbox` step has nothing to do".to_owned(),
-            LoadErrorKind::ZeroCount => "`count:` must be at least 1".to_owned(),
+            LoadErrorKind::ZeroCount(key) => format!("`{key}:` must be at least 1"),
+            LoadErrorKind::NotProvided { name, action, .. } => {
+                format!("a `{action}` step provides no `{name}`")
+            }
+            LoadErrorKind::RedirectStart { both: true } => {
+                "a `redirect` starts at `url:` or at `from:`, not both".to_owned()
+            }
+            LoadErrorKind::RedirectStart { both: false } => {
+                "a `redirect` needs `url:` or `from:`".to_owned()
+            }
             LoadErrorKind::InquiryWithoutPaymentId => {
                 "`or_inquiry:` needs the payment to inquire about".to_owned()
             }
@@ -245,7 +268,9 @@ impl LoadErrorKind {
             | LoadErrorKind::UseTemplated
             | LoadErrorKind::BadMethod(_)
             | LoadErrorKind::NothingToCheck { .. }
-            | LoadErrorKind::SnapshotOfNotification(_)
+            | LoadErrorKind::SnapshotOfMissing(..)
+            | LoadErrorKind::NotProvided { .. }
+            | LoadErrorKind::RedirectStart { .. }
             | LoadErrorKind::ZeroEvery
             | LoadErrorKind::BadHeaderName(_)
             | LoadErrorKind::SeveralBodies(..)
@@ -253,7 +278,7 @@ impl LoadErrorKind {
             | LoadErrorKind::NotAFlag(_)
             | LoadErrorKind::BodyNotAMap
             | LoadErrorKind::EmptySandboxStep
-            | LoadErrorKind::ZeroCount
+            | LoadErrorKind::ZeroCount(_)
             | LoadErrorKind::InquiryWithoutPaymentId => "here".to_owned(),
             LoadErrorKind::UnknownCard { .. } => "not in fixtures/cards.yaml".to_owned(),
         }
@@ -292,7 +317,18 @@ impl LoadErrorKind {
             LoadErrorKind::UseCycle(_) => "a partial cannot include itself, directly or through others".to_owned(),
             LoadErrorKind::NothingToCheck { action: "use", .. } => "put the checks on the partial's own steps".to_owned(),
             LoadErrorKind::NothingToCheck { .. } => "remove it, or move it to the step whose response it checks".to_owned(),
-            LoadErrorKind::SnapshotOfNotification(_) => "use `of: response` (the default) or `of: request`; `of: notification` is for `notify` steps".to_owned(),
+            LoadErrorKind::SnapshotOfMissing(_, Of::ReturnPage) => "`of: return_page` is for `redirect` steps that fetch the return page (`from:`, or `return_page: true`)".to_owned(),
+            LoadErrorKind::SnapshotOfMissing(..) => "use `of: response` (the default) or `of: request`; `of: notification` is for `notify` and `delivery` steps".to_owned(),
+            LoadErrorKind::NotProvided { name, provided, .. } => {
+                let roots = provided.iter().map(|p| p.split('.').next().unwrap_or(p));
+                match crate::diag::did_you_mean(name, provided.iter().copied().chain(roots)) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None if provided.is_empty() => format!("this step kind provides no bare names; query the body with a JSONPath such as `$.{name}`, or `status`, `headers.<name>`"),
+                    None => format!("it provides {}; query the body with a JSONPath such as `$.{name}`", provided.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")),
+                }
+            }
+            LoadErrorKind::RedirectStart { both: true } => "`url:` is the hosted page itself; `from:` is a merchant URL that leads to it: keep one".to_owned(),
+            LoadErrorKind::RedirectStart { both: false } => "give `url: \"{{ normalUrl }}\"` (the hosted page) or `from: \"{{ merchant.url }}/checkout\"` (a merchant URL that leads to it)".to_owned(),
             LoadErrorKind::ZeroEvery => "give the pause between tries, e.g. `every: 500ms`".to_owned(),
             LoadErrorKind::BadUrl { .. } => "write an absolute http:// or https:// URL, e.g. `{{ base }}/payments/pay`".to_owned(),
             LoadErrorKind::BadHeaderName(_) => "header names are letters, digits and `-` (no spaces or `:`)".to_owned(),
@@ -304,13 +340,19 @@ impl LoadErrorKind {
             LoadErrorKind::Conflicting(_, "manual", _) => "with `manual: true` a person uses the page; remove the other keys".to_owned(),
             LoadErrorKind::Conflicting(_, "abandon", _) => "an abandoning buyer enters nothing; remove the other keys".to_owned(),
             LoadErrorKind::Conflicting(..) => "keep one of the two".to_owned(),
-            LoadErrorKind::BadChoice { allowed, .. } => format!("write one of {}", allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")),
+            LoadErrorKind::BadChoice { allowed, value, .. } => {
+                let all = allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ");
+                match crate::diag::did_you_mean(value, allowed.iter().copied()) {
+                    Some(close) => format!("did you mean `{close}`? write one of {all}"),
+                    None => format!("write one of {all}"),
+                }
+            }
             LoadErrorKind::BadCard(_) => "write a name from fixtures/cards.yaml, e.g. `card: visa_success`, or a map of quoted strings: `number`, `expiry` (MM/YY), `cvv` and, optionally, `holder`".to_owned(),
             LoadErrorKind::NotAFlag(_) => "write `true` or `false`, or a template that renders to one".to_owned(),
             LoadErrorKind::BodyNotAMap => "write the body's fields as a map, e.g. `body: { paymentId: \"{{ paymentId }}\" }`; for a body that is not JSON use `raw_body:`".to_owned(),
             LoadErrorKind::KeyFileNotFound { .. } => "a PEM or base64 private key file, relative to the directory apoflow runs in, e.g. `fixtures/keys/merchant-private.pem`".to_owned(),
             LoadErrorKind::EmptySandboxStep => "give `reset: true`, `faults:` or `advance_clock:`".to_owned(),
-            LoadErrorKind::ZeroCount => "`count: 2` waits for a resend; leave it out to wait for one".to_owned(),
+            LoadErrorKind::ZeroCount(key) => format!("`{key}: 2` waits for a resend; leave it out to wait for one"),
             LoadErrorKind::InquiryWithoutPaymentId => "add `match: { $.paymentId: \"{{ paymentId }}\" }`: its value is the paymentId inquired".to_owned(),
             LoadErrorKind::UnknownCard { close: Some(close), .. } => format!("did you mean `{close}`?"),
             LoadErrorKind::UnknownCard { close: None, .. } => "the cards are listed in fixtures/cards.yaml (and README.md, Test cards); or give the card inline".to_owned(),

@@ -132,6 +132,15 @@ pub struct Step {
     #[serde(default)]
     #[schemars(with = "Option<SandboxAction>")]
     pub sandbox: Option<Spanned<SandboxAction>>,
+    /// Wait for APO calls the merchant's server made, in the embedded sandbox's journal.
+    #[serde(default)]
+    #[schemars(with = "Option<ReceivedAction>")]
+    pub received: Option<Spanned<ReceivedAction>>,
+    /// Wait for the embedded sandbox's delivery of a notification to the merchant, and observe
+    /// the merchant's answer.
+    #[serde(default)]
+    #[schemars(with = "Option<DeliveryAction>")]
+    pub delivery: Option<Spanned<DeliveryAction>>,
 
     // --- checks ---
     /// `query: expected` pairs; the query is a JSONPath (`$...`), `status`, or
@@ -258,13 +267,25 @@ pub struct ApoCall {
     pub verify_response: Option<Spanned<bool>>,
 }
 
-/// The `redirect` action: the buyer on the hosted page.
+/// The `redirect` action: the buyer on the hosted page, starting at `url:` (the hosted page)
+/// or `from:` (the merchant's front door); exactly one of the two.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedirectAction {
     /// The hosted page URL (`normalUrl` or `redirectActionForm.redirectUrl`), a template.
-    #[schemars(with = "String")]
-    pub url: Spanned<String>,
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub url: Option<Spanned<String>>,
+    /// A merchant URL (a template) that leads to the hosted page: HTTP redirects, or a JSON
+    /// answer with `redirectUrl`, are followed until the hosted page.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub from: Option<Spanned<String>>,
+    /// Fetch the page the buyer is sent back to (`return_page.status|body|url`); default
+    /// true with `from:`, false with `url:`.
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub return_page: Option<Spanned<bool>>,
     /// A card name from `fixtures/cards.yaml`, or inline `{number, expiry, cvv, holder}`.
     #[serde(default)]
     #[schemars(with = "Option<CardSpec>")]
@@ -320,6 +341,70 @@ pub struct NotifyAction {
     pub or_inquiry: Option<Spanned<bool>>,
 }
 
+impl RedirectAction {
+    /// Whether the step fetches the page the buyer returns to: `return_page:` as written,
+    /// else true with `from:`.
+    pub fn fetches_return_page(&self) -> bool {
+        self.return_page
+            .as_ref()
+            .map_or(self.from.is_some(), |flag| flag.value)
+    }
+}
+
+/// The `received` action: wait for APO calls the merchant's server made (the embedded
+/// sandbox's request journal).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceivedAction {
+    /// The API called: `pay`, `inquiry`, `capture`, `cancel`, `refund`, `inquiry_refund`.
+    #[schemars(with = "String")]
+    #[schemars(extend("enum" = ["pay", "inquiry", "capture", "cancel", "refund", "inquiry_refund"]))]
+    pub api: Spanned<String>,
+    /// `query: expected` entries (as in `expect:`) each journal entry is matched with; `$` is
+    /// the entry (`$.request.…`, `$.response.…`, `$.headers.…`), `signature` its verdict.
+    #[serde(default, rename = "match")]
+    #[schemars(with = "IndexMap<String, Expected>")]
+    pub matches: IndexMap<Spanned<String>, Spanned<Value>>,
+    /// How long to wait for the first matching call; default 10s.
+    #[serde(default)]
+    #[schemars(with = "Option<DurationSpec>")]
+    pub within: Option<Spanned<DurationSpec>>,
+    /// After the first match (or `within` without one) keep watching this long, then count;
+    /// with `settle`, no match is `count: 0`, not a failure.
+    #[serde(default)]
+    #[schemars(with = "Option<DurationSpec>")]
+    pub settle: Option<Spanned<DurationSpec>>,
+    /// Only calls made with this client id (a template).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub client_id: Option<Spanned<String>>,
+}
+
+/// The `delivery` action: wait for the embedded sandbox's delivery of a notification to the
+/// merchant and observe the merchant's answer.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryAction {
+    /// `notifyType`: `PAYMENT_RESULT`, `CAPTURE_RESULT`, `REFUND_RESULT`.
+    #[serde(rename = "type")]
+    #[schemars(with = "String")]
+    #[schemars(extend("enum" = ["PAYMENT_RESULT", "CAPTURE_RESULT", "REFUND_RESULT"]))]
+    pub notify_type: Spanned<String>,
+    /// `query: expected` entries (as in `expect:`) the notification's body must satisfy.
+    #[serde(default, rename = "match")]
+    #[schemars(with = "IndexMap<String, Expected>")]
+    pub matches: IndexMap<Spanned<String>, Spanned<Value>>,
+    /// How long to wait; default 10s.
+    #[serde(default)]
+    #[schemars(with = "Option<DurationSpec>")]
+    pub within: Option<Spanned<DurationSpec>>,
+    /// Wait until at least this many attempts were made (resends); default 1.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    #[schemars(extend("minimum" = 1))]
+    pub attempts: Option<Spanned<u32>>,
+}
+
 /// The `sandbox` action: control calls to the embedded sandbox.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -354,6 +439,14 @@ pub struct Faults {
     /// Hold the next delivery and send it after the one that follows it.
     #[serde(default)]
     pub reorder: bool,
+    /// Only deliveries of this payment (a template).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub payment_id: Option<Spanned<String>>,
+    /// Only deliveries to this merchant client id (a template).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub client_id: Option<Spanned<String>>,
 }
 
 /// Schema only: a card name or inline card data.

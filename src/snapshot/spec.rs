@@ -6,7 +6,7 @@
 //! snapshot: payment-result
 //! snapshot:
 //!   name: payment-result
-//!   of: notification          # response (default) | request | notification
+//!   of: notification          # response (default) | request | notification | return_page
 //!   redact:
 //!     - $.paymentResultInfo.issuerName            # becomes [redacted]
 //!     - { $.order.referenceBuyerId: "[buyerId]" } # a named placeholder
@@ -23,7 +23,7 @@ use super::redact::Redaction;
 
 /// Which value of a step is snapshotted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Of {
     /// The response body (the default).
     #[default]
@@ -32,6 +32,8 @@ pub enum Of {
     Request,
     /// The notification body the step received.
     Notification,
+    /// The page a `redirect` step's buyer was sent back to: `{ status, body }`.
+    ReturnPage,
 }
 
 impl fmt::Display for Of {
@@ -40,6 +42,7 @@ impl fmt::Display for Of {
             Of::Response => "response",
             Of::Request => "request",
             Of::Notification => "notification",
+            Of::ReturnPage => "return_page",
         })
     }
 }
@@ -90,8 +93,8 @@ impl JsonSchema for SnapshotSpec {
                     "properties": {
                         "name": name,
                         "of": {
-                            "description": "Which value: the response (default), the request sent, or the notification received.",
-                            "enum": ["response", "request", "notification"]
+                            "description": "Which value: the response (default), the request sent, the notification received, or the page a `redirect` returned to.",
+                            "enum": ["response", "request", "notification", "return_page"]
                         },
                         "redact": {
                             "description": "Extra JSONPaths replaced before comparing: `$.path` (becomes [redacted]) or `{ $.path: \"[placeholder]\" }`.",

@@ -172,6 +172,7 @@ fn exchange(
         request: request_record,
         response: response_record,
         guards,
+        failure: None,
     }
 }
 

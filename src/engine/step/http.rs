@@ -38,6 +38,9 @@ pub(crate) struct Exchange {
     /// `(key, message)`: problems that fail the step unless `expect:` checks `key` itself
     /// (a response or notification signature that is not valid).
     pub(crate) guards: Vec<(&'static str, String)>,
+    /// What the step waited for did not happen (a `received` call or a `delivery` that never
+    /// came): a failure whatever `expect:` checks, reported before the assertions.
+    pub(crate) failure: Option<String>,
 }
 
 /// The body to send.
@@ -193,6 +196,7 @@ pub(crate) async fn send(action: &HttpAction, ctx: &StepCtx<'_>) -> Result<Excha
         response: response_record,
         request_summary,
         guards: Vec::new(),
+        failure: None,
     })
 }
 

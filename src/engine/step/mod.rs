@@ -9,13 +9,16 @@
 //! run-time template error) ends its case; the steps after it are reported as skipped.
 
 mod apo_call;
+mod delivery;
 mod http;
 mod notify;
 mod partial;
+mod received;
 mod redirect;
 mod sandbox;
 mod sleep;
 mod snapshot;
+mod watch;
 
 use std::future::Future;
 use std::path::Path;
@@ -35,7 +38,10 @@ use super::scope::Scope;
 use crate::apo::endpoint::Endpoint;
 use crate::diag::{Diagnostic, SourceFile};
 use crate::expect::{AssertionResult, Observed, eval_entry, eval_save};
-use crate::flow::model::{ApoCall, HttpAction, NotifyAction, RedirectAction, SandboxAction, Step};
+use crate::flow::model::{
+    ApoCall, DeliveryAction, HttpAction, NotifyAction, ReceivedAction, RedirectAction,
+    SandboxAction, Step,
+};
 use crate::flow::plan::PlannedStep;
 use crate::snapshot::UpdateMode;
 use crate::template::{TemplateError, Templates};
@@ -198,6 +204,12 @@ pub(crate) fn step_name(planned: &PlannedStep) -> String {
     if let Some(u) = &step.use_flow {
         return format!("use {}", u.value);
     }
+    if let Some(r) = &step.received {
+        return format!("received {}", r.value.api.value);
+    }
+    if let Some(d) = &step.delivery {
+        return format!("delivery {}", d.value.notify_type.value);
+    }
     if let Some(action) = Action::of(step) {
         return action.kind().to_owned();
     }
@@ -212,6 +224,8 @@ enum Action<'a> {
     Redirect(&'a RedirectAction),
     Notify(&'a NotifyAction),
     Sandbox(&'a SandboxAction),
+    Received(&'a ReceivedAction),
+    Delivery(&'a DeliveryAction),
 }
 
 impl<'a> Action<'a> {
@@ -230,6 +244,8 @@ impl<'a> Action<'a> {
             .or(step.redirect.as_ref().map(|r| Action::Redirect(&r.value)))
             .or(step.notify.as_ref().map(|n| Action::Notify(&n.value)))
             .or(step.sandbox.as_ref().map(|s| Action::Sandbox(&s.value)))
+            .or(step.received.as_ref().map(|r| Action::Received(&r.value)))
+            .or(step.delivery.as_ref().map(|d| Action::Delivery(&d.value)))
     }
 
     /// The action's name in flows.
@@ -240,6 +256,8 @@ impl<'a> Action<'a> {
             Action::Redirect(_) => "redirect",
             Action::Notify(_) => "notify",
             Action::Sandbox(_) => "sandbox",
+            Action::Received(_) => "received",
+            Action::Delivery(_) => "delivery",
         }
     }
 
@@ -251,6 +269,8 @@ impl<'a> Action<'a> {
             Action::Redirect(a) => redirect::run(a, ctx).await,
             Action::Notify(a) => notify::wait(a, ctx).await,
             Action::Sandbox(a) => sandbox::control(a, ctx).await,
+            Action::Received(a) => received::wait(a, ctx).await,
+            Action::Delivery(a) => delivery::wait(a, ctx).await,
         }
     }
 }
@@ -334,11 +354,28 @@ async fn run_action(
     }
     result.messages = messages(action, &exchange);
     let snapshot_check = step.snapshot.as_ref().map(|spec| {
-        let notify = matches!(action, Action::Notify(_));
-        let values = snapshot::Values {
-            request: exchange.request.get("body").filter(|_| !notify),
-            response: Some(&exchange.observed.body),
-            notification: Some(&exchange.observed.body).filter(|_| notify),
+        let observed = &exchange.observed;
+        let values = match action {
+            Action::Notify(_) => snapshot::Values {
+                response: Some(&observed.body),
+                notification: Some(&observed.body),
+                ..snapshot::Values::default()
+            },
+            Action::Delivery(_) => snapshot::Values {
+                response: Some(&observed.body),
+                notification: exchange.request.get("body"),
+                ..snapshot::Values::default()
+            },
+            Action::Http(_)
+            | Action::Apo(..)
+            | Action::Redirect(_)
+            | Action::Sandbox(_)
+            | Action::Received(_) => snapshot::Values {
+                request: exchange.request.get("body"),
+                response: Some(&observed.body),
+                notification: None,
+                return_page: observed.extra.get("return_page").filter(|p| !p.is_null()),
+            },
         };
         let settings = snapshot::Settings {
             mode: shared.snapshots,
@@ -381,12 +418,13 @@ async fn run_action(
         }
     }
     // A guard fails the step unless `expect:` checks its key itself (e.g. `signature: invalid`
-    // in a negative test).
+    // in a negative test); a failure fails it in any case.
     let guards = exchange
         .guards
         .iter()
-        .filter(|(key, _)| !step.expect.keys().any(|q| q.value == *key));
-    for (_, message) in guards {
+        .filter(|(key, _)| !step.expect.keys().any(|q| q.value == *key))
+        .map(|(_, message)| message);
+    for message in exchange.failure.iter().chain(guards) {
         let error = result.error.get_or_insert_with(String::new);
         if !error.is_empty() {
             error.push('\n');
@@ -431,10 +469,14 @@ async fn run_action(
 /// acknowledgement for `notify`, else the request and the response.
 fn messages(action: Action<'_>, exchange: &http::Exchange) -> Vec<Message> {
     let (first, second) = match action {
-        Action::Notify(_) => (MessageKind::Notification, MessageKind::Acknowledgement),
-        Action::Http(_) | Action::Apo(..) | Action::Redirect(_) | Action::Sandbox(_) => {
-            (MessageKind::Request, MessageKind::Response)
+        Action::Notify(_) | Action::Delivery(_) => {
+            (MessageKind::Notification, MessageKind::Acknowledgement)
         }
+        Action::Http(_)
+        | Action::Apo(..)
+        | Action::Redirect(_)
+        | Action::Sandbox(_)
+        | Action::Received(_) => (MessageKind::Request, MessageKind::Response),
     };
     let request = &exchange.request_summary;
     vec![

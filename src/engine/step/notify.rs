@@ -328,6 +328,7 @@ fn from_notification(n: &Notification, asked: Ack, total: usize) -> Exchange {
         response: json!({ "ack": given.name(), "body": observed.body, "headers": headers }),
         observed,
         guards,
+        failure: None,
     }
 }
 
@@ -366,6 +367,7 @@ fn from_inquiry(mut body: Value, tries: u32) -> Exchange {
             extra,
         },
         guards: Vec::new(),
+        failure: None,
     }
 }
 

@@ -13,6 +13,16 @@
 //! The page is read as HTML forms only (standard `autocomplete` tokens find the card fields),
 //! so a hosted page that needs a script cannot be driven: use `manual: true` there. Card data
 //! goes only into the form posted to the page; it is never recorded or printed.
+//!
+//! With `from:` the buyer starts at the merchant's front door instead of `url:`:
+//!
+//! ```text
+//! GET from ─┬─ 3xx ──────────────────────────────> follow (at most 10 hops)
+//!           ├─ JSON with `redirectUrl` ────────────> follow it
+//!           └─ first URL off the merchant's origin ─> the hosted page: browse as above
+//! sent back (landed off the hosted page) + return_page ─> GET it, following 3xx (10 hops):
+//!   `return_page` = { status, url, body (JSON parsed, else text) }
+//! ```
 
 use indexmap::IndexMap;
 use regex::Regex;
@@ -21,7 +31,10 @@ use serde_json::{Value, json};
 use std::sync::LazyLock;
 
 use super::StepCtx;
-use super::http::{Exchange, as_text, chain, render_spanned, render_spanned_str};
+use super::http::{
+    DEFAULT_TIMEOUT, Exchange, as_text, chain, parse_body, quote, render_spanned,
+    render_spanned_str,
+};
 use crate::engine::result::{RequestSummary, ResponseSummary};
 use crate::expect::Observed;
 use crate::flow::model::{CARDS_FILE, RedirectAction, named_cards};
@@ -29,6 +42,9 @@ use crate::mask::mask_text;
 
 /// Pages visited at most before giving up (a loop on the hosted page).
 const MAX_PAGES: usize = 12;
+
+/// Redirects followed at most from the merchant's front door, and to its return page.
+const MAX_HOPS: usize = 10;
 
 /// Card data to type in.
 struct Card {
@@ -50,15 +66,33 @@ struct Buyer {
 /// Plays the buyer; an `Err` is an error (a template, an unknown card, an unreachable page, a
 /// page that cannot be driven).
 pub(super) async fn run(action: &RedirectAction, ctx: &StepCtx<'_>) -> Result<Exchange, String> {
-    let url_text = render_spanned_str(ctx, &action.url, "url")?;
+    let (start, key, hint) = match (&action.url, &action.from) {
+        (Some(url), _) => (
+            url,
+            "url",
+            "the hosted page's URL is the pay response's `normalUrl`: save it with `save: { normalUrl: $.normalUrl }`",
+        ),
+        (None, Some(from)) => (
+            from,
+            "from",
+            "`from:` is the merchant's URL that sends the buyer to the hosted page, e.g. `{{ merchant.url }}/checkout`",
+        ),
+        (None, None) => return Err("a `redirect` needs `url:` or `from:`".to_owned()),
+    };
+    let url_text = render_spanned_str(ctx, start, key)?;
     let url = Url::parse(&url_text).map_err(|e| {
         super::located(
             ctx.file,
-            &action.url.referenced,
+            &start.referenced,
             format!("`{url_text}` is not a URL: {e}"),
-            Some("the hosted page's URL is the pay response's `normalUrl`: save it with `save: { normalUrl: $.normalUrl }`"),
+            Some(hint),
         )
     })?;
+    let url = if action.from.is_some() {
+        front_door(url, ctx).await?
+    } else {
+        url
+    };
     if action.manual.as_ref().is_some_and(|m| m.value) {
         return Ok(manual(&url));
     }
@@ -79,7 +113,108 @@ pub(super) async fn run(action: &RedirectAction, ctx: &StepCtx<'_>) -> Result<Ex
         },
         abandon: action.abandon.as_ref().is_some_and(|a| a.value),
     };
-    browse(url, &buyer, ctx).await
+    let mut exchange = browse(url.clone(), &buyer, ctx).await?;
+    let sent_back = exchange
+        .observed
+        .extra
+        .get("landed_on")
+        .and_then(Value::as_str)
+        .and_then(|l| Url::parse(l).ok())
+        .filter(|l| l.origin() != url.origin());
+    if action.fetches_return_page() {
+        let page = match sent_back {
+            Some(back) => return_page(back, ctx).await?,
+            None => Value::Null,
+        };
+        for body in [&mut exchange.observed.body, &mut exchange.response["body"]] {
+            if let Value::Object(map) = body {
+                map.insert("return_page".to_owned(), page.clone());
+            }
+        }
+        exchange
+            .observed
+            .extra
+            .insert("return_page".to_owned(), page);
+    }
+    Ok(exchange)
+}
+
+/// Follows the merchant's front door to the hosted page: HTTP redirects, or a JSON answer
+/// with `redirectUrl`, until a URL off the merchant's origin.
+async fn front_door(from: Url, ctx: &StepCtx<'_>) -> Result<Url, String> {
+    let origin = from.origin();
+    let mut current = from;
+    for _ in 0..MAX_HOPS {
+        if current.origin() != origin {
+            return Ok(current);
+        }
+        let (status, next, text) = hop(&current, ctx).await?;
+        current = match next {
+            Some(next) => next,
+            None => parse_body(&text)["redirectUrl"]
+                .as_str()
+                .and_then(|u| current.join(u).ok())
+                .ok_or_else(|| {
+                    mask_text(&format!(
+                        "the merchant's page {current} (HTTP {status}) does not lead to the hosted \
+                         page: expected a redirect (3xx with Location) or JSON with `redirectUrl`; \
+                         it answered {}\n  = hint: to start on the hosted page itself, use `url:`",
+                        quote(&text, &parse_body(&text))
+                    ))
+                    .into_owned()
+                })?,
+        };
+    }
+    Err(format!(
+        "the merchant's front door redirected more than {MAX_HOPS} times without leaving its origin (last: {current})"
+    ))
+}
+
+/// The page the buyer was sent back to, fetched with its redirects followed: `{ status, url,
+/// body }`.
+async fn return_page(mut current: Url, ctx: &StepCtx<'_>) -> Result<Value, String> {
+    for _ in 0..MAX_HOPS {
+        let (status, next, text) = hop(&current, ctx).await?;
+        match next {
+            Some(next) => current = next,
+            None => {
+                return Ok(
+                    json!({ "status": status, "url": current.as_str(), "body": parse_body(&text) }),
+                );
+            }
+        }
+    }
+    Err(format!(
+        "the return page redirected more than {MAX_HOPS} times (last: {current})"
+    ))
+}
+
+/// One GET: the status, where a redirect points (`None` when it is not one), and the body
+/// text.
+async fn hop(url: &Url, ctx: &StepCtx<'_>) -> Result<(u16, Option<Url>, String), String> {
+    let failed =
+        |e: &reqwest::Error| mask_text(&format!("GET {url} failed: {}", chain(e))).into_owned();
+    let response = ctx
+        .client
+        .get(url.clone())
+        .timeout(DEFAULT_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| failed(&e))?;
+    let status = response.status();
+    let next = if status.is_redirection() {
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| url.join(l).ok())
+            .ok_or_else(|| format!("{url} redirected (HTTP {status}) without a usable Location"))?;
+        Some(location)
+    } else {
+        None
+    };
+    let text = response.text().await.map_err(|e| failed(&e))?;
+    Ok((status.as_u16(), next, text))
 }
 
 /// `manual: true`: nothing is driven; the URL is reported for a person to open.
@@ -135,7 +270,9 @@ async fn browse(start: Url, buyer: &Buyer, ctx: &StepCtx<'_>) -> Result<Exchange
                 exchange.guards.push((
                     "landed_on",
                     format!(
-                        "the buyer found no form to fill on {current} (HTTP {status}): the page                          may need a browser (use `manual: true`), or the payment is no longer                          waiting for the buyer; expect `landed_on` to accept this"
+                        "the buyer found no form to fill on {current} (HTTP {status}): the page \
+                         may need a browser (use `manual: true`), or the payment is no longer \
+                         waiting for the buyer; expect `landed_on` to accept this"
                     ),
                 ));
             }
@@ -215,6 +352,7 @@ fn exchange(
             extra,
         },
         guards: Vec::new(),
+        failure: None,
     }
 }
 

@@ -1,43 +1,108 @@
 //! The `sandbox` step: calls the embedded sandbox's control API over HTTP, in this order:
 //! `POST /_sandbox/reset`, `POST /_sandbox/faults`, `POST /_sandbox/clock/advance`. Against
 //! any other target it is an error: a live APO has no clock to move.
+//!
+//! Also the one door of the `received` and `delivery` steps to the control API's lists
+//! ([`control_get`]), with the same rule.
+
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
 use super::StepCtx;
-use super::http::{Exchange, chain, parse_body, quote};
+use super::http::{Exchange, chain, parse_body, quote, render_spanned_str};
+use crate::apo::target::Target;
 use crate::engine::result::{RequestSummary, ResponseSummary};
 use crate::expect::Observed;
-use crate::flow::model::SandboxAction;
+use crate::flow::model::{Faults, SandboxAction};
 use crate::mask::mask_text;
+
+/// How long one control API call may take (a poll of `received` / `delivery` included).
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The run's target when it is the embedded sandbox; else the error for a `kind` step.
+pub(super) fn embedded<'a>(ctx: &StepCtx<'a>, kind: &str) -> Result<&'a Target, String> {
+    let target = &ctx.apo.target;
+    if target.is_embedded() {
+        return Ok(target);
+    }
+    let verb = if kind == "sandbox" {
+        "controls"
+    } else {
+        "reads"
+    };
+    Err(format!(
+        "a `{kind}` step {verb} the embedded sandbox, and this run's target is `{}` ({})\n  \
+         = hint: run without `--target` to use the embedded sandbox, or leave such flows out, \
+         e.g. `--tags 'not sandbox-only'`",
+        target.name, target.base_url
+    ))
+}
+
+/// `GET path?query` on the embedded sandbox's control API: the JSON answer, or an error that
+/// says what the sandbox answered.
+pub(super) async fn control_get(
+    ctx: &StepCtx<'_>,
+    kind: &str,
+    path: &str,
+    query: &[(&str, String)],
+) -> Result<Value, String> {
+    let mut url = embedded(ctx, kind)?.url_for_path(path);
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
+    }
+    let failed =
+        |e: &reqwest::Error| mask_text(&format!("GET {url} failed: {}", chain(e))).into_owned();
+    let response = ctx
+        .client
+        .get(url.clone())
+        .timeout(CONTROL_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| failed(&e))?;
+    let status = response.status().as_u16();
+    let text = response.text().await.map_err(|e| failed(&e))?;
+    let answer = parse_body(&text);
+    if status != 200 || !answer.is_object() {
+        return Err(mask_text(&format!(
+            "the sandbox answered GET {path} with HTTP {status}: {}",
+            quote(&text, &answer)
+        ))
+        .into_owned());
+    }
+    Ok(answer)
+}
+
+/// The body of `POST /_sandbox/faults`; `paymentId` / `clientId` (rendered) scope the faults
+/// to one payment's or one merchant's deliveries.
+fn faults_body(f: &Faults, ctx: &StepCtx<'_>) -> Result<Value, String> {
+    let mut body = json!({
+        "drop_next": f.drop,
+        "delay_ms": f.delay.map_or(0, |d| u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX)),
+        "duplicate_next": f.duplicate,
+        "reorder_next": f.reorder,
+    });
+    for (key, scope, name) in [
+        ("paymentId", &f.payment_id, "faults.payment_id"),
+        ("clientId", &f.client_id, "faults.client_id"),
+    ] {
+        if let Some(scope) = scope {
+            body[key] = Value::from(render_spanned_str(ctx, scope, name)?);
+        }
+    }
+    Ok(body)
+}
 
 /// Runs the control calls; the observed body merges their answers (`reset`, the faults,
 /// `now`).
 pub(super) async fn control(action: &SandboxAction, ctx: &StepCtx<'_>) -> Result<Exchange, String> {
-    let target = &ctx.apo.target;
-    if !target.is_embedded() {
-        return Err(format!(
-            "a `sandbox` step controls the embedded sandbox, and this run's target is `{}` ({})\n  \
-             = hint: run without `--target` to use the embedded sandbox, or leave such flows out, \
-             e.g. `--tags 'not sandbox-only'`",
-            target.name, target.base_url
-        ));
-    }
+    let target = embedded(ctx, "sandbox")?;
     let mut calls: Vec<(&str, Value)> = Vec::new();
     if action.reset.as_ref().is_some_and(|r| r.value) {
         calls.push(("/_sandbox/reset", json!({})));
     }
     if let Some(f) = &action.faults {
-        let f = &f.value;
-        calls.push((
-            "/_sandbox/faults",
-            json!({
-                "drop_next": f.drop,
-                "delay_ms": f.delay.map_or(0, |d| u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX)),
-                "duplicate_next": f.duplicate,
-                "reorder_next": f.reorder,
-            }),
-        ));
+        calls.push(("/_sandbox/faults", faults_body(&f.value, ctx)?));
     }
     if let Some(by) = &action.advance_clock {
         calls.push((
@@ -95,5 +160,31 @@ pub(super) async fn control(action: &SandboxAction, ctx: &StepCtx<'_>) -> Result
         request: json!({ "calls": sent }),
         response: json!({ "status": last.0, "body": body }),
         guards: Vec::new(),
+        failure: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::watch::fake;
+    use super::*;
+
+    #[test]
+    fn faults_are_scoped_by_payment_and_client_when_asked() {
+        let vars = json!({ "paymentId": "P1", "merchant": { "client_id": "SANDBOX_SHOP" } });
+        let parts = fake::parts("http://127.0.0.1:9/", vars.as_object().unwrap().clone());
+        let f: Faults = serde_saphyr::from_str(
+            "drop: 1\ndelay: 2s\npayment_id: \"{{ paymentId }}\"\nclient_id: \"{{ merchant.client_id }}\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            faults_body(&f, &parts.ctx()).unwrap(),
+            json!({ "drop_next": 1, "delay_ms": 2000, "duplicate_next": 0, "reorder_next": false,
+                    "paymentId": "P1", "clientId": "SANDBOX_SHOP" })
+        );
+        let unscoped = faults_body(&Faults::default(), &parts.ctx()).unwrap();
+        assert!(unscoped.get("paymentId").is_none() && unscoped.get("clientId").is_none());
+        let f: Faults = serde_saphyr::from_str("payment_id: \"{{ nope }}\"\n").unwrap();
+        assert!(faults_body(&f, &parts.ctx()).unwrap_err().contains("nope"));
+    }
 }

@@ -31,6 +31,8 @@ pub(crate) struct Values<'a> {
     pub(crate) response: Option<&'a Value>,
     /// The notification body received.
     pub(crate) notification: Option<&'a Value>,
+    /// The return page a `redirect` fetched: `{ status, body }`.
+    pub(crate) return_page: Option<&'a Value>,
 }
 
 /// What `apoflow run` decided about snapshots for the whole run.
@@ -57,6 +59,7 @@ pub(crate) fn check(
         Of::Request => values.request,
         Of::Response => values.response,
         Of::Notification => values.notification,
+        Of::ReturnPage => values.return_page,
     }
     .ok_or_else(|| {
         format!(

@@ -1,0 +1,390 @@
+//! The `received` step: waits for APO calls the merchant's server made to the embedded
+//! sandbox, read from its request journal (`GET /_sandbox/calls`), and observes them.
+//!
+//! ```text
+//! poll GET /_sandbox/calls?api=&clientId=&after=<seq> every 100 ms
+//!   no settle: stop at the first match ─── none by `within` (10s) → the step fails, quoting
+//!                                            the 3 nearest calls and why each did not match
+//!   settle: S: after the first match watch S longer, then count; none by `within` → count 0
+//! ```
+//! The whole journal of the run is searched (calls made before the step count too): a flow
+//! isolates its own calls by `match:` on its own ids (`$.request.paymentRequestId`).
+//! `sandbox: { reset: true }` starts a fresh journal.
+//!
+//! Observed `$`: the first match's `request` (the parsed JSON body, `null` when not JSON),
+//! `response` (what the sandbox answered), `headers`, `path`, `clientId`, `requestTime`,
+//! `at`, `signature`, `seq`, `api`, `body` (the raw text), plus `calls`: every match in that
+//! shape. Bare names: `count` (matches), `signature` (the first match's verdict: valid,
+//! missing, invalid, unknown_client). `headers.<name>` are the first match's request headers.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tokio::time::Instant;
+
+use super::StepCtx;
+use super::http::{Exchange, quote, render_spanned_str};
+use super::sandbox::control_get;
+use super::watch::{Cursor, Matcher, Nearest, pause};
+use crate::engine::result::{RequestSummary, ResponseSummary};
+use crate::expect::Observed;
+use crate::flow::model::ReceivedAction;
+
+/// How long a `received` step waits for the first match by default.
+const DEFAULT_WITHIN: Duration = Duration::from_secs(10);
+
+/// Waits for the calls; an `Err` is an error (a template, a target that is not the embedded
+/// sandbox, a sandbox without a journal).
+pub(super) async fn wait(action: &ReceivedAction, ctx: &StepCtx<'_>) -> Result<Exchange, String> {
+    let api = action.api.value.as_str();
+    let matcher = Matcher::render(ctx, &action.matches)?;
+    let client_id = match &action.client_id {
+        Some(c) => Some(render_spanned_str(ctx, c, "client_id")?),
+        None => None,
+    };
+    let within = action.within.as_ref().map_or(DEFAULT_WITHIN, |w| w.value.0);
+    let settle = action.settle.as_ref().map(|s| s.value.0);
+    let deadline = Instant::now() + within;
+
+    let mut query = vec![("api", api.to_owned())];
+    if let Some(client) = &client_id {
+        query.push(("clientId", client.clone()));
+    }
+    let mut cursor = Cursor::default();
+    let mut seen = 0usize;
+    let mut matches: Vec<Value> = Vec::new();
+    let mut nearest = Nearest::default();
+    let mut settled_at: Option<Instant> = None;
+    loop {
+        let mut page_query = query.clone();
+        if let Some(last) = cursor.last() {
+            page_query.push(("after", last.to_string()));
+        }
+        let page = control_get(ctx, "received", "/_sandbox/calls", &page_query).await?;
+        let calls = page["calls"].as_array().map_or(&[][..], Vec::as_slice);
+        for call in calls {
+            // Defensive: the sandbox filters by `api`, `clientId` and `after` already.
+            if !cursor.is_new(call)
+                || call["api"].as_str().is_some_and(|a| a != api)
+                || client_id
+                    .as_deref()
+                    .is_some_and(|c| call["clientId"].as_str().is_some_and(|got| got != c))
+            {
+                continue;
+            }
+            seen += 1;
+            let entry = shape(call);
+            let misses = matcher.misses(&observe(&entry));
+            if misses.is_empty() {
+                matches.push(entry);
+            } else {
+                nearest.offer(label(&entry), misses);
+            }
+        }
+        let now = Instant::now();
+        let until = match settle {
+            None if !matches.is_empty() => break,
+            None => deadline,
+            Some(settle) if !matches.is_empty() => *settled_at.get_or_insert(now + settle),
+            Some(_) => deadline,
+        };
+        if now >= until {
+            break;
+        }
+        pause(until).await;
+    }
+    let failure = (matches.is_empty() && settle.is_none()).then(|| {
+        let from = client_id
+            .as_deref()
+            .map_or_else(String::new, |c| format!(" from {c}"));
+        format!(
+            "no `{api}` call{from}{} reached the sandbox in {} ms; its journal has {seen} `{api}` \
+             {}{from}{}\n  = hint: did the merchant's server make the call (an earlier step \
+             starts it)? Give it more time with `within:`",
+            matcher.describe(),
+            within.as_millis(),
+            if seen == 1 { "call" } else { "calls" },
+            nearest.describe()
+        )
+    });
+    Ok(exchange(api, matches, failure))
+}
+
+/// A journal entry in the shape flows query: `request` and `response` parsed, the rest as
+/// recorded.
+fn shape(call: &Value) -> Value {
+    let mut entry = Map::new();
+    entry.insert("request".to_owned(), call["json"].clone());
+    for key in [
+        "response",
+        "headers",
+        "path",
+        "clientId",
+        "requestTime",
+        "at",
+        "signature",
+        "seq",
+        "api",
+        "body",
+    ] {
+        entry.insert(key.to_owned(), call[key].clone());
+    }
+    Value::Object(entry)
+}
+
+/// An entry as an observation, for `match:`: `$` is the entry, `headers.<name>` its request
+/// headers, `signature` its verdict.
+fn observe(entry: &Value) -> Observed {
+    let headers = entry["headers"]
+        .as_object()
+        .map(|h| {
+            h.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut o = Observed {
+        status: None,
+        headers,
+        body: entry.clone(),
+        extra: Default::default(),
+    };
+    o.extra
+        .insert("signature".to_owned(), entry["signature"].clone());
+    o
+}
+
+/// How a near miss is named in a failure: `#12 POST /ams/api/v1/payments/pay from X at T
+/// (signature valid)`.
+fn label(entry: &Value) -> String {
+    let text = |key: &str| entry[key].as_str().unwrap_or("?").to_owned();
+    let seq = entry["seq"]
+        .as_u64()
+        .map_or_else(String::new, |s| format!("#{s} "));
+    format!(
+        "{seq}POST {} from {} at {} (signature {})",
+        text("path"),
+        text("clientId"),
+        text("at"),
+        text("signature")
+    )
+}
+
+/// The observation: the first match's fields, `calls`, and `count` / `signature`.
+fn exchange(api: &str, matches: Vec<Value>, failure: Option<String>) -> Exchange {
+    let first = matches.first().cloned().unwrap_or_else(|| json!({}));
+    let mut observed = observe(&first);
+    if matches.is_empty() {
+        observed.extra.shift_remove("signature");
+    }
+    observed
+        .extra
+        .insert("count".to_owned(), Value::from(matches.len()));
+    let mut body = first.as_object().cloned().unwrap_or_default();
+    body.insert("calls".to_owned(), Value::Array(matches));
+    observed.body = Value::Object(body);
+    let path = first["path"].as_str().unwrap_or_default().to_owned();
+    let text = observed.body.to_string();
+    Exchange {
+        request_summary: RequestSummary {
+            method: "RECEIVED".to_owned(),
+            url: format!("{api} {path}").trim_end().to_owned(),
+        },
+        response_summary: ResponseSummary {
+            status: 200,
+            body: quote(&text, &observed.body),
+        },
+        request: json!({
+            "method": "POST",
+            "url": path,
+            "headers": first["headers"],
+            "body": first["request"],
+        }),
+        response: json!({ "status": 200, "headers": {}, "body": first["response"] }),
+        observed,
+        guards: Vec::new(),
+        failure,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apo::target::Target;
+    use crate::expect::eval_entry;
+
+    /// A journal entry as `GET /_sandbox/calls` lists it.
+    fn call(seq: u64, request_id: &str, signature: &str) -> Value {
+        let body = json!({ "paymentRequestId": request_id, "paymentAmount": { "currency": "SGD", "value": "4200" } });
+        json!({
+            "seq": seq, "at": "2026-11-27T10:00:00Z", "clientId": "SANDBOX_M",
+            "api": "pay", "path": "/ams/api/v1/payments/pay",
+            "headers": { "client-id": "SANDBOX_M", "request-time": "1764237600000" },
+            "requestTime": "1764237600000", "body": body.to_string(), "json": body,
+            "signature": signature,
+            "response": { "result": { "resultStatus": "U" }, "paymentId": format!("P{seq}") },
+            "resultStatus": "U", "resultCode": "PAYMENT_IN_PROCESS",
+            "paymentId": format!("P{seq}"), "paymentRequestId": request_id,
+        })
+    }
+
+    #[test]
+    fn an_entry_is_matched_in_its_flow_shape() {
+        let entry = shape(&call(4, "R1", "valid"));
+        assert_eq!(entry["request"]["paymentRequestId"], "R1");
+        assert_eq!(entry["response"]["paymentId"], "P4");
+        let o = observe(&entry);
+        for (query, expected) in [
+            ("$.request.paymentAmount.value", json!("4200")),
+            ("signature", json!("valid")),
+            ("headers.Client-Id", json!("SANDBOX_M")),
+            ("$.path", json!({ "ends_with": "/pay" })),
+        ] {
+            assert!(eval_entry(query, &expected, &o, 1, 1).passed, "{query}");
+        }
+        assert_eq!(
+            label(&entry),
+            "#4 POST /ams/api/v1/payments/pay from SANDBOX_M at 2026-11-27T10:00:00Z (signature valid)"
+        );
+    }
+
+    #[test]
+    fn the_observation_is_the_first_match_with_every_call() {
+        let e = exchange(
+            "pay",
+            vec![
+                shape(&call(1, "R1", "invalid")),
+                shape(&call(2, "R1", "valid")),
+            ],
+            None,
+        );
+        let o = &e.observed;
+        assert_eq!(o.extra["count"], 2);
+        assert_eq!(o.extra["signature"], "invalid");
+        assert_eq!(o.body["response"]["paymentId"], "P1");
+        assert_eq!(o.body["calls"][1]["response"]["paymentId"], "P2");
+        assert_eq!(e.request["body"]["paymentRequestId"], "R1");
+        assert_eq!(e.request_summary.url, "pay /ams/api/v1/payments/pay");
+        let none = exchange("capture", Vec::new(), Some("nothing".into()));
+        assert_eq!(none.observed.extra["count"], 0);
+        assert!(!none.observed.extra.contains_key("signature"));
+        assert_eq!(none.observed.body, json!({ "calls": [] }));
+        assert_eq!(none.failure.as_deref(), Some("nothing"));
+    }
+
+    use super::super::watch::fake;
+    use std::sync::{Arc, Mutex};
+
+    fn action(yaml: &str) -> ReceivedAction {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    async fn journal(calls: Vec<Value>) -> (fake::Parts, fake::Entries) {
+        let entries: fake::Entries = Arc::new(Mutex::new(calls));
+        let parts = fake::start("/_sandbox/calls", "calls", ("api", "api"), entries.clone()).await;
+        (parts, entries)
+    }
+
+    #[tokio::test]
+    async fn a_call_that_comes_while_waiting_is_found() {
+        let (parts, entries) = journal(vec![call(1, "OTHER", "valid")]).await;
+        let later = entries.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            later.lock().unwrap().push(call(2, "R1", "valid"));
+        });
+        let a = action("api: pay\nmatch: { $.request.paymentRequestId: R1 }\nwithin: 5s\n");
+        let e = wait(&a, &parts.ctx()).await.unwrap();
+        assert_eq!(e.failure, None);
+        assert_eq!(e.observed.extra["count"], 1);
+        assert_eq!(e.observed.body["response"]["paymentId"], "P2");
+    }
+
+    #[tokio::test]
+    async fn nothing_in_time_fails_with_the_nearest_calls_and_why() {
+        let (parts, _) = journal(vec![
+            call(1, "R0", "valid"),
+            call(2, "R9", "invalid"),
+            json!({ "seq": 3, "api": "capture" }),
+        ])
+        .await;
+        let a = action(
+            "api: pay\nmatch: { $.request.paymentRequestId: R1, signature: valid }\nwithin: 300ms\n",
+        );
+        let e = wait(&a, &parts.ctx()).await.unwrap();
+        let failure = e.failure.unwrap();
+        assert!(
+            failure.starts_with("no `pay` call with $.request.paymentRequestId = R1, signature = valid reached the sandbox in 300 ms; its journal has 2 `pay` calls"),
+            "{failure}"
+        );
+        // The call that misses one entry comes first.
+        let nearest = failure.split("nearest:").nth(1).unwrap();
+        assert!(nearest.trim_start().starts_with("#1 POST"), "{failure}");
+        assert!(
+            nearest.contains("$.request.paymentRequestId: expected string <R1>, got string <R0>"),
+            "{failure}"
+        );
+        assert!(
+            nearest.contains("signature: expected string <valid>, got string <invalid>"),
+            "{failure}"
+        );
+        assert_eq!(e.observed.extra["count"], 0);
+    }
+
+    #[tokio::test]
+    async fn settle_counts_every_match_and_none_is_count_zero() {
+        let (parts, entries) = journal(vec![call(1, "R1", "valid")]).await;
+        let later = entries.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            later.lock().unwrap().push(call(2, "R1", "valid"));
+        });
+        let a = action("api: pay\nmatch: { $.request.paymentRequestId: R1 }\nsettle: 500ms\n");
+        let e = wait(&a, &parts.ctx()).await.unwrap();
+        assert_eq!(e.failure, None);
+        assert_eq!(e.observed.extra["count"], 2);
+        let a = action("api: refund\nwithin: 200ms\nsettle: 1s\n");
+        let e = wait(&a, &parts.ctx()).await.unwrap();
+        assert_eq!(
+            (e.failure, e.observed.extra["count"].clone()),
+            (None, json!(0))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_target_other_than_the_embedded_sandbox_is_an_error() {
+        let (parts, _) = journal(Vec::new()).await;
+        let a = action("api: pay\nwithin: 1s\n");
+        let mut ctx = parts.ctx();
+        let other = Target {
+            name: "live".to_owned(),
+            ..ctx.apo.target.clone()
+        };
+        let apo = crate::engine::Apo {
+            target: other,
+            ..ctx.apo.clone()
+        };
+        ctx.apo = &apo;
+        let e = wait(&a, &ctx).await.err().unwrap();
+        assert!(
+            e.starts_with(
+                "a `received` step reads the embedded sandbox, and this run's target is `live`"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn malformed_entries_do_not_panic() {
+        for junk in [json!(null), json!([1]), json!({"headers": 3, "json": "x"})] {
+            let entry = shape(&junk);
+            let _ = observe(&entry);
+            assert!(label(&entry).contains("POST ?"));
+        }
+    }
+}
