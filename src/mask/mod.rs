@@ -1,7 +1,8 @@
 //! The one place that decides what is secret.
 //!
-//! Card numbers (any run of 13 to 19 digits that passes the Luhn check) are shown as APO shows
-//! them, `************1358`. Values of fields that hold a CVV, an expiry or a key are replaced
+//! Card numbers (any run of 13 to 19 digits that passes the Luhn check and is not glued to
+//! letters, as digits inside a hexadecimal id are) are shown as APO shows them,
+//! `************1358`. Values of fields that hold a CVV, an expiry or a key are replaced
 //! by `***`. Secrets registered at run time (key material, signatures) are replaced wherever they
 //! appear. Every output path (terminal, reports, snapshots, evidence, logs) goes through here.
 
@@ -15,7 +16,11 @@ use serde_json::Value;
 pub const MASKED: &str = "***";
 
 static PAN_CANDIDATE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?:^|[^0-9])([0-9]{13,19})(?:[^0-9]|$)").expect("valid regex"));
+    // A run glued to a letter is part of an identifier (`pay_81a2…`, a UUID's hex), not a card
+    // number: masking it would corrupt ids that evidence and filters must keep.
+    LazyLock::new(|| {
+        Regex::new(r"(?:^|[^0-9A-Za-z])([0-9]{13,19})(?:[^0-9A-Za-z]|$)").expect("valid regex")
+    });
 
 /// Secrets registered at run time, replaced verbatim in every masked text.
 static SECRETS: LazyLock<RwLock<Vec<String>>> = LazyLock::new(|| RwLock::new(Vec::new()));
@@ -175,6 +180,12 @@ mod tests {
         assert_eq!(mask_text("id 4111111111111112"), "id 4111111111111112");
         // Too long to be a card number.
         assert_eq!(mask_text("20250317102252000001"), "20250317102252000001");
+        // Digits inside a hexadecimal id (a Luhn-valid run between letters) are part of the id.
+        assert_eq!(
+            mask_text("pay_81a4111111111111111fd55"),
+            "pay_81a4111111111111111fd55"
+        );
+        assert_eq!(mask_text("pan_4111111111111111"), "pan_************1111");
     }
 
     #[test]

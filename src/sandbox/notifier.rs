@@ -395,15 +395,18 @@ impl Notifier {
         Some(shown)
     }
 
-    /// Records a scheduled attempt and schedules what follows.
-    fn record(&self, id: u64, attempt: Attempt) {
+    /// Records a scheduled attempt; after the last copy of a send (`last`: whether any copy
+    /// was acknowledged), schedules what follows.
+    fn record(&self, id: u64, attempt: Attempt, last: Option<bool>) {
         let mut book = self.lock();
         let Some(d) = book.find(id) else {
             return;
         };
-        let (at, acknowledged) = (attempt.at, attempt.acknowledged);
+        let at = attempt.at;
         d.attempts.push(attempt);
-        schedule_next(d, at, acknowledged);
+        if let Some(acknowledged) = last {
+            schedule_next(d, at, acknowledged);
+        }
     }
 
     fn take_due(&self, now: Timestamp) -> Vec<Vec<Job>> {
@@ -536,11 +539,16 @@ impl Notifier {
         if job.delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(job.delay_ms)).await;
         }
-        for _ in 0..job.copies {
+        // Every copy is an attempt; the delivery stays in flight until the last one is recorded,
+        // so nobody sees it done between the copies of a duplicate.
+        let mut acknowledged = false;
+        for copy in 1..=job.copies {
             let attempt = self
                 .attempt(state, &job.url, &job.client_id, &job.body)
                 .await;
-            self.record(job.id, attempt);
+            acknowledged |= attempt.acknowledged;
+            let last = (copy == job.copies).then_some(acknowledged);
+            self.record(job.id, attempt, last);
         }
     }
 
@@ -925,6 +933,7 @@ mod tests {
                 acknowledged: true,
                 ..Attempt::failed(now, "x", String::new())
             },
+            Some(true),
         );
         n.enqueue(vec![notice(1)], now);
         let list = n.list(&DeliveryFilter::default());
@@ -938,6 +947,24 @@ mod tests {
         let list = n.list(&DeliveryFilter::default());
         assert_eq!(list["deliveries"][0]["id"], 2);
         assert_eq!(list["dropped"], 2);
+    }
+
+    #[test]
+    fn a_duplicated_send_is_in_flight_until_its_last_copy() {
+        let n = notifier();
+        let now = Timestamp::now();
+        n.enqueue(vec![notice(0)], now);
+        assert_eq!(n.take_due(now).len(), 1);
+        let acked = || Attempt {
+            acknowledged: true,
+            ..Attempt::failed(now, "x", String::new())
+        };
+        let state =
+            |n: &Notifier| n.list(&DeliveryFilter::default())["deliveries"][0]["state"].clone();
+        n.record(1, acked(), None);
+        assert_eq!(state(&n), "in_flight");
+        n.record(1, Attempt::failed(now, "x", String::new()), Some(true));
+        assert_eq!(state(&n), "delivered");
     }
 
     #[test]
