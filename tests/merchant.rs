@@ -1,0 +1,365 @@
+//! The merchant under test, end to end (issue 9): `apoflow run --merchant` starts the example
+//! shop (examples/merchant-python: the official SDK `global-open-sdk-python`, unmodified, over
+//! verified TLS on port 443) against the embedded sandbox, runs flows/merchant/ and stops it.
+//!
+//! - the clean shop passes every bundled merchant flow; each planted bug (`MERCHANT_BUG`) fails
+//!   the flows that catch it, naming what the merchant did wrong;
+//! - a merchant that exits early, never gets ready or finds its port taken: exit 2 before any
+//!   flow runs, with its last output lines; Ctrl-C stops it; nothing is left running;
+//! - `--target` with a `ca_file` runs the card library over HTTPS against a standalone
+//!   `apoflow sandbox --tls-dir`.
+//!
+//! Each test gets its own loopback address for port 443 and its own ports, so they run at once.
+//! Needs root (port 443) and `scripts/merchant-venv.sh` (`.ci/run` runs it).
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Scratch, apoflow_cmd, apoflow_in, both, code, free_port, loopback_443, repo};
+
+/// The example shop's interpreter; the test fails (not skips) without it.
+fn shop_python() -> PathBuf {
+    let python = repo().join("examples/merchant-python/.venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `bash scripts/merchant-venv.sh` first (.ci/run does)",
+        python.display()
+    );
+    python
+}
+
+/// A config whose `example` merchant is the example shop on ports of its own.
+fn example_config(s: &Scratch) -> PathBuf {
+    let shop = repo().join("examples/merchant-python/shop.py");
+    s.write(
+        "apoflow.toml",
+        &format!(
+            r#"[merchants.example]
+command = "exec '{python}' '{shop}'"
+url = "http://127.0.0.1:{port}"
+ready = "/health"
+ready_timeout = "60s"
+sandbox_listen = "{ip}:443"
+tls_dir = "tls"
+"#,
+            python = shop_python().display(),
+            shop = shop.display(),
+            port = free_port(),
+            ip = loopback_443(),
+        ),
+    )
+}
+
+/// `apoflow run --merchant example flows/merchant/` from the repository, with a bug planted.
+fn run_example(bug: Option<&str>) -> Output {
+    let s = Scratch::new();
+    let config = example_config(&s);
+    let config = config.to_str().expect("utf-8 path");
+    let env: Vec<(&str, &str)> = bug.map(|b| ("MERCHANT_BUG", b)).into_iter().collect();
+    apoflow_in(
+        &repo(),
+        &[
+            "run",
+            "--merchant",
+            "example",
+            "--config",
+            config,
+            "flows/merchant/",
+        ],
+        &env,
+    )
+}
+
+/// The `(flow file, step)` pairs the terminal report says failed.
+fn failed_steps(out: &Output) -> BTreeSet<(String, String)> {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut failed = BTreeSet::new();
+    let mut flow = String::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("FAIL  ") {
+            flow = rest.split("  ").next().unwrap_or_default().to_owned();
+        } else if let Some(rest) = line.trim_start().strip_prefix("step `")
+            && let Some((step, _)) = rest.split_once("` failed at")
+        {
+            failed.insert((flow.clone(), step.to_owned()));
+        }
+    }
+    failed
+}
+
+#[test]
+fn the_clean_example_shop_passes_every_merchant_flow() {
+    let out = run_example(None);
+    let text = both(&out);
+    assert_eq!(code(&out), 0, "{text}");
+    assert!(text.contains(" 0 failed, 0 errored"), "{text}");
+    // The shop really ran, through the official SDK, and was stopped.
+    assert!(
+        !text.contains("4054695723100768"),
+        "a card number leaked:\n{text}"
+    );
+}
+
+/// Runs the shop with `bug` and checks that every `(flow, step)` in `expected` is among the
+/// failures (more merchant flows may catch the same bug).
+fn assert_bug_caught(bug: &str, expected: &[(&str, &str)]) {
+    let out = run_example(Some(bug));
+    let text = both(&out);
+    assert_eq!(
+        code(&out),
+        1,
+        "MERCHANT_BUG={bug} must fail the run:\n{text}"
+    );
+    let failed = failed_steps(&out);
+    for (flow, step) in expected {
+        assert!(
+            failed.contains(&((*flow).to_owned(), (*step).to_owned())),
+            "MERCHANT_BUG={bug}: expected `{step}` of {flow} to fail; failed: {failed:#?}\n{text}"
+        );
+    }
+    // After a failure the shop's own last lines explain it.
+    assert!(text.contains("merchant `example` stopped"), "{text}");
+}
+
+#[test]
+fn a_wrong_acknowledgement_is_caught() {
+    assert_bug_caught(
+        "wrong_ack",
+        &[(
+            "flows/merchant/auto-capture.yaml",
+            "the webhook acknowledges PAYMENT_RESULT in the fixed format, in time",
+        )],
+    );
+}
+
+#[test]
+fn a_return_page_that_trusts_the_buyer_is_caught() {
+    assert_bug_caught(
+        "trust_return",
+        &[(
+            "flows/merchant/declined.yaml",
+            "the buyer's card is declined and the return page says so",
+        )],
+    );
+}
+
+#[test]
+fn a_notification_processed_twice_is_caught() {
+    assert_bug_caught(
+        "non_idempotent",
+        &[(
+            "flows/merchant/resend-processed-once.yaml",
+            "the shop applied the payment result once",
+        )],
+    );
+}
+
+/// A project with one flow against a merchant configured as `[merchants.m]` with `extra`;
+/// `PORT` in the command is the merchant's port.
+fn tiny_project(command: &str, extra: &str) -> (Scratch, u16) {
+    let s = Scratch::new();
+    let port = free_port();
+    let command = command.replace("PORT", &port.to_string());
+    s.write(
+        "apoflow.toml",
+        &format!(
+            "[merchants.m]\ncommand = \"{command}\"\nurl = \"http://127.0.0.1:{port}\"\n{extra}"
+        ),
+    );
+    s.write(
+        "flows/up.yaml",
+        "name: up\ntags: [merchant]\nsteps:\n  - http: { url: \"{{ merchant.url }}/\" }\n    expect: { status: 200 }\n  - sleep: 30s\n",
+    );
+    (s, port)
+}
+
+#[test]
+fn a_merchant_that_exits_early_is_invalid_input_with_its_last_lines() {
+    let (s, _) = tiny_project(
+        "echo starting; echo 'bad key 4054695723100768' >&2; exit 3",
+        "",
+    );
+    let out = apoflow_in(s.path(), &["run", "--merchant", "m"], &[]);
+    let text = both(&out);
+    assert_eq!(code(&out), 2, "{text}");
+    assert!(
+        text.contains("merchant `m` exited (exit status: 3) before it was ready"),
+        "{text}"
+    );
+    assert!(text.contains("| stdout: starting"), "{text}");
+    assert!(
+        text.contains("************0768") && !text.contains("4054695723100768"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("PASS") && !text.contains("FAIL"),
+        "no flow may run:\n{text}"
+    );
+}
+
+#[test]
+fn a_merchant_never_ready_or_whose_port_is_taken_is_invalid_input() {
+    let (s, _) = tiny_project("sleep 30", "ready_timeout = \"500ms\"\n");
+    let started = Instant::now();
+    let out = apoflow_in(s.path(), &["run", "--merchant", "m"], &[]);
+    let text = both(&out);
+    assert_eq!(code(&out), 2, "{text}");
+    assert!(text.contains("merchant `m` was not ready within"), "{text}");
+    // The `sleep 30` was stopped with its group, not waited for.
+    assert!(started.elapsed() < Duration::from_secs(20), "{text}");
+
+    let (s, port) = tiny_project("exec python3 -m http.server PORT --bind 127.0.0.1", "");
+    let taken = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind");
+    let out = apoflow_in(s.path(), &["run", "--merchant", "m"], &[]);
+    drop(taken);
+    let text = both(&out);
+    assert_eq!(code(&out), 2, "{text}");
+    assert!(text.contains("is already in use"), "{text}");
+}
+
+#[test]
+fn an_interrupted_run_stops_the_merchant() {
+    let s = Scratch::new();
+    let pidfile = s.path().join("merchant.pid");
+    let (project, port) = tiny_project(
+        &format!(
+            "echo $$ > {}; exec python3 -m http.server PORT --bind 127.0.0.1",
+            pidfile.display()
+        ),
+        "",
+    );
+    let child = apoflow_cmd(project.path(), &["run", "--merchant", "m"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("apoflow starts");
+    // Wait until the merchant is up and the flow is in its sleep step.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let pid = loop {
+        if let Ok(pid) = std::fs::read_to_string(&pidfile)
+            && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        {
+            break pid.trim().to_owned();
+        }
+        assert!(Instant::now() < deadline, "the merchant did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("apoflow ends");
+    assert_eq!(code(&out), 130, "{}", both(&out));
+    std::thread::sleep(Duration::from_millis(200));
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let running = stat
+        .rsplit_once(") ")
+        .is_some_and(|(_, rest)| !rest.starts_with('Z'));
+    assert!(!running, "the merchant (pid {pid}) outlived Ctrl-C: {stat}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the merchant still listens"
+    );
+}
+
+#[test]
+fn the_card_library_runs_over_https_against_a_standalone_tls_sandbox() {
+    let s = Scratch::new();
+    let ip = loopback_443();
+    let tls = s.path().join("tls");
+    let mut sandbox = apoflow_cmd(
+        s.path(),
+        &[
+            "sandbox",
+            "--listen",
+            &format!("{ip}:443"),
+            "--tls-dir",
+            tls.to_str().expect("utf-8"),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("the sandbox starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect((ip.as_str(), 443)).is_err() {
+        assert!(Instant::now() < deadline, "the sandbox did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let keys = repo().join("fixtures/keys");
+    let config = s.write(
+        "apoflow.toml",
+        &format!(
+            r#"[targets.tls]
+endpoint = "https://{ip}"
+client_id = "SANDBOX_APOFLOW_MERCHANT"
+private_key = {{ file = "{keys}/merchant-private.pem" }}
+apo_public_key = {{ file = "{keys}/sandbox-apo-public.pem" }}
+ca_file = "tls/ca.pem"
+"#,
+            keys = keys.display()
+        ),
+    );
+    let config = config.to_str().expect("utf-8");
+    let run = |extra: &str| {
+        let mut args = vec!["run", "--target", "tls", "--config", config];
+        args.extend(["--tags", "not sandbox-only", "flows/"]);
+        if !extra.is_empty() {
+            args.push(extra);
+        }
+        apoflow_in(&repo(), &args, &[])
+    };
+    let out = run("");
+    let _ = sandbox.kill();
+    let _ = sandbox.wait();
+    let text = both(&out);
+    assert_eq!(code(&out), 0, "{text}");
+    assert!(text.contains("passed, 0 failed, 0 errored"), "{text}");
+
+    // Without the CA the same target fails verification: the trust really comes from ca_file.
+    let bad = std::fs::read_to_string(s.path().join("apoflow.toml"))
+        .expect("config")
+        .replace("ca_file = \"tls/ca.pem\"\n", "");
+    std::fs::write(s.path().join("apoflow.toml"), bad).expect("config");
+    let mut sandbox = apoflow_cmd(
+        s.path(),
+        &[
+            "sandbox",
+            "--listen",
+            &format!("{ip}:443"),
+            "--tls-dir",
+            tls.to_str().expect("utf-8"),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("the sandbox starts");
+    while std::net::TcpStream::connect((ip.as_str(), 443)).is_err() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = apoflow_in(
+        &repo(),
+        &[
+            "run",
+            "--target",
+            "tls",
+            "--config",
+            config,
+            "flows/card/declined.yaml",
+        ],
+        &[],
+    );
+    let _ = sandbox.kill();
+    let _ = sandbox.wait();
+    let text = both(&out);
+    assert_eq!(code(&out), 1, "{text}");
+    assert!(text.to_lowercase().contains("certificate"), "{text}");
+}
