@@ -451,6 +451,24 @@ fn jobs_run_flows_at_the_same_time() {
 }
 
 #[test]
+fn a_flow_that_moves_the_clock_runs_alone() {
+    let p = Project::new();
+    let key = format!("clock-{}", std::process::id());
+    let barrier = format!("  - http: {{ url: \"BASE/barrier/{key}/2?wait_ms=500\" }}\n");
+    // The barrier counts arrivals: with two jobs the two flows would arrive together and the
+    // clock flow would see `met`; it runs alone, so it waits in vain (the other comes after).
+    p.file(
+        "flows/a-clock.yaml",
+        &format!(
+            "name: Moves the clock\nsteps:\n  - sandbox: {{ advance_clock: 1s }}\n{barrier}    expect: {{ $.met: false }}\n"
+        ),
+    )
+    .file("flows/b-other.yaml", &format!("name: Other\nsteps:\n{barrier}"));
+    let out = p.run(&["--jobs", "2"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+}
+
+#[test]
 fn errors_are_kept_apart_from_failures() {
     let p = Project::new();
     p.file(

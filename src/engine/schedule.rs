@@ -1,6 +1,11 @@
 //! Scheduling: cases run concurrently, at most `jobs` at a time, in plan order; each case's
 //! steps strictly in order. With `fail_fast`, no new case starts after the first failure (the
 //! running ones finish; the rest are reported as skipped).
+//!
+//! A case that moves the sandbox's one virtual clock or resets it (a `sandbox:` step with
+//! `advance_clock` or `reset`, in the flow or a partial it uses) changes what every other case
+//! sees, so it runs alone: it waits for the running cases to finish, and none starts until it
+//! has.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,14 +13,14 @@ use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
-use tokio::sync::Semaphore;
+use tokio::sync::{RwLock, Semaphore};
 use tokio::task::JoinSet;
 
 use super::event::{Event, EventSender};
 use super::result::{CaseResult, RunSummary, Status, StepResult};
 use super::scope::Scope;
 use super::step::{Recorder, Shared, blank, run_steps, step_name};
-use crate::flow::plan::Case;
+use crate::flow::plan::{Case, PlannedStep};
 
 /// What the scheduler needs besides the cases.
 pub(crate) struct Schedule {
@@ -35,6 +40,8 @@ pub(crate) async fn run_cases(
     let start = Instant::now();
     let permits = Arc::new(Semaphore::new(schedule.jobs.max(1)));
     let stop = Arc::new(AtomicBool::new(false));
+    // Shared by ordinary cases, taken alone by the ones that move the clock (fair: FIFO).
+    let alone = Arc::new(RwLock::new(()));
     let mut running = JoinSet::new();
     let mut summary = RunSummary::default();
     for (index, case) in cases.into_iter().enumerate() {
@@ -53,13 +60,20 @@ pub(crate) async fn run_cases(
             let _ = tx.send(Event::CaseFinished(result));
             continue;
         }
-        let (shared, schedule, stop, tx) = (
+        let (shared, schedule, stop, tx, alone) = (
             Arc::clone(&shared),
             Arc::clone(&schedule),
             Arc::clone(&stop),
             tx.clone(),
+            Arc::clone(&alone),
         );
+        let exclusive = moves_the_clock(&case.steps);
         running.spawn(async move {
+            let (_shared_turn, _own_turn) = if exclusive {
+                (None, Some(alone.write_owned().await))
+            } else {
+                (Some(alone.read_owned().await), None)
+            };
             let result = run_case(&shared, &schedule, index, case, tx.clone()).await;
             if result.status.is_failure() && schedule.fail_fast {
                 stop.store(true, Ordering::SeqCst);
@@ -79,6 +93,18 @@ pub(crate) async fn run_cases(
     }
     summary.duration = start.elapsed();
     summary
+}
+
+/// Whether any step (partials included) advances or resets the embedded sandbox's clock.
+fn moves_the_clock(steps: &[PlannedStep]) -> bool {
+    steps.iter().any(|planned| {
+        planned.step.sandbox.as_ref().is_some_and(|s| {
+            s.value.advance_clock.is_some() || s.value.reset.as_ref().is_some_and(|r| r.value)
+        }) || planned
+            .partial
+            .as_ref()
+            .is_some_and(|p| moves_the_clock(&p.steps))
+    })
 }
 
 /// Runs one case: its variables, then its steps in order.
