@@ -363,3 +363,53 @@ ca_file = "tls/ca.pem"
     assert_eq!(code(&out), 1, "{text}");
     assert!(text.to_lowercase().contains("certificate"), "{text}");
 }
+
+#[test]
+fn the_standalone_sandbox_registers_the_configured_merchants_and_says_how_to_start_them() {
+    use std::io::BufRead;
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new();
+    s.write(
+        "apoflow.toml",
+        "[merchants.shop]\ncommand = \"true\"\nurl = \"http://127.0.0.1:8710\"\nnotify_url = \"http://127.0.0.1:8710/apo/notify\"\n",
+    );
+    let mut child = apoflow_cmd(s.path(), &["sandbox", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the sandbox starts");
+    let mut banner = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    while !banner.contains("Press Ctrl-C") {
+        if out.read_line(&mut banner).expect("banner") == 0 {
+            break;
+        }
+    }
+    let key_file = banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("APO_MERCHANT_PRIVATE_KEY_FILE="))
+        .map(PathBuf::from);
+    let mode = key_file
+        .as_ref()
+        .and_then(|f| std::fs::metadata(f).ok())
+        .map(|m| m.permissions().mode() & 0o777);
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    assert!(
+        banner.contains("merchant `shop` (SANDBOX_APOFLOW_SHOP), notifications to http://127.0.0.1:8710/apo/notify"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("APO_CLIENT_ID=SANDBOX_APOFLOW_SHOP"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("APO_GATEWAY_URL=http://127.0.0.1:"),
+        "{banner}"
+    );
+    assert_eq!(mode, Some(0o600), "{banner}");
+    // The key files go with the sandbox.
+    assert!(!key_file.expect("a key file").exists());
+}

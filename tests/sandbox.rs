@@ -1035,6 +1035,7 @@ async fn delay_fault_holds_sends_back() {
 #[test]
 fn startup_banner() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_apoflow"))
+        .current_dir(std::env::temp_dir())
         .args([
             "sandbox",
             "--listen",
@@ -1055,6 +1056,7 @@ fn startup_banner() {
     insta::with_settings!({filters => vec![
         (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
         (env!("CARGO_MANIFEST_DIR"), "[REPO]"),
+        (r"/[^ ]*/apoflow-merchant-\d+-\d+", "[KEYS]"),
     ]}, {
         insta::assert_snapshot!("sandbox_banner", banner);
     });

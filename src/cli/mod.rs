@@ -92,6 +92,6 @@ fn dispatch(command: Command, ctx: &Context) -> u8 {
         Command::List { paths, tags, json } => list::run(&paths, tags, json, ctx),
         Command::Run(args) => run::run(*args, ctx),
         Command::Schema => schema::run(),
-        Command::Sandbox(args) => sandbox::run(args),
+        Command::Sandbox(args) => sandbox::run(args, ctx),
     }
 }

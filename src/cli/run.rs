@@ -31,7 +31,7 @@ use crate::config::{Config, DEFAULT_FILE, MerchantSpec};
 use crate::diag::Diagnostic;
 use crate::engine::{self, event::Event};
 use crate::flow::{LoadOptions, load};
-use crate::merchant::{KeyFiles, Merchant};
+use crate::merchant::{KeyFiles, Merchant, Wiring};
 use crate::receiver::{self, ReceiverConfig, ReceiverHandle};
 use crate::report::evidence::RunInfo;
 use crate::report::{Reporters, Terminal};
@@ -553,7 +553,7 @@ async fn start(setup: Setup) -> Result<Started, String> {
             let mut config = sandbox::Config::embedded()
                 .map_err(|e| format!("failed to load the embedded sandbox keys: {e}"))?;
             if let Some(m) = &setup.merchant {
-                register(&mut config, m)?;
+                Wiring::new(m)?.register(&mut config);
             }
             if let Some(dir) = &setup.tls_dir {
                 config.tls_dir(dir).map_err(|e| e.to_string())?;
@@ -627,42 +627,6 @@ async fn start(setup: Setup) -> Result<Started, String> {
     })
 }
 
-/// The merchant's key pair: its configured files, or the fixed test-only merchant keys.
-fn merchant_keys(spec: &MerchantSpec) -> Result<(String, String), String> {
-    use crate::apo::target::{EMBEDDED_MERCHANT_PRIVATE_PEM, EMBEDDED_MERCHANT_PUBLIC_PEM};
-    match &spec.keys {
-        None => Ok((
-            EMBEDDED_MERCHANT_PRIVATE_PEM.to_owned(),
-            EMBEDDED_MERCHANT_PUBLIC_PEM.to_owned(),
-        )),
-        Some((private, public)) => {
-            let read = |path: &Path| {
-                std::fs::read_to_string(path).map_err(|e| {
-                    format!(
-                        "merchant `{}`: failed to read its key file {}: {e}",
-                        spec.name,
-                        path.display()
-                    )
-                })
-            };
-            Ok((read(private)?, read(public)?))
-        }
-    }
-}
-
-/// Registers the merchant's client id, public key and dashboard-level notification URL.
-fn register(config: &mut sandbox::Config, spec: &MerchantSpec) -> Result<(), String> {
-    let (_, public) = merchant_keys(spec)?;
-    let key = crate::apo::keys::PublicKey::from_text(&public)
-        .map_err(|e| format!("merchant `{}`: its public key: {e}", spec.name))?;
-    config.register_merchant(&spec.client_id(), key);
-    config.default_notify_url(
-        &spec.client_id(),
-        spec.notify_url.as_ref().map(Url::to_string),
-    );
-    Ok(())
-}
-
 /// Starts the merchant with the variables that say where APO is and how to sign, and waits
 /// until it is ready. Ctrl-C and SIGTERM from here on stop it before apoflow exits.
 async fn start_merchant(
@@ -671,33 +635,7 @@ async fn start_merchant(
     ca_file: Option<&Path>,
     client: &Client,
 ) -> Result<RunningMerchant, String> {
-    let (private, _) = merchant_keys(spec)?;
-    let keys = KeyFiles::write(&private, crate::apo::target::EMBEDDED_APO_PUBLIC_PEM)
-        .map_err(|e| format!("failed to write the merchant's key files: {e}"))?;
-    let path = |p: &Path| p.display().to_string();
-    let mut env = vec![
-        (
-            "APO_GATEWAY_URL".to_owned(),
-            target.base_url.as_str().trim_end_matches('/').to_owned(),
-        ),
-        ("APO_CLIENT_ID".to_owned(), spec.client_id()),
-        (
-            "APO_MERCHANT_PRIVATE_KEY_FILE".to_owned(),
-            path(&keys.merchant_private),
-        ),
-        ("APO_PUBLIC_KEY_FILE".to_owned(), path(&keys.apo_public)),
-        (
-            "MERCHANT_URL".to_owned(),
-            spec.url.as_str().trim_end_matches('/').to_owned(),
-        ),
-    ];
-    if let Some(ca) = ca_file {
-        // Python's ssl (and so the official SDK) reads SSL_CERT_FILE; Node adds
-        // NODE_EXTRA_CA_CERTS to its roots; APO_CA_FILE names it for anything else.
-        for name in ["SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "APO_CA_FILE"] {
-            env.push((name.to_owned(), path(ca)));
-        }
-    }
+    let (keys, env) = Wiring::new(spec)?.env(target.base_url.as_str(), ca_file)?;
     let mut process = Merchant::start(spec, &env).map_err(|e| e.to_string())?;
     let killer = process.killer();
     tokio::spawn(async move {

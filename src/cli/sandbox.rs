@@ -1,18 +1,21 @@
 //! `apoflow sandbox --listen ADDR [--merchant CLIENT_ID=PUBKEYFILE]... [--notify-url
-//! CLIENT_ID=URL]... [--control-token T] [--tls-dir DIR]`: run the embedded APO sandbox
-//! standalone until interrupted, so a merchant's own server or the official SDKs can be pointed
-//! at it (over HTTPS with `--tls-dir`).
+//! CLIENT_ID=URL]... [--control-token T] [--tls-dir DIR] [--config FILE]`: run the embedded APO
+//! sandbox standalone until interrupted, so a merchant's own server or the official SDKs can be
+//! pointed at it (over HTTPS with `--tls-dir`). The merchants of `apoflow.toml` are registered
+//! as `apoflow run --merchant` registers them, and the banner prints the variables each one is
+//! started with.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::exit;
+use super::{Context, exit};
 use crate::apo::keys::PublicKey;
+use crate::apo::target::{EMBEDDED_APO_PUBLIC_PEM, EMBEDDED_MERCHANT_PRIVATE_PEM};
+use crate::config::DEFAULT_FILE;
+use crate::merchant::{KeyFiles, Wiring};
 use crate::sandbox::{self, Config};
-
-const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/keys");
 
 /// Parses `CLIENT_ID=PUBKEYFILE` and loads the key.
 fn merchant(spec: &str) -> Result<(String, PublicKey), String> {
@@ -50,6 +53,48 @@ pub struct SandboxArgs {
     /// clients trust it).
     #[arg(long, value_name = "DIR")]
     tls_dir: Option<PathBuf>,
+    /// Register the merchants of this config file ([merchants.NAME]) [default: apoflow.toml,
+    /// when there is one].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// The merchants of the config file: `--config`, else `apoflow.toml` if it exists.
+fn configured_merchants(
+    file: Option<&Path>,
+    ctx: &Context,
+) -> Result<Vec<crate::config::MerchantSpec>, String> {
+    let path = match file {
+        Some(f) => ctx.cwd.join(f),
+        None => {
+            let default = ctx.cwd.join(DEFAULT_FILE);
+            if !default.is_file() {
+                return Ok(Vec::new());
+            }
+            default
+        }
+    };
+    let config = crate::config::Config::load(&path).map_err(|e| e.to_string())?;
+    Ok(config.merchants().cloned().collect())
+}
+
+/// The banner lines for one configured merchant: the variables it is started with.
+fn merchant_lines(spec: &crate::config::MerchantSpec, env: &[(String, String)]) -> String {
+    let notify = spec
+        .notify_url
+        .as_ref()
+        .map_or_else(String::new, |u| format!(", notifications to {u}"));
+    let mut out = format!(
+        "\x20 merchant `{}` ({}){notify}: start it with\n",
+        spec.name,
+        spec.client_id()
+    );
+    for (k, v) in env {
+        if k != "MERCHANT_URL" {
+            out.push_str(&format!("\x20   {k}={v}\n"));
+        }
+    }
+    out
 }
 
 /// Parses `CLIENT_ID=URL`.
@@ -76,14 +121,33 @@ fn trust_lines(ca: &Path) -> String {
 }
 
 /// Runs the sandbox; returns an exit code.
-pub fn run(args: SandboxArgs) -> u8 {
+pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
     let SandboxArgs {
         listen,
         merchants,
         notify_urls,
         control_token,
         tls_dir,
+        config: config_file,
     } = args;
+    let configured = match configured_merchants(config_file.as_deref(), ctx) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {}", crate::mask::mask_text(&e));
+            return exit::INVALID;
+        }
+    };
+    let wirings = match configured
+        .iter()
+        .map(Wiring::new)
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
     let mut config = match Config::embedded() {
         Ok(c) => c,
         Err(e) => {
@@ -99,6 +163,9 @@ pub fn run(args: SandboxArgs) -> u8 {
                 return exit::INVALID;
             }
         }
+    }
+    for wiring in &wirings {
+        wiring.register(&mut config);
     }
     for spec in &notify_urls {
         match notify_url(spec) {
@@ -146,6 +213,28 @@ pub fn run(args: SandboxArgs) -> u8 {
             }
         };
         let url = handle.url();
+        // The key files live as long as the sandbox; they are removed when it stops.
+        let default_keys = match KeyFiles::write(EMBEDDED_MERCHANT_PRIVATE_PEM, EMBEDDED_APO_PUBLIC_PEM) {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("error: failed to write the merchant key files: {e}");
+                return exit::INVALID;
+            }
+        };
+        let mut merchant_keys = Vec::new();
+        let mut merchant_banner = String::new();
+        for wiring in &wirings {
+            match wiring.env(url, handle.ca_file()) {
+                Ok((keys, env)) => {
+                    merchant_banner.push_str(&merchant_lines(wiring.spec(), &env));
+                    merchant_keys.push(keys);
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return exit::INVALID;
+                }
+            }
+        }
         let control = if token_set {
             "token required: x-sandbox-token header"
         } else {
@@ -155,12 +244,14 @@ pub fn run(args: SandboxArgs) -> u8 {
             "apoflow sandbox listening on {url}\n\
              \x20 gateway URL      {url}  (POST /ams/api/v1/payments/… or /ams/sandbox/api/v1/payments/…)\n\
              \x20 client ids       {clients}\n\
-             \x20 default merchant {}: sign with {KEYS}/merchant-private.pem\n\
-             \x20 APO public key   {KEYS}/sandbox-apo-public.pem  (verify responses and notifications)\n\
+             \x20 default merchant {}: sign with {}\n\
+             \x20 APO public key   {}  (verify responses and notifications)\n\
              \x20 control API      {url}/_sandbox/  ({control})\n\
-             {}\
+             {}{merchant_banner}\
              Press Ctrl-C to stop.\n",
             crate::apo::target::EMBEDDED_CLIENT_ID,
+            default_keys.merchant_private.display(),
+            default_keys.apo_public.display(),
             handle.ca_file().map(trust_lines).unwrap_or_default(),
         );
         // A closed stdout (e.g. piped into `head`) must not stop the sandbox.
@@ -170,6 +261,7 @@ pub fn run(args: SandboxArgs) -> u8 {
         drop(out);
         let _ = tokio::signal::ctrl_c().await;
         drop(handle);
+        drop((default_keys, merchant_keys));
         exit::SUCCESS
     })
 }

@@ -16,7 +16,7 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-pub use credentials::KeyFiles;
+pub use credentials::{KeyFiles, Wiring};
 pub use output::{MAX_LINE, MAX_LINES, OutputLog};
 
 use crate::config::MerchantSpec;

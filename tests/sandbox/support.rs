@@ -29,6 +29,8 @@ impl Sandbox {
     /// The sandbox listening on `listen`; its URL is read from the banner's first line.
     pub fn start_on(listen: &str, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_apoflow"))
+            // Not the repository, whose apoflow.toml would register its merchants too.
+            .current_dir(std::env::temp_dir())
             .args(["sandbox", "--listen", listen])
             .args(extra)
             .stdout(Stdio::piped())
