@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Measures the merchant under test end to end: `apoflow run --merchant example flows/merchant/`
+# (the embedded sandbox over HTTPS on 127.0.0.1:443, the example shop started and stopped, every
+# bundled merchant flow), and the start-up alone (the shop started, ready and stopped around a
+# one-step flow). Prints min / median / max wall time over RUNS runs. Asserts nothing.
+# Needs root (port 443) and the shop's venv (scripts/merchant-venv.sh, run here).
+#
+#   scripts/bench-merchant.sh                  # the release binary (built if missing)
+#   APOFLOW=target/debug/apoflow RUNS=5 scripts/bench-merchant.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin="${APOFLOW:-target/release/apoflow}"
+runs="${RUNS:-5}"
+if [[ ! -x "$bin" ]]; then
+  cargo build --release --locked
+fi
+bash scripts/merchant-venv.sh >/dev/null
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+cat >"$tmp/up.yaml" <<'FLOW'
+name: The shop is up
+tags: [merchant]
+steps:
+  - http: { url: "{{ merchant.url }}/health" }
+    expect: { status: 200 }
+FLOW
+
+measure() {
+  local label="$1"
+  shift
+  local times=()
+  for _ in $(seq "$runs"); do
+    local start end
+    start=$(date +%s%N)
+    CI=true "$bin" "$@" >/dev/null 2>&1
+    end=$(date +%s%N)
+    times+=($(((end - start) / 1000000)))
+  done
+  IFS=$'\n' read -r -d '' -a sorted < <(printf '%s\n' "${times[@]}" | sort -n && printf '\0')
+  printf '%-52s min %6d ms   median %6d ms   max %6d ms   (%d runs)\n' "$label" \
+    "${sorted[0]}" "${sorted[$((runs / 2))]}" "${sorted[$((runs - 1))]}" "$runs"
+}
+
+cases="$(CI=true "$bin" run --merchant example flows/merchant/ 2>/dev/null | grep -Eo '^[0-9]+ cases' || true)"
+echo "binary: $bin; cores: $(nproc); merchant library: $cases"
+measure "start, ready, stop the shop (one-step flow)" run --merchant example "$tmp/up.yaml"
+measure "run --merchant example flows/merchant/" run --merchant example flows/merchant/
