@@ -15,21 +15,8 @@ fi
 evidence="$(mktemp -d)"
 trap 'rm -rf "$evidence"' EXIT
 
-measure() {
-  local label="$1"
-  shift
-  local times=()
-  for _ in $(seq "$runs"); do
-    local start end
-    start=$(date +%s%N)
-    CI=true "$bin" "$@" >/dev/null
-    end=$(date +%s%N)
-    times+=($(((end - start) / 1000000)))
-  done
-  IFS=$'\n' read -r -d '' -a sorted < <(printf '%s\n' "${times[@]}" | sort -n && printf '\0')
-  printf '%-40s min %5d ms   median %5d ms   max %5d ms   (%d runs)\n' "$label" \
-    "${sorted[0]}" "${sorted[$((runs / 2))]}" "${sorted[$((runs - 1))]}" "$runs"
-}
+# shellcheck source=lib/measure.sh
+source scripts/lib/measure.sh
 
 cases="$(CI=true "$bin" run flows/ | grep -Eo '^[0-9]+ cases' || true)"
 echo "binary: $bin; cores: $(nproc); library: $cases"

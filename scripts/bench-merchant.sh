@@ -25,21 +25,8 @@ steps:
     expect: { status: 200 }
 FLOW
 
-measure() {
-  local label="$1"
-  shift
-  local times=()
-  for _ in $(seq "$runs"); do
-    local start end
-    start=$(date +%s%N)
-    CI=true "$bin" "$@" >/dev/null 2>&1
-    end=$(date +%s%N)
-    times+=($(((end - start) / 1000000)))
-  done
-  IFS=$'\n' read -r -d '' -a sorted < <(printf '%s\n' "${times[@]}" | sort -n && printf '\0')
-  printf '%-52s min %6d ms   median %6d ms   max %6d ms   (%d runs)\n' "$label" \
-    "${sorted[0]}" "${sorted[$((runs / 2))]}" "${sorted[$((runs - 1))]}" "$runs"
-}
+# shellcheck source=lib/measure.sh
+source scripts/lib/measure.sh
 
 cases="$(CI=true "$bin" run --merchant example flows/merchant/ 2>/dev/null | grep -Eo '^[0-9]+ cases' || true)"
 echo "binary: $bin; cores: $(nproc); merchant library: $cases"

@@ -269,30 +269,32 @@ fn an_interrupted_run_stops_the_merchant() {
     );
 }
 
-#[test]
-fn the_card_library_runs_over_https_against_a_standalone_tls_sandbox() {
-    let s = Scratch::new();
-    let ip = loopback_443();
-    let tls = s.path().join("tls");
-    let mut sandbox = apoflow_cmd(
+/// `apoflow sandbox --listen IP:443 --tls-dir TLS`, listening.
+fn tls_sandbox(s: &Scratch, ip: &str, tls: &std::path::Path) -> std::process::Child {
+    let listen = format!("{ip}:443");
+    let tls = tls.to_str().expect("utf-8");
+    let sandbox = apoflow_cmd(
         s.path(),
-        &[
-            "sandbox",
-            "--listen",
-            &format!("{ip}:443"),
-            "--tls-dir",
-            tls.to_str().expect("utf-8"),
-        ],
+        &["sandbox", "--listen", &listen, "--tls-dir", tls],
     )
     .stdout(Stdio::null())
     .stderr(Stdio::null())
     .spawn()
     .expect("the sandbox starts");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect((ip.as_str(), 443)).is_err() {
+    while std::net::TcpStream::connect((ip, 443)).is_err() {
         assert!(Instant::now() < deadline, "the sandbox did not listen");
         std::thread::sleep(Duration::from_millis(50));
     }
+    sandbox
+}
+
+#[test]
+fn the_card_library_runs_over_https_against_a_standalone_tls_sandbox() {
+    let s = Scratch::new();
+    let ip = loopback_443();
+    let tls = s.path().join("tls");
+    let mut sandbox = tls_sandbox(&s, &ip, &tls);
     let keys = repo().join("fixtures/keys");
     let config = s.write(
         "apoflow.toml",
@@ -328,23 +330,7 @@ ca_file = "tls/ca.pem"
         .expect("config")
         .replace("ca_file = \"tls/ca.pem\"\n", "");
     std::fs::write(s.path().join("apoflow.toml"), bad).expect("config");
-    let mut sandbox = apoflow_cmd(
-        s.path(),
-        &[
-            "sandbox",
-            "--listen",
-            &format!("{ip}:443"),
-            "--tls-dir",
-            tls.to_str().expect("utf-8"),
-        ],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("the sandbox starts");
-    while std::net::TcpStream::connect((ip.as_str(), 443)).is_err() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut sandbox = tls_sandbox(&s, &ip, &tls);
     let out = apoflow_in(
         &repo(),
         &[
