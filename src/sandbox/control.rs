@@ -175,7 +175,7 @@ const NOTIFY_TYPES: [&str; 4] = [
 
 /// `POST /_sandbox/notifications` with `{"replay": ID | "body": {…}, "url"?, "clientId"?,
 /// "forge"?}`: sends one notification now, as APO would or forged as asked, and answers with
-/// the merchant's answer (the attempt, with `deliveryId`), masked. The send is a new delivery
+/// the merchant's answer (the attempt, with `deliveryId` and `url`), masked. The send is a new delivery
 /// in the journal, never retried.
 pub(super) async fn notifications(State(app): State<Arc<App>>, body: Bytes) -> Response {
     match one_off(&app, &body) {

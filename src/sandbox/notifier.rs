@@ -432,7 +432,7 @@ impl Notifier {
 
     /// Sends `one` now, once, forged as it says: a new delivery in the journal (with `forge`
     /// and `replayOf`), never retried, delivered or failed by this one attempt, untouched by
-    /// faults. Returns the attempt as JSON with `deliveryId`.
+    /// faults. Returns the attempt as JSON with `deliveryId` and `url`.
     pub async fn send_one_off(&self, state: &State, one: OneOff) -> Value {
         let id = {
             let mut book = self.lock();
@@ -464,6 +464,7 @@ impl Notifier {
             .await;
         let mut shown = attempt.to_json();
         shown["deliveryId"] = Value::from(id);
+        shown["url"] = Value::from(one.notice.url.as_str());
         if let Some(d) = self.lock().find(id) {
             d.stage = if attempt.acknowledged {
                 Stage::Delivered
