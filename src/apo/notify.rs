@@ -79,6 +79,9 @@ pub enum Forge {
     StaleTime,
 }
 
+/// A notification's headers (name, value) and the body to send.
+pub type Forged = (Vec<(String, String)>, Vec<u8>);
+
 /// The private key [`Forge::WrongKey`] signs with: the embedded test merchant's, never APO's.
 pub const WRONG_KEY_PEM: &str = super::target::EMBEDDED_MERCHANT_PRIVATE_PEM;
 
@@ -145,7 +148,7 @@ impl Forge {
         client_id: &str,
         request_time: &str,
         body: &[u8],
-    ) -> Result<(Vec<(String, String)>, Vec<u8>), KeyError> {
+    ) -> Result<Forged, KeyError> {
         let path = signed_path(url);
         let signed = |key: &PrivateKey, path: &str| {
             headers_signed_over(key, path, client_id, request_time, body)
