@@ -789,3 +789,65 @@ steps:
         "{text}"
     );
 }
+
+/// `notify_merchant`: replays (byte for byte, several times, changed, forged) and a given body,
+/// each observed with the merchant's answer; a replay of nothing fails the step.
+#[test]
+fn notify_merchant_sends_as_apo_and_observes_the_answer() {
+    let p = Project::new();
+    p.file(
+        "flows/notify-merchant.yaml",
+        &format!(
+            r#"
+name: Notify the merchant
+steps:{}
+  - redirect: {{ url: "{{{{ normalUrl }}}}", card: visa_success }}
+  - delivery:
+      type: PAYMENT_RESULT
+      match: {{ $.paymentId: "{{{{ paymentId }}}}" }}
+    expect: {{ ack: success }}
+  - notify_merchant: {{ replay: PAYMENT_RESULT, of: "{{{{ paymentId }}}}", times: 2 }}
+    expect:
+      ack: success
+      status: 200
+      attempts: 2
+      latency_ms: {{ lt: 10000 }}
+      $.attempts[*].acknowledged: [true, true]
+      $.body.paymentId: "{{{{ paymentId }}}}"
+      $.forge: none
+  - notify_merchant:
+      replay: PAYMENT_RESULT
+      of: "{{{{ paymentId }}}}"
+      forge: wrong_key
+      change: {{ $.paymentAmount.value: "1" }}
+      url: "{{{{ shop }}}}/notify/fail"
+    expect:
+      ack: fail
+      acknowledged: false
+      $.answer.result.resultStatus: F
+      $.body.paymentAmount.value: "1"
+      $.url: {{ ends_with: /notify/fail }}
+  - notify_merchant:
+      body: {{ notifyType: PAYMENT_RESULT, paymentId: never-made }}
+      url: "{{{{ shop }}}}/notify/wrong"
+      client_id: "{{{{ target.client_id }}}}"
+    expect: {{ ack: wrong_format }}
+  - delivery:
+      type: PAYMENT_RESULT
+      match: {{ $.paymentId: "{{{{ paymentId }}}}" }}
+    expect: {{ attempts: 1, ack: success }}
+  - notify_merchant: {{ replay: CAPTURE_RESULT, of: nope, within: 300ms }}
+"#,
+            shop_pay("success")
+        ),
+    );
+    let shop = format!("shop={}", shop::url());
+    let out = p.run(&["--var", &shop]);
+    let text = both(&out);
+    assert_eq!(code(&out), 1, "{text}");
+    assert!(
+        text.contains("no CAPTURE_RESULT delivery for payment nope to replay in 300 ms"),
+        "{text}"
+    );
+    assert_eq!(text.matches("failed at").count(), 1, "{text}");
+}

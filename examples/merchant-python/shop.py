@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 import uuid
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -53,6 +54,10 @@ POLL_EVERY = 2.0  # seconds between inquiries of a pending order (APO's guide)
 POLL_SECONDS = 120  # how long an order is polled after checkout
 
 FIXED_ACK = b'{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}}'
+
+# A notification signed longer ago than this (by its request-time) is a replayed capture: APO
+# signs every send, resends included, afresh.
+MAX_NOTIFY_AGE_SECONDS = 3600
 
 
 class ConfigError(Exception):
@@ -748,6 +753,8 @@ class Shop:
                 ok = False
             if not ok:
                 return reject("SIGNATURE_INVALID", "the signature does not verify")
+            if _stale(req_time):
+                return reject("SIGNATURE_INVALID", "request-time is too old: a replayed request")
 
         try:
             n = json.loads(text)
@@ -920,6 +927,19 @@ def _first(e):
     """A short, one-line reason from an exception (libraries put long tuples in theirs)."""
     text = str(e.args[0]) if e.args else str(e)
     return text.splitlines()[0][:160] if text else type(e).__name__
+
+
+def _stale(request_time):
+    """Whether a request-time (ISO 8601, or epoch milliseconds) is older than
+    MAX_NOTIFY_AGE_SECONDS, or unreadable."""
+    try:
+        if request_time.isdigit():
+            signed_at = int(request_time) / 1000
+        else:
+            signed_at = datetime.fromisoformat(request_time.replace("Z", "+00:00")).timestamp()
+    except (ValueError, OverflowError):
+        return True
+    return time.time() - signed_at > MAX_NOTIFY_AGE_SECONDS
 
 
 def _amount_value(amt):

@@ -19,7 +19,7 @@ pub const KEY_BITS: usize = 2048;
 pub const MIN_PRIVATE_KEY_BITS: usize = 1024;
 
 /// Why a key could not be used. The messages say what to do and never contain key material.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
     /// The text is empty.
     #[error("the key is empty")]

@@ -13,8 +13,8 @@ use serde_saphyr::Spanned;
 use super::error::{LoadError, LoadErrorKind};
 use super::matrix;
 use super::model::{
-    ApoCall, CARDS_FILE, DeliveryAction, Flow, HttpAction, NotifyAction, ReceivedAction,
-    RedirectAction, SandboxAction, Step, named_cards,
+    ApoCall, CARDS_FILE, DeliveryAction, Flow, HttpAction, MAX_TIMES, NotifyAction,
+    NotifyMerchantAction, ReceivedAction, RedirectAction, SandboxAction, Step, named_cards,
 };
 use super::tags::is_valid_tag;
 use crate::diag::SourceFile;
@@ -62,7 +62,7 @@ fn provided(action: &str) -> &'static [&'static str] {
         ],
         "notify" => &["signature", "ack", "count", "source", "tries"],
         "received" => &["count", "signature"],
-        "delivery" => &["ack", "latency_ms", "attempts", "acknowledged"],
+        "delivery" | "notify_merchant" => &["ack", "latency_ms", "attempts", "acknowledged"],
         _ => &[],
     }
 }
@@ -355,6 +355,9 @@ impl Checker<'_> {
         if let Some(d) = &step.delivery {
             actions.push(("delivery", at(d)));
         }
+        if let Some(n) = &step.notify_merchant {
+            actions.push(("notify_merchant", at(n)));
+        }
         match actions.as_slice() {
             [] => self.push(here, 1, LoadErrorKind::NoAction),
             [_] => {}
@@ -394,7 +397,10 @@ impl Checker<'_> {
             use crate::snapshot::Of;
             let of = snapshot.value.of;
             let missing = match of {
-                Of::Notification => !matches!(*action, "notify" | "delivery" | "sleep" | "use"),
+                Of::Notification => !matches!(
+                    *action,
+                    "notify" | "delivery" | "notify_merchant" | "sleep" | "use"
+                ),
                 Of::ReturnPage => step
                     .redirect
                     .as_ref()
@@ -472,6 +478,9 @@ impl Checker<'_> {
         }
         if let Some(d) = &step.delivery {
             self.delivery(&d.value);
+        }
+        if let Some(n) = &step.notify_merchant {
+            self.notify_merchant(n);
         }
         self.entries(&step.expect);
         if let Some(until) = &step.until {
@@ -850,6 +859,75 @@ impl Checker<'_> {
             && attempts.value == 0
         {
             self.push(at(attempts), 1, LoadErrorKind::ZeroCount("attempts"));
+        }
+    }
+
+    fn notify_merchant(&mut self, n: &Spanned<NotifyMerchantAction>) {
+        let a = &n.value;
+        match (&a.replay, &a.body) {
+            (Some(_), Some(body)) => {
+                let pos = self.key_before(at(body), "body");
+                self.push(pos, 4, LoadErrorKind::NotifyMerchantSource { both: true });
+            }
+            (None, None) => {
+                self.push(
+                    at(n),
+                    1,
+                    LoadErrorKind::NotifyMerchantSource { both: false },
+                );
+            }
+            (Some(replay), None) => {
+                self.name_in(replay, "replay", NOTIFY_TYPES);
+                if a.of.is_none() {
+                    let pos = self.key_before(at(replay), "replay");
+                    self.push(pos, 6, LoadErrorKind::ReplayWithoutOf);
+                }
+            }
+            (None, Some(body)) => {
+                self.templates_in(&body.value, at(body));
+                let extra = [
+                    ("of", a.of.as_ref().map(at)),
+                    ("change", a.change.keys().next().map(at)),
+                ];
+                for (key, first) in extra {
+                    if let Some(first) = first {
+                        let pos = self.key_before(first, key);
+                        self.push(
+                            pos,
+                            key.len(),
+                            LoadErrorKind::Conflicting("notify_merchant", "body", key),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(forge) = &a.forge {
+            self.choice("forge", forge, crate::apo::notify::Forge::NAMES);
+        }
+        if let Some(times) = &a.times
+            && !(1..=MAX_TIMES).contains(&times.value)
+        {
+            let width = usize::try_from(times.referenced.span().len()).unwrap_or(1);
+            self.push(
+                at(times),
+                width,
+                LoadErrorKind::TimesOutOfRange(times.value),
+            );
+        }
+        for text in [&a.of, &a.url, &a.client_id].into_iter().flatten() {
+            self.template_at(&text.value, at(text));
+        }
+        for (path, value) in &a.change {
+            let is_path = path.value.starts_with('$')
+                && jsonpath_rust::parser::parse_json_path(&path.value).is_ok();
+            if !is_path {
+                self.push(
+                    at(path),
+                    path.value.chars().count().max(1),
+                    LoadErrorKind::ChangeNotAPath(path.value.clone()),
+                );
+            }
+            self.templates_in(&value.value, at(value));
         }
     }
 

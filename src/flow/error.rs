@@ -123,6 +123,14 @@ pub(crate) enum LoadErrorKind {
     RedirectStart { both: bool },
     /// `or_inquiry: true` without `$.paymentId` in `match:`.
     InquiryWithoutPaymentId,
+    /// A `notify_merchant` step with both or neither of `replay:` and `body:`.
+    NotifyMerchantSource { both: bool },
+    /// `replay:` without `of:`.
+    ReplayWithoutOf,
+    /// `times:` outside 1 to [`crate::flow::model::MAX_TIMES`] (the value).
+    TimesOutOfRange(u32),
+    /// A `change:` key that is not a JSONPath (the key).
+    ChangeNotAPath(String),
     /// A card name that `fixtures/cards.yaml` does not list (with a close one, if any).
     UnknownCard { name: String, close: Option<String> },
 }
@@ -218,6 +226,22 @@ impl LoadErrorKind {
             LoadErrorKind::InquiryWithoutPaymentId => {
                 "`or_inquiry:` needs the payment to inquire about".to_owned()
             }
+            LoadErrorKind::NotifyMerchantSource { both: true } => {
+                "a `notify_merchant` step sends `replay:` or `body:`, not both".to_owned()
+            }
+            LoadErrorKind::NotifyMerchantSource { both: false } => {
+                "a `notify_merchant` step needs `replay:` or `body:`".to_owned()
+            }
+            LoadErrorKind::ReplayWithoutOf => {
+                "`replay:` needs `of:`, the payment whose delivery it replays".to_owned()
+            }
+            LoadErrorKind::TimesOutOfRange(n) => format!(
+                "`times: {n}` is out of range: 1 to {}",
+                crate::flow::model::MAX_TIMES
+            ),
+            LoadErrorKind::ChangeNotAPath(path) => {
+                format!("`{path}` is not a JSONPath into the notification")
+            }
             LoadErrorKind::UnknownCard { name, .. } => format!("unknown card `{name}`"),
         }
     }
@@ -279,7 +303,11 @@ impl LoadErrorKind {
             | LoadErrorKind::BodyNotAMap
             | LoadErrorKind::EmptySandboxStep
             | LoadErrorKind::ZeroCount(_)
-            | LoadErrorKind::InquiryWithoutPaymentId => "here".to_owned(),
+            | LoadErrorKind::InquiryWithoutPaymentId
+            | LoadErrorKind::NotifyMerchantSource { .. }
+            | LoadErrorKind::ReplayWithoutOf
+            | LoadErrorKind::TimesOutOfRange(_)
+            | LoadErrorKind::ChangeNotAPath(_) => "here".to_owned(),
             LoadErrorKind::UnknownCard { .. } => "not in fixtures/cards.yaml".to_owned(),
         }
     }
@@ -318,7 +346,7 @@ impl LoadErrorKind {
             LoadErrorKind::NothingToCheck { action: "use", .. } => "put the checks on the partial's own steps".to_owned(),
             LoadErrorKind::NothingToCheck { .. } => "remove it, or move it to the step whose response it checks".to_owned(),
             LoadErrorKind::SnapshotOfMissing(_, Of::ReturnPage) => "`of: return_page` is for `redirect` steps that fetch the return page (`from:`, or `return_page: true`)".to_owned(),
-            LoadErrorKind::SnapshotOfMissing(..) => "use `of: response` (the default) or `of: request`; `of: notification` is for `notify` and `delivery` steps".to_owned(),
+            LoadErrorKind::SnapshotOfMissing(..) => "use `of: response` (the default) or `of: request`; `of: notification` is for `notify`, `delivery` and `notify_merchant` steps".to_owned(),
             LoadErrorKind::NotProvided { name, provided, .. } => {
                 let roots = provided.iter().map(|p| p.split('.').next().unwrap_or(p));
                 match crate::diag::did_you_mean(name, provided.iter().copied().chain(roots)) {
@@ -354,6 +382,11 @@ impl LoadErrorKind {
             LoadErrorKind::EmptySandboxStep => "give `reset: true`, `faults:` or `advance_clock:`".to_owned(),
             LoadErrorKind::ZeroCount(key) => format!("`{key}: 2` waits for a resend; leave it out to wait for one"),
             LoadErrorKind::InquiryWithoutPaymentId => "add `match: { $.paymentId: \"{{ paymentId }}\" }`: its value is the paymentId inquired".to_owned(),
+            LoadErrorKind::NotifyMerchantSource { both: true } => "`replay:` resends APO's own delivery (with `change:` to alter it); `body:` is a whole notification: keep one".to_owned(),
+            LoadErrorKind::NotifyMerchantSource { both: false } => "give `replay: PAYMENT_RESULT` with `of: \"{{ paymentId }}\"`, or a whole notification in `body:`".to_owned(),
+            LoadErrorKind::ReplayWithoutOf => "add `of: \"{{ paymentId }}\"`: the first delivery of that type for that payment is replayed".to_owned(),
+            LoadErrorKind::TimesOutOfRange(_) => "each send is a real request to the merchant; a few copies show whether it is idempotent".to_owned(),
+            LoadErrorKind::ChangeNotAPath(_) => "write `$.` and the field, e.g. `$.paymentAmount.value: \"1\"`".to_owned(),
             LoadErrorKind::UnknownCard { close: Some(close), .. } => format!("did you mean `{close}`?"),
             LoadErrorKind::UnknownCard { close: None, .. } => "the cards are listed in fixtures/cards.yaml (and README.md, Test cards); or give the card inline".to_owned(),
         })

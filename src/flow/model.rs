@@ -141,6 +141,12 @@ pub struct Step {
     #[serde(default)]
     #[schemars(with = "Option<DeliveryAction>")]
     pub delivery: Option<Spanned<DeliveryAction>>,
+    /// Play APO towards the merchant: the embedded sandbox sends the merchant's webhook a
+    /// notification now (a replay of a real delivery, maybe changed, or a given body), maybe
+    /// forged, and the step observes the merchant's answer.
+    #[serde(default)]
+    #[schemars(with = "Option<NotifyMerchantAction>")]
+    pub notify_merchant: Option<Spanned<NotifyMerchantAction>>,
 
     // --- checks ---
     /// `query: expected` pairs; the query is a JSONPath (`$...`), `status`, or
@@ -403,6 +409,59 @@ pub struct DeliveryAction {
     #[schemars(with = "Option<u32>")]
     #[schemars(extend("minimum" = 1))]
     pub attempts: Option<Spanned<u32>>,
+}
+
+/// The most sends one `notify_merchant` step makes (`times:`).
+pub const MAX_TIMES: u32 = 100;
+
+/// The `notify_merchant` action: the embedded sandbox, acting as APO, sends the merchant's
+/// webhook one notification (or `times` copies): a replay of APO's own delivery of type
+/// `replay` for the payment `of` (byte for byte, or with `change:` applied), or `body:`;
+/// signed as APO signs, or forged as `forge:` says.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyMerchantAction {
+    /// Replay the sandbox's first delivery of this `notifyType` for the payment `of`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    #[schemars(extend("enum" = ["PAYMENT_RESULT", "CAPTURE_RESULT", "REFUND_RESULT"]))]
+    pub replay: Option<Spanned<String>>,
+    /// The `paymentId` whose delivery is replayed (a template); required with `replay`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub of: Option<Spanned<String>>,
+    /// `JSONPath: new value` (templates): changes to the replayed notification, made before
+    /// it is signed (e.g. `$.paymentAmount.value: "1"`). Each path must select something.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, Value>")]
+    pub change: IndexMap<Spanned<String>, Spanned<Value>>,
+    /// A whole notification (templates), instead of `replay`.
+    #[serde(default)]
+    #[schemars(with = "Option<IndexMap<String, Value>>")]
+    pub body: Option<Spanned<Value>>,
+    /// `none` (default: as APO signs) | `unsigned` | `wrong_key` | `tampered` | `other_path` |
+    /// `stale_time`, or a template.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub forge: Option<Spanned<String>>,
+    /// Send it this many times, 1 to 100; default 1.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    #[schemars(extend("minimum" = 1, "maximum" = 100))]
+    pub times: Option<Spanned<u32>>,
+    /// Where to send it (a template); default: the replayed delivery's URL (for `body`: the
+    /// URL of the first delivery about its `paymentId`, else the client's default notify URL).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub url: Option<Spanned<String>>,
+    /// The `client-id` header (a template); default: the replayed (or first) delivery's.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub client_id: Option<Spanned<String>>,
+    /// How long to wait for the delivery to replay; default 10s.
+    #[serde(default)]
+    #[schemars(with = "Option<DurationSpec>")]
+    pub within: Option<Spanned<DurationSpec>>,
 }
 
 /// The `sandbox` action: control calls to the embedded sandbox.

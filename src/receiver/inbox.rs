@@ -48,6 +48,17 @@ impl Ack {
     pub fn from_name(name: &str) -> Option<Ack> {
         Ack::ALL.into_iter().find(|a| a.name() == name)
     }
+
+    /// The answer actually given to a notification with this `signature`: the receiver never
+    /// acknowledges one whose signature is not valid (unsigned, another key, tampered, another
+    /// path), so `success` becomes `fail` for it; other answers are given as asked.
+    pub fn for_signature(self, signature: &SignatureVerdict) -> Ack {
+        if self == Ack::Success && !signature.is_valid() {
+            Ack::Fail
+        } else {
+            self
+        }
+    }
 }
 
 /// Whether a notification's signature verified with APO's public key.
@@ -170,13 +181,15 @@ impl Inbox {
     }
 
     /// Chooses the answer of a notification nobody claimed in time (the server's fallback);
-    /// returns the answer actually given.
+    /// returns the answer actually given (`fail` instead of `success` for a notification whose
+    /// signature is not valid: [`Ack::for_signature`]).
     pub(super) fn answer_unclaimed(&self, seq: u64, ack: Ack) -> Ack {
         let mut state = self.lock();
         let Some(entry) = state.entries.get_mut(seq as usize - 1) else {
             return ack;
         };
         if entry.answer.take().is_some() {
+            let ack = ack.for_signature(&entry.notification.signature);
             entry.notification.ack = Some(ack);
             ack
         } else {
@@ -231,6 +244,7 @@ impl Inbox {
             .find(|e| !e.claimed && matcher(&e.notification))?;
         entry.claimed = true;
         if let Some(tx) = entry.answer.take() {
+            let ack = ack.for_signature(&entry.notification.signature);
             entry.notification.ack = Some(ack);
             // The handler may have gone (client disconnected); the choice is still recorded.
             let _ = tx.send(ack);

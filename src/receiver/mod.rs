@@ -9,6 +9,8 @@
 //!                                                  │ passes: then the fixed success answer)
 //!      <─ 200 fixed success | 500 fail | 200 wrong format | no answer ─┘
 //! ```
+//! A notification whose signature is not valid is never acknowledged: where the answer would
+//! be the fixed success, it is `fail` ([`Ack::for_signature`]).
 
 mod inbox;
 mod server;

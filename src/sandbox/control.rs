@@ -1,5 +1,5 @@
 //! The control API under `/_sandbox/`: reset, the virtual clock, delivery faults, the list
-//! of deliveries and the request journal. Every answer that shows what was sent or received
+//! of deliveries, resends and one-off (maybe forged) notifications, and the request journal. Every answer that shows what was sent or received
 //! goes through the masker ([`crate::mask::masked_json`]), so no card data or secret leaves. Open to loopback callers only, unless a token is configured, in which case
 //! any caller presenting it (`x-sandbox-token: T` or `authorization: Bearer T`) is let in and
 //! nobody else is.
@@ -15,13 +15,16 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use jiff::SignedDuration;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::App;
 use super::clock::iso;
 use super::faults::ScopedFaults;
 use super::journal::CallFilter;
-use super::notifier::DeliveryFilter;
+use super::notifier::{DeliveryFilter, OneOff};
+use super::payment::Notice;
+use crate::apo::notify::Forge;
 
 /// Lets loopback callers (or, with a token configured, callers presenting it) through.
 pub(super) async fn guard(
@@ -145,6 +148,132 @@ pub(super) async fn resend(State(app): State<Arc<App>>, Path(id): Path<String>) 
             &format!("no delivery {id} (see /_sandbox/deliveries; a reset forgets them)"),
         ),
     }
+}
+
+/// The body of `POST /_sandbox/notifications`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct NotificationOrder {
+    url: Option<String>,
+    replay: Option<u64>,
+    body: Option<Value>,
+    client_id: Option<String>,
+    forge: Option<String>,
+}
+
+impl NotificationOrder {
+    const FIELDS: &str = "url, replay, body, clientId, forge";
+}
+
+/// The notification types the journal names; any other `notifyType` is listed as `OTHER`.
+const NOTIFY_TYPES: [&str; 4] = [
+    "PAYMENT_RESULT",
+    "PAYMENT_PENDING",
+    "CAPTURE_RESULT",
+    "REFUND_RESULT",
+];
+
+/// `POST /_sandbox/notifications` with `{"replay": ID | "body": {…}, "url"?, "clientId"?,
+/// "forge"?}`: sends one notification now, as APO would or forged as asked, and answers with
+/// the merchant's answer (the attempt, with `deliveryId` and `url`), masked. The send is a new delivery
+/// in the journal, never retried.
+pub(super) async fn notifications(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    match one_off(&app, &body) {
+        Ok(one) => masked(&app.notifier.send_one_off(&app.state, one).await),
+        Err((status, message)) => bad(status, &message),
+    }
+}
+
+/// Resolves an order into what to send: the replayed delivery's bytes or the given body, the
+/// URL (given, else the replayed or first delivery's, else the client's default) and client.
+fn one_off(app: &App, raw: &[u8]) -> Result<OneOff, (StatusCode, String)> {
+    let invalid = |message: String| (StatusCode::BAD_REQUEST, message);
+    let order: NotificationOrder = serde_json::from_slice(raw).map_err(|e| {
+        invalid(format!(
+            "invalid notification order: {e}; fields: {}",
+            NotificationOrder::FIELDS
+        ))
+    })?;
+    let forge = match order.forge.as_deref() {
+        None => Forge::None,
+        Some(name) => Forge::from_name(name).ok_or_else(|| {
+            invalid(format!(
+                "forge {name:?} is not one of {}",
+                Forge::NAMES.join(", ")
+            ))
+        })?,
+    };
+    let mut one = match (order.replay, order.body) {
+        (Some(id), None) => app.notifier.replay_of(id).ok_or_else(|| {
+            (
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no delivery {id} to replay (see /_sandbox/deliveries; a reset forgets them)"
+                ),
+            )
+        })?,
+        (None, Some(body @ Value::Object(_))) => {
+            let bytes = serde_json::to_vec(&body).unwrap_or_default();
+            let kind = body["notifyType"].as_str().unwrap_or_default();
+            let notify_type = NOTIFY_TYPES
+                .into_iter()
+                .find(|t| *t == kind)
+                .unwrap_or("OTHER");
+            let original = body["paymentId"]
+                .as_str()
+                .and_then(|p| app.notifier.first_for_payment(p));
+            let client_id = order
+                .client_id
+                .clone()
+                .or_else(|| original.as_ref().map(|(_, c)| c.clone()))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "give `clientId`: no delivery about this body's paymentId to take it                          from (registered clients: {})",
+                        app.config.client_ids().join(", ")
+                    ))
+                })?;
+            let url = original
+                .map(|(u, _)| u)
+                .or_else(|| app.config.notify_url(&client_id).map(str::to_owned))
+                .unwrap_or_default();
+            OneOff {
+                notice: Notice {
+                    notify_type,
+                    url,
+                    client_id,
+                    body,
+                },
+                bytes: Arc::new(bytes),
+                forge,
+                replay_of: None,
+            }
+        }
+        (None, Some(_)) => return Err(invalid("`body` must be a JSON object".to_owned())),
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(invalid(
+                "give exactly one of `replay` (a delivery id) and `body` (a notification)"
+                    .to_owned(),
+            ));
+        }
+    };
+    one.forge = forge;
+    if let Some(client_id) = order.client_id {
+        one.notice.client_id = client_id;
+    }
+    if let Some(url) = order.url {
+        one.notice.url = url;
+    }
+    let usable =
+        url::Url::parse(&one.notice.url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+    if !usable {
+        return Err(invalid(if one.notice.url.is_empty() {
+            "give `url`: no delivery about this payment and no default notify URL for the              client to send to"
+                .to_owned()
+        } else {
+            format!("url {:?} is not an absolute http(s) URL", one.notice.url)
+        }));
+    }
+    Ok(one)
 }
 
 /// `GET /_sandbox/calls?api=&clientId=&paymentId=&paymentRequestId=&after=`: the journaled

@@ -9,6 +9,8 @@
 //!                                   (8 attempts in all, then Failed)           ▼
 //!                                                                          Delivered
 //! POST /_sandbox/deliveries/{id}/resend ─► the same bytes, signed afresh, now (an extra attempt)
+//! POST /_sandbox/notifications ─► a one-off delivery (a replay or a given body, maybe forged),
+//!                                 sent now, once, never retried
 //! ```
 //! A delivery is acknowledged only by HTTP 200 with a JSON body whose `result.resultCode` is
 //! `SUCCESS` and `result.resultStatus` is `S` (apo-api.md §7.3). Nothing is lost while the
@@ -33,7 +35,7 @@ use super::journal::{Sequence, parse_after};
 use super::payment::Notice;
 use super::state::State;
 use crate::apo::keys::PrivateKey;
-use crate::apo::notify::{is_acknowledged, signed_headers};
+use crate::apo::notify::{Forge, is_acknowledged};
 
 /// Wait before each send: 0, 2 min, 10 min, 10 min, 1 h, 2 h, 6 h, 15 h (apo-api.md §7.4).
 pub const SCHEDULE: [SignedDuration; 8] = [
@@ -144,6 +146,10 @@ struct Delivery {
     held_under: Option<Scope>,
     next_due: Timestamp,
     attempts: Vec<Attempt>,
+    /// Sent by `POST /_sandbox/notifications` (how it was forged), not by APO's schedule.
+    forge: Option<Forge>,
+    /// The delivery it replays, when it is a replay.
+    replay_of: Option<u64>,
 }
 
 impl Delivery {
@@ -182,6 +188,8 @@ impl Delivery {
             "done": self.stage.is_done(),
             "nextAttemptAt": matches!(self.stage, Stage::Pending).then(|| iso(self.next_due)),
             "attempts": self.attempts.iter().map(Attempt::to_json).collect::<Vec<_>>(),
+            "forge": self.forge.map(Forge::name),
+            "replayOf": self.replay_of,
             "body": self.notice.body,
         })
     }
@@ -322,6 +330,8 @@ impl Notifier {
                 held_under: None,
                 next_due: now,
                 attempts: Vec::new(),
+                forge: None,
+                replay_of: None,
             });
         }
         book.evict();
@@ -386,13 +396,84 @@ impl Notifier {
                 d.body.clone(),
             )
         };
-        let mut attempt = self.attempt(state, &url, &client_id, &body).await;
+        let mut attempt = self
+            .attempt(state, &url, &client_id, &body, Forge::None)
+            .await;
         attempt.resend = true;
         let shown = attempt.to_json();
         if let Some(d) = self.lock().find(id) {
             d.attempts.push(attempt);
         }
         Some(shown)
+    }
+
+    /// What a replay of delivery `id` sends: its notice (URL, client, type, body) and its
+    /// exact bytes, unforged. `None` when there is no such delivery.
+    pub fn replay_of(&self, id: u64) -> Option<OneOff> {
+        let mut book = self.lock();
+        let d = book.find(id)?;
+        Some(OneOff {
+            notice: d.notice.clone(),
+            bytes: d.body.clone(),
+            forge: Forge::None,
+            replay_of: Some(id),
+        })
+    }
+
+    /// The URL and client of APO's first delivery about `payment_id` (one-off sends do not
+    /// count), to send another notification about that payment to the same place.
+    pub fn first_for_payment(&self, payment_id: &str) -> Option<(String, String)> {
+        let book = self.lock();
+        book.deliveries
+            .iter()
+            .find(|d| d.forge.is_none() && d.payment_id() == Some(payment_id))
+            .map(|d| (d.notice.url.clone(), d.notice.client_id.clone()))
+    }
+
+    /// Sends `one` now, once, forged as it says: a new delivery in the journal (with `forge`
+    /// and `replayOf`), never retried, delivered or failed by this one attempt, untouched by
+    /// faults. Returns the attempt as JSON with `deliveryId` and `url`.
+    pub async fn send_one_off(&self, state: &State, one: OneOff) -> Value {
+        let id = {
+            let mut book = self.lock();
+            book.next_id += 1;
+            let id = book.next_id;
+            book.deliveries.push(Delivery {
+                id,
+                seq: self.seq.next(),
+                notice: one.notice.clone(),
+                body: one.bytes.clone(),
+                stage: Stage::InFlight,
+                held_under: None,
+                next_due: state.clock.now(),
+                attempts: Vec::new(),
+                forge: Some(one.forge),
+                replay_of: one.replay_of,
+            });
+            book.evict();
+            id
+        };
+        let attempt = self
+            .attempt(
+                state,
+                &one.notice.url,
+                &one.notice.client_id,
+                &one.bytes,
+                one.forge,
+            )
+            .await;
+        let mut shown = attempt.to_json();
+        shown["deliveryId"] = Value::from(id);
+        shown["url"] = Value::from(one.notice.url.as_str());
+        if let Some(d) = self.lock().find(id) {
+            d.stage = if attempt.acknowledged {
+                Stage::Delivered
+            } else {
+                Stage::Failed
+            };
+            d.attempts.push(attempt);
+        }
+        shown
     }
 
     /// Records a scheduled attempt; after the last copy of a send (`last`: whether any copy
@@ -482,8 +563,15 @@ impl Notifier {
         batches
     }
 
-    /// One signed POST of `body` to `url`, and what came back.
-    async fn attempt(&self, state: &State, url: &str, client_id: &str, body: &[u8]) -> Attempt {
+    /// One signed POST of `body` to `url` (forged as `forge` says), and what came back.
+    async fn attempt(
+        &self,
+        state: &State,
+        url: &str,
+        client_id: &str,
+        body: &[u8],
+        forge: Forge,
+    ) -> Attempt {
         let at = state.clock.now();
         let Ok(url) = url::Url::parse(url) else {
             return Attempt::failed(
@@ -492,12 +580,16 @@ impl Notifier {
                 "not delivered: request failed".to_owned(),
             );
         };
-        let mut request = self
-            .http
-            .post(url.clone())
-            .timeout(SEND_TIMEOUT)
-            .body(body.to_vec());
-        for (name, value) in signed_headers(&self.key, &url, client_id, &iso(at), body) {
+        let backdate = SignedDuration::try_from(forge.backdate()).unwrap_or(SignedDuration::ZERO);
+        let time = iso(at.saturating_sub(backdate).unwrap_or(at));
+        let (headers, body) = match forge.request(&self.key, &url, client_id, &time, body) {
+            Ok(request) => request,
+            Err(e) => {
+                return Attempt::failed(at, "request", format!("not delivered: {e}"));
+            }
+        };
+        let mut request = self.http.post(url.clone()).timeout(SEND_TIMEOUT).body(body);
+        for (name, value) in headers {
             request = request.header(name, value);
         }
         let started = Instant::now();
@@ -544,7 +636,7 @@ impl Notifier {
         let mut acknowledged = false;
         for copy in 1..=job.copies {
             let attempt = self
-                .attempt(state, &job.url, &job.client_id, &job.body)
+                .attempt(state, &job.url, &job.client_id, &job.body, Forge::None)
                 .await;
             acknowledged |= attempt.acknowledged;
             let last = (copy == job.copies).then_some(acknowledged);
@@ -573,6 +665,19 @@ impl Notifier {
             }
         }
     }
+}
+
+/// A notification sent once on request (`POST /_sandbox/notifications`).
+#[derive(Debug, Clone)]
+pub struct OneOff {
+    /// Where it goes, for whom, its type and its body as the journal shows it.
+    pub notice: Notice,
+    /// The exact bytes signed (a forge may change what is sent: see [`Forge`]).
+    pub bytes: Arc<Vec<u8>>,
+    /// How it is made wrong, if at all.
+    pub forge: Forge,
+    /// The delivery it replays, if it is a replay.
+    pub replay_of: Option<u64>,
 }
 
 /// The status and the first [`MAX_READ`] bytes of the answer's body.

@@ -16,6 +16,7 @@ pub(super) fn app(app: Arc<App>) -> Router {
         .route("/faults", get(control::faults).post(control::set_faults))
         .route("/deliveries", get(control::deliveries))
         .route("/deliveries/{id}/resend", post(control::resend))
+        .route("/notifications", post(control::notifications))
         .route("/calls", get(control::calls))
         .route_layer(middleware::from_fn_with_state(app.clone(), control::guard))
         // After the guard's layer, so open to every caller (readiness checks from elsewhere).

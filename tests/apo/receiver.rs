@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use apoflow::apo::notify::{is_acknowledged, signed_headers};
+use apoflow::apo::notify::{Forge, is_acknowledged, signed_headers};
 use apoflow::receiver::{Ack, Notification, ReceiverConfig, ReceiverHandle, SignatureVerdict};
 use serde_json::json;
 
-use crate::support::{apo_keys, merchant_keys};
+use crate::support::apo_keys;
 
 const SUCCESS: &str =
     r#"{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}}"#;
@@ -123,47 +123,91 @@ async fn a_signed_notification_is_kept_verified_and_acknowledged_as_the_waiter_s
     assert_eq!(inbox.count(for_payment("p-1")), 2);
 }
 
+/// Posts a notification forged as `forge` says, signed with APO's own key where it signs.
+async fn post_forged(handle: &ReceiverHandle, forge: Forge, body: String) -> (u16, String) {
+    let (apo_private, _) = apo_keys();
+    let url = handle.local_url().join("n?x=1").unwrap();
+    let (headers, sent) = forge
+        .request(
+            &apo_private,
+            &url,
+            "SANDBOX_APOFLOW_MERCHANT",
+            "2025-03-17T02:22:52Z",
+            body.as_bytes(),
+        )
+        .unwrap();
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .timeout(Duration::from_secs(30));
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request.body(sent).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
 #[tokio::test]
-async fn forged_and_unsigned_notifications_get_a_verdict_saying_so() {
+async fn forged_notifications_are_never_acknowledged() {
     let (handle, inbox) = receiver(Duration::ZERO).await;
-    let (merchant_private, _) = merchant_keys();
-    let (status, text) = post(
-        &handle,
-        "/n",
-        body("forged"),
-        Some(&merchant_private),
-        Duration::from_secs(30),
-    )
-    .await
-    .unwrap();
-    // Unclaimed within the grace: the fixed success answer.
+    let forged = [
+        Forge::Unsigned,
+        Forge::WrongKey,
+        Forge::Tampered,
+        Forge::OtherPath,
+    ];
+    for forge in forged {
+        // Unclaimed within the grace: the fallback would be the success answer, but not for a
+        // forgery.
+        let (status, text) = post_forged(&handle, forge, body(forge.name())).await;
+        assert!(
+            !is_acknowledged(status, text.as_bytes()),
+            "{}",
+            forge.name()
+        );
+        assert_eq!(status, 500, "{}: {text}", forge.name());
+    }
+    // The genuine one is acknowledged.
+    let (status, text) = post_forged(&handle, Forge::None, body("genuine")).await;
     assert_eq!((status, text.as_str()), (200, SUCCESS));
-    post(
-        &handle,
-        "/n",
-        body("unsigned"),
-        None,
-        Duration::from_secs(30),
-    )
-    .await
-    .unwrap();
     let all = inbox.all();
-    assert!(matches!(all[0].signature, SignatureVerdict::Invalid(_)));
-    assert_eq!(all[0].ack, Some(Ack::Success));
-    assert_eq!(
-        all[1].signature,
+    for (n, forge) in all.iter().zip(forged) {
+        assert!(!n.signature.is_valid(), "{}", forge.name());
+        assert_eq!(n.ack, Some(Ack::Fail), "{}", forge.name());
+    }
+    assert!(matches!(
+        all[0].signature,
         SignatureVerdict::MissingHeader("signature")
-    );
-    assert_eq!(
-        all[1].signature.describe(),
-        "missing: no `signature` header"
-    );
-    // A late waiter still finds it and learns it was already answered.
+    ));
+    assert_eq!(all[4].ack, Some(Ack::Success));
+    // A late waiter still finds one and learns how it was answered.
     let late = inbox
-        .claim(for_payment("forged"), Ack::Fail, Duration::ZERO)
+        .claim(for_payment("wrong_key"), Ack::Success, Duration::ZERO)
         .await
         .unwrap();
-    assert_eq!(late.ack, Some(Ack::Success));
+    assert_eq!(late.ack, Some(Ack::Fail));
+}
+
+#[tokio::test]
+async fn a_waiter_asking_success_for_a_forged_notification_gives_fail() {
+    let (handle, inbox) = receiver(Duration::from_secs(30)).await;
+    let waiter = {
+        let inbox = inbox.clone();
+        tokio::spawn(async move {
+            inbox
+                .claim(
+                    for_payment("tampered"),
+                    Ack::Success,
+                    Duration::from_secs(30),
+                )
+                .await
+        })
+    };
+    let (status, text) = post_forged(&handle, Forge::Tampered, body("tampered")).await;
+    assert!(!is_acknowledged(status, text.as_bytes()), "{status} {text}");
+    let claimed = waiter.await.unwrap().unwrap();
+    assert_eq!(claimed.ack, Some(Ack::Fail));
+    assert!(matches!(claimed.signature, SignatureVerdict::Invalid(_)));
 }
 
 #[tokio::test]

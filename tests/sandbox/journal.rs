@@ -314,3 +314,144 @@ fn a_bad_notify_url_flag_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected CLIENT_ID=URL"));
 }
+
+/// `POST /_sandbox/notifications`: a replay (byte for byte) or a given body, signed as APO
+/// does or forged each way; apoflow's own verifier (`apo::sign`) accepts exactly the genuine
+/// and the stale ones. Each send is a new, finished delivery; the replayed one is untouched.
+#[tokio::test]
+async fn notifications_on_request_are_replayed_or_forged_and_journaled() {
+    use apoflow::apo::notify::Forge;
+    let s = Sandbox::start(&[]);
+    let c = Client::new(&s);
+    let b = Buyer::new(&s);
+    let rx = Receiver::start().await;
+    let rid = uid("forge");
+    let mut body = pay_body(&rid, "1000", Some(&rx.url));
+    body["paymentFactor"]["captureMode"] = json!("MANUAL");
+    let pid = paid(&c, &b, body, VISA_OK).await;
+    let list = c
+        .deliveries_until(|d| d.first().is_some_and(|d| d["done"] == true))
+        .await;
+    let original = &list[0];
+    let id = original["id"].as_u64().unwrap();
+    let apo = apoflow::apo::keys::PublicKey::from_text(include_str!(
+        "../../fixtures/keys/sandbox-apo-public.pem"
+    ))
+    .unwrap();
+    let first = rx.of(&pid, "PAYMENT_RESULT");
+    assert_eq!(first.len(), 1);
+
+    for (n, forge) in Forge::ALL.into_iter().enumerate() {
+        let answer = c
+            .control(
+                "notifications",
+                Some(json!({ "replay": id, "forge": forge.name() })),
+            )
+            .await;
+        assert_eq!(answer["status"], 200, "{}: {answer}", forge.name());
+        assert_eq!(answer["acknowledged"], true, "the fake merchant acks all");
+        assert_eq!(answer["url"], original["url"]);
+        assert!(answer["deliveryId"].as_u64().unwrap() > id);
+        let got = rx.of(&pid, "PAYMENT_RESULT");
+        assert_eq!(got.len(), n + 2, "{}", forge.name());
+        let sent = got.last().unwrap();
+        let h = |name: &str| sent.headers.get(name).and_then(|v| v.to_str().ok());
+        let verified = h("signature").is_some_and(|sig| {
+            apoflow::apo::sign::verify(
+                &apo,
+                &apoflow::apo::sign::SignedParts::post(
+                    &sent.path,
+                    h("client-id").unwrap_or_default(),
+                    h("request-time").unwrap_or_default(),
+                    &sent.raw,
+                ),
+                sig,
+            )
+            .is_ok()
+        });
+        assert_eq!(
+            verified,
+            matches!(forge, Forge::None | Forge::StaleTime),
+            "{}",
+            forge.name()
+        );
+        assert_eq!(
+            sent.raw == first[0].raw,
+            forge != Forge::Tampered,
+            "a replay repeats the bytes ({})",
+            forge.name()
+        );
+        if forge == Forge::StaleTime {
+            let at: jiff::Timestamp = h("request-time").unwrap().parse().unwrap();
+            let now: jiff::Timestamp = c.control("clock", None).await["now"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(now.duration_since(at).as_hours() >= 23, "{at} vs {now}");
+        }
+    }
+
+    // A given body goes where the payment's notifications go, signed.
+    let mut changed = original["body"].clone();
+    changed["paymentAmount"]["value"] = json!("1");
+    let answer = c
+        .control("notifications", Some(json!({ "body": changed })))
+        .await;
+    assert_eq!(answer["acknowledged"], true, "{answer}");
+    let sent = rx.of(&pid, "PAYMENT_RESULT").pop().unwrap();
+    assert_eq!(sent.body["paymentAmount"]["value"], "1");
+
+    // Each send is a finished delivery of its own; the original keeps its one attempt.
+    let all = c
+        .control(&format!("deliveries?paymentId={pid}"), None)
+        .await;
+    let all = all["deliveries"].as_array().unwrap();
+    assert_eq!(all.len(), 1 + Forge::ALL.len() + 1);
+    assert_eq!(all[0]["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(all[0]["forge"], Value::Null);
+    assert_eq!(
+        (all[3]["forge"].as_str(), all[3]["replayOf"].as_u64()),
+        (Some("wrong_key"), Some(id))
+    );
+    assert_eq!(all[3]["state"], "delivered");
+    assert_eq!(
+        (all[7]["forge"].as_str(), &all[7]["replayOf"]),
+        (Some("none"), &Value::Null)
+    );
+
+    // Errors: 400 saying what is wrong, 404 for an unknown delivery.
+    for (order, status, says) in [
+        (
+            json!({ "replay": id, "forge": "wrong-key" }),
+            400,
+            "wrong_key",
+        ),
+        (json!({ "replay": id, "body": {} }), 400, "exactly one"),
+        (json!({}), 400, "exactly one"),
+        (json!({ "replay": 999 }), 404, "no delivery 999"),
+        (json!({ "body": [] }), 400, "JSON object"),
+        (
+            json!({ "body": { "notifyType": "PAYMENT_RESULT" } }),
+            400,
+            "clientId",
+        ),
+        (json!({ "replay": id, "url": "ftp://x" }), 400, "http(s)"),
+        (
+            json!({ "replay": id, "times": 2 }),
+            400,
+            "fields: url, replay, body, clientId, forge",
+        ),
+    ] {
+        let r = c
+            .http
+            .post(format!("{}/_sandbox/notifications", c.base))
+            .json(&order)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{order}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains(says), "{order}: {text}");
+    }
+}

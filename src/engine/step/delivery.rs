@@ -28,6 +28,9 @@ use crate::engine::result::{RequestSummary, ResponseSummary};
 use crate::expect::Observed;
 use crate::flow::model::DeliveryAction;
 
+/// How a `delivery` step's exchange is named in reports.
+const METHOD: &str = "DELIVERY";
+
 /// How long a `delivery` step waits by default.
 const DEFAULT_WITHIN: Duration = Duration::from_secs(10);
 
@@ -103,7 +106,7 @@ pub(super) async fn wait(action: &DeliveryAction, ctx: &StepCtx<'_>) -> Result<E
             if seen == 1 { "delivery" } else { "deliveries" },
             nearest.describe()
         );
-        return Ok(exchange(json!({}), Some(failure)));
+        return Ok(exchange(json!({}), Some(failure), METHOD));
     };
     let made = attempts(&record).len();
     let failure = (made < wanted).then(|| {
@@ -125,7 +128,7 @@ pub(super) async fn wait(action: &DeliveryAction, ctx: &StepCtx<'_>) -> Result<E
             record["state"].as_str().unwrap_or("unknown"),
         )
     });
-    Ok(exchange(record, failure))
+    Ok(exchange(record, failure, METHOD))
 }
 
 /// A delivery's attempts (none when the record has no list).
@@ -172,8 +175,11 @@ fn classify(attempt: &Value) -> &'static str {
     }
 }
 
-/// The observation of a delivery record (`{}` when none matched).
-fn exchange(mut record: Value, failure: Option<String>) -> Exchange {
+/// The observation of a delivery record (`{}` when none matched): `$` is the record plus
+/// `answer` (the latest attempt's, parsed), the bare names are the latest attempt's; `method`
+/// names the exchange in reports (`DELIVERY`). Shared with `notify_merchant`, whose sends are
+/// observed as one such record.
+pub(super) fn exchange(mut record: Value, failure: Option<String>, method: &str) -> Exchange {
     let latest = attempts(&record).last().cloned();
     let mut observed = Observed::default();
     let answer = latest.as_ref().map_or(Value::Null, |a| {
@@ -204,7 +210,7 @@ fn exchange(mut record: Value, failure: Option<String>) -> Exchange {
     observed.body = record;
     Exchange {
         request_summary: RequestSummary {
-            method: "DELIVERY".to_owned(),
+            method: method.to_owned(),
             url: crate::mask::mask_text(&url).into_owned(),
         },
         response_summary: ResponseSummary {
@@ -261,7 +267,7 @@ mod tests {
             ],
         });
         assert!(notification(&record).body["paymentId"] == "P1");
-        let e = exchange(record, None);
+        let e = exchange(record, None, METHOD);
         let o = &e.observed;
         for (query, expected) in [
             ("ack", json!("success")),
@@ -367,11 +373,15 @@ mod tests {
 
     #[test]
     fn a_record_without_attempts_or_fields_does_not_panic() {
-        let e = exchange(json!({ "id": 1, "state": "pending" }), Some("few".into()));
+        let e = exchange(
+            json!({ "id": 1, "state": "pending" }),
+            Some("few".into()),
+            METHOD,
+        );
         assert_eq!(e.observed.extra["attempts"], 0);
         assert!(!e.observed.extra.contains_key("ack"));
         assert_eq!(e.observed.status, None);
-        let e = exchange(json!("junk"), None);
+        let e = exchange(json!("junk"), None, METHOD);
         assert_eq!(e.observed.body, json!("junk"));
         assert_eq!(label(&json!(null)), "? to ? (payment ?, state ?)");
     }

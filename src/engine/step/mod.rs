@@ -12,6 +12,7 @@ mod apo_call;
 mod delivery;
 mod http;
 mod notify;
+mod notify_merchant;
 mod partial;
 mod received;
 mod redirect;
@@ -39,8 +40,8 @@ use crate::apo::endpoint::Endpoint;
 use crate::diag::{Diagnostic, SourceFile};
 use crate::expect::{AssertionResult, Observed, eval_entry, eval_save};
 use crate::flow::model::{
-    ApoCall, DeliveryAction, HttpAction, NotifyAction, ReceivedAction, RedirectAction,
-    SandboxAction, Step,
+    ApoCall, DeliveryAction, HttpAction, NotifyAction, NotifyMerchantAction, ReceivedAction,
+    RedirectAction, SandboxAction, Step,
 };
 use crate::flow::plan::PlannedStep;
 use crate::snapshot::UpdateMode;
@@ -210,6 +211,13 @@ pub(crate) fn step_name(planned: &PlannedStep) -> String {
     if let Some(d) = &step.delivery {
         return format!("delivery {}", d.value.notify_type.value);
     }
+    if let Some(n) = &step.notify_merchant {
+        let what = n.value.replay.as_ref().map_or("body", |r| r.value.as_str());
+        return match &n.value.forge {
+            Some(forge) => format!("notify_merchant {what} (forge {})", forge.value),
+            None => format!("notify_merchant {what}"),
+        };
+    }
     if let Some(action) = Action::of(step) {
         return action.kind().to_owned();
     }
@@ -226,6 +234,7 @@ enum Action<'a> {
     Sandbox(&'a SandboxAction),
     Received(&'a ReceivedAction),
     Delivery(&'a DeliveryAction),
+    NotifyMerchant(&'a NotifyMerchantAction),
 }
 
 impl<'a> Action<'a> {
@@ -246,6 +255,10 @@ impl<'a> Action<'a> {
             .or(step.sandbox.as_ref().map(|s| Action::Sandbox(&s.value)))
             .or(step.received.as_ref().map(|r| Action::Received(&r.value)))
             .or(step.delivery.as_ref().map(|d| Action::Delivery(&d.value)))
+            .or(step
+                .notify_merchant
+                .as_ref()
+                .map(|n| Action::NotifyMerchant(&n.value)))
     }
 
     /// The action's name in flows.
@@ -258,6 +271,7 @@ impl<'a> Action<'a> {
             Action::Sandbox(_) => "sandbox",
             Action::Received(_) => "received",
             Action::Delivery(_) => "delivery",
+            Action::NotifyMerchant(_) => "notify_merchant",
         }
     }
 
@@ -271,6 +285,7 @@ impl<'a> Action<'a> {
             Action::Sandbox(a) => sandbox::control(a, ctx).await,
             Action::Received(a) => received::wait(a, ctx).await,
             Action::Delivery(a) => delivery::wait(a, ctx).await,
+            Action::NotifyMerchant(a) => notify_merchant::send(a, ctx).await,
         }
     }
 }
@@ -361,7 +376,7 @@ async fn run_action(
                 notification: Some(&observed.body),
                 ..snapshot::Values::default()
             },
-            Action::Delivery(_) => snapshot::Values {
+            Action::Delivery(_) | Action::NotifyMerchant(_) => snapshot::Values {
                 response: Some(&observed.body),
                 notification: exchange.request.get("body"),
                 ..snapshot::Values::default()
@@ -469,7 +484,7 @@ async fn run_action(
 /// acknowledgement for `notify`, else the request and the response.
 fn messages(action: Action<'_>, exchange: &http::Exchange) -> Vec<Message> {
     let (first, second) = match action {
-        Action::Notify(_) | Action::Delivery(_) => {
+        Action::Notify(_) | Action::Delivery(_) | Action::NotifyMerchant(_) => {
             (MessageKind::Notification, MessageKind::Acknowledgement)
         }
         Action::Http(_)

@@ -272,6 +272,8 @@ fn signature_name(v: &SignatureVerdict) -> &'static str {
 
 fn from_notification(n: &Notification, asked: Ack, total: usize) -> Exchange {
     let mut observed = observe(n);
+    // The receiver never acknowledges a forged notification: that is not a late answer.
+    let asked = asked.for_signature(&n.signature);
     let given = n.ack.unwrap_or(asked);
     observed.extra.insert(
         "signature".to_owned(),

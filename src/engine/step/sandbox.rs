@@ -2,8 +2,8 @@
 //! `POST /_sandbox/reset`, `POST /_sandbox/faults`, `POST /_sandbox/clock/advance`. Against
 //! any other target it is an error: a live APO has no clock to move.
 //!
-//! Also the one door of the `received` and `delivery` steps to the control API's lists
-//! ([`control_get`]), with the same rule.
+//! Also the one door of the `received`, `delivery` and `notify_merchant` steps to the control
+//! API ([`control_get`], [`control_post`]), with the same rule.
 
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ pub(super) fn embedded<'a>(ctx: &StepCtx<'a>, kind: &str) -> Result<&'a Target, 
     if target.is_embedded() {
         return Ok(target);
     }
-    let verb = if kind == "sandbox" {
+    let verb = if matches!(kind, "sandbox" | "notify_merchant") {
         "controls"
     } else {
         "reads"
@@ -73,6 +73,40 @@ pub(super) async fn control_get(
     Ok(answer)
 }
 
+/// `POST path` with a JSON `body` on the embedded sandbox's control API, waiting at most
+/// `timeout`: the answer (parsed, and as text), or an error that says what the sandbox
+/// answered.
+pub(super) async fn control_post(
+    ctx: &StepCtx<'_>,
+    kind: &str,
+    path: &str,
+    body: &Value,
+    timeout: Duration,
+) -> Result<(Value, String), String> {
+    let url = embedded(ctx, kind)?.url_for_path(path);
+    let failed =
+        |e: &reqwest::Error| mask_text(&format!("POST {url} failed: {}", chain(e))).into_owned();
+    let response = ctx
+        .client
+        .post(url.clone())
+        .json(body)
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| failed(&e))?;
+    let status = response.status().as_u16();
+    let text = response.text().await.map_err(|e| failed(&e))?;
+    let answer = parse_body(&text);
+    if status != 200 {
+        return Err(mask_text(&format!(
+            "the sandbox refused POST {path} with HTTP {status}: {}",
+            quote(&text, &answer)
+        ))
+        .into_owned());
+    }
+    Ok((answer, text))
+}
+
 /// The body of `POST /_sandbox/faults`; `paymentId` / `clientId` (rendered) scope the faults
 /// to one payment's or one merchant's deliveries.
 fn faults_body(f: &Faults, ctx: &StepCtx<'_>) -> Result<Value, String> {
@@ -114,32 +148,13 @@ pub(super) async fn control(action: &SandboxAction, ctx: &StepCtx<'_>) -> Result
     let mut last = (0, String::new());
     let mut sent = Map::new();
     for (path, body) in calls {
-        let url = target.url_for_path(path);
-        let response = ctx
-            .client
-            .post(url.clone())
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| mask_text(&format!("POST {url} failed: {}", chain(&e))).into_owned())?;
-        let status = response.status().as_u16();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| format!("POST {url} failed: {}", chain(&e)))?;
-        let answer = parse_body(&text);
-        if status != 200 {
-            return Err(mask_text(&format!(
-                "the sandbox refused POST {path} with HTTP {status}: {}",
-                quote(&text, &answer)
-            ))
-            .into_owned());
-        }
-        if let Value::Object(map) = &answer {
-            merged.extend(map.clone());
+        let (answer, text) = control_post(ctx, "sandbox", path, &body, CONTROL_TIMEOUT).await?;
+        if let Value::Object(map) = answer {
+            merged.extend(map);
         }
         sent.insert(path.to_owned(), body);
-        last = (status, text);
+        // Every call answered 200, else it is an error above.
+        last = (200, text);
     }
     let body = Value::Object(merged);
     Ok(Exchange {
