@@ -17,7 +17,9 @@
 
 mod covers;
 mod load;
+mod proof;
 
 pub use covers::{FlowCovers, unknown_covers};
 pub(crate) use load::is_item_id;
 pub use load::{Checklist, Item};
+pub use proof::{Requirement, STEP_KINDS, StepView, check_matches, received_apis};
