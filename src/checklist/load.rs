@@ -258,14 +258,21 @@ fn proof_errors(source: &Arc<SourceFile>, item: &RawItem) -> Vec<Diagnostic> {
         let raw = &entry.value;
         match (&raw.step, &raw.assertion) {
             (Some(_), Some(_)) | (None, None) => errors.push(
-                at(line, column, "a proof entry names a `step:` or is `assertion: any`".into())
-                    .with_label("this entry")
-                    .with_hint(PROOF_EXAMPLE),
+                at(
+                    line,
+                    column,
+                    "a proof entry names a `step:` or is `assertion: any`".into(),
+                )
+                .with_label("this entry")
+                .with_hint(PROOF_EXAMPLE),
             ),
             (Some(step), None) if step.value == "sleep" => errors.push(
-                spanned(step, "a `sleep` step asserts nothing, so it proves nothing".into())
-                    .with_label("not proof")
-                    .with_hint("name the step that checks the behaviour, e.g. `step: delivery`"),
+                spanned(
+                    step,
+                    "a `sleep` step asserts nothing, so it proves nothing".into(),
+                )
+                .with_label("not proof")
+                .with_hint("name the step that checks the behaviour, e.g. `step: delivery`"),
             ),
             (Some(step), None) if !STEP_KINDS.contains(&step.value.as_str()) => errors.push(
                 spanned(step, format!("unknown step kind `{}`", step.value))
@@ -274,17 +281,23 @@ fn proof_errors(source: &Arc<SourceFile>, item: &RawItem) -> Vec<Diagnostic> {
             ),
             (Some(_), None) => {}
             (None, Some(assertion)) if assertion.value != "any" => errors.push(
-                spanned(assertion, format!("`assertion: {}` is not a proof", assertion.value))
-                    .with_label("expected `any`")
-                    .with_hint("write `assertion: any`, or name a step: `step: http`"),
+                spanned(
+                    assertion,
+                    format!("`assertion: {}` is not a proof", assertion.value),
+                )
+                .with_label("expected `any`")
+                .with_hint("write `assertion: any`, or name a step: `step: http`"),
             ),
             (None, Some(_)) => {
                 if let Some(checks) = &raw.checks {
                     errors.push(
-                        at(checks.referenced.line(), checks.referenced.column(),
-                            "`checks:` needs a `step:`".into())
-                            .with_label("no step to check")
-                            .with_hint("write `{ step: http, checks: [status] }`"),
+                        at(
+                            checks.referenced.line(),
+                            checks.referenced.column(),
+                            "`checks:` needs a `step:`".into(),
+                        )
+                        .with_label("no step to check")
+                        .with_hint("write `{ step: http, checks: [status] }`"),
                     );
                 }
             }
@@ -308,23 +321,31 @@ fn proof_errors(source: &Arc<SourceFile>, item: &RawItem) -> Vec<Diagnostic> {
         if let Some(checks) = &raw.checks {
             if checks.value.is_empty() {
                 errors.push(
-                    at(checks.referenced.line(), checks.referenced.column(),
-                        "`checks` is empty".into())
-                        .with_label("nothing here")
-                        .with_hint("name assertion queries, e.g. `checks: [ack]`, or drop `checks:`"),
+                    at(
+                        checks.referenced.line(),
+                        checks.referenced.column(),
+                        "`checks` is empty".into(),
+                    )
+                    .with_label("nothing here")
+                    .with_hint("name assertion queries, e.g. `checks: [ack]`, or drop `checks:`"),
                 );
             }
             for check in &checks.value {
                 if check.value.is_empty()
-                    || check.value.contains(|c: char| c.is_whitespace() || c == '`')
+                    || check
+                        .value
+                        .contains(|c: char| c.is_whitespace() || c == '`')
                 {
                     errors.push(
-                        spanned(check, format!("`{}` is not an assertion query", check.value))
-                            .with_label("not a query")
-                            .with_hint(
-                                "a check is a query as written in `expect:`: `ack`, `status`, \
+                        spanned(
+                            check,
+                            format!("`{}` is not an assertion query", check.value),
+                        )
+                        .with_label("not a query")
+                        .with_hint(
+                            "a check is a query as written in `expect:`: `ack`, `status`, \
                                  `return_page.body`, `$.result`",
-                            ),
+                        ),
                     );
                 }
             }
@@ -371,10 +392,13 @@ fn yaml_diagnostic(source: &Arc<SourceFile>, line: u64, column: u64, raw: &str) 
     let (title, label, hint, width) = if let Some(rest) = message.strip_prefix("unknown field ") {
         let name = rest.split(", ").next().unwrap_or(rest);
         let width = name.trim_matches('`').chars().count();
-        // serde lists the keys allowed here: `expected one of `a`, `b``.
+        // serde lists the keys allowed here: `, expected one of a, b` (or `, expected a`).
         let allowed: Vec<&str> = rest
-            .split_once("expected ")
-            .map(|(_, keys)| keys.split('`').skip(1).step_by(2).collect())
+            .split_once(", expected ")
+            .map(|(_, keys)| {
+                let keys = keys.strip_prefix("one of ").unwrap_or(keys);
+                keys.split(", ").map(|k| k.trim_matches('`')).collect()
+            })
             .unwrap_or_default();
         let hint = did_you_mean(name.trim_matches('`'), allowed.iter().copied())
             .map_or_else(|| KEYS_HINT.to_owned(), |k| format!("did you mean `{k}`?"));
@@ -395,7 +419,12 @@ fn yaml_diagnostic(source: &Arc<SourceFile>, line: u64, column: u64, raw: &str) 
         let name = rest.split(", set ").next().unwrap_or(rest);
         let width = name.chars().count();
         let title = format!("duplicate key `{name}`");
-        (title, "a second time", "write each key once".to_owned(), width)
+        (
+            title,
+            "a second time",
+            "write each key once".to_owned(),
+            width,
+        )
     } else {
         let message = match message {
             "expected sequence start" => "expected a list",
@@ -453,7 +482,7 @@ items:
             .iter()
             .map(|i| (i.id.as_str(), i.line))
             .collect();
-        assert_eq!(ids, [("HM-01", 3), ("PCI-101", 6)]);
+        assert_eq!(ids, [("HM-01", 3), ("PCI-101", 7)]);
         assert_eq!(checklist.item("PCI-101").unwrap().title, "Second");
         assert!(checklist.item("HM-02").is_none());
     }
@@ -487,18 +516,66 @@ items:
             format!("name: D\nitems:\n  - id: HM-01\n    title: t\n    passing: p\n{proof}")
         };
         let cases = [
-            ("", "c.yaml:3:9: item `HM-01` has no `proof`", "proof: [ { step: delivery"),
-            ("    proof: []\n", "c.yaml:6:12: the `proof` of `HM-01` is empty", "e.g."),
-            ("    proof: [ { step: delivry } ]\n", "c.yaml:6:22: unknown step kind `delivry`", "did you mean `delivery`?"),
-            ("    proof: [ { step: sleep } ]\n", "c.yaml:6:22: a `sleep` step asserts nothing", "step: delivery"),
-            ("    proof: [ { step: received, api: captur } ]\n", "c.yaml:6:37: unknown API `captur`", "did you mean `capture`?"),
-            ("    proof: [ { step: http, api: pay } ]\n", "c.yaml:6:33: `api:` applies to `step: received` only", "drop `api:`"),
-            ("    proof: [ { assertion: all } ]\n", "c.yaml:6:27: `assertion: all` is not a proof", "assertion: any"),
-            ("    proof: [ { assertion: any, checks: [ack] } ]\n", "c.yaml:6:40: `checks:` needs a `step:`", "step: http"),
-            ("    proof: [ { checks: [ack] } ]\n", "c.yaml:6:14: a proof entry names a `step:`", "e.g."),
-            ("    proof: [ { step: http, checks: [] } ]\n", "c.yaml:6:36: `checks` is empty", "drop `checks:`"),
-            ("    proof: [ { step: http, checks: ['a b'] } ]\n", "c.yaml:6:37: `a b` is not an assertion query", "return_page.body"),
-            ("    proof: [ { step: http, chekcs: [ack] } ]\n", "c.yaml:6:26: unknown key `chekcs`", "did you mean `checks`?"),
+            (
+                "",
+                "c.yaml:3:9: item `HM-01` has no `proof`",
+                "proof: [ { step: delivery",
+            ),
+            (
+                "    proof: []\n",
+                "c.yaml:6:12: the `proof` of `HM-01` is empty",
+                "e.g.",
+            ),
+            (
+                "    proof: [ { step: delivry } ]\n",
+                "c.yaml:6:22: unknown step kind `delivry`",
+                "did you mean `delivery`?",
+            ),
+            (
+                "    proof: [ { step: sleep } ]\n",
+                "c.yaml:6:22: a `sleep` step asserts nothing",
+                "step: delivery",
+            ),
+            (
+                "    proof: [ { step: received, api: captur } ]\n",
+                "c.yaml:6:37: unknown API `captur`",
+                "did you mean `capture`?",
+            ),
+            (
+                "    proof: [ { step: http, api: pay } ]\n",
+                "c.yaml:6:33: `api:` applies to `step: received` only",
+                "drop `api:`",
+            ),
+            (
+                "    proof: [ { assertion: all } ]\n",
+                "c.yaml:6:27: `assertion: all` is not a proof",
+                "assertion: any",
+            ),
+            (
+                "    proof: [ { assertion: any, checks: [ack] } ]\n",
+                "c.yaml:6:40: `checks:` needs a `step:`",
+                "step: http",
+            ),
+            (
+                "    proof: [ { checks: [ack] } ]\n",
+                "c.yaml:6:14: a proof entry names a `step:`",
+                "e.g.",
+            ),
+            (
+                "    proof: [ { step: http, checks: [] } ]\n",
+                "c.yaml:6:36: `checks` is empty",
+                "drop `checks:`",
+            ),
+            (
+                "    proof: [ { step: http, checks: ['a b'] } ]\n",
+                "c.yaml:6:37: `a b` is not an assertion query",
+                "return_page.body",
+            ),
+            (
+                "    proof: [ { step: http, chekcs: [ack] } ]\n",
+                "c.yaml:6:28: unknown key `chekcs`",
+                "did you mean `checks`?",
+            ),
         ];
         for (proof, start, hint) in cases {
             let errors = parse(&item(proof)).unwrap_err();
@@ -617,7 +694,8 @@ items:
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("checklists/apo-card-hosted.yaml");
         let checklist = Checklist::load(&path).unwrap();
         assert!(checklist.items.len() >= 20);
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("checklists/apo-merchant-hosted.yaml");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("checklists/apo-merchant-hosted.yaml");
         let checklist = Checklist::load(&path).unwrap();
         assert!(checklist.items.iter().all(|i| i.id.starts_with("MR-")));
     }

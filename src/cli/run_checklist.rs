@@ -100,8 +100,8 @@ impl ChecklistRun {
             let name = step.id.clone().unwrap_or_else(|| step.name.clone());
             steps.push(StepOutcome {
                 name: name.clone(),
-                kind: step.kind.action.clone(),
-                api: step.kind.api.clone(),
+                kind: step.kind.action.to_owned(),
+                api: step.kind.api.map(|e| e.step_name().to_owned()),
                 passed: step.status == Status::Passed,
                 assertions: step
                     .assertions

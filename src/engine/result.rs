@@ -120,14 +120,14 @@ pub struct StepResult {
     pub snapshot: Option<std::path::PathBuf>,
 }
 
-/// What a step does, as checklist proof rules name it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a step does, as checklist proof rules name it (small: every step result carries it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StepKind {
     /// The action's name in flows: `http`, `pay`, `redirect`, `notify`, `received`,
     /// `delivery`, `sleep`, `use`, …; empty for a result that is no step (`vars`).
-    pub action: String,
-    /// For `received`, the API it observes (`pay`, `capture`, …).
-    pub api: Option<String>,
+    pub action: &'static str,
+    /// For `received`, the API it observes.
+    pub api: Option<crate::apo::endpoint::Endpoint>,
 }
 
 /// One message of a step, in full.

@@ -504,7 +504,11 @@ mod tests {
         );
         let table = coverage.render_table(false);
         assert!(table.contains("NOT PROVEN"), "{table}");
-        assert!(table.contains("2 items: 0 passed, 0 failed, 2 not proven, 0 missing\nNT-02 not proven"), "{table}");
+        assert!(
+            table
+                .contains("2 items: 0 passed, 0 failed, 2 not proven, 0 missing\nNT-02 not proven"),
+            "{table}"
+        );
 
         // Half the proof in one case and half in another is not a proof.
         let mut half = outcome("half", None, &["NT-02"], true);
@@ -515,7 +519,10 @@ mod tests {
         assert_eq!(coverage.items[0].status, Status::NotProven);
         assert_eq!(
             coverage.items[0].unmet,
-            Some(("half".to_owned(), vec!["a passed `redirect` step with a passed assertion".to_owned()]))
+            Some((
+                "half".to_owned(),
+                vec!["a passed `redirect` step with a passed assertion".to_owned()]
+            ))
         );
 
         let mut whole = half;

@@ -142,7 +142,9 @@ pub fn write_evidence(
         if entries.is_empty() {
             continue;
         }
-        let proof = checklist.item(&item.id).map_or(&[][..], |i| i.proof.as_slice());
+        let proof = checklist
+            .item(&item.id)
+            .map_or(&[][..], |i| i.proof.as_slice());
         let item_dir = dir.join(&item.id);
         std::fs::create_dir_all(&item_dir).map_err(failed("create", &item_dir))?;
         for (name, case) in entries {
@@ -201,7 +203,10 @@ fn proving_assertions<'a>(requirement: &Requirement, held: &'a [Held]) -> Vec<&'
         .filter(|a| {
             a.passed
                 && (requirement.checks.is_empty()
-                    || requirement.checks.iter().any(|c| check_matches(c, &a.query)))
+                    || requirement
+                        .checks
+                        .iter()
+                        .any(|c| check_matches(c, &a.query)))
         })
         .collect()
 }
@@ -227,7 +232,10 @@ fn case_proof(proof: &[Requirement], case: &CaseEvidence) -> Value {
 
 /// The case that shows an item's proof best: the first that met it whole, else the one that
 /// lacks the fewest requirements.
-fn best_case<'a>(proof: &[Requirement], entries: &[(String, &'a CaseEvidence)]) -> Option<&'a CaseEvidence> {
+fn best_case<'a>(
+    proof: &[Requirement],
+    entries: &[(String, &'a CaseEvidence)],
+) -> Option<&'a CaseEvidence> {
     entries
         .iter()
         .map(|(_, case)| *case)
@@ -330,11 +338,7 @@ fn summary_markdown(
     } else {
         "NOT every item passed"
     };
-    let _ = writeln!(
-        md,
-        "# Certification report: {}\n",
-        inline(&checklist.name)
-    );
+    let _ = writeln!(md, "# Certification report: {}\n", inline(&checklist.name));
     match &run.subject {
         Some(subject) => {
             let _ = writeln!(
@@ -346,7 +350,10 @@ fn summary_markdown(
             );
         }
         None => {
-            let _ = writeln!(md, "- Subject: the flows' own calls (no merchant under test)");
+            let _ = writeln!(
+                md,
+                "- Subject: the flows' own calls (no merchant under test)"
+            );
         }
     }
     if let Some(label) = &run.label {
@@ -393,7 +400,9 @@ fn summary_markdown(
     for (item, entries) in coverage.items.iter().zip(files) {
         let _ = writeln!(md, "\n## {}\n", item.id);
         let _ = writeln!(md, "{}\n", inline(&item.title));
-        let proof = checklist.item(&item.id).map_or(&[][..], |i| i.proof.as_slice());
+        let proof = checklist
+            .item(&item.id)
+            .map_or(&[][..], |i| i.proof.as_slice());
         if let Some(checklist_item) = checklist.item(&item.id) {
             let _ = writeln!(md, "Passing means: {}\n", inline(&checklist_item.passing));
         }

@@ -225,10 +225,12 @@ fn step_kind(step: &Step) -> StepKind {
         None if step.use_flow.is_some() => "use",
         None => "",
     };
-    StepKind {
-        action: action.to_owned(),
-        api: step.received.as_ref().map(|r| r.value.api.value.clone()),
-    }
+    let api = step.received.as_ref().and_then(|r| {
+        Endpoint::ALL
+            .into_iter()
+            .find(|e| e.step_name() == r.value.api.value)
+    });
+    StepKind { action, api }
 }
 
 /// A step's action that sends something and observes an answer.
