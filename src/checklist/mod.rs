@@ -7,10 +7,13 @@
 //!   - id: HM-01
 //!     title: First-time card payment through the hosted page
 //!     passing: pay answers U / PAYMENT_IN_PROCESS; the payment ends SUCCESS.
+//!     proof:
+//!       - { step: notify, checks: [signature, $.result.resultStatus] }
 //! ```
 //!
-//! Flows name the items they cover with `covers: [HM-01, ...]`. [`Checklist::load`] rejects
-//! unknown keys, malformed or duplicate ids, and empty fields; [`unknown_covers`] finds
+//! Flows name the items they cover with `covers: [HM-01, ...]`; an item's `proof` says what a
+//! passing covering case must have asserted ([`Requirement`]). [`Checklist::load`] rejects
+//! unknown keys, malformed or duplicate ids, empty fields and missing or malformed proofs; [`unknown_covers`] finds
 //! `covers:` entries that name no item (a typo). Both answer with
 //! [`Diagnostic`](crate::diag::Diagnostic)s, before anything runs (exit 2).
 //! What a run made of the items is computed in [`crate::report::coverage`].
