@@ -144,9 +144,11 @@ items:
   - id: HM-01
     title: Inquiry works
     passing: the inquiry answers SUCCESS.
+    proof: [ { step: http, checks: [$.paymentStatus] } ]
   - id: RF-01
     title: Full refund
     passing: nobody covers this one.
+    proof: [ { assertion: any } ]
 "#;
 
 #[test]
@@ -183,6 +185,50 @@ fn checklist_coverage_is_printed_and_missing_items_fail_the_run() {
     .unwrap();
     assert!(evidence.contains("paymentStatus"), "{evidence}");
     assert!(evidence.contains("\"request\""), "{evidence}");
+}
+
+#[test]
+fn a_flow_that_asserts_nothing_proves_nothing_and_fails_the_run() {
+    let p = Project::new();
+    p.write(
+        "flows/empty.yaml",
+        &format!(
+            "name: Claims much\ncovers: [HM-01, RF-01]\nsteps:\n  - sleep: 1ms\n  - http: {{ url: \"{}/inquiry?status=SUCCESS\" }}\n",
+            server()
+        ),
+    );
+    p.write("checklist.yaml", CHECKLIST);
+    let out = run(
+        &p,
+        &[
+            "--checklist",
+            "checklist.yaml",
+            "--evidence",
+            "evidence",
+            "--evidence-label",
+            "build 7",
+        ],
+        &[],
+    );
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    let text = both(&out);
+    assert!(
+        text.contains("1 passed, 0 failed, 0 errored"),
+        "the flow itself passed: {text}"
+    );
+    for id in ["HM-01", "RF-01"] {
+        let row = text.lines().find(|l| l.starts_with(id)).expect(&text);
+        assert!(row.ends_with("NOT PROVEN"), "{text}");
+    }
+    assert!(
+        text.contains(
+            "HM-01 not proven: `Claims much` lacks a passed `http` step asserting `$.paymentStatus`"
+        ),
+        "{text}"
+    );
+    let summary = std::fs::read_to_string(p.path().join("evidence/summary.md")).unwrap();
+    assert!(summary.contains("- Label: build 7"), "{summary}");
+    assert!(summary.contains("| NOT PROVEN |"), "{summary}");
 }
 
 #[test]
@@ -291,7 +337,7 @@ fn the_bundled_library_passes_against_the_embedded_sandbox() {
     let text = both(&out);
     assert_eq!(code(&out), 0, "{text}");
     assert!(
-        text.contains("27 items: 27 passed, 0 failed, 0 missing"),
+        text.contains("27 items: 27 passed, 0 failed, 0 not proven, 0 missing"),
         "{text}"
     );
     for secret in [CARD, "5162774114974622", "4035501000000008", "PRIVATE KEY"] {

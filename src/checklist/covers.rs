@@ -151,9 +151,9 @@ mod tests {
         Checklist::parse(
             std::path::Path::new("c.yaml"),
             "name: Demo\nitems:\n\
-             - { id: HM-01, title: a, passing: p }\n\
-             - { id: HM-02, title: b, passing: p }\n\
-             - { id: RF-01, title: c, passing: p }\n"
+             - { id: HM-01, title: a, passing: p, proof: [{assertion: any}] }\n\
+             - { id: HM-02, title: b, passing: p, proof: [{assertion: any}] }\n\
+             - { id: RF-01, title: c, passing: p, proof: [{assertion: any}] }\n"
                 .to_owned(),
         )
         .unwrap()

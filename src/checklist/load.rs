@@ -19,7 +19,8 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::diag::{Diagnostic, SourceFile};
+use super::proof::{Requirement, STEP_KINDS, received_apis};
+use crate::diag::{Diagnostic, SourceFile, did_you_mean};
 
 /// A certification checklist: a name and its items, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +42,8 @@ pub struct Item {
     pub title: String,
     /// What passing the item means.
     pub passing: String,
+    /// What a passing covering case must have proved: every requirement, met by that one case.
+    pub proof: Vec<Requirement>,
     /// 1-based line of the item's `id` in the checklist file.
     pub line: u64,
 }
@@ -59,6 +62,22 @@ struct RawItem {
     id: Spanned<String>,
     title: Spanned<String>,
     passing: Spanned<String>,
+    #[serde(default)]
+    proof: Option<Spanned<Vec<Spanned<RawRequirement>>>>,
+}
+
+/// One `proof:` entry as written: `{ step, api?, checks? }` or `{ assertion: any }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequirement {
+    #[serde(default)]
+    step: Option<Spanned<String>>,
+    #[serde(default)]
+    api: Option<Spanned<String>>,
+    #[serde(default)]
+    checks: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    assertion: Option<Spanned<String>>,
 }
 
 /// Two or more capital letters, a dash, two or more digits: `HM-01`, `PCI-101`.
@@ -143,6 +162,10 @@ impl Checklist {
             );
         }
 
+        for item in &raw.items.value {
+            errors.extend(proof_errors(&source, item));
+        }
+
         let mut first_seen: HashMap<&str, u64> = HashMap::new();
         for item in &raw.items.value {
             let id = &item.id;
@@ -184,6 +207,10 @@ impl Checklist {
                     id: item.id.value,
                     title: item.title.value,
                     passing: item.passing.value,
+                    proof: item
+                        .proof
+                        .map(|proof| proof.value.into_iter().map(requirement).collect())
+                        .unwrap_or_default(),
                 })
                 .collect(),
         })
@@ -195,11 +222,167 @@ impl Checklist {
     }
 }
 
+/// An example proof, for hints.
+const PROOF_EXAMPLE: &str = "e.g. `proof: [ { step: delivery, checks: [ack] } ]`, or at the least \
+     `proof: [ { assertion: any } ]`";
+
+/// The problems of an item's `proof:`: missing or empty, an entry that is neither `step:` nor
+/// `assertion: any`, an unknown step kind or API, `sleep` (it asserts nothing), empty checks.
+fn proof_errors(source: &Arc<SourceFile>, item: &RawItem) -> Vec<Diagnostic> {
+    let at = |line: u64, column: u64, title: String| Diagnostic::new(source, line, column, title);
+    let spanned = |value: &Spanned<String>, title: String| {
+        at(value.referenced.line(), value.referenced.column(), title)
+            .with_width(value.value.chars().count().max(1) as u64)
+    };
+    let id = &item.id.value;
+    let Some(proof) = &item.proof else {
+        return vec![
+            spanned(&item.id, format!("item `{id}` has no `proof`"))
+                .with_label("needs a `proof:`")
+                .with_hint(format!(
+                    "say what a passing covering case must have asserted, {PROOF_EXAMPLE}"
+                )),
+        ];
+    };
+    let (line, column) = (proof.referenced.line(), proof.referenced.column());
+    if proof.value.is_empty() {
+        return vec![
+            at(line, column, format!("the `proof` of `{id}` is empty"))
+                .with_label("nothing here")
+                .with_hint(format!("list what must be proved, {PROOF_EXAMPLE}")),
+        ];
+    }
+    let mut errors = Vec::new();
+    for entry in &proof.value {
+        let (line, column) = (entry.referenced.line(), entry.referenced.column());
+        let raw = &entry.value;
+        match (&raw.step, &raw.assertion) {
+            (Some(_), Some(_)) | (None, None) => errors.push(
+                at(
+                    line,
+                    column,
+                    "a proof entry names a `step:` or is `assertion: any`".into(),
+                )
+                .with_label("this entry")
+                .with_hint(PROOF_EXAMPLE),
+            ),
+            (Some(step), None) if step.value == "sleep" => errors.push(
+                spanned(
+                    step,
+                    "a `sleep` step asserts nothing, so it proves nothing".into(),
+                )
+                .with_label("not proof")
+                .with_hint("name the step that checks the behaviour, e.g. `step: delivery`"),
+            ),
+            (Some(step), None) if !STEP_KINDS.contains(&step.value.as_str()) => errors.push(
+                spanned(step, format!("unknown step kind `{}`", step.value))
+                    .with_label("not a step kind")
+                    .with_hint(one_of(&step.value, STEP_KINDS)),
+            ),
+            (Some(_), None) => {}
+            (None, Some(assertion)) if assertion.value != "any" => errors.push(
+                spanned(
+                    assertion,
+                    format!("`assertion: {}` is not a proof", assertion.value),
+                )
+                .with_label("expected `any`")
+                .with_hint("write `assertion: any`, or name a step: `step: http`"),
+            ),
+            (None, Some(_)) => {
+                if let Some(checks) = &raw.checks {
+                    errors.push(
+                        at(
+                            checks.referenced.line(),
+                            checks.referenced.column(),
+                            "`checks:` needs a `step:`".into(),
+                        )
+                        .with_label("no step to check")
+                        .with_hint("write `{ step: http, checks: [status] }`"),
+                    );
+                }
+            }
+        }
+        if let Some(api) = &raw.api {
+            if raw.step.as_ref().is_none_or(|s| s.value != "received") {
+                errors.push(
+                    spanned(api, "`api:` applies to `step: received` only".into())
+                        .with_label("not here")
+                        .with_hint("write `{ step: received, api: pay }`, or drop `api:`"),
+                );
+            } else if !received_apis().any(|a| a == api.value) {
+                let apis: Vec<&str> = received_apis().collect();
+                errors.push(
+                    spanned(api, format!("unknown API `{}`", api.value))
+                        .with_label("not an API")
+                        .with_hint(one_of(&api.value, apis)),
+                );
+            }
+        }
+        if let Some(checks) = &raw.checks {
+            if checks.value.is_empty() {
+                errors.push(
+                    at(
+                        checks.referenced.line(),
+                        checks.referenced.column(),
+                        "`checks` is empty".into(),
+                    )
+                    .with_label("nothing here")
+                    .with_hint("name assertion queries, e.g. `checks: [ack]`, or drop `checks:`"),
+                );
+            }
+            for check in &checks.value {
+                if check.value.is_empty()
+                    || check
+                        .value
+                        .contains(|c: char| c.is_whitespace() || c == '`')
+                {
+                    errors.push(
+                        spanned(
+                            check,
+                            format!("`{}` is not an assertion query", check.value),
+                        )
+                        .with_label("not a query")
+                        .with_hint(
+                            "a check is a query as written in `expect:`: `ack`, `status`, \
+                                 `return_page.body`, `$.result`",
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    errors
+}
+
+/// `did you mean `x`?`, else the list of what is allowed.
+fn one_of<'a>(word: &str, allowed: impl IntoIterator<Item = &'a str> + Clone) -> String {
+    match did_you_mean(word, allowed.clone()) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => {
+            let all: Vec<String> = allowed.into_iter().map(|a| format!("`{a}`")).collect();
+            format!("use one of {}", all.join(", "))
+        }
+    }
+}
+
+/// A checked `proof:` entry as a [`Requirement`].
+fn requirement(entry: Spanned<RawRequirement>) -> Requirement {
+    let raw = entry.value;
+    Requirement {
+        step: raw.step.map(|s| s.value),
+        api: raw.api.map(|a| a.value),
+        checks: raw
+            .checks
+            .map(|c| c.value.into_iter().map(|c| c.value).collect())
+            .unwrap_or_default(),
+    }
+}
+
 /// A serde-saphyr error as a diagnostic: its message reworded (its trailing location dropped,
 /// the diagnostic carries its own) and a hint.
 fn yaml_diagnostic(source: &Arc<SourceFile>, line: u64, column: u64, raw: &str) -> Diagnostic {
-    const KEYS_HINT: &str =
-        "a checklist has `name` and `items`; an item has `id`, `title` and `passing`";
+    const KEYS_HINT: &str = "a checklist has `name` and `items`; an item has `id`, `title`, \
+         `passing` and `proof`; a proof entry has `step` (with `api`, `checks`) or `assertion`";
     let first = raw.lines().next().unwrap_or_default();
     let message = match first.rfind(" at line ") {
         Some(i) if first[i..].contains(", column ") => &first[..i],
@@ -209,19 +392,39 @@ fn yaml_diagnostic(source: &Arc<SourceFile>, line: u64, column: u64, raw: &str) 
     let (title, label, hint, width) = if let Some(rest) = message.strip_prefix("unknown field ") {
         let name = rest.split(", ").next().unwrap_or(rest);
         let width = name.trim_matches('`').chars().count();
+        // serde lists the keys allowed here: `, expected one of a, b` (or `, expected a`).
+        let allowed: Vec<&str> = rest
+            .split_once(", expected ")
+            .map(|(_, keys)| {
+                let keys = keys.strip_prefix("one of ").unwrap_or(keys);
+                keys.split(", ").map(|k| k.trim_matches('`')).collect()
+            })
+            .unwrap_or_default();
+        let hint = did_you_mean(name.trim_matches('`'), allowed.iter().copied())
+            .map_or_else(|| KEYS_HINT.to_owned(), |k| format!("did you mean `{k}`?"));
         (
             format!("unknown key {name}"),
             "not allowed here",
-            KEYS_HINT,
+            hint,
             width,
         )
     } else if let Some(rest) = message.strip_prefix("missing field ") {
-        (format!("missing key {rest}"), "in this map", KEYS_HINT, 1)
+        (
+            format!("missing key {rest}"),
+            "in this map",
+            KEYS_HINT.to_owned(),
+            1,
+        )
     } else if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
         let name = rest.split(", set ").next().unwrap_or(rest);
         let width = name.chars().count();
         let title = format!("duplicate key `{name}`");
-        (title, "a second time", "write each key once", width)
+        (
+            title,
+            "a second time",
+            "write each key once".to_owned(),
+            width,
+        )
     } else {
         let message = match message {
             "expected sequence start" => "expected a list",
@@ -230,7 +433,7 @@ fn yaml_diagnostic(source: &Arc<SourceFile>, line: u64, column: u64, raw: &str) 
             other => other,
         };
         let title = format!("not a valid checklist: {message}");
-        (title, "here", KEYS_HINT, 1)
+        (title, "here", KEYS_HINT.to_owned(), 1)
     };
     Diagnostic::new(source, line, column, title)
         .with_width(width as u64)
@@ -263,9 +466,11 @@ items:
   - id: HM-01
     title: First
     passing: it works
+    proof: [{ assertion: any }]
   - id: PCI-101
     title: Second
     passing: it also works
+    proof: [{ step: delivery, checks: [ack] }]
 ";
 
     #[test]
@@ -277,9 +482,107 @@ items:
             .iter()
             .map(|i| (i.id.as_str(), i.line))
             .collect();
-        assert_eq!(ids, [("HM-01", 3), ("PCI-101", 6)]);
+        assert_eq!(ids, [("HM-01", 3), ("PCI-101", 7)]);
         assert_eq!(checklist.item("PCI-101").unwrap().title, "Second");
         assert!(checklist.item("HM-02").is_none());
+    }
+
+    #[test]
+    fn proofs_are_loaded() {
+        let checklist = parse(GOOD).unwrap();
+        assert_eq!(
+            checklist.items[0].proof,
+            [Requirement {
+                step: None,
+                api: None,
+                checks: vec![]
+            }]
+        );
+        assert_eq!(
+            checklist.items[1].proof[0].to_string(),
+            "a passed `delivery` step asserting `ack`"
+        );
+        let text = "name: D\nitems:\n  - id: MR-01\n    title: t\n    passing: p\n    proof:\n      \
+                    - { step: received, api: pay, checks: [signature, count] }\n      - { step: redirect }\n";
+        let proof = &parse(text).unwrap().items[0].proof;
+        assert_eq!(proof.len(), 2);
+        assert_eq!(proof[0].api.as_deref(), Some("pay"));
+        assert_eq!(proof[0].checks, ["signature", "count"]);
+    }
+
+    #[test]
+    fn bad_proofs_are_located_and_explained() {
+        let item = |proof: &str| {
+            format!("name: D\nitems:\n  - id: HM-01\n    title: t\n    passing: p\n{proof}")
+        };
+        let cases = [
+            (
+                "",
+                "c.yaml:3:9: item `HM-01` has no `proof`",
+                "proof: [ { step: delivery",
+            ),
+            (
+                "    proof: []\n",
+                "c.yaml:6:12: the `proof` of `HM-01` is empty",
+                "e.g.",
+            ),
+            (
+                "    proof: [ { step: delivry } ]\n",
+                "c.yaml:6:22: unknown step kind `delivry`",
+                "did you mean `delivery`?",
+            ),
+            (
+                "    proof: [ { step: sleep } ]\n",
+                "c.yaml:6:22: a `sleep` step asserts nothing",
+                "step: delivery",
+            ),
+            (
+                "    proof: [ { step: received, api: captur } ]\n",
+                "c.yaml:6:37: unknown API `captur`",
+                "did you mean `capture`?",
+            ),
+            (
+                "    proof: [ { step: http, api: pay } ]\n",
+                "c.yaml:6:33: `api:` applies to `step: received` only",
+                "drop `api:`",
+            ),
+            (
+                "    proof: [ { assertion: all } ]\n",
+                "c.yaml:6:27: `assertion: all` is not a proof",
+                "assertion: any",
+            ),
+            (
+                "    proof: [ { assertion: any, checks: [ack] } ]\n",
+                "c.yaml:6:40: `checks:` needs a `step:`",
+                "step: http",
+            ),
+            (
+                "    proof: [ { checks: [ack] } ]\n",
+                "c.yaml:6:14: a proof entry names a `step:`",
+                "e.g.",
+            ),
+            (
+                "    proof: [ { step: http, checks: [] } ]\n",
+                "c.yaml:6:36: `checks` is empty",
+                "drop `checks:`",
+            ),
+            (
+                "    proof: [ { step: http, checks: ['a b'] } ]\n",
+                "c.yaml:6:37: `a b` is not an assertion query",
+                "return_page.body",
+            ),
+            (
+                "    proof: [ { step: http, chekcs: [ack] } ]\n",
+                "c.yaml:6:28: unknown key `chekcs`",
+                "did you mean `checks`?",
+            ),
+        ];
+        for (proof, start, hint) in cases {
+            let errors = parse(&item(proof)).unwrap_err();
+            assert_eq!(errors.len(), 1, "{proof}: {errors:#?}");
+            assert!(errors[0].starts_with(start), "{proof}: {}", errors[0]);
+            assert!(errors[0].contains(hint), "{proof}: {}", errors[0]);
+        }
     }
 
     #[test]
@@ -316,9 +619,9 @@ items:
         let text = "\
 name: Demo
 items:
-  - { id: HM-01, title: a, passing: p }
-  - { id: hm-2, title: b, passing: p }
-  - { id: HM-01, title: c, passing: p }
+  - { id: HM-01, title: a, passing: p, proof: [{assertion: any}] }
+  - { id: hm-2, title: b, passing: p, proof: [{assertion: any}] }
+  - { id: HM-01, title: c, passing: p, proof: [{assertion: any}] }
 ";
         let errors = parse(text).unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:#?}");
@@ -341,7 +644,7 @@ items:
 
     #[test]
     fn problems_come_in_file_order() {
-        let text = "name: Demo\nitems:\n  - { id: bad, title: a, passing: p }\n  - { id: HM-02, title: '', passing: p }\n";
+        let text = "name: Demo\nitems:\n  - { id: bad, title: a, passing: p, proof: [{assertion: any}] }\n  - { id: HM-02, title: '', passing: p, proof: [{assertion: any}] }\n";
         let errors = parse(text).unwrap_err();
         assert!(errors[0].starts_with("c.yaml:3:"), "{errors:#?}");
         assert!(errors[1].starts_with("c.yaml:4:"), "{errors:#?}");
@@ -354,7 +657,7 @@ items:
         assert!(errors[0].contains("`name` is empty"));
         assert!(errors[1].contains("no items"));
         let errors =
-            parse("name: x\nitems:\n  - { id: HM-01, title: ' ', passing: p }\n").unwrap_err();
+            parse("name: x\nitems:\n  - { id: HM-01, title: ' ', passing: p, proof: [{assertion: any}] }\n").unwrap_err();
         assert!(
             errors[0].starts_with("c.yaml:3:25: `title` is empty"),
             "{}",
@@ -391,5 +694,9 @@ items:
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("checklists/apo-card-hosted.yaml");
         let checklist = Checklist::load(&path).unwrap();
         assert!(checklist.items.len() >= 20);
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("checklists/apo-merchant-hosted.yaml");
+        let checklist = Checklist::load(&path).unwrap();
+        assert!(checklist.items.iter().all(|i| i.id.starts_with("MR-")));
     }
 }

@@ -33,7 +33,7 @@ use crate::engine::{self, event::Event};
 use crate::flow::{LoadOptions, load};
 use crate::merchant::{KeyFiles, Merchant, Wiring};
 use crate::receiver::{self, ReceiverConfig, ReceiverHandle};
-use crate::report::evidence::RunInfo;
+use crate::report::evidence::{RunInfo, Subject};
 use crate::report::{Reporters, Terminal};
 use crate::sandbox::{self, SandboxHandle};
 use crate::snapshot::UpdateMode;
@@ -103,6 +103,9 @@ pub struct RunArgs {
     /// and acknowledgements per item, and a summary) into DIR.
     #[arg(long, value_name = "DIR")]
     pub evidence: Option<PathBuf>,
+    /// With --evidence: a free label for the run in the bundle, e.g. the merchant's commit.
+    #[arg(long, value_name = "TEXT", requires = "evidence")]
+    pub evidence_label: Option<String>,
     /// Write the paths of the snapshots this run checked to FILE, one per line, for
     /// `apoflow snapshots check --expected FILE` (which then lists the ones no step produces).
     #[arg(long, value_name = "FILE")]
@@ -146,6 +149,8 @@ pub struct RunOptions {
     pub checklist: Option<PathBuf>,
     /// `--evidence` folder.
     pub evidence: Option<PathBuf>,
+    /// `--evidence-label`.
+    pub evidence_label: Option<String>,
     /// `--list-snapshots` file.
     pub list_snapshots: Option<PathBuf>,
 }
@@ -266,6 +271,7 @@ impl RunOptions {
             snapshots,
             checklist: args.checklist,
             evidence: args.evidence,
+            evidence_label: args.evidence_label,
             list_snapshots: args.list_snapshots,
         })
     }
@@ -377,6 +383,11 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
     );
     let started = jiff::Timestamp::now();
     let keep_cases = checklist.is_some() || options.list_snapshots.is_some();
+    let subject = options.merchant.as_ref().map(|m| Subject {
+        name: m.name.clone(),
+        url: m.url.as_str().trim_end_matches('/').to_owned(),
+        command: m.command.clone(),
+    });
     runtime.block_on(async move {
         // The servers and the merchant live until the run ends (dropping a handle stops it).
         let setup = Setup {
@@ -452,6 +463,8 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
                 started,
                 duration: summary.duration,
                 target,
+                subject,
+                label: options.evidence_label,
             };
             match checklist.finish(&cases, &run, &mut std::io::stdout(), options.color) {
                 Ok(ok) => covered = ok,

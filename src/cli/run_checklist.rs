@@ -5,7 +5,7 @@
 //! during the run:           Collector::on_event keeps every finished case (with its messages)
 //! after the run:            Coverage::compute ──> table on stdout
 //!                           --evidence DIR ──> write_evidence (masked)   write error ──> exit 2
-//!                           an item failed or missing ──> exit 1
+//!                           an item failed, not proven or missing ──> exit 1
 //! ```
 
 use std::path::PathBuf;
@@ -16,7 +16,7 @@ use crate::diag::Diagnostic;
 use crate::engine::event::Event;
 use crate::engine::result::{CaseResult, MessageKind, Status};
 use crate::flow::plan::Plan;
-use crate::report::coverage::{CaseOutcome, Coverage};
+use crate::report::coverage::{CaseOutcome, Coverage, Held, StepOutcome};
 use crate::report::evidence::{CaseEvidence, Exchange, ExchangeKind, RunInfo, write_evidence};
 
 /// A checked checklist, and where evidence goes; built before the run.
@@ -70,8 +70,8 @@ impl ChecklistRun {
     }
 
     /// Judges the finished cases: prints the coverage table (masked) to `out` and writes the
-    /// evidence bundle. `Ok(true)` when every item passed, `Ok(false)` when one failed or is
-    /// missing (exit 1), `Err` when the evidence could not be written (exit 2).
+    /// evidence bundle. `Ok(true)` when every item passed, `Ok(false)` when one failed, is not
+    /// proven or is missing (exit 1), `Err` when the evidence could not be written (exit 2).
     pub(crate) fn finish(
         &self,
         cases: &[CaseResult],
@@ -94,14 +94,32 @@ impl ChecklistRun {
 
     fn case_evidence(&self, case: &CaseResult) -> CaseEvidence {
         let mut exchanges = Vec::new();
+        let mut steps = Vec::new();
         let mut at = Duration::ZERO;
-        for step in &case.steps {
+        for (step_index, step) in case.steps.iter().enumerate() {
             let name = step.id.clone().unwrap_or_else(|| step.name.clone());
+            steps.push(StepOutcome {
+                name: name.clone(),
+                kind: step.kind.action.to_owned(),
+                api: step.kind.api.map(|e| e.step_name().to_owned()),
+                passed: step.status == Status::Passed,
+                assertions: step
+                    .assertions
+                    .iter()
+                    .map(|a| Held {
+                        query: a.query.clone(),
+                        expected: a.expected.clone(),
+                        actual: a.actual.clone(),
+                        passed: a.passed,
+                    })
+                    .collect(),
+            });
             for (i, m) in step.messages.iter().enumerate() {
                 // Requests and notifications at the step's start, answers at its end.
                 let when = if i == 0 { at } else { at + step.duration };
                 exchanges.push(Exchange {
                     step: name.clone(),
+                    step_index,
                     kind: match m.kind {
                         MessageKind::Request => ExchangeKind::Request,
                         MessageKind::Response => ExchangeKind::Response,
@@ -122,6 +140,7 @@ impl ChecklistRun {
                 case: case.case.clone(),
                 covers: self.covers.get(case.index).cloned().unwrap_or_default(),
                 passed: case.status == Status::Passed,
+                steps,
             },
             exchanges,
         }

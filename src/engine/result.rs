@@ -82,6 +82,10 @@ pub struct StepResult {
     pub name: String,
     /// The step's `id`, if it has one.
     pub id: Option<String>,
+    /// What the step does (its action, and the API a `received` step observes), so checklist
+    /// proof rules can ask for "a passed `delivery` step".
+    #[serde(skip)]
+    pub kind: StepKind,
     /// The file the step is written in (a partial's file for steps inside a partial).
     pub file: PathBuf,
     /// 1-based line of the step.
@@ -114,6 +118,16 @@ pub struct StepResult {
     /// The accepted snapshot file the step's `snapshot:` was compared with (written or not).
     #[serde(skip)]
     pub snapshot: Option<std::path::PathBuf>,
+}
+
+/// What a step does, as checklist proof rules name it (small: every step result carries it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepKind {
+    /// The action's name in flows: `http`, `pay`, `redirect`, `notify`, `received`,
+    /// `delivery`, `sleep`, `use`, …; empty for a result that is no step (`vars`).
+    pub action: &'static str,
+    /// For `received`, the API it observes.
+    pub api: Option<crate::apo::endpoint::Endpoint>,
 }
 
 /// One message of a step, in full.

@@ -137,6 +137,7 @@ async fn run_case(
         let step = StepResult {
             name: "vars".to_owned(),
             id: None,
+            kind: Default::default(),
             file: case.file.path.clone(),
             line: 0,
             column: 0,

@@ -1,17 +1,21 @@
 //! Checklist coverage: what a run's flow cases made of each checklist item.
 //!
-//! An item is **passed** when every case covering it passed, **failed** when any of them
-//! failed, and **missing** when no case covers it. The table printed after a run with
-//! `--checklist`:
+//! An item is **passed** when every case covering it passed and one of them met the item's
+//! whole proof (see [`crate::checklist::Requirement`]), **failed** when any covering case
+//! failed, **not proven** when they all passed but none met the proof (a flow that asserts
+//! nothing relevant), and **missing** when no case covers it. The table printed after a run
+//! with `--checklist`, then a line per item not proven:
 //!
 //! ```text
 //! item   title                                  flows                         status
 //! HM-01  First-time card payment                First-time, tokenize ENABLED  passed
 //!                                               First-time, ASKFORCONSENT
 //! HM-08  Failed authorization handled           Decline card (failed)         FAILED
+//! NT-02  Notification acknowledged              Sleeps                        NOT PROVEN
 //! RF-03  Refund above the captured amount       -                             MISSING
 //!
-//! 3 items: 1 passed, 1 failed, 1 missing
+//! 4 items: 1 passed, 1 failed, 1 not proven, 1 missing
+//! NT-02 not proven: `Sleeps` lacks a passed `notify` step asserting `ack`
 //! ```
 //!
 //! How `run --checklist FILE [--evidence DIR]` uses this module and its neighbours: check the
@@ -54,7 +58,7 @@ use std::path::PathBuf;
 use owo_colors::OwoColorize as _;
 use serde::Serialize;
 
-use crate::checklist::Checklist;
+use crate::checklist::{Checklist, Requirement, StepView};
 use crate::mask;
 
 /// The outcome of one flow case, as coverage needs it; the engine's results map onto this.
@@ -70,6 +74,54 @@ pub struct CaseOutcome {
     pub covers: Vec<String>,
     /// Whether every step of the case passed.
     pub passed: bool,
+    /// Its steps, in order, as proof rules read them.
+    pub steps: Vec<StepOutcome>,
+}
+
+/// One step of a case, as proof rules read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepOutcome {
+    /// The step's id, else its name.
+    pub name: String,
+    /// Its action (`delivery`, `received`, `sleep`, …).
+    pub kind: String,
+    /// For `received`, the API it observes.
+    pub api: Option<String>,
+    /// Whether the step passed.
+    pub passed: bool,
+    /// Its assertions, as evaluated.
+    pub assertions: Vec<Held>,
+}
+
+/// One assertion of a step: the query, what was expected and what was found (masked by the
+/// engine), and whether it held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Held {
+    /// The query as written (`ack`, `$.result.resultStatus`).
+    pub query: String,
+    /// What was expected.
+    pub expected: String,
+    /// What was found.
+    pub actual: String,
+    /// Whether it held.
+    pub passed: bool,
+}
+
+impl StepOutcome {
+    /// Whether this step meets `requirement`.
+    pub fn meets(&self, requirement: &Requirement) -> bool {
+        let assertions: Vec<(&str, bool)> = self
+            .assertions
+            .iter()
+            .map(|a| (a.query.as_str(), a.passed))
+            .collect();
+        requirement.met_by(&StepView {
+            kind: &self.kind,
+            api: self.api.as_deref(),
+            passed: self.passed,
+            assertions: &assertions,
+        })
+    }
 }
 
 impl CaseOutcome {
@@ -80,27 +132,48 @@ impl CaseOutcome {
             None => self.flow.clone(),
         }
     }
+
+    /// For each requirement of `proof`, the index of the first step of this case meeting it.
+    pub fn proving_steps(&self, proof: &[Requirement]) -> Vec<Option<usize>> {
+        proof
+            .iter()
+            .map(|r| self.steps.iter().position(|s| s.meets(r)))
+            .collect()
+    }
+
+    /// The requirements of `proof` this case does not meet; all of them when it failed.
+    pub fn unmet<'a>(&self, proof: &'a [Requirement]) -> Vec<&'a Requirement> {
+        proof
+            .iter()
+            .zip(self.proving_steps(proof))
+            .filter(|(_, step)| !self.passed || step.is_none())
+            .map(|(r, _)| r)
+            .collect()
+    }
 }
 
 /// What the run made of one checklist item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
-    /// Every covering case passed.
+    /// Every covering case passed, and one of them met the item's proof.
     Passed,
     /// At least one covering case failed.
     Failed,
+    /// Every covering case passed, but none met the item's proof.
+    NotProven,
     /// No case covers the item.
     Missing,
 }
 
 impl Status {
-    /// How the status reads in the table and the summary: `passed`, or `FAILED` and
-    /// `MISSING` in capitals so they stand out.
+    /// How the status reads in the table and the summary: `passed`, or `FAILED`,
+    /// `NOT PROVEN` and `MISSING` in capitals so they stand out.
     pub fn word(self) -> &'static str {
         match self {
             Status::Passed => "passed",
             Status::Failed => "FAILED",
+            Status::NotProven => "NOT PROVEN",
             Status::Missing => "MISSING",
         }
     }
@@ -120,6 +193,12 @@ pub struct ItemCoverage {
     pub failed: Vec<String>,
     /// The verdict.
     pub status: Status,
+    /// The item's proof rule, each requirement as a sentence.
+    pub proof: Vec<String>,
+    /// The covering cases that met the whole proof, by [`CaseOutcome::label`].
+    pub proven_by: Vec<String>,
+    /// When not proven: the covering case that came closest, and the requirements it lacked.
+    pub unmet: Option<(String, Vec<String>)>,
 }
 
 impl ItemCoverage {
@@ -145,6 +224,17 @@ impl ItemCoverage {
         );
         lines
     }
+
+    /// For an item not proven, what was missing: ``NT-02 not proven: `Sleeps` lacks a passed
+    /// `notify` step asserting `ack` ``.
+    pub fn not_proven_line(&self) -> Option<String> {
+        let (case, unmet) = self.unmet.as_ref()?;
+        Some(format!(
+            "{} not proven: `{case}` lacks {}",
+            self.id,
+            unmet.join("; and ")
+        ))
+    }
 }
 
 /// How many items have each status.
@@ -154,6 +244,8 @@ pub struct Counts {
     pub passed: usize,
     /// Items failed.
     pub failed: usize,
+    /// Items covered by passing cases that proved nothing relevant.
+    pub not_proven: usize,
     /// Items missing.
     pub missing: usize,
 }
@@ -176,34 +268,51 @@ impl Coverage {
                 let covering = outcomes.iter().filter(|o| o.covers.contains(&item.id));
                 let mut flows: Vec<String> = Vec::new();
                 let mut failed = Vec::new();
-                let mut any = false;
+                let mut proven_by = Vec::new();
+                // The covering case lacking the fewest requirements, and those it lacks.
+                let mut closest: Option<(String, Vec<&Requirement>)> = None;
                 for outcome in covering {
-                    any = true;
                     if !flows.contains(&outcome.flow) {
                         flows.push(outcome.flow.clone());
                     }
                     if !outcome.passed {
                         failed.push(outcome.label());
                     }
+                    let unmet = outcome.unmet(&item.proof);
+                    if unmet.is_empty() {
+                        proven_by.push(outcome.label());
+                    } else if closest.as_ref().is_none_or(|(_, c)| unmet.len() < c.len()) {
+                        closest = Some((outcome.label(), unmet));
+                    }
                 }
-                let status = match (any, failed.is_empty()) {
-                    (false, _) => Status::Missing,
-                    (true, true) => Status::Passed,
-                    (true, false) => Status::Failed,
+                let status = if flows.is_empty() {
+                    Status::Missing
+                } else if !failed.is_empty() {
+                    Status::Failed
+                } else if proven_by.is_empty() {
+                    Status::NotProven
+                } else {
+                    Status::Passed
                 };
+                let unmet = closest
+                    .filter(|_| status == Status::NotProven)
+                    .map(|(case, unmet)| (case, unmet.iter().map(|r| r.to_string()).collect()));
                 ItemCoverage {
                     id: item.id.clone(),
                     title: item.title.clone(),
                     flows,
                     failed,
                     status,
+                    proof: item.proof.iter().map(Requirement::to_string).collect(),
+                    proven_by,
+                    unmet,
                 }
             })
             .collect();
         Coverage { items }
     }
 
-    /// Whether every item passed (none failed, none missing).
+    /// Whether every item passed (none failed, not proven or missing).
     pub fn ok(&self) -> bool {
         self.items.iter().all(|i| i.status == Status::Passed)
     }
@@ -215,13 +324,14 @@ impl Coverage {
             match item.status {
                 Status::Passed => counts.passed += 1,
                 Status::Failed => counts.failed += 1,
+                Status::NotProven => counts.not_proven += 1,
                 Status::Missing => counts.missing += 1,
             }
         }
         counts
     }
 
-    /// The counts line: `23 items: 20 passed, 1 failed, 2 missing`.
+    /// The counts line: `23 items: 19 passed, 1 failed, 1 not proven, 2 missing`.
     pub fn counts_line(&self) -> String {
         let c = self.counts();
         let noun = if self.items.len() == 1 {
@@ -230,17 +340,19 @@ impl Coverage {
             "items"
         };
         format!(
-            "{} {noun}: {} passed, {} failed, {} missing",
+            "{} {noun}: {} passed, {} failed, {} not proven, {} missing",
             self.items.len(),
             c.passed,
             c.failed,
+            c.not_proven,
             c.missing
         )
     }
 
     /// The coverage table (item, title shortened to fit, flows, status; one line per
-    /// covering flow, failed cases marked), then a blank line and the counts line. With
-    /// `color`, the status is green, red or yellow. Every cell is masked before it is measured,
+    /// covering flow, failed cases marked), then a blank line, the counts line and a line per
+    /// item not proven saying what proof was missing. With `color`, the status is green, red
+    /// or yellow. Every cell is masked before it is measured,
     /// so the columns stay aligned.
     pub fn render_table(&self, color: bool) -> String {
         let masked = |text: &str| mask::mask_text(text).into_owned();
@@ -271,7 +383,7 @@ impl Coverage {
             let status = match (item.status, color) {
                 (_, false) => word.to_owned(),
                 (Status::Passed, true) => word.green().to_string(),
-                (Status::Failed, true) => word.red().bold().to_string(),
+                (Status::Failed | Status::NotProven, true) => word.red().bold().to_string(),
                 (Status::Missing, true) => word.yellow().bold().to_string(),
             };
             let (first, rest) = flows
@@ -287,6 +399,9 @@ impl Coverage {
             }
         }
         let _ = writeln!(out, "\n{}", self.counts_line());
+        for line in self.items.iter().filter_map(ItemCoverage::not_proven_line) {
+            let _ = writeln!(out, "{line}");
+        }
         // Continuation lines are padded only up to their text.
         let out: String = out.lines().map(|l| format!("{}\n", l.trim_end())).collect();
         masked(&out)
@@ -328,9 +443,9 @@ mod tests {
         Checklist::parse(
             Path::new("c.yaml"),
             "name: Demo\nitems:\n\
-             - { id: HM-01, title: First payment, passing: p }\n\
-             - { id: HM-02, title: Terminal types, passing: p }\n\
-             - { id: RF-01, title: Refund, passing: p }\n"
+             - { id: HM-01, title: First payment, passing: p, proof: [{assertion: any}] }\n\
+             - { id: HM-02, title: Terminal types, passing: p, proof: [{assertion: any}] }\n\
+             - { id: RF-01, title: Refund, passing: p, proof: [{assertion: any}] }\n"
                 .to_owned(),
         )
         .unwrap()
@@ -343,7 +458,79 @@ mod tests {
             case: case.map(str::to_owned),
             covers: covers.iter().map(|c| (*c).to_owned()).collect(),
             passed,
+            steps: vec![step("http", passed, &["status"])],
         }
+    }
+
+    fn step(kind: &str, passed: bool, queries: &[&str]) -> StepOutcome {
+        StepOutcome {
+            name: kind.to_owned(),
+            kind: kind.to_owned(),
+            api: None,
+            passed,
+            assertions: queries
+                .iter()
+                .map(|q| Held {
+                    query: (*q).to_owned(),
+                    expected: "200".to_owned(),
+                    actual: "200".to_owned(),
+                    passed,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn an_item_passes_only_when_a_passing_case_meets_its_whole_proof() {
+        let checklist = Checklist::parse(
+            Path::new("c.yaml"),
+            "name: Demo\nitems:\n\
+             - { id: NT-02, title: Ack, passing: p, proof: [{ step: delivery, checks: [ack] }, { step: redirect }] }\n\
+             - { id: HM-01, title: Any, passing: p, proof: [{ assertion: any }] }\n"
+                .to_owned(),
+        )
+        .unwrap();
+        let mut sleeps = outcome("sleeps", None, &["NT-02", "HM-01"], true);
+        sleeps.steps = vec![step("sleep", true, &[])];
+        let coverage = Coverage::compute(&checklist, std::slice::from_ref(&sleeps));
+        assert_eq!(coverage.items[0].status, Status::NotProven);
+        assert_eq!(coverage.items[1].status, Status::NotProven);
+        assert!(!coverage.ok());
+        assert_eq!(coverage.counts().not_proven, 2);
+        assert_eq!(
+            coverage.items[0].not_proven_line().unwrap(),
+            "NT-02 not proven: `sleeps` lacks a passed `delivery` step asserting `ack`; and a \
+             passed `redirect` step with a passed assertion"
+        );
+        let table = coverage.render_table(false);
+        assert!(table.contains("NOT PROVEN"), "{table}");
+        assert!(
+            table
+                .contains("2 items: 0 passed, 0 failed, 2 not proven, 0 missing\nNT-02 not proven"),
+            "{table}"
+        );
+
+        // Half the proof in one case and half in another is not a proof.
+        let mut half = outcome("half", None, &["NT-02"], true);
+        half.steps = vec![step("delivery", true, &["ack", "status"])];
+        let mut other = outcome("other", None, &["NT-02"], true);
+        other.steps = vec![step("redirect", true, &["return_page.body"])];
+        let coverage = Coverage::compute(&checklist, &[sleeps.clone(), half.clone(), other]);
+        assert_eq!(coverage.items[0].status, Status::NotProven);
+        assert_eq!(
+            coverage.items[0].unmet,
+            Some((
+                "half".to_owned(),
+                vec!["a passed `redirect` step with a passed assertion".to_owned()]
+            ))
+        );
+
+        let mut whole = half;
+        whole.steps.push(step("redirect", true, &["landed_on"]));
+        let coverage = Coverage::compute(&checklist, &[sleeps, whole]);
+        assert_eq!(coverage.items[0].status, Status::Passed);
+        assert_eq!(coverage.items[0].proven_by, ["half"]);
+        assert_eq!(coverage.items[0].unmet, None);
     }
 
     #[test]
@@ -386,12 +573,13 @@ mod tests {
             Counts {
                 passed: 1,
                 failed: 1,
+                not_proven: 0,
                 missing: 1
             }
         );
         assert_eq!(
             coverage.counts_line(),
-            "3 items: 1 passed, 1 failed, 1 missing"
+            "3 items: 1 passed, 1 failed, 0 not proven, 1 missing"
         );
     }
 

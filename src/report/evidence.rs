@@ -1,12 +1,16 @@
 //! The evidence bundle written by `--evidence DIR`: per checklist item, the masked requests,
-//! responses, notifications and acknowledgements of every case covering it, and a summary.
+//! responses, notifications and acknowledgements of every case covering it, the proof each
+//! case met or lacked, and a summary that reads as a certification report.
 //!
 //! ```text
 //! DIR/
-//!   summary.json                  run, checklist, counts, every item with status and files
-//!   summary.md                    the same for people: run time, target, a table, per item
+//!   summary.json                  run (subject, label, tool), checklist, counts, every item
+//!                                 with its verdict, proof and files
+//!   summary.md                    the report for people: subject, date, tool, a table of
+//!                                 verdicts, per item the proof met or missing, and its files
 //!   HM-01/
-//!     first-time-enabled.json     { item, flow, case, file, passed, exchanges: [...] }
+//!     first-time-enabled.json     { item, flow, case, file, passed, proves, proof: [...],
+//!                                   exchanges: [...] }
 //!     first-time-askforconsent-ticked.json
 //!   NT-03/
 //!     notification-resent.json
@@ -26,8 +30,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::coverage::{CaseOutcome, Coverage};
-use crate::checklist::{Checklist, is_item_id};
+use super::coverage::{CaseOutcome, Coverage, Held, ItemCoverage};
+use crate::checklist::{Checklist, Requirement, check_matches, is_item_id};
 use crate::mask;
 
 /// What kind of message an [`Exchange`] records.
@@ -49,6 +53,8 @@ pub enum ExchangeKind {
 pub struct Exchange {
     /// The step it belongs to (its id or name).
     pub step: String,
+    /// That step's position in the case ([`CaseOutcome::steps`]).
+    pub step_index: usize,
     /// What kind of message it is.
     pub kind: ExchangeKind,
     /// Milliseconds since the case started.
@@ -77,7 +83,25 @@ pub struct RunInfo {
     pub duration: Duration,
     /// The target: `embedded sandbox (http://127.0.0.1:PORT)` or the live target's name and URL.
     pub target: String,
+    /// The merchant under test (`--merchant NAME`), if any.
+    pub subject: Option<Subject>,
+    /// A free label for the run (`--evidence-label`), e.g. the merchant's commit.
+    pub label: Option<String>,
 }
+
+/// The merchant under test, as `apoflow.toml` `[merchants.NAME]` configures it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Subject {
+    /// Its name in the config.
+    pub name: String,
+    /// Its base URL.
+    pub url: String,
+    /// The command that started it.
+    pub command: String,
+}
+
+/// The tool that wrote the bundle: `apoflow 0.1.0`.
+const TOOL: &str = concat!("apoflow ", env!("CARGO_PKG_VERSION"));
 
 /// Writes the evidence bundle for a run into `dir` (created if needed). An error names the
 /// path it is about.
@@ -118,6 +142,9 @@ pub fn write_evidence(
         if entries.is_empty() {
             continue;
         }
+        let proof = checklist
+            .item(&item.id)
+            .map_or(&[][..], |i| i.proof.as_slice());
         let item_dir = dir.join(&item.id);
         std::fs::create_dir_all(&item_dir).map_err(failed("create", &item_dir))?;
         for (name, case) in entries {
@@ -127,6 +154,8 @@ pub fn write_evidence(
                 "case": case.outcome.case,
                 "file": case.outcome.file,
                 "passed": case.outcome.passed,
+                "proves": case.outcome.unmet(proof).is_empty(),
+                "proof": case_proof(proof, case),
                 "exchanges": case.exchanges,
             });
             write_json(&item_dir.join(name), body)?;
@@ -145,6 +174,73 @@ pub fn write_evidence(
 
 /// Per item of the coverage, in its order: each evidence file name and the case it holds.
 type Files<'a> = Vec<Vec<(String, &'a CaseEvidence)>>;
+
+/// How one requirement fared in one case: the step that met it (index and outcome), if any.
+struct Met<'a> {
+    requirement: &'a Requirement,
+    step: Option<(usize, &'a super::coverage::StepOutcome)>,
+}
+
+/// Each requirement of `proof` in `case`, with the step that met it.
+fn proof_in<'a>(proof: &'a [Requirement], case: &'a CaseEvidence) -> Vec<Met<'a>> {
+    let steps = &case.outcome.steps;
+    proof
+        .iter()
+        .zip(case.outcome.proving_steps(proof))
+        .map(|(requirement, at)| Met {
+            requirement,
+            step: at
+                .filter(|_| case.outcome.passed)
+                .and_then(|i| steps.get(i).map(|s| (i, s))),
+        })
+        .collect()
+}
+
+/// The assertions of a proving step that count for `requirement`: those its checks name, or
+/// every passed one when it names none.
+fn proving_assertions<'a>(requirement: &Requirement, held: &'a [Held]) -> Vec<&'a Held> {
+    held.iter()
+        .filter(|a| {
+            a.passed
+                && (requirement.checks.is_empty()
+                    || requirement
+                        .checks
+                        .iter()
+                        .any(|c| check_matches(c, &a.query)))
+        })
+        .collect()
+}
+
+/// A case file's `proof`: per requirement, whether it was met, by which step, the assertions
+/// that held, and that step's messages (journal entries, deliveries, merchant answers).
+fn case_proof(proof: &[Requirement], case: &CaseEvidence) -> Value {
+    let entries: Vec<Value> = proof_in(proof, case)
+        .into_iter()
+        .map(|met| match met.step {
+            None => json!({ "requirement": met.requirement.to_string(), "met": false }),
+            Some((index, step)) => json!({
+                "requirement": met.requirement.to_string(),
+                "met": true,
+                "step": step.name,
+                "assertions": proving_assertions(met.requirement, &step.assertions),
+                "messages": case.exchanges.iter().filter(|e| e.step_index == index).collect::<Vec<_>>(),
+            }),
+        })
+        .collect();
+    Value::Array(entries)
+}
+
+/// The case that shows an item's proof best: the first that met it whole, else the one that
+/// lacks the fewest requirements.
+fn best_case<'a>(
+    proof: &[Requirement],
+    entries: &[(String, &'a CaseEvidence)],
+) -> Option<&'a CaseEvidence> {
+    entries
+        .iter()
+        .map(|(_, case)| *case)
+        .min_by_key(|case| case.outcome.unmet(proof).len())
+}
 
 /// Removes what an earlier bundle in `dir` wrote: `summary.json`, `summary.md` and the
 /// directories named like item ids. Only done when `summary.json` is there, so a directory
@@ -204,6 +300,9 @@ fn summary_json(
                 "status": item.status,
                 "flows": item.flows,
                 "failed": item.failed,
+                "proof": item.proof,
+                "proven_by": item.proven_by,
+                "not_proven": item.unmet.as_ref().map(|(case, unmet)| json!({ "closest": case, "lacks": unmet })),
                 "evidence": evidence,
             })
         })
@@ -214,6 +313,9 @@ fn summary_json(
             "started": run.started.to_string(),
             "duration_ms": u64::try_from(run.duration.as_millis()).unwrap_or(u64::MAX),
             "target": run.target,
+            "subject": run.subject,
+            "label": run.label,
+            "tool": TOOL,
         },
         "ok": coverage.ok(),
         "counts": coverage.counts(),
@@ -221,8 +323,9 @@ fn summary_json(
     })
 }
 
-/// `summary.md`: a header with the run, a table of items, then each item with what passing
-/// means and links to its evidence.
+/// `summary.md`, a certification report: the subject, date, tool and verdict; a table of
+/// items; then per item what passing means, its verdict, each requirement of its proof as met
+/// (by which step, with the assertions that held) or missing, and links to its evidence.
 fn summary_markdown(
     run: &RunInfo,
     checklist: &Checklist,
@@ -235,26 +338,43 @@ fn summary_markdown(
     } else {
         "NOT every item passed"
     };
+    let _ = writeln!(md, "# Certification report: {}\n", inline(&checklist.name));
+    match &run.subject {
+        Some(subject) => {
+            let _ = writeln!(
+                md,
+                "- Subject: merchant `{}` at {}, started with `{}`",
+                inline(&subject.name),
+                inline(&subject.url),
+                inline(&subject.command)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                md,
+                "- Subject: the flows' own calls (no merchant under test)"
+            );
+        }
+    }
+    if let Some(label) = &run.label {
+        let _ = writeln!(md, "- Label: {}", inline(label));
+    }
     let _ = writeln!(
         md,
-        "# Certification evidence: {}\n",
-        inline(&checklist.name)
+        "- Date: {} (run took {:.1} s)",
+        run.started,
+        run.duration.as_secs_f64()
     );
+    let _ = writeln!(md, "- Tool: {TOOL}");
+    let _ = writeln!(md, "- Target: {}", inline(&run.target));
     let _ = writeln!(
         md,
         "- Checklist: `{}`",
         inline(&checklist.path.display().to_string())
     );
-    let _ = writeln!(md, "- Target: {}", inline(&run.target));
-    let _ = writeln!(
-        md,
-        "- Run: {} ({:.1} s)",
-        run.started,
-        run.duration.as_secs_f64()
-    );
-    let _ = writeln!(md, "- Result: {verdict}; {}\n", coverage.counts_line());
+    let _ = writeln!(md, "- Verdict: {verdict}; {}\n", coverage.counts_line());
 
-    let _ = writeln!(md, "| Item | Title | Status | Flows |");
+    let _ = writeln!(md, "| Item | Title | Verdict | Flows |");
     let _ = writeln!(md, "| --- | --- | --- | --- |");
     for item in &coverage.items {
         let labels = item.flow_labels();
@@ -280,12 +400,18 @@ fn summary_markdown(
     for (item, entries) in coverage.items.iter().zip(files) {
         let _ = writeln!(md, "\n## {}\n", item.id);
         let _ = writeln!(md, "{}\n", inline(&item.title));
+        let proof = checklist
+            .item(&item.id)
+            .map_or(&[][..], |i| i.proof.as_slice());
         if let Some(checklist_item) = checklist.item(&item.id) {
             let _ = writeln!(md, "Passing means: {}\n", inline(&checklist_item.passing));
         }
-        let _ = writeln!(md, "Status: **{}**\n", item.status.word());
+        let _ = writeln!(md, "Verdict: **{}**\n", item.status.word());
+        item_proof(&mut md, item, proof, entries);
         if entries.is_empty() {
             let _ = writeln!(md, "No flow covers this item.");
+        } else {
+            let _ = writeln!(md, "Evidence:\n");
         }
         for (name, case) in entries {
             let _ = writeln!(
@@ -304,6 +430,56 @@ fn summary_markdown(
         }
     }
     md
+}
+
+/// An item's proof in `summary.md`: each requirement, met (by which case and step, with the
+/// assertions that held) or missing, shown for the case that proves it best.
+fn item_proof(
+    md: &mut String,
+    item: &ItemCoverage,
+    proof: &[Requirement],
+    entries: &[(String, &CaseEvidence)],
+) {
+    let Some(case) = best_case(proof, entries) else {
+        let _ = writeln!(md, "Proof required:\n");
+        for requirement in proof {
+            let _ = writeln!(md, "- missing: {requirement}");
+        }
+        let _ = writeln!(md);
+        return;
+    };
+    let _ = writeln!(md, "Proof, in `{}`:\n", inline(&case.outcome.label()));
+    for met in proof_in(proof, case) {
+        let Some((_, step)) = met.step else {
+            let _ = writeln!(md, "- MISSING: {}", met.requirement);
+            continue;
+        };
+        let _ = writeln!(
+            md,
+            "- met: {}, by step `{}`",
+            met.requirement,
+            inline(&step.name)
+        );
+        for held in proving_assertions(met.requirement, &step.assertions) {
+            let _ = writeln!(
+                md,
+                "  - `{}`: expected {}, got {}",
+                inline(&held.query),
+                inline(&held.expected),
+                inline(&held.actual)
+            );
+        }
+    }
+    if let Some((closest, unmet)) = &item.unmet {
+        let _ = writeln!(
+            md,
+            "\nNot proven: no passing covering case met the whole proof; the closest, `{}`, \
+             lacks {}.",
+            inline(closest),
+            unmet.join("; and ")
+        );
+    }
+    let _ = writeln!(md);
 }
 
 /// Text safe on one Markdown line or in a code span: no line breaks, no backticks.

@@ -84,6 +84,7 @@ mod tests {
                 .map(|s| StepResult {
                     name: "pay".to_owned(),
                     id: None,
+                    kind: Default::default(),
                     file: file.into(),
                     line: 3,
                     column: 5,

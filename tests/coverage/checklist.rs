@@ -10,6 +10,19 @@ use apoflow::diag::SourceFile;
 use crate::support::bundled;
 
 #[test]
+fn the_merchant_checklist_is_well_formed_and_every_item_asks_for_proof() {
+    let checklist = Checklist::load(Path::new("checklists/apo-merchant-hosted.yaml")).unwrap();
+    let ids: Vec<&str> = checklist.items.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids.first(), Some(&"MR-01"));
+    assert!(ids.len() >= 13, "{ids:?}");
+    for checklist in [bundled(), checklist] {
+        for item in &checklist.items {
+            assert!(!item.proof.is_empty(), "{}", item.id);
+        }
+    }
+}
+
+#[test]
 fn the_bundled_checklist_is_well_formed() {
     let checklist = bundled();
     assert_eq!(checklist.name, "APO card payments, hosted mode");
@@ -52,21 +65,33 @@ fn broken_checklists_are_explained() {
         ),
         (
             "bad-ids.yaml",
-            "name: Demo\nitems:\n  - { id: HM-1, title: a, passing: p }\n  - { id: hm-02, title: b, passing: p }\n  - { id: HM02, title: c, passing: p }\n",
+            "name: Demo\nitems:\n  - { id: HM-1, title: a, passing: p, proof: [{ assertion: any }] }\n  - { id: hm-02, title: b, passing: p, proof: [{ assertion: any }] }\n  - { id: HM02, title: c, passing: p, proof: [{ assertion: any }] }\n",
         ),
         (
             "duplicate-id.yaml",
-            "name: Demo\nitems:\n  - { id: HM-01, title: a, passing: p }\n  - { id: HM-02, title: b, passing: p }\n  - { id: HM-01, title: c, passing: p }\n",
+            "name: Demo\nitems:\n  - { id: HM-01, title: a, passing: p, proof: [{ assertion: any }] }\n  - { id: HM-02, title: b, passing: p, proof: [{ assertion: any }] }\n  - { id: HM-01, title: c, passing: p, proof: [{ assertion: any }] }\n",
         ),
         (
             "duplicate-key.yaml",
-            "name: Demo\nname: Again\nitems:\n  - { id: HM-01, title: a, passing: p }\n",
+            "name: Demo\nname: Again\nitems:\n  - { id: HM-01, title: a, passing: p, proof: [{ assertion: any }] }\n",
         ),
         (
             "blank-fields.yaml",
-            "name: Demo\nitems:\n  - { id: HM-01, title: '', passing: '  ' }\n",
+            "name: Demo\nitems:\n  - { id: HM-01, title: '', passing: '  ', proof: [{ assertion: any }] }\n",
         ),
         ("items-not-a-list.yaml", "name: Demo\nitems: HM-01\n"),
+        (
+            "no-proof.yaml",
+            "name: Demo\nitems:\n  - id: MR-01\n    title: Pay conforms\n    passing: p\n",
+        ),
+        (
+            "bad-proofs.yaml",
+            "name: Demo\nitems:\n  - id: MR-01\n    title: t\n    passing: p\n    proof:\n      - { step: delivry, checks: [ack] }\n      - { step: sleep }\n      - { step: redirect, api: pay }\n      - { assertion: some }\n",
+        ),
+        (
+            "proof-unknown-key.yaml",
+            "name: Demo\nitems:\n  - id: MR-01\n    title: t\n    passing: p\n    proof: [ { step: delivery, check: [ack] } ]\n",
+        ),
     ];
     let mut report = String::new();
     for (name, text) in corpus {

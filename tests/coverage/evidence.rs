@@ -32,7 +32,10 @@ fn layout_one_directory_per_covered_item_one_file_per_case() {
 fn summary_md_for_people() {
     let dir = write_bundle();
     let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
-    insta::assert_snapshot!(md);
+    // The tool's version changes with releases; the rest of the report does not.
+    insta::with_settings!({ filters => vec![(r"apoflow \d+\.\d+\.\d+\S*", "apoflow [version]")] }, {
+        insta::assert_snapshot!(md);
+    });
 }
 
 #[test]
@@ -41,6 +44,17 @@ fn summary_json_for_machines() {
     let text = std::fs::read_to_string(dir.path().join("summary.json")).unwrap();
     let summary: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(summary["ok"], false);
+    assert_eq!(summary["run"]["subject"]["name"], "example");
+    assert_eq!(summary["run"]["subject"]["url"], "http://127.0.0.1:8710");
+    assert_eq!(summary["run"]["label"], "shop@1a2b3c4");
+    assert!(
+        summary["run"]["tool"]
+            .as_str()
+            .unwrap()
+            .starts_with("apoflow "),
+        "{}",
+        summary["run"]
+    );
     assert_eq!(summary["run"]["duration_ms"], 12_345);
     assert_eq!(summary["run"]["started"], "2026-11-25T21:00:00Z");
     assert_eq!(
@@ -50,7 +64,7 @@ fn summary_json_for_machines() {
     let items = summary["items"].as_array().unwrap();
     assert_eq!(items.len(), bundled().items.len());
     let counts = &summary["counts"];
-    let total = ["passed", "failed", "missing"]
+    let total = ["passed", "failed", "not_proven", "missing"]
         .iter()
         .map(|k| counts[k].as_u64().unwrap())
         .sum::<u64>();
@@ -194,4 +208,45 @@ fn item_ids_cannot_escape_the_directory() {
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert!(!dir.path().join("escaped").exists());
     assert!(!dir.path().join("bundle").exists(), "nothing written");
+}
+
+#[test]
+fn a_case_file_shows_the_proof_met_with_its_assertions_and_messages() {
+    let dir = write_bundle();
+    let path = dir
+        .path()
+        .join("NT-02/first-time-payment-tokenize-enabled.json");
+    let case: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(case["proves"], true);
+    let proof = &case["proof"][0];
+    assert_eq!(
+        proof["requirement"],
+        "a passed `notify` step asserting `ack`"
+    );
+    assert_eq!(proof["met"], true);
+    assert_eq!(proof["step"], "authorized");
+    assert_eq!(proof["assertions"].as_array().unwrap().len(), 1);
+    assert_eq!(proof["assertions"][0]["query"], "ack");
+    assert_eq!(proof["assertions"][0]["actual"], "string <success>");
+    let kinds: Vec<&str> = proof["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["notification", "acknowledgement"]);
+
+    // An item whose proof asks for more than the case asserted: what was met, what was not.
+    let path = dir
+        .path()
+        .join("HM-01/first-time-payment-tokenize-enabled.json");
+    let case: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(case["proves"], false);
+    let met: Vec<bool> = case["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["met"].as_bool().unwrap())
+        .collect();
+    assert_eq!(met, [false, true, true, false], "{}", case["proof"]);
 }

@@ -1,12 +1,13 @@
 //! A realistic run against the bundled checklist: a few flows, a matrix, a failure, items left
-//! missing, and exchanges carrying card data and a registered secret.
+//! missing or not proven (the flows assert no inquiry), and exchanges and assertions carrying
+//! card data and a registered secret.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use apoflow::checklist::Checklist;
-use apoflow::report::coverage::CaseOutcome;
-use apoflow::report::evidence::{CaseEvidence, Exchange, ExchangeKind, RunInfo};
+use apoflow::report::coverage::{CaseOutcome, Held, StepOutcome};
+use apoflow::report::evidence::{CaseEvidence, Exchange, ExchangeKind, RunInfo, Subject};
 use serde_json::json;
 
 /// A Luhn-valid test card number that must never reach a file.
@@ -29,7 +30,112 @@ pub fn run_info() -> RunInfo {
         started: "2026-11-25T21:00:00Z".parse().expect("timestamp"),
         duration: Duration::from_millis(12_345),
         target: "embedded sandbox (http://127.0.0.1:41234)".to_owned(),
+        subject: Some(Subject {
+            name: "example".to_owned(),
+            url: "http://127.0.0.1:8710".to_owned(),
+            command: "python shop.py".to_owned(),
+        }),
+        label: Some("shop@1a2b3c4".to_owned()),
     }
+}
+
+/// A step of the support run, with its assertions (query, expected, actual), all holding
+/// unless `passed` is false.
+pub fn step(
+    name: &str,
+    kind: &str,
+    passed: bool,
+    assertions: &[(&str, &str, &str)],
+) -> StepOutcome {
+    StepOutcome {
+        name: name.to_owned(),
+        kind: kind.to_owned(),
+        api: None,
+        passed,
+        assertions: assertions
+            .iter()
+            .map(|(query, expected, actual)| Held {
+                query: (*query).to_owned(),
+                expected: (*expected).to_owned(),
+                actual: (*actual).to_owned(),
+                passed,
+            })
+            .collect(),
+    }
+}
+
+/// One passed case covering every item of `checklist`, with one step per requirement of each
+/// item's proof that asserts exactly what it asks.
+pub fn proving_everything(checklist: &Checklist) -> CaseOutcome {
+    let steps = checklist
+        .items
+        .iter()
+        .flat_map(|item| &item.proof)
+        .map(|r| {
+            let checks: Vec<(&str, &str, &str)> = if r.checks.is_empty() {
+                vec![("status", "integer <200>", "integer <200>")]
+            } else {
+                r.checks.iter().map(|c| (c.as_str(), "x", "x")).collect()
+            };
+            let mut s = step("proof", r.step.as_deref().unwrap_or("http"), true, &checks);
+            s.api.clone_from(&r.api);
+            s
+        })
+        .collect();
+    CaseOutcome {
+        file: PathBuf::from("flows/all.yaml"),
+        flow: "Everything".to_owned(),
+        case: None,
+        covers: checklist.items.iter().map(|i| i.id.clone()).collect(),
+        passed: true,
+        steps,
+    }
+}
+
+/// The steps behind [`payment_exchanges`]: pay, the buyer, the notification (failed when the
+/// case failed). No inquiry: items whose proof asks for one are not proven.
+fn payment_steps(passed: bool) -> Vec<StepOutcome> {
+    vec![
+        step(
+            "pay",
+            "pay",
+            true,
+            &[
+                ("signature", "string <valid>", "string <valid>"),
+                (
+                    "$.result.resultCode",
+                    "string <PAYMENT_IN_PROCESS>",
+                    "string <PAYMENT_IN_PROCESS>",
+                ),
+            ],
+        ),
+        step(
+            "buyer",
+            "redirect",
+            true,
+            &[(
+                "landed_on",
+                "starts with string <http://127.0.0.1:41235/return>",
+                "string <http://127.0.0.1:41235/return>",
+            )],
+        ),
+        step(
+            "authorized",
+            "notify",
+            passed,
+            &[
+                ("signature", "string <valid>", "string <valid>"),
+                ("ack", "string <success>", "string <success>"),
+                ("$.result.resultStatus", "string <S>", "string <S>"),
+                (
+                    "$.paymentResultInfo.cardToken",
+                    "something",
+                    // An assertion's actual value is masked too.
+                    &format!("string <tok-1 for {PAN}>"),
+                ),
+            ],
+        ),
+    ]
 }
 
 fn outcome(
@@ -45,6 +151,7 @@ fn outcome(
         case: case.map(str::to_owned),
         covers: covers.iter().map(|c| (*c).to_owned()).collect(),
         passed,
+        steps: payment_steps(passed),
     }
 }
 
@@ -52,6 +159,10 @@ fn outcome(
 fn payment_exchanges() -> Vec<Exchange> {
     let ex = |step: &str, kind, at_ms, summary: &str, data| Exchange {
         step: step.to_owned(),
+        step_index: ["pay", "buyer", "authorized"]
+            .iter()
+            .position(|s| *s == step)
+            .unwrap_or(0),
         kind,
         at_ms,
         summary: summary.to_owned(),

@@ -34,7 +34,7 @@ use serde_saphyr::{Location, Spanned};
 use super::Apo;
 use super::event::{Event, EventSender};
 use super::poll::{DEFAULT_EVERY, DEFAULT_WITHIN, poll};
-use super::result::{Message, MessageKind, Status, StepResult};
+use super::result::{Message, MessageKind, Status, StepKind, StepResult};
 use super::scope::Scope;
 use crate::apo::endpoint::Endpoint;
 use crate::diag::{Diagnostic, SourceFile};
@@ -224,6 +224,23 @@ pub(crate) fn step_name(planned: &PlannedStep) -> String {
     "step".to_owned()
 }
 
+/// What the step does, for checklist proof rules: its action's name, and the API a
+/// `received` step observes.
+fn step_kind(step: &Step) -> StepKind {
+    let action = match Action::of(step) {
+        Some(action) => action.kind(),
+        None if step.sleep.is_some() => "sleep",
+        None if step.use_flow.is_some() => "use",
+        None => "",
+    };
+    let api = step.received.as_ref().and_then(|r| {
+        Endpoint::ALL
+            .into_iter()
+            .find(|e| e.step_name() == r.value.api.value)
+    });
+    StepKind { action, api }
+}
+
 /// A step's action that sends something and observes an answer.
 #[derive(Clone, Copy)]
 enum Action<'a> {
@@ -295,6 +312,7 @@ pub(crate) fn blank(planned: &PlannedStep, name: String, status: Status) -> Step
     StepResult {
         name,
         id: planned.step.id.as_ref().map(|i| i.value.clone()),
+        kind: step_kind(&planned.step),
         file: planned.file.path.clone(),
         line: planned.line,
         column: planned.column,
