@@ -6,6 +6,8 @@ mod support;
 
 #[path = "sandbox/journal.rs"]
 mod journal;
+#[path = "sandbox/scenarios.rs"]
+mod scenarios;
 #[path = "sandbox/tls.rs"]
 mod tls;
 

@@ -10,6 +10,8 @@ use std::fmt;
 
 use serde_json::{Value, json};
 
+use super::endpoint::Endpoint;
+
 /// The fixed acknowledgement a merchant returns for a notification (HTTP 200, this exact body;
 /// shared/reference/apo-api.md §7.3). Anything else makes APO resend.
 pub const NOTIFY_ACK_SUCCESS_BODY: &str =
@@ -200,6 +202,79 @@ impl ResultCode {
     }
 }
 
+/// The result codes APO documents for every API (shared/reference/apo-api.md §5.1), besides
+/// SUCCESS.
+const COMMON: &[ResultCode] = &[
+    ResultCode::AccessDenied,
+    ResultCode::InvalidApi,
+    ResultCode::InvalidClient,
+    ResultCode::UnknownClient,
+    ResultCode::InvalidSignature,
+    ResultCode::KeyNotFound,
+    ResultCode::MediaTypeNotAcceptable,
+    ResultCode::MethodNotSupported,
+    ResultCode::NoInterfaceDef,
+    ResultCode::MerchantNotRegistered,
+    ResultCode::ParamIllegal,
+    ResultCode::ProcessFail,
+    ResultCode::RepeatReqInconsistent,
+    ResultCode::RiskReject,
+    ResultCode::SystemError,
+    ResultCode::RequestTrafficExceedLimit,
+    ResultCode::UnknownException,
+];
+
+/// The result codes APO documents for one API besides [`COMMON`] (apo-api.md §5.2–§5.6; the
+/// cancel, refund and inquiry tables are partly UNCONFIRMED there, and follow the sandbox's own
+/// choices for those cases).
+fn specific(endpoint: Endpoint) -> &'static [ResultCode] {
+    use ResultCode as C;
+    match endpoint {
+        Endpoint::Pay => &[
+            C::Success,
+            C::PaymentInProcess,
+            C::CurrencyNotSupport,
+            C::OrderIsCanceled,
+            C::OrderIsClosed,
+            C::InvalidPaymentMethodMetaData,
+            C::UserBalanceNotEnough,
+        ],
+        Endpoint::InquiryPayment | Endpoint::InquiryRefund => &[C::OrderNotExist],
+        Endpoint::Capture => &[
+            C::AuthCancelled,
+            C::AuthExpired,
+            C::AuthNotFound,
+            C::CaptureAmountExceedAuthLimit,
+            C::CaptureInProcess,
+            C::CurrencyNotSupport,
+            C::MultiCaptureNotSupported,
+            C::OrderIsCanceled,
+            C::OrderStatusInvalid,
+            C::UserBalanceNotEnough,
+        ],
+        Endpoint::Cancel => &[
+            C::OrderNotExist,
+            C::OrderStatusInvalid,
+            C::CancelWindowExceed,
+            C::OrderIsClosed,
+        ],
+        Endpoint::Refund => &[
+            C::RefundAmountExceed,
+            C::RefundWindowExceed,
+            C::RefundInProcess,
+            C::OrderNotExist,
+            C::OrderStatusInvalid,
+        ],
+    }
+}
+
+/// Every result code APO documents for `endpoint`'s answer: the API's own codes, then the
+/// common ones. SUCCESS is listed for pay only, where it means a synchronous authorization;
+/// the other APIs answer SUCCESS whenever the call itself is valid.
+pub fn documented_for(endpoint: Endpoint) -> impl Iterator<Item = ResultCode> {
+    specific(endpoint).iter().chain(COMMON).copied()
+}
+
 /// A `result` object with any code, status and message (a specific message instead of the
 /// table's, or a code outside the table, such as a test card's outcome).
 pub fn result_json(code: &str, status: ResultStatus, message: &str) -> Value {
@@ -225,6 +300,22 @@ mod tests {
             assert!(!c.message().is_empty());
         }
         assert_eq!(ResultCode::from_code("NOPE"), None);
+    }
+
+    #[test]
+    fn every_api_documents_unknown_exception_and_its_own_codes_once() {
+        for endpoint in Endpoint::ALL {
+            let codes: Vec<ResultCode> = documented_for(endpoint).collect();
+            let unique: std::collections::HashSet<_> = codes.iter().collect();
+            assert_eq!(unique.len(), codes.len(), "{endpoint:?} lists a code twice");
+            assert!(codes.contains(&ResultCode::UnknownException));
+            assert_eq!(
+                codes.contains(&ResultCode::Success),
+                endpoint == Endpoint::Pay
+            );
+        }
+        assert!(documented_for(Endpoint::Capture).any(|c| c == ResultCode::CaptureInProcess));
+        assert!(!documented_for(Endpoint::Pay).any(|c| c == ResultCode::CaptureInProcess));
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! routed and verified by their path.
 //!
 //! Every call, failures included (bad signature, unknown client, malformed JSON, unknown API),
-//! is recorded in the request journal (`journal.rs`) with the answer it got.
+//! is recorded in the request journal (`journal.rs`) with the answer it got. A verified call
+//! may meet an error scenario (`scenarios/`), which forces its answer, delays it or drops it.
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ use super::App;
 use super::clock::iso;
 use super::error::ApoError;
 use super::journal::{Call, Verdict};
+use super::scenarios::Forced;
 use super::state::Handled;
 use crate::apo::client::CONTENT_TYPE;
 use crate::apo::endpoint::Endpoint;
@@ -75,13 +77,26 @@ pub(super) async fn call(State(app): State<Arc<App>>, req: Request) -> Response 
         Ok(_) => Verdict::Valid,
         Err((v, _)) => *v,
     };
-    let outcome = handle(
-        &app,
-        not_post,
-        endpoint,
-        &received,
-        auth.map_err(|(_, e)| e),
-    );
+    // Error scenarios apply to verified calls of a known API only.
+    let forced = match (endpoint, &auth, &received.body) {
+        (Some(e), Ok(_), Some(body)) if !not_post => {
+            app.scenarios.take(e, &received.client_id, body, &app.state)
+        }
+        _ => None,
+    };
+    let real = || {
+        handle(
+            &app,
+            not_post,
+            endpoint,
+            &received,
+            auth.map_err(|(_, e)| e),
+        )
+    };
+    let outcome = match &forced {
+        Some(f) => f.run(&app.state, &received.client_id, real),
+        None => real(),
+    };
     let body = match outcome {
         Ok((body, notices)) => {
             app.notifier.enqueue(notices, app.state.clock.now());
@@ -92,7 +107,11 @@ pub(super) async fn call(State(app): State<Arc<App>>, req: Request) -> Response 
             e.body()
         }
     };
-    answer(&app, received, endpoint, verdict, body)
+    let response = answer(&app, received, endpoint, verdict, body, forced.as_ref());
+    match forced {
+        Some(f) => f.deliver(response).await,
+        None => response,
+    }
 }
 
 /// A request as it arrived: what the journal keeps and what verification reads.
@@ -124,13 +143,15 @@ async fn receive(req: Request) -> Received {
     }
 }
 
-/// Journals the call, then signs and sends the answer.
+/// Journals the call (with the error scenario that forced its answer, if any), then signs the
+/// answer.
 fn answer(
     app: &App,
     r: Received,
     endpoint: Option<Endpoint>,
     signature: Verdict,
     body: Value,
+    forced: Option<&Forced>,
 ) -> Response {
     let response = respond(app, &r.path, &r.client_id, &body);
     app.journal.record(Call {
@@ -142,6 +163,7 @@ fn answer(
         body: r.body.map(|b| b.to_vec()).unwrap_or_default(),
         signature,
         response: body,
+        scenario: forced.map(Forced::to_json),
     });
     response
 }
@@ -270,5 +292,5 @@ pub(super) async fn unknown_path(State(app): State<Arc<App>>, req: Request) -> R
         ResultCode::NoInterfaceDef,
         format!("API is not defined: {path}"),
     );
-    answer(&app, received, None, verdict, err.body())
+    answer(&app, received, None, verdict, err.body(), None)
 }

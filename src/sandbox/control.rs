@@ -58,16 +58,18 @@ pub(super) async fn guard(
     }
 }
 
-fn bad(status: StatusCode, message: &str) -> Response {
+/// A JSON error answer: `{"error": message}`.
+pub(super) fn bad(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
-/// `POST /_sandbox/reset`: forget every payment, token, delivery, fault and journaled call; real
-/// time again.
+/// `POST /_sandbox/reset`: forget every payment, token, delivery, fault, error scenario and
+/// journaled call; real time again.
 pub(super) async fn reset(State(app): State<Arc<App>>) -> Response {
     app.state.reset();
     app.notifier.reset();
     app.journal.reset();
+    app.scenarios.clear();
     Json(json!({ "reset": true })).into_response()
 }
 

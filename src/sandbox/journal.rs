@@ -80,8 +80,11 @@ pub struct Call {
     pub body: Vec<u8>,
     /// What the signature proved.
     pub signature: Verdict,
-    /// The JSON body the sandbox answered.
+    /// The JSON body the sandbox answered (or, for a dropped connection, meant to).
     pub response: Value,
+    /// The error scenario that forced the answer (`/_sandbox/scenarios`), as
+    /// `{"id", "result", "delayMs", "drop"}`.
+    pub scenario: Option<Value>,
 }
 
 /// A journal entry: the call plus what is derived from it once, at record time.
@@ -167,6 +170,8 @@ impl Entry {
             "response": c.response,
             "resultStatus": result.get("resultStatus"),
             "resultCode": result.get("resultCode"),
+            "forced": c.scenario.is_some(),
+            "scenario": c.scenario,
             "paymentId": self.payment_id,
             "paymentRequestId": self.payment_request_id,
         })
@@ -296,6 +301,7 @@ mod tests {
             body: body.as_bytes().to_vec(),
             signature: Verdict::Valid,
             response,
+            scenario: None,
         }
     }
 
@@ -327,6 +333,10 @@ mod tests {
         assert_eq!(e["resultStatus"], "U");
         assert_eq!(e["paymentId"], "P1");
         assert_eq!(e["paymentRequestId"], "r1");
+        assert_eq!(
+            (&e["forced"], &e["scenario"]),
+            (&json!(false), &Value::Null)
+        );
         assert_eq!(list["dropped"], 0);
     }
 

@@ -7,6 +7,7 @@
 //!  State returns Notices ─► Notifier (signed POSTs, retry schedule on the virtual Clock)
 //!  every API call (failures too) ─► journal.rs (GET /_sandbox/calls)
 //!  tests / flows ──/_sandbox/…──► control.rs (reset, clock, faults, deliveries, calls)
+//!  error scenarios (POST /_sandbox/scenarios) ─► scenarios/: forced answers, delays, drops
 //! ```
 //! Start it on a pre-bound listener with [`start`]; the returned [`SandboxHandle`] stops it
 //! when dropped. With [`Config::tls_dir`] it serves HTTPS with a certificate from a local CA
@@ -23,6 +24,7 @@ mod journal;
 mod notifier;
 mod payment;
 mod routes;
+mod scenarios;
 mod state;
 mod tls;
 mod tokens;
@@ -136,6 +138,7 @@ struct App {
     state: Arc<state::State>,
     notifier: Arc<notifier::Notifier>,
     journal: journal::Journal,
+    scenarios: scenarios::Scenarios,
     config: Config,
 }
 
@@ -211,6 +214,7 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
         state: state.clone(),
         notifier: notifier.clone(),
         journal: journal::Journal::new(seq),
+        scenarios: scenarios::Scenarios::default(),
         config,
     });
     let (tx, rx) = oneshot::channel::<()>();

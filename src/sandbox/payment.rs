@@ -491,6 +491,26 @@ impl Payment {
         self.finish(&card.outcome, vault, now)
     }
 
+    /// Authorizes a payment still waiting for the buyer at once, as a synchronous `S` pay does
+    /// (an error scenario forcing SUCCESS): with its saved card, else with `card`; no 3-D
+    /// Secure, no slow authorization. Returns the PAYMENT_RESULT (and, with AUTOMATIC
+    /// capture, CAPTURE_RESULT) notices; nothing happens to a payment no longer waiting.
+    pub fn authorize_at_once(
+        &mut self,
+        card: CardProfile,
+        vault: &mut Vault,
+        now: Timestamp,
+    ) -> Vec<Notice> {
+        if self.status != Status::Processing || self.pending_until.is_some() {
+            return Vec::new();
+        }
+        self.awaiting_challenge = false;
+        if self.card.is_none() {
+            self.card = Some(card);
+        }
+        self.finish(ResultCode::Success.code(), vault, now)
+    }
+
     /// Time-driven transitions: a slow authorization settles, an unpaid payment expires.
     pub fn tick(&mut self, vault: &mut Vault, now: Timestamp) -> Vec<Notice> {
         if self.status != Status::Processing {
@@ -816,6 +836,22 @@ mod tests {
         assert_eq!(
             p.capture(&cap("c3", 1), late).unwrap_err().code,
             ResultCode::AuthExpired
+        );
+    }
+
+    #[test]
+    fn authorizing_at_once_pays_and_notifies_only_a_waiting_payment() {
+        let mut p = payment(false);
+        let mut v = Vault::default();
+        let now = Timestamp::now();
+        let n = p.authorize_at_once(card("4054695723100768"), &mut v, now);
+        assert_eq!(p.status, Status::Success);
+        assert_eq!(p.pay_body()["result"]["resultCode"], "SUCCESS");
+        let types: Vec<_> = n.iter().map(|n| n.notify_type).collect();
+        assert_eq!(types, ["PAYMENT_RESULT", "CAPTURE_RESULT"]);
+        assert!(
+            p.authorize_at_once(card("4054695723100768"), &mut v, now)
+                .is_empty()
         );
     }
 

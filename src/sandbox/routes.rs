@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::{Router, middleware};
 
-use super::{App, api, control, hosted_page};
+use super::{App, api, control, hosted_page, scenarios};
 
 /// The sandbox's router.
 pub(super) fn app(app: Arc<App>) -> Router {
@@ -18,6 +18,13 @@ pub(super) fn app(app: Arc<App>) -> Router {
         .route("/deliveries/{id}/resend", post(control::resend))
         .route("/notifications", post(control::notifications))
         .route("/calls", get(control::calls))
+        .route(
+            "/scenarios",
+            get(scenarios::list)
+                .post(scenarios::add)
+                .delete(scenarios::clear),
+        )
+        .route("/scenarios/{id}", delete(scenarios::remove))
         .route_layer(middleware::from_fn_with_state(app.clone(), control::guard))
         // After the guard's layer, so open to every caller (readiness checks from elsewhere).
         .route("/health", get(control::health));

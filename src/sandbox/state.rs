@@ -274,6 +274,51 @@ impl State {
         Ok((body, Vec::new()))
     }
 
+    /// The paymentId a call is about: its `paymentId`, else the payment of its
+    /// `paymentRequestId`, else the payment refunded by its `refundRequestId` or `refundId`
+    /// (for this client); `None` when the call names no payment the sandbox knows.
+    pub fn payment_of(&self, client: &str, body: &Value) -> Option<String> {
+        let field = |name: &str| body.get(name).and_then(Value::as_str);
+        if let Some(id) = field("paymentId") {
+            return Some(id.to_owned());
+        }
+        let store = self.lock();
+        if let Some(rid) = field("paymentRequestId") {
+            return store
+                .by_request
+                .get(&(client.to_owned(), rid.to_owned()))
+                .cloned();
+        }
+        let key = match (field("refundRequestId"), field("refundId")) {
+            (Some(rid), _) => (client.to_owned(), rid.to_owned()),
+            (None, Some(id)) => store.refund_ids.get(id).filter(|k| k.0 == client)?.clone(),
+            (None, None) => return None,
+        };
+        store.refunds.get(&key).map(|(pid, ..)| pid.clone())
+    }
+
+    /// Authorizes the client's payment at once (an error scenario forcing a synchronous `S`
+    /// on pay; see [`Payment::authorize_at_once`]), with `card` unless it has a saved one.
+    /// Returns its pay answer and the notices; `None` for an unknown payment.
+    pub fn authorize_now(
+        &self,
+        client: &str,
+        payment_id: &str,
+        card: CardProfile,
+    ) -> Option<(Value, Vec<Notice>)> {
+        let now = self.clock.now();
+        let mut store = self.lock();
+        let Store {
+            payments, vault, ..
+        } = &mut *store;
+        let p = payments
+            .get_mut(payment_id)
+            .filter(|p| p.client_id == client)?;
+        let mut notices = p.tick(vault, now);
+        notices.extend(p.authorize_at_once(card, vault, now));
+        Some((p.pay_body(), notices))
+    }
+
     /// Time-driven transitions of every payment (expiry, slow authorizations), plus the
     /// notices of transitions noticed during API calls.
     pub fn sweep(&self) -> Vec<Notice> {

@@ -99,14 +99,27 @@ impl Client {
 
     /// Sends raw bytes to a path with the given headers; checks the response signature.
     pub async fn send(&self, path: &str, headers: &[(&str, String)], body: Vec<u8>) -> Answer {
+        self.try_send(path, headers, body)
+            .await
+            .expect("sandbox answers")
+    }
+
+    /// [`Client::send`], with the transport error (time-out, connection closed) when there is
+    /// no answer.
+    pub async fn try_send(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<Answer, reqwest::Error> {
         let mut req = self.http.post(format!("{}{path}", self.base)).body(body);
         for (k, v) in headers {
             req = req.header(*k, v);
         }
-        let resp = req.send().await.expect("sandbox answers");
+        let resp = req.send().await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let bytes = resp.bytes().await.unwrap();
+        let bytes = resp.bytes().await?;
         let h = |n: &str| {
             headers
                 .get(n)
@@ -121,20 +134,27 @@ impl Client {
         )
         .unwrap_or_else(|e| panic!("response to {path} is not signed by the sandbox key: {e}"));
         let body = serde_json::from_slice(&bytes).expect("JSON body");
-        Answer {
+        Ok(Answer {
             status,
             headers,
             body,
-        }
+        })
     }
 
     /// A correctly signed call to one API under the sandbox path.
     pub async fn call(&self, api: &str, body: &Value) -> Value {
+        self.try_call(api, body).await.expect("sandbox answers")
+    }
+
+    /// [`Client::call`], with the transport error when there is no answer.
+    pub async fn try_call(&self, api: &str, body: &Value) -> Result<Value, reqwest::Error> {
         let path = format!("/ams/sandbox/api/v1/payments/{api}");
         let bytes = serde_json::to_vec(body).unwrap();
-        let answer = self.send(&path, &self.signed(&path, &bytes), bytes).await;
+        let answer = self
+            .try_send(&path, &self.signed(&path, &bytes), bytes)
+            .await?;
         assert_eq!(answer.status, 200);
-        answer.body
+        Ok(answer.body)
     }
 
     pub fn signed(&self, path: &str, body: &[u8]) -> Vec<(&'static str, String)> {
@@ -160,6 +180,23 @@ impl Client {
         let resp = req.send().await.unwrap();
         assert_eq!(resp.status(), 200, "control {path}");
         resp.json().await.unwrap()
+    }
+
+    /// Any control request (`GET`, `POST` with a JSON body, `DELETE`): its status and JSON.
+    pub async fn control_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}/_sandbox/{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap())
     }
 
     pub async fn advance(&self, seconds: u64) {
