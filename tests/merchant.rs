@@ -2,8 +2,9 @@
 //! shop (examples/merchant-python: the official SDK `global-open-sdk-python`, unmodified, over
 //! verified TLS on port 443) against the embedded sandbox, runs flows/merchant/ and stops it.
 //!
-//! - the clean shop passes every bundled merchant flow; each planted bug (`MERCHANT_BUG`) fails
-//!   the flows that catch it, naming what the merchant did wrong;
+//! - the clean shop passes every bundled merchant flow and every item of
+//!   checklists/apo-merchant-hosted.yaml; each planted bug (`MERCHANT_BUG`) fails exactly its
+//!   own checklist items, and a step that names what the merchant did wrong;
 //! - a merchant that exits early, never gets ready or finds its port taken: exit 2 before any
 //!   flow runs, with its last output lines; Ctrl-C stops it; nothing is left running;
 //! - `--target` with a `ca_file` runs the card library over HTTPS against a standalone
@@ -55,7 +56,8 @@ tls_dir = "tls"
     )
 }
 
-/// `apoflow run --merchant example flows/merchant/` from the repository, with a bug planted.
+/// `apoflow run --merchant example --checklist checklists/apo-merchant-hosted.yaml
+/// flows/merchant/` from the repository, with a bug planted.
 fn run_example(bug: Option<&str>) -> Output {
     let s = Scratch::new();
     let config = example_config(&s);
@@ -69,6 +71,8 @@ fn run_example(bug: Option<&str>) -> Output {
             "example",
             "--config",
             config,
+            "--checklist",
+            "checklists/apo-merchant-hosted.yaml",
             "flows/merchant/",
         ],
         &env,
@@ -92,22 +96,39 @@ fn failed_steps(out: &Output) -> BTreeSet<(String, String)> {
     failed
 }
 
+/// The checklist items the coverage table does not show as passed, with their status.
+fn unpassed_items(out: &Output) -> BTreeSet<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("MR-"))
+        .filter(|l| !l.trim_end().ends_with("passed"))
+        .filter_map(|l| {
+            let id = l.split_whitespace().next()?;
+            let status = l.split_whitespace().last()?;
+            Some(format!("{id} {status}"))
+        })
+        .collect()
+}
+
 #[test]
-fn the_clean_example_shop_passes_every_merchant_flow() {
+fn the_clean_example_shop_passes_every_merchant_flow_and_checklist_item() {
     let out = run_example(None);
     let text = both(&out);
     assert_eq!(code(&out), 0, "{text}");
     assert!(text.contains(" 0 failed, 0 errored"), "{text}");
-    // The shop really ran, through the official SDK, and was stopped.
+    assert!(
+        text.contains("14 items: 14 passed, 0 failed, 0 not proven, 0 missing"),
+        "{text}"
+    );
     assert!(
         !text.contains("4054695723100768"),
         "a card number leaked:\n{text}"
     );
 }
 
-/// Runs the shop with `bug` and checks that every `(flow, step)` in `expected` is among the
-/// failures (more merchant flows may catch the same bug).
-fn assert_bug_caught(bug: &str, expected: &[(&str, &str)]) {
+/// Runs the shop with `bug`: exactly `items` fail, and `step` of `flow` is among the failed
+/// steps, naming what the merchant did wrong.
+fn assert_bug_caught(bug: &str, items: &[&str], (flow, step): (&str, &str)) {
     let out = run_example(Some(bug));
     let text = both(&out);
     assert_eq!(
@@ -115,13 +136,17 @@ fn assert_bug_caught(bug: &str, expected: &[(&str, &str)]) {
         1,
         "MERCHANT_BUG={bug} must fail the run:\n{text}"
     );
+    let expected: BTreeSet<String> = items.iter().map(|i| format!("{i} FAILED")).collect();
+    assert_eq!(
+        unpassed_items(&out),
+        expected,
+        "MERCHANT_BUG={bug}:\n{text}"
+    );
     let failed = failed_steps(&out);
-    for (flow, step) in expected {
-        assert!(
-            failed.contains(&((*flow).to_owned(), (*step).to_owned())),
-            "MERCHANT_BUG={bug}: expected `{step}` of {flow} to fail; failed: {failed:#?}\n{text}"
-        );
-    }
+    assert!(
+        failed.contains(&(flow.to_owned(), step.to_owned())),
+        "MERCHANT_BUG={bug}: expected `{step}` of {flow} to fail; failed: {failed:#?}\n{text}"
+    );
     // After a failure the shop's own last lines explain it.
     assert!(text.contains("merchant `example` stopped"), "{text}");
 }
@@ -130,10 +155,14 @@ fn assert_bug_caught(bug: &str, expected: &[(&str, &str)]) {
 fn a_wrong_acknowledgement_is_caught() {
     assert_bug_caught(
         "wrong_ack",
-        &[(
+        &[
+            "MR-01", "MR-04", "MR-05", "MR-06", "MR-07", "MR-08", "MR-10", "MR-11", "MR-13",
+            "MR-14",
+        ],
+        (
             "flows/merchant/auto-capture.yaml",
             "the webhook acknowledges PAYMENT_RESULT in the fixed format, in time",
-        )],
+        ),
     );
 }
 
@@ -141,10 +170,11 @@ fn a_wrong_acknowledgement_is_caught() {
 fn a_return_page_that_trusts_the_buyer_is_caught() {
     assert_bug_caught(
         "trust_return",
-        &[(
-            "flows/merchant/declined.yaml",
-            "the buyer's card is declined and the return page says so",
-        )],
+        &["MR-09"],
+        (
+            "flows/merchant/return-page-truth.yaml",
+            "the buyer returns and the page shows what APO says",
+        ),
     );
 }
 
@@ -152,10 +182,56 @@ fn a_return_page_that_trusts_the_buyer_is_caught() {
 fn a_notification_processed_twice_is_caught() {
     assert_bug_caught(
         "non_idempotent",
-        &[(
+        &["MR-07", "MR-08"],
+        (
             "flows/merchant/resend-processed-once.yaml",
             "the shop applied the payment result once",
-        )],
+        ),
+    );
+}
+
+#[test]
+fn a_webhook_that_skips_verification_is_caught() {
+    assert_bug_caught(
+        "skip_verify",
+        &["MR-05"],
+        (
+            "flows/merchant/forged-notifications.yaml",
+            "a forged CAPTURE_RESULT ({{ forge }}) is rejected",
+        ),
+    );
+}
+
+#[test]
+fn a_new_request_id_on_retry_is_caught() {
+    assert_bug_caught(
+        "new_id_on_retry",
+        &["MR-02", "MR-03"],
+        (
+            "flows/merchant/pay-pending-inquiry.yaml",
+            "the shop tried pay three times, always with the same paymentRequestId",
+        ),
+    );
+}
+
+#[test]
+fn an_order_left_pending_after_a_failure_is_caught() {
+    assert_bug_caught(
+        "ignore_fail",
+        &["MR-04", "MR-09", "MR-10"],
+        ("flows/merchant/risk-rejected.yaml", "the order is failed"),
+    );
+}
+
+#[test]
+fn a_shop_that_never_inquires_is_caught() {
+    assert_bug_caught(
+        "no_inquiry",
+        &["MR-02", "MR-03", "MR-09"],
+        (
+            "flows/merchant/pay-pending-inquiry.yaml",
+            "then asked APO, which has the payment waiting for the buyer",
+        ),
     );
 }
 

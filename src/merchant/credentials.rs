@@ -53,11 +53,13 @@ impl<'a> Wiring<'a> {
         })
     }
 
-    /// Registers its client id, public key and dashboard-level notification URL.
+    /// Registers its client id, public key and dashboard-level notification URL, and asks that
+    /// its buyers return after its notification (`sandbox::Config::notify_before_return`).
     pub fn register(&self, config: &mut crate::sandbox::Config) {
         let id = self.spec.client_id();
         config.register_merchant(&id, self.public_key.clone());
         config.default_notify_url(&id, self.spec.notify_url.as_ref().map(|u| u.to_string()));
+        config.notify_before_return(&id);
     }
 
     /// The merchant as configured.

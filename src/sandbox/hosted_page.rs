@@ -270,10 +270,21 @@ fn not_found() -> Response {
     )
 }
 
-/// Where a page action leads.
-fn after(app: &App, result: PageResult) -> Response {
+/// How long the buyer's return waits for the first delivery of the notifications the page
+/// action caused (see [`after`]).
+pub const RETURN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Where a page action leads. For a client registered with
+/// [`super::Config::notify_before_return`], the first delivery attempt of the notifications the
+/// action caused is awaited (at most [`RETURN_WAIT`]) before the buyer is sent back.
+async fn after(app: &App, result: PageResult) -> Response {
     let (result, notices) = result;
-    send(app, notices);
+    let ids = app.notifier.enqueue(notices, app.state.clock.now());
+    if let Ok((Next::Merchant, p)) = &result
+        && app.config.notify_first.contains(&p.client_id)
+    {
+        app.notifier.first_attempts(&ids, RETURN_WAIT).await;
+    }
     match result {
         Err(PageError::NotFound) => not_found(),
         Err(PageError::NotWaiting(p)) => {
@@ -348,7 +359,7 @@ pub(super) async fn submit(
         return not_found();
     };
     if p.is_saved_card() {
-        return after(&app, app.state.handle_confirm_saved(&id));
+        return after(&app, app.state.handle_confirm_saved(&id)).await;
     }
     let values = parse_form(&body);
     match check_card(&values, app.state.clock.now()) {
@@ -368,7 +379,7 @@ pub(super) async fn submit(
                 return not_found();
             };
             drop(digits);
-            after(&app, app.state.handle_card(&id, card, consent))
+            after(&app, app.state.handle_card(&id, card, consent)).await
         }
     }
 }
@@ -424,7 +435,7 @@ pub(super) async fn answer_challenge(
             );
         }
     };
-    after(&app, app.state.handle_challenge(&id, answer))
+    after(&app, app.state.handle_challenge(&id, answer)).await
 }
 
 #[cfg(test)]

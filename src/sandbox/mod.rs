@@ -50,6 +50,9 @@ use crate::apo::target::{
 pub struct Config {
     merchants: HashMap<String, PublicKey>,
     notify_urls: HashMap<String, String>,
+    /// Clients whose buyers return only after the merchant heard from APO (see
+    /// [`Config::notify_before_return`]).
+    notify_first: std::collections::HashSet<String>,
     apo_key: PrivateKey,
     control_token: Option<String>,
     http: Option<reqwest::Client>,
@@ -71,6 +74,7 @@ impl Config {
         Ok(Config {
             merchants,
             notify_urls: HashMap::new(),
+            notify_first: std::collections::HashSet::new(),
             apo_key: PrivateKey::from_text(EMBEDDED_APO_PRIVATE_PEM)?,
             control_token: None,
             http: None,
@@ -92,6 +96,15 @@ impl Config {
             Some(url) => self.notify_urls.insert(client_id.to_owned(), url),
             None => self.notify_urls.remove(client_id),
         };
+    }
+
+    /// For this client (a merchant under test), the hosted page sends the buyer back only after
+    /// the first delivery attempt of the notifications the payment caused has completed (at
+    /// most two seconds), so that by default the merchant hears from APO before its buyer
+    /// returns, as it mostly does in production, and flows see one order; a delivery fault
+    /// (drop, delay) tests the other. Other clients' buyers return at once.
+    pub fn notify_before_return(&mut self, client_id: &str) {
+        self.notify_first.insert(client_id.to_owned());
     }
 
     /// The client's default notification URL, if one is set.

@@ -311,15 +311,17 @@ impl Notifier {
         self.book.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues notices for immediate sending.
-    pub fn enqueue(&self, notices: Vec<Notice>, now: Timestamp) {
+    /// Queues notices for immediate sending; returns their delivery ids.
+    pub fn enqueue(&self, notices: Vec<Notice>, now: Timestamp) -> Vec<u64> {
         if notices.is_empty() {
-            return;
+            return Vec::new();
         }
         let mut book = self.lock();
+        let mut ids = Vec::with_capacity(notices.len());
         for notice in notices {
             book.next_id += 1;
             let id = book.next_id;
+            ids.push(id);
             let body = Arc::new(serde_json::to_vec(&notice.body).unwrap_or_default());
             book.deliveries.push(Delivery {
                 id,
@@ -337,6 +339,29 @@ impl Notifier {
         book.evict();
         drop(book);
         self.wake.notify_one();
+        ids
+    }
+
+    /// Waits until each of these deliveries has had its first attempt (or is held, or gone),
+    /// for at most `limit`.
+    pub async fn first_attempts(&self, ids: &[u64], limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let waiting = {
+                let book = self.lock();
+                ids.iter().any(|id| {
+                    book.deliveries.iter().any(|d| {
+                        d.id == *id
+                            && d.attempts.is_empty()
+                            && matches!(d.stage, Stage::Pending | Stage::InFlight)
+                    })
+                })
+            };
+            if !waiting || tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Wakes the delivery loop (after the clock moved).
