@@ -201,23 +201,34 @@ impl CallFilter {
     /// is an error naming it.
     pub fn from_query(query: &HashMap<String, String>) -> Result<Self, String> {
         let mut f = CallFilter::default();
-        for (k, v) in query {
-            match k.as_str() {
-                "api" => f.api = Some(v.clone()),
-                "clientId" => f.client_id = Some(v.clone()),
-                "paymentId" => f.payment_id = Some(v.clone()),
-                "paymentRequestId" => f.payment_request_id = Some(v.clone()),
+        read_query(query, Self::PARAMS, |k, v| {
+            match k {
+                "api" => f.api = Some(v.to_owned()),
+                "clientId" => f.client_id = Some(v.to_owned()),
+                "paymentId" => f.payment_id = Some(v.to_owned()),
+                "paymentRequestId" => f.payment_request_id = Some(v.to_owned()),
                 "after" => f.after = Some(parse_after(v)?),
-                other => {
-                    return Err(format!(
-                        "unknown filter {other:?}; filters: {}",
-                        Self::PARAMS
-                    ));
-                }
+                _ => return Ok(false),
             }
-        }
+            Ok(true)
+        })?;
         Ok(f)
     }
+}
+
+/// Reads query parameters through `set`, which takes the ones it knows (`Ok(true)`); any other
+/// is an error listing `params`.
+pub fn read_query(
+    query: &HashMap<String, String>,
+    params: &str,
+    mut set: impl FnMut(&str, &str) -> Result<bool, String>,
+) -> Result<(), String> {
+    for (k, v) in query {
+        if !set(k, v)? {
+            return Err(format!("unknown filter {k:?}; filters: {params}"));
+        }
+    }
+    Ok(())
 }
 
 /// Parses an `after` cursor.

@@ -31,7 +31,7 @@ use tokio::sync::Notify;
 
 use super::clock::iso;
 use super::faults::{FaultBook, Faults, Scope};
-use super::journal::{Sequence, parse_after};
+use super::journal::{Sequence, parse_after, read_query};
 use super::payment::Notice;
 use super::state::State;
 use crate::apo::keys::PrivateKey;
@@ -227,20 +227,16 @@ impl DeliveryFilter {
     /// is an error naming it.
     pub fn from_query(query: &HashMap<String, String>) -> Result<Self, String> {
         let mut f = DeliveryFilter::default();
-        for (k, v) in query {
-            match k.as_str() {
-                "type" => f.notify_type = Some(v.clone()),
-                "paymentId" => f.payment_id = Some(v.clone()),
-                "clientId" => f.client_id = Some(v.clone()),
+        read_query(query, Self::PARAMS, |k, v| {
+            match k {
+                "type" => f.notify_type = Some(v.to_owned()),
+                "paymentId" => f.payment_id = Some(v.to_owned()),
+                "clientId" => f.client_id = Some(v.to_owned()),
                 "after" => f.after = Some(parse_after(v)?),
-                other => {
-                    return Err(format!(
-                        "unknown filter {other:?}; filters: {}",
-                        Self::PARAMS
-                    ));
-                }
+                _ => return Ok(false),
             }
-        }
+            Ok(true)
+        })?;
         Ok(f)
     }
 }
