@@ -13,8 +13,8 @@ use serde_saphyr::Spanned;
 use super::error::{LoadError, LoadErrorKind};
 use super::matrix;
 use super::model::{
-    ApoCall, CARDS_FILE, DeliveryAction, Flow, HttpAction, MAX_TIMES, NotifyAction,
-    NotifyMerchantAction, ReceivedAction, RedirectAction, SandboxAction, Step, named_cards,
+    ApoCall, DeliveryAction, Flow, HttpAction, MAX_TIMES, NotifyAction, NotifyMerchantAction,
+    ReceivedAction, RedirectAction, SandboxAction, Step,
 };
 use super::tags::is_valid_tag;
 use crate::diag::SourceFile;
@@ -1055,19 +1055,14 @@ impl Checker<'_> {
     }
 }
 
-/// The error for a card name that `fixtures/cards.yaml` (in the directory apoflow runs in)
-/// does not list; `None` when it does, or when there is no such file to check against.
+/// The error for a card name that the built-in test cards (fixtures/cards.yaml, compiled in)
+/// do not list; `None` when they do.
 fn unknown_card(name: &str) -> Option<LoadErrorKind> {
-    static NAMES: std::sync::OnceLock<Option<Vec<String>>> = std::sync::OnceLock::new();
-    let names = NAMES.get_or_init(|| {
-        let text = std::fs::read_to_string(CARDS_FILE).ok()?;
-        Some(named_cards(&text).into_iter().map(|(n, _)| n).collect())
-    });
-    let names = names.as_ref()?;
-    if names.iter().any(|n| n == name) {
+    let cards = crate::sandbox::cards::all();
+    if cards.iter().any(|c| c.name == name) {
         return None;
     }
-    let close = crate::diag::did_you_mean(name, names.iter().map(String::as_str));
+    let close = crate::diag::did_you_mean(name, cards.iter().map(|c| c.name.as_str()));
     Some(LoadErrorKind::UnknownCard {
         name: name.to_owned(),
         close: close.map(str::to_owned),

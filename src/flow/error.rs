@@ -131,7 +131,7 @@ pub(crate) enum LoadErrorKind {
     TimesOutOfRange(u32),
     /// A `change:` key that is not a JSONPath (the key).
     ChangeNotAPath(String),
-    /// A card name that `fixtures/cards.yaml` does not list (with a close one, if any).
+    /// A card name that the built-in test cards do not list (with a close one, if any).
     UnknownCard { name: String, close: Option<String> },
 }
 
@@ -308,7 +308,7 @@ impl LoadErrorKind {
             | LoadErrorKind::ReplayWithoutOf
             | LoadErrorKind::TimesOutOfRange(_)
             | LoadErrorKind::ChangeNotAPath(_) => "here".to_owned(),
-            LoadErrorKind::UnknownCard { .. } => "not in fixtures/cards.yaml".to_owned(),
+            LoadErrorKind::UnknownCard { .. } => "not a built-in test card".to_owned(),
         }
     }
 
@@ -375,7 +375,7 @@ impl LoadErrorKind {
                     None => format!("write one of {all}"),
                 }
             }
-            LoadErrorKind::BadCard(_) => "write a name from fixtures/cards.yaml, e.g. `card: visa_success`, or a map of quoted strings: `number`, `expiry` (MM/YY), `cvv` and, optionally, `holder`".to_owned(),
+            LoadErrorKind::BadCard(_) => "write a built-in test card's name, e.g. `card: visa_success`, or a map of quoted strings: `number`, `expiry` (MM/YY), `cvv` and, optionally, `holder`".to_owned(),
             LoadErrorKind::NotAFlag(_) => "write `true` or `false`, or a template that renders to one".to_owned(),
             LoadErrorKind::BodyNotAMap => "write the body's fields as a map, e.g. `body: { paymentId: \"{{ paymentId }}\" }`; for a body that is not JSON use `raw_body:`".to_owned(),
             LoadErrorKind::KeyFileNotFound { .. } => "a PEM or base64 private key file, relative to the directory apoflow runs in, e.g. `fixtures/keys/merchant-private.pem`".to_owned(),
@@ -388,7 +388,7 @@ impl LoadErrorKind {
             LoadErrorKind::TimesOutOfRange(_) => "each send is a real request to the merchant; a few copies show whether it is idempotent".to_owned(),
             LoadErrorKind::ChangeNotAPath(_) => "write `$.` and the field, e.g. `$.paymentAmount.value: \"1\"`".to_owned(),
             LoadErrorKind::UnknownCard { close: Some(close), .. } => format!("did you mean `{close}`?"),
-            LoadErrorKind::UnknownCard { close: None, .. } => "the cards are listed in fixtures/cards.yaml (and README.md, Test cards); or give the card inline".to_owned(),
+            LoadErrorKind::UnknownCard { close: None, .. } => "the built-in test cards are listed in README.md (Test cards); or give the card inline".to_owned(),
         })
     }
 }

@@ -292,7 +292,7 @@ pub struct RedirectAction {
     #[serde(default)]
     #[schemars(with = "Option<bool>")]
     pub return_page: Option<Spanned<bool>>,
-    /// A card name from `fixtures/cards.yaml`, or inline `{number, expiry, cvv, holder}`.
+    /// A built-in test card's name (README, Test cards), or inline `{number, expiry, cvv, holder}`.
     #[serde(default)]
     #[schemars(with = "Option<CardSpec>")]
     pub card: Option<Spanned<Value>>,
@@ -513,7 +513,7 @@ pub struct Faults {
 #[schemars(untagged)]
 #[expect(dead_code, reason = "schema only")]
 enum CardSpec {
-    /// A card name from `fixtures/cards.yaml` (or a template).
+    /// A built-in test card's name (or a template).
     Named(String),
     /// Inline card data.
     Inline(InlineCard),
@@ -543,26 +543,6 @@ enum Flag {
     Bool(bool),
     /// A template that renders to `true` or `false`.
     Template(String),
-}
-
-/// Where named test cards are (`card: visa_success`), relative to the project root.
-pub const CARDS_FILE: &str = "fixtures/cards.yaml";
-
-/// `(name, number)` of every card in the text of a [`CARDS_FILE`]; empty when it does not
-/// parse.
-pub fn named_cards(text: &str) -> Vec<(String, String)> {
-    #[derive(Deserialize)]
-    struct File {
-        cards: Vec<Entry>,
-    }
-    #[derive(Deserialize)]
-    struct Entry {
-        name: String,
-        number: String,
-    }
-    serde_saphyr::from_str::<File>(text)
-        .map(|f| f.cards.into_iter().map(|c| (c.name, c.number)).collect())
-        .unwrap_or_default()
 }
 
 /// Parses a flow file's text. YAML 1.2 scalars: only `true`/`false` are booleans (so the
@@ -630,23 +610,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cards_are_found_by_name() {
-        let text =
-            "cards:\n  - { name: visa_success, number: \"4054695723100768\", brand: VISA }\n";
-        assert_eq!(
-            named_cards(text),
-            [("visa_success".to_owned(), "4054695723100768".to_owned())]
-        );
-        assert!(named_cards("not: [cards").is_empty());
-        let shipped = include_str!("../../fixtures/cards.yaml");
-        assert!(
-            named_cards(shipped)
-                .iter()
-                .any(|(n, _)| n == "visa_success")
-        );
-    }
 
     #[test]
     fn durations() {

@@ -37,7 +37,7 @@ use super::http::{
 };
 use crate::engine::result::{RequestSummary, ResponseSummary};
 use crate::expect::Observed;
-use crate::flow::model::{CARDS_FILE, RedirectAction, named_cards};
+use crate::flow::model::RedirectAction;
 use crate::mask::mask_text;
 
 /// Pages visited at most before giving up (a loop on the hosted page).
@@ -98,7 +98,7 @@ pub(super) async fn run(action: &RedirectAction, ctx: &StepCtx<'_>) -> Result<Ex
     }
     let buyer = Buyer {
         card: match &action.card {
-            Some(c) => Some(card(&render_spanned(ctx, c, "card")?, ctx).await?),
+            Some(c) => Some(card(&render_spanned(ctx, c, "card")?)?),
             None => None,
         },
         save_card: match &action.save_card {
@@ -368,7 +368,7 @@ fn flag(v: &Value) -> Option<bool> {
 
 /// The card: inline data, or a name looked up in `fixtures/cards.yaml` (any CVV and any future
 /// expiry are accepted there).
-async fn card(v: &Value, ctx: &StepCtx<'_>) -> Result<Card, String> {
+fn card(v: &Value) -> Result<Card, String> {
     if let Value::Object(map) = v {
         let get = |k: &str| map.get(k).map(as_text).unwrap_or_default();
         let expiry = get("expiry");
@@ -387,22 +387,17 @@ async fn card(v: &Value, ctx: &StepCtx<'_>) -> Result<Card, String> {
         });
     }
     let name = as_text(v);
-    let path = ctx.root.join(CARDS_FILE);
-    let text = tokio::fs::read_to_string(&path).await.map_err(|e| {
-        format!(
-            "cannot read {CARDS_FILE} to find the card `{name}`: {e}\n  = hint: run apoflow in the \
-             project folder (where fixtures/ is), or give the card inline: `card: {{ number, expiry, cvv }}`"
-        )
-    })?;
-    let cards = named_cards(&text);
+    // The built-in test cards (fixtures/cards.yaml, compiled in: the sandbox's own list, and
+    // APO's documented sandbox cards), so named cards work wherever apoflow runs.
+    let cards = crate::sandbox::cards::all();
     let number = cards
         .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, number)| number.clone())
+        .find(|c| c.name == name)
+        .map(|c| c.number.clone())
         .ok_or_else(|| {
-            let names: Vec<&str> = cards.iter().map(|(n, _)| n.as_str()).collect();
+            let names: Vec<&str> = cards.iter().map(|c| c.name.as_str()).collect();
             format!(
-                "no card named `{name}` in {CARDS_FILE}\n  = hint: known cards: {}",
+                "no test card named `{name}`\n  = hint: known cards: {}",
                 names.join(", ")
             )
         })?;
@@ -555,7 +550,7 @@ impl Form {
                 }),
                 (_, Some(_), None) if is_card_form => {
                     return Err(
-                        "the page asks for a card and the step gives none: add `card: visa_success` (a name from fixtures/cards.yaml) or inline card data".to_owned(),
+                        "the page asks for a card and the step gives none: add `card: visa_success` (a built-in test card) or inline card data".to_owned(),
                     );
                 }
                 _ => Some(value),
@@ -682,12 +677,14 @@ mod tests {
     }
 
     #[test]
-    fn cards_are_found_by_name() {
-        let text =
-            "cards:\n  - { name: visa_success, number: \"4054695723100768\", brand: VISA }\n";
-        assert_eq!(
-            named_cards(text),
-            [("visa_success".to_owned(), "4054695723100768".to_owned())]
-        );
+    fn named_cards_are_built_in() {
+        // No file is read: a named card works wherever apoflow runs.
+        let number = card(&Value::from("visa_success")).map(|c| c.number);
+        assert_eq!(number.as_deref(), Ok("4054695723100768"));
+        let Err(err) = card(&Value::from("visa_sucess")) else {
+            panic!("an unknown card must be an error");
+        };
+        assert!(err.contains("no test card named `visa_sucess`"), "{err}");
+        assert!(err.contains("visa_success"), "{err}");
     }
 }
