@@ -148,7 +148,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // One action with its idempotency key fixed in `payload`: retried (same payload, so the same
 // request id) while the result is unknown. `isUnknown(body)` says which verified answers are
-// still unknown. Returns {status: 'S'|'F'|'U', body}.
+// still unknown. Returns {status, body}: status is the answer's resultStatus ('S', 'F', or 'U'
+// for an accepted in-process answer), or 'UNKNOWN' when every try stayed unknown.
 async function apoWithRetry(api, payload, isUnknown = (b) => b.result.resultStatus === 'U') {
   let last = null;
   for (let attempt = 1; attempt <= RETRY_TRIES; attempt++) {
@@ -159,7 +160,7 @@ async function apoWithRetry(api, payload, isUnknown = (b) => b.result.resultStat
     if (answer.ok && !isUnknown(answer.body)) return { status: r.resultStatus, body: answer.body };
     last = answer.ok ? answer.body : null;
   }
-  return { status: 'U', body: last };
+  return { status: 'UNKNOWN', body: last };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,8 +227,8 @@ function orderView(o) {
 // Inquire once and apply a successful answer like a notification (not counted). Returns the
 // verified body, or null when the answer is unknown.
 async function inquire(order, why) {
-  const payload = order.paymentId ? { paymentId: order.paymentId } : { paymentRequestId: order.paymentRequestId };
-  const answer = await apoCall('inquiryPayment', payload);
+  // By our own paymentRequestId: always known, even when pay's answer (and paymentId) was lost.
+  const answer = await apoCall('inquiryPayment', { paymentRequestId: order.paymentRequestId });
   if (!answer.ok) {
     log(`apo api=inquiryPayment orderId=${order.orderId} by=${why} unknown=${JSON.stringify(answer.why)}`);
     return null;
@@ -372,7 +373,7 @@ async function checkout(req, res, input) {
   const r = await apoWithRetry('pay', pay, (b) => b.result.resultStatus === 'U' && b.result.resultCode !== 'PAYMENT_IN_PROCESS');
   order.paying = false;
   const result = r.body?.result;
-  if (r.status === 'U') {
+  if (r.status === 'UNKNOWN') {
     // Still unknown after the retries: ask APO whether the payment exists at all.
     const q = await inquire(order, 'pay-unknown');
     if (q && q.result.resultStatus === 'F') settle(order, 'FAILED', 'pay-unknown-no-such-payment');
@@ -411,15 +412,17 @@ async function capture(res, order, input) {
   const value = input.amount ?? String(left);
   if (BigInt(value) > left) return send(res, 409, { error: `only ${left} left to capture`, order: orderView(order) });
   const captureRequestId = newId('cap');
+  // U CAPTURE_IN_PROCESS means "wait for CAPTURE_RESULT or inquire" (apo-api.md §5.3), not
+  // "call again": only other U answers (UNKNOWN_EXCEPTION, …) and no answer are retried.
   const r = await apoWithRetry('capture', {
     captureRequestId, paymentId: order.paymentId, captureAmount: { currency: order.currency, value },
-  });
+  }, (b) => b.result.resultStatus === 'U' && b.result.resultCode !== 'CAPTURE_IN_PROCESS');
   if (r.status === 'S') {
     addCapture(order, r.body.captureId, captureRequestId, r.body.captureAmount?.value ?? value);
     return send(res, 200, orderView(order));
   }
   if (r.status === 'F') return send(res, 502, { error: 'capture failed', orderId: order.orderId, resultCode: r.body.result.resultCode, resultMessage: r.body.result.resultMessage, order: orderView(order) });
-  send(res, 502, { error: 'the capture result is unknown; CAPTURE_RESULT will settle it', orderId: order.orderId, order: orderView(order) });
+  send(res, 502, { error: 'the capture result is not known yet; CAPTURE_RESULT will settle it', orderId: order.orderId, resultCode: r.body?.result.resultCode ?? null, order: orderView(order) });
 }
 
 async function cancel(res, order) {
@@ -447,13 +450,13 @@ async function refund(res, order, input) {
     refundRequestId: rec.refundRequestId, paymentId: order.paymentId,
     refundAmount: { currency: order.currency, value: rec.amount },
     refundNotifyUrl: `${BASE}${NOTIFY_PATH}`,
-  });
+  }, (b) => b.result.resultStatus === 'U' && b.result.resultCode !== 'REFUND_IN_PROCESS');
   if (r.status === 'S') {
     applyRefund(order, rec, r.body.refundId);
     return send(res, 200, orderView(order));
   }
   if (r.status === 'F') return send(res, 502, { error: 'refund failed', orderId: order.orderId, resultCode: r.body.result.resultCode, resultMessage: r.body.result.resultMessage, order: orderView(order) });
-  send(res, 502, { error: 'the refund result is unknown; REFUND_RESULT will settle it', orderId: order.orderId, order: orderView(order) });
+  send(res, 502, { error: 'the refund result is not known yet; REFUND_RESULT will settle it', orderId: order.orderId, resultCode: r.body?.result.resultCode ?? null, order: orderView(order) });
 }
 
 // ---------------------------------------------------------------------------------------------
