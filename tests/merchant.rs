@@ -7,6 +7,8 @@
 //!   own checklist items, and a step that names what the merchant did wrong;
 //! - a merchant that exits early, never gets ready or finds its port taken: exit 2 before any
 //!   flow runs, with its last output lines; Ctrl-C stops it; nothing is left running;
+//! - an independent shop (tests/shops/node, Node.js, written from the documented contract only)
+//!   passes the same flows and items;
 //! - `--target` with a `ca_file` runs the card library over HTTPS against a standalone
 //!   `apoflow sandbox --tls-dir`.
 //!
@@ -108,6 +110,42 @@ fn unpassed_items(out: &Output) -> BTreeSet<String> {
             Some(format!("{id} {status}"))
         })
         .collect()
+}
+
+#[test]
+fn an_independent_shop_written_from_the_contract_passes_every_flow_and_item() {
+    // tests/shops/node: Node.js, no SDK, written from the documented contract only.
+    let s = Scratch::new();
+    let shop = repo().join("tests/shops/node/shop.mjs");
+    let config = s.write(
+        "apoflow.toml",
+        &format!(
+            "[merchants.node]\ncommand = \"exec node '{}'\"\nurl = \"http://127.0.0.1:{}\"\nready = \"/health\"\nsandbox_listen = \"{}:443\"\ntls_dir = \"tls\"\n",
+            shop.display(),
+            free_port(),
+            loopback_443()
+        ),
+    );
+    let out = apoflow_in(
+        &repo(),
+        &[
+            "run",
+            "--merchant",
+            "node",
+            "--config",
+            config.to_str().expect("utf-8"),
+            "--checklist",
+            "checklists/apo-merchant-hosted.yaml",
+            "flows/merchant/",
+        ],
+        &[],
+    );
+    let text = both(&out);
+    assert_eq!(code(&out), 0, "{text}");
+    assert!(
+        text.contains("14 items: 14 passed, 0 failed, 0 not proven, 0 missing"),
+        "{text}"
+    );
 }
 
 #[test]
