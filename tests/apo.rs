@@ -2,7 +2,9 @@
 //! the client against a local fake APO, the notification receiver, and the `keys` and `sign`
 //! commands of the real binary. Every server is on 127.0.0.1 with an ephemeral port.
 
-#[path = "apo/support.rs"]
+#[path = "apo/local.rs"]
+mod local;
+#[path = "support/mod.rs"]
 mod support;
 
 #[path = "apo/cli.rs"]

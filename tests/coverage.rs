@@ -4,7 +4,9 @@
 //! masked. The `--checklist` / `--evidence` flags of `run` map the engine's results onto these
 //! types.
 
-#[path = "coverage/support.rs"]
+#[path = "coverage/local.rs"]
+mod local;
+#[path = "support/mod.rs"]
 mod support;
 
 #[path = "coverage/bench.rs"]

@@ -1,26 +1,21 @@
 //! The flow DSL through the real binary: `validate` over a corpus of broken flows (each error
 //! snapshotted with its exit code), good flows that validate and list, and `schema`.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use support::{code, repo};
 
 /// Runs `apoflow` with `args` in the crate root (so that paths in messages are relative).
 fn apoflow(args: &[&str]) -> Output {
-    apoflow_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+    apoflow_in(&repo(), args)
 }
 
 fn apoflow_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_apoflow"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("APOFLOW_BASE")
-        .output()
-        .expect("the apoflow binary runs")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
+    support::apoflow_in(dir, args, &[])
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -2,15 +2,18 @@
 //! real binary, real HTTP on 127.0.0.1.
 //!
 //! - snapshot wiring: `snapshot:` on a step against a local APO-like server whose answers carry
-//!   fresh ids and a card number (tests/library/support.rs);
+//!   fresh ids and a card number (tests/library/local.rs);
 //! - `--checklist` / `--evidence` on small flows;
 //! - the bundled library: `apoflow run flows/` and `--checklist checklists/apo-card-hosted.yaml`
 //!   in the repository, against the embedded sandbox.
 
-#[path = "library/support.rs"]
+#[path = "library/local.rs"]
+mod local;
+#[path = "support/mod.rs"]
 mod support;
 
-use support::{CARD, Project, apoflow_in, both, code, server};
+use local::{CARD, Project, server};
+use support::{apoflow_in, both, code};
 
 const SNAP: &str =
     "flows/__snapshots__/inquiry__Inquiry-after-capture__inquiry__inquiry-after-capture.snap";

@@ -23,17 +23,21 @@ use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Scratch, apoflow_cmd, apoflow_in, both, code, free_port, loopback_443, repo};
+use support::{
+    Sandbox, Scratch, apoflow_cmd, apoflow_in, both, code, free_port, loopback_443, repo,
+    venv_python,
+};
 
 /// The example shop's interpreter; the test fails (not skips) without it.
 fn shop_python() -> PathBuf {
-    let python = repo().join("examples/merchant-python/.venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run `bash scripts/merchant-venv.sh` first (.ci/run does)",
-        python.display()
-    );
-    python
+    let venv = "examples/merchant-python/.venv";
+    venv_python(
+        venv,
+        &format!(
+            "{} is missing: run `bash scripts/merchant-venv.sh` first (.ci/run does)",
+            repo().join(venv).join("bin/python").display()
+        ),
+    )
 }
 
 /// A config whose `example` merchant is the example shop on ports of its own.
@@ -383,24 +387,11 @@ fn an_interrupted_run_stops_the_merchant() {
     );
 }
 
-/// `apoflow sandbox --listen IP:443 --tls-dir TLS`, listening.
-fn tls_sandbox(s: &Scratch, ip: &str, tls: &std::path::Path) -> std::process::Child {
+/// `apoflow sandbox --listen IP:443 --tls-dir TLS` in `s`, listening.
+fn tls_sandbox(s: &Scratch, ip: &str, tls: &std::path::Path) -> Sandbox {
     let listen = format!("{ip}:443");
     let tls = tls.to_str().expect("utf-8");
-    let sandbox = apoflow_cmd(
-        s.path(),
-        &["sandbox", "--listen", &listen, "--tls-dir", tls],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("the sandbox starts");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect((ip, 443)).is_err() {
-        assert!(Instant::now() < deadline, "the sandbox did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    sandbox
+    Sandbox::start_in(s.path(), &listen, &["--tls-dir", tls])
 }
 
 #[test]
@@ -408,7 +399,7 @@ fn the_card_library_runs_over_https_against_a_standalone_tls_sandbox() {
     let s = Scratch::new();
     let ip = loopback_443();
     let tls = s.path().join("tls");
-    let mut sandbox = tls_sandbox(&s, &ip, &tls);
+    let sandbox = tls_sandbox(&s, &ip, &tls);
     let keys = repo().join("fixtures/keys");
     let config = s.write(
         "apoflow.toml",
@@ -433,8 +424,7 @@ ca_file = "tls/ca.pem"
         apoflow_in(&repo(), &args, &[])
     };
     let out = run("");
-    let _ = sandbox.kill();
-    let _ = sandbox.wait();
+    drop(sandbox);
     let text = both(&out);
     assert_eq!(code(&out), 0, "{text}");
     assert!(text.contains("passed, 0 failed, 0 errored"), "{text}");
@@ -444,7 +434,7 @@ ca_file = "tls/ca.pem"
         .expect("config")
         .replace("ca_file = \"tls/ca.pem\"\n", "");
     std::fs::write(s.path().join("apoflow.toml"), bad).expect("config");
-    let mut sandbox = tls_sandbox(&s, &ip, &tls);
+    let sandbox = tls_sandbox(&s, &ip, &tls);
     let out = apoflow_in(
         &repo(),
         &[
@@ -457,8 +447,7 @@ ca_file = "tls/ca.pem"
         ],
         &[],
     );
-    let _ = sandbox.kill();
-    let _ = sandbox.wait();
+    drop(sandbox);
     let text = both(&out);
     assert_eq!(code(&out), 1, "{text}");
     assert!(text.to_lowercase().contains("certificate"), "{text}");

@@ -8,39 +8,34 @@
 
 #[path = "payments/shop.rs"]
 mod shop;
+#[path = "support/mod.rs"]
+mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
+
+use support::{Sandbox, Scratch, apoflow_in, both, code, repo};
 
 /// A temporary project: the repository's `fixtures/` copied in, flows written by the test.
 struct Project {
-    dir: tempfile::TempDir,
+    dir: Scratch,
 }
 
 impl Project {
     fn new() -> Self {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        copy_dir(&repo.join("fixtures"), &dir.path().join("fixtures"));
+        let dir = Scratch::new();
+        copy_dir(&repo().join("fixtures"), &dir.path().join("fixtures"));
         Project { dir }
     }
 
     fn file(&self, rel: &str, text: &str) -> &Self {
-        let path = self.dir.path().join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
+        self.dir.write(rel, text);
         self
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_apoflow"))
-            .arg("run")
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("the apoflow binary runs")
+        let args: Vec<&str> = ["run"].into_iter().chain(args.iter().copied()).collect();
+        apoflow_in(self.dir.path(), &args, &[])
     }
 }
 
@@ -55,18 +50,6 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-fn both(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Run output made stable: loopback ports, durations, ids and times the sandbox made up.
@@ -404,51 +387,16 @@ steps:{PAY}
         ),
     );
     // The notification itself cannot arrive: the pay body sends it nowhere useful.
-    let body = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/payloads/pay-card-first-time.json"),
-    )
-    .unwrap()
-    .replace("{{ notify_url }}", "http://127.0.0.1:9/nobody");
+    let body = std::fs::read_to_string(repo().join("fixtures/payloads/pay-card-first-time.json"))
+        .unwrap()
+        .replace("{{ notify_url }}", "http://127.0.0.1:9/nobody");
     p.file("fixtures/payloads/pay-card-first-time.json", &body);
     let out = p.run(&[]);
     assert_eq!(code(&out), 0, "{}", both(&out));
 }
 
-/// A standalone `apoflow sandbox`, stopped on drop.
-struct Standalone {
-    child: Child,
-    url: String,
-}
-
-impl Standalone {
-    fn start() -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_apoflow"))
-            .args(["sandbox", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("apoflow sandbox starts");
-        let stdout = child.stdout.take().unwrap();
-        let mut first = String::new();
-        BufReader::new(stdout).read_line(&mut first).unwrap();
-        let url = first
-            .trim()
-            .strip_prefix("apoflow sandbox listening on ")
-            .unwrap_or_else(|| panic!("banner: {first}"))
-            .to_owned();
-        Standalone { child, url }
-    }
-}
-
-impl Drop for Standalone {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn config_for(sandbox: &Standalone) -> String {
-    let keys: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/keys");
+fn config_for(sandbox: &Sandbox) -> String {
+    let keys: PathBuf = repo().join("fixtures/keys");
     format!(
         r#"[targets.local]
 endpoint = "{}"
@@ -464,7 +412,7 @@ apo_public_key = {{ file = "{}" }}
 
 #[test]
 fn a_configured_target_is_used_and_sandbox_steps_fail_on_it() {
-    let sandbox = Standalone::start();
+    let sandbox = Sandbox::start(&[]);
     let p = Project::new();
     p.file("apoflow.toml", &config_for(&sandbox));
     p.file(
@@ -630,10 +578,28 @@ fn shop_pay(notify: &str) -> String {
     )
 }
 
+/// Runs the flow `yaml`, written to `file` in a new project, with `shop` set to the fake
+/// shop's URL.
+fn run_at_the_shop(file: &str, yaml: &str) -> Output {
+    let p = Project::new();
+    p.file(file, yaml);
+    let shop = format!("shop={}", shop::url());
+    p.run(&["--var", &shop])
+}
+
+/// The run failed (exit 1) at exactly one step, saying each of `expected`.
+fn assert_fails_at_one_step_saying(out: &Output, expected: &[&str]) {
+    let text = both(out);
+    assert_eq!(code(out), 1, "{text}");
+    for expected in expected {
+        assert!(text.contains(expected), "{expected}\n{text}");
+    }
+    assert_eq!(text.matches("failed at").count(), 1, "{text}");
+}
+
 #[test]
 fn the_buyer_starts_at_the_shop_and_its_return_page_and_webhook_answer_are_observed() {
-    let p = Project::new();
-    p.file(
+    let out = run_at_the_shop(
         "flows/shop.yaml",
         &format!(
             r#"
@@ -662,15 +628,12 @@ steps:{}
             shop_pay("success")
         ),
     );
-    let shop = format!("shop={}", shop::url());
-    let out = p.run(&["--var", &shop]);
     assert_eq!(code(&out), 0, "{}", both(&out));
 }
 
 #[test]
 fn a_resend_is_an_attempt_and_a_delivery_that_never_matches_names_the_nearest() {
-    let p = Project::new();
-    p.file(
+    let out = run_at_the_shop(
         "flows/resend.yaml",
         &format!(
             r#"
@@ -695,27 +658,22 @@ steps:{}
             shop_pay("fail")
         ),
     );
-    let shop = format!("shop={}", shop::url());
-    let out = p.run(&["--var", &shop]);
-    let text = both(&out);
-    assert_eq!(code(&out), 1, "{text}");
-    for expected in [
-        "no PAYMENT_RESULT delivery with $.paymentId = nope was made in 300 ms",
-        "nearest:",
-        "$.paymentId: expected string <nope>, got string <P",
-    ] {
-        assert!(text.contains(expected), "{expected}\n{text}");
-    }
     // Only the last step failed: the resend was seen.
-    assert_eq!(text.matches("failed at").count(), 1, "{text}");
+    assert_fails_at_one_step_saying(
+        &out,
+        &[
+            "no PAYMENT_RESULT delivery with $.paymentId = nope was made in 300 ms",
+            "nearest:",
+            "$.paymentId: expected string <nope>, got string <P",
+        ],
+    );
 }
 
 /// The sandbox's request journal (`GET /_sandbox/calls`) and the merchant's answers in
 /// `GET /_sandbox/deliveries` (status, answer, latency).
 #[test]
 fn the_journal_and_the_merchant_answers_are_observed() {
-    let p = Project::new();
-    p.file(
+    let out = run_at_the_shop(
         "flows/journal.yaml",
         &format!(
             r#"
@@ -755,24 +713,19 @@ steps:{}
             shop_pay("fail")
         ),
     );
-    let shop = format!("shop={}", shop::url());
-    let out = p.run(&["--var", &shop]);
-    let text = both(&out);
-    assert_eq!(code(&out), 1, "{text}");
-    for expected in [
-        "no `pay` call with $.request.paymentRequestId = nope reached the sandbox in 300 ms",
-        "nearest:",
-        "$.request.paymentRequestId: expected string <nope>",
-    ] {
-        assert!(text.contains(expected), "{expected}\n{text}");
-    }
-    assert_eq!(text.matches("failed at").count(), 1, "{text}");
+    assert_fails_at_one_step_saying(
+        &out,
+        &[
+            "no `pay` call with $.request.paymentRequestId = nope reached the sandbox in 300 ms",
+            "nearest:",
+            "$.request.paymentRequestId: expected string <nope>",
+        ],
+    );
 }
 
 #[test]
 fn a_front_door_that_does_not_lead_to_the_hosted_page_is_a_clear_error() {
-    let p = Project::new();
-    p.file(
+    let out = run_at_the_shop(
         "flows/door.yaml",
         r#"
 name: A shop page that is not a front door
@@ -780,8 +733,6 @@ steps:
   - redirect: { from: "{{ shop }}/thanks", card: visa_success }
 "#,
     );
-    let shop = format!("shop={}", shop::url());
-    let out = p.run(&["--var", &shop]);
     let text = both(&out);
     assert_eq!(code(&out), 1, "{text}");
     assert!(
@@ -794,8 +745,7 @@ steps:
 /// each observed with the merchant's answer; a replay of nothing fails the step.
 #[test]
 fn notify_merchant_sends_as_apo_and_observes_the_answer() {
-    let p = Project::new();
-    p.file(
+    let out = run_at_the_shop(
         "flows/notify-merchant.yaml",
         &format!(
             r#"
@@ -841,8 +791,6 @@ steps:{}
             shop_pay("success")
         ),
     );
-    let shop = format!("shop={}", shop::url());
-    let out = p.run(&["--var", &shop]);
     let text = both(&out);
     assert_eq!(code(&out), 1, "{text}");
     assert!(

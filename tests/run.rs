@@ -3,12 +3,15 @@
 //! `--jobs`, `--fail-fast`, JUnit and JSON reports (parsed back), exit codes, and a snapshot
 //! of the terminal report of a failing run.
 
-#[path = "run/support.rs"]
+#[path = "run/local.rs"]
+mod local;
+#[path = "support/mod.rs"]
 mod support;
 
+use local::{Project, get_json, server};
 use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
 use serde_json::Value;
-use support::{Project, both, code, get_json, server};
+use support::{both, code};
 
 fn json_report(p: &Project, rel: &str) -> Value {
     serde_json::from_str(&p.read(rel)).expect("the JSON report parses")

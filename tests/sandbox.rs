@@ -1,7 +1,9 @@
 //! Integration tests of the embedded APO sandbox: the real `apoflow sandbox` binary over real
 //! HTTP on 127.0.0.1.
 
-#[path = "sandbox/support.rs"]
+#[path = "sandbox/local.rs"]
+mod local;
+#[path = "support/mod.rs"]
 mod support;
 
 #[path = "sandbox/journal.rs"]
@@ -15,8 +17,9 @@ use std::io::{Read as _, Write as _};
 
 use apoflow::apo::keys::PublicKey;
 use apoflow::apo::sign::{SignedParts, verify};
+use local::*;
 use serde_json::{Value, json};
-use support::*;
+use support::{Sandbox, apoflow_cmd, venv_python};
 
 const VISA_OK: &str = "4054695723100768";
 
@@ -284,10 +287,7 @@ async fn idempotency_and_concurrent_duplicates() {
 
 #[tokio::test]
 async fn automatic_capture_flow_with_refunds_and_notifications() {
-    let s = Sandbox::start(&[]);
-    let c = Client::new(&s);
-    let b = Buyer::new(&s);
-    let rx = Receiver::start().await;
+    let (_s, c, b, rx) = sandbox_and_receiver().await;
     let id = uid("auto");
     let r = c.call("pay", &pay_body(&id, "4200", Some(&rx.url))).await;
     let normal = r["normalUrl"].as_str().unwrap();
@@ -426,11 +426,7 @@ async fn manual_capture_cancel_and_auth_expiry() {
     let s = Sandbox::start(&[]);
     let c = Client::new(&s);
     let b = Buyer::new(&s);
-    let manual = |id: &str| {
-        let mut body = pay_body(id, "1000", None);
-        body["paymentFactor"]["captureMode"] = json!("MANUAL");
-        body
-    };
+    let manual = |id: &str| manual(pay_body(id, "1000", None));
     let pid = paid(&c, &b, manual(&uid("m")), VISA_OK).await;
     let refund = json!({"refundRequestId": uid("r"), "paymentId": pid, "refundAmount": {"currency": "SGD", "value": "1"}});
     assert_eq!(
@@ -498,13 +494,9 @@ async fn manual_capture_cancel_and_auth_expiry() {
 
 #[tokio::test]
 async fn every_test_card() {
-    let s = Sandbox::start(&[]);
-    let c = Client::new(&s);
-    let b = Buyer::new(&s);
-    let rx = Receiver::start().await;
+    let (_s, c, b, rx) = sandbox_and_receiver().await;
     for card in apoflow::sandbox::cards::all() {
-        let mut body = pay_body(&uid(&card.name), "1000", Some(&rx.url));
-        body["paymentFactor"]["captureMode"] = json!("MANUAL");
+        let body = manual(pay_body(&uid(&card.name), "1000", Some(&rx.url)));
         let pid = paid(&c, &b, body, &card.number).await;
         if card.processing_seconds > 0 {
             assert_eq!(
@@ -806,13 +798,9 @@ async fn expiry_closes_an_abandoned_payment_with_a_fail_notification() {
 
 #[tokio::test]
 async fn the_full_retry_schedule_on_the_virtual_clock() {
-    let s = Sandbox::start(&[]);
-    let c = Client::new(&s);
-    let b = Buyer::new(&s);
-    let rx = Receiver::start().await;
+    let (_s, c, b, rx) = sandbox_and_receiver().await;
     rx.set_ack(false);
-    let mut body = pay_body(&uid("retry"), "1000", Some(&rx.url));
-    body["paymentFactor"]["captureMode"] = json!("MANUAL");
+    let body = manual(pay_body(&uid("retry"), "1000", Some(&rx.url)));
     let pid = paid(&c, &b, body, VISA_OK).await;
     let attempts = |list: &[Value]| -> usize {
         list.iter()
@@ -843,10 +831,7 @@ async fn the_full_retry_schedule_on_the_virtual_clock() {
 
 #[tokio::test]
 async fn a_receiver_that_comes_back_gets_the_notification() {
-    let s = Sandbox::start(&[]);
-    let c = Client::new(&s);
-    let b = Buyer::new(&s);
-    let rx = Receiver::start().await;
+    let (_s, c, b, rx) = sandbox_and_receiver().await;
     rx.set_ack(false);
     let pid = paid(
         &c,
@@ -873,15 +858,8 @@ async fn a_receiver_that_comes_back_gets_the_notification() {
 
 #[tokio::test]
 async fn delivery_faults_drop_duplicate_reorder() {
-    let s = Sandbox::start(&[]);
-    let c = Client::new(&s);
-    let b = Buyer::new(&s);
-    let rx = Receiver::start().await;
-    let manual = |id: &str| {
-        let mut body = pay_body(id, "1000", Some(&rx.url));
-        body["paymentFactor"]["captureMode"] = json!("MANUAL");
-        body
-    };
+    let (_s, c, b, rx) = sandbox_and_receiver().await;
+    let manual = |id: &str| manual(pay_body(id, "1000", Some(&rx.url)));
     // Drop: the first attempt is lost, the retry after 2 minutes arrives.
     c.control("faults", Some(json!({"drop_next": 1}))).await;
     let pid = paid(&c, &b, manual(&uid("drop")), VISA_OK).await;
@@ -970,61 +948,32 @@ async fn control_api_token_and_reset() {
 
 #[test]
 fn bad_merchant_flag_exits_2() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_apoflow"))
-        .args([
-            "sandbox",
-            "--listen",
-            "127.0.0.1:0",
-            "--merchant",
-            "NOEQUALS",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("expected CLIENT_ID=PUBLIC_KEY_FILE"));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_apoflow"))
-        .args(["sandbox", "--listen", "not-an-address"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let stderr = sandbox_exits_2(&["--listen", "127.0.0.1:0", "--merchant", "NOEQUALS"]);
+    assert!(stderr.contains("expected CLIENT_ID=PUBLIC_KEY_FILE"));
+    sandbox_exits_2(&["--listen", "not-an-address"]);
 }
 
 #[test]
 fn official_python_sdk_interop() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let python = std::path::Path::new(root).join(".venv-sdk/bin/python");
-    assert!(
-        python.exists(),
-        "the official Python SDK is not installed: run `python3 -m venv .venv-sdk && \
-         .venv-sdk/bin/pip install global-alipay-sdk-python==1.0.1 'cryptography<45'` \
-         (or scripts/sdk-venv.sh) in {root}"
+    let python = venv_python(
+        ".venv-sdk",
+        &format!(
+            "the official Python SDK is not installed: run `python3 -m venv .venv-sdk && \
+             .venv-sdk/bin/pip install global-alipay-sdk-python==1.0.1 'cryptography<45'` \
+             (or scripts/sdk-venv.sh) in {root}"
+        ),
     );
     let s = Sandbox::start(&[]);
-    let out = std::process::Command::new(python)
-        .arg(format!("{root}/tests/sandbox/sdk_interop.py"))
-        .arg(&s.url)
-        .arg(format!("{root}/fixtures/keys/merchant-private.pem"))
-        .arg(format!("{root}/fixtures/keys/sandbox-apo-public.pem"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "SDK interop failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("sdk interop ok"), "{stdout}");
+    let out = sdk_script(&python, "sdk_interop.py", &s.url, None);
+    assert_sdk_script_ok(&out, "SDK interop", "sdk interop ok");
 }
 
 #[tokio::test]
 async fn delay_fault_holds_sends_back() {
-    let s = Sandbox::start(&[]);
-    let c = Client::new(&s);
-    let b = Buyer::new(&s);
-    let rx = Receiver::start().await;
+    let (_s, c, b, rx) = sandbox_and_receiver().await;
     c.control("faults", Some(json!({"delay_ms": 1500}))).await;
-    let mut body = pay_body(&uid("delay"), "1000", Some(&rx.url));
-    body["paymentFactor"]["captureMode"] = json!("MANUAL");
+    let body = manual(pay_body(&uid("delay"), "1000", Some(&rx.url)));
     let pid = paid(&c, &b, body, VISA_OK).await;
     let list = c.control("deliveries", None).await;
     let d = &list["deliveries"][0];
@@ -1036,18 +985,19 @@ async fn delay_fault_holds_sends_back() {
 
 #[test]
 fn startup_banner() {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_apoflow"))
-        .current_dir(std::env::temp_dir())
-        .args([
+    let mut child = apoflow_cmd(
+        &std::env::temp_dir(),
+        &[
             "sandbox",
             "--listen",
             "127.0.0.1:0",
             "--control-token",
             "tok-123456",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut banner = String::new();
     for _ in 0..7 {

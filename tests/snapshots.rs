@@ -1,27 +1,29 @@
 //! Flow snapshots end to end: the library writes snapshots as a run will, and the real binary
 //! reviews, accepts, rejects and cleans them up (issue 6).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use apoflow::snapshot::{
     CheckContext, Outcome, SnapshotSpec, UpdateMode, check, pending_path, snapshot_path,
 };
 use serde_json::{Value, json};
+use support::{Scratch, apoflow_cmd, repo};
 
 /// A temporary flow project: `flows/card/pay.yaml` and its `__snapshots__` folder.
 struct Project {
-    dir: tempfile::TempDir,
+    dir: Scratch,
     flow: PathBuf,
 }
 
 impl Project {
     fn new() -> Project {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let flow = dir.path().join("flows/card/pay.yaml");
-        std::fs::create_dir_all(flow.parent().unwrap()).unwrap();
-        std::fs::write(&flow, "name: Pay\nsteps: []\n").unwrap();
+        let dir = Scratch::new();
+        let flow = dir.write("flows/card/pay.yaml", "name: Pay\nsteps: []\n");
         Project { dir, flow }
     }
 
@@ -51,13 +53,8 @@ impl Project {
 
     /// Runs `apoflow snapshots ARGS` in the project with `stdin`; returns (code, stdout, stderr).
     fn apoflow(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_apoflow"))
-            .arg("snapshots")
+        let mut child = apoflow_cmd(self.root(), &["snapshots"])
             .args(args)
-            .current_dir(self.root())
-            .env_remove("CI")
-            .env_remove("APOFLOW_UPDATE")
-            .env("NO_COLOR", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -327,8 +324,7 @@ fn bad_input_exits_2_with_a_clear_message() {
 
 #[test]
 fn help_text() {
-    let out = Command::new(env!("CARGO_BIN_EXE_apoflow"))
-        .args(["snapshots", "--help"])
+    let out = apoflow_cmd(&repo(), &["snapshots", "--help"])
         .env("COLUMNS", "100")
         .output()
         .expect("run apoflow");

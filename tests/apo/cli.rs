@@ -2,14 +2,14 @@
 
 use apoflow::apo::sign::{SignedParts, verify};
 
-use crate::support::{apoflow, merchant_keys};
+use crate::local::merchant_keys;
+use crate::support::apoflow_cmd;
 
 const BODY: &str = r#"{"paymentRequestId":"r-1","note":"card 4054695723100768"}"#;
 
 fn sign_cmd(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
     std::fs::write(dir.join("body.json"), BODY).unwrap();
-    apoflow()
-        .current_dir(dir)
+    apoflow_cmd(dir, &[])
         .args([
             "sign",
             "--embedded",
@@ -77,18 +77,17 @@ fn sign_with_a_configured_target_reads_keys_from_env_and_files() {
     .unwrap();
     std::fs::write(dir.path().join("body.json"), "{}").unwrap();
     let run = |with_key: bool| {
-        let mut cmd = apoflow();
-        cmd.current_dir(dir.path())
-            .args([
-                "sign",
-                "--target",
-                "sg",
-                "--api",
-                "refund",
-                "--body",
-                "body.json",
-            ])
-            .env_remove("APO_TEST_MERCHANT_KEY");
+        let mut cmd = apoflow_cmd(dir.path(), &[]);
+        cmd.args([
+            "sign",
+            "--target",
+            "sg",
+            "--api",
+            "refund",
+            "--body",
+            "body.json",
+        ])
+        .env_remove("APO_TEST_MERCHANT_KEY");
         if with_key {
             cmd.env(
                 "APO_TEST_MERCHANT_KEY",
@@ -125,8 +124,7 @@ fn config_errors_point_at_the_line_and_exit_2() {
     )
     .unwrap();
     std::fs::write(dir.path().join("body.json"), "{}").unwrap();
-    let out = apoflow()
-        .current_dir(dir.path())
+    let out = apoflow_cmd(dir.path(), &[])
         .args([
             "sign",
             "--target",
@@ -150,8 +148,7 @@ fn config_errors_point_at_the_line_and_exit_2() {
 #[test]
 fn keys_generate_writes_the_dashboard_format_and_never_prints_the_private_key() {
     let dir = tempfile::tempdir().unwrap();
-    let out = apoflow()
-        .current_dir(dir.path())
+    let out = apoflow_cmd(dir.path(), &[])
         .args(["keys", "generate", "--out", "keys"])
         .output()
         .unwrap();
@@ -187,8 +184,7 @@ fn keys_generate_writes_the_dashboard_format_and_never_prints_the_private_key() 
         "the two files are one pair"
     );
     // A second run refuses to overwrite.
-    let again = apoflow()
-        .current_dir(dir.path())
+    let again = apoflow_cmd(dir.path(), &[])
         .args(["keys", "generate", "--out", "keys"])
         .output()
         .unwrap();

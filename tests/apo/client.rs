@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use url::Url;
 
-use crate::support::{apo_keys, merchant_keys};
+use crate::local::{apo_keys, merchant_keys};
 
 /// How the fake APO answers.
 #[derive(Clone, Copy)]

@@ -6,7 +6,7 @@ use apoflow::apo::notify::{Forge, is_acknowledged, signed_headers};
 use apoflow::receiver::{Ack, Notification, ReceiverConfig, ReceiverHandle, SignatureVerdict};
 use serde_json::json;
 
-use crate::support::apo_keys;
+use crate::local::apo_keys;
 
 const SUCCESS: &str =
     r#"{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}}"#;

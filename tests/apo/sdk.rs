@@ -4,7 +4,7 @@ use apoflow::apo::sign::{SignedParts, sign, verify};
 use apoflow::apo::target::{EMBEDDED_APO_PUBLIC_PEM, EMBEDDED_MERCHANT_PRIVATE_PEM};
 use serde_json::json;
 
-use crate::support::{apo_keys, merchant_keys, pem_body, sdk};
+use crate::local::{apo_keys, merchant_keys, pem_body, sdk};
 
 /// Request bodies as the SDKs send them: compact, `indent=3` with ASCII escapes, raw UTF-8.
 fn cases() -> serde_json::Value {
@@ -92,7 +92,7 @@ fn responses_and_notifications_signed_by_apoflow_pass_the_sdk() {
 #[test]
 fn a_key_pair_from_keys_generate_works_with_the_sdk() {
     let dir = tempfile::tempdir().unwrap();
-    let out = crate::support::apoflow()
+    let out = crate::support::apoflow_cmd(&crate::support::repo(), &[])
         .args(["keys", "generate", "--out"])
         .arg(dir.path())
         .output()

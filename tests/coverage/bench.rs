@@ -6,7 +6,7 @@ use std::time::Instant;
 use apoflow::report::coverage::Coverage;
 use apoflow::report::evidence::{CaseEvidence, write_evidence};
 
-use crate::support::{bundled, cases, run_info};
+use crate::local::{bundled, cases, run_info};
 
 /// `n` cases shaped like the support run's, each covering two items, with distinct names.
 fn many_cases(n: usize) -> Vec<CaseEvidence> {

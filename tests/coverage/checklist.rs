@@ -7,7 +7,7 @@ use std::sync::Arc;
 use apoflow::checklist::{Checklist, FlowCovers, unknown_covers};
 use apoflow::diag::SourceFile;
 
-use crate::support::bundled;
+use crate::local::bundled;
 
 #[test]
 fn the_merchant_checklist_is_well_formed_and_every_item_asks_for_proof() {

@@ -5,7 +5,7 @@ use apoflow::report::coverage::Coverage;
 use apoflow::report::evidence::write_evidence;
 use serde_json::Value;
 
-use crate::support::{CVV, EXPIRY, PAN, SECRET, bundled, cases, files_under, run_info};
+use crate::local::{CVV, EXPIRY, PAN, SECRET, bundled, cases, files_under, run_info};
 
 /// Writes the support run's bundle into a fresh temporary directory.
 fn write_bundle() -> tempfile::TempDir {

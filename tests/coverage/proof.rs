@@ -9,7 +9,7 @@ use apoflow::report::coverage::{CaseOutcome, Coverage, Status};
 use apoflow::report::evidence::write_evidence;
 use serde_json::Value;
 
-use crate::support::{bundled, proving_everything, run_info, step};
+use crate::local::{bundled, proving_everything, run_info, step};
 
 fn merchant() -> Checklist {
     Checklist::load(Path::new("checklists/apo-merchant-hosted.yaml")).expect("merchant checklist")

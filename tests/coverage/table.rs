@@ -2,7 +2,7 @@
 
 use apoflow::report::coverage::{CaseOutcome, Coverage, Status};
 
-use crate::support::{bundled, cases, proving_everything};
+use crate::local::{bundled, cases, proving_everything};
 
 fn outcomes() -> Vec<CaseOutcome> {
     cases().into_iter().map(|c| c.outcome).collect()

@@ -21,29 +21,20 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
+use crate::support::serve;
+
 /// The base URL of the one shop (started on first use).
 pub fn url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().expect("a runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                tx.send(listener.local_addr().expect("addr"))
-                    .expect("send addr");
-                let app = Router::new()
-                    .route("/checkout", get(checkout))
-                    .route("/checkout.json", get(checkout_json))
-                    .route("/return", get(|| async { Redirect::to("/thanks") }))
-                    .route("/thanks", get(|| async { Html("<h1>Paid</h1>") }))
-                    .route("/notify/{mode}", post(notify));
-                axum::serve(listener, app).await.expect("serve");
-            });
-        });
-        format!("http://{}", rx.recv().expect("the shop starts"))
+        serve(
+            Router::new()
+                .route("/checkout", get(checkout))
+                .route("/checkout.json", get(checkout_json))
+                .route("/return", get(|| async { Redirect::to("/thanks") }))
+                .route("/thanks", get(|| async { Html("<h1>Paid</h1>") }))
+                .route("/notify/{mode}", post(notify)),
+        )
     })
 }
 

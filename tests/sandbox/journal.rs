@@ -4,7 +4,8 @@
 
 use serde_json::{Value, json};
 
-use super::support::*;
+use super::local::*;
+use super::support::Sandbox;
 use super::{VISA_OK, code, paid};
 
 /// `GET /_sandbox/{path}` with its status and raw text.
@@ -130,14 +131,10 @@ async fn the_journal_records_every_call_with_its_verdict_and_answer() {
 
 #[tokio::test]
 async fn deliveries_keep_the_merchants_answers_and_resend_repeats_the_bytes() {
-    let s = Sandbox::start(&[]);
-    let c = Client::new(&s);
-    let b = Buyer::new(&s);
-    let rx = Receiver::start().await;
+    let (_s, c, b, rx) = sandbox_and_receiver().await;
     rx.set_ack(false);
     let rid = uid("deliv");
-    let mut body = pay_body(&rid, "1000", Some(&rx.url));
-    body["paymentFactor"]["captureMode"] = json!("MANUAL");
+    let body = manual(pay_body(&rid, "1000", Some(&rx.url)));
     let pid = paid(&c, &b, body, VISA_OK).await;
     let list = c
         .deliveries_until(|d| d.first().is_some_and(|d| d["attempts"][0].is_object()))
@@ -226,15 +223,8 @@ async fn deliveries_keep_the_merchants_answers_and_resend_repeats_the_bytes() {
 
 #[tokio::test]
 async fn faults_scoped_to_a_payment_leave_other_payments_alone() {
-    let s = Sandbox::start(&[]);
-    let c = Client::new(&s);
-    let b = Buyer::new(&s);
-    let rx = Receiver::start().await;
-    let manual = |rid: &str| {
-        let mut body = pay_body(rid, "1000", Some(&rx.url));
-        body["paymentFactor"]["captureMode"] = json!("MANUAL");
-        body
-    };
+    let (_s, c, b, rx) = sandbox_and_receiver().await;
+    let manual = |rid: &str| manual(pay_body(rid, "1000", Some(&rx.url)));
     let first = c.call("pay", &manual(&uid("a"))).await;
     let second = c.call("pay", &manual(&uid("b"))).await;
     let (pa, pb) = (
@@ -301,18 +291,8 @@ async fn health_is_open_and_says_ok() {
 
 #[test]
 fn a_bad_notify_url_flag_exits_2() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_apoflow"))
-        .args([
-            "sandbox",
-            "--listen",
-            "127.0.0.1:0",
-            "--notify-url",
-            "NOURL",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("expected CLIENT_ID=URL"));
+    let stderr = sandbox_exits_2(&["--listen", "127.0.0.1:0", "--notify-url", "NOURL"]);
+    assert!(stderr.contains("expected CLIENT_ID=URL"));
 }
 
 /// `POST /_sandbox/notifications`: a replay (byte for byte) or a given body, signed as APO
@@ -321,13 +301,9 @@ fn a_bad_notify_url_flag_exits_2() {
 #[tokio::test]
 async fn notifications_on_request_are_replayed_or_forged_and_journaled() {
     use apoflow::apo::notify::Forge;
-    let s = Sandbox::start(&[]);
-    let c = Client::new(&s);
-    let b = Buyer::new(&s);
-    let rx = Receiver::start().await;
+    let (_s, c, b, rx) = sandbox_and_receiver().await;
     let rid = uid("forge");
-    let mut body = pay_body(&rid, "1000", Some(&rx.url));
-    body["paymentFactor"]["captureMode"] = json!("MANUAL");
+    let body = manual(pay_body(&rid, "1000", Some(&rx.url)));
     let pid = paid(&c, &b, body, VISA_OK).await;
     let list = c
         .deliveries_until(|d| d.first().is_some_and(|d| d["done"] == true))

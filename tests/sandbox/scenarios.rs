@@ -6,7 +6,8 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::support::*;
+use super::local::*;
+use super::support::Sandbox;
 use super::{VISA_OK, code, inquiry, paid};
 
 /// Adds a scenario; returns it as stored.
@@ -27,11 +28,6 @@ async fn journaled(c: &Client, api: &str, payment_request_id: &str) -> Vec<Value
         )
         .await;
     list["calls"].as_array().cloned().unwrap_or_default()
-}
-
-fn manual(mut body: Value) -> Value {
-    body["paymentFactor"]["captureMode"] = json!("MANUAL");
-    body
 }
 
 #[tokio::test]

@@ -1,12 +1,14 @@
 //! Test support shared by the integration test binaries: the real `apoflow` binary run in a
-//! folder, its output, free ports and loopback addresses. Include it with
-//! `#[path = "support/mod.rs"] mod support;`.
+//! folder, its output, a scratch project folder, free ports and loopback addresses, a local
+//! axum server on a runtime of its own, and the standalone `apoflow sandbox`. Include it with
+//! `#[path = "support/mod.rs"] mod support;`; what only one binary needs stays beside it.
 
 #![allow(dead_code)] // each test binary uses part of it
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The repository root (where flows/, fixtures/ and apoflow.toml are).
 pub fn repo() -> PathBuf {
@@ -33,6 +35,14 @@ pub fn apoflow_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         cmd.env(k, v);
     }
     cmd.output().expect("the apoflow binary runs")
+}
+
+/// The Python of the virtual environment `venv` (relative to the repository); fails the test
+/// (never skips) saying `missing` when it is not there.
+pub fn venv_python(venv: &str, missing: &str) -> PathBuf {
+    let python = repo().join(venv).join("bin/python");
+    assert!(python.exists(), "{missing}");
+    python
 }
 
 /// The exit code (-1 when killed by a signal).
@@ -99,5 +109,95 @@ impl Scratch {
         }
         std::fs::write(&path, text).expect("write");
         path
+    }
+}
+
+/// Every file under `dir`, relative to it (with `/`), sorted; fails on a folder it cannot read.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(dir: &Path, rel: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("read dir") {
+            let entry = entry.expect("entry");
+            let name = rel.join(entry.file_name());
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&entry.path(), &name, out);
+            } else {
+                out.push(name.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, Path::new(""), &mut out);
+    out.sort();
+    out
+}
+
+/// Serves `app` on 127.0.0.1:0 from a runtime on a thread of its own, for as long as the test
+/// binary runs; returns its base URL (`http://127.0.0.1:PORT`).
+pub fn serve(app: axum::Router) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("a runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            tx.send(listener.local_addr().expect("addr"))
+                .expect("send addr");
+            axum::serve(listener, app).await.expect("serve");
+        });
+    });
+    format!("http://{}", rx.recv().expect("the server starts"))
+}
+
+/// The standalone `apoflow sandbox`, killed on drop.
+pub struct Sandbox {
+    child: Child,
+    pub url: String,
+}
+
+impl Sandbox {
+    /// The sandbox on 127.0.0.1:0 with `extra` arguments.
+    pub fn start(extra: &[&str]) -> Self {
+        Self::start_on("127.0.0.1:0", extra)
+    }
+
+    /// The sandbox listening on `listen`, run in the temporary folder (not the repository,
+    /// whose apoflow.toml would register its merchants too).
+    pub fn start_on(listen: &str, extra: &[&str]) -> Self {
+        Self::start_in(&std::env::temp_dir(), listen, extra)
+    }
+
+    /// The sandbox listening on `listen`, run in `dir` (whose apoflow.toml it reads); its URL
+    /// is read from the banner's first line.
+    pub fn start_in(dir: &Path, listen: &str, extra: &[&str]) -> Self {
+        let mut child = apoflow_cmd(dir, &["sandbox", "--listen", listen])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("apoflow starts");
+        let mut first = String::new();
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        out.read_line(&mut first).expect("first line");
+        // Keep draining stdout so the sandbox never writes into a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        let url = first
+            .trim()
+            .rsplit(' ')
+            .next()
+            .expect("url on the first line")
+            .to_owned();
+        assert!(
+            url.starts_with("http://127.0.0.1:") || url.starts_with("https://127."),
+            "unexpected first line {first:?}"
+        );
+        Sandbox { child, url }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

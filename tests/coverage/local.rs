@@ -287,23 +287,11 @@ pub fn cases() -> Vec<CaseEvidence> {
 
 /// All the files under `dir`, as (path relative to `dir`, text), sorted.
 pub fn files_under(dir: &Path) -> Vec<(String, String)> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
-        for entry in std::fs::read_dir(dir).expect("read dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let rel = path
-                    .strip_prefix(root)
-                    .expect("under root")
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.push((rel, std::fs::read_to_string(&path).expect("utf-8 file")));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
+    crate::support::files_under(dir)
+        .into_iter()
+        .map(|rel| {
+            let text = std::fs::read_to_string(dir.join(&rel)).expect("utf-8 file");
+            (rel, text)
+        })
+        .collect()
 }

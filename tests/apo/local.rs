@@ -1,4 +1,5 @@
-//! Shared helpers: the binary, the test-only keys, the SDK's Python.
+//! What only tests/apo.rs needs: the test-only keys and the SDK's Python (the binary is run
+//! with tests/support/).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -9,10 +10,7 @@ use apoflow::apo::target::{
     EMBEDDED_MERCHANT_PUBLIC_PEM,
 };
 
-/// The apoflow binary under test.
-pub fn apoflow() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_apoflow"))
-}
+use crate::support::{repo, venv_python};
 
 /// The fixture merchant key pair.
 pub fn merchant_keys() -> (PrivateKey, PublicKey) {
@@ -39,19 +37,17 @@ pub fn pem_body(pem: &str) -> String {
 
 /// The Python of `.venv-sdk`; fails the test (never skips) when it is missing.
 pub fn sdk_python() -> PathBuf {
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-sdk/bin/python");
-    assert!(
-        python.exists(),
+    venv_python(
+        ".venv-sdk",
         "the official Python SDK is not installed: run scripts/sdk-venv.sh first \
-         (it creates .venv-sdk/ with global-alipay-sdk-python 1.0.1)"
-    );
-    python
+         (it creates .venv-sdk/ with global-alipay-sdk-python 1.0.1)",
+    )
 }
 
 /// Runs tests/sdk/interop.py with a JSON request; returns its JSON answer.
 pub fn sdk(request: &serde_json::Value) -> serde_json::Value {
     use std::io::Write as _;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/interop.py");
+    let script = repo().join("tests/sdk/interop.py");
     let mut child = Command::new(sdk_python())
         .arg(script)
         .stdin(std::process::Stdio::piped())

@@ -1,9 +1,9 @@
-//! Support for tests/run.rs: a local HTTP server on 127.0.0.1:0 and a runner for the real
-//! binary in a temporary project folder.
+//! What only tests/run.rs needs: its local HTTP server's routes and a temporary project folder
+//! whose flows point at it (the generic parts are in tests/support/).
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -16,6 +16,8 @@ use axum::routing::{any, get};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
+use crate::support::{Scratch, apoflow_in, serve};
+
 /// Per-key counters and barriers, shared by the routes.
 #[derive(Default)]
 struct Shared {
@@ -27,21 +29,7 @@ struct Shared {
 /// The base URL of the one test server (started on first use, lives as long as the tests).
 pub fn server() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().expect("a runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                tx.send(listener.local_addr().expect("addr"))
-                    .expect("send addr");
-                axum::serve(listener, app()).await.expect("serve");
-            });
-        });
-        format!("http://{}", rx.recv().expect("the server starts"))
-    })
+    URL.get_or_init(|| serve(app()))
 }
 
 fn app() -> Router {
@@ -170,22 +158,20 @@ async fn status(UrlPath(code): UrlPath<u16>) -> Response {
 
 /// A temporary project folder with flow files in it.
 pub struct Project {
-    pub dir: tempfile::TempDir,
+    pub dir: Scratch,
 }
 
 impl Project {
     /// An empty project.
     pub fn new() -> Self {
         Project {
-            dir: tempfile::tempdir().expect("a temp dir"),
+            dir: Scratch::new(),
         }
     }
 
     /// Writes a file (folders created), `BASE` replaced by the server URL.
     pub fn file(&self, rel: &str, text: &str) -> &Self {
-        let path = self.dir.path().join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text.replace("BASE", server())).unwrap();
+        self.dir.write(rel, &text.replace("BASE", server()));
         self
     }
 
@@ -195,33 +181,14 @@ impl Project {
 
     /// Runs `apoflow run ARGS` in the project.
     pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_apoflow"))
-            .arg("run")
-            .args(args)
-            .current_dir(self.path())
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("the apoflow binary runs")
+        let args: Vec<&str> = ["run"].into_iter().chain(args.iter().copied()).collect();
+        apoflow_in(self.path(), &args, &[])
     }
 
     /// Reads a report file the run wrote.
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path().join(rel)).expect("the report exists")
     }
-}
-
-/// The exit code.
-pub fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-/// stdout + stderr as text, for assertion messages.
-pub fn both(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Fetches JSON from the test server (to see what a run did to it).

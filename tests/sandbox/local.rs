@@ -1,8 +1,9 @@
-//! Test support: the real `apoflow sandbox` binary on an ephemeral port, a small signing APO
-//! client (uses apo::sign), a notification receiver, and the buyer's browser.
+//! What only tests/sandbox.rs needs (the standalone sandbox itself is in tests/support/): a
+//! small signing APO client (uses apo::sign), a notification receiver, the buyer's browser, and
+//! the official SDKs' scripts run against the sandbox.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,57 +12,11 @@ use apoflow::apo::sign::{SignedParts, sign, verify};
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
+use crate::support::{Sandbox, apoflow_cmd, repo};
+
 pub const CLIENT_ID: &str = "SANDBOX_APOFLOW_MERCHANT";
 const MERCHANT_PRIVATE: &str = include_str!("../../fixtures/keys/merchant-private.pem");
 const APO_PUBLIC: &str = include_str!("../../fixtures/keys/sandbox-apo-public.pem");
-
-/// The standalone sandbox, killed on drop.
-pub struct Sandbox {
-    child: Child,
-    pub url: String,
-}
-
-impl Sandbox {
-    pub fn start(extra: &[&str]) -> Self {
-        Self::start_on("127.0.0.1:0", extra)
-    }
-
-    /// The sandbox listening on `listen`; its URL is read from the banner's first line.
-    pub fn start_on(listen: &str, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_apoflow"))
-            // Not the repository, whose apoflow.toml would register its merchants too.
-            .current_dir(std::env::temp_dir())
-            .args(["sandbox", "--listen", listen])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("apoflow starts");
-        let mut first = String::new();
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        out.read_line(&mut first).expect("first line");
-        // Keep draining stdout so the sandbox never writes into a closed pipe.
-        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-        let url = first
-            .trim()
-            .rsplit(' ')
-            .next()
-            .expect("url on the first line")
-            .to_owned();
-        assert!(
-            url.starts_with("http://127.0.0.1:") || url.starts_with("https://127."),
-            "unexpected first line {first:?}"
-        );
-        Sandbox { child, url }
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A response from the sandbox: status, headers, body.
 pub struct Answer {
@@ -239,8 +194,61 @@ pub fn pay_body(request_id: &str, value: &str, notify: Option<&str>) -> Value {
     b
 }
 
+/// `body` with MANUAL capture.
+pub fn manual(mut body: Value) -> Value {
+    body["paymentFactor"]["captureMode"] = json!("MANUAL");
+    body
+}
+
 pub fn uid(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A sandbox of its own with a client, a buyer and a notification receiver.
+pub async fn sandbox_and_receiver() -> (Sandbox, Client, Buyer, Receiver) {
+    let s = Sandbox::start(&[]);
+    let c = Client::new(&s);
+    let b = Buyer::new(&s);
+    let rx = Receiver::start().await;
+    (s, c, b, rx)
+}
+
+/// Runs `tests/sandbox/{script}` with `python` against the sandbox at `url` as the fixture
+/// merchant; `ca` is the CA file it trusts (`SSL_CERT_FILE`), if any.
+pub fn sdk_script(python: &Path, script: &str, url: &str, ca: Option<&Path>) -> Output {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut cmd = Command::new(python);
+    if let Some(ca) = ca {
+        cmd.env("SSL_CERT_FILE", ca);
+    }
+    cmd.arg(format!("{root}/tests/sandbox/{script}"))
+        .arg(url)
+        .arg(format!("{root}/fixtures/keys/merchant-private.pem"))
+        .arg(format!("{root}/fixtures/keys/sandbox-apo-public.pem"))
+        .output()
+        .unwrap()
+}
+
+/// The script of [`sdk_script`] succeeded and printed `done`; `what` names it when it did not.
+pub fn assert_sdk_script_ok(out: &Output, what: &str, done: &str) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(done), "{stdout}");
+}
+
+/// `apoflow sandbox ARGS`, run in the repository, refuses to start: exit code 2. Returns its
+/// stderr.
+pub fn sandbox_exits_2(args: &[&str]) -> String {
+    let out = apoflow_cmd(&repo(), &["sandbox"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// A notification as received.
