@@ -504,7 +504,13 @@ steps:
       match: { $.paymentId: "{{ paymentId }}" }
       within: 10s
     expect: { count: 1, signature: valid }
+  # The notify step answers the sandbox's retry; the sandbox records the attempt once the
+  # answer is back, so wait for it rather than race it.
   - http: { url: "{{ target.endpoint }}_sandbox/deliveries" }
+    until:
+      $.deliveries[?@.notifyType == 'PAYMENT_RESULT'].attempts: { length: 2 }
+    every: 20ms
+    within: 5s
     expect:
       $.deliveries[?@.notifyType == 'PAYMENT_RESULT'].attempts: { length: 2 }
 "#,
