@@ -32,3 +32,4 @@ cases="$(CI=true "$bin" run --merchant example flows/merchant/ 2>/dev/null | gre
 echo "binary: $bin; cores: $(nproc); merchant library: $cases"
 measure "start, ready, stop the shop (one-step flow)" run --merchant example "$tmp/up.yaml"
 measure "run --merchant example flows/merchant/" run --merchant example flows/merchant/
+measure "run -j 8 --merchant example flows/merchant/" run -j 8 --merchant example flows/merchant/
