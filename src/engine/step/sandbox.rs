@@ -39,6 +39,38 @@ pub(super) fn embedded<'a>(ctx: &StepCtx<'a>, kind: &str) -> Result<&'a Target, 
     ))
 }
 
+/// One call on the embedded sandbox's control API: the HTTP status, the answer parsed, and its
+/// text.
+async fn control_call(
+    ctx: &StepCtx<'_>,
+    kind: &str,
+    method: reqwest::Method,
+    path: &str,
+    query: &[(&str, String)],
+    body: Option<&Value>,
+    timeout: Duration,
+) -> Result<(u16, Value, String), String> {
+    let mut url = embedded(ctx, kind)?.url_for_path(path);
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
+    }
+    let failed = |e: &reqwest::Error| {
+        mask_text(&format!("{method} {url} failed: {}", chain(e))).into_owned()
+    };
+    let mut request = ctx
+        .client
+        .request(method.clone(), url.clone())
+        .timeout(timeout);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.map_err(|e| failed(&e))?;
+    let status = response.status().as_u16();
+    let text = response.text().await.map_err(|e| failed(&e))?;
+    let answer = parse_body(&text);
+    Ok((status, answer, text))
+}
+
 /// `GET path?query` on the embedded sandbox's control API: the JSON answer, or an error that
 /// says what the sandbox answered.
 pub(super) async fn control_get(
@@ -47,22 +79,16 @@ pub(super) async fn control_get(
     path: &str,
     query: &[(&str, String)],
 ) -> Result<Value, String> {
-    let mut url = embedded(ctx, kind)?.url_for_path(path);
-    if !query.is_empty() {
-        url.query_pairs_mut().extend_pairs(query);
-    }
-    let failed =
-        |e: &reqwest::Error| mask_text(&format!("GET {url} failed: {}", chain(e))).into_owned();
-    let response = ctx
-        .client
-        .get(url.clone())
-        .timeout(CONTROL_TIMEOUT)
-        .send()
-        .await
-        .map_err(|e| failed(&e))?;
-    let status = response.status().as_u16();
-    let text = response.text().await.map_err(|e| failed(&e))?;
-    let answer = parse_body(&text);
+    let (status, answer, text) = control_call(
+        ctx,
+        kind,
+        reqwest::Method::GET,
+        path,
+        query,
+        None,
+        CONTROL_TIMEOUT,
+    )
+    .await?;
     if status != 200 || !answer.is_object() {
         return Err(mask_text(&format!(
             "the sandbox answered GET {path} with HTTP {status}: {}",
@@ -83,20 +109,16 @@ pub(super) async fn control_post(
     body: &Value,
     timeout: Duration,
 ) -> Result<(Value, String), String> {
-    let url = embedded(ctx, kind)?.url_for_path(path);
-    let failed =
-        |e: &reqwest::Error| mask_text(&format!("POST {url} failed: {}", chain(e))).into_owned();
-    let response = ctx
-        .client
-        .post(url.clone())
-        .json(body)
-        .timeout(timeout)
-        .send()
-        .await
-        .map_err(|e| failed(&e))?;
-    let status = response.status().as_u16();
-    let text = response.text().await.map_err(|e| failed(&e))?;
-    let answer = parse_body(&text);
+    let (status, answer, text) = control_call(
+        ctx,
+        kind,
+        reqwest::Method::POST,
+        path,
+        &[],
+        Some(body),
+        timeout,
+    )
+    .await?;
     if status != 200 {
         return Err(mask_text(&format!(
             "the sandbox refused POST {path} with HTTP {status}: {}",
