@@ -56,17 +56,20 @@ impl Endpoint {
         }
     }
 
+    /// The flow step kinds that call them, in the order of [`Endpoint::ALL`] (design.md §3).
+    pub const STEP_NAMES: [&'static str; 6] = [
+        "pay",
+        "inquiry",
+        "capture",
+        "cancel",
+        "refund",
+        "inquiry_refund",
+    ];
+
     /// The flow step kind that calls it: `pay`, `inquiry`, `capture`, `cancel`, `refund`,
-    /// `inquiry_refund` (design.md §3).
+    /// `inquiry_refund`.
     pub fn step_name(self) -> &'static str {
-        match self {
-            Endpoint::Pay => "pay",
-            Endpoint::InquiryPayment => "inquiry",
-            Endpoint::Capture => "capture",
-            Endpoint::Cancel => "cancel",
-            Endpoint::Refund => "refund",
-            Endpoint::InquiryRefund => "inquiry_refund",
-        }
+        Self::STEP_NAMES[self as usize]
     }
 
     /// The production path, e.g. `/ams/api/v1/payments/pay`.
@@ -157,6 +160,15 @@ impl FromStr for Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn step_names_follow_the_endpoints() {
+        for (i, e) in Endpoint::ALL.into_iter().enumerate() {
+            assert_eq!(e as usize, i);
+        }
+        assert_eq!(Endpoint::InquiryRefund.step_name(), "inquiry_refund");
+        assert_eq!(Endpoint::InquiryPayment.step_name(), "inquiry");
+    }
 
     #[test]
     fn paths_and_sandbox_rewrite() {
