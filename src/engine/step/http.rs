@@ -333,6 +333,27 @@ pub(super) fn render_spanned_str(
         })
 }
 
+/// Renders `s` (written as `key`) and reads it with `parse`, which knows a fixed set of names;
+/// a name it does not know is an error at `s`: "`name` is not {what}", with `hint`.
+pub(super) fn render_choice<T>(
+    ctx: &StepCtx<'_>,
+    s: &Spanned<String>,
+    key: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    what: &str,
+    hint: &str,
+) -> Result<T, String> {
+    let name = render_spanned_str(ctx, s, key)?;
+    parse(&name).ok_or_else(|| {
+        located(
+            ctx.file,
+            &s.referenced,
+            format!("`{name}` is not {what}"),
+            Some(hint),
+        )
+    })
+}
+
 /// A value as text for a URL, header or form field: strings as they are, others as JSON.
 pub(super) fn as_text(v: &Value) -> String {
     match v {

@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
 use super::StepCtx;
-use super::http::{Exchange, as_text, quote, render_spanned, render_spanned_str};
+use super::http::{Exchange, as_text, quote, render_choice, render_spanned, render_spanned_str};
 use crate::apo::client::CallOptions;
 use crate::apo::endpoint::Endpoint;
 use crate::engine::result::{RequestSummary, ResponseSummary};
@@ -104,17 +104,14 @@ pub(super) async fn wait(action: &NotifyAction, ctx: &StepCtx<'_>) -> Result<Exc
     };
     let ack = match &action.ack {
         None => Ack::Success,
-        Some(a) => {
-            let name = render_spanned_str(ctx, a, "ack")?;
-            Ack::from_name(&name).ok_or_else(|| {
-                super::located(
-                    ctx.file,
-                    &a.referenced,
-                    format!("`{name}` is not an acknowledgement"),
-                    Some("write success, fail, wrong_format or none"),
-                )
-            })?
-        }
+        Some(a) => render_choice(
+            ctx,
+            a,
+            "ack",
+            Ack::from_name,
+            "an acknowledgement",
+            "write success, fail, wrong_format or none",
+        )?,
     };
     let count = action.count.as_ref().map_or(1, |c| c.value.max(1)) as usize;
     let within = action.within.as_ref().map_or(DEFAULT_WITHIN, |w| w.value.0);

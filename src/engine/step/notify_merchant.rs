@@ -25,7 +25,7 @@ use tokio::time::Instant;
 
 use super::StepCtx;
 use super::delivery::exchange;
-use super::http::{Exchange, render_spanned, render_spanned_str};
+use super::http::{Exchange, render_choice, render_spanned, render_spanned_str};
 use super::sandbox::{control_get, control_post};
 use super::watch::pause;
 use crate::apo::notify::Forge;
@@ -49,17 +49,14 @@ pub(super) async fn send(
 ) -> Result<Exchange, String> {
     let forge = match &action.forge {
         None => Forge::None,
-        Some(f) => {
-            let name = render_spanned_str(ctx, f, "forge")?;
-            Forge::from_name(&name).ok_or_else(|| {
-                super::located(
-                    ctx.file,
-                    &f.referenced,
-                    format!("`{name}` is not a forge"),
-                    Some(&format!("write one of {}", Forge::NAMES.join(", "))),
-                )
-            })?
-        }
+        Some(f) => render_choice(
+            ctx,
+            f,
+            "forge",
+            Forge::from_name,
+            "a forge",
+            &format!("write one of {}", Forge::NAMES.join(", ")),
+        )?,
     };
     let mut order = json!({ "forge": forge.name() });
     let notification = match (&action.replay, &action.body) {
