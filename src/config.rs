@@ -258,8 +258,8 @@ impl Config {
             location: None,
             message: format!("failed to read the config file: {e}"),
             hint: (e.kind() == std::io::ErrorKind::NotFound).then(|| {
-                "targets are defined in apoflow.toml (see the README, \"Signing, keys and \
-                 targets\"); pass --config FILE to use another file"
+                "targets are defined in apoflow.toml (see docs/src/targets.md); \
+                 pass --config FILE to use another file"
                     .to_owned()
             }),
         })?;
@@ -397,8 +397,8 @@ impl Config {
                 location: None,
                 message: format!("no merchant named `{name}`"),
                 hint: Some(if known.is_empty() {
-                    "the file defines no [merchants.NAME] table yet (see the README, \
-                     \"Testing your merchant server\")"
+                    "the file defines no [merchants.NAME] table yet (see \
+                     docs/src/merchant.md)"
                         .to_owned()
                 } else {
                     format!("configured merchants: {}", known.join(", "))

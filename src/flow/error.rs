@@ -388,7 +388,7 @@ impl LoadErrorKind {
             LoadErrorKind::TimesOutOfRange(_) => "each send is a real request to the merchant; a few copies show whether it is idempotent".to_owned(),
             LoadErrorKind::ChangeNotAPath(_) => "write `$.` and the field, e.g. `$.paymentAmount.value: \"1\"`".to_owned(),
             LoadErrorKind::UnknownCard { close: Some(close), .. } => format!("did you mean `{close}`?"),
-            LoadErrorKind::UnknownCard { close: None, .. } => "the built-in test cards are listed in README.md (Test cards); or give the card inline".to_owned(),
+            LoadErrorKind::UnknownCard { close: None, .. } => "the built-in test cards are listed in docs/src/sandbox.md (Test cards); or give the card inline".to_owned(),
         })
     }
 }

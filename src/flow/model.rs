@@ -292,7 +292,7 @@ pub struct RedirectAction {
     #[serde(default)]
     #[schemars(with = "Option<bool>")]
     pub return_page: Option<Spanned<bool>>,
-    /// A built-in test card's name (README, Test cards), or inline `{number, expiry, cvv, holder}`.
+    /// A built-in test card's name (docs/src/sandbox.md, "Test cards"), or inline `{number, expiry, cvv, holder}`.
     #[serde(default)]
     #[schemars(with = "Option<CardSpec>")]
     pub card: Option<Spanned<Value>>,
