@@ -19,7 +19,13 @@ use crate::mask::mask_text;
 
 /// Runs `list`; returns 0, or 2 when a flow file is invalid.
 pub fn run(paths: &[PathBuf], tags: Option<String>, as_json: bool, ctx: &Context) -> u8 {
-    let plan = match load(paths, &LoadOptions { tags }) {
+    let plan = match load(
+        paths,
+        &LoadOptions {
+            tags,
+            ..LoadOptions::default()
+        },
+    ) {
         Ok(plan) => plan,
         Err(diags) => {
             print_diagnostics(&diags, ctx);

@@ -312,6 +312,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         &options.paths,
         &LoadOptions {
             tags: options.tags.clone(),
+            vars: options.vars.keys().cloned().collect(),
         },
     ) {
         Ok(plan) => plan,

@@ -44,6 +44,10 @@ pub(crate) enum LoadErrorKind {
     PollWithoutUntil(&'static str),
     /// A template reads `steps.<id>` of a step that does not exist.
     UnknownStepId { id: String, known: Vec<String> },
+    /// A template reads a variable that nothing defines before it (a close known name).
+    UndefinedVariable { name: String, close: Option<String> },
+    /// A template calls a function that does not exist (a close function name).
+    UnknownFunction { name: String, close: Option<String> },
     /// A step id used twice in the same file (the first one's line).
     DuplicateStepId { id: String, first_line: u64 },
     /// A step id that templates cannot name.
@@ -158,6 +162,10 @@ impl LoadErrorKind {
             LoadErrorKind::DuplicateStepId { id, .. } => format!("duplicate step id `{id}`"),
             LoadErrorKind::BadStepId(id) => format!("`{id}` cannot be a step id"),
             LoadErrorKind::UnknownStepId { id, .. } => format!("no step has the id `{id}`"),
+            LoadErrorKind::UndefinedVariable { name, .. } => {
+                format!("undefined variable `{name}`")
+            }
+            LoadErrorKind::UnknownFunction { name, .. } => format!("unknown function `{name}`"),
             LoadErrorKind::BadVarName { what, name } => {
                 format!("`{name}` cannot be a {what} name")
             }
@@ -267,7 +275,10 @@ impl LoadErrorKind {
                 None => "this query".to_owned(),
             },
             LoadErrorKind::Template(_) => "in this template".to_owned(),
-            LoadErrorKind::UnknownStepId { .. } => "read here".to_owned(),
+            LoadErrorKind::UnknownStepId { .. } | LoadErrorKind::UndefinedVariable { .. } => {
+                "read here".to_owned()
+            }
+            LoadErrorKind::UnknownFunction { .. } => "called here".to_owned(),
             LoadErrorKind::UseNotFound { reason, .. }
             | LoadErrorKind::BodyFileNotFound { reason, .. }
             | LoadErrorKind::KeyFileNotFound { reason, .. }
@@ -330,6 +341,10 @@ impl LoadErrorKind {
                     None => format!("the step ids of this flow are {}", known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
                 }
             }
+            LoadErrorKind::UndefinedVariable { close: Some(close), .. } => format!("did you mean `{close}`?"),
+            LoadErrorKind::UndefinedVariable { close: None, .. } => "define it under `vars:` (a `--var` can still override it), save it in an earlier step with `save:`, or pass it with `--var NAME=VALUE`".to_owned(),
+            LoadErrorKind::UnknownFunction { close: Some(close), .. } => format!("did you mean `{close}()`?"),
+            LoadErrorKind::UnknownFunction { close: None, .. } => "the functions are `uuid()`, `now(format)`, `env(name, default=…)`, `random_digits(n)` and minijinja's (`range`, `dict`, `namespace`)".to_owned(),
             LoadErrorKind::BadStepId(_) => "use letters, digits and `_`, starting with a letter or `_` (templates write `steps.<id>`)".to_owned(),
             LoadErrorKind::BadVarName { .. } => "use letters, digits and `_`, starting with a letter or `_`, so that templates can write `{{ name }}`".to_owned(),
             LoadErrorKind::ReservedVarName(_) => "`steps` holds earlier steps' requests and responses; choose another name".to_owned(),

@@ -31,12 +31,18 @@ pub struct LoadOptions {
     /// A tag expression (`smoke`, `card and not slow`, parentheses): only the flows it selects
     /// are in the plan. `None` selects every flow.
     pub tags: Option<String>,
+    /// The names of the variables `--var` defines: templates may read them even when the flow
+    /// does not declare them.
+    pub vars: Vec<String>,
 }
 
 /// Loads and checks the flow files under `paths` (files or folders); the plan, or every error
 /// found in every file.
 pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Plan, Vec<Diagnostic>> {
-    let mut loader = Loader::default();
+    let mut loader = Loader {
+        cli_vars: opts.vars.clone(),
+        ..Loader::default()
+    };
     let tags = match opts.tags.as_deref().map(TagExpr::parse).transpose() {
         Ok(t) => t,
         Err(e) => {
@@ -101,6 +107,8 @@ struct Loader {
     /// Resolved partials by canonical path; `None` when resolving them failed.
     partials: HashMap<PathBuf, Option<Partial>>,
     diags: Vec<Diagnostic>,
+    /// The `--var` names (see [`LoadOptions::vars`]).
+    cli_vars: Vec<String>,
 }
 
 impl Loader {
@@ -166,7 +174,7 @@ impl Loader {
             }
         };
         let templates = self.templates().clone();
-        for e in check_file(&source, &flow, role, &templates) {
+        for e in check_file(&source, &flow, role, &templates, &self.cli_vars) {
             self.diags.push(e.into_diagnostic(&source));
         }
         Some(Arc::new(Parsed { key, source, flow }))
@@ -424,6 +432,7 @@ mod tests {
 
         let opts = LoadOptions {
             tags: Some("card and not slow".to_owned()),
+            ..LoadOptions::default()
         };
         let plan = load(&[root.to_path_buf()], &opts).unwrap();
         assert_eq!(plan.cases.len(), 2);
@@ -485,6 +494,7 @@ mod tests {
             &[],
             &LoadOptions {
                 tags: Some("(a".to_owned()),
+                ..LoadOptions::default()
             },
         )
         .unwrap_err();

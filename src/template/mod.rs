@@ -89,6 +89,12 @@ impl Templates {
         names
     }
 
+    /// The names every template can read without declaring them: apoflow's functions
+    /// (`uuid`, `now`, `env`, `random_digits`) and minijinja's globals (`range`, `dict`, …).
+    pub fn globals(&self) -> impl Iterator<Item = &str> {
+        self.env.globals().map(|(name, _)| name)
+    }
+
     /// Renders every string leaf of `v` (object keys stay as written) against `scope`.
     /// For many renders against the same variables, prepare a [`Scope`] once and use
     /// [`Templates::render_value_in`].
