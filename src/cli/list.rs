@@ -49,12 +49,9 @@ pub fn run(paths: &[PathBuf], tags: Option<String>, as_json: bool, ctx: &Context
 }
 
 fn case_line(c: &Case) -> String {
-    let mut line = format!("{}  {}", c.file.path.display(), c.flow_name);
-    if let Some(case) = &c.case_name {
-        line.push_str(&format!(" ({case})"));
-    }
+    let mut line = format!("{}  {}", c.file.path.display(), c.title());
     if !c.tags.is_empty() {
-        line.push_str(&format!("  [{}]", c.tags.join(", ")));
+        line.push_str(&format!("  tags: {}", c.tags.join(", ")));
     }
     if !c.covers.is_empty() {
         line.push_str(&format!("  covers: {}", c.covers.join(", ")));

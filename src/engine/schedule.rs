@@ -119,14 +119,14 @@ async fn run_case(
     let _ = tx.send(Event::CaseStarted {
         index,
         file: case.file.path.clone(),
-        title: title(&case),
+        title: case.title(),
     });
     let mut rec = Recorder {
         index,
         tx,
         steps: Vec::new(),
         flow_file: case.file.path.clone(),
-        title: title(&case),
+        title: case.title(),
     };
     let mut scope = Scope::new(&schedule.runner);
     let vars_error = scope
@@ -192,11 +192,4 @@ fn finish(
 
 fn skipped(index: usize, case: &Case) -> CaseResult {
     finish(index, case, Status::Skipped, Vec::new(), Instant::now())
-}
-
-fn title(case: &Case) -> String {
-    match &case.case_name {
-        Some(c) => format!("{} [{c}]", case.flow_name),
-        None => case.flow_name.clone(),
-    }
 }

@@ -55,6 +55,7 @@ fn provided(action: &str) -> &'static [&'static str] {
         "redirect" => &[
             "landed_on",
             "messages",
+            "pages",
             "return_page",
             "return_page.status",
             "return_page.body",

@@ -36,6 +36,17 @@ pub struct Case {
     pub steps: Vec<PlannedStep>,
 }
 
+impl Case {
+    /// How reports name the case: the flow's name, and a matrix case's values in brackets
+    /// (`Declined card [card=visa_fail]`).
+    pub fn title(&self) -> String {
+        match &self.case_name {
+            Some(c) => format!("{} [{c}]", self.flow_name),
+            None => self.flow_name.clone(),
+        }
+    }
+}
+
 /// A step and where it came from; a `use:` step carries the partial's steps.
 #[derive(Debug, Clone)]
 pub struct PlannedStep {
