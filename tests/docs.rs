@@ -323,5 +323,12 @@ fn the_book_builds() {
         ),
     };
     assert!(out.status.success(), "mdbook build failed:\n{}", both(&out));
+    // mdBook reports some mistakes (a bad book.toml key, a missing page) and still exits 0.
+    let logged = both(&out);
+    let complaints: Vec<&str> = logged
+        .lines()
+        .filter(|l| l.contains("ERROR") || l.contains("WARN"))
+        .collect();
+    assert!(complaints.is_empty(), "mdbook complained:\n{logged}");
     assert!(Path::new(&out_dir.path().join("tutorial.html")).exists());
 }
