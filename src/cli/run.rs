@@ -277,8 +277,8 @@ impl RunOptions {
     }
 }
 
-/// `NAME=VALUE`, with NAME a variable name.
-fn parse_var(raw: &str) -> Result<(String, String), Box<Diagnostic>> {
+/// `NAME=VALUE`, with NAME a variable name (`--var` of `run` and `sign`).
+pub(super) fn parse_var(raw: &str) -> Result<(String, String), Box<Diagnostic>> {
     let bad = |what: &str| {
         Box::new(
             Diagnostic::plain(format!("--var `{raw}`: {what}"))
