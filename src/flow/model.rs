@@ -247,9 +247,11 @@ pub struct ApoCall {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub body_file: Option<Spanned<String>>,
-    /// The body (an object), or entries merged on top of `body_file`.
+    /// The body (an object), or entries merged on top of `body_file`; or one template string
+    /// that renders to such an object (`"{{ without[field] }}"`).
     #[serde(default)]
     #[schemars(with = "Option<serde_json::Map<String, Value>>")]
+    #[schemars(extend("type" = ["object", "string", "null"]))]
     pub body: Option<Spanned<Value>>,
     /// A body sent verbatim after rendering (negative tests); excludes `body` and `body_file`.
     #[serde(default)]
