@@ -140,7 +140,7 @@ pub(crate) enum LoadErrorKind {
 }
 
 impl LoadErrorKind {
-    fn title(&self) -> String {
+    pub(crate) fn title(&self) -> String {
         match self {
             LoadErrorKind::Yaml(message) => yaml_title(message),
             LoadErrorKind::EmptyFile => "the flow file is empty".to_owned(),

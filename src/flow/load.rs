@@ -17,10 +17,11 @@ use serde_saphyr::Spanned;
 
 use super::check::{Role, at, check_file, io_reason};
 use super::discover::discover;
-use super::error::{LoadError, LoadErrorKind, yaml_message};
+use super::error::{LoadError, LoadErrorKind};
 use super::matrix;
 use super::model::{Flow, Step};
 use super::plan::{Case, Partial, Plan, PlannedStep};
+use super::recover;
 use super::tags::TagExpr;
 use crate::diag::{Diagnostic, SourceFile};
 use crate::template::Templates;
@@ -160,14 +161,18 @@ impl Loader {
                 match super::model::parse(&source.text) {
                     Ok(flow) => (source, flow),
                     Err(e) => {
-                        let (line, column, width) = e.location().map_or((1, 1, 1), |l| {
-                            (l.line().max(1), l.column().max(1), l.span().len().max(1))
-                        });
-                        let message = yaml_message(&e.without_snippet().to_string());
-                        self.diags.push(
-                            LoadError::new(line, column, width, LoadErrorKind::Yaml(message))
-                                .into_diagnostic(&source),
+                        let first = recover::located(&e);
+                        let templates = self.templates().clone();
+                        let more = recover::further_errors(
+                            &source,
+                            &first,
+                            role,
+                            &templates,
+                            &self.cli_vars,
                         );
+                        for error in std::iter::once(first).chain(more) {
+                            self.diags.push(error.into_diagnostic(&source));
+                        }
                         return None;
                     }
                 }

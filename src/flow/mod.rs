@@ -24,6 +24,7 @@ mod load;
 mod matrix;
 pub mod model;
 pub mod plan;
+mod recover;
 pub mod schema;
 pub mod tags;
 
