@@ -459,6 +459,14 @@ fn yaml_title(message: &str) -> String {
     if message.starts_with("multiple YAML documents") {
         return "a flow file holds one YAML document; this one has several".to_owned();
     }
+    if let Some(rest) = message.strip_prefix("budget breached: ") {
+        // `Nodes { nodes: 250001 } at line …`: the parser's limit, by name and count.
+        let what = rest
+            .split_once('{')
+            .and_then(|(_, r)| r.split_once('}'))
+            .map_or(rest, |(inner, _)| inner.trim());
+        return format!("the YAML is over the parser's size limits ({what})");
+    }
     match message {
         "expected sequence start" => "expected a list".to_owned(),
         "expected mapping start" => "expected a map".to_owned(),
@@ -478,6 +486,13 @@ fn yaml_label(message: &str) -> String {
 }
 
 fn yaml_hint(message: &str) -> Option<String> {
+    if message.starts_with("budget breached: ") {
+        return Some(
+            "anchors and aliases that expand too far (an alias bomb), or a file far larger than \
+             a flow needs: split it, or write values out instead of aliasing them"
+                .to_owned(),
+        );
+    }
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let allowed = rest.split_once(", expected one of ").map(|(_, a)| a);
         let allowed = allowed.or_else(|| rest.split_once(", expected ").map(|(_, a)| a));
