@@ -285,11 +285,15 @@ impl LoadErrorKind {
             | LoadErrorKind::BadCard(reason)
             | LoadErrorKind::BadUrl { reason, .. } => reason.clone(),
             LoadErrorKind::Conflicting(_, a, _) => format!("remove this or `{a}`"),
-            LoadErrorKind::UseCycle(chain) => chain
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(" → "),
+            LoadErrorKind::UseCycle(chain) => {
+                // Shown relative to the working directory, as the user wrote them.
+                let cwd = std::env::current_dir().unwrap_or_default();
+                chain
+                    .iter()
+                    .map(|p| p.strip_prefix(&cwd).unwrap_or(p).display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            }
             LoadErrorKind::WithWithoutUse
             | LoadErrorKind::PollWithoutUntil(_)
             | LoadErrorKind::BadStepId(_)

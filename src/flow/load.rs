@@ -246,8 +246,9 @@ impl Loader {
             return None;
         }
         let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-        if let Some(start) = stack.iter().position(|(k, _)| *k == key) {
-            let mut chain: Vec<PathBuf> = stack[start..].iter().map(|(_, p)| p.clone()).collect();
+        if stack.iter().any(|(k, _)| *k == key) {
+            // From the flow that was loaded, through every include, back to the repeated one.
+            let mut chain: Vec<PathBuf> = stack.iter().map(|(_, p)| p.clone()).collect();
             chain.push(path);
             self.diags.push(
                 LoadError::new(line, column, width, LoadErrorKind::UseCycle(chain))
