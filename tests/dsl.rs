@@ -72,6 +72,36 @@ fn errors_of_every_file_are_collected_in_one_run() {
 }
 
 #[test]
+fn yaml_in_a_flows_folder_that_is_not_a_flow_is_left_out_with_a_note() {
+    let project = support::Scratch::new();
+    project.write("flows/ping.yaml", "name: Ping\nsteps:\n  - sleep: 1ms\n");
+    let cards = std::fs::read_to_string(repo().join("fixtures/cards.yaml")).unwrap();
+    project.write("flows/fixtures/cards.yaml", &cards);
+    let checklist =
+        std::fs::read_to_string(repo().join("checklists/apo-card-hosted.yaml")).unwrap();
+    project.write("flows/checklist.yaml", &checklist);
+    project.write("flows/typo.yaml", "name: Typo\nstpes:\n  - sleep: 1ms\n");
+
+    let out = apoflow_in(project.path(), &["list", "flows/"]);
+    // The typo is still a (broken) flow: a misspelt `steps:` must not pass unseen.
+    assert_eq!(code(&out), 2, "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unknown key `stpes`"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_file(project.path().join("flows/typo.yaml")).unwrap();
+
+    let out = apoflow_in(project.path(), &["list", "flows/"]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "flows/ping.yaml  Ping\n");
+    insta::assert_snapshot!(text(&out.stderr));
+    // Named explicitly, a file is read as a flow whatever it holds.
+    let out = apoflow_in(project.path(), &["validate", "flows/fixtures/cards.yaml"]);
+    assert_eq!(code(&out), 2);
+}
+
+#[test]
 fn a_missing_path_is_invalid_input() {
     let out = apoflow(&["validate", "tests/corpus/no-such-folder"]);
     assert_eq!(code(&out), 2);

@@ -32,6 +32,9 @@ pub fn run(paths: &[PathBuf], tags: Option<String>, as_json: bool, ctx: &Context
             return exit::INVALID;
         }
     };
+    if let Some(note) = plan.skipped_note() {
+        let _ = writeln!(std::io::stderr(), "{}", mask_text(&note));
+    }
     let text = if as_json {
         let list: Vec<_> = plan.cases.iter().map(case_json).collect();
         serde_json::to_string_pretty(&list).unwrap_or_else(|_| "[]".to_owned())

@@ -322,6 +322,9 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         }
     };
     let mut plan = plan;
+    if let Some(note) = plan.skipped_note() {
+        eprintln!("{}", crate::mask::mask_text(&note));
+    }
     let needs_merchant = if options.merchant.is_none() {
         let before = plan.cases.len();
         plan.cases

@@ -19,6 +19,9 @@ use crate::mask::mask_text;
 pub fn run(paths: &[PathBuf], ctx: &Context) -> u8 {
     match load(paths, &LoadOptions::default()) {
         Ok(plan) => {
+            if let Some(note) = plan.skipped_note() {
+                let _ = writeln!(std::io::stderr(), "{}", mask_text(&note));
+            }
             let flows = plan
                 .cases
                 .iter()

@@ -55,10 +55,10 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Plan, Vec<Diagnosti
             None
         }
     };
-    let (found, errors) = discover(paths);
-    loader.diags.extend(errors);
+    let discovered = discover(paths);
+    loader.diags.extend(discovered.errors);
     let mut cases = Vec::new();
-    for f in &found {
+    for f in &discovered.found {
         let role = if f.partial {
             Role::Partial
         } else {
@@ -85,7 +85,10 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Plan, Vec<Diagnosti
     // By file, then position: the order a reader fixes them in.
     diags.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     if diags.is_empty() {
-        Ok(Plan { cases })
+        Ok(Plan {
+            cases,
+            skipped: discovered.skipped,
+        })
     } else {
         Err(diags)
     }

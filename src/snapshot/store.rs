@@ -212,7 +212,10 @@ impl Outcome {
         match self {
             Outcome::Matched { path } => format!("matches {}", path.display()),
             Outcome::Written { path, .. } => format!("written to {}", path.display()),
-            Outcome::Pending { path, new: true, .. } | Outcome::Missing { path } => {
+            Outcome::Pending {
+                path, new: true, ..
+            }
+            | Outcome::Missing { path } => {
                 format!("new: no {} yet", path.display())
             }
             Outcome::Pending { path, .. } | Outcome::Mismatch { path, .. } => {
