@@ -85,7 +85,7 @@ pub fn main() -> ExitCode {
     if let Some(file) = &cli.cards
         && let Err(diag) = crate::sandbox::cards::install_file(&ctx.cwd.join(file))
     {
-        validate::print_diagnostics(&[diag], &ctx);
+        validate::print_diagnostics(&[*diag], &ctx);
         return exit::code(exit::INVALID);
     }
     exit::code(dispatch(cli.command, &ctx))

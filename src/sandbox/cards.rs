@@ -82,21 +82,20 @@ pub fn all() -> &'static [TestCard] {
 /// Reads a card file of the built-in format (`cards: [{name, number, brand, funding, country,
 /// issuer, outcome, three_ds?, processing_seconds?, source}]`) and adds its cards to [`all`]
 /// for the life of the process; returns how many. Errors name the file, the line and the card.
-pub fn install_file(path: &Path) -> Result<usize, Diagnostic> {
-    let meta = std::fs::metadata(path).map_err(|e| {
-        Diagnostic::for_file(path, "cannot read the card file").with_label(e.to_string())
-    })?;
+pub fn install_file(path: &Path) -> Result<usize, Box<Diagnostic>> {
+    let unreadable = |e: std::io::Error| {
+        Box::new(Diagnostic::for_file(path, "cannot read the card file").with_label(e.to_string()))
+    };
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
     if !meta.is_file() || meta.len() > MAX_CARD_FILE_BYTES {
-        return Err(
+        return Err(Box::new(
             Diagnostic::for_file(path, "not a card file").with_hint(format!(
                 "give a regular YAML file of at most {} KiB, in the format of fixtures/cards.yaml",
                 MAX_CARD_FILE_BYTES / 1024
             )),
-        );
+        ));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostic::for_file(path, "cannot read the card file").with_label(e.to_string())
-    })?;
+    let text = std::fs::read_to_string(path).map_err(unreadable)?;
     let source = Arc::new(SourceFile {
         path: path.to_path_buf(),
         text,
@@ -122,18 +121,20 @@ pub fn install_file(path: &Path) -> Result<usize, Diagnostic> {
             || !crate::mask::luhn_valid(&card.number)
         {
             let at = source.find_from(1, 1, &card.number).unwrap_or((1, 1));
-            return Err(Diagnostic::new(
-                &source,
-                at.0,
-                at.1,
-                format!("card `{}`: not a valid card number", card.name),
-            )
-            .with_hint("13 to 19 digits that pass the Luhn check, as a quoted string"));
+            return Err(Box::new(
+                Diagnostic::new(
+                    &source,
+                    at.0,
+                    at.1,
+                    format!("card `{}`: not a valid card number", card.name),
+                )
+                .with_hint("13 to 19 digits that pass the Luhn check, as a quoted string"),
+            ));
         }
     }
     let count = file.cards.len();
     EXTRA.set(file.cards).map_err(|_| {
-        Diagnostic::plain("the card file was given twice").with_hint("give --cards once")
+        Box::new(Diagnostic::plain("the card file was given twice").with_hint("give --cards once"))
     })?;
     Ok(count)
 }
