@@ -194,9 +194,7 @@ impl RunOptions {
                     .join(args.config.as_deref().unwrap_or(Path::new(DEFAULT_FILE))),
             )
         });
-        let mut config_error = |e: crate::config::ConfigError| {
-            errors.push(Diagnostic::plain(crate::mask::mask_text(&e.to_string())));
-        };
+        let mut config_error = |e: crate::config::ConfigError| errors.push(e.to_diagnostic());
         let config = match config {
             Some(Err(e)) => {
                 config_error(e);

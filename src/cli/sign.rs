@@ -15,6 +15,7 @@ use super::{Context, exit};
 use crate::apo::client::{CallOptions, SentRequest, prepare};
 use crate::apo::{Endpoint, Target};
 use crate::config::{Config, DEFAULT_FILE};
+use crate::diag::Diagnostic;
 use crate::mask;
 use crate::template::{Templates, is_template};
 
@@ -61,24 +62,30 @@ pub fn run(args: &SignArgs, ctx: &Context) -> u8 {
             }
             exit::SUCCESS
         }
-        Err(message) => {
-            eprintln!("error: {}", mask::mask_text(&message));
+        Err(diag) => {
+            eprint!("{}", diag.render(ctx.color_stderr()));
             exit::INVALID
         }
     }
 }
 
-fn build(args: &SignArgs, ctx: &Context) -> Result<SentRequest, String> {
+/// The signed request, or the error: a config error located in its file, anything else plain.
+fn build(args: &SignArgs, ctx: &Context) -> Result<SentRequest, Box<Diagnostic>> {
     let target = match (&args.target, &args.embedded) {
-        (Some(name), _) => {
-            let config = Config::load(&ctx.cwd.join(&args.config)).map_err(|e| e.to_string())?;
-            config
-                .target(name, &|var| ctx.var(var).map(str::to_owned))
-                .map_err(|e| e.to_string())?
-        }
+        (Some(name), _) => Config::load(&ctx.cwd.join(&args.config))
+            .and_then(|config| config.target(name, &|var| ctx.var(var).map(str::to_owned)))
+            .map_err(|e| Box::new(e.to_diagnostic()))?,
         (None, Some(url)) => Target::embedded(url.clone()),
-        (None, None) => return Err("give --target NAME or --embedded URL".to_owned()),
+        (None, None) => {
+            return Err(Box::new(Diagnostic::plain(
+                "give --target NAME or --embedded URL",
+            )));
+        }
     };
+    build_for(&target, args, ctx).map_err(|message| Box::new(Diagnostic::plain(message)))
+}
+
+fn build_for(target: &Target, args: &SignArgs, ctx: &Context) -> Result<SentRequest, String> {
     let body = read_body(args, ctx)?;
     let Ok(text) = std::str::from_utf8(&body) else {
         return Err("the body is not UTF-8 text; APO request bodies are UTF-8 JSON".to_owned());
@@ -92,7 +99,7 @@ fn build(args: &SignArgs, ctx: &Context) -> Result<SentRequest, String> {
         request_time: args.request_time.clone(),
         ..CallOptions::default()
     };
-    Ok(prepare(&target, args.api, body, &options))
+    Ok(prepare(target, args.api, body, &options))
 }
 
 /// Renders a body that holds templates: JSON whose strings are templates, with the `--var`
