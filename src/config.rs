@@ -286,7 +286,7 @@ impl Config {
             message,
             hint: hint.map(str::to_owned),
         };
-        let raw: RawConfig = toml::from_str(&text).map_err(|e| {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let message = e.message().trim().to_owned();
             let hint = if message.contains("unknown field") && message.contains("`command`") {
                 Some(
