@@ -1095,8 +1095,11 @@ impl Checker<'_> {
     /// Checks that every variable a template reads is defined at this point of the flow, and
     /// every function it calls exists (when the flow's variables are known statically).
     fn undefined_names(&mut self, text: &str, pos: (u64, u64)) {
-        let Some(known) = &self.known else {
-            return;
+        let empty = HashSet::new();
+        // Where variables cannot be known statically, only functions and filters are checked.
+        let (known, check_variables) = match &self.known {
+            Some(known) => (known, true),
+            None => (&empty, false),
         };
         let mut unknown: Vec<String> = self
             .templates
@@ -1104,6 +1107,8 @@ impl Checker<'_> {
             .iter()
             .filter_map(|v| v.split('.').next())
             .filter(|name| !known.contains(*name))
+            .filter(|name| check_variables || text.contains(&format!("{name}(")))
+            .filter(|name| !self.templates.globals().any(|g| g == *name))
             .map(str::to_owned)
             .collect();
         unknown.dedup();
@@ -1131,6 +1136,18 @@ impl Checker<'_> {
                 .find_from(pos.0, pos.1, if function { &called } else { &name })
                 .unwrap_or(pos);
             found.push((place, name.chars().count(), kind));
+        }
+        for filter in self.templates.unknown_filters(text) {
+            let close = self.templates.close_filter(&filter);
+            let place = self.source.find_from(pos.0, pos.1, &filter).unwrap_or(pos);
+            found.push((
+                place,
+                filter.chars().count(),
+                LoadErrorKind::UnknownFilter {
+                    name: filter,
+                    close,
+                },
+            ));
         }
         for (place, width, kind) in found {
             self.push(place, width, kind);

@@ -48,6 +48,11 @@ pub(crate) enum LoadErrorKind {
     UndefinedVariable { name: String, close: Option<String> },
     /// A template calls a function that does not exist (a close function name).
     UnknownFunction { name: String, close: Option<String> },
+    /// A template applies a filter that does not exist (a close filter name).
+    UnknownFilter {
+        name: String,
+        close: Option<&'static str>,
+    },
     /// A step id used twice in the same file (the first one's line).
     DuplicateStepId { id: String, first_line: u64 },
     /// A step id that templates cannot name.
@@ -166,6 +171,7 @@ impl LoadErrorKind {
                 format!("undefined variable `{name}`")
             }
             LoadErrorKind::UnknownFunction { name, .. } => format!("unknown function `{name}`"),
+            LoadErrorKind::UnknownFilter { name, .. } => format!("unknown filter `{name}`"),
             LoadErrorKind::BadVarName { what, name } => {
                 format!("`{name}` cannot be a {what} name")
             }
@@ -279,6 +285,7 @@ impl LoadErrorKind {
                 "read here".to_owned()
             }
             LoadErrorKind::UnknownFunction { .. } => "called here".to_owned(),
+            LoadErrorKind::UnknownFilter { .. } => "applied here".to_owned(),
             LoadErrorKind::UseNotFound { reason, .. }
             | LoadErrorKind::BodyFileNotFound { reason, .. }
             | LoadErrorKind::KeyFileNotFound { reason, .. }
@@ -348,6 +355,8 @@ impl LoadErrorKind {
             LoadErrorKind::UndefinedVariable { close: Some(close), .. } => format!("did you mean `{close}`?"),
             LoadErrorKind::UndefinedVariable { close: None, .. } => "define it under `vars:` (a `--var` can still override it), save it in an earlier step with `save:`, or pass it with `--var NAME=VALUE`".to_owned(),
             LoadErrorKind::UnknownFunction { close: Some(close), .. } => format!("did you mean `{close}()`?"),
+            LoadErrorKind::UnknownFilter { close: Some(close), .. } => format!("did you mean `{close}`?"),
+            LoadErrorKind::UnknownFilter { close: None, .. } => "minijinja's filters (`upper`, `default`, `tojson`, `urlencode`, …) and `fromjson`, `b64encode`, `b64decode` are available".to_owned(),
             LoadErrorKind::UnknownFunction { close: None, .. } => "the functions are `uuid()`, `now(format)`, `env(name, default=…)`, `random_digits(n)` and minijinja's (`range`, `dict`, `namespace`)".to_owned(),
             LoadErrorKind::BadStepId(_) => "use letters, digits and `_`, starting with a letter or `_` (templates write `steps.<id>`)".to_owned(),
             LoadErrorKind::BadVarName { .. } => "use letters, digits and `_`, starting with a letter or `_`, so that templates can write `{{ name }}`".to_owned(),
