@@ -66,6 +66,8 @@ impl Config {
     /// fixed sandbox APO key (both from `apo::target`), control API open to loopback callers
     /// only, notifications sent through a client built by `apo::client`.
     pub fn embedded() -> Result<Self, KeyError> {
+        // Test-only, but a private key all the same: never printed.
+        crate::mask::register_key_text(EMBEDDED_APO_PRIVATE_PEM);
         let mut merchants = HashMap::new();
         merchants.insert(
             EMBEDDED_CLIENT_ID.to_owned(),
