@@ -52,6 +52,10 @@ pub enum Command {
         /// Flow files or folders (searched recursively for *.yaml / *.yml).
         #[arg(default_value = "flows")]
         paths: Vec<PathBuf>,
+        /// Let flows name files outside the project (`use:`, `body_file:`, `sign_with:`
+        /// beyond the working directory and the flows' folders).
+        #[arg(long)]
+        allow_outside_project: bool,
     },
     /// List the flows (one line per flow or matrix case) with their tags and what they cover.
     List {
@@ -61,6 +65,10 @@ pub enum Command {
         /// Only flows whose tags match, e.g. `smoke` or `card and not slow`.
         #[arg(long, value_name = "EXPR")]
         tags: Option<String>,
+        /// Let flows name files outside the project (`use:`, `body_file:`, `sign_with:`
+        /// beyond the working directory and the flows' folders).
+        #[arg(long)]
+        allow_outside_project: bool,
         /// Print a JSON array instead of lines.
         #[arg(long)]
         json: bool,
@@ -88,8 +96,16 @@ fn dispatch(command: Command, ctx: &Context) -> u8 {
         Command::Keys(args) => keys::run(&args, ctx),
         Command::Sign(args) => sign::run(&args, ctx),
         Command::Snapshots(command) => snapshots::run(command, ctx),
-        Command::Validate { paths } => validate::run(&paths, ctx),
-        Command::List { paths, tags, json } => list::run(&paths, tags, json, ctx),
+        Command::Validate {
+            paths,
+            allow_outside_project,
+        } => validate::run(&paths, allow_outside_project, ctx),
+        Command::List {
+            paths,
+            tags,
+            allow_outside_project,
+            json,
+        } => list::run(&paths, tags, allow_outside_project, json, ctx),
         Command::Run(args) => run::run(*args, ctx),
         Command::Schema => schema::run(),
         Command::Sandbox(args) => sandbox::run(args, ctx),

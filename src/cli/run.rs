@@ -55,6 +55,10 @@ pub struct RunArgs {
     /// Only flows whose tags match, e.g. `smoke` or `card and not slow`.
     #[arg(long, value_name = "EXPR")]
     pub tags: Option<String>,
+    /// Let flows name files outside the project (`use:`, `body_file:`, `sign_with:` beyond
+    /// the working directory and the flows' folders).
+    #[arg(long)]
+    pub allow_outside_project: bool,
     /// How many flows run at once [default: the number of CPU cores].
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
@@ -119,6 +123,8 @@ pub struct RunOptions {
     pub paths: Vec<PathBuf>,
     /// The tag filter.
     pub tags: Option<String>,
+    /// Where the files flows name may be.
+    pub project: crate::project::Project,
     /// `--var` values.
     pub vars: IndexMap<String, Value>,
     /// Concurrency.
@@ -249,6 +255,11 @@ impl RunOptions {
             usize::from,
         );
         Ok(RunOptions {
+            project: crate::project::Project::new(
+                &ctx.cwd,
+                &args.paths,
+                args.allow_outside_project,
+            ),
             paths: args.paths,
             tags: args.tags,
             vars,
@@ -312,6 +323,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         &options.paths,
         &LoadOptions {
             tags: options.tags.clone(),
+            project: options.project.clone(),
         },
     ) {
         Ok(plan) => plan,

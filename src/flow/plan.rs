@@ -15,6 +15,8 @@ pub struct Plan {
     /// The cases, in discovery order (files sorted by path, flows in file order, matrix cases
     /// in the order of their combinations).
     pub cases: Vec<Case>,
+    /// Where the files the flows name at run time (`body_file:`, `sign_with:`) may be.
+    pub project: crate::project::Project,
 }
 
 /// One runnable flow, or one matrix case of it.
