@@ -26,6 +26,7 @@ use super::{Context, exit};
 use url::Url;
 
 use crate::apo::client::{Client, ClientConfig};
+use crate::apo::keys::PrivateKey;
 use crate::apo::target::Target;
 use crate::config::{Config, DEFAULT_FILE, MerchantSpec};
 use crate::diag::Diagnostic;
@@ -577,6 +578,13 @@ async fn start(setup: Setup) -> Result<Started, String> {
         None => {
             let mut config = sandbox::Config::embedded()
                 .map_err(|e| format!("failed to load the embedded sandbox keys: {e}"))?;
+            // A key pair of this run's own (about 0.1 s): the fixture key is public.
+            let apo_key = tokio::task::spawn_blocking(PrivateKey::generate)
+                .await
+                .map_err(|e| format!("failed to make the sandbox's key pair: {e}"))?
+                .map_err(|e| format!("failed to make the sandbox's key pair: {e}"))?;
+            let apo_public_key = apo_key.public_key();
+            config.sign_with(apo_key);
             if let Some(m) = &setup.merchant {
                 Wiring::new(m)?.register(&mut config);
             }
@@ -593,7 +601,9 @@ async fn start(setup: Setup) -> Result<Started, String> {
             client_config
                 .ca_files
                 .extend(handle.ca_file().map(Path::to_owned));
-            (Some(handle), Target::embedded(url))
+            let mut target = Target::embedded(url);
+            target.apo_public_key = apo_public_key;
+            (Some(handle), target)
         }
     };
     let client = Client::from_config(&client_config).map_err(|e| e.to_string())?;
@@ -660,7 +670,11 @@ async fn start_merchant(
     ca_file: Option<&Path>,
     client: &Client,
 ) -> Result<RunningMerchant, String> {
-    let (keys, env) = Wiring::new(spec)?.env(target.base_url.as_str(), ca_file)?;
+    let apo_public_pem = target
+        .apo_public_key
+        .to_pem()
+        .map_err(|e| format!("failed to write APO's public key for the merchant: {e}"))?;
+    let (keys, env) = Wiring::new(spec)?.env(target.base_url.as_str(), &apo_public_pem, ca_file)?;
     let mut process = Merchant::start(spec, &env).map_err(|e| e.to_string())?;
     let killer = process.killer();
     tokio::spawn(async move {

@@ -51,7 +51,7 @@ fn provided(action: &str) -> &'static [&'static str] {
             "return_page.body",
             "return_page.url",
         ],
-        "notify" => &["signature", "ack", "count", "source", "tries"],
+        "notify" => &["signature", "ack", "count", "source", "tries", "replayed"],
         "received" => &["count", "signature"],
         "delivery" | "notify_merchant" => &["ack", "latency_ms", "attempts", "acknowledged"],
         _ => &[],

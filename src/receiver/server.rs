@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +17,9 @@ use super::inbox::{
 };
 use crate::apo::keys::PublicKey;
 use crate::apo::sign::{SignedParts, verify};
+
+/// The largest notification body accepted (APO's are a few kilobytes); larger posts get 413.
+pub const MAX_NOTIFICATION_BYTES: usize = 256 << 10;
 
 /// How the receiver behaves.
 #[derive(Debug, Clone)]
@@ -101,7 +105,10 @@ pub fn start(
         config,
         shutdown: rx.clone(),
     };
-    let router = Router::new().fallback(receive).with_state(app);
+    let router = Router::new()
+        .fallback(receive)
+        .layer(DefaultBodyLimit::max(MAX_NOTIFICATION_BYTES))
+        .with_state(app);
     let mut stop = rx;
     tokio::spawn(async move {
         let served = axum::serve(listener, router)
@@ -178,8 +185,16 @@ async fn receive(
         body: body.to_vec(),
         received_at: jiff::Timestamp::now(),
         ack: None,
+        replay_of: None,
     };
-    let (seq, answer) = app.inbox.push(notification);
+    let (seq, answer) = match app.inbox.push(notification) {
+        Ok(kept) => kept,
+        Err(full) => {
+            tracing::warn!("a notification was refused: {full}");
+            return (StatusCode::SERVICE_UNAVAILABLE, format!("{full}\n")).into_response();
+        }
+    };
+
     let mut shutdown = app.shutdown.clone();
     let ack = tokio::select! {
         chosen = tokio::time::timeout(app.config.claim_grace, answer) => match chosen {
@@ -216,5 +231,31 @@ async fn receive(
             }
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apo::target::EMBEDDED_APO_PUBLIC_PEM;
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_and_not_kept() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut config =
+            ReceiverConfig::new(PublicKey::from_text(EMBEDDED_APO_PUBLIC_PEM).unwrap());
+        config.claim_grace = Duration::ZERO;
+        let (handle, inbox) = start(listener, config).unwrap();
+        let http = reqwest::Client::new();
+        let post = |len: usize| {
+            http.post(handle.local_url().as_str())
+                .body(vec![b' '; len])
+                .send()
+        };
+        let refused = post(MAX_NOTIFICATION_BYTES + 1).await.unwrap();
+        assert_eq!(refused.status(), 413);
+        let kept = post(MAX_NOTIFICATION_BYTES).await.unwrap();
+        assert_eq!(kept.status(), 500, "unsigned: answered `fail`");
+        assert_eq!(inbox.all().len(), 1);
     }
 }

@@ -84,6 +84,16 @@ impl Config {
         })
     }
 
+    /// Signs responses and notifications with `key` instead of the fixed test-only key.
+    /// `apoflow run` makes a key pair per run: the fixed key is public, so any local process
+    /// could forge notifications signed with it. The key's text is registered with the masker.
+    pub fn sign_with(&mut self, key: PrivateKey) {
+        if let Ok(text) = key.to_pkcs8_base64() {
+            crate::mask::register_key_text(&text);
+        }
+        self.apo_key = key;
+    }
+
     /// Registers (or replaces) a merchant: requests with this `client-id` are verified with
     /// this public key.
     pub fn register_merchant(&mut self, client_id: &str, key: PublicKey) {
