@@ -4,6 +4,7 @@ pub mod context;
 pub mod exit;
 pub mod keys;
 pub mod list;
+mod logging;
 pub mod query;
 pub mod run;
 mod run_checklist;
@@ -86,6 +87,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = Context::capture();
+    logging::init(&ctx);
     exit::code(dispatch(cli.command, &ctx))
 }
 

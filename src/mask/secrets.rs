@@ -11,7 +11,7 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
-use std::sync::{LazyLock, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use base64::Engine as _;
@@ -24,9 +24,52 @@ pub const MIN_SECRET_LEN: usize = 8;
 #[derive(Default)]
 struct Registry {
     secrets: Vec<String>,
+    /// Built on first use after a registration (a key registers ~30 lines at once).
+    built: Option<Arc<Built>>,
+}
+
+/// The matcher of every encoding of every secret.
+struct Built {
+    /// `None` only if the automaton could not be built (far beyond any real set of
+    /// secrets): then the secrets are replaced as they are, without their encodings.
     matcher: Option<AhoCorasick>,
     /// For each pattern of the matcher, whether it is a base64 form.
     base64: Vec<bool>,
+    secrets: Vec<String>,
+}
+
+impl Built {
+    fn of(secrets: &[String]) -> Built {
+        let (patterns, base64): (Vec<Vec<u8>>, Vec<bool>) =
+            secrets.iter().flat_map(|s| encodings(s.as_bytes())).unzip();
+        let matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .ok();
+        Built {
+            matcher,
+            base64,
+            secrets: secrets.to_vec(),
+        }
+    }
+
+    /// The current matcher, built if a secret was registered since the last one.
+    fn current() -> Option<Arc<Built>> {
+        let built = {
+            let registry = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
+            if registry.secrets.is_empty() {
+                return None;
+            }
+            registry.built.clone()
+        };
+        built.or_else(|| {
+            let mut registry = REGISTRY.write().unwrap_or_else(|e| e.into_inner());
+            let secrets = &registry.secrets;
+            let built = Arc::new(Built::of(secrets));
+            registry.built = Some(Arc::clone(&built));
+            Some(built)
+        })
+    }
 }
 
 static REGISTRY: LazyLock<RwLock<Registry>> = LazyLock::new(RwLock::default);
@@ -46,16 +89,7 @@ pub fn register(secret: &str) -> bool {
         return false;
     }
     registry.secrets.push(secret.to_owned());
-    let (patterns, base64): (Vec<Vec<u8>>, Vec<bool>) = registry
-        .secrets
-        .iter()
-        .flat_map(|s| encodings(s.as_bytes()))
-        .unzip();
-    registry.base64 = base64;
-    registry.matcher = AhoCorasick::builder()
-        .match_kind(MatchKind::LeftmostLongest)
-        .build(&patterns)
-        .ok();
+    registry.built = None;
     true
 }
 
@@ -100,13 +134,22 @@ fn base64_stable(secret: &[u8], align: usize) -> Vec<u8> {
 
 /// Replaces every registered secret, in any of its encodings, with `masked`.
 pub fn mask<'a>(text: Cow<'a, str>, masked: &str) -> Cow<'a, str> {
-    let registry = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
-    let Some(matcher) = &registry.matcher else {
+    let Some(built) = Built::current() else {
         return text;
     };
+    let Some(matcher) = &built.matcher else {
+        let mut out = text;
+        for s in &built.secrets {
+            if out.contains(s.as_str()) {
+                out = Cow::Owned(out.replace(s.as_str(), masked));
+            }
+        }
+        return out;
+    };
+    let base64 = &built.base64;
     // The raw text too: a `%` or `\\` just before a secret would make the view decode it away.
     let view = DecodedView::of(&text);
-    let widen = |m: &aho_corasick::Match| registry.base64[m.pattern().as_usize()];
+    let widen = |m: &aho_corasick::Match| base64[m.pattern().as_usize()];
     let mut ranges: Vec<Range<usize>> = matcher
         .find_iter(&view.bytes)
         .map(|m| widened(&text, view.original(m.range()), widen(&m)))
