@@ -8,8 +8,8 @@
 //! Digits may be grouped by one kind of separator (`4111 1111 1111 1111`, `4111-1111-…`, and
 //! `4111+1111+…` as a form body encodes spaces), and a card number may be followed by more
 //! digits (`4111111111111111 123`, `411111111111111199`): the longest leading part that is a
-//! card number is masked. A run glued to a letter is part of an identifier (`pay_81a2…`, a
-//! UUID's hex) and is left alone.
+//! card number is masked. A run without separators glued to a letter is part of an identifier
+//! (`pay_81a2…`, a UUID's hex) and is left alone.
 
 /// One brand's issuer prefixes and lengths: numbers whose first `lo.len()` digits lie in
 /// `lo..=hi` and whose length is in `lengths`.
@@ -161,7 +161,8 @@ fn scan_run(bytes: &[u8], start: usize, found: &mut Vec<Found>, glued_before: bo
     }
     let run_end = ends.last().map_or(i, |&(e, _)| e);
     let glued_after = bytes.get(run_end).is_some_and(u8::is_ascii_alphabetic);
-    if glued_before || glued_after {
+    // Only a run without separators can be part of an identifier.
+    if ends.len() == 1 && (glued_before || glued_after) {
         return run_end;
     }
     // The longest leading part that is a card number: whole groups, or a prefix of a single
@@ -250,6 +251,8 @@ mod tests {
         // Mixed separators do not join; ids glued to letters are left alone.
         assert!(digits("4111 1111-1111 1111").is_empty());
         assert!(digits("pay_81a4111111111111111fd55").is_empty());
+        // Grouped digits are no identifier, whatever they touch.
+        assert_eq!(digits("u4111 1111 1111 1111rl"), ["4111111111111111"]);
         assert!(digits("time 1764240000000 and 20250317102252000001").is_empty());
     }
 }
