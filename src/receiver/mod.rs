@@ -18,4 +18,4 @@ mod server;
 pub use inbox::{
     Ack, Inbox, InboxFull, MAX_INBOX_BYTES, MAX_NOTIFICATIONS, Notification, SignatureVerdict,
 };
-pub use server::{MAX_NOTIFICATION_BYTES, ReceiverConfig, ReceiverHandle, start};
+pub use server::{MAX_IN_FLIGHT, MAX_NOTIFICATION_BYTES, ReceiverConfig, ReceiverHandle, start};

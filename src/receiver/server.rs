@@ -1,15 +1,17 @@
 //! The receiver's HTTP side: one axum handler for every path, on a pre-bound loopback listener.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use url::Url;
 
 use super::inbox::{
@@ -20,6 +22,10 @@ use crate::apo::sign::{SignedParts, verify};
 
 /// The largest notification body accepted (APO's are a few kilobytes); larger posts get 413.
 pub const MAX_NOTIFICATION_BYTES: usize = 256 << 10;
+
+/// The most notifications handled at once (read, then held until answered); more wait their
+/// turn before their body is read, so bodies in flight take at most 16 MiB.
+pub const MAX_IN_FLIGHT: usize = 64;
 
 /// How the receiver behaves.
 #[derive(Debug, Clone)]
@@ -83,6 +89,8 @@ impl Drop for ReceiverHandle {
 
 #[derive(Clone)]
 struct App {
+    /// Permits to read a body: [`MAX_IN_FLIGHT`].
+    in_flight: Arc<Semaphore>,
     inbox: Inbox,
     config: ReceiverConfig,
     shutdown: watch::Receiver<bool>,
@@ -101,6 +109,7 @@ pub fn start(
     let inbox = Inbox::default();
     let public_url = config.public_url.clone();
     let app = App {
+        in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         inbox: inbox.clone(),
         config,
         shutdown: rx.clone(),
@@ -108,6 +117,7 @@ pub fn start(
     let router = Router::new()
         .fallback(receive)
         .layer(DefaultBodyLimit::max(MAX_NOTIFICATION_BYTES))
+        .layer(middleware::from_fn_with_state(app.clone(), one_of_few))
         .with_state(app);
     let mut stop = rx;
     tokio::spawn(async move {
@@ -128,6 +138,14 @@ pub fn start(
         },
         inbox,
     ))
+}
+
+/// Lets at most [`MAX_IN_FLIGHT`] requests be read and answered at once.
+async fn one_of_few(State(app): State<App>, request: Request, next: Next) -> Response {
+    match app.in_flight.acquire().await {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
 }
 
 /// Verifies a notification's signature over the path it arrived on.
