@@ -336,3 +336,51 @@ mod fuzz {
         })
     }
 }
+
+#[test]
+fn r12_a_replayed_notification_is_recognisable() {
+    let p = Scratch::new();
+    let payload =
+        std::fs::read_to_string(support::repo().join("fixtures/payloads/pay-card-first-time.json"))
+            .unwrap();
+    p.write("fixtures/payloads/pay-card-first-time.json", &payload);
+    p.write(
+        "flows/replay.yaml",
+        r#"
+name: Replay
+steps:
+  - id: pay
+    pay:
+      body_file: fixtures/payloads/pay-card-first-time.json
+    save: { paymentId: $.paymentId, normalUrl: $.normalUrl }
+  - redirect:
+      url: "{{ normalUrl }}"
+      card: visa_success
+  - id: first
+    notify:
+      type: PAYMENT_RESULT
+      match: { $.paymentId: "{{ paymentId }}" }
+    expect:
+      signature: valid
+      replayed: false
+  - id: replay
+    http:
+      method: POST
+      url: "{{ notify_url }}"
+      headers:
+        client-id: "{{ steps.first.request.headers['client-id'] }}"
+        request-time: "{{ steps.first.request.headers['request-time'] }}"
+        signature: "{{ steps.first.request.headers.signature }}"
+      json: "{{ steps.first.request.body }}"
+  - notify:
+      type: PAYMENT_RESULT
+      match: { $.paymentId: "{{ paymentId }}" }
+    expect:
+      replayed: true
+"#,
+    );
+    let out = apoflow_in(p.path(), &["run", "flows"], &[]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("a replayed delivery"), "{stderr}");
+}

@@ -173,6 +173,13 @@ impl PublicKey {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_public_key_round_trips_through_pem() {
+        let pem = crate::apo::target::EMBEDDED_APO_PUBLIC_PEM;
+        let key = PublicKey::from_text(pem).unwrap();
+        assert_eq!(key.to_pem().unwrap().trim(), pem.trim());
+    }
+
     pub(crate) fn vectors() -> serde_json::Value {
         serde_json::from_str(include_str!("../../tests/data/signature-vectors.json"))
             .expect("vectors parse")
