@@ -97,7 +97,7 @@ pub enum InputError {
         /// The limit, in bytes.
         limit: u64,
     },
-    /// It is not UTF-8 text.
+    /// It is not text: not UTF-8, or it holds NUL bytes (`/proc/self/environ`).
     NotText,
     /// It resolves outside the project's folders.
     OutsideProject(Vec<PathBuf>),
@@ -111,7 +111,7 @@ impl fmt::Display for InputError {
             InputError::TooBig { limit } => {
                 write!(f, "it is larger than the limit of {limit} bytes")
             }
-            InputError::NotText => f.write_str("it is not UTF-8 text"),
+            InputError::NotText => f.write_str("it is not text (not UTF-8, or NUL bytes)"),
             InputError::OutsideProject(roots) => {
                 let roots: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
                 write!(
@@ -144,8 +144,8 @@ pub fn check_regular(path: &Path, limit: u64) -> Result<(), InputError> {
     Ok(())
 }
 
-/// Reads a regular file of at most `limit` bytes as UTF-8 text (a leading byte-order mark is
-/// dropped). The size is checked while reading too: `/proc` files report a length of zero.
+/// Reads a regular file of at most `limit` bytes as UTF-8 text without NUL bytes (a leading
+/// byte-order mark is dropped). The size is checked while reading too: `/proc` files report a length of zero.
 pub fn read_text(path: &Path, limit: u64) -> Result<String, InputError> {
     check_regular(path, limit)?;
     let file = std::fs::File::open(path).map_err(InputError::Io)?;
@@ -155,6 +155,10 @@ pub fn read_text(path: &Path, limit: u64) -> Result<String, InputError> {
         .map_err(InputError::Io)?;
     if bytes.len() as u64 > limit {
         return Err(InputError::TooBig { limit });
+    }
+    // Never parsed, so never quoted in an error: a NUL-separated file is no flow.
+    if bytes.contains(&0) {
+        return Err(InputError::NotText);
     }
     let text = String::from_utf8(bytes).map_err(|_| InputError::NotText)?;
     Ok(match text.strip_prefix('\u{feff}') {
@@ -177,7 +181,9 @@ mod tests {
         assert_eq!(e.to_string(), "it is larger than the limit of 4 bytes");
         let e = read_text(dir.path(), 100).unwrap_err();
         assert_eq!(e.to_string(), "it is a folder, not a regular file");
-        std::fs::write(&file, [0xff, 0xfe, 0x00]).unwrap();
+        std::fs::write(&file, [0xff, 0xfe]).unwrap();
+        assert!(matches!(read_text(&file, 100), Err(InputError::NotText)));
+        std::fs::write(&file, "A=1\0B=2\0").unwrap();
         assert!(matches!(read_text(&file, 100), Err(InputError::NotText)));
         // A /proc file reports length 0 but is bounded while it is read.
         if Path::new("/proc/self/environ").exists() {

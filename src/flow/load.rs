@@ -576,6 +576,7 @@ mod tests {
         assert!(diags.is_ok(), "{diags:?}");
         let diags = load(&[flows.join("env.yaml")], &opts(true)).unwrap_err();
         let text: String = diags.iter().map(|d| d.render(false)).collect();
+        assert!(text.contains("it is not text"), "{text}");
         assert!(!text.contains("PATH="), "{text}");
     }
 

@@ -46,7 +46,9 @@ static PEM_PRIVATE_KEY: LazyLock<Regex> = LazyLock::new(|| {
 /// in any encoding. Values shorter than 8 characters are ignored: masking them would garble
 /// ordinary text.
 pub fn register_secret(secret: &str) {
-    secrets::register(secret);
+    if secrets::register(secret) {
+        secrets::prepare();
+    }
 }
 
 /// Registers the text of a key (PEM or base64): each line and the joined body.
@@ -56,10 +58,12 @@ pub fn register_key_text(text: &str) {
         if line.is_empty() || line.starts_with("-----") {
             continue;
         }
-        register_secret(line);
+        secrets::register(line);
         body.push_str(line);
     }
-    register_secret(&body);
+    secrets::register(&body);
+    // Once for the ~30 lines of a key, not once per line.
+    secrets::prepare();
 }
 
 /// Masks a card number as APO does: every digit but the last four becomes `*`.

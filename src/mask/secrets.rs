@@ -74,7 +74,14 @@ impl Built {
 
 static REGISTRY: LazyLock<RwLock<Registry>> = LazyLock::new(RwLock::default);
 
-/// Registers a secret (trimmed); returns whether it was new.
+/// Builds the matcher now if a secret was registered since it was last built, so that the
+/// first output after a registration does not pay for it (and servers keep their timing).
+pub fn prepare() {
+    let _ = Built::current();
+}
+
+/// Registers a secret (trimmed); returns whether it was new. The matcher is rebuilt on
+/// [`prepare`] or on first use.
 pub fn register(secret: &str) -> bool {
     let secret = secret.trim();
     if secret.len() < MIN_SECRET_LEN {
