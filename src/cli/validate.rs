@@ -14,10 +14,15 @@ use super::{Context, exit};
 use crate::diag::Diagnostic;
 use crate::flow::{LoadOptions, load};
 use crate::mask::mask_text;
+use crate::project::Project;
 
 /// Runs `validate`; prints each error on stderr and a summary line; returns 0 or 2.
-pub fn run(paths: &[PathBuf], ctx: &Context) -> u8 {
-    match load(paths, &LoadOptions::default()) {
+pub fn run(paths: &[PathBuf], allow_outside_project: bool, ctx: &Context) -> u8 {
+    let opts = LoadOptions {
+        project: Project::new(&ctx.cwd, paths, allow_outside_project),
+        ..LoadOptions::default()
+    };
+    match load(paths, &opts) {
         Ok(plan) => {
             if let Some(note) = plan.skipped_note() {
                 let _ = writeln!(std::io::stderr(), "{}", mask_text(&note));
