@@ -6,6 +6,8 @@ mod local;
 #[path = "support/mod.rs"]
 mod support;
 
+#[path = "sandbox/hardening.rs"]
+mod hardening;
 #[path = "sandbox/journal.rs"]
 mod journal;
 #[path = "sandbox/scenarios.rs"]

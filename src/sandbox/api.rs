@@ -72,6 +72,9 @@ pub(super) async fn call(State(app): State<Arc<App>>, req: Request) -> Response 
     let endpoint = Endpoint::from_path(req.uri().path());
     let not_post = req.method() != Method::POST;
     let received = receive(req).await;
+    if let Some(timeout) = received.timed_out {
+        return (StatusCode::REQUEST_TIMEOUT, format!("{timeout}\n")).into_response();
+    }
     let auth = authenticate(&app, &received);
     let verdict = match &auth {
         Ok(_) => Verdict::Valid,
@@ -120,8 +123,10 @@ struct Received {
     uri_path: String,
     client_id: String,
     headers: HeaderMap,
-    /// `None` when the body exceeded [`MAX_BODY`].
+    /// `None` when the body exceeded [`MAX_BODY`] or did not arrive in time.
     body: Option<Bytes>,
+    /// The body did not arrive in time (see `server.rs`).
+    timed_out: Option<String>,
 }
 
 async fn receive(req: Request) -> Received {
@@ -134,11 +139,17 @@ async fn receive(req: Request) -> Received {
     let client_id = header_str(&parts.headers, "client-id")
         .unwrap_or_default()
         .to_owned();
+    let read = axum::body::to_bytes(body, MAX_BODY).await;
     Received {
         path,
         uri_path,
         client_id,
-        body: axum::body::to_bytes(body, MAX_BODY).await.ok(),
+        timed_out: read
+            .as_ref()
+            .err()
+            .and_then(super::server::body_timeout)
+            .map(ToString::to_string),
+        body: read.ok(),
         headers: parts.headers,
     }
 }
@@ -284,6 +295,9 @@ pub(super) async fn unknown_path(State(app): State<Arc<App>>, req: Request) -> R
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     }
     let received = receive(req).await;
+    if let Some(timeout) = received.timed_out {
+        return (StatusCode::REQUEST_TIMEOUT, format!("{timeout}\n")).into_response();
+    }
     let verdict = match authenticate(&app, &received) {
         Ok(_) => Verdict::Valid,
         Err((v, _)) => v,

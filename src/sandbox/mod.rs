@@ -25,17 +25,15 @@ mod notifier;
 mod payment;
 mod routes;
 mod scenarios;
+mod server;
 mod state;
 mod tls;
 mod tokens;
 mod validate;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-use axum::serve::ListenerExt as _;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -57,9 +55,12 @@ pub struct Config {
     control_token: Option<String>,
     http: Option<reqwest::Client>,
     tls: Option<Arc<tls::LocalCa>>,
+    limits: Limits,
 }
 
+pub use server::{BODY_TIMEOUT, IDLE_TIMEOUT, Limits, MAX_CONNECTIONS, SHUTDOWN_GRACE};
 pub use tls::{CA_FILE, CA_KEY_FILE, TlsError};
+pub use validate::targets_control_api;
 
 impl Config {
     /// The embedded default: the default merchant ([`EMBEDDED_CLIENT_ID`]) registered, the
@@ -79,6 +80,7 @@ impl Config {
             control_token: None,
             http: None,
             tls: None,
+            limits: Limits::default(),
         })
     }
 
@@ -135,6 +137,12 @@ impl Config {
     pub fn tls_dir(&mut self, dir: &Path) -> Result<(), TlsError> {
         self.tls = Some(Arc::new(tls::LocalCa::open(dir)?));
         Ok(())
+    }
+
+    /// Bounds the server: connections open at once and the idle/header time-out (defaults:
+    /// [`MAX_CONNECTIONS`], [`IDLE_TIMEOUT`]).
+    pub fn limits(&mut self, limits: Limits) {
+        self.limits = limits;
     }
 
     /// The registered client ids, sorted.
@@ -202,6 +210,8 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
         (None, port) => format!("http://{host}:{port}"),
     };
     let ca_file = config.tls.as_ref().map(|ca| ca.ca_file().to_owned());
+    let limits = config.limits;
+    let listener = server::GatedListener::new(listener, limits.max_connections);
     let listener = match &config.tls {
         None => Bound::Plain(listener),
         Some(ca) => {
@@ -232,28 +242,16 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
     });
     let (tx, rx) = oneshot::channel::<()>();
     let delivery = tokio::spawn(notifier.run(state));
-    let router = routes::app(app).into_make_service_with_connect_info::<SocketAddr>();
+    let router = routes::app(app);
     tokio::spawn(async move {
         let shutdown = async {
             let _ = rx.await;
         };
-        let served = match listener {
-            Bound::Plain(l) => {
-                axum::serve(l, router)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
-            // tap_io: axum gives `ConnectInfo<SocketAddr>` for a tapped listener's address.
-            Bound::Tls(l) => {
-                axum::serve(l.tap_io(|_| {}), router)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
-        };
-        delivery.abort();
-        if let Err(e) = served {
-            tracing::error!("sandbox server stopped: {e}");
+        match listener {
+            Bound::Plain(l) => server::serve(l, router, limits, shutdown).await,
+            Bound::Tls(l) => server::serve(l, router, limits, shutdown).await,
         }
+        delivery.abort();
     });
     Ok(SandboxHandle {
         url,
@@ -264,6 +262,6 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
 
 /// The listener a sandbox serves on.
 enum Bound {
-    Plain(TcpListener),
+    Plain(server::GatedListener),
     Tls(tls::TlsListener),
 }

@@ -601,6 +601,15 @@ impl Notifier {
                 "not delivered: request failed".to_owned(),
             );
         };
+        // A default notify URL or a one-off order is not checked like a pay's URLs; the
+        // notifier itself never calls a sandbox control API.
+        if super::validate::targets_control_api(&url) {
+            return Attempt::failed(
+                at,
+                "refused",
+                "not delivered: the URL points at a sandbox control API (/_sandbox/…)".to_owned(),
+            );
+        }
         let backdate = SignedDuration::try_from(forge.backdate()).unwrap_or(SignedDuration::ZERO);
         let time = iso(at.saturating_sub(backdate).unwrap_or(at));
         let (headers, body) = match forge.request(&self.key, &url, client_id, &time, body) {

@@ -351,6 +351,14 @@ impl State {
         }
     }
 
+    /// The payment's `paymentRedirectUrl` (no time-driven transition runs).
+    pub fn redirect_url(&self, id: &str) -> Option<String> {
+        self.lock()
+            .payments
+            .get(id)
+            .map(|p| p.req.redirect_url.clone())
+    }
+
     /// The buyer submitted a valid card.
     pub fn handle_card(&self, id: &str, card: CardProfile, consent: bool) -> PageResult {
         self.page_action(id, |p, vault, now| {

@@ -234,9 +234,23 @@ fn req_money(obj: &Map<String, Value>, prefix: &str, key: &str) -> Result<Money,
     })
 }
 
-/// Whether a URL is acceptable: HTTPS, or http on a loopback host.
+/// Whether a URL is acceptable: no control characters (the URL parser would silently drop
+/// CR, LF and tab, and the URL later breaks a redirect), HTTPS or http on a loopback host, and
+/// not a sandbox's own control API (a notification must never reset or steer a sandbox).
 fn check_url(path: &str, s: &str) -> Result<(), ApoError> {
+    if s.chars().any(char::is_control) {
+        return Err(ApoError::param(
+            path,
+            "must not contain control characters (CR, LF, tab, …)",
+        ));
+    }
     let url = url::Url::parse(s).map_err(|_| ApoError::param(path, "must be an absolute URL"))?;
+    if targets_control_api(&url) {
+        return Err(ApoError::param(
+            path,
+            "must not point at a sandbox control API (/_sandbox/…)",
+        ));
+    }
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -251,6 +265,16 @@ fn check_url(path: &str, s: &str) -> Result<(), ApoError> {
             "must be an https URL (plain http is accepted only for loopback hosts)",
         )),
     }
+}
+
+/// Whether `url` names a sandbox control API: a path under `/_sandbox` once percent-decoded
+/// and with repeated leading slashes ignored, on any host (another sandbox's control API is
+/// no notification target either).
+pub fn targets_control_api(url: &url::Url) -> bool {
+    let path = percent_encoding::percent_decode_str(url.path()).decode_utf8_lossy();
+    let rest = path.trim_start_matches('/');
+    rest.strip_prefix("_sandbox")
+        .is_some_and(|tail| tail.is_empty() || tail.starts_with('/'))
 }
 
 fn opt_url<'a>(
@@ -584,6 +608,47 @@ mod tests {
             let m = message(valid(), path, v);
             assert!(m.starts_with(field), "{m} should name {field}");
         }
+    }
+
+    #[test]
+    fn urls_with_control_characters_or_at_a_control_api_are_refused() {
+        for (url, problem) in [
+            (
+                "https://shop.example/back\r\nSet-Cookie: x=1",
+                "control characters",
+            ),
+            ("https://shop.example/ba\tck", "control characters"),
+            ("https://shop.example/\u{7f}", "control characters"),
+            ("http://127.0.0.1:8088/_sandbox/reset", "control API"),
+            ("http://127.0.0.1:8088//_sandbox/reset", "control API"),
+            ("http://localhost:8088/%5Fsandbox/reset", "control API"),
+            ("https://other.example/x/../_sandbox", "control API"),
+        ] {
+            let m = message(valid(), &["paymentRedirectUrl"], json!(url));
+            assert!(
+                m.starts_with("paymentRedirectUrl") && m.contains(problem),
+                "{url}: {m}"
+            );
+        }
+        let mut b = valid();
+        b["paymentNotifyUrl"] = json!("http://127.0.0.1:9000/_sandboxes/notify");
+        assert!(pay(&b, Timestamp::now()).is_ok());
+        let mut r = json!({"refundRequestId": "r", "paymentId": "p",
+                           "refundAmount": {"currency": "SGD", "value": "1"},
+                           "refundNotifyUrl": "http://127.0.0.1:1/_sandbox/clock/advance"});
+        assert!(
+            refund(&r)
+                .unwrap_err()
+                .message
+                .starts_with("refundNotifyUrl")
+        );
+        r["refundNotifyUrl"] = json!("http://127.0.0.1:1/notify\n");
+        assert!(
+            refund(&r)
+                .unwrap_err()
+                .message
+                .contains("control characters")
+        );
     }
 
     #[test]
