@@ -10,6 +10,8 @@ mod support;
 mod hardening;
 #[path = "sandbox/journal.rs"]
 mod journal;
+#[path = "sandbox/outcomes.rs"]
+mod outcomes;
 #[path = "sandbox/scenarios.rs"]
 mod scenarios;
 #[path = "sandbox/tls.rs"]
@@ -501,12 +503,26 @@ async fn every_test_card() {
         let body = manual(pay_body(&uid(&card.name), "1000", Some(&rx.url)));
         let pid = paid(&c, &b, body, &card.number).await;
         if card.processing_seconds > 0 {
+            let waiting = if card.pending {
+                "PENDING"
+            } else {
+                "PROCESSING"
+            };
             assert_eq!(
                 inquiry(&c, &pid).await["paymentStatus"],
-                "PROCESSING",
+                waiting,
                 "{}",
                 card.name
             );
+            if card.pending {
+                let n = rx
+                    .wait(1, |r| {
+                        r.body["paymentId"] == pid.as_str()
+                            && r.body["notifyType"] == "PAYMENT_PENDING"
+                    })
+                    .await;
+                assert_eq!(code(&n[0].body), ("SUCCESS", "S"), "{}", card.name);
+            }
             c.advance(card.processing_seconds).await;
         }
         let q = inquiry(&c, &pid).await;
@@ -528,7 +544,11 @@ async fn every_test_card() {
             "{}",
             card.name
         );
-        let n = rx.wait(1, |r| r.body["paymentId"] == pid.as_str()).await;
+        let n = rx
+            .wait(1, |r| {
+                r.body["paymentId"] == pid.as_str() && r.body["notifyType"] == "PAYMENT_RESULT"
+            })
+            .await;
         let status = if card.outcome == "SUCCESS" { "S" } else { "F" };
         assert_eq!(
             code(&n[0].body),

@@ -6,7 +6,8 @@
 //!          │                                                      │ fail ─► FAIL
 //!          ▼                                                      ▼ pass
 //!        authorize: test card outcome ─► SUCCESS ─ AUTOMATIC ─► captured (CAPTURE_RESULT)
-//!          │          (slow card: stays PROCESSING, then settles)   └ MANUAL ─► capture API (partial, ≤ auth)
+//!          │          (slow card: stays PROCESSING, or PENDING with   └ MANUAL ─► capture API (partial, ≤ auth)
+//!          │           PAYMENT_PENDING, then settles)
 //!          │                                         ├─ cancel (before any capture) ─► CANCELLED
 //!          │                                         └─ refunds (several, Σ ≤ captured)
 //!          └ decline ─► FAIL          expiry with no card ─► FAIL ORDER_IS_CLOSED
@@ -28,6 +29,9 @@ use crate::apo::result::{ResultCode, ResultStatus, result_json};
 pub const DEFAULT_PAYMENT_EXPIRY: SignedDuration = SignedDuration::from_mins(14);
 /// How long an authorization can be captured (APO: 7 days).
 pub const AUTH_VALIDITY: SignedDuration = SignedDuration::from_hours(7 * 24);
+/// How long after its authorization a payment can be refunded; later, REFUND_WINDOW_EXCEED.
+/// A sandbox choice (APO: per the acquirer contract, UNCONFIRMED).
+pub const REFUND_WINDOW: SignedDuration = SignedDuration::from_hours(365 * 24);
 /// The code of a failed 3-D Secure challenge.
 pub const THREE_DS_FAILED: &str = ResultCode::UserPaymentVerificationFailed.code();
 
@@ -59,7 +63,7 @@ impl Status {
 /// A notification to send once the state lock is released.
 #[derive(Debug, Clone)]
 pub struct Notice {
-    /// PAYMENT_RESULT, CAPTURE_RESULT or REFUND_RESULT.
+    /// PAYMENT_RESULT, PAYMENT_PENDING, CAPTURE_RESULT or REFUND_RESULT.
     pub notify_type: &'static str,
     /// Where it goes.
     pub url: String,
@@ -161,6 +165,8 @@ pub struct Payment {
     pub refunds: Vec<(Txn, Option<String>)>,
     /// The cancel.
     pub cancel: Option<Txn>,
+    /// Cancelled by APO itself: authorized, never captured within [`AUTH_VALIDITY`].
+    pub auto_cancelled: bool,
 }
 
 impl Payment {
@@ -197,6 +203,7 @@ impl Payment {
             captures: Vec::new(),
             refunds: Vec::new(),
             cancel: None,
+            auto_cancelled: false,
         }
     }
 
@@ -343,7 +350,7 @@ impl Payment {
     pub fn inquiry_body(&self) -> Value {
         let mut body = json!({
             "result": ResultCode::Success.to_json(),
-            "paymentStatus": self.status.name(),
+            "paymentStatus": self.status_name(),
             "paymentResultCode": self.result_code,
             "paymentResultMessage": self.result_message(),
         });
@@ -379,6 +386,46 @@ impl Payment {
         });
         self.add_payment_fields(&mut body);
         Some(self.notice("PAYMENT_RESULT", url, body))
+    }
+
+    /// Whether the buyer has paid and the final result is pending (APO's PENDING): a card
+    /// whose slow authorization is marked `pending`.
+    fn is_pending(&self) -> bool {
+        self.status == Status::Processing
+            && self.pending_until.is_some()
+            && self
+                .card
+                .as_ref()
+                .and_then(|c| c.test_card())
+                .is_some_and(|c| c.pending)
+    }
+
+    /// The `paymentStatus`: the status's name, or PENDING (see [`Payment::is_pending`]).
+    fn status_name(&self) -> &'static str {
+        if self.is_pending() {
+            "PENDING"
+        } else {
+            self.status.name()
+        }
+    }
+
+    /// PAYMENT_PENDING, when the payment became pending: result S (the call that tells of a
+    /// payment being processed; the exact resultCode is UNCONFIRMED, the sandbox sends SUCCESS).
+    fn pending_notice(&self) -> Option<Notice> {
+        if !self.is_pending() {
+            return None;
+        }
+        let url = self.req.notify_url.clone()?;
+        let mut body = json!({
+            "notifyType": "PAYMENT_PENDING",
+            "result": result_json(
+                ResultCode::Success.code(),
+                ResultStatus::Success,
+                "The buyer has paid; the final result is pending.",
+            ),
+        });
+        self.add_payment_fields(&mut body);
+        Some(self.notice("PAYMENT_PENDING", url, body))
     }
 
     fn notice(&self, notify_type: &'static str, url: String, body: Value) -> Notice {
@@ -486,7 +533,7 @@ impl Payment {
                 i64::try_from(card.processing_seconds).unwrap_or(i64::MAX),
             );
             self.pending_until = Some(now.saturating_add(wait).unwrap_or(now));
-            return Vec::new();
+            return self.pending_notice().into_iter().collect();
         }
         self.finish(&card.outcome, vault, now)
     }
@@ -511,8 +558,24 @@ impl Payment {
         self.finish(ResultCode::Success.code(), vault, now)
     }
 
-    /// Time-driven transitions: a slow authorization settles, an unpaid payment expires.
+    /// Time-driven transitions: a slow authorization settles, an unpaid payment expires, an
+    /// authorization never captured within [`AUTH_VALIDITY`] is cancelled.
     pub fn tick(&mut self, vault: &mut Vault, now: Timestamp) -> Vec<Notice> {
+        if self.status == Status::Success
+            && self.captures.is_empty()
+            && !self.req.auto_capture
+            && now >= self.auth_expiry
+        {
+            self.status = Status::Cancelled;
+            self.auto_cancelled = true;
+            self.cancel = Some(Txn {
+                kind: "CANCEL",
+                request_id: self.req.payment_request_id.clone(),
+                id: format!("{}X", self.id),
+                amount: self.req.amount.clone(),
+                time: self.auth_expiry,
+            });
+        }
         if self.status != Status::Processing {
             return Vec::new();
         }
@@ -575,6 +638,12 @@ impl Payment {
         now: Timestamp,
     ) -> Result<(Value, Vec<Notice>), ApoError> {
         match self.status {
+            Status::Cancelled if self.auto_cancelled => {
+                return Err(ApoError::with(
+                    ResultCode::AuthExpired,
+                    "The authorization was not captured within 7 days and was cancelled.",
+                ));
+            }
             Status::Cancelled => return Err(ApoError::new(ResultCode::AuthCancelled)),
             Status::Processing | Status::Fail => {
                 return Err(ApoError::with(
@@ -636,6 +705,13 @@ impl Payment {
     /// A cancel: allowed before any capture.
     pub fn cancel(&mut self, now: Timestamp) -> Result<Value, ApoError> {
         match self.status {
+            Status::Cancelled if self.auto_cancelled => {
+                return Err(ApoError::with(
+                    ResultCode::CancelWindowExceed,
+                    "The authorization was not captured within 7 days and APO cancelled it; \
+                     the cancellation window has passed.",
+                ));
+            }
             Status::Cancelled => {}
             Status::Fail => {
                 return Err(ApoError::with(
@@ -686,6 +762,18 @@ impl Payment {
                 format!(
                     "The payment is {} and not captured; only captured payments can be refunded.",
                     self.status.name()
+                ),
+            ));
+        }
+        if self
+            .paid_at
+            .is_some_and(|t| now >= t.saturating_add(REFUND_WINDOW).unwrap_or(t))
+        {
+            return Err(ApoError::with(
+                ResultCode::RefundWindowExceed,
+                format!(
+                    "The refund window ({} days after the payment) has passed.",
+                    REFUND_WINDOW.as_hours() / 24
                 ),
             ));
         }
@@ -853,6 +941,53 @@ mod tests {
             p.authorize_at_once(card("4054695723100768"), &mut v, now)
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn an_uncaptured_authorization_is_cancelled_after_7_days() {
+        let mut p = payment(true);
+        let mut v = Vault::default();
+        let now = Timestamp::now();
+        p.enter_card(card("4054695723100768"), false, &mut v, now);
+        let late = now.saturating_add(AUTH_VALIDITY).unwrap();
+        assert!(p.tick(&mut v, late).is_empty());
+        assert_eq!(p.status, Status::Cancelled);
+        let q = p.inquiry_body();
+        assert_eq!(q["paymentStatus"], "CANCELLED");
+        assert_eq!(q["transactions"][0]["transactionType"], "CANCEL");
+        assert_eq!(
+            p.cancel(late).unwrap_err().code,
+            ResultCode::CancelWindowExceed
+        );
+        let cap = CaptureRequest {
+            capture_request_id: "c".into(),
+            payment_id: "P1".into(),
+            amount: money(1),
+        };
+        assert_eq!(
+            p.capture(&cap, late).unwrap_err().code,
+            ResultCode::AuthExpired
+        );
+    }
+
+    #[test]
+    fn refunds_close_after_the_refund_window() {
+        let mut p = payment(false);
+        let mut v = Vault::default();
+        let now = Timestamp::now();
+        p.enter_card(card("4054695723100768"), false, &mut v, now);
+        let refund = RefundRequest {
+            refund_request_id: "r".into(),
+            payment_id: "P1".into(),
+            amount: money(1),
+            notify_url: None,
+        };
+        let late = now.saturating_add(REFUND_WINDOW).unwrap();
+        assert_eq!(
+            p.refund(&refund, late).unwrap_err().code,
+            ResultCode::RefundWindowExceed
+        );
+        assert!(p.refund(&refund, now).is_ok());
     }
 
     #[test]

@@ -133,6 +133,7 @@ impl State {
     ) -> Handled {
         let now = self.clock.now();
         let mut req = validate::pay(body, now)?;
+        validate::contract(&req)?;
         if req.notify_url.is_none() {
             req.notify_url = default_notify_url.map(str::to_owned);
         }

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 use super::error::ApoError;
+use crate::apo::result::ResultCode;
 
 /// An amount in minor units.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,8 @@ pub struct PayRequest {
     pub reference_order_id: String,
     /// `order.orderDescription`.
     pub order_description: String,
+    /// `settlementStrategy.settlementCurrency`, when given.
+    pub settlement_currency: Option<String>,
 }
 
 /// Which payment a call names: by APO's id or the merchant's request id.
@@ -369,9 +372,10 @@ pub fn pay(body: &Value, now: Timestamp) -> Result<PayRequest, ApoError> {
         .ok_or_else(|| ApoError::param("paymentRedirectUrl", "is required"))?
         .to_owned();
     let notify_url = opt_url(o, "paymentNotifyUrl", 2048)?.map(str::to_owned);
-    if let Some(s) = opt_obj(o, "", "settlementStrategy")? {
-        opt_str(s, "settlementStrategy", "settlementCurrency", 3)?;
-    }
+    let settlement_currency = match opt_obj(o, "", "settlementStrategy")? {
+        Some(s) => opt_str(s, "settlementStrategy", "settlementCurrency", 3)?.map(str::to_owned),
+        None => None,
+    };
     opt_str(o, "", "merchantRegion", 2)?;
     opt_str(o, "", "merchantAccountId", 32)?;
 
@@ -431,7 +435,48 @@ pub fn pay(body: &Value, now: Timestamp) -> Result<PayRequest, ApoError> {
         notify_url,
         reference_order_id,
         order_description,
+        settlement_currency,
     })
+}
+
+/// The currencies a payment may be made in (`paymentAmount.currency`); any other ISO 4217 code
+/// is CURRENCY_NOT_SUPPORT. A sandbox choice (APO's list depends on the merchant's contract).
+pub const PAYMENT_CURRENCIES: &[&str] = &[
+    "AUD", "BRL", "CAD", "CHF", "CLP", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "IDR", "INR",
+    "JPY", "KRW", "MXN", "MYR", "NOK", "NZD", "PEN", "PHP", "PLN", "SEK", "SGD", "THB", "TWD",
+    "USD", "VND",
+];
+
+/// The settlement currencies every sandbox merchant has a contract for; any other
+/// `settlementStrategy.settlementCurrency` is SETTLE_CONTRACT_NOT_MATCH.
+pub const SETTLEMENT_CURRENCIES: &[&str] = &["USD", "EUR", "GBP", "HKD", "SGD", "JPY"];
+
+/// The pay's business checks after its fields are valid: a supported payment currency and a
+/// settlement currency under contract.
+pub fn contract(req: &PayRequest) -> Result<(), ApoError> {
+    let currency = req.amount.currency.as_str();
+    if !PAYMENT_CURRENCIES.contains(&currency) {
+        return Err(ApoError::with(
+            ResultCode::CurrencyNotSupport,
+            format!(
+                "The currency {currency} is not supported; the sandbox accepts {}.",
+                PAYMENT_CURRENCIES.join(", ")
+            ),
+        ));
+    }
+    if let Some(settle) = req.settlement_currency.as_deref()
+        && !SETTLEMENT_CURRENCIES.contains(&settle)
+    {
+        return Err(ApoError::with(
+            ResultCode::SettleContractNotMatch,
+            format!(
+                "No matched settlement contract can be found for {settle}; the sandbox \
+                 merchants settle in {}.",
+                SETTLEMENT_CURRENCIES.join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn goods(order: &Map<String, Value>) -> Result<(), ApoError> {
@@ -648,6 +693,23 @@ mod tests {
                 .unwrap_err()
                 .message
                 .contains("control characters")
+        );
+    }
+
+    #[test]
+    fn unsupported_currencies_and_settlements_are_refused() {
+        let check = |body: Value| contract(&pay(&body, Timestamp::now()).unwrap());
+        assert!(check(valid()).is_ok());
+        let mut b = valid();
+        b["paymentAmount"]["currency"] = json!("ZWL");
+        assert_eq!(check(b).unwrap_err().code, ResultCode::CurrencyNotSupport);
+        let mut b = valid();
+        b["settlementStrategy"] = json!({"settlementCurrency": "USD"});
+        assert!(check(b.clone()).is_ok());
+        b["settlementStrategy"] = json!({"settlementCurrency": "BRL"});
+        assert_eq!(
+            check(b).unwrap_err().code,
+            ResultCode::SettleContractNotMatch
         );
     }
 
