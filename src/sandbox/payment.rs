@@ -73,6 +73,69 @@ pub struct Notice {
     pub body: Value,
 }
 
+/// Where a capture or refund stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnStatus {
+    /// Done.
+    Success,
+    /// In process until `until`, then succeeds or (`fails`) fails.
+    Processing {
+        /// When it settles.
+        until: Timestamp,
+        /// Whether it then fails.
+        fails: bool,
+    },
+    /// Failed (PROCESS_FAIL).
+    Fail,
+}
+
+impl TxnStatus {
+    /// The `transactionStatus` / `refundStatus` wire value.
+    pub fn name(self) -> &'static str {
+        match self {
+            TxnStatus::Success => "SUCCESS",
+            TxnStatus::Processing { .. } => "PROCESSING",
+            TxnStatus::Fail => "FAIL",
+        }
+    }
+
+    /// The status a capture or refund of `amount` starts in: the magic amounts `fail` and
+    /// `slow` settle [`SETTLE_DELAY`] later as FAIL or SUCCESS; any other is done at once.
+    fn for_amount(amount: u64, (fail, slow): (u64, u64), now: Timestamp) -> Self {
+        let until = now.saturating_add(SETTLE_DELAY).unwrap_or(now);
+        match amount {
+            a if a == fail => TxnStatus::Processing { until, fails: true },
+            a if a == slow => TxnStatus::Processing {
+                until,
+                fails: false,
+            },
+            _ => TxnStatus::Success,
+        }
+    }
+
+    /// Counts towards the captured or refunded total (not failed).
+    fn counts(self) -> bool {
+        self != TxnStatus::Fail
+    }
+
+    /// The `result` of the transaction's notification or `transactionResult`.
+    fn result(self, in_process: ResultCode) -> Value {
+        match self {
+            TxnStatus::Success => ResultCode::Success.to_json(),
+            TxnStatus::Processing { .. } => in_process.to_json(),
+            TxnStatus::Fail => ResultCode::ProcessFail.to_json(),
+        }
+    }
+}
+
+/// How long a slow or failing capture or refund (see the magic amounts) stays PROCESSING.
+pub const SETTLE_DELAY: SignedDuration = SignedDuration::from_secs(60);
+/// Capture amounts (minor units) that settle later: (as FAIL, as SUCCESS). An AUTOMATIC
+/// capture captures the payment amount, so a pay of these amounts captures this way too.
+pub const CAPTURE_MAGIC: (u64, u64) = (21, 22);
+/// Refund amounts (minor units) that settle later: (as FAIL, as SUCCESS).
+pub const REFUND_MAGIC: (u64, u64) = (31, 32);
+
 /// A capture, refund or cancel.
 #[derive(Debug, Clone)]
 pub struct Txn {
@@ -86,19 +149,43 @@ pub struct Txn {
     pub amount: Money,
     /// When it happened.
     pub time: Timestamp,
+    /// Where it stands.
+    pub status: TxnStatus,
 }
 
 impl Txn {
-    fn json(&self) -> Value {
+    /// The entry in inquiryPayment's `transactions`, with the acquirer's view of it.
+    fn json(&self, acquirer: Value) -> Value {
+        let in_process = match self.kind {
+            "REFUND" => ResultCode::RefundInProcess,
+            _ => ResultCode::CaptureInProcess,
+        };
         json!({
             "transactionType": self.kind,
-            "transactionStatus": "SUCCESS",
+            "transactionStatus": self.status.name(),
             "transactionRequestId": self.request_id,
             "transactionId": self.id,
             "transactionAmount": self.amount.json(),
             "transactionTime": iso(self.time),
-            "transactionResult": ResultCode::Success.to_json(),
+            "transactionResult": self.status.result(in_process),
+            "acquirerInfo": acquirer,
         })
+    }
+
+    /// Settles a due capture or refund; whether it did.
+    fn settle(&mut self, now: Timestamp) -> bool {
+        match self.status {
+            TxnStatus::Processing { until, fails } if until <= now => {
+                self.status = if fails {
+                    TxnStatus::Fail
+                } else {
+                    TxnStatus::Success
+                };
+                self.time = until;
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -223,15 +310,35 @@ impl Payment {
         self.req.payment_method_id.is_some()
     }
 
+    /// The amount captured or being captured (failed captures do not count).
     fn captured(&self) -> u64 {
-        self.captures.iter().map(|t| t.amount.value).sum()
+        self.captures
+            .iter()
+            .filter(|t| t.status.counts())
+            .map(|t| t.amount.value)
+            .sum()
     }
 
+    /// The amount whose capture is done: what can be refunded.
+    fn settled_captured(&self) -> u64 {
+        self.captures
+            .iter()
+            .filter(|t| t.status == TxnStatus::Success)
+            .map(|t| t.amount.value)
+            .sum()
+    }
+
+    /// The amount refunded or being refunded (failed refunds do not count).
     fn refunded(&self) -> u64 {
-        self.refunds.iter().map(|(t, _)| t.amount.value).sum()
+        self.refunds
+            .iter()
+            .filter(|(t, _)| t.status.counts())
+            .map(|(t, _)| t.amount.value)
+            .sum()
     }
 
-    /// The pay response for this payment (first call and repeats alike).
+    /// The pay response for this payment (first call and repeats alike). A failed or
+    /// cancelled payment answers with `result` only, as the guide's failure sample does.
     pub fn pay_body(&self) -> Value {
         let result = match self.status {
             Status::Processing => ResultCode::PaymentInProcess,
@@ -242,6 +349,9 @@ impl Payment {
             Status::Fail => ResultCode::OrderIsClosed,
             Status::Cancelled => ResultCode::OrderIsCanceled,
         };
+        if matches!(self.status, Status::Fail | Status::Cancelled) {
+            return json!({ "result": result.to_json() });
+        }
         let mut body = json!({
             "result": result.to_json(),
             "paymentRequestId": self.req.payment_request_id,
@@ -285,17 +395,25 @@ impl Payment {
             "cardholderName": card.holder,
             "fingerprint": card.fingerprint,
             "networkTransactionId": format!("nt_{}", &self.id[self.id.len().saturating_sub(12)..]),
+            // As in the guide's samples: AVS "I" (not verified), no CVV result code.
+            "avsResultRaw": "I",
+            "cvvResultRaw": "",
+            "cardCategory": "CONSUMER",
+            "credentialTypeUsed": if self.token.is_some() && self.is_saved_card() { "NETWORK_TOKEN" } else { "PAN" },
+            "paymentMethodRegion": card.country,
         });
-        if let Some(challenged) = self.three_ds {
-            info["threeDSResult"] = json!({
+        info["threeDSResult"] = match self.three_ds {
+            Some(challenged) => json!({
                 "threeDSVersion": "2.2.0",
                 "eci": if challenged { "05" } else { "07" },
                 "cavv": "",
                 "xid": format!("xid-{}", self.id),
                 "threeDSType": "INTERNAL",
                 "challenged": challenged,
-            });
-        }
+                "threeDSOffered": true,
+            }),
+            None => json!({ "threeDSOffered": false }),
+        };
         if let Some(token) = &self.token {
             info["cardToken"] = json!(token);
         }
@@ -307,6 +425,17 @@ impl Payment {
             "acquirerName": "APOFLOW_SANDBOX",
             "referenceRequestId": self.req.payment_request_id,
             "acquirerTransactionId": format!("acq_{}", self.id),
+            "acquirerMerchantId": format!("sandbox_{}", self.client_id),
+        })
+    }
+
+    /// The acquirer's view of a capture, refund or cancel (each has its own acquirer
+    /// transaction, as in the guide's inquiry sample).
+    fn txn_acquirer_info(&self, txn: &Txn) -> Value {
+        json!({
+            "acquirerName": "APOFLOW_SANDBOX",
+            "referenceRequestId": txn.request_id,
+            "acquirerTransactionId": format!("act_{}", txn.id),
             "acquirerMerchantId": format!("sandbox_{}", self.client_id),
         })
     }
@@ -355,9 +484,13 @@ impl Payment {
             "paymentResultMessage": self.result_message(),
         });
         self.add_payment_fields(&mut body);
-        let mut txns: Vec<Value> = self.captures.iter().map(Txn::json).collect();
-        txns.extend(self.refunds.iter().map(|(t, _)| t.json()));
-        txns.extend(self.cancel.iter().map(Txn::json));
+        let txns: Vec<Value> = self
+            .captures
+            .iter()
+            .chain(self.refunds.iter().map(|(t, _)| t))
+            .chain(self.cancel.iter())
+            .map(|t| t.json(self.txn_acquirer_info(t)))
+            .collect();
         body["transactions"] = Value::Array(txns);
         if self.status == Status::Processing {
             body["redirectActionForm"] = json!({
@@ -437,20 +570,61 @@ impl Payment {
         }
     }
 
+    /// CAPTURE_RESULT for a settled capture, with the fields of apo-api.md §7.2 (`captureTime`
+    /// only for a successful one).
     fn capture_notice(&self, txn: &Txn) -> Option<Notice> {
         let url = self.req.notify_url.clone()?;
-        let body = json!({
+        let mut body = json!({
             "notifyType": "CAPTURE_RESULT",
-            "result": ResultCode::Success.to_json(),
+            "result": txn.status.result(ResultCode::CaptureInProcess),
             "captureRequestId": txn.request_id,
             "paymentId": self.id,
             "captureId": txn.id,
             "captureAmount": txn.amount.json(),
-            "captureTime": iso(txn.time),
             "acquirerReferenceNo": format!("acq_{}", self.id),
-            "acquirerInfo": self.acquirer_info(),
+            "acquirerInfo": self.txn_acquirer_info(txn),
         });
+        if txn.status == TxnStatus::Success {
+            body["captureTime"] = json!(iso(txn.time));
+        }
+        if let Some(info) = self.result_info() {
+            body["paymentResultInfo"] = info;
+        }
         Some(self.notice("CAPTURE_RESULT", url, body))
+    }
+
+    /// The capture answer for the capture at `index` as it now stands: S with `captureId` and
+    /// `captureTime`, U CAPTURE_IN_PROCESS without them, or F PROCESS_FAIL.
+    pub fn capture_answer(&self, index: usize) -> Option<Value> {
+        let txn = self.captures.get(index)?;
+        let mut body = json!({
+            "result": txn.status.result(ResultCode::CaptureInProcess),
+            "captureRequestId": txn.request_id,
+            "paymentId": self.id,
+            "captureAmount": txn.amount.json(),
+        });
+        if txn.status == TxnStatus::Success {
+            body["captureId"] = json!(txn.id);
+            body["captureTime"] = json!(iso(txn.time));
+            body["acquirerReferenceNo"] = json!(format!("acq_{}", self.id));
+        }
+        Some(body)
+    }
+
+    /// Settles due captures and refunds; their CAPTURE_RESULT / REFUND_RESULT notices.
+    fn settle_due(&mut self, now: Timestamp) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        for i in 0..self.captures.len() {
+            if self.captures[i].settle(now) {
+                notices.extend(self.capture_notice(&self.captures[i]));
+            }
+        }
+        for i in 0..self.refunds.len() {
+            if self.refunds[i].0.settle(now) {
+                notices.extend(self.refund_notice(i));
+            }
+        }
+        notices
     }
 
     /// The card the buyer entered on the hosted page.
@@ -561,8 +735,14 @@ impl Payment {
     /// Time-driven transitions: a slow authorization settles, an unpaid payment expires, an
     /// authorization never captured within [`AUTH_VALIDITY`] is cancelled.
     pub fn tick(&mut self, vault: &mut Vault, now: Timestamp) -> Vec<Notice> {
+        let mut notices = self.settle_due(now);
+        notices.extend(self.tick_payment(vault, now));
+        notices
+    }
+
+    fn tick_payment(&mut self, vault: &mut Vault, now: Timestamp) -> Vec<Notice> {
         if self.status == Status::Success
-            && self.captures.is_empty()
+            && self.captured() == 0
             && !self.req.auto_capture
             && now >= self.auth_expiry
         {
@@ -574,6 +754,7 @@ impl Payment {
                 id: format!("{}X", self.id),
                 amount: self.req.amount.clone(),
                 time: self.auth_expiry,
+                status: TxnStatus::Success,
             });
         }
         if self.status != Status::Processing {
@@ -618,14 +799,19 @@ impl Payment {
         }
         notices.extend(self.payment_notice());
         if self.req.auto_capture {
+            // As in the guide's sample: the automatic capture's transactionRequestId (and
+            // captureRequestId) is the paymentRequestId.
             let txn = Txn {
                 kind: "CAPTURE",
-                request_id: format!("auto_{}", self.id),
+                request_id: self.req.payment_request_id.clone(),
                 id: format!("{}C1", self.id),
                 amount: self.req.amount.clone(),
                 time: now,
+                status: TxnStatus::for_amount(self.req.amount.value, CAPTURE_MAGIC, now),
             };
-            notices.extend(self.capture_notice(&txn));
+            if txn.status == TxnStatus::Success {
+                notices.extend(self.capture_notice(&txn));
+            }
             self.captures.push(txn);
         }
         notices
@@ -687,18 +873,16 @@ impl Payment {
             id: format!("{}C{}", self.id, self.captures.len() + 1),
             amount: req.amount.clone(),
             time: now,
+            status: TxnStatus::for_amount(req.amount.value, CAPTURE_MAGIC, now),
         };
-        let body = json!({
-            "result": ResultCode::Success.to_json(),
-            "captureRequestId": txn.request_id,
-            "captureId": txn.id,
-            "paymentId": self.id,
-            "captureAmount": txn.amount.json(),
-            "captureTime": iso(now),
-            "acquirerReferenceNo": format!("acq_{}", self.id),
-        });
-        let notices = self.capture_notice(&txn).into_iter().collect();
+        let notices = match txn.status {
+            TxnStatus::Success => self.capture_notice(&txn).into_iter().collect(),
+            _ => Vec::new(),
+        };
         self.captures.push(txn);
+        let body = self
+            .capture_answer(self.captures.len() - 1)
+            .unwrap_or_default();
         Ok((body, notices))
     }
 
@@ -719,7 +903,7 @@ impl Payment {
                     "The payment failed or expired; there is nothing to cancel.",
                 ));
             }
-            Status::Processing | Status::Success if !self.captures.is_empty() => {
+            Status::Processing | Status::Success if self.captured() > 0 => {
                 return Err(ApoError::with(
                     ResultCode::OrderStatusInvalid,
                     "The payment is already captured; refund it instead.",
@@ -738,6 +922,7 @@ impl Payment {
                     id: format!("{}X", self.id),
                     amount: self.req.amount.clone(),
                     time: now,
+                    status: TxnStatus::Success,
                 });
             }
         }
@@ -756,7 +941,7 @@ impl Payment {
         req: &RefundRequest,
         now: Timestamp,
     ) -> Result<(Value, Vec<Notice>), ApoError> {
-        if self.captures.is_empty() {
+        if self.settled_captured() == 0 {
             return Err(ApoError::with(
                 ResultCode::OrderStatusInvalid,
                 format!(
@@ -784,12 +969,12 @@ impl Payment {
             ));
         }
         let total = self.refunded().saturating_add(req.amount.value);
-        if total > self.captured() {
+        if total > self.settled_captured() {
             return Err(ApoError::with(
                 ResultCode::RefundAmountExceed,
                 format!(
                     "Total refund amount {total} exceeds the captured amount {}.",
-                    self.captured()
+                    self.settled_captured()
                 ),
             ));
         }
@@ -799,45 +984,66 @@ impl Payment {
             id: format!("{}R{}", self.id, self.refunds.len() + 1),
             amount: req.amount.clone(),
             time: now,
+            status: TxnStatus::for_amount(req.amount.value, REFUND_MAGIC, now),
         };
         let url = req
             .notify_url
             .clone()
             .or_else(|| self.req.notify_url.clone());
-        let body = self.refund_body(&txn, true);
-        let notices = url
-            .clone()
-            .map(|u| {
-                let mut n = self.refund_body(&txn, false);
-                n["notifyType"] = json!("REFUND_RESULT");
-                self.notice("REFUND_RESULT", u, n)
-            })
-            .into_iter()
-            .collect();
+        let done = txn.status == TxnStatus::Success;
         self.refunds.push((txn, url));
+        let index = self.refunds.len() - 1;
+        let body = self.refund_answer(index).unwrap_or_default();
+        let notices = if done {
+            self.refund_notice(index).into_iter().collect()
+        } else {
+            Vec::new()
+        };
         Ok((body, notices))
     }
 
-    fn refund_body(&self, txn: &Txn, response: bool) -> Value {
+    /// A refund's fields as the refund answer, inquiryRefund and REFUND_RESULT share them:
+    /// `refundTime` only once it succeeded.
+    fn refund_fields(&self, txn: &Txn) -> Value {
+        let in_process = txn.status.result(ResultCode::RefundInProcess);
         let mut b = json!({
-            "result": ResultCode::Success.to_json(),
+            "result": in_process,
             "refundRequestId": txn.request_id,
             "refundId": txn.id,
             "paymentId": self.id,
             "refundAmount": txn.amount.json(),
-            "refundTime": iso(txn.time),
-            "acquirerInfo": self.acquirer_info(),
+            "acquirerInfo": self.txn_acquirer_info(txn),
         });
-        if !response {
-            b["refundStatus"] = json!("SUCCESS");
+        if txn.status == TxnStatus::Success {
+            b["refundTime"] = json!(iso(txn.time));
         }
         b
     }
 
-    /// The inquiryRefund response for one of this payment's refunds.
+    /// The refund answer for the refund at `index` as it now stands: S, U REFUND_IN_PROCESS
+    /// (without `refundTime`), or F PROCESS_FAIL.
+    pub fn refund_answer(&self, index: usize) -> Option<Value> {
+        let (txn, _) = self.refunds.get(index)?;
+        Some(self.refund_fields(txn))
+    }
+
+    /// REFUND_RESULT for a settled refund, when it has a URL to go to.
+    fn refund_notice(&self, index: usize) -> Option<Notice> {
+        let (txn, url) = self.refunds.get(index)?;
+        let url = url.clone()?;
+        let mut body = self.refund_fields(txn);
+        body["notifyType"] = json!("REFUND_RESULT");
+        body["refundStatus"] = json!(txn.status.name());
+        Some(self.notice("REFUND_RESULT", url, body))
+    }
+
+    /// The inquiryRefund response for one of this payment's refunds: the inquiry itself
+    /// succeeded; `refundStatus` says where the refund stands.
     pub fn refund_inquiry_body(&self, index: usize) -> Option<Value> {
         let (txn, _) = self.refunds.get(index)?;
-        let mut b = self.refund_body(txn, false);
+        let mut b = self.refund_fields(txn);
+        b["result"] = ResultCode::Success.to_json();
+        b["refundStatus"] = json!(txn.status.name());
         if let Some(o) = b.as_object_mut() {
             o.remove("paymentId");
         }

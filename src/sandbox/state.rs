@@ -23,20 +23,20 @@ use crate::apo::result::ResultCode;
 /// What an API handler returns: the response body and the notifications to send.
 pub type Handled = Result<(Value, Vec<Notice>), ApoError>;
 
-/// A repeated capture or refund (same request id): the first answer again when the payment and
-/// amount match, else REPEAT_REQ_INCONSISTENT with `inconsistent` as the message.
-fn replay(
-    (stored_payment, stored_amount, body): (&str, &Money, &Value),
+/// A repeated capture or refund (same request id) is the same call when the payment and amount
+/// match; else REPEAT_REQ_INCONSISTENT with `inconsistent` as the message.
+fn same_call(
+    (stored_payment, stored_amount): (&str, &Money),
     (payment_id, amount): (&str, &Money),
     inconsistent: &str,
-) -> Handled {
+) -> Result<(), ApoError> {
     if stored_payment != payment_id || stored_amount != amount {
         return Err(ApoError::with(
             ResultCode::RepeatReqInconsistent,
             inconsistent,
         ));
     }
-    Ok((body.clone(), Vec::new()))
+    Ok(())
 }
 
 /// The magic amount that risk control rejects (docs.antom.com/ac/ref/card).
@@ -47,10 +47,10 @@ struct Store {
     payments: HashMap<String, Payment>,
     /// (client id, paymentRequestId) → paymentId.
     by_request: HashMap<(String, String), String>,
-    /// (client id, captureRequestId) → (paymentId, amount, response).
-    captures: HashMap<(String, String), (String, Money, Value)>,
-    /// (client id, refundRequestId) → (paymentId, refund index, amount, response).
-    refunds: HashMap<(String, String), (String, usize, Money, Value)>,
+    /// (client id, captureRequestId) → (paymentId, capture index, amount).
+    captures: HashMap<(String, String), (String, usize, Money)>,
+    /// (client id, refundRequestId) → (paymentId, refund index, amount).
+    refunds: HashMap<(String, String), (String, usize, Money)>,
     /// refundId → (client id, refundRequestId).
     refund_ids: HashMap<String, (String, String)>,
     vault: Vault,
@@ -197,20 +197,29 @@ impl State {
         let now = self.clock.now();
         let mut store = self.lock();
         let key = (client.to_owned(), req.capture_request_id.clone());
-        if let Some((pid, amount, body)) = store.captures.get(&key) {
-            return replay(
-                (pid, amount, body),
+        if let Some((pid, index, amount)) = store.captures.get(&key).cloned() {
+            same_call(
+                (&pid, &amount),
                 (&req.payment_id, &req.amount),
                 "The captureRequestId was used with a different paymentId or captureAmount.",
-            );
+            )?;
+            // The capture as it now stands (a slow one may have settled since).
+            let p = store
+                .ticked(client, &PaymentRef::Id(pid), now)
+                .ok_or_else(|| ApoError::new(ResultCode::AuthNotFound))?;
+            let body = p
+                .capture_answer(index)
+                .ok_or_else(|| ApoError::new(ResultCode::AuthNotFound))?;
+            return Ok((body, Vec::new()));
         }
         let p = store
             .ticked(client, &PaymentRef::Id(req.payment_id.clone()), now)
             .ok_or_else(|| ApoError::new(ResultCode::AuthNotFound))?;
         let (body, notices) = p.capture(&req, now)?;
+        let index = p.captures.len() - 1;
         store
             .captures
-            .insert(key, (req.payment_id, req.amount, body.clone()));
+            .insert(key, (req.payment_id, index, req.amount));
         Ok((body, notices))
     }
 
@@ -231,31 +240,38 @@ impl State {
         let now = self.clock.now();
         let mut store = self.lock();
         let key = (client.to_owned(), req.refund_request_id.clone());
-        if let Some((pid, _, amount, body)) = store.refunds.get(&key) {
-            return replay(
-                (pid, amount, body),
+        if let Some((pid, index, amount)) = store.refunds.get(&key).cloned() {
+            same_call(
+                (&pid, &amount),
                 (&req.payment_id, &req.amount),
                 "The refundRequestId was used with a different paymentId or refundAmount.",
-            );
+            )?;
+            // The refund as it now stands (a slow one may have settled since).
+            let p = store
+                .ticked(client, &PaymentRef::Id(pid), now)
+                .ok_or_else(|| ApoError::new(ResultCode::OrderNotExist))?;
+            let body = p
+                .refund_answer(index)
+                .ok_or_else(|| ApoError::new(ResultCode::OrderNotExist))?;
+            return Ok((body, Vec::new()));
         }
         let p = store
             .ticked(client, &PaymentRef::Id(req.payment_id.clone()), now)
             .ok_or_else(|| ApoError::new(ResultCode::OrderNotExist))?;
         let (body, notices) = p.refund(&req, now)?;
         let index = p.refunds.len() - 1;
-        if let Some(id) = body["refundId"].as_str() {
-            store.refund_ids.insert(id.to_owned(), key.clone());
-        }
+        let refund_id = p.refunds[index].0.id.clone();
+        store.refund_ids.insert(refund_id, key.clone());
         store
             .refunds
-            .insert(key, (req.payment_id, index, req.amount, body.clone()));
+            .insert(key, (req.payment_id, index, req.amount));
         Ok((body, notices))
     }
 
     /// inquiryRefund.
     pub fn handle_inquiry_refund(&self, client: &str, body: &Value) -> Handled {
         let r = validate::refund_ref(body)?;
-        let store = self.lock();
+        let mut store = self.lock();
         let key = match r {
             RefundRef::RequestId(rid) => (client.to_owned(), rid),
             RefundRef::Id(id) => match store.refund_ids.get(&id) {
@@ -263,14 +279,15 @@ impl State {
                 _ => return Err(ApoError::new(ResultCode::OrderNotExist)),
             },
         };
-        let (pid, index, _, _) = store
+        let (pid, index, _) = store
             .refunds
             .get(&key)
+            .cloned()
             .ok_or_else(|| ApoError::new(ResultCode::OrderNotExist))?;
+        let now = self.clock.now();
         let body = store
-            .payments
-            .get(pid)
-            .and_then(|p| p.refund_inquiry_body(*index))
+            .ticked(client, &PaymentRef::Id(pid), now)
+            .and_then(|p| p.refund_inquiry_body(index))
             .ok_or_else(|| ApoError::new(ResultCode::OrderNotExist))?;
         Ok((body, Vec::new()))
     }

@@ -110,3 +110,159 @@ async fn a_pending_card_is_pending_with_a_payment_pending_notification() {
     let q = c.call("inquiryPayment", &json!({ "paymentId": pid })).await;
     assert_eq!(q["paymentStatus"], "SUCCESS", "{q}");
 }
+
+#[tokio::test]
+async fn a_capture_of_21_fails_later_and_one_of_22_succeeds_later() {
+    let (_s, c, b, rx) = sandbox_and_receiver().await;
+    let pid = paid(&c, &b, manual(pay_body(&uid("m"), "1000", Some(&rx.url)))).await;
+    let capture = |rid: &str, v: &str| {
+        json!({"captureRequestId": rid, "paymentId": pid,
+                                             "captureAmount": {"currency": "SGD", "value": v}})
+    };
+    let (bad, slow) = (uid("c"), uid("c"));
+    for (rid, v) in [(&bad, "21"), (&slow, "22")] {
+        let r = c.call("capture", &capture(rid, v)).await;
+        assert_eq!(result_code(&r), ("CAPTURE_IN_PROCESS", "U"), "{r}");
+        assert!(
+            r.get("captureId").is_none() && r.get("captureTime").is_none(),
+            "{r}"
+        );
+    }
+    let q = c.call("inquiryPayment", &json!({ "paymentId": pid })).await;
+    assert_eq!(
+        q["transactions"][0]["transactionStatus"], "PROCESSING",
+        "{q}"
+    );
+    c.advance(60).await;
+    let results = rx
+        .wait(2, |n| {
+            n.body["paymentId"] == pid.as_str() && n.body["notifyType"] == "CAPTURE_RESULT"
+        })
+        .await;
+    let of = |rid: &str| {
+        results
+            .iter()
+            .find(|n| n.body["captureRequestId"] == rid)
+            .map(|n| n.body.clone())
+            .unwrap()
+    };
+    let failed = of(&bad);
+    assert_eq!(result_code(&failed), ("PROCESS_FAIL", "F"), "{failed}");
+    assert!(failed.get("captureTime").is_none(), "{failed}");
+    let done = of(&slow);
+    assert_eq!(result_code(&done), ("SUCCESS", "S"), "{done}");
+    for field in [
+        "captureId",
+        "captureTime",
+        "acquirerInfo",
+        "paymentResultInfo",
+    ] {
+        assert!(done.get(field).is_some(), "{field} missing: {done}");
+    }
+    // A retry with the same captureRequestId now gets the settled answer.
+    let again = c.call("capture", &capture(&slow, "22")).await;
+    assert_eq!(result_code(&again), ("SUCCESS", "S"), "{again}");
+    let again = c.call("capture", &capture(&bad, "21")).await;
+    assert_eq!(result_code(&again), ("PROCESS_FAIL", "F"), "{again}");
+    let q = c.call("inquiryPayment", &json!({ "paymentId": pid })).await;
+    let statuses: Vec<&str> = q["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["transactionStatus"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["FAIL", "SUCCESS"], "{q}");
+}
+
+#[tokio::test]
+async fn a_refund_of_31_fails_later_and_one_of_32_succeeds_later() {
+    let (_s, c, b, rx) = sandbox_and_receiver().await;
+    let pid = paid(&c, &b, pay_body(&uid("a"), "1000", Some(&rx.url))).await;
+    let refund = |rid: &str, v: &str| {
+        json!({"refundRequestId": rid, "paymentId": pid,
+                                            "refundAmount": {"currency": "SGD", "value": v}})
+    };
+    let (bad, slow) = (uid("r"), uid("r"));
+    for (rid, v) in [(&bad, "31"), (&slow, "32")] {
+        let r = c.call("refund", &refund(rid, v)).await;
+        assert_eq!(result_code(&r), ("REFUND_IN_PROCESS", "U"), "{r}");
+        assert!(r.get("refundTime").is_none(), "{r}");
+        let q = c
+            .call("inquiryRefund", &json!({ "refundRequestId": rid }))
+            .await;
+        assert_eq!(result_code(&q), ("SUCCESS", "S"), "{q}");
+        assert_eq!(q["refundStatus"], "PROCESSING", "{q}");
+    }
+    c.advance(60).await;
+    let results = rx
+        .wait(2, |n| {
+            n.body["paymentId"] == pid.as_str() && n.body["notifyType"] == "REFUND_RESULT"
+        })
+        .await;
+    let of = |rid: &str| {
+        results
+            .iter()
+            .find(|n| n.body["refundRequestId"] == rid)
+            .map(|n| n.body.clone())
+            .unwrap()
+    };
+    let failed = of(&bad);
+    assert_eq!(result_code(&failed), ("PROCESS_FAIL", "F"), "{failed}");
+    assert_eq!(failed["refundStatus"], "FAIL");
+    let done = of(&slow);
+    assert_eq!(result_code(&done), ("SUCCESS", "S"), "{done}");
+    assert_eq!(done["refundStatus"], "SUCCESS");
+    assert!(done["refundTime"].is_string(), "{done}");
+    for (rid, status) in [(&bad, "FAIL"), (&slow, "SUCCESS")] {
+        let q = c
+            .call("inquiryRefund", &json!({ "refundRequestId": rid }))
+            .await;
+        assert_eq!(q["refundStatus"], status, "{q}");
+    }
+    // The failed refund does not count: 1000 - 32 can still be refunded.
+    let rest = c.call("refund", &refund(&uid("r"), "968")).await;
+    assert_eq!(result_code(&rest), ("SUCCESS", "S"), "{rest}");
+}
+
+#[tokio::test]
+async fn an_automatic_capture_uses_the_payment_request_id_and_every_card_payment_has_3ds_result() {
+    let (_s, c, b, rx) = sandbox_and_receiver().await;
+    let rid = uid("a");
+    let pid = paid(&c, &b, pay_body(&rid, "1000", Some(&rx.url))).await;
+    let capture = rx
+        .wait(1, |n| {
+            n.body["paymentId"] == pid.as_str() && n.body["notifyType"] == "CAPTURE_RESULT"
+        })
+        .await;
+    assert_eq!(capture[0].body["captureRequestId"], rid.as_str());
+    let q = c.call("inquiryPayment", &json!({ "paymentId": pid })).await;
+    let txn = &q["transactions"][0];
+    assert_eq!(txn["transactionRequestId"], rid.as_str(), "{q}");
+    assert!(
+        txn["acquirerInfo"]["acquirerTransactionId"].is_string(),
+        "{q}"
+    );
+    let info = &q["paymentResultInfo"];
+    assert_eq!(info["threeDSResult"]["threeDSOffered"], false, "{q}");
+    for field in [
+        "avsResultRaw",
+        "cvvResultRaw",
+        "cardCategory",
+        "credentialTypeUsed",
+        "paymentMethodRegion",
+    ] {
+        assert!(info.get(field).is_some(), "{field} missing: {q}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_pay_answers_with_result_only() {
+    let s = Sandbox::start(&[]);
+    let c = Client::new(&s);
+    let body = pay_body(&uid("p"), "11", None);
+    let r = c.call("pay", &body).await;
+    assert_eq!(result_code(&r), ("RISK_REJECT", "F"), "{r}");
+    assert_eq!(r.as_object().unwrap().len(), 1, "{r}");
+    // A repeat gets the same answer.
+    assert_eq!(c.call("pay", &body).await, r);
+}
