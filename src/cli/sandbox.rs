@@ -58,6 +58,10 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "SECS", default_value_t = sandbox::IDLE_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     idle_timeout: u64,
+    /// Send each notification once, as APO's own sandbox does, instead of resending an
+    /// unacknowledged one on the production schedule (0, 2 min, 10 min, … 15 h).
+    #[arg(long)]
+    no_resends: bool,
     /// Seconds a request's whole body may take to arrive (then 408).
     #[arg(long, value_name = "SECS", default_value_t = sandbox::BODY_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -156,6 +160,7 @@ pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
         max_connections,
         idle_timeout,
         body_timeout,
+        no_resends,
         tls_dir,
         config: config_file,
     } = args;
@@ -227,6 +232,7 @@ pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
         idle_timeout: std::time::Duration::from_secs(idle_timeout),
         body_timeout: std::time::Duration::from_secs(body_timeout),
     });
+    config.resends(!no_resends);
     let token_set = control_token.is_some();
     config.control_token(control_token);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -2,8 +2,10 @@
 //!
 //! Every answer is HTTP 200 with a `result` (what the SDKs require), signed with the sandbox's
 //! APO key over the request path, with lowercase `client-id`, `response-time` and `signature`
-//! headers; that includes INVALID_SIGNATURE and other gateway errors, so every SDK can parse
-//! them. Absolute-form request targets (`POST https://host/ams/…`, sent by the Python SDK) are
+//! headers; that includes gateway errors such as UNKNOWN_CLIENT, so every SDK can parse them.
+//! The one exception: the answer to a request whose signature is missing or does not verify
+//! (INVALID_SIGNATURE, or an error found before the signature was checked) has no `signature`
+//! header, as APO's. Absolute-form request targets (`POST https://host/ams/…`, sent by the Python SDK) are
 //! routed and verified by their path.
 //!
 //! Every call, failures included (bad signature, unknown client, malformed JSON, unknown API),
@@ -41,14 +43,19 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Signs and sends a body.
-fn respond(app: &App, path: &str, client_id: &str, body: &Value) -> Response {
+/// Sends a body, signed unless `signed` is false (the answer to a request whose own signature
+/// is missing or does not verify carries none: APO does not sign those).
+fn respond(app: &App, path: &str, client_id: &str, body: &Value, signed: bool) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let time = iso(app.state.clock.now());
-    let signature = sign(
-        &app.config.apo_key,
-        &SignedParts::post(path, client_id, &time, &bytes),
-    );
+    let signature = if signed {
+        sign(
+            &app.config.apo_key,
+            &SignedParts::post(path, client_id, &time, &bytes),
+        )
+    } else {
+        String::new()
+    };
     let mut resp = Response::new(Body::from(bytes));
     let h = resp.headers_mut();
     h.insert(
@@ -60,6 +67,9 @@ fn respond(app: &App, path: &str, client_id: &str, body: &Value) -> Response {
         ("response-time", time.as_str()),
         ("signature", signature.as_str()),
     ] {
+        if value.is_empty() {
+            continue;
+        }
         if let Ok(v) = header::HeaderValue::from_str(value) {
             h.insert(name, v);
         }
@@ -164,7 +174,8 @@ fn answer(
     body: Value,
     forced: Option<&Forced>,
 ) -> Response {
-    let response = respond(app, &r.path, &r.client_id, &body);
+    let signed = !matches!(signature, Verdict::Invalid | Verdict::Missing);
+    let response = respond(app, &r.path, &r.client_id, &body, signed);
     app.journal.record(Call {
         at: app.state.clock.now(),
         client_id: r.client_id,

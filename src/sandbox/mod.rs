@@ -56,6 +56,7 @@ pub struct Config {
     http: Option<reqwest::Client>,
     tls: Option<Arc<tls::LocalCa>>,
     limits: Limits,
+    resends: bool,
 }
 
 pub use server::{BODY_TIMEOUT, IDLE_TIMEOUT, Limits, MAX_CONNECTIONS, SHUTDOWN_GRACE};
@@ -81,6 +82,7 @@ impl Config {
             http: None,
             tls: None,
             limits: Limits::default(),
+            resends: true,
         })
     }
 
@@ -143,6 +145,12 @@ impl Config {
     /// [`MAX_CONNECTIONS`], [`IDLE_TIMEOUT`]).
     pub fn limits(&mut self, limits: Limits) {
         self.limits = limits;
+    }
+
+    /// Resends unacknowledged notifications on APO's schedule (`true`, the default: production
+    /// behaviour), or sends each once (`false`: APO's own sandbox, which does not resend).
+    pub fn resends(&mut self, on: bool) {
+        self.resends = on;
     }
 
     /// The registered client ids, sorted.
@@ -233,6 +241,7 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
         http,
         seq.clone(),
     ));
+    notifier.set_resends(config.resends);
     let app = Arc::new(App {
         state: state.clone(),
         notifier: notifier.clone(),

@@ -22,6 +22,7 @@
 //! at most [`MAX_ANSWER`] bytes of the merchant's answer and reads at most [`MAX_READ`].
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -287,6 +288,10 @@ pub struct Notifier {
     http: reqwest::Client,
     key: PrivateKey,
     seq: Arc<Sequence>,
+    /// Whether an unacknowledged notification is resent on [`SCHEDULE`] (production APO), or
+    /// sent once (APO's sandbox: "if you do not return the fixed format, notifications are not
+    /// re-sent").
+    resends: AtomicBool,
 }
 
 impl Notifier {
@@ -300,7 +305,13 @@ impl Notifier {
             http,
             key,
             seq,
+            resends: AtomicBool::new(true),
         }
+    }
+
+    /// Turns resends on (the default, as production APO) or off (as APO's own sandbox).
+    pub fn set_resends(&self, on: bool) {
+        self.resends.store(on, Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, Book> {
@@ -507,11 +518,12 @@ impl Notifier {
         let at = attempt.at;
         d.attempts.push(attempt);
         if let Some(acknowledged) = last {
-            schedule_next(d, at, acknowledged);
+            schedule_next(d, at, acknowledged, self.resends.load(Ordering::Relaxed));
         }
     }
 
     fn take_due(&self, now: Timestamp) -> Vec<Vec<Job>> {
+        let resends = self.resends.load(Ordering::Relaxed);
         let mut book = self.lock();
         let Book {
             deliveries, faults, ..
@@ -532,7 +544,7 @@ impl Notifier {
                     "dropped",
                     "dropped (fault injection)".to_owned(),
                 ));
-                schedule_next(d, now, false);
+                schedule_next(d, now, false, resends);
                 continue;
             }
             let copies = if f.duplicate_next > 0 {
@@ -737,10 +749,13 @@ fn truncated(body: &[u8], max: usize) -> String {
     text
 }
 
-fn schedule_next(d: &mut Delivery, at: Timestamp, acknowledged: bool) {
+/// After an attempt: delivered, pending the next send of the schedule, or failed (the schedule
+/// is spent, or, with `resends` off, after the first attempt).
+fn schedule_next(d: &mut Delivery, at: Timestamp, acknowledged: bool, resends: bool) {
+    let sent = d.scheduled_attempts();
     d.stage = if acknowledged {
         Stage::Delivered
-    } else if let Some(wait) = SCHEDULE.get(d.scheduled_attempts()) {
+    } else if let Some(wait) = SCHEDULE.get(sent).filter(|_| resends || sent == 0) {
         d.next_due = at.saturating_add(*wait).unwrap_or(at);
         Stage::Pending
     } else {
@@ -898,6 +913,27 @@ mod tests {
             n.take_due(now.saturating_add(SCHEDULE[1]).unwrap()).len(),
             1
         );
+    }
+
+    #[test]
+    fn without_resends_an_unacknowledged_notification_fails_after_one_attempt() {
+        let n = notifier();
+        n.set_resends(false);
+        let now = Timestamp::now();
+        n.set_faults(
+            Scope::default(),
+            Faults {
+                drop_next: 1,
+                ..Faults::default()
+            },
+        );
+        let ids = n.enqueue(vec![notice(1)], now);
+        assert!(n.take_due(now).is_empty());
+        let list = n.list(&DeliveryFilter::default());
+        let d = &list["deliveries"][0];
+        assert_eq!(d["id"], ids[0]);
+        assert_eq!(d["state"], "failed", "{d}");
+        assert_eq!(d["attempts"].as_array().unwrap().len(), 1);
     }
 
     #[test]

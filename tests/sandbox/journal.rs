@@ -35,10 +35,11 @@ async fn the_journal_records_every_call_with_its_verdict_and_answer() {
     let body = serde_json::to_vec(&pay_body(&uid("j"), "1000", None)).unwrap();
     let mut tampered = body.clone();
     tampered.push(b' ');
-    c.send(path, &c.signed(path, &body), tampered).await;
+    c.send_unsigned_answer(path, &c.signed(path, &body), tampered)
+        .await;
     let mut unsigned = c.signed(path, &body);
     unsigned.retain(|(k, _)| *k != "signature");
-    c.send(path, &unsigned, body.clone()).await;
+    c.send_unsigned_answer(path, &unsigned, body.clone()).await;
     let stranger = Client {
         client_id: "SANDBOX_NOBODY".to_owned(),
         ..Client::new(&s)

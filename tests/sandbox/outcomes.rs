@@ -266,3 +266,33 @@ async fn a_failed_pay_answers_with_result_only() {
     // A repeat gets the same answer.
     assert_eq!(c.call("pay", &body).await, r);
 }
+
+#[tokio::test]
+async fn with_no_resends_an_unacknowledged_notification_is_sent_once() {
+    let s = Sandbox::start(&["--no-resends"]);
+    let (c, b) = (Client::new(&s), Buyer::new(&s));
+    let rx = Receiver::start().await;
+    rx.set_ack(false);
+    let pid = paid(&c, &b, manual(pay_body(&uid("n"), "1000", Some(&rx.url)))).await;
+    rx.wait(1, |n| n.body["paymentId"] == pid.as_str()).await;
+    c.advance(2 * 24 * 3600).await;
+    let list = c
+        .deliveries_until(|l| {
+            l.iter()
+                .filter(|d| d["paymentId"] == pid.as_str())
+                .all(|d| d["state"] == "failed")
+        })
+        .await;
+    let mine: Vec<&Value> = list
+        .iter()
+        .filter(|d| d["paymentId"] == pid.as_str())
+        .collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(
+        mine[0]["attempts"].as_array().unwrap().len(),
+        1,
+        "{}",
+        mine[0]
+    );
+    assert_eq!(rx.of(&pid, "PAYMENT_RESULT").len(), 1);
+}
