@@ -635,6 +635,7 @@ async fn three_d_secure_challenge() {
         body["paymentMethod"]["paymentMethodMetaData"]["is3DSAuthentication"] = json!(true);
         body
     };
+    let mut closing = Vec::new();
     for (card, answer, status, result) in [
         (VISA_OK, "pass", "SUCCESS", "SUCCESS"),
         (VISA_OK, "fail", "FAIL", "USER_PAYMENT_VERIFICATION_FAILED"),
@@ -656,11 +657,27 @@ async fn three_d_secure_challenge() {
             done.location.as_deref(),
             Some("https://shop.example/return?order=1")
         );
+        if status == "FAIL" {
+            // A failed challenge fails the payment only when the order closes.
+            let q = inquiry(&c, &pid).await;
+            assert_eq!(q["paymentStatus"], "PROCESSING", "{card} {answer}");
+            closing.push((pid, result));
+            continue;
+        }
         let q = inquiry(&c, &pid).await;
         assert_eq!(
             (q["paymentStatus"].as_str(), q["paymentResultCode"].as_str()),
             (Some(status), Some(result)),
             "{card} {answer}"
+        );
+        assert_eq!(q["paymentResultInfo"]["threeDSResult"]["challenged"], true);
+    }
+    c.advance(14 * 60).await;
+    for (pid, result) in closing {
+        let q = inquiry(&c, &pid).await;
+        assert_eq!(
+            (q["paymentStatus"].as_str(), q["paymentResultCode"].as_str()),
+            (Some("FAIL"), Some(result)),
         );
         assert_eq!(q["paymentResultInfo"]["threeDSResult"]["challenged"], true);
     }

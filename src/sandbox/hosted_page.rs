@@ -125,6 +125,10 @@ fn status_text(p: &Payment) -> (&'static str, String) {
             "Payment cancelled",
             "The merchant cancelled this payment.".to_owned(),
         ),
+        Status::Processing if p.three_ds_failed => (
+            "Verification failed",
+            "3-D Secure authentication failed. You can return to the merchant.".to_owned(),
+        ),
         Status::Processing => (
             "Payment processing",
             "Your payment is being processed. You can return to the merchant.".to_owned(),
@@ -351,7 +355,7 @@ pub(super) async fn show(State(app): State<Arc<App>>, Path(id): Path<String>) ->
     let Some(p) = payment else {
         return not_found();
     };
-    if p.status != Status::Processing || p.pending_until.is_some() {
+    if p.status != Status::Processing || p.pending_until.is_some() || p.three_ds_failed {
         let (heading, text) = status_text(&p);
         return message(StatusCode::OK, heading, &text, Some(&p.req.redirect_url));
     }

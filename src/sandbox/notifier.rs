@@ -198,6 +198,7 @@ impl Delivery {
     fn job(&self, copies: u32, delay_ms: u64) -> Job {
         Job {
             id: self.id,
+            payment_id: self.payment_id().map(str::to_owned),
             url: self.notice.url.clone(),
             client_id: self.notice.client_id.clone(),
             body: self.body.clone(),
@@ -273,6 +274,8 @@ impl Book {
 
 struct Job {
     id: u64,
+    /// The payment it is about, if any: one payment's notifications go out in order.
+    payment_id: Option<String>,
     url: String,
     client_id: String,
     body: Arc<Vec<u8>>,
@@ -582,7 +585,7 @@ impl Notifier {
                         d.stage = Stage::Held;
                         d.held_under = Some(scope);
                     }
-                    batches.extend(due.into_iter().map(|j| vec![j]));
+                    batches.extend(per_payment(due));
                 }
                 Some(d) => {
                     d.stage = Stage::InFlight;
@@ -590,7 +593,7 @@ impl Notifier {
                     due.push(d.job(1, f.delay_ms));
                     batches.push(due);
                 }
-                None => batches.extend(due.into_iter().map(|j| vec![j])),
+                None => batches.extend(per_payment(due)),
             }
         }
         batches
@@ -720,6 +723,24 @@ pub struct OneOff {
     pub forge: Forge,
     /// The delivery it replays, if it is a replay.
     pub replay_of: Option<u64>,
+}
+
+/// Due jobs as batches sent side by side, one per payment (in queue order within it, so a
+/// PAYMENT_RESULT goes before the CAPTURE_RESULT it caused), one per job without a payment.
+fn per_payment(due: Vec<Job>) -> Vec<Vec<Job>> {
+    let mut batches: Vec<Vec<Job>> = Vec::new();
+    for job in due {
+        let same = job.payment_id.as_ref().and_then(|pid| {
+            batches
+                .iter_mut()
+                .find(|b| b[0].payment_id.as_ref() == Some(pid))
+        });
+        match same {
+            Some(batch) => batch.push(job),
+            None => batches.push(vec![job]),
+        }
+    }
+    batches
 }
 
 /// The status and the first [`MAX_READ`] bytes of the answer's body.
@@ -934,6 +955,26 @@ mod tests {
         assert_eq!(d["id"], ids[0]);
         assert_eq!(d["state"], "failed", "{d}");
         assert_eq!(d["attempts"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn one_payments_notifications_go_out_in_order_in_one_batch() {
+        let n = notifier();
+        let now = Timestamp::now();
+        let ids = n.enqueue(
+            vec![
+                notice_of("P1", "C"),
+                notice_of("P2", "C"),
+                notice_of("P1", "C"),
+            ],
+            now,
+        );
+        let batches: Vec<Vec<u64>> = n
+            .take_due(now)
+            .iter()
+            .map(|b| b.iter().map(|j| j.id).collect())
+            .collect();
+        assert_eq!(batches, [vec![ids[0], ids[2]], vec![ids[1]]]);
     }
 
     #[test]

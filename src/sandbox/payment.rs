@@ -254,6 +254,10 @@ pub struct Payment {
     pub cancel: Option<Txn>,
     /// Cancelled by APO itself: authorized, never captured within [`AUTH_VALIDITY`].
     pub auto_cancelled: bool,
+    /// The 3-D Secure challenge failed: the payment fails, and is notified, when it closes
+    /// (the guide: "APO will only send an asynchronous notification after the order is
+    /// closed").
+    pub three_ds_failed: bool,
 }
 
 impl Payment {
@@ -291,6 +295,7 @@ impl Payment {
             refunds: Vec::new(),
             cancel: None,
             auto_cancelled: false,
+            three_ds_failed: false,
         }
     }
 
@@ -683,19 +688,21 @@ impl Payment {
                 }
                 (Next::CardPage, Vec::new())
             }
-            ChallengeAnswer::Fail => {
-                self.three_ds = Some(true);
-                (Next::Merchant, self.finish(THREE_DS_FAILED, vault, now))
-            }
-            ChallengeAnswer::Pass if fails => {
-                self.three_ds = Some(true);
-                (Next::Merchant, self.finish(THREE_DS_FAILED, vault, now))
-            }
+            ChallengeAnswer::Fail => self.fail_challenge(),
+            ChallengeAnswer::Pass if fails => self.fail_challenge(),
             ChallengeAnswer::Pass => {
                 self.three_ds = Some(true);
                 (Next::Merchant, self.authorize(vault, now))
             }
         }
+    }
+
+    /// A failed challenge: the buyer goes back to the merchant, and nothing more happens until
+    /// the order closes (see [`Payment::tick`]).
+    fn fail_challenge(&mut self) -> (Next, Vec<Notice>) {
+        self.three_ds = Some(true);
+        self.three_ds_failed = true;
+        (Next::Merchant, Vec::new())
     }
 
     fn authorize(&mut self, vault: &mut Vault, now: Timestamp) -> Vec<Notice> {
@@ -774,7 +781,12 @@ impl Payment {
         }
         if self.expiry <= now {
             self.awaiting_challenge = false;
-            return self.finish(ResultCode::OrderIsClosed.code(), vault, now);
+            let code = if self.three_ds_failed {
+                THREE_DS_FAILED
+            } else {
+                ResultCode::OrderIsClosed.code()
+            };
+            return self.finish(code, vault, now);
         }
         Vec::new()
     }

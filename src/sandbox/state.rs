@@ -380,7 +380,7 @@ impl State {
     /// The buyer submitted a valid card.
     pub fn handle_card(&self, id: &str, card: CardProfile, consent: bool) -> PageResult {
         self.page_action(id, |p, vault, now| {
-            if p.is_saved_card() || p.awaiting_challenge || p.card.is_some() {
+            if p.is_saved_card() || p.awaiting_challenge || p.card.is_some() || p.three_ds_failed {
                 return Err(());
             }
             Ok(p.enter_card(card, consent, vault, now))
@@ -390,7 +390,11 @@ impl State {
     /// The buyer confirmed a saved-card payment.
     pub fn handle_confirm_saved(&self, id: &str) -> PageResult {
         self.page_action(id, |p, vault, now| {
-            if !p.is_saved_card() || p.awaiting_challenge || p.pending_until.is_some() {
+            if !p.is_saved_card()
+                || p.awaiting_challenge
+                || p.pending_until.is_some()
+                || p.three_ds_failed
+            {
                 return Err(());
             }
             Ok(p.confirm_saved(vault, now))
