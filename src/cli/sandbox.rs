@@ -3,7 +3,7 @@
 //! sandbox standalone until interrupted, so a merchant's own server or the official SDKs can be
 //! pointed at it (over HTTPS with `--tls-dir`). The merchants of `apoflow.toml` are registered
 //! as `apoflow run --merchant` registers them, and the banner prints the variables each one is
-//! started with.
+//! started with. It stops on Ctrl-C or SIGTERM, letting requests in flight finish first.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -148,6 +148,22 @@ fn trust_lines(ca: &Path) -> String {
          \x20   Java           keytool -importcert -noprompt -alias apoflow-sandbox -file {ca} -keystore truststore.jks -storepass changeit\n\
          \x20   curl           curl --cacert {ca}\n"
     )
+}
+
+/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Runs the sandbox; returns an exit code.
@@ -310,8 +326,8 @@ pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
         let _ = out.write_all(banner.as_bytes());
         let _ = out.flush();
         drop(out);
-        let _ = tokio::signal::ctrl_c().await;
-        drop(handle);
+        stop_signal().await;
+        handle.stop().await;
         drop((default_keys, merchant_keys));
         exit::SUCCESS
     })

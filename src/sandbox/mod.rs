@@ -177,9 +177,21 @@ pub struct SandboxHandle {
     url: String,
     ca_file: Option<PathBuf>,
     shutdown: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl SandboxHandle {
+    /// Stops the sandbox gracefully: no new connections, requests in flight finish (at most
+    /// [`SHUTDOWN_GRACE`]); returns once the server has stopped.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(served) = self.served.take() {
+            let _ = served.await;
+        }
+    }
+
     /// The base URL, e.g. `http://127.0.0.1:41234`, or with TLS `https://127.0.0.7` (the port
     /// omitted when it is 443); no trailing slash.
     pub fn url(&self) -> &str {
@@ -252,7 +264,7 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
     let (tx, rx) = oneshot::channel::<()>();
     let delivery = tokio::spawn(notifier.run(state));
     let router = routes::app(app);
-    tokio::spawn(async move {
+    let served = tokio::spawn(async move {
         let shutdown = async {
             let _ = rx.await;
         };
@@ -266,6 +278,7 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
         url,
         ca_file,
         shutdown: Some(tx),
+        served: Some(served),
     })
 }
 

@@ -207,3 +207,44 @@ async fn r12_the_hosted_page_sends_security_headers() {
     assert_eq!(bad.headers()["cache-control"], "no-store");
     assert_eq!(bad.headers()["x-frame-options"], "DENY");
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
+    let mut s = Sandbox::start(&[]);
+    let c = Client::new(&s);
+    let rid = uid("late");
+    c.control(
+        "scenarios",
+        Some(json!({"api": "pay", "requestId": rid, "delayMs": 1500})),
+    )
+    .await;
+    // Arrange: a pay whose answer the sandbox holds back.
+    let in_flight = {
+        let c = Client::new(&s);
+        let body = pay_body(&rid, "100", None);
+        tokio::spawn(async move { c.call("pay", &body).await })
+    };
+    loop {
+        let calls = c.control("calls", None).await;
+        if calls["calls"].as_array().is_some_and(|l| !l.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Act
+    let status = tokio::task::spawn_blocking(move || {
+        let status = s.terminate();
+        (status, s)
+    })
+    .await
+    .unwrap();
+    // Assert: the held answer still arrived, whole, and the sandbox exited cleanly.
+    let answer = in_flight.await.unwrap();
+    assert_eq!(
+        result_code(&answer),
+        ("PAYMENT_IN_PROCESS", "U"),
+        "{answer}"
+    );
+    assert_eq!(status.0.code(), Some(0));
+}
