@@ -308,10 +308,11 @@ fn masked(value: &Value) -> Response {
     Json(crate::mask::masked_json(value)).into_response()
 }
 
-/// `GET /_sandbox/health`: `{"ok": true}` once the sandbox serves; open to every caller (it
-/// shows nothing), for readiness checks.
-pub(super) async fn health() -> Response {
-    Json(json!({ "ok": true })).into_response()
+/// `GET /_sandbox/health`: `{"ok": true, "payments": N, "paymentsEvicted": M}` once the
+/// sandbox serves; open to every caller (it shows only counts), for readiness checks.
+pub(super) async fn health(State(app): State<Arc<App>>) -> Response {
+    let (payments, evicted) = app.state.counts();
+    Json(json!({ "ok": true, "payments": payments, "paymentsEvicted": evicted })).into_response()
 }
 
 #[cfg(test)]

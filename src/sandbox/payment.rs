@@ -310,6 +310,22 @@ impl Payment {
         self.req.amount == other.amount && self.req.payment_method_id == other.payment_method_id
     }
 
+    /// Whether nothing can happen to the payment any more: failed, cancelled, or captured and
+    /// refunded in full with nothing in process.
+    pub fn is_finished(&self) -> bool {
+        let settled = |t: &Txn| !matches!(t.status, TxnStatus::Processing { .. });
+        match self.status {
+            Status::Fail | Status::Cancelled => true,
+            Status::Processing => false,
+            Status::Success => {
+                self.captures.iter().all(settled)
+                    && self.refunds.iter().all(|(t, _)| settled(t))
+                    && self.settled_captured() > 0
+                    && self.refunded() == self.settled_captured()
+            }
+        }
+    }
+
     /// Whether the buyer enters a card (false: saved-card continuation page).
     pub fn is_saved_card(&self) -> bool {
         self.req.payment_method_id.is_some()

@@ -39,6 +39,11 @@ fn same_call(
     Ok(())
 }
 
+/// How many payments the sandbox keeps. Beyond it the oldest finished payment (failed,
+/// cancelled, or captured and refunded in full) is forgotten, with its idempotency records, or,
+/// when none is finished, the oldest one; evictions are counted (`GET /_sandbox/health`).
+pub const MAX_PAYMENTS: usize = 10_000;
+
 /// The magic amount that risk control rejects (docs.antom.com/ac/ref/card).
 pub const RISK_REJECT_AMOUNT: u64 = 11;
 
@@ -57,9 +62,47 @@ struct Store {
     /// Notices from time-driven transitions noticed during an API call; the notifier's sweep
     /// collects them, so they go out even when the call itself fails.
     outbox: Vec<Notice>,
+    /// Payments forgotten to stay within the limit.
+    evicted: u64,
 }
 
 impl Store {
+    /// Makes room for one more payment under `limit`: forgets the oldest finished payment,
+    /// else the oldest, with every record that names it.
+    fn make_room(&mut self, limit: usize) {
+        while self.payments.len() >= limit.max(1) {
+            let victim = self
+                .payments
+                .values()
+                .filter(|p| p.is_finished())
+                .min_by_key(|p| p.created)
+                .or_else(|| self.payments.values().min_by_key(|p| p.created))
+                .map(|p| p.id.clone());
+            let Some(id) = victim else { return };
+            self.forget(&id);
+        }
+    }
+
+    /// Removes a payment and its idempotency records.
+    fn forget(&mut self, id: &str) {
+        let Some(p) = self.payments.remove(id) else {
+            return;
+        };
+        self.evicted += 1;
+        self.by_request
+            .remove(&(p.client_id.clone(), p.req.payment_request_id.clone()));
+        self.captures.retain(|_, (pid, ..)| pid != id);
+        let mut gone = Vec::new();
+        self.refunds.retain(|key, (pid, ..)| {
+            let keep = pid != id;
+            if !keep {
+                gone.push(key.clone());
+            }
+            keep
+        });
+        self.refund_ids.retain(|_, key| !gone.contains(key));
+    }
+
     /// The client's payment, after its due time-driven transitions (whose notices go to the
     /// outbox).
     fn ticked(&mut self, client: &str, r: &PaymentRef, now: Timestamp) -> Option<&mut Payment> {
@@ -96,6 +139,7 @@ pub type PageResult = (Result<(Next, Box<Payment>), PageError>, Vec<Notice>);
 #[derive(Debug)]
 pub struct State {
     store: Mutex<Store>,
+    max_payments: usize,
     /// The virtual clock.
     pub clock: Clock,
     base_url: String,
@@ -104,8 +148,14 @@ pub struct State {
 impl State {
     /// An empty state whose hosted pages live under `base_url` (no trailing slash).
     pub fn new(base_url: String) -> Self {
+        Self::with_limit(base_url, MAX_PAYMENTS)
+    }
+
+    /// An empty state that keeps at most `max_payments` payments.
+    pub fn with_limit(base_url: String, max_payments: usize) -> Self {
         State {
             store: Mutex::default(),
+            max_payments,
             clock: Clock::default(),
             base_url,
         }
@@ -175,6 +225,7 @@ impl State {
             payment.reject();
         }
         let body = payment.pay_body();
+        store.make_room(self.max_payments);
         store.by_request.insert(key, id.clone());
         store.payments.insert(id, payment);
         Ok((body, Vec::new()))
@@ -369,6 +420,12 @@ impl State {
         }
     }
 
+    /// How many payments are kept, and how many were forgotten to stay within the limit.
+    pub fn counts(&self) -> (usize, u64) {
+        let store = self.lock();
+        (store.payments.len(), store.evicted)
+    }
+
     /// The payment's `paymentRedirectUrl` (no time-driven transition runs).
     pub fn redirect_url(&self, id: &str) -> Option<String> {
         self.lock()
@@ -460,6 +517,38 @@ mod tests {
             o.remove("paymentNotifyUrl");
         }
         body
+    }
+
+    #[test]
+    fn payments_beyond_the_limit_evict_the_oldest_finished_first() {
+        let state = State::with_limit("http://127.0.0.1:1".to_owned(), 3);
+        let pay = |rid: &str, value: &str| {
+            let mut body = pay_body(None);
+            body["paymentRequestId"] = json!(rid);
+            body["paymentAmount"]["value"] = json!(value);
+            body["order"]["orderAmount"]["value"] = json!(value);
+            state.handle_pay("C", &body, None).unwrap().0
+        };
+        let waiting = pay("a", "1000");
+        let rejected = pay("b", "11"); // RISK_REJECT: finished
+        pay("c", "1000");
+        pay("d", "1000");
+        assert_eq!(state.counts(), (3, 1));
+        let inquire = |rid: &str| {
+            state
+                .handle_inquiry_payment("C", &json!({ "paymentRequestId": rid }))
+                .map(|(b, _)| b)
+        };
+        assert_eq!(
+            inquire("b").unwrap_err().code,
+            ResultCode::OrderNotExist,
+            "{rejected}"
+        );
+        assert_eq!(inquire("a").unwrap()["paymentId"], waiting["paymentId"]);
+        // None finished: the oldest goes.
+        pay("e", "1000");
+        assert_eq!(state.counts(), (3, 2));
+        assert_eq!(inquire("a").unwrap_err().code, ResultCode::OrderNotExist);
     }
 
     #[test]

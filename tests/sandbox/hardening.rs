@@ -69,7 +69,7 @@ async fn r12_a_kept_alive_connection_is_closed_once_idle() {
         .unwrap();
     let answer = String::from_utf8(read_until_closed(stream)).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.ends_with("{\"ok\":true}"), "{answer}");
+    assert!(answer.contains("{\"ok\":true,"), "{answer}");
 }
 
 #[tokio::test]
