@@ -355,7 +355,8 @@ pub(super) async fn show(State(app): State<Arc<App>>, Path(id): Path<String>) ->
     let Some(p) = payment else {
         return not_found();
     };
-    if p.status != Status::Processing || p.pending_until.is_some() || p.three_ds_failed {
+    let waiting = p.status == Status::Processing || p.payable_after_cancel(app.state.clock.now());
+    if !waiting || p.pending_until.is_some() || p.three_ds_failed {
         let (heading, text) = status_text(&p);
         return message(StatusCode::OK, heading, &text, Some(&p.req.redirect_url));
     }

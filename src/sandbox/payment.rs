@@ -258,6 +258,9 @@ pub struct Payment {
     /// (the guide: "APO will only send an asynchronous notification after the order is
     /// closed").
     pub three_ds_failed: bool,
+    /// Cancelled before the buyer submitted anything: the buyer may still pay on the hosted
+    /// page until the payment would have expired (apo-api.md §4.4, quoting APO's docs).
+    pub cancelled_unpaid: bool,
 }
 
 impl Payment {
@@ -296,6 +299,7 @@ impl Payment {
             cancel: None,
             auto_cancelled: false,
             three_ds_failed: false,
+            cancelled_unpaid: false,
         }
     }
 
@@ -324,6 +328,25 @@ impl Payment {
                     && self.refunded() == self.settled_captured()
             }
         }
+    }
+
+    /// Whether the buyer may still pay a payment cancelled before they submitted anything
+    /// (until it would have expired).
+    pub fn payable_after_cancel(&self, now: Timestamp) -> bool {
+        self.status == Status::Cancelled && self.cancelled_unpaid && now < self.expiry
+    }
+
+    /// The buyer submits on the hosted page of a payment cancelled before they paid: the
+    /// payment waits for them again, as if the cancel had not happened. Whether it did.
+    pub fn reopen_for_buyer(&mut self, now: Timestamp) -> bool {
+        if !self.payable_after_cancel(now) {
+            return false;
+        }
+        self.status = Status::Processing;
+        self.result_code = ResultCode::PaymentInProcess.code().to_owned();
+        self.cancel = None;
+        self.cancelled_unpaid = false;
+        true
     }
 
     /// Whether the buyer enters a card (false: saved-card continuation page).
@@ -940,6 +963,10 @@ impl Payment {
             Status::Processing | Status::Success => {
                 if self.status == Status::Processing {
                     self.result_code = ResultCode::OrderIsCanceled.code().to_owned();
+                    self.cancelled_unpaid = !self.awaiting_challenge
+                        && self.pending_until.is_none()
+                        && !self.three_ds_failed
+                        && (self.card.is_none() || self.is_saved_card());
                 }
                 self.status = Status::Cancelled;
                 self.pending_until = None;
@@ -1222,6 +1249,24 @@ mod tests {
             ResultCode::RefundWindowExceed
         );
         assert!(p.refund(&refund, now).is_ok());
+    }
+
+    #[test]
+    fn a_payment_cancelled_before_the_buyer_paid_can_still_be_paid_until_it_expires() {
+        let mut p = payment(true);
+        let mut v = Vault::default();
+        let now = Timestamp::now();
+        p.cancel(now).unwrap();
+        assert_eq!(p.status, Status::Cancelled);
+        let late = p.expiry;
+        assert!(!p.payable_after_cancel(late));
+        assert!(p.reopen_for_buyer(now));
+        p.enter_card(card("4054695723100768"), false, &mut v, now);
+        assert_eq!(p.status, Status::Success);
+        assert!(p.cancel.is_none());
+        // Cancelled after the buyer paid: final.
+        p.cancel(now).unwrap();
+        assert!(!p.reopen_for_buyer(now));
     }
 
     #[test]

@@ -482,6 +482,7 @@ impl State {
             return (Err(PageError::NotFound), Vec::new());
         };
         let mut notices = p.tick(vault, now);
+        p.reopen_for_buyer(now);
         if p.status != Status::Processing {
             return (Err(PageError::NotWaiting(Box::new(p.clone()))), notices);
         }

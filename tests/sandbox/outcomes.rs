@@ -296,3 +296,32 @@ async fn with_no_resends_an_unacknowledged_notification_is_sent_once() {
     );
     assert_eq!(rx.of(&pid, "PAYMENT_RESULT").len(), 1);
 }
+
+#[tokio::test]
+async fn a_payment_cancelled_before_the_buyer_paid_can_still_be_paid() {
+    let (_s, c, b, rx) = sandbox_and_receiver().await;
+    let r = c
+        .call("pay", &manual(pay_body(&uid("x"), "1000", Some(&rx.url))))
+        .await;
+    let pid = r["paymentId"].as_str().unwrap().to_owned();
+    let cancel = c.call("cancel", &json!({ "paymentId": pid })).await;
+    assert_eq!(result_code(&cancel), ("SUCCESS", "S"), "{cancel}");
+    let normal = r["normalUrl"].as_str().unwrap();
+    // The page still offers the card form, and the buyer can pay.
+    assert!(b.get(normal).await.html.contains("card_number"));
+    let page = b.pay_with(normal, "4054695723100768", false).await;
+    assert_eq!(page.status, 303, "{}", page.html);
+    let q = c.call("inquiryPayment", &json!({ "paymentId": pid })).await;
+    assert_eq!(q["paymentStatus"], "SUCCESS", "{q}");
+    let n = rx.wait(1, |n| n.body["paymentId"] == pid.as_str()).await;
+    assert_eq!(result_code(&n[0].body), ("SUCCESS", "S"));
+    // Once the payment would have expired, a cancelled one is no longer payable.
+    let r = c.call("pay", &pay_body(&uid("y"), "1000", None)).await;
+    let pid = r["paymentId"].as_str().unwrap().to_owned();
+    c.call("cancel", &json!({ "paymentId": pid })).await;
+    c.advance(15 * 60).await;
+    let page = b.get(r["normalUrl"].as_str().unwrap()).await;
+    assert!(page.html.contains("Payment cancelled"), "{}", page.html);
+    let q = c.call("inquiryPayment", &json!({ "paymentId": pid })).await;
+    assert_eq!(q["paymentStatus"], "CANCELLED", "{q}");
+}
