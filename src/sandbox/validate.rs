@@ -292,6 +292,10 @@ fn opt_url<'a>(
     Ok(s)
 }
 
+/// The latest custom `paymentExpiryTime`, after the request (the SDK: "less than 10 minutes
+/// after the request" for card payments).
+pub const MAX_CUSTOM_EXPIRY: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
+
 /// Validates a pay request (apo-api.md §4.1), given the virtual `now` for `paymentExpiryTime`.
 pub fn pay(body: &Value, now: Timestamp) -> Result<PayRequest, ApoError> {
     let o = object(body)?;
@@ -363,6 +367,13 @@ pub fn pay(body: &Value, now: Timestamp) -> Result<PayRequest, ApoError> {
                 return Err(ApoError::param(
                     "paymentExpiryTime",
                     "must be in the future",
+                ));
+            }
+            if t > now.saturating_add(MAX_CUSTOM_EXPIRY).unwrap_or(now) {
+                return Err(ApoError::param(
+                    "paymentExpiryTime",
+                    "must be at most 10 minutes after the request (leave it out for APO's \
+                     default of 14 minutes)",
                 ));
             }
             Some(t)
@@ -711,6 +722,21 @@ mod tests {
             check(b).unwrap_err().code,
             ResultCode::SettleContractNotMatch
         );
+    }
+
+    #[test]
+    fn a_custom_expiry_is_at_most_10_minutes_ahead() {
+        let now = Timestamp::now();
+        let at = |mins: i64| {
+            let mut b = valid();
+            let t = now
+                .saturating_add(jiff::SignedDuration::from_mins(mins))
+                .unwrap();
+            b["paymentExpiryTime"] = json!(t.strftime("%Y-%m-%dT%H:%M:%S+00:00").to_string());
+            pay(&b, now)
+        };
+        assert!(at(9).is_ok());
+        assert!(at(11).unwrap_err().message.contains("at most 10 minutes"));
     }
 
     #[test]
