@@ -43,7 +43,8 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a shutdown waits for in-flight requests before closing their connections.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-/// The most header bytes (request line included) a request may send.
+/// The most header bytes (request line included) a request may send; beyond it the answer is
+/// 431 and the connection is closed.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// The server's bounds.
@@ -189,7 +190,7 @@ pub async fn serve<L>(
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(limits.idle_timeout)
-            .max_buf_size(MAX_HEADER_BYTES.max(8192));
+            .max_header_size(MAX_HEADER_BYTES);
         let conn = http.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

@@ -91,6 +91,21 @@ async fn r12_a_body_that_never_finishes_gets_408() {
     );
 }
 
+#[tokio::test]
+async fn r12_oversized_headers_get_431() {
+    let s = Sandbox::start(&[]);
+    let addr = s.url.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    let big = "a".repeat(100 * 1024);
+    stream
+        .write_all(
+            format!("GET /_sandbox/health HTTP/1.1\r\nhost: x\r\nx-big: {big}\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+    let answer = String::from_utf8_lossy(&read_until_closed(stream)).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+}
+
 #[test]
 fn r12_an_empty_control_token_is_refused() {
     for empty in ["", "  "] {
