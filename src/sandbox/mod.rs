@@ -1,6 +1,7 @@
 //! The embedded APO sandbox: a local simulator of APO's card hosted-mode API.
 //!
 //! ```text
+//!  every connection ─► server.rs (connection limit, header/idle and body time-outs, graceful stop)
 //!  merchant / runner / SDK ──POST /ams/[sandbox/]api/v1/payments/{api}──► api.rs
 //!      raw body ─► verify (merchant key of client-id) ─► validate ─► State::handle_* ─► signed 200
 //!  buyer's browser ──GET/POST /page/…──► hosted_page.rs ─► State::handle_card / _challenge
@@ -10,8 +11,8 @@
 //!  error scenarios (POST /_sandbox/scenarios) ─► scenarios/: forced answers, delays, drops
 //! ```
 //! Start it on a pre-bound listener with [`start`]; the returned [`SandboxHandle`] stops it
-//! when dropped. With [`Config::tls_dir`] it serves HTTPS with a certificate from a local CA
-//! (`tls.rs`).
+//! when dropped, or gracefully with [`SandboxHandle::stop`]. With [`Config::tls_dir`] it serves
+//! HTTPS with a certificate from a local CA (`tls.rs`).
 
 mod api;
 pub mod cards;
