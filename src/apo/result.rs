@@ -134,6 +134,8 @@ result_codes! {
     OrderIsCanceled = "ORDER_IS_CANCELED", Failed, "The transaction is canceled. Use a new paymentRequestId.";
     /// The paymentRequestId belongs to a closed payment.
     OrderIsClosed = "ORDER_IS_CLOSED", Failed, "The transaction is closed. Use a new paymentRequestId.";
+    /// No settlement contract for the requested `settlementStrategy.settlementCurrency`.
+    SettleContractNotMatch = "SETTLE_CONTRACT_NOT_MATCH", Failed, "No matched settlement contract can be found.";
     /// The payment method metadata is invalid.
     InvalidPaymentMethodMetaData = "INVALID_PAYMENT_METHOD_META_DATA", Failed, "The payment method metadata is invalid.";
 
@@ -236,6 +238,7 @@ fn specific(endpoint: Endpoint) -> &'static [ResultCode] {
             C::CurrencyNotSupport,
             C::OrderIsCanceled,
             C::OrderIsClosed,
+            C::SettleContractNotMatch,
             C::InvalidPaymentMethodMetaData,
             C::UserBalanceNotEnough,
         ],

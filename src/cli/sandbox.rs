@@ -3,7 +3,7 @@
 //! sandbox standalone until interrupted, so a merchant's own server or the official SDKs can be
 //! pointed at it (over HTTPS with `--tls-dir`). The merchants of `apoflow.toml` are registered
 //! as `apoflow run --merchant` registers them, and the banner prints the variables each one is
-//! started with.
+//! started with. It stops on Ctrl-C or SIGTERM, letting requests in flight finish first.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -46,9 +46,26 @@ pub struct SandboxArgs {
     /// paymentNotifyUrl: CLIENT_ID=URL (repeatable).
     #[arg(long = "notify-url", value_name = "CLIENT_ID=URL")]
     notify_urls: Vec<String>,
-    /// Open the control API (/_sandbox/) to callers presenting this token.
+    /// Open the control API (/_sandbox/) to callers presenting this token (not empty).
     #[arg(long, value_name = "T")]
     control_token: Option<String>,
+    /// Connections open at once; beyond it a new connection is closed at once.
+    #[arg(long, value_name = "N", default_value_t = sandbox::MAX_CONNECTIONS as u32,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    max_connections: u32,
+    /// Seconds a connection may take to send a request's headers, and may stay idle between
+    /// requests.
+    #[arg(long, value_name = "SECS", default_value_t = sandbox::IDLE_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    idle_timeout: u64,
+    /// Send each notification once, as APO's own sandbox does, instead of resending an
+    /// unacknowledged one on the production schedule (0, 2 min, 10 min, … 15 h).
+    #[arg(long)]
+    no_resends: bool,
+    /// Seconds a request's whole body may take to arrive (then 408).
+    #[arg(long, value_name = "SECS", default_value_t = sandbox::BODY_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout: u64,
     /// Serve HTTPS with a certificate from a local CA kept in DIR (DIR/ca.pem, created once;
     /// clients trust it).
     #[arg(long, value_name = "DIR")]
@@ -99,13 +116,26 @@ fn merchant_lines(spec: &crate::config::MerchantSpec, env: &[(String, String)]) 
 
 /// Parses `CLIENT_ID=URL`.
 fn notify_url(spec: &str) -> Result<(&str, &str), String> {
-    spec.split_once('=')
+    let (id, url) = spec
+        .split_once('=')
         .filter(|(id, url)| !id.is_empty() && url::Url::parse(url).is_ok())
         .ok_or_else(|| {
             format!(
                 "--notify-url {spec}: expected CLIENT_ID=URL, e.g. SANDBOX_MY_SHOP=http://127.0.0.1:8000/apo/notify"
             )
-        })
+        })?;
+    if url.chars().any(char::is_control) {
+        return Err(format!(
+            "--notify-url {id}: the URL holds a control character (CR, LF, tab, …); remove it"
+        ));
+    }
+    if url::Url::parse(url).is_ok_and(|u| sandbox::targets_control_api(&u)) {
+        return Err(format!(
+            "--notify-url {id}: {url} is a sandbox control API (/_sandbox/…); give the \
+             merchant's notification endpoint"
+        ));
+    }
+    Ok((id, url))
 }
 
 /// How to trust the CA, for the banner.
@@ -120,6 +150,22 @@ fn trust_lines(ca: &Path) -> String {
     )
 }
 
+/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 /// Runs the sandbox; returns an exit code.
 pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
     let SandboxArgs {
@@ -127,9 +173,24 @@ pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
         merchants,
         notify_urls,
         control_token,
+        max_connections,
+        idle_timeout,
+        body_timeout,
+        no_resends,
         tls_dir,
         config: config_file,
     } = args;
+    if control_token
+        .as_deref()
+        .is_some_and(|t| t.trim().is_empty())
+    {
+        eprintln!(
+            "error: --control-token is empty: give a token callers must present (e.g. \
+             --control-token \"$(openssl rand -hex 16)\"), or leave the flag out to open the \
+             control API to loopback callers only"
+        );
+        return exit::INVALID;
+    }
     let configured = match configured_merchants(config_file.as_deref(), ctx) {
         Ok(m) => m,
         Err(e) => {
@@ -182,6 +243,12 @@ pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
         eprintln!("error: {e}");
         return exit::INVALID;
     }
+    config.limits(sandbox::Limits {
+        max_connections: max_connections as usize,
+        idle_timeout: std::time::Duration::from_secs(idle_timeout),
+        body_timeout: std::time::Duration::from_secs(body_timeout),
+    });
+    config.resends(!no_resends);
     let token_set = control_token.is_some();
     config.control_token(control_token);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -259,8 +326,8 @@ pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
         let _ = out.write_all(banner.as_bytes());
         let _ = out.flush();
         drop(out);
-        let _ = tokio::signal::ctrl_c().await;
-        drop(handle);
+        stop_signal().await;
+        handle.stop().await;
         drop((default_keys, merchant_keys));
         exit::SUCCESS
     })

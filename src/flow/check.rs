@@ -46,7 +46,12 @@ const THREE_DS: &[&str] = &["pass", "fail", "cancel"];
 const ACKS: &[&str] = &["success", "fail", "wrong_format", "none"];
 
 /// The notifications the sandbox delivers (`delivery: { type }`).
-const NOTIFY_TYPES: &[&str] = &["PAYMENT_RESULT", "CAPTURE_RESULT", "REFUND_RESULT"];
+const NOTIFY_TYPES: &[&str] = &[
+    "PAYMENT_RESULT",
+    "PAYMENT_PENDING",
+    "CAPTURE_RESULT",
+    "REFUND_RESULT",
+];
 
 /// The bare-name queries (`ack`, `landed_on`) each action provides to `expect:`, `until:` and
 /// `save:`; `status`, `headers` and JSONPaths are for every action.
@@ -1069,10 +1074,14 @@ impl Checker<'_> {
             && !first_line.is_empty()
         {
             place = found;
-            if let Some(range) = e.range.clone().filter(|r| r.end <= first_line.len()) {
-                let skip = first_line[..range.start].chars().count() as u64;
-                place.1 += skip;
-                width = first_line[range].chars().count().max(1);
+            // The range is in bytes and may fall inside a character (a stray BOM, say).
+            let inside = e
+                .range
+                .clone()
+                .and_then(|r| Some((first_line.get(..r.start)?, first_line.get(r)?)));
+            if let Some((before, at)) = inside {
+                place.1 += before.chars().count() as u64;
+                width = at.chars().count().max(1);
             } else {
                 width = first_line.chars().count();
             }
@@ -1321,6 +1330,13 @@ mod tests {
         // With `use:`, ids may come from partials: not checked here.
         let yaml = "name: x\nsteps:\n  - use: _p.yaml\n  - http: { url: \"http://h/{{ steps.login.response.body.id }}\" }\n";
         assert!(errors(yaml, Role::Runnable).is_empty());
+    }
+
+    #[test]
+    fn a_template_error_inside_a_multibyte_character_does_not_panic() {
+        // Found by the loader's property test: a byte range that ends inside a stray BOM.
+        let yaml = "name: x\nsteps:\n  - http: { url: \"buyer-{{\u{feff}ndom_digits(6) }}\" }\n";
+        assert_eq!(errors(yaml, Role::Runnable).len(), 1);
     }
 
     #[test]

@@ -393,10 +393,10 @@ pub struct ReceivedAction {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryAction {
-    /// `notifyType`: `PAYMENT_RESULT`, `CAPTURE_RESULT`, `REFUND_RESULT`.
+    /// `notifyType`: `PAYMENT_RESULT`, `PAYMENT_PENDING`, `CAPTURE_RESULT`, `REFUND_RESULT`.
     #[serde(rename = "type")]
     #[schemars(with = "String")]
-    #[schemars(extend("enum" = ["PAYMENT_RESULT", "CAPTURE_RESULT", "REFUND_RESULT"]))]
+    #[schemars(extend("enum" = ["PAYMENT_RESULT", "PAYMENT_PENDING", "CAPTURE_RESULT", "REFUND_RESULT"]))]
     pub notify_type: Spanned<String>,
     /// `query: expected` entries (as in `expect:`) the notification's body must satisfy.
     #[serde(default, rename = "match")]
@@ -426,7 +426,7 @@ pub struct NotifyMerchantAction {
     /// Replay the sandbox's first delivery of this `notifyType` for the payment `of`.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    #[schemars(extend("enum" = ["PAYMENT_RESULT", "CAPTURE_RESULT", "REFUND_RESULT"]))]
+    #[schemars(extend("enum" = ["PAYMENT_RESULT", "PAYMENT_PENDING", "CAPTURE_RESULT", "REFUND_RESULT"]))]
     pub replay: Option<Spanned<String>>,
     /// The `paymentId` whose delivery is replayed (a template); required with `replay`.
     #[serde(default)]

@@ -2,8 +2,10 @@
 //!
 //! Every answer is HTTP 200 with a `result` (what the SDKs require), signed with the sandbox's
 //! APO key over the request path, with lowercase `client-id`, `response-time` and `signature`
-//! headers; that includes INVALID_SIGNATURE and other gateway errors, so every SDK can parse
-//! them. Absolute-form request targets (`POST https://host/ams/…`, sent by the Python SDK) are
+//! headers; that includes gateway errors such as UNKNOWN_CLIENT, so every SDK can parse them.
+//! The one exception: the answer to a request whose signature is missing or does not verify
+//! (INVALID_SIGNATURE, or an error found before the signature was checked) has no `signature`
+//! header, as APO's. Absolute-form request targets (`POST https://host/ams/…`, sent by the Python SDK) are
 //! routed and verified by their path.
 //!
 //! Every call, failures included (bad signature, unknown client, malformed JSON, unknown API),
@@ -41,14 +43,19 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Signs and sends a body.
-fn respond(app: &App, path: &str, client_id: &str, body: &Value) -> Response {
+/// Sends a body, signed unless `signed` is false (the answer to a request whose own signature
+/// is missing or does not verify carries none: APO does not sign those).
+fn respond(app: &App, path: &str, client_id: &str, body: &Value, signed: bool) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let time = iso(app.state.clock.now());
-    let signature = sign(
-        &app.config.apo_key,
-        &SignedParts::post(path, client_id, &time, &bytes),
-    );
+    let signature = if signed {
+        sign(
+            &app.config.apo_key,
+            &SignedParts::post(path, client_id, &time, &bytes),
+        )
+    } else {
+        String::new()
+    };
     let mut resp = Response::new(Body::from(bytes));
     let h = resp.headers_mut();
     h.insert(
@@ -60,6 +67,9 @@ fn respond(app: &App, path: &str, client_id: &str, body: &Value) -> Response {
         ("response-time", time.as_str()),
         ("signature", signature.as_str()),
     ] {
+        if value.is_empty() {
+            continue;
+        }
         if let Ok(v) = header::HeaderValue::from_str(value) {
             h.insert(name, v);
         }
@@ -72,6 +82,9 @@ pub(super) async fn call(State(app): State<Arc<App>>, req: Request) -> Response 
     let endpoint = Endpoint::from_path(req.uri().path());
     let not_post = req.method() != Method::POST;
     let received = receive(req).await;
+    if let Some(timeout) = received.timed_out {
+        return (StatusCode::REQUEST_TIMEOUT, format!("{timeout}\n")).into_response();
+    }
     let auth = authenticate(&app, &received);
     let verdict = match &auth {
         Ok(_) => Verdict::Valid,
@@ -120,8 +133,10 @@ struct Received {
     uri_path: String,
     client_id: String,
     headers: HeaderMap,
-    /// `None` when the body exceeded [`MAX_BODY`].
+    /// `None` when the body exceeded [`MAX_BODY`] or did not arrive in time.
     body: Option<Bytes>,
+    /// The body did not arrive in time (see `server.rs`).
+    timed_out: Option<String>,
 }
 
 async fn receive(req: Request) -> Received {
@@ -134,11 +149,17 @@ async fn receive(req: Request) -> Received {
     let client_id = header_str(&parts.headers, "client-id")
         .unwrap_or_default()
         .to_owned();
+    let read = axum::body::to_bytes(body, MAX_BODY).await;
     Received {
         path,
         uri_path,
         client_id,
-        body: axum::body::to_bytes(body, MAX_BODY).await.ok(),
+        timed_out: read
+            .as_ref()
+            .err()
+            .and_then(super::server::body_timeout)
+            .map(ToString::to_string),
+        body: read.ok(),
         headers: parts.headers,
     }
 }
@@ -153,7 +174,8 @@ fn answer(
     body: Value,
     forced: Option<&Forced>,
 ) -> Response {
-    let response = respond(app, &r.path, &r.client_id, &body);
+    let signed = !matches!(signature, Verdict::Invalid | Verdict::Missing);
+    let response = respond(app, &r.path, &r.client_id, &body, signed);
     app.journal.record(Call {
         at: app.state.clock.now(),
         client_id: r.client_id,
@@ -284,6 +306,9 @@ pub(super) async fn unknown_path(State(app): State<Arc<App>>, req: Request) -> R
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     }
     let received = receive(req).await;
+    if let Some(timeout) = received.timed_out {
+        return (StatusCode::REQUEST_TIMEOUT, format!("{timeout}\n")).into_response();
+    }
     let verdict = match authenticate(&app, &received) {
         Ok(_) => Verdict::Valid,
         Err((v, _)) => v,

@@ -46,6 +46,10 @@ pub struct TestCard {
     /// Stays PROCESSING this many virtual seconds before `outcome` applies.
     #[serde(default)]
     pub processing_seconds: u64,
+    /// With `processing_seconds`: the wait is APO's PENDING (the buyer has paid, the final
+    /// result is pending): `paymentStatus` PENDING and a PAYMENT_PENDING notification.
+    #[serde(default)]
+    pub pending: bool,
     /// `apo` (documented) or `apoflow` (ours).
     pub source: String,
 }

@@ -24,6 +24,7 @@ use super::faults::ScopedFaults;
 use super::journal::CallFilter;
 use super::notifier::{DeliveryFilter, OneOff};
 use super::payment::Notice;
+use super::validate::targets_control_api;
 use crate::apo::notify::Forge;
 
 /// Lets loopback callers (or, with a token configured, callers presenting it) through.
@@ -44,7 +45,7 @@ pub(super) async fn guard(
                 .and_then(|v| v.strip_prefix("Bearer "))
         });
     let ok = match &app.config.control_token {
-        Some(token) => presented == Some(token.as_str()),
+        Some(token) => presented.is_some_and(|p| same_token(p, token)),
         None => peer.ip().is_loopback(),
     };
     if ok {
@@ -56,6 +57,13 @@ pub(super) async fn guard(
              configured token (x-sandbox-token header)",
         )
     }
+}
+
+/// Whether the presented token is the configured one, in time that does not depend on where
+/// they differ (only on their lengths).
+fn same_token(presented: &str, token: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    bool::from(presented.as_bytes().ct_eq(token.as_bytes()))
 }
 
 /// A JSON error answer: `{"error": message}`.
@@ -265,14 +273,19 @@ fn one_off(app: &App, raw: &[u8]) -> Result<OneOff, (StatusCode, String)> {
     if let Some(url) = order.url {
         one.notice.url = url;
     }
-    let usable =
-        url::Url::parse(&one.notice.url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+    let usable = !one.notice.url.chars().any(char::is_control)
+        && url::Url::parse(&one.notice.url)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && !targets_control_api(&u));
     if !usable {
         return Err(invalid(if one.notice.url.is_empty() {
             "give `url`: no delivery about this payment and no default notify URL for the              client to send to"
                 .to_owned()
         } else {
-            format!("url {:?} is not an absolute http(s) URL", one.notice.url)
+            format!(
+                "url {:?} is not an absolute http(s) URL without control characters outside \
+                 a sandbox control API (/_sandbox/…)",
+                one.notice.url
+            )
         }));
     }
     Ok(one)
@@ -295,8 +308,22 @@ fn masked(value: &Value) -> Response {
     Json(crate::mask::masked_json(value)).into_response()
 }
 
-/// `GET /_sandbox/health`: `{"ok": true}` once the sandbox serves; open to every caller (it
-/// shows nothing), for readiness checks.
-pub(super) async fn health() -> Response {
-    Json(json!({ "ok": true })).into_response()
+/// `GET /_sandbox/health`: `{"ok": true, "payments": N, "paymentsEvicted": M}` once the
+/// sandbox serves; open to every caller (it shows only counts), for readiness checks.
+pub(super) async fn health(State(app): State<Arc<App>>) -> Response {
+    let (payments, evicted) = app.state.counts();
+    Json(json!({ "ok": true, "payments": payments, "paymentsEvicted": evicted })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_token;
+
+    #[test]
+    fn tokens_match_only_exactly() {
+        assert!(same_token("s3cret-token", "s3cret-token"));
+        assert!(!same_token("s3cret-tokeN", "s3cret-token"));
+        assert!(!same_token("s3cret", "s3cret-token"));
+        assert!(!same_token("", "s3cret-token"));
+    }
 }

@@ -125,6 +125,10 @@ fn status_text(p: &Payment) -> (&'static str, String) {
             "Payment cancelled",
             "The merchant cancelled this payment.".to_owned(),
         ),
+        Status::Processing if p.three_ds_failed => (
+            "Verification failed",
+            "3-D Secure authentication failed. You can return to the merchant.".to_owned(),
+        ),
         Status::Processing => (
             "Payment processing",
             "Your payment is being processed. You can return to the merchant.".to_owned(),
@@ -270,6 +274,48 @@ fn not_found() -> Response {
     )
 }
 
+/// Adds the hosted page's security headers to every answer under `/page/`: a
+/// Content-Security-Policy allowing no script, no frame and no base change, forms only to the
+/// page itself and (for the redirect after a submit) the origin of the payment's
+/// `paymentRedirectUrl`; `X-Frame-Options: DENY`; `Cache-Control: no-store` (the pages show the
+/// masked card, the holder's name and the order); no referrer (the URL names the payment).
+pub(super) async fn security_headers(
+    State(app): State<Arc<App>>,
+    Path(params): Path<HashMap<String, String>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let back = params
+        .get("payment_id")
+        .and_then(|id| app.state.redirect_url(id))
+        .and_then(|u| url::Url::parse(&u).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null");
+    let mut resp = next.run(req).await;
+    let form_action = match back {
+        Some(origin) => format!("'self' {origin}"),
+        None => "'self'".to_owned(),
+    };
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
+         frame-ancestors 'none'; form-action {form_action}"
+    );
+    let h = resp.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, csp.as_str()),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::CACHE_CONTROL, "no-store"),
+        (header::PRAGMA, "no-cache"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ] {
+        if let Ok(v) = header::HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    }
+    resp
+}
+
 /// How long the buyer's return waits for the first delivery of the notifications the page
 /// action caused (see [`after`]).
 pub const RETURN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -309,7 +355,8 @@ pub(super) async fn show(State(app): State<Arc<App>>, Path(id): Path<String>) ->
     let Some(p) = payment else {
         return not_found();
     };
-    if p.status != Status::Processing || p.pending_until.is_some() {
+    let waiting = p.status == Status::Processing || p.payable_after_cancel(app.state.clock.now());
+    if !waiting || p.pending_until.is_some() || p.three_ds_failed {
         let (heading, text) = status_text(&p);
         return message(StatusCode::OK, heading, &text, Some(&p.req.redirect_url));
     }

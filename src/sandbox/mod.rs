@@ -1,6 +1,7 @@
 //! The embedded APO sandbox: a local simulator of APO's card hosted-mode API.
 //!
 //! ```text
+//!  every connection ─► server.rs (connection limit, header/idle and body time-outs, graceful stop)
 //!  merchant / runner / SDK ──POST /ams/[sandbox/]api/v1/payments/{api}──► api.rs
 //!      raw body ─► verify (merchant key of client-id) ─► validate ─► State::handle_* ─► signed 200
 //!  buyer's browser ──GET/POST /page/…──► hosted_page.rs ─► State::handle_card / _challenge
@@ -10,8 +11,8 @@
 //!  error scenarios (POST /_sandbox/scenarios) ─► scenarios/: forced answers, delays, drops
 //! ```
 //! Start it on a pre-bound listener with [`start`]; the returned [`SandboxHandle`] stops it
-//! when dropped. With [`Config::tls_dir`] it serves HTTPS with a certificate from a local CA
-//! (`tls.rs`).
+//! when dropped, or gracefully with [`SandboxHandle::stop`]. With [`Config::tls_dir`] it serves
+//! HTTPS with a certificate from a local CA (`tls.rs`).
 
 mod api;
 pub mod cards;
@@ -25,17 +26,15 @@ mod notifier;
 mod payment;
 mod routes;
 mod scenarios;
+mod server;
 mod state;
 mod tls;
 mod tokens;
 mod validate;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-use axum::serve::ListenerExt as _;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -57,9 +56,13 @@ pub struct Config {
     control_token: Option<String>,
     http: Option<reqwest::Client>,
     tls: Option<Arc<tls::LocalCa>>,
+    limits: Limits,
+    resends: bool,
 }
 
+pub use server::{BODY_TIMEOUT, IDLE_TIMEOUT, Limits, MAX_CONNECTIONS, SHUTDOWN_GRACE};
 pub use tls::{CA_FILE, CA_KEY_FILE, TlsError};
+pub use validate::targets_control_api;
 
 impl Config {
     /// The embedded default: the default merchant ([`EMBEDDED_CLIENT_ID`]) registered, the
@@ -81,6 +84,8 @@ impl Config {
             control_token: None,
             http: None,
             tls: None,
+            limits: Limits::default(),
+            resends: true,
         })
     }
 
@@ -149,6 +154,18 @@ impl Config {
         Ok(())
     }
 
+    /// Bounds the server: connections open at once and the idle/header time-out (defaults:
+    /// [`MAX_CONNECTIONS`], [`IDLE_TIMEOUT`]).
+    pub fn limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// Resends unacknowledged notifications on APO's schedule (`true`, the default: production
+    /// behaviour), or sends each once (`false`: APO's own sandbox, which does not resend).
+    pub fn resends(&mut self, on: bool) {
+        self.resends = on;
+    }
+
     /// The registered client ids, sorted.
     pub fn client_ids(&self) -> Vec<&str> {
         let mut ids: Vec<&str> = self.merchants.keys().map(String::as_str).collect();
@@ -173,9 +190,21 @@ pub struct SandboxHandle {
     url: String,
     ca_file: Option<PathBuf>,
     shutdown: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl SandboxHandle {
+    /// Stops the sandbox gracefully: no new connections, requests in flight finish (at most
+    /// [`SHUTDOWN_GRACE`]); returns once the server has stopped.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(served) = self.served.take() {
+            let _ = served.await;
+        }
+    }
+
     /// The base URL, e.g. `http://127.0.0.1:41234`, or with TLS `https://127.0.0.7` (the port
     /// omitted when it is 443); no trailing slash.
     pub fn url(&self) -> &str {
@@ -214,6 +243,8 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
         (None, port) => format!("http://{host}:{port}"),
     };
     let ca_file = config.tls.as_ref().map(|ca| ca.ca_file().to_owned());
+    let limits = config.limits;
+    let listener = server::GatedListener::new(listener, limits.max_connections);
     let listener = match &config.tls {
         None => Bound::Plain(listener),
         Some(ca) => {
@@ -235,6 +266,7 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
         http,
         seq.clone(),
     ));
+    notifier.set_resends(config.resends);
     let app = Arc::new(App {
         state: state.clone(),
         notifier: notifier.clone(),
@@ -244,38 +276,27 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
     });
     let (tx, rx) = oneshot::channel::<()>();
     let delivery = tokio::spawn(notifier.run(state));
-    let router = routes::app(app).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move {
+    let router = routes::app(app);
+    let served = tokio::spawn(async move {
         let shutdown = async {
             let _ = rx.await;
         };
-        let served = match listener {
-            Bound::Plain(l) => {
-                axum::serve(l, router)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
-            // tap_io: axum gives `ConnectInfo<SocketAddr>` for a tapped listener's address.
-            Bound::Tls(l) => {
-                axum::serve(l.tap_io(|_| {}), router)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
-        };
-        delivery.abort();
-        if let Err(e) = served {
-            tracing::error!("sandbox server stopped: {e}");
+        match listener {
+            Bound::Plain(l) => server::serve(l, router, limits, shutdown).await,
+            Bound::Tls(l) => server::serve(l, router, limits, shutdown).await,
         }
+        delivery.abort();
     });
     Ok(SandboxHandle {
         url,
         ca_file,
         shutdown: Some(tx),
+        served: Some(served),
     })
 }
 
 /// The listener a sandbox serves on.
 enum Bound {
-    Plain(TcpListener),
+    Plain(server::GatedListener),
     Tls(tls::TlsListener),
 }

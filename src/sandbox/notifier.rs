@@ -22,6 +22,7 @@
 //! at most [`MAX_ANSWER`] bytes of the merchant's answer and reads at most [`MAX_READ`].
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -197,6 +198,7 @@ impl Delivery {
     fn job(&self, copies: u32, delay_ms: u64) -> Job {
         Job {
             id: self.id,
+            payment_id: self.payment_id().map(str::to_owned),
             url: self.notice.url.clone(),
             client_id: self.notice.client_id.clone(),
             body: self.body.clone(),
@@ -272,6 +274,8 @@ impl Book {
 
 struct Job {
     id: u64,
+    /// The payment it is about, if any: one payment's notifications go out in order.
+    payment_id: Option<String>,
     url: String,
     client_id: String,
     body: Arc<Vec<u8>>,
@@ -287,6 +291,10 @@ pub struct Notifier {
     http: reqwest::Client,
     key: PrivateKey,
     seq: Arc<Sequence>,
+    /// Whether an unacknowledged notification is resent on [`SCHEDULE`] (production APO), or
+    /// sent once (APO's sandbox: "if you do not return the fixed format, notifications are not
+    /// re-sent").
+    resends: AtomicBool,
 }
 
 impl Notifier {
@@ -300,7 +308,13 @@ impl Notifier {
             http,
             key,
             seq,
+            resends: AtomicBool::new(true),
         }
+    }
+
+    /// Turns resends on (the default, as production APO) or off (as APO's own sandbox).
+    pub fn set_resends(&self, on: bool) {
+        self.resends.store(on, Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, Book> {
@@ -507,11 +521,12 @@ impl Notifier {
         let at = attempt.at;
         d.attempts.push(attempt);
         if let Some(acknowledged) = last {
-            schedule_next(d, at, acknowledged);
+            schedule_next(d, at, acknowledged, self.resends.load(Ordering::Relaxed));
         }
     }
 
     fn take_due(&self, now: Timestamp) -> Vec<Vec<Job>> {
+        let resends = self.resends.load(Ordering::Relaxed);
         let mut book = self.lock();
         let Book {
             deliveries, faults, ..
@@ -532,7 +547,7 @@ impl Notifier {
                     "dropped",
                     "dropped (fault injection)".to_owned(),
                 ));
-                schedule_next(d, now, false);
+                schedule_next(d, now, false, resends);
                 continue;
             }
             let copies = if f.duplicate_next > 0 {
@@ -570,7 +585,7 @@ impl Notifier {
                         d.stage = Stage::Held;
                         d.held_under = Some(scope);
                     }
-                    batches.extend(due.into_iter().map(|j| vec![j]));
+                    batches.extend(per_payment(due));
                 }
                 Some(d) => {
                     d.stage = Stage::InFlight;
@@ -578,7 +593,7 @@ impl Notifier {
                     due.push(d.job(1, f.delay_ms));
                     batches.push(due);
                 }
-                None => batches.extend(due.into_iter().map(|j| vec![j])),
+                None => batches.extend(per_payment(due)),
             }
         }
         batches
@@ -601,6 +616,15 @@ impl Notifier {
                 "not delivered: request failed".to_owned(),
             );
         };
+        // A default notify URL or a one-off order is not checked like a pay's URLs; the
+        // notifier itself never calls a sandbox control API.
+        if super::validate::targets_control_api(&url) {
+            return Attempt::failed(
+                at,
+                "refused",
+                "not delivered: the URL points at a sandbox control API (/_sandbox/…)".to_owned(),
+            );
+        }
         let backdate = SignedDuration::try_from(forge.backdate()).unwrap_or(SignedDuration::ZERO);
         let time = iso(at.saturating_sub(backdate).unwrap_or(at));
         let (headers, body) = match forge.request(&self.key, &url, client_id, &time, body) {
@@ -701,6 +725,24 @@ pub struct OneOff {
     pub replay_of: Option<u64>,
 }
 
+/// Due jobs as batches sent side by side, one per payment (in queue order within it, so a
+/// PAYMENT_RESULT goes before the CAPTURE_RESULT it caused), one per job without a payment.
+fn per_payment(due: Vec<Job>) -> Vec<Vec<Job>> {
+    let mut batches: Vec<Vec<Job>> = Vec::new();
+    for job in due {
+        let same = job.payment_id.as_ref().and_then(|pid| {
+            batches
+                .iter_mut()
+                .find(|b| b[0].payment_id.as_ref() == Some(pid))
+        });
+        match same {
+            Some(batch) => batch.push(job),
+            None => batches.push(vec![job]),
+        }
+    }
+    batches
+}
+
 /// The status and the first [`MAX_READ`] bytes of the answer's body.
 async fn read_answer(mut resp: reqwest::Response) -> Result<(u16, Vec<u8>), reqwest::Error> {
     let status = resp.status().as_u16();
@@ -728,10 +770,13 @@ fn truncated(body: &[u8], max: usize) -> String {
     text
 }
 
-fn schedule_next(d: &mut Delivery, at: Timestamp, acknowledged: bool) {
+/// After an attempt: delivered, pending the next send of the schedule, or failed (the schedule
+/// is spent, or, with `resends` off, after the first attempt).
+fn schedule_next(d: &mut Delivery, at: Timestamp, acknowledged: bool, resends: bool) {
+    let sent = d.scheduled_attempts();
     d.stage = if acknowledged {
         Stage::Delivered
-    } else if let Some(wait) = SCHEDULE.get(d.scheduled_attempts()) {
+    } else if let Some(wait) = SCHEDULE.get(sent).filter(|_| resends || sent == 0) {
         d.next_due = at.saturating_add(*wait).unwrap_or(at);
         Stage::Pending
     } else {
@@ -889,6 +934,47 @@ mod tests {
             n.take_due(now.saturating_add(SCHEDULE[1]).unwrap()).len(),
             1
         );
+    }
+
+    #[test]
+    fn without_resends_an_unacknowledged_notification_fails_after_one_attempt() {
+        let n = notifier();
+        n.set_resends(false);
+        let now = Timestamp::now();
+        n.set_faults(
+            Scope::default(),
+            Faults {
+                drop_next: 1,
+                ..Faults::default()
+            },
+        );
+        let ids = n.enqueue(vec![notice(1)], now);
+        assert!(n.take_due(now).is_empty());
+        let list = n.list(&DeliveryFilter::default());
+        let d = &list["deliveries"][0];
+        assert_eq!(d["id"], ids[0]);
+        assert_eq!(d["state"], "failed", "{d}");
+        assert_eq!(d["attempts"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn one_payments_notifications_go_out_in_order_in_one_batch() {
+        let n = notifier();
+        let now = Timestamp::now();
+        let ids = n.enqueue(
+            vec![
+                notice_of("P1", "C"),
+                notice_of("P2", "C"),
+                notice_of("P1", "C"),
+            ],
+            now,
+        );
+        let batches: Vec<Vec<u64>> = n
+            .take_due(now)
+            .iter()
+            .map(|b| b.iter().map(|j| j.id).collect())
+            .collect();
+        assert_eq!(batches, [vec![ids[0], ids[2]], vec![ids[1]]]);
     }
 
     #[test]

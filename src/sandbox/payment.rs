@@ -6,7 +6,8 @@
 //!          │                                                      │ fail ─► FAIL
 //!          ▼                                                      ▼ pass
 //!        authorize: test card outcome ─► SUCCESS ─ AUTOMATIC ─► captured (CAPTURE_RESULT)
-//!          │          (slow card: stays PROCESSING, then settles)   └ MANUAL ─► capture API (partial, ≤ auth)
+//!          │          (slow card: stays PROCESSING, or PENDING with   └ MANUAL ─► capture API (partial, ≤ auth)
+//!          │           PAYMENT_PENDING, then settles)
 //!          │                                         ├─ cancel (before any capture) ─► CANCELLED
 //!          │                                         └─ refunds (several, Σ ≤ captured)
 //!          └ decline ─► FAIL          expiry with no card ─► FAIL ORDER_IS_CLOSED
@@ -28,6 +29,9 @@ use crate::apo::result::{ResultCode, ResultStatus, result_json};
 pub const DEFAULT_PAYMENT_EXPIRY: SignedDuration = SignedDuration::from_mins(14);
 /// How long an authorization can be captured (APO: 7 days).
 pub const AUTH_VALIDITY: SignedDuration = SignedDuration::from_hours(7 * 24);
+/// How long after its authorization a payment can be refunded; later, REFUND_WINDOW_EXCEED.
+/// A sandbox choice (APO: per the acquirer contract, UNCONFIRMED).
+pub const REFUND_WINDOW: SignedDuration = SignedDuration::from_hours(365 * 24);
 /// The code of a failed 3-D Secure challenge.
 pub const THREE_DS_FAILED: &str = ResultCode::UserPaymentVerificationFailed.code();
 
@@ -59,7 +63,7 @@ impl Status {
 /// A notification to send once the state lock is released.
 #[derive(Debug, Clone)]
 pub struct Notice {
-    /// PAYMENT_RESULT, CAPTURE_RESULT or REFUND_RESULT.
+    /// PAYMENT_RESULT, PAYMENT_PENDING, CAPTURE_RESULT or REFUND_RESULT.
     pub notify_type: &'static str,
     /// Where it goes.
     pub url: String,
@@ -68,6 +72,69 @@ pub struct Notice {
     /// The body.
     pub body: Value,
 }
+
+/// Where a capture or refund stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnStatus {
+    /// Done.
+    Success,
+    /// In process until `until`, then succeeds or (`fails`) fails.
+    Processing {
+        /// When it settles.
+        until: Timestamp,
+        /// Whether it then fails.
+        fails: bool,
+    },
+    /// Failed (PROCESS_FAIL).
+    Fail,
+}
+
+impl TxnStatus {
+    /// The `transactionStatus` / `refundStatus` wire value.
+    pub fn name(self) -> &'static str {
+        match self {
+            TxnStatus::Success => "SUCCESS",
+            TxnStatus::Processing { .. } => "PROCESSING",
+            TxnStatus::Fail => "FAIL",
+        }
+    }
+
+    /// The status a capture or refund of `amount` starts in: the magic amounts `fail` and
+    /// `slow` settle [`SETTLE_DELAY`] later as FAIL or SUCCESS; any other is done at once.
+    fn for_amount(amount: u64, (fail, slow): (u64, u64), now: Timestamp) -> Self {
+        let until = now.saturating_add(SETTLE_DELAY).unwrap_or(now);
+        match amount {
+            a if a == fail => TxnStatus::Processing { until, fails: true },
+            a if a == slow => TxnStatus::Processing {
+                until,
+                fails: false,
+            },
+            _ => TxnStatus::Success,
+        }
+    }
+
+    /// Counts towards the captured or refunded total (not failed).
+    fn counts(self) -> bool {
+        self != TxnStatus::Fail
+    }
+
+    /// The `result` of the transaction's notification or `transactionResult`.
+    fn result(self, in_process: ResultCode) -> Value {
+        match self {
+            TxnStatus::Success => ResultCode::Success.to_json(),
+            TxnStatus::Processing { .. } => in_process.to_json(),
+            TxnStatus::Fail => ResultCode::ProcessFail.to_json(),
+        }
+    }
+}
+
+/// How long a slow or failing capture or refund (see the magic amounts) stays PROCESSING.
+pub const SETTLE_DELAY: SignedDuration = SignedDuration::from_secs(60);
+/// Capture amounts (minor units) that settle later: (as FAIL, as SUCCESS). An AUTOMATIC
+/// capture captures the payment amount, so a pay of these amounts captures this way too.
+pub const CAPTURE_MAGIC: (u64, u64) = (21, 22);
+/// Refund amounts (minor units) that settle later: (as FAIL, as SUCCESS).
+pub const REFUND_MAGIC: (u64, u64) = (31, 32);
 
 /// A capture, refund or cancel.
 #[derive(Debug, Clone)]
@@ -82,19 +149,43 @@ pub struct Txn {
     pub amount: Money,
     /// When it happened.
     pub time: Timestamp,
+    /// Where it stands.
+    pub status: TxnStatus,
 }
 
 impl Txn {
-    fn json(&self) -> Value {
+    /// The entry in inquiryPayment's `transactions`, with the acquirer's view of it.
+    fn json(&self, acquirer: Value) -> Value {
+        let in_process = match self.kind {
+            "REFUND" => ResultCode::RefundInProcess,
+            _ => ResultCode::CaptureInProcess,
+        };
         json!({
             "transactionType": self.kind,
-            "transactionStatus": "SUCCESS",
+            "transactionStatus": self.status.name(),
             "transactionRequestId": self.request_id,
             "transactionId": self.id,
             "transactionAmount": self.amount.json(),
             "transactionTime": iso(self.time),
-            "transactionResult": ResultCode::Success.to_json(),
+            "transactionResult": self.status.result(in_process),
+            "acquirerInfo": acquirer,
         })
+    }
+
+    /// Settles a due capture or refund; whether it did.
+    fn settle(&mut self, now: Timestamp) -> bool {
+        match self.status {
+            TxnStatus::Processing { until, fails } if until <= now => {
+                self.status = if fails {
+                    TxnStatus::Fail
+                } else {
+                    TxnStatus::Success
+                };
+                self.time = until;
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -161,6 +252,15 @@ pub struct Payment {
     pub refunds: Vec<(Txn, Option<String>)>,
     /// The cancel.
     pub cancel: Option<Txn>,
+    /// Cancelled by APO itself: authorized, never captured within [`AUTH_VALIDITY`].
+    pub auto_cancelled: bool,
+    /// The 3-D Secure challenge failed: the payment fails, and is notified, when it closes
+    /// (the guide: "APO will only send an asynchronous notification after the order is
+    /// closed").
+    pub three_ds_failed: bool,
+    /// Cancelled before the buyer submitted anything: the buyer may still pay on the hosted
+    /// page until the payment would have expired (apo-api.md §4.4, quoting APO's docs).
+    pub cancelled_unpaid: bool,
 }
 
 impl Payment {
@@ -197,6 +297,9 @@ impl Payment {
             captures: Vec::new(),
             refunds: Vec::new(),
             cancel: None,
+            auto_cancelled: false,
+            three_ds_failed: false,
+            cancelled_unpaid: false,
         }
     }
 
@@ -211,20 +314,75 @@ impl Payment {
         self.req.amount == other.amount && self.req.payment_method_id == other.payment_method_id
     }
 
+    /// Whether nothing can happen to the payment any more: failed, cancelled, or captured and
+    /// refunded in full with nothing in process.
+    pub fn is_finished(&self) -> bool {
+        let settled = |t: &Txn| !matches!(t.status, TxnStatus::Processing { .. });
+        match self.status {
+            Status::Fail | Status::Cancelled => true,
+            Status::Processing => false,
+            Status::Success => {
+                self.captures.iter().all(settled)
+                    && self.refunds.iter().all(|(t, _)| settled(t))
+                    && self.settled_captured() > 0
+                    && self.refunded() == self.settled_captured()
+            }
+        }
+    }
+
+    /// Whether the buyer may still pay a payment cancelled before they submitted anything
+    /// (until it would have expired).
+    pub fn payable_after_cancel(&self, now: Timestamp) -> bool {
+        self.status == Status::Cancelled && self.cancelled_unpaid && now < self.expiry
+    }
+
+    /// The buyer submits on the hosted page of a payment cancelled before they paid: the
+    /// payment waits for them again, as if the cancel had not happened. Whether it did.
+    pub fn reopen_for_buyer(&mut self, now: Timestamp) -> bool {
+        if !self.payable_after_cancel(now) {
+            return false;
+        }
+        self.status = Status::Processing;
+        self.result_code = ResultCode::PaymentInProcess.code().to_owned();
+        self.cancel = None;
+        self.cancelled_unpaid = false;
+        true
+    }
+
     /// Whether the buyer enters a card (false: saved-card continuation page).
     pub fn is_saved_card(&self) -> bool {
         self.req.payment_method_id.is_some()
     }
 
+    /// The amount captured or being captured (failed captures do not count).
     fn captured(&self) -> u64 {
-        self.captures.iter().map(|t| t.amount.value).sum()
+        self.captures
+            .iter()
+            .filter(|t| t.status.counts())
+            .map(|t| t.amount.value)
+            .sum()
     }
 
+    /// The amount whose capture is done: what can be refunded.
+    fn settled_captured(&self) -> u64 {
+        self.captures
+            .iter()
+            .filter(|t| t.status == TxnStatus::Success)
+            .map(|t| t.amount.value)
+            .sum()
+    }
+
+    /// The amount refunded or being refunded (failed refunds do not count).
     fn refunded(&self) -> u64 {
-        self.refunds.iter().map(|(t, _)| t.amount.value).sum()
+        self.refunds
+            .iter()
+            .filter(|(t, _)| t.status.counts())
+            .map(|(t, _)| t.amount.value)
+            .sum()
     }
 
-    /// The pay response for this payment (first call and repeats alike).
+    /// The pay response for this payment (first call and repeats alike). A failed or
+    /// cancelled payment answers with `result` only, as the guide's failure sample does.
     pub fn pay_body(&self) -> Value {
         let result = match self.status {
             Status::Processing => ResultCode::PaymentInProcess,
@@ -235,6 +393,9 @@ impl Payment {
             Status::Fail => ResultCode::OrderIsClosed,
             Status::Cancelled => ResultCode::OrderIsCanceled,
         };
+        if matches!(self.status, Status::Fail | Status::Cancelled) {
+            return json!({ "result": result.to_json() });
+        }
         let mut body = json!({
             "result": result.to_json(),
             "paymentRequestId": self.req.payment_request_id,
@@ -278,17 +439,25 @@ impl Payment {
             "cardholderName": card.holder,
             "fingerprint": card.fingerprint,
             "networkTransactionId": format!("nt_{}", &self.id[self.id.len().saturating_sub(12)..]),
+            // As in the guide's samples: AVS "I" (not verified), no CVV result code.
+            "avsResultRaw": "I",
+            "cvvResultRaw": "",
+            "cardCategory": "CONSUMER",
+            "credentialTypeUsed": if self.token.is_some() && self.is_saved_card() { "NETWORK_TOKEN" } else { "PAN" },
+            "paymentMethodRegion": card.country,
         });
-        if let Some(challenged) = self.three_ds {
-            info["threeDSResult"] = json!({
+        info["threeDSResult"] = match self.three_ds {
+            Some(challenged) => json!({
                 "threeDSVersion": "2.2.0",
                 "eci": if challenged { "05" } else { "07" },
                 "cavv": "",
                 "xid": format!("xid-{}", self.id),
                 "threeDSType": "INTERNAL",
                 "challenged": challenged,
-            });
-        }
+                "threeDSOffered": true,
+            }),
+            None => json!({ "threeDSOffered": false }),
+        };
         if let Some(token) = &self.token {
             info["cardToken"] = json!(token);
         }
@@ -300,6 +469,17 @@ impl Payment {
             "acquirerName": "APOFLOW_SANDBOX",
             "referenceRequestId": self.req.payment_request_id,
             "acquirerTransactionId": format!("acq_{}", self.id),
+            "acquirerMerchantId": format!("sandbox_{}", self.client_id),
+        })
+    }
+
+    /// The acquirer's view of a capture, refund or cancel (each has its own acquirer
+    /// transaction, as in the guide's inquiry sample).
+    fn txn_acquirer_info(&self, txn: &Txn) -> Value {
+        json!({
+            "acquirerName": "APOFLOW_SANDBOX",
+            "referenceRequestId": txn.request_id,
+            "acquirerTransactionId": format!("act_{}", txn.id),
             "acquirerMerchantId": format!("sandbox_{}", self.client_id),
         })
     }
@@ -343,14 +523,18 @@ impl Payment {
     pub fn inquiry_body(&self) -> Value {
         let mut body = json!({
             "result": ResultCode::Success.to_json(),
-            "paymentStatus": self.status.name(),
+            "paymentStatus": self.status_name(),
             "paymentResultCode": self.result_code,
             "paymentResultMessage": self.result_message(),
         });
         self.add_payment_fields(&mut body);
-        let mut txns: Vec<Value> = self.captures.iter().map(Txn::json).collect();
-        txns.extend(self.refunds.iter().map(|(t, _)| t.json()));
-        txns.extend(self.cancel.iter().map(Txn::json));
+        let txns: Vec<Value> = self
+            .captures
+            .iter()
+            .chain(self.refunds.iter().map(|(t, _)| t))
+            .chain(self.cancel.iter())
+            .map(|t| t.json(self.txn_acquirer_info(t)))
+            .collect();
         body["transactions"] = Value::Array(txns);
         if self.status == Status::Processing {
             body["redirectActionForm"] = json!({
@@ -381,6 +565,46 @@ impl Payment {
         Some(self.notice("PAYMENT_RESULT", url, body))
     }
 
+    /// Whether the buyer has paid and the final result is pending (APO's PENDING): a card
+    /// whose slow authorization is marked `pending`.
+    fn is_pending(&self) -> bool {
+        self.status == Status::Processing
+            && self.pending_until.is_some()
+            && self
+                .card
+                .as_ref()
+                .and_then(|c| c.test_card())
+                .is_some_and(|c| c.pending)
+    }
+
+    /// The `paymentStatus`: the status's name, or PENDING (see [`Payment::is_pending`]).
+    fn status_name(&self) -> &'static str {
+        if self.is_pending() {
+            "PENDING"
+        } else {
+            self.status.name()
+        }
+    }
+
+    /// PAYMENT_PENDING, when the payment became pending: result S (the call that tells of a
+    /// payment being processed; the exact resultCode is UNCONFIRMED, the sandbox sends SUCCESS).
+    fn pending_notice(&self) -> Option<Notice> {
+        if !self.is_pending() {
+            return None;
+        }
+        let url = self.req.notify_url.clone()?;
+        let mut body = json!({
+            "notifyType": "PAYMENT_PENDING",
+            "result": result_json(
+                ResultCode::Success.code(),
+                ResultStatus::Success,
+                "The buyer has paid; the final result is pending.",
+            ),
+        });
+        self.add_payment_fields(&mut body);
+        Some(self.notice("PAYMENT_PENDING", url, body))
+    }
+
     fn notice(&self, notify_type: &'static str, url: String, body: Value) -> Notice {
         Notice {
             notify_type,
@@ -390,20 +614,61 @@ impl Payment {
         }
     }
 
+    /// CAPTURE_RESULT for a settled capture, with the fields of apo-api.md §7.2 (`captureTime`
+    /// only for a successful one).
     fn capture_notice(&self, txn: &Txn) -> Option<Notice> {
         let url = self.req.notify_url.clone()?;
-        let body = json!({
+        let mut body = json!({
             "notifyType": "CAPTURE_RESULT",
-            "result": ResultCode::Success.to_json(),
+            "result": txn.status.result(ResultCode::CaptureInProcess),
             "captureRequestId": txn.request_id,
             "paymentId": self.id,
             "captureId": txn.id,
             "captureAmount": txn.amount.json(),
-            "captureTime": iso(txn.time),
             "acquirerReferenceNo": format!("acq_{}", self.id),
-            "acquirerInfo": self.acquirer_info(),
+            "acquirerInfo": self.txn_acquirer_info(txn),
         });
+        if txn.status == TxnStatus::Success {
+            body["captureTime"] = json!(iso(txn.time));
+        }
+        if let Some(info) = self.result_info() {
+            body["paymentResultInfo"] = info;
+        }
         Some(self.notice("CAPTURE_RESULT", url, body))
+    }
+
+    /// The capture answer for the capture at `index` as it now stands: S with `captureId` and
+    /// `captureTime`, U CAPTURE_IN_PROCESS without them, or F PROCESS_FAIL.
+    pub fn capture_answer(&self, index: usize) -> Option<Value> {
+        let txn = self.captures.get(index)?;
+        let mut body = json!({
+            "result": txn.status.result(ResultCode::CaptureInProcess),
+            "captureRequestId": txn.request_id,
+            "paymentId": self.id,
+            "captureAmount": txn.amount.json(),
+        });
+        if txn.status == TxnStatus::Success {
+            body["captureId"] = json!(txn.id);
+            body["captureTime"] = json!(iso(txn.time));
+            body["acquirerReferenceNo"] = json!(format!("acq_{}", self.id));
+        }
+        Some(body)
+    }
+
+    /// Settles due captures and refunds; their CAPTURE_RESULT / REFUND_RESULT notices.
+    fn settle_due(&mut self, now: Timestamp) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        for i in 0..self.captures.len() {
+            if self.captures[i].settle(now) {
+                notices.extend(self.capture_notice(&self.captures[i]));
+            }
+        }
+        for i in 0..self.refunds.len() {
+            if self.refunds[i].0.settle(now) {
+                notices.extend(self.refund_notice(i));
+            }
+        }
+        notices
     }
 
     /// The card the buyer entered on the hosted page.
@@ -462,19 +727,21 @@ impl Payment {
                 }
                 (Next::CardPage, Vec::new())
             }
-            ChallengeAnswer::Fail => {
-                self.three_ds = Some(true);
-                (Next::Merchant, self.finish(THREE_DS_FAILED, vault, now))
-            }
-            ChallengeAnswer::Pass if fails => {
-                self.three_ds = Some(true);
-                (Next::Merchant, self.finish(THREE_DS_FAILED, vault, now))
-            }
+            ChallengeAnswer::Fail => self.fail_challenge(),
+            ChallengeAnswer::Pass if fails => self.fail_challenge(),
             ChallengeAnswer::Pass => {
                 self.three_ds = Some(true);
                 (Next::Merchant, self.authorize(vault, now))
             }
         }
+    }
+
+    /// A failed challenge: the buyer goes back to the merchant, and nothing more happens until
+    /// the order closes (see [`Payment::tick`]).
+    fn fail_challenge(&mut self) -> (Next, Vec<Notice>) {
+        self.three_ds = Some(true);
+        self.three_ds_failed = true;
+        (Next::Merchant, Vec::new())
     }
 
     fn authorize(&mut self, vault: &mut Vault, now: Timestamp) -> Vec<Notice> {
@@ -486,7 +753,7 @@ impl Payment {
                 i64::try_from(card.processing_seconds).unwrap_or(i64::MAX),
             );
             self.pending_until = Some(now.saturating_add(wait).unwrap_or(now));
-            return Vec::new();
+            return self.pending_notice().into_iter().collect();
         }
         self.finish(&card.outcome, vault, now)
     }
@@ -511,8 +778,31 @@ impl Payment {
         self.finish(ResultCode::Success.code(), vault, now)
     }
 
-    /// Time-driven transitions: a slow authorization settles, an unpaid payment expires.
+    /// Time-driven transitions: a slow authorization settles, an unpaid payment expires, an
+    /// authorization never captured within [`AUTH_VALIDITY`] is cancelled.
     pub fn tick(&mut self, vault: &mut Vault, now: Timestamp) -> Vec<Notice> {
+        let mut notices = self.settle_due(now);
+        notices.extend(self.tick_payment(vault, now));
+        notices
+    }
+
+    fn tick_payment(&mut self, vault: &mut Vault, now: Timestamp) -> Vec<Notice> {
+        if self.status == Status::Success
+            && self.captured() == 0
+            && !self.req.auto_capture
+            && now >= self.auth_expiry
+        {
+            self.status = Status::Cancelled;
+            self.auto_cancelled = true;
+            self.cancel = Some(Txn {
+                kind: "CANCEL",
+                request_id: self.req.payment_request_id.clone(),
+                id: format!("{}X", self.id),
+                amount: self.req.amount.clone(),
+                time: self.auth_expiry,
+                status: TxnStatus::Success,
+            });
+        }
         if self.status != Status::Processing {
             return Vec::new();
         }
@@ -530,7 +820,12 @@ impl Payment {
         }
         if self.expiry <= now {
             self.awaiting_challenge = false;
-            return self.finish(ResultCode::OrderIsClosed.code(), vault, now);
+            let code = if self.three_ds_failed {
+                THREE_DS_FAILED
+            } else {
+                ResultCode::OrderIsClosed.code()
+            };
+            return self.finish(code, vault, now);
         }
         Vec::new()
     }
@@ -555,14 +850,19 @@ impl Payment {
         }
         notices.extend(self.payment_notice());
         if self.req.auto_capture {
+            // As in the guide's sample: the automatic capture's transactionRequestId (and
+            // captureRequestId) is the paymentRequestId.
             let txn = Txn {
                 kind: "CAPTURE",
-                request_id: format!("auto_{}", self.id),
+                request_id: self.req.payment_request_id.clone(),
                 id: format!("{}C1", self.id),
                 amount: self.req.amount.clone(),
                 time: now,
+                status: TxnStatus::for_amount(self.req.amount.value, CAPTURE_MAGIC, now),
             };
-            notices.extend(self.capture_notice(&txn));
+            if txn.status == TxnStatus::Success {
+                notices.extend(self.capture_notice(&txn));
+            }
             self.captures.push(txn);
         }
         notices
@@ -575,6 +875,12 @@ impl Payment {
         now: Timestamp,
     ) -> Result<(Value, Vec<Notice>), ApoError> {
         match self.status {
+            Status::Cancelled if self.auto_cancelled => {
+                return Err(ApoError::with(
+                    ResultCode::AuthExpired,
+                    "The authorization was not captured within 7 days and was cancelled.",
+                ));
+            }
             Status::Cancelled => return Err(ApoError::new(ResultCode::AuthCancelled)),
             Status::Processing | Status::Fail => {
                 return Err(ApoError::with(
@@ -618,24 +924,29 @@ impl Payment {
             id: format!("{}C{}", self.id, self.captures.len() + 1),
             amount: req.amount.clone(),
             time: now,
+            status: TxnStatus::for_amount(req.amount.value, CAPTURE_MAGIC, now),
         };
-        let body = json!({
-            "result": ResultCode::Success.to_json(),
-            "captureRequestId": txn.request_id,
-            "captureId": txn.id,
-            "paymentId": self.id,
-            "captureAmount": txn.amount.json(),
-            "captureTime": iso(now),
-            "acquirerReferenceNo": format!("acq_{}", self.id),
-        });
-        let notices = self.capture_notice(&txn).into_iter().collect();
+        let notices = match txn.status {
+            TxnStatus::Success => self.capture_notice(&txn).into_iter().collect(),
+            _ => Vec::new(),
+        };
         self.captures.push(txn);
+        let body = self
+            .capture_answer(self.captures.len() - 1)
+            .unwrap_or_default();
         Ok((body, notices))
     }
 
     /// A cancel: allowed before any capture.
     pub fn cancel(&mut self, now: Timestamp) -> Result<Value, ApoError> {
         match self.status {
+            Status::Cancelled if self.auto_cancelled => {
+                return Err(ApoError::with(
+                    ResultCode::CancelWindowExceed,
+                    "The authorization was not captured within 7 days and APO cancelled it; \
+                     the cancellation window has passed.",
+                ));
+            }
             Status::Cancelled => {}
             Status::Fail => {
                 return Err(ApoError::with(
@@ -643,7 +954,7 @@ impl Payment {
                     "The payment failed or expired; there is nothing to cancel.",
                 ));
             }
-            Status::Processing | Status::Success if !self.captures.is_empty() => {
+            Status::Processing | Status::Success if self.captured() > 0 => {
                 return Err(ApoError::with(
                     ResultCode::OrderStatusInvalid,
                     "The payment is already captured; refund it instead.",
@@ -652,6 +963,10 @@ impl Payment {
             Status::Processing | Status::Success => {
                 if self.status == Status::Processing {
                     self.result_code = ResultCode::OrderIsCanceled.code().to_owned();
+                    self.cancelled_unpaid = !self.awaiting_challenge
+                        && self.pending_until.is_none()
+                        && !self.three_ds_failed
+                        && (self.card.is_none() || self.is_saved_card());
                 }
                 self.status = Status::Cancelled;
                 self.pending_until = None;
@@ -662,6 +977,7 @@ impl Payment {
                     id: format!("{}X", self.id),
                     amount: self.req.amount.clone(),
                     time: now,
+                    status: TxnStatus::Success,
                 });
             }
         }
@@ -680,12 +996,24 @@ impl Payment {
         req: &RefundRequest,
         now: Timestamp,
     ) -> Result<(Value, Vec<Notice>), ApoError> {
-        if self.captures.is_empty() {
+        if self.settled_captured() == 0 {
             return Err(ApoError::with(
                 ResultCode::OrderStatusInvalid,
                 format!(
                     "The payment is {} and not captured; only captured payments can be refunded.",
                     self.status.name()
+                ),
+            ));
+        }
+        if self
+            .paid_at
+            .is_some_and(|t| now >= t.saturating_add(REFUND_WINDOW).unwrap_or(t))
+        {
+            return Err(ApoError::with(
+                ResultCode::RefundWindowExceed,
+                format!(
+                    "The refund window ({} days after the payment) has passed.",
+                    REFUND_WINDOW.as_hours() / 24
                 ),
             ));
         }
@@ -696,12 +1024,12 @@ impl Payment {
             ));
         }
         let total = self.refunded().saturating_add(req.amount.value);
-        if total > self.captured() {
+        if total > self.settled_captured() {
             return Err(ApoError::with(
                 ResultCode::RefundAmountExceed,
                 format!(
                     "Total refund amount {total} exceeds the captured amount {}.",
-                    self.captured()
+                    self.settled_captured()
                 ),
             ));
         }
@@ -711,45 +1039,66 @@ impl Payment {
             id: format!("{}R{}", self.id, self.refunds.len() + 1),
             amount: req.amount.clone(),
             time: now,
+            status: TxnStatus::for_amount(req.amount.value, REFUND_MAGIC, now),
         };
         let url = req
             .notify_url
             .clone()
             .or_else(|| self.req.notify_url.clone());
-        let body = self.refund_body(&txn, true);
-        let notices = url
-            .clone()
-            .map(|u| {
-                let mut n = self.refund_body(&txn, false);
-                n["notifyType"] = json!("REFUND_RESULT");
-                self.notice("REFUND_RESULT", u, n)
-            })
-            .into_iter()
-            .collect();
+        let done = txn.status == TxnStatus::Success;
         self.refunds.push((txn, url));
+        let index = self.refunds.len() - 1;
+        let body = self.refund_answer(index).unwrap_or_default();
+        let notices = if done {
+            self.refund_notice(index).into_iter().collect()
+        } else {
+            Vec::new()
+        };
         Ok((body, notices))
     }
 
-    fn refund_body(&self, txn: &Txn, response: bool) -> Value {
+    /// A refund's fields as the refund answer, inquiryRefund and REFUND_RESULT share them:
+    /// `refundTime` only once it succeeded.
+    fn refund_fields(&self, txn: &Txn) -> Value {
+        let in_process = txn.status.result(ResultCode::RefundInProcess);
         let mut b = json!({
-            "result": ResultCode::Success.to_json(),
+            "result": in_process,
             "refundRequestId": txn.request_id,
             "refundId": txn.id,
             "paymentId": self.id,
             "refundAmount": txn.amount.json(),
-            "refundTime": iso(txn.time),
-            "acquirerInfo": self.acquirer_info(),
+            "acquirerInfo": self.txn_acquirer_info(txn),
         });
-        if !response {
-            b["refundStatus"] = json!("SUCCESS");
+        if txn.status == TxnStatus::Success {
+            b["refundTime"] = json!(iso(txn.time));
         }
         b
     }
 
-    /// The inquiryRefund response for one of this payment's refunds.
+    /// The refund answer for the refund at `index` as it now stands: S, U REFUND_IN_PROCESS
+    /// (without `refundTime`), or F PROCESS_FAIL.
+    pub fn refund_answer(&self, index: usize) -> Option<Value> {
+        let (txn, _) = self.refunds.get(index)?;
+        Some(self.refund_fields(txn))
+    }
+
+    /// REFUND_RESULT for a settled refund, when it has a URL to go to.
+    fn refund_notice(&self, index: usize) -> Option<Notice> {
+        let (txn, url) = self.refunds.get(index)?;
+        let url = url.clone()?;
+        let mut body = self.refund_fields(txn);
+        body["notifyType"] = json!("REFUND_RESULT");
+        body["refundStatus"] = json!(txn.status.name());
+        Some(self.notice("REFUND_RESULT", url, body))
+    }
+
+    /// The inquiryRefund response for one of this payment's refunds: the inquiry itself
+    /// succeeded; `refundStatus` says where the refund stands.
     pub fn refund_inquiry_body(&self, index: usize) -> Option<Value> {
         let (txn, _) = self.refunds.get(index)?;
-        let mut b = self.refund_body(txn, false);
+        let mut b = self.refund_fields(txn);
+        b["result"] = ResultCode::Success.to_json();
+        b["refundStatus"] = json!(txn.status.name());
         if let Some(o) = b.as_object_mut() {
             o.remove("paymentId");
         }
@@ -853,6 +1202,71 @@ mod tests {
             p.authorize_at_once(card("4054695723100768"), &mut v, now)
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn an_uncaptured_authorization_is_cancelled_after_7_days() {
+        let mut p = payment(true);
+        let mut v = Vault::default();
+        let now = Timestamp::now();
+        p.enter_card(card("4054695723100768"), false, &mut v, now);
+        let late = now.saturating_add(AUTH_VALIDITY).unwrap();
+        assert!(p.tick(&mut v, late).is_empty());
+        assert_eq!(p.status, Status::Cancelled);
+        let q = p.inquiry_body();
+        assert_eq!(q["paymentStatus"], "CANCELLED");
+        assert_eq!(q["transactions"][0]["transactionType"], "CANCEL");
+        assert_eq!(
+            p.cancel(late).unwrap_err().code,
+            ResultCode::CancelWindowExceed
+        );
+        let cap = CaptureRequest {
+            capture_request_id: "c".into(),
+            payment_id: "P1".into(),
+            amount: money(1),
+        };
+        assert_eq!(
+            p.capture(&cap, late).unwrap_err().code,
+            ResultCode::AuthExpired
+        );
+    }
+
+    #[test]
+    fn refunds_close_after_the_refund_window() {
+        let mut p = payment(false);
+        let mut v = Vault::default();
+        let now = Timestamp::now();
+        p.enter_card(card("4054695723100768"), false, &mut v, now);
+        let refund = RefundRequest {
+            refund_request_id: "r".into(),
+            payment_id: "P1".into(),
+            amount: money(1),
+            notify_url: None,
+        };
+        let late = now.saturating_add(REFUND_WINDOW).unwrap();
+        assert_eq!(
+            p.refund(&refund, late).unwrap_err().code,
+            ResultCode::RefundWindowExceed
+        );
+        assert!(p.refund(&refund, now).is_ok());
+    }
+
+    #[test]
+    fn a_payment_cancelled_before_the_buyer_paid_can_still_be_paid_until_it_expires() {
+        let mut p = payment(true);
+        let mut v = Vault::default();
+        let now = Timestamp::now();
+        p.cancel(now).unwrap();
+        assert_eq!(p.status, Status::Cancelled);
+        let late = p.expiry;
+        assert!(!p.payable_after_cancel(late));
+        assert!(p.reopen_for_buyer(now));
+        p.enter_card(card("4054695723100768"), false, &mut v, now);
+        assert_eq!(p.status, Status::Success);
+        assert!(p.cancel.is_none());
+        // Cancelled after the buyer paid: final.
+        p.cancel(now).unwrap();
+        assert!(!p.reopen_for_buyer(now));
     }
 
     #[test]

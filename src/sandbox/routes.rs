@@ -28,17 +28,23 @@ pub(super) fn app(app: Arc<App>) -> Router {
         .route_layer(middleware::from_fn_with_state(app.clone(), control::guard))
         // After the guard's layer, so open to every caller (readiness checks from elsewhere).
         .route("/health", get(control::health));
-    Router::new()
-        .route("/ams/api/v1/payments/{api}", any(api::call))
-        .route("/ams/sandbox/api/v1/payments/{api}", any(api::call))
+    let page_routes = Router::new()
         .route(
-            "/page/pay/{payment_id}",
+            "/pay/{payment_id}",
             get(hosted_page::show).post(hosted_page::submit),
         )
         .route(
-            "/page/3ds/{payment_id}",
+            "/3ds/{payment_id}",
             get(hosted_page::show_challenge).post(hosted_page::answer_challenge),
         )
+        .route_layer(middleware::from_fn_with_state(
+            app.clone(),
+            hosted_page::security_headers,
+        ));
+    Router::new()
+        .route("/ams/api/v1/payments/{api}", any(api::call))
+        .route("/ams/sandbox/api/v1/payments/{api}", any(api::call))
+        .nest("/page", page_routes)
         .nest("/_sandbox", control_routes)
         .fallback(api::unknown_path)
         .with_state(app)

@@ -23,21 +23,26 @@ use crate::apo::result::ResultCode;
 /// What an API handler returns: the response body and the notifications to send.
 pub type Handled = Result<(Value, Vec<Notice>), ApoError>;
 
-/// A repeated capture or refund (same request id): the first answer again when the payment and
-/// amount match, else REPEAT_REQ_INCONSISTENT with `inconsistent` as the message.
-fn replay(
-    (stored_payment, stored_amount, body): (&str, &Money, &Value),
+/// A repeated capture or refund (same request id) is the same call when the payment and amount
+/// match; else REPEAT_REQ_INCONSISTENT with `inconsistent` as the message.
+fn same_call(
+    (stored_payment, stored_amount): (&str, &Money),
     (payment_id, amount): (&str, &Money),
     inconsistent: &str,
-) -> Handled {
+) -> Result<(), ApoError> {
     if stored_payment != payment_id || stored_amount != amount {
         return Err(ApoError::with(
             ResultCode::RepeatReqInconsistent,
             inconsistent,
         ));
     }
-    Ok((body.clone(), Vec::new()))
+    Ok(())
 }
+
+/// How many payments the sandbox keeps. Beyond it the oldest finished payment (failed,
+/// cancelled, or captured and refunded in full) is forgotten, with its idempotency records, or,
+/// when none is finished, the oldest one; evictions are counted (`GET /_sandbox/health`).
+pub const MAX_PAYMENTS: usize = 10_000;
 
 /// The magic amount that risk control rejects (docs.antom.com/ac/ref/card).
 pub const RISK_REJECT_AMOUNT: u64 = 11;
@@ -47,19 +52,57 @@ struct Store {
     payments: HashMap<String, Payment>,
     /// (client id, paymentRequestId) → paymentId.
     by_request: HashMap<(String, String), String>,
-    /// (client id, captureRequestId) → (paymentId, amount, response).
-    captures: HashMap<(String, String), (String, Money, Value)>,
-    /// (client id, refundRequestId) → (paymentId, refund index, amount, response).
-    refunds: HashMap<(String, String), (String, usize, Money, Value)>,
+    /// (client id, captureRequestId) → (paymentId, capture index, amount).
+    captures: HashMap<(String, String), (String, usize, Money)>,
+    /// (client id, refundRequestId) → (paymentId, refund index, amount).
+    refunds: HashMap<(String, String), (String, usize, Money)>,
     /// refundId → (client id, refundRequestId).
     refund_ids: HashMap<String, (String, String)>,
     vault: Vault,
     /// Notices from time-driven transitions noticed during an API call; the notifier's sweep
     /// collects them, so they go out even when the call itself fails.
     outbox: Vec<Notice>,
+    /// Payments forgotten to stay within the limit.
+    evicted: u64,
 }
 
 impl Store {
+    /// Makes room for one more payment under `limit`: forgets the oldest finished payment,
+    /// else the oldest, with every record that names it.
+    fn make_room(&mut self, limit: usize) {
+        while self.payments.len() >= limit.max(1) {
+            let victim = self
+                .payments
+                .values()
+                .filter(|p| p.is_finished())
+                .min_by_key(|p| p.created)
+                .or_else(|| self.payments.values().min_by_key(|p| p.created))
+                .map(|p| p.id.clone());
+            let Some(id) = victim else { return };
+            self.forget(&id);
+        }
+    }
+
+    /// Removes a payment and its idempotency records.
+    fn forget(&mut self, id: &str) {
+        let Some(p) = self.payments.remove(id) else {
+            return;
+        };
+        self.evicted += 1;
+        self.by_request
+            .remove(&(p.client_id.clone(), p.req.payment_request_id.clone()));
+        self.captures.retain(|_, (pid, ..)| pid != id);
+        let mut gone = Vec::new();
+        self.refunds.retain(|key, (pid, ..)| {
+            let keep = pid != id;
+            if !keep {
+                gone.push(key.clone());
+            }
+            keep
+        });
+        self.refund_ids.retain(|_, key| !gone.contains(key));
+    }
+
     /// The client's payment, after its due time-driven transitions (whose notices go to the
     /// outbox).
     fn ticked(&mut self, client: &str, r: &PaymentRef, now: Timestamp) -> Option<&mut Payment> {
@@ -96,6 +139,7 @@ pub type PageResult = (Result<(Next, Box<Payment>), PageError>, Vec<Notice>);
 #[derive(Debug)]
 pub struct State {
     store: Mutex<Store>,
+    max_payments: usize,
     /// The virtual clock.
     pub clock: Clock,
     base_url: String,
@@ -104,8 +148,14 @@ pub struct State {
 impl State {
     /// An empty state whose hosted pages live under `base_url` (no trailing slash).
     pub fn new(base_url: String) -> Self {
+        Self::with_limit(base_url, MAX_PAYMENTS)
+    }
+
+    /// An empty state that keeps at most `max_payments` payments.
+    pub fn with_limit(base_url: String, max_payments: usize) -> Self {
         State {
             store: Mutex::default(),
+            max_payments,
             clock: Clock::default(),
             base_url,
         }
@@ -133,6 +183,7 @@ impl State {
     ) -> Handled {
         let now = self.clock.now();
         let mut req = validate::pay(body, now)?;
+        validate::contract(&req)?;
         if req.notify_url.is_none() {
             req.notify_url = default_notify_url.map(str::to_owned);
         }
@@ -174,6 +225,7 @@ impl State {
             payment.reject();
         }
         let body = payment.pay_body();
+        store.make_room(self.max_payments);
         store.by_request.insert(key, id.clone());
         store.payments.insert(id, payment);
         Ok((body, Vec::new()))
@@ -196,20 +248,29 @@ impl State {
         let now = self.clock.now();
         let mut store = self.lock();
         let key = (client.to_owned(), req.capture_request_id.clone());
-        if let Some((pid, amount, body)) = store.captures.get(&key) {
-            return replay(
-                (pid, amount, body),
+        if let Some((pid, index, amount)) = store.captures.get(&key).cloned() {
+            same_call(
+                (&pid, &amount),
                 (&req.payment_id, &req.amount),
                 "The captureRequestId was used with a different paymentId or captureAmount.",
-            );
+            )?;
+            // The capture as it now stands (a slow one may have settled since).
+            let p = store
+                .ticked(client, &PaymentRef::Id(pid), now)
+                .ok_or_else(|| ApoError::new(ResultCode::AuthNotFound))?;
+            let body = p
+                .capture_answer(index)
+                .ok_or_else(|| ApoError::new(ResultCode::AuthNotFound))?;
+            return Ok((body, Vec::new()));
         }
         let p = store
             .ticked(client, &PaymentRef::Id(req.payment_id.clone()), now)
             .ok_or_else(|| ApoError::new(ResultCode::AuthNotFound))?;
         let (body, notices) = p.capture(&req, now)?;
+        let index = p.captures.len() - 1;
         store
             .captures
-            .insert(key, (req.payment_id, req.amount, body.clone()));
+            .insert(key, (req.payment_id, index, req.amount));
         Ok((body, notices))
     }
 
@@ -230,31 +291,38 @@ impl State {
         let now = self.clock.now();
         let mut store = self.lock();
         let key = (client.to_owned(), req.refund_request_id.clone());
-        if let Some((pid, _, amount, body)) = store.refunds.get(&key) {
-            return replay(
-                (pid, amount, body),
+        if let Some((pid, index, amount)) = store.refunds.get(&key).cloned() {
+            same_call(
+                (&pid, &amount),
                 (&req.payment_id, &req.amount),
                 "The refundRequestId was used with a different paymentId or refundAmount.",
-            );
+            )?;
+            // The refund as it now stands (a slow one may have settled since).
+            let p = store
+                .ticked(client, &PaymentRef::Id(pid), now)
+                .ok_or_else(|| ApoError::new(ResultCode::OrderNotExist))?;
+            let body = p
+                .refund_answer(index)
+                .ok_or_else(|| ApoError::new(ResultCode::OrderNotExist))?;
+            return Ok((body, Vec::new()));
         }
         let p = store
             .ticked(client, &PaymentRef::Id(req.payment_id.clone()), now)
             .ok_or_else(|| ApoError::new(ResultCode::OrderNotExist))?;
         let (body, notices) = p.refund(&req, now)?;
         let index = p.refunds.len() - 1;
-        if let Some(id) = body["refundId"].as_str() {
-            store.refund_ids.insert(id.to_owned(), key.clone());
-        }
+        let refund_id = p.refunds[index].0.id.clone();
+        store.refund_ids.insert(refund_id, key.clone());
         store
             .refunds
-            .insert(key, (req.payment_id, index, req.amount, body.clone()));
+            .insert(key, (req.payment_id, index, req.amount));
         Ok((body, notices))
     }
 
     /// inquiryRefund.
     pub fn handle_inquiry_refund(&self, client: &str, body: &Value) -> Handled {
         let r = validate::refund_ref(body)?;
-        let store = self.lock();
+        let mut store = self.lock();
         let key = match r {
             RefundRef::RequestId(rid) => (client.to_owned(), rid),
             RefundRef::Id(id) => match store.refund_ids.get(&id) {
@@ -262,14 +330,15 @@ impl State {
                 _ => return Err(ApoError::new(ResultCode::OrderNotExist)),
             },
         };
-        let (pid, index, _, _) = store
+        let (pid, index, _) = store
             .refunds
             .get(&key)
+            .cloned()
             .ok_or_else(|| ApoError::new(ResultCode::OrderNotExist))?;
+        let now = self.clock.now();
         let body = store
-            .payments
-            .get(pid)
-            .and_then(|p| p.refund_inquiry_body(*index))
+            .ticked(client, &PaymentRef::Id(pid), now)
+            .and_then(|p| p.refund_inquiry_body(index))
             .ok_or_else(|| ApoError::new(ResultCode::OrderNotExist))?;
         Ok((body, Vec::new()))
     }
@@ -351,10 +420,24 @@ impl State {
         }
     }
 
+    /// How many payments are kept, and how many were forgotten to stay within the limit.
+    pub fn counts(&self) -> (usize, u64) {
+        let store = self.lock();
+        (store.payments.len(), store.evicted)
+    }
+
+    /// The payment's `paymentRedirectUrl` (no time-driven transition runs).
+    pub fn redirect_url(&self, id: &str) -> Option<String> {
+        self.lock()
+            .payments
+            .get(id)
+            .map(|p| p.req.redirect_url.clone())
+    }
+
     /// The buyer submitted a valid card.
     pub fn handle_card(&self, id: &str, card: CardProfile, consent: bool) -> PageResult {
         self.page_action(id, |p, vault, now| {
-            if p.is_saved_card() || p.awaiting_challenge || p.card.is_some() {
+            if p.is_saved_card() || p.awaiting_challenge || p.card.is_some() || p.three_ds_failed {
                 return Err(());
             }
             Ok(p.enter_card(card, consent, vault, now))
@@ -364,7 +447,11 @@ impl State {
     /// The buyer confirmed a saved-card payment.
     pub fn handle_confirm_saved(&self, id: &str) -> PageResult {
         self.page_action(id, |p, vault, now| {
-            if !p.is_saved_card() || p.awaiting_challenge || p.pending_until.is_some() {
+            if !p.is_saved_card()
+                || p.awaiting_challenge
+                || p.pending_until.is_some()
+                || p.three_ds_failed
+            {
                 return Err(());
             }
             Ok(p.confirm_saved(vault, now))
@@ -395,6 +482,7 @@ impl State {
             return (Err(PageError::NotFound), Vec::new());
         };
         let mut notices = p.tick(vault, now);
+        p.reopen_for_buyer(now);
         if p.status != Status::Processing {
             return (Err(PageError::NotWaiting(Box::new(p.clone()))), notices);
         }
@@ -430,6 +518,38 @@ mod tests {
             o.remove("paymentNotifyUrl");
         }
         body
+    }
+
+    #[test]
+    fn payments_beyond_the_limit_evict_the_oldest_finished_first() {
+        let state = State::with_limit("http://127.0.0.1:1".to_owned(), 3);
+        let pay = |rid: &str, value: &str| {
+            let mut body = pay_body(None);
+            body["paymentRequestId"] = json!(rid);
+            body["paymentAmount"]["value"] = json!(value);
+            body["order"]["orderAmount"]["value"] = json!(value);
+            state.handle_pay("C", &body, None).unwrap().0
+        };
+        let waiting = pay("a", "1000");
+        let rejected = pay("b", "11"); // RISK_REJECT: finished
+        pay("c", "1000");
+        pay("d", "1000");
+        assert_eq!(state.counts(), (3, 1));
+        let inquire = |rid: &str| {
+            state
+                .handle_inquiry_payment("C", &json!({ "paymentRequestId": rid }))
+                .map(|(b, _)| b)
+        };
+        assert_eq!(
+            inquire("b").unwrap_err().code,
+            ResultCode::OrderNotExist,
+            "{rejected}"
+        );
+        assert_eq!(inquire("a").unwrap()["paymentId"], waiting["paymentId"]);
+        // None finished: the oldest goes.
+        pay("e", "1000");
+        assert_eq!(state.counts(), (3, 2));
+        assert_eq!(inquire("a").unwrap_err().code, ResultCode::OrderNotExist);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 use super::error::ApoError;
+use crate::apo::result::ResultCode;
 
 /// An amount in minor units.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,8 @@ pub struct PayRequest {
     pub reference_order_id: String,
     /// `order.orderDescription`.
     pub order_description: String,
+    /// `settlementStrategy.settlementCurrency`, when given.
+    pub settlement_currency: Option<String>,
 }
 
 /// Which payment a call names: by APO's id or the merchant's request id.
@@ -234,9 +237,23 @@ fn req_money(obj: &Map<String, Value>, prefix: &str, key: &str) -> Result<Money,
     })
 }
 
-/// Whether a URL is acceptable: HTTPS, or http on a loopback host.
+/// Whether a URL is acceptable: no control characters (the URL parser would silently drop
+/// CR, LF and tab, and the URL later breaks a redirect), HTTPS or http on a loopback host, and
+/// not a sandbox's own control API (a notification must never reset or steer a sandbox).
 fn check_url(path: &str, s: &str) -> Result<(), ApoError> {
+    if s.chars().any(char::is_control) {
+        return Err(ApoError::param(
+            path,
+            "must not contain control characters (CR, LF, tab, …)",
+        ));
+    }
     let url = url::Url::parse(s).map_err(|_| ApoError::param(path, "must be an absolute URL"))?;
+    if targets_control_api(&url) {
+        return Err(ApoError::param(
+            path,
+            "must not point at a sandbox control API (/_sandbox/…)",
+        ));
+    }
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -253,6 +270,16 @@ fn check_url(path: &str, s: &str) -> Result<(), ApoError> {
     }
 }
 
+/// Whether `url` names a sandbox control API: a path under `/_sandbox` once percent-decoded
+/// and with repeated leading slashes ignored, on any host (another sandbox's control API is
+/// no notification target either).
+pub fn targets_control_api(url: &url::Url) -> bool {
+    let path = percent_encoding::percent_decode_str(url.path()).decode_utf8_lossy();
+    let rest = path.trim_start_matches('/');
+    rest.strip_prefix("_sandbox")
+        .is_some_and(|tail| tail.is_empty() || tail.starts_with('/'))
+}
+
 fn opt_url<'a>(
     obj: &'a Map<String, Value>,
     key: &str,
@@ -264,6 +291,10 @@ fn opt_url<'a>(
     }
     Ok(s)
 }
+
+/// The latest custom `paymentExpiryTime`, after the request (the SDK: "less than 10 minutes
+/// after the request" for card payments).
+pub const MAX_CUSTOM_EXPIRY: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
 
 /// Validates a pay request (apo-api.md §4.1), given the virtual `now` for `paymentExpiryTime`.
 pub fn pay(body: &Value, now: Timestamp) -> Result<PayRequest, ApoError> {
@@ -338,6 +369,13 @@ pub fn pay(body: &Value, now: Timestamp) -> Result<PayRequest, ApoError> {
                     "must be in the future",
                 ));
             }
+            if t > now.saturating_add(MAX_CUSTOM_EXPIRY).unwrap_or(now) {
+                return Err(ApoError::param(
+                    "paymentExpiryTime",
+                    "must be at most 10 minutes after the request (leave it out for APO's \
+                     default of 14 minutes)",
+                ));
+            }
             Some(t)
         }
     };
@@ -345,9 +383,10 @@ pub fn pay(body: &Value, now: Timestamp) -> Result<PayRequest, ApoError> {
         .ok_or_else(|| ApoError::param("paymentRedirectUrl", "is required"))?
         .to_owned();
     let notify_url = opt_url(o, "paymentNotifyUrl", 2048)?.map(str::to_owned);
-    if let Some(s) = opt_obj(o, "", "settlementStrategy")? {
-        opt_str(s, "settlementStrategy", "settlementCurrency", 3)?;
-    }
+    let settlement_currency = match opt_obj(o, "", "settlementStrategy")? {
+        Some(s) => opt_str(s, "settlementStrategy", "settlementCurrency", 3)?.map(str::to_owned),
+        None => None,
+    };
     opt_str(o, "", "merchantRegion", 2)?;
     opt_str(o, "", "merchantAccountId", 32)?;
 
@@ -407,7 +446,48 @@ pub fn pay(body: &Value, now: Timestamp) -> Result<PayRequest, ApoError> {
         notify_url,
         reference_order_id,
         order_description,
+        settlement_currency,
     })
+}
+
+/// The currencies a payment may be made in (`paymentAmount.currency`); any other ISO 4217 code
+/// is CURRENCY_NOT_SUPPORT. A sandbox choice (APO's list depends on the merchant's contract).
+pub const PAYMENT_CURRENCIES: &[&str] = &[
+    "AUD", "BRL", "CAD", "CHF", "CLP", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "IDR", "INR",
+    "JPY", "KRW", "MXN", "MYR", "NOK", "NZD", "PEN", "PHP", "PLN", "SEK", "SGD", "THB", "TWD",
+    "USD", "VND",
+];
+
+/// The settlement currencies every sandbox merchant has a contract for; any other
+/// `settlementStrategy.settlementCurrency` is SETTLE_CONTRACT_NOT_MATCH.
+pub const SETTLEMENT_CURRENCIES: &[&str] = &["USD", "EUR", "GBP", "HKD", "SGD", "JPY"];
+
+/// The pay's business checks after its fields are valid: a supported payment currency and a
+/// settlement currency under contract.
+pub fn contract(req: &PayRequest) -> Result<(), ApoError> {
+    let currency = req.amount.currency.as_str();
+    if !PAYMENT_CURRENCIES.contains(&currency) {
+        return Err(ApoError::with(
+            ResultCode::CurrencyNotSupport,
+            format!(
+                "The currency {currency} is not supported; the sandbox accepts {}.",
+                PAYMENT_CURRENCIES.join(", ")
+            ),
+        ));
+    }
+    if let Some(settle) = req.settlement_currency.as_deref()
+        && !SETTLEMENT_CURRENCIES.contains(&settle)
+    {
+        return Err(ApoError::with(
+            ResultCode::SettleContractNotMatch,
+            format!(
+                "No matched settlement contract can be found for {settle}; the sandbox \
+                 merchants settle in {}.",
+                SETTLEMENT_CURRENCIES.join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn goods(order: &Map<String, Value>) -> Result<(), ApoError> {
@@ -584,6 +664,79 @@ mod tests {
             let m = message(valid(), path, v);
             assert!(m.starts_with(field), "{m} should name {field}");
         }
+    }
+
+    #[test]
+    fn urls_with_control_characters_or_at_a_control_api_are_refused() {
+        for (url, problem) in [
+            (
+                "https://shop.example/back\r\nSet-Cookie: x=1",
+                "control characters",
+            ),
+            ("https://shop.example/ba\tck", "control characters"),
+            ("https://shop.example/\u{7f}", "control characters"),
+            ("http://127.0.0.1:8088/_sandbox/reset", "control API"),
+            ("http://127.0.0.1:8088//_sandbox/reset", "control API"),
+            ("http://localhost:8088/%5Fsandbox/reset", "control API"),
+            ("https://other.example/x/../_sandbox", "control API"),
+        ] {
+            let m = message(valid(), &["paymentRedirectUrl"], json!(url));
+            assert!(
+                m.starts_with("paymentRedirectUrl") && m.contains(problem),
+                "{url}: {m}"
+            );
+        }
+        let mut b = valid();
+        b["paymentNotifyUrl"] = json!("http://127.0.0.1:9000/_sandboxes/notify");
+        assert!(pay(&b, Timestamp::now()).is_ok());
+        let mut r = json!({"refundRequestId": "r", "paymentId": "p",
+                           "refundAmount": {"currency": "SGD", "value": "1"},
+                           "refundNotifyUrl": "http://127.0.0.1:1/_sandbox/clock/advance"});
+        assert!(
+            refund(&r)
+                .unwrap_err()
+                .message
+                .starts_with("refundNotifyUrl")
+        );
+        r["refundNotifyUrl"] = json!("http://127.0.0.1:1/notify\n");
+        assert!(
+            refund(&r)
+                .unwrap_err()
+                .message
+                .contains("control characters")
+        );
+    }
+
+    #[test]
+    fn unsupported_currencies_and_settlements_are_refused() {
+        let check = |body: Value| contract(&pay(&body, Timestamp::now()).unwrap());
+        assert!(check(valid()).is_ok());
+        let mut b = valid();
+        b["paymentAmount"]["currency"] = json!("ZWL");
+        assert_eq!(check(b).unwrap_err().code, ResultCode::CurrencyNotSupport);
+        let mut b = valid();
+        b["settlementStrategy"] = json!({"settlementCurrency": "USD"});
+        assert!(check(b.clone()).is_ok());
+        b["settlementStrategy"] = json!({"settlementCurrency": "BRL"});
+        assert_eq!(
+            check(b).unwrap_err().code,
+            ResultCode::SettleContractNotMatch
+        );
+    }
+
+    #[test]
+    fn a_custom_expiry_is_at_most_10_minutes_ahead() {
+        let now = Timestamp::now();
+        let at = |mins: i64| {
+            let mut b = valid();
+            let t = now
+                .saturating_add(jiff::SignedDuration::from_mins(mins))
+                .unwrap();
+            b["paymentExpiryTime"] = json!(t.strftime("%Y-%m-%dT%H:%M:%S+00:00").to_string());
+            pay(&b, now)
+        };
+        assert!(at(9).is_ok());
+        assert!(at(11).unwrap_err().message.contains("at most 10 minutes"));
     }
 
     #[test]

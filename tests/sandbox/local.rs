@@ -67,14 +67,7 @@ impl Client {
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> Result<Answer, reqwest::Error> {
-        let mut req = self.http.post(format!("{}{path}", self.base)).body(body);
-        for (k, v) in headers {
-            req = req.header(*k, v);
-        }
-        let resp = req.send().await?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let bytes = resp.bytes().await?;
+        let (status, headers, bytes) = self.post(path, headers, body).await?;
         let h = |n: &str| {
             headers
                 .get(n)
@@ -94,6 +87,42 @@ impl Client {
             headers,
             body,
         })
+    }
+
+    /// The answer to a request whose signature is missing or wrong: not signed (no
+    /// `signature` header).
+    pub async fn send_unsigned_answer(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Answer {
+        let (status, headers, bytes) = self.post(path, headers, body).await.expect("answers");
+        assert!(
+            !headers.contains_key("signature"),
+            "the answer to {path} is signed: {headers:?}"
+        );
+        Answer {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).expect("JSON body"),
+        }
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<(u16, HeaderMap, axum::body::Bytes), reqwest::Error> {
+        let mut req = self.http.post(format!("{}{path}", self.base)).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        Ok((status, headers, resp.bytes().await?))
     }
 
     /// A correctly signed call to one API under the sandbox path.

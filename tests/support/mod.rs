@@ -209,6 +209,17 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Sends SIGTERM and waits for the sandbox to exit; its exit status.
+    #[cfg(unix)]
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = i32::try_from(self.child.id()).expect("a pid");
+        // SAFETY: kill(2) with a pid this test started and a standard signal.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        self.child.wait().expect("the sandbox exits")
+    }
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -280,11 +280,12 @@ async fn browse(start: Url, buyer: &Buyer, ctx: &StepCtx<'_>) -> Result<Exchange
             }
             return Ok(exchange);
         };
-        let fields = form.fill(buyer).map_err(|e| format!("on {current}: {e}"))?;
-        cancelled = form.is_choice() && buyer.three_ds.eq_ignore_ascii_case("cancel");
         let action = current
             .join(&form.action)
             .map_err(|e| format!("the form on {current} posts to a bad URL: {e}"))?;
+        check_target(&current, &action, &form)?;
+        let fields = form.fill(buyer).map_err(|e| format!("on {current}: {e}"))?;
+        cancelled = form.is_choice() && buyer.three_ds.eq_ignore_ascii_case("cancel");
         request = if form.method.eq_ignore_ascii_case("get") {
             let mut url = action.clone();
             url.query_pairs_mut().extend_pairs(&fields);
@@ -521,7 +522,11 @@ impl Form {
         form
     }
 
-    /// The fields to send, as the buyer fills them.
+    /// Whether the form asks for card data (a field with a `cc-…` autocomplete token).
+    fn carries_card(&self) -> bool {
+        self.inputs.iter().any(|i| role(i).is_some())
+    }
+
     /// Whether the form asks for a card number.
     fn is_card_form(&self) -> bool {
         self.inputs.iter().any(|i| role(i) == Some("cc-number"))
@@ -533,6 +538,7 @@ impl Form {
         !self.is_card_form() && self.buttons.len() >= 2
     }
 
+    /// The fields to send, as the buyer fills them.
     fn fill(&self, buyer: &Buyer) -> Result<Vec<(String, String)>, String> {
         let mut fields = Vec::new();
         let is_card_form = self.is_card_form();
@@ -601,6 +607,28 @@ impl Form {
     }
 }
 
+/// Refuses a form the buyer must not send: one posting to another origin than the page it is
+/// on (the hosted page's own: the buyer never follows a redirect off it), or a card form sent
+/// with GET (the card would travel in the URL).
+fn check_target(page: &Url, action: &Url, form: &Form) -> Result<(), String> {
+    if action.origin() != page.origin() {
+        return Err(mask_text(&format!(
+            "the form on {page} posts to {}, another origin than the hosted page's: the buyer \
+             sends nothing there (card data goes to the hosted page's own origin only)",
+            action.origin().ascii_serialization()
+        ))
+        .into_owned());
+    }
+    if form.carries_card() && !form.method.eq_ignore_ascii_case("post") {
+        return Err(format!(
+            "the card form on {page} is sent with {}: the buyer posts card data only with POST, \
+             never in a URL",
+            form.method.to_ascii_uppercase()
+        ));
+    }
+    Ok(())
+}
+
 /// The `autocomplete` token of a card field (`cc-number`, `cc-exp-month`, …), if any.
 fn role(input: &IndexMap<String, String>) -> Option<&str> {
     input
@@ -663,6 +691,29 @@ mod tests {
         let mut nobody = buyer(false);
         nobody.card = None;
         assert!(form.fill(&nobody).unwrap_err().contains("asks for a card"));
+    }
+
+    #[test]
+    fn card_data_goes_only_to_the_pages_own_origin_by_post() {
+        let page = Url::parse("http://127.0.0.1:8088/page/pay/p1").unwrap();
+        let form = Form::first(CARD_PAGE).unwrap();
+        let own = page.join(&form.action).unwrap();
+        assert!(check_target(&page, &own, &form).is_ok());
+        for elsewhere in [
+            "https://evil.example/collect",
+            "http://127.0.0.1:9999/page/pay/p1",
+            "https://127.0.0.1:8088/page/pay/p1",
+        ] {
+            let err = check_target(&page, &Url::parse(elsewhere).unwrap(), &form).unwrap_err();
+            assert!(err.contains("another origin"), "{elsewhere}: {err}");
+        }
+        let get = Form::first(&CARD_PAGE.replace("method=\"post\"", "method=\"get\"")).unwrap();
+        let err = check_target(&page, &own, &get).unwrap_err();
+        assert!(err.contains("only with POST"), "{err}");
+        // A form without card fields may use GET.
+        let plain =
+            Form::first(r#"<form method="get" action="/next"><button>Go</button></form>"#).unwrap();
+        assert!(check_target(&page, &page.join("/next").unwrap(), &plain).is_ok());
     }
 
     #[test]
