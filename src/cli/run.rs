@@ -61,6 +61,13 @@ pub struct RunArgs {
     /// Start no new flow after the first failure (running ones finish; the rest are skipped).
     #[arg(long)]
     pub fail_fast: bool,
+    /// Run a failed case again from its first step, at most N times (0 to 10; a flow's
+    /// `retries:` replaces it); a case that passes on a retry is reported flaky. On a live
+    /// target, cases that change state there are not retried unless their flow says
+    /// `retry_live: true`.
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(crate::flow::model::Retries::MAX)))]
+    pub retries: u32,
     /// Write a JUnit XML report to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -125,6 +132,8 @@ pub struct RunOptions {
     pub jobs: usize,
     /// `--fail-fast`.
     pub fail_fast: bool,
+    /// `--retries`.
+    pub retries: u32,
     /// `--junit` file.
     pub junit: Option<PathBuf>,
     /// `--json` file.
@@ -254,6 +263,7 @@ impl RunOptions {
             vars,
             jobs,
             fail_fast: args.fail_fast,
+            retries: args.retries,
             junit: args.junit,
             json: args.json,
             color: ctx.stdout_is_tty && ctx.var("NO_COLOR").is_none(),
@@ -340,6 +350,26 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             },
         );
     }
+    let mut refused: Vec<String> = plan
+        .cases
+        .iter()
+        .filter(|c| engine::retry::policy(c, options.retries, options.target.is_some()).refused)
+        .map(|c| c.file.path.display().to_string())
+        .collect();
+    refused.dedup();
+    if !refused.is_empty() {
+        eprintln!(
+            "note: {} case{} not retried: {} state on the live target ({}); add `retry_live: true` to a flow to allow it",
+            refused.len(),
+            if refused.len() == 1 { "" } else { "s" },
+            if refused.len() == 1 {
+                "it changes"
+            } else {
+                "they change"
+            },
+            refused.join(", ")
+        );
+    }
     if plan.cases.is_empty() {
         // A green run that ran nothing (a mistyped tag, an empty folder) would hide a mistake.
         let mut d = Diagnostic::plain("no flow to run").with_hint(
@@ -415,6 +445,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         let engine_options = engine::Options {
             jobs: options.jobs,
             fail_fast: options.fail_fast,
+            retries: options.retries,
             vars: options.vars,
             runner,
             root: ctx.cwd.clone(),

@@ -24,8 +24,6 @@ use crate::report::evidence::{CaseEvidence, Exchange, ExchangeKind, RunInfo, wri
 pub(crate) struct ChecklistRun {
     checklist: Checklist,
     evidence: Option<PathBuf>,
-    /// The `covers:` of each case, by plan index (the engine's results carry the index).
-    covers: Vec<Vec<String>>,
 }
 
 impl ChecklistRun {
@@ -65,7 +63,6 @@ impl ChecklistRun {
         Ok(Some(ChecklistRun {
             checklist,
             evidence,
-            covers: plan.cases.iter().map(|c| c.covers.clone()).collect(),
         }))
     }
 
@@ -138,7 +135,7 @@ impl ChecklistRun {
                 file: case.file.clone(),
                 flow: case.flow.clone(),
                 case: case.case.clone(),
-                covers: self.covers.get(case.index).cloned().unwrap_or_default(),
+                covers: case.covers.clone(),
                 passed: case.status == Status::Passed,
                 steps,
             },
@@ -172,6 +169,7 @@ impl Collector {
             Event::RunStarted { .. }
             | Event::CaseStarted { .. }
             | Event::StepFinished { .. }
+            | Event::CaseRetried { .. }
             | Event::RunFinished(_) => {}
         }
     }

@@ -1,11 +1,15 @@
 //! The JUnit XML report (`--junit FILE`): a testsuite per flow file, a testcase per flow or
 //! matrix case. Failed assertions are `<failure>`, errors (time-outs, refused connections,
-//! run-time template errors) are `<error>`.
+//! run-time template errors) are `<error>`. Each testcase carries `file` and `line` (the failing
+//! step's, else the flow's first line), as GitLab reads them. A case retried after a failure
+//! lists its failed attempts as `<flakyFailure>` (it passed at last: flaky) or
+//! `<rerunFailure>` (it never passed).
 //!
 //! ```xml
 //! <testsuites name="apoflow" tests="2" failures="1" errors="0">
 //!   <testsuite name="flows/pay.yaml" tests="2" failures="1" errors="0">
-//!     <testcase name="Payment [card=visa]" classname="flows/pay.yaml" time="0.048">
+//!     <testcase name="Payment [card=visa]" classname="flows/pay.yaml" time="0.048"
+//!               file="flows/pay.yaml" line="7">
 //!       <failure message="step `pay` failed at flows/pay.yaml:7">
 //!         $.result.resultCode  (flows/pay.yaml:11:7)
 //!           expected: string &lt;S&gt;
@@ -19,10 +23,10 @@
 use std::path::Path;
 
 use indexmap::IndexMap;
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
 use super::{step_failure_lines, step_heading};
-use crate::engine::result::{CaseResult, RunSummary, Status};
+use crate::engine::result::{Attempt, CaseResult, RunSummary, Status};
 use crate::mask::mask_text;
 
 /// Builds the report from finished cases (in plan order).
@@ -39,22 +43,47 @@ pub fn report(cases: &[CaseResult], summary: &RunSummary) -> Report {
             Status::Errored => TestCaseStatus::non_success(NonSuccessKind::Error),
             Status::Skipped => TestCaseStatus::skipped(),
         };
-        if let Some(step) = case.steps.iter().find(|s| s.status.is_failure()) {
+        if let Some(step) = case.failing_step() {
             status.set_message(mask_text(&step_heading(step)).into_owned());
             status.set_description(mask_text(&step_failure_lines(step).join("\n")).into_owned());
         } else if case.status == Status::Skipped {
             status.set_message("not run: --fail-fast stopped the run");
         }
+        // Earlier failed attempts: <flakyFailure> under a pass, <rerunFailure> under a failure.
+        status.add_reruns(case.retries.iter().map(rerun));
         let mut test = TestCase::new(mask_text(&case.title()).into_owned(), status);
-        test.set_classname(file)
+        test.set_classname(file.clone())
             .set_time(case.duration)
             .set_assertions(case.steps.iter().map(|s| s.assertions.len()).sum());
+        // GitLab links a test to its source with `file` (and `line`): the failing step's, else
+        // the flow's.
+        let (at_file, line) = match case.failing_step().filter(|s| s.line > 0) {
+            Some(step) => (step.file.display().to_string(), step.line),
+            None => (file, 1),
+        };
+        test.extra.insert("file".into(), at_file.into());
+        test.extra.insert("line".into(), line.to_string().into());
         suite.add_test_case(test);
     }
     let mut report = Report::new("apoflow");
     report.set_time(summary.duration);
     report.add_test_suites(suites.into_values());
     report
+}
+
+/// A failed attempt as a JUnit rerun.
+fn rerun(attempt: &Attempt) -> TestRerun {
+    let kind = match attempt.status {
+        Status::Errored => NonSuccessKind::Error,
+        Status::Passed | Status::Failed | Status::Skipped => NonSuccessKind::Failure,
+    };
+    let mut rerun = TestRerun::new(kind);
+    rerun.set_time(attempt.duration);
+    if let Some(step) = attempt.failing_step() {
+        rerun.set_message(mask_text(&step_heading(step)).into_owned());
+        rerun.set_description(mask_text(&step_failure_lines(step).join("\n")).into_owned());
+    }
+    rerun
 }
 
 /// Writes the report to `path`.
@@ -79,7 +108,10 @@ mod tests {
             flow: format!("flow {index}"),
             case: None,
             tags: Vec::new(),
+            covers: Vec::new(),
             status,
+            flaky: false,
+            retries: Vec::new(),
             steps: step
                 .map(|s| StepResult {
                     name: "pay".to_owned(),

@@ -43,7 +43,10 @@ impl Reporters {
     pub fn on_event(&mut self, event: &Event) {
         self.terminal.on_event(event);
         match event {
-            Event::RunStarted { .. } | Event::CaseStarted { .. } | Event::StepFinished { .. } => {}
+            Event::RunStarted { .. }
+            | Event::CaseStarted { .. }
+            | Event::StepFinished { .. }
+            | Event::CaseRetried { .. } => {}
             Event::CaseFinished(case) => self.cases.push(case.clone()),
             Event::RunFinished(summary) => self.write_files(summary),
         }

@@ -19,7 +19,7 @@ use std::io::Write;
 
 use super::{step_failure_lines, step_heading};
 use crate::engine::event::Event;
-use crate::engine::result::{CaseResult, RunSummary, Status, StepResult};
+use crate::engine::result::{Attempt, CaseResult, RunSummary, Status, StepResult};
 use crate::mask::mask_text;
 
 /// Writes the human report to any writer (stdout in the binary, a buffer in tests).
@@ -48,6 +48,14 @@ impl Terminal {
             Event::RunStarted { .. } | Event::CaseStarted { .. } | Event::StepFinished { .. } => {
                 return;
             }
+            Event::CaseRetried {
+                file,
+                title,
+                number,
+                of,
+                attempt,
+                ..
+            } => self.retried(file, title, *number, *of, attempt),
             Event::CaseFinished(case) => self.case(case),
             Event::RunFinished(summary) => self.summary(summary),
         };
@@ -66,30 +74,65 @@ impl Terminal {
 
     fn case(&self, case: &CaseResult) -> String {
         let label = match case.status {
+            Status::Passed if case.flaky => self.paint("1;35", "FLAKY"),
             Status::Passed => self.paint("1;32", "PASS "),
             Status::Failed => self.paint("1;31", "FAIL "),
             Status::Errored => self.paint("1;31", "ERROR"),
             Status::Skipped => self.paint("1;33", "SKIP "),
         };
+        let attempts = match (case.retries.len(), case.flaky) {
+            (0, _) => String::new(),
+            (n, true) => format!("passed on attempt {}, ", n + 1),
+            (n, false) => format!("{} attempts, ", n + 1),
+        };
         let mut text = format!(
-            "{label} {}  {}  ({} ms)\n",
+            "{label} {}  {}  ({attempts}{} ms)\n",
             case.file.display(),
             case.title(),
             case.duration.as_millis()
         );
-        for step in case.steps.iter().filter(|s| s.status.is_failure()) {
+        self.failures(&mut text, &case.steps);
+        text
+    }
+
+    /// `RETRY file  title  (attempt 1 of 3 failed, 12 ms)`, and what failed.
+    fn retried(
+        &self,
+        file: &std::path::Path,
+        title: &str,
+        number: u32,
+        of: u32,
+        attempt: &Attempt,
+    ) -> String {
+        let mut text = format!(
+            "{} {}  {title}  (attempt {number} of {of} {}, {} ms)\n",
+            self.paint("1;35", "RETRY"),
+            file.display(),
+            attempt.status.as_str(),
+            attempt.duration.as_millis()
+        );
+        self.failures(&mut text, &attempt.steps);
+        text
+    }
+
+    /// The failed steps in detail, indented under their case.
+    fn failures(&self, text: &mut String, steps: &[StepResult]) {
+        for step in steps.iter().filter(|s| s.status.is_failure()) {
             text.push_str(&format!("    {}\n", self.paint("1", &step_heading(step))));
             for line in step_failure_lines(step) {
                 text.push_str(&format!("      {line}\n"));
             }
         }
-        text
     }
 
     fn summary(&self, s: &RunSummary) -> String {
         let total = s.passed + s.failed + s.errored + s.skipped;
+        let flaky = match s.flaky {
+            0 => String::new(),
+            n => format!(" ({n} flaky)"),
+        };
         let counts = format!(
-            "{} passed, {} failed, {} errored, {} skipped",
+            "{} passed{flaky}, {} failed, {} errored, {} skipped",
             s.passed, s.failed, s.errored, s.skipped
         );
         let counts = if s.is_failure() {
@@ -135,9 +178,12 @@ mod tests {
             flow: "Pay".to_owned(),
             case: Some("card=visa".to_owned()),
             tags: Vec::new(),
+            covers: Vec::new(),
             status: Status::Passed,
+            flaky: false,
             steps: Vec::new(),
             duration: Duration::from_millis(7),
+            retries: Vec::new(),
         }));
         terminal.on_event(&Event::RunFinished(RunSummary {
             passed: 1,

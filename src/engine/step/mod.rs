@@ -183,6 +183,11 @@ pub(crate) fn run_steps<'a>(
     })
 }
 
+/// The method an `http` step without `method:` sends: GET, or POST when it has a body.
+pub(crate) fn default_method_name(action: &HttpAction) -> String {
+    http::default_method(action).to_string()
+}
+
 /// The step's name for reports: `name`, else `id`, else its action.
 pub(crate) fn step_name(planned: &PlannedStep) -> String {
     let step = &planned.step;
