@@ -20,6 +20,7 @@
 //! | [`report`] | terminal output, JUnit XML, JSON, checklist coverage, evidence bundles |
 //! | [`snapshot`] | the flow snapshot store, redaction, review |
 //! | [`mask`] | the one place that decides what is secret |
+//! | [`output`] | the one masked sink every output goes through (streams and report files) |
 
 pub mod apo;
 pub mod checklist;
@@ -31,6 +32,7 @@ pub mod expect;
 pub mod flow;
 pub mod mask;
 pub mod merchant;
+pub mod output;
 pub mod receiver;
 pub mod report;
 pub mod sandbox;

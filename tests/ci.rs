@@ -123,3 +123,173 @@ fn too_many_retries_are_refused_before_anything_runs() {
     let out = p.run(&["--retries", "11"]);
     assert_eq!(code(&out), 2, "{}", both(&out));
 }
+
+/// A suite of 12 cases: flows, a matrix, a failure, covering the items of a small checklist.
+fn suite(p: &Project) {
+    for i in 0..6 {
+        p.file(
+            &format!("flows/f{i}.yaml"),
+            &format!(
+                "name: Flow {i}\ncovers: [TS-0{}]\nsteps:\n  - id: get\n    http: {{ url: \"BASE/json\" }}\n    expect:\n      status: 200\n      $.count: {}\n",
+                i % 3 + 1,
+                if i == 4 { 41 } else { 42 }
+            ),
+        );
+    }
+    p.file(
+        "flows/matrix.yaml",
+        "name: Matrix\ncovers: [TS-03]\nmatrix: { card: [visa, mc, amex], mode: [A, B] }\nsteps:\n  - http: { url: \"BASE/json?c={{ card }}&m={{ mode }}\" }\n    expect:\n      $.count: 42\n",
+    );
+    p.file(
+        "checklist.yaml",
+        "name: Test checklist\nitems:\n  - { id: TS-01, title: One, passing: one, proof: [{ step: http, checks: [status] }] }\n  - { id: TS-02, title: Two, passing: two, proof: [{ step: http, checks: [status] }] }\n  - { id: TS-03, title: Three, passing: three, proof: [{ assertion: any }] }\n",
+    );
+}
+
+/// The JSON report without what differs between two runs of the same cases: timings, when
+/// and where the run happened (each run has its own sandbox port), and `date` headers.
+fn normalised(mut v: Value) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                map.remove("duration");
+                map.remove("date");
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    v.as_object_mut().unwrap().remove("run");
+    strip(&mut v);
+    v
+}
+
+fn case_indexes(report: &Value) -> Vec<u64> {
+    report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["index"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn three_shards_run_every_case_once_and_merge_into_the_unsharded_reports() {
+    let p = Project::new();
+    suite(&p);
+    let full = p.run(&["--json", "full.json", "--junit", "full.xml"]);
+    assert_eq!(code(&full), 1, "{}", both(&full));
+    let full_json = json_report(&p, "full.json");
+    assert_eq!(case_indexes(&full_json), (0..12).collect::<Vec<_>>());
+
+    let mut seen = Vec::new();
+    for k in 1..=3 {
+        let part = format!("{k}/3");
+        let out = p.run(&["--partition", &part, "--json", &format!("s{k}.json")]);
+        assert!(matches!(code(&out), 0 | 1), "{}", both(&out));
+        let shard = json_report(&p, &format!("s{k}.json"));
+        assert_eq!(shard["partition"], part.as_str());
+        seen.extend(case_indexes(&shard));
+    }
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (0..12).collect::<Vec<_>>(),
+        "every case runs exactly once"
+    );
+
+    let out = support::apoflow_in(
+        p.path(),
+        &[
+            "report",
+            "merge",
+            "s1.json",
+            "s2.json",
+            "s3.json",
+            "--json",
+            "merged.json",
+            "--junit",
+            "merged.xml",
+            "--checklist",
+            "checklist.yaml",
+            "--evidence",
+            "evidence",
+        ],
+        &[],
+    );
+    assert_eq!(
+        code(&out),
+        1,
+        "a failed case fails the merge too: {}",
+        both(&out)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .starts_with("merged 3 reports: 12 cases: 11 passed, 1 failed, 0 errored, 0 skipped\n"),
+        "{stdout}"
+    );
+    let (merged, full) = (
+        normalised(json_report(&p, "merged.json")),
+        normalised(full_json),
+    );
+    for (m, f) in merged["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(full["cases"].as_array().unwrap())
+    {
+        assert_eq!(
+            m, f,
+            "the merged JSON report's cases are the unsharded run's"
+        );
+    }
+    assert_eq!(
+        merged, full,
+        "the merged JSON report is the unsharded run's"
+    );
+    let junit = |rel: &str| {
+        let mut r = Report::deserialize_from_str(&p.read(rel)).unwrap();
+        r.time = None;
+        r.timestamp = None;
+        for s in &mut r.test_suites {
+            s.time = None;
+            for t in &mut s.test_cases {
+                t.time = None;
+            }
+        }
+        r
+    };
+    assert_eq!(junit("merged.xml"), junit("full.xml"));
+    // The checklist verdict of the merged run: TS-02 is covered by the failing flow 4.
+    assert!(stdout.contains("TS-02"), "{stdout}");
+    assert!(p.path().join("evidence/summary.json").is_file());
+    let summary: Value =
+        serde_json::from_str(&p.read("evidence/summary.json")).expect("summary parses");
+    let items = summary["items"].as_array().expect("items");
+    assert_eq!(items.len(), 3, "{summary}");
+}
+
+#[test]
+fn merging_refuses_a_missing_shard_and_a_shard_with_a_checklist_is_refused() {
+    let p = Project::new();
+    suite(&p);
+    let out = p.run(&["--partition", "1/2", "--json", "s1.json"]);
+    assert!(matches!(code(&out), 0 | 1), "{}", both(&out));
+    let out = support::apoflow_in(p.path(), &["report", "merge", "s1.json"], &[]);
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(both(&out).contains("shard 2/2 missing"), "{}", both(&out));
+
+    let out = p.run(&["--partition", "1/2", "--checklist", "checklist.yaml"]);
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(
+        both(&out).contains("apoflow report merge --checklist"),
+        "{}",
+        both(&out)
+    );
+
+    let out = p.run(&["--partition", "0/2"]);
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(both(&out).contains("write K/N"), "{}", both(&out));
+}

@@ -5,6 +5,7 @@ pub mod exit;
 pub mod keys;
 pub mod list;
 pub mod query;
+pub mod report;
 pub mod run;
 mod run_checklist;
 pub mod sandbox;
@@ -68,6 +69,9 @@ pub enum Command {
     /// Run flows over HTTP and report; exit 0 when all passed, 1 when one failed, 2 when the
     /// input is invalid.
     Run(Box<run::RunArgs>),
+    /// Work with the reports of runs (`report merge`: combine the shards of a run).
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// Print the JSON Schema (draft-07) of the flow format, for editor completion.
     Schema,
     /// Run the embedded APO sandbox standalone (point a merchant server or an SDK at it).
@@ -91,6 +95,7 @@ fn dispatch(command: Command, ctx: &Context) -> u8 {
         Command::Validate { paths } => validate::run(&paths, ctx),
         Command::List { paths, tags, json } => list::run(&paths, tags, json, ctx),
         Command::Run(args) => run::run(*args, ctx),
+        Command::Report(command) => report::run(command, ctx),
         Command::Schema => schema::run(),
         Command::Sandbox(args) => sandbox::run(args, ctx),
     }

@@ -19,8 +19,9 @@ use clap::Args;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use super::run_checklist::{ChecklistRun, Collector};
-use super::snapshots::{update_mode, write_snapshot_list};
+use super::report::{After, conclude};
+use super::run_checklist::ChecklistRun;
+use super::snapshots::update_mode;
 use super::validate::print_diagnostics;
 use super::{Context, exit};
 use url::Url;
@@ -30,11 +31,13 @@ use crate::apo::target::Target;
 use crate::config::{Config, DEFAULT_FILE, MerchantSpec};
 use crate::diag::Diagnostic;
 use crate::engine::{self, event::Event};
+use crate::flow::partition::Partition;
 use crate::flow::{LoadOptions, load};
 use crate::merchant::{KeyFiles, Merchant, Wiring};
+use crate::output::{FileKind, Sink, write_file};
 use crate::receiver::{self, ReceiverConfig, ReceiverHandle};
 use crate::report::evidence::{RunInfo, Subject};
-use crate::report::{Reporters, Terminal};
+use crate::report::{Files, Finished, Reporters, Terminal};
 use crate::sandbox::{self, SandboxHandle};
 use crate::snapshot::UpdateMode;
 use crate::template::Templates;
@@ -61,6 +64,10 @@ pub struct RunArgs {
     /// Start no new flow after the first failure (running ones finish; the rest are skipped).
     #[arg(long)]
     pub fail_fast: bool,
+    /// Run only shard K of N (e.g. `2/3`): each case goes to one shard by a stable hash of its
+    /// flow file and case name. Merge the shards' `--json` reports with `apoflow report merge`.
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<Partition>,
     /// Run a failed case again from its first step, at most N times (0 to 10; a flow's
     /// `retries:` replaces it); a case that passes on a retry is reported flaky. On a live
     /// target, cases that change state there are not retried unless their flow says
@@ -134,6 +141,8 @@ pub struct RunOptions {
     pub fail_fast: bool,
     /// `--retries`.
     pub retries: u32,
+    /// `--partition`.
+    pub partition: Option<Partition>,
     /// `--junit` file.
     pub junit: Option<PathBuf>,
     /// `--json` file.
@@ -195,6 +204,19 @@ impl RunOptions {
                     .with_hint("create the folder first, or write the report elsewhere"),
                 );
             }
+        }
+        if let Some(partition) = &args.partition
+            && let Some(checklist) = &args.checklist
+        {
+            errors.push(
+                Diagnostic::plain(format!(
+                    "--checklist with --partition {partition}: a shard holds only part of the suite, so its coverage says little"
+                ))
+                .with_hint(format!(
+                    "run each shard with --json, then judge coverage once: `apoflow report merge --checklist {} shard-*.json`",
+                    checklist.display()
+                )),
+            );
         }
         let mut client = ClientConfig::with_proxy_from(&|var| ctx.var(var).map(str::to_owned));
         let config = (args.target.is_some() || args.merchant.is_some()).then(|| {
@@ -264,6 +286,7 @@ impl RunOptions {
             jobs,
             fail_fast: args.fail_fast,
             retries: args.retries,
+            partition: args.partition,
             junit: args.junit,
             json: args.json,
             color: ctx.stdout_is_tty && ctx.var("NO_COLOR").is_none(),
@@ -350,6 +373,18 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             },
         );
     }
+    let before_partition = plan.cases.len();
+    if let Some(partition) = &options.partition {
+        plan.cases.retain(|c| partition.keeps(c, &ctx.cwd));
+        if plan.cases.is_empty() && before_partition > 0 {
+            // A shard may hold nothing when there are more shards than cases: not an error,
+            // and its (empty) reports still merge.
+            eprintln!(
+                "note: shard {partition} holds none of the {before_partition} case{}",
+                if before_partition == 1 { "" } else { "s" }
+            );
+        }
+    }
     let mut refused: Vec<String> = plan
         .cases
         .iter()
@@ -370,7 +405,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             refused.join(", ")
         );
     }
-    if plan.cases.is_empty() {
+    if before_partition == 0 {
         // A green run that ran nothing (a mistyped tag, an empty folder) would hide a mistake.
         let mut d = Diagnostic::plain("no flow to run").with_hint(
             "check the paths (default `flows/`); flow files end in .yaml or .yml, and files starting with `_` are partials",
@@ -406,13 +441,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             return exit::INVALID;
         }
     };
-    let reporters = Reporters::new(
-        Terminal::new(Box::new(std::io::stdout()), options.color),
-        options.junit.clone(),
-        options.json.clone(),
-    );
     let started = jiff::Timestamp::now();
-    let keep_cases = checklist.is_some() || options.list_snapshots.is_some();
     let subject = options.merchant.as_ref().map(|m| Subject {
         name: m.name.clone(),
         url: m.url.as_str().trim_end_matches('/').to_owned(),
@@ -453,70 +482,61 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             apo,
             snapshots: options.snapshots,
         };
+        let run = RunInfo {
+            started,
+            duration: Default::default(),
+            target,
+            subject,
+            label: options.evidence_label,
+        };
+        let files = Files {
+            junit: options.junit,
+            json: options.json,
+            partition: options.partition.map(|p| p.to_string()),
+        };
+        let mut reporters = Reporters::new(
+            Terminal::new(Sink::stdout(), options.color),
+            files,
+            run.clone(),
+        );
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
         // The one consumer: only this task writes reports, so lines never interleave.
         let consumer = tokio::spawn(async move {
-            let mut reporters = reporters;
-            let mut collector = Collector::new(keep_cases);
             while let Some(event) = rx.recv().await {
                 reporters.on_event(&event);
-                collector.on_event(&event);
             }
-            (reporters, collector)
+            reporters.finish()
         });
         let summary = engine::run(plan, engine_options, tx).await;
-        let (reporters, collector) = match consumer.await {
-            Ok((reporters, collector)) => (Some(reporters), collector),
-            Err(_) => (None, Collector::default()),
-        };
+        let finished = consumer.await.unwrap_or_else(|_| Finished {
+            cases: Vec::new(),
+            summary,
+            run,
+            errors: vec!["the reports were lost: the task writing them stopped".to_owned()],
+        });
         let merchant_log = match merchant {
             Some(m) => Some(m.finish(summary.is_failure()).await),
             None => None,
         };
-        if let Some(reporters) = &reporters {
-            for e in reporters.errors() {
-                eprintln!("error: {}", crate::mask::mask_text(e));
-            }
-            if !reporters.errors().is_empty() {
-                return exit::INVALID;
-            }
-        }
-        let cases = collector.into_cases();
-        if let Some(path) = &options.list_snapshots
-            && let Err(e) = write_snapshot_list(path, &cases)
-        {
-            eprintln!("error: {}", crate::mask::mask_text(&e));
-            return exit::INVALID;
-        }
-        let mut covered = true;
-        if let Some(checklist) = &checklist {
-            let run = RunInfo {
-                started,
-                duration: summary.duration,
-                target,
-                subject,
-                label: options.evidence_label,
-            };
-            match checklist.finish(&cases, &run, &mut std::io::stdout(), options.color) {
-                Ok(ok) => covered = ok,
-                Err(e) => {
-                    eprintln!("error: {}", crate::mask::mask_text(&e));
-                    return exit::INVALID;
-                }
-            }
-        }
+        let mut out = Sink::stdout();
+        let mut concluded = conclude(
+            finished,
+            &After {
+                list_snapshots: options.list_snapshots.as_deref(),
+                checklist: checklist.as_ref(),
+                color: options.color,
+            },
+            &mut out,
+        );
         if let (Some(dir), Some(log)) = (&options.evidence, &merchant_log) {
             let file = dir.join("merchant.log");
-            if let Err(e) = std::fs::write(&file, log) {
-                eprintln!("error: failed to write {}: {e}", file.display());
-                return exit::INVALID;
+            if let Err(e) = write_file(&file, FileKind::Text, log) {
+                concluded
+                    .errors
+                    .push(format!("failed to write {}: {e}", file.display()));
             }
         }
-        if summary.is_failure() || !covered {
-            exit::FAILED
-        } else {
-            exit::SUCCESS
-        }
+        concluded.exit_code(&mut Sink::stderr())
     })
 }
 

@@ -2,18 +2,18 @@
 //!
 //! ```text
 //! before anything is sent:  Checklist::load + unknown_covers(plan)   any problem ──> exit 2
-//! during the run:           Collector::on_event keeps every finished case (with its messages)
+//! during the run:           report::Reporters keeps every finished case (with its messages)
 //! after the run:            Coverage::compute ──> table on stdout
 //!                           --evidence DIR ──> write_evidence (masked)   write error ──> exit 2
 //!                           an item failed, not proven or missing ──> exit 1
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::checklist::{Checklist, FlowCovers, unknown_covers};
-use crate::diag::Diagnostic;
-use crate::engine::event::Event;
+use crate::diag::{Diagnostic, SourceFile};
 use crate::engine::result::{CaseResult, MessageKind, Status};
 use crate::flow::plan::Plan;
 use crate::report::coverage::{CaseOutcome, Coverage, Held, StepOutcome};
@@ -66,6 +66,42 @@ impl ChecklistRun {
         }))
     }
 
+    /// For `report merge`: loads `checklist` and checks the `covers:` the finished cases carry
+    /// against it (the flow files themselves may be on another machine).
+    pub(crate) fn for_cases(
+        checklist: &Path,
+        evidence: Option<PathBuf>,
+        cases: &[CaseResult],
+    ) -> Result<ChecklistRun, Vec<Diagnostic>> {
+        let checklist = Checklist::load(checklist)?;
+        let files: Vec<Arc<SourceFile>> = cases
+            .iter()
+            .map(|c| {
+                Arc::new(SourceFile {
+                    path: c.file.clone(),
+                    text: String::new(),
+                })
+            })
+            .collect();
+        let flows: Vec<FlowCovers<'_>> = cases
+            .iter()
+            .zip(&files)
+            .map(|(c, file)| FlowCovers {
+                file,
+                flow: &c.flow,
+                covers: &c.covers,
+            })
+            .collect();
+        let typos = unknown_covers(&checklist, &flows);
+        if !typos.is_empty() {
+            return Err(typos);
+        }
+        Ok(ChecklistRun {
+            checklist,
+            evidence,
+        })
+    }
+
     /// Judges the finished cases: prints the coverage table (masked) to `out` and writes the
     /// evidence bundle. `Ok(true)` when every item passed, `Ok(false)` when one failed, is not
     /// proven or is missing (exit 1), `Err` when the evidence could not be written (exit 2).
@@ -80,7 +116,7 @@ impl ChecklistRun {
         let outcomes: Vec<CaseOutcome> = evidence.iter().map(|c| c.outcome.clone()).collect();
         let coverage = Coverage::compute(&self.checklist, &outcomes);
         let table = coverage.render_table(color);
-        let _ = write!(out, "\n{}", crate::mask::mask_text(&table));
+        let _ = write!(out, "\n{table}");
         if let Some(dir) = &self.evidence {
             write_evidence(dir, run, &self.checklist, &coverage, &evidence)
                 .map_err(|e| format!("failed to write the evidence bundle: {e}"))?;
@@ -141,42 +177,5 @@ impl ChecklistRun {
             },
             exchanges,
         }
-    }
-}
-
-/// Keeps every finished case, in plan order, for [`ChecklistRun::finish`] and the snapshot
-/// list; keeps nothing when neither is asked for (the cases carry every message in full).
-#[derive(Debug, Default)]
-pub(crate) struct Collector {
-    enabled: bool,
-    cases: Vec<CaseResult>,
-}
-
-impl Collector {
-    /// A collector that keeps the cases only when `enabled`.
-    pub(crate) fn new(enabled: bool) -> Collector {
-        Collector {
-            enabled,
-            cases: Vec::new(),
-        }
-    }
-
-    /// Takes one engine event.
-    pub(crate) fn on_event(&mut self, event: &Event) {
-        match event {
-            Event::CaseFinished(case) if self.enabled => self.cases.push(case.clone()),
-            Event::CaseFinished(_) => {}
-            Event::RunStarted { .. }
-            | Event::CaseStarted { .. }
-            | Event::StepFinished { .. }
-            | Event::CaseRetried { .. }
-            | Event::RunFinished(_) => {}
-        }
-    }
-
-    /// The finished cases, in plan order.
-    pub(crate) fn into_cases(mut self) -> Vec<CaseResult> {
-        self.cases.sort_by_key(|c| c.index);
-        self.cases
     }
 }

@@ -10,31 +10,72 @@ pub mod coverage;
 pub mod evidence;
 pub mod json;
 pub mod junit;
+pub mod merge;
 pub mod terminal;
 
 use std::path::PathBuf;
 
 use crate::engine::event::Event;
 use crate::engine::result::{CaseResult, RunSummary, Status, StepResult};
+use evidence::RunInfo;
 pub use terminal::Terminal;
 
-/// Every report of a run, fed the same events in order.
+/// The report files a run (or `apoflow report merge`) writes from its finished cases.
+#[derive(Debug, Clone, Default)]
+pub struct Files {
+    /// `--junit FILE`.
+    pub junit: Option<PathBuf>,
+    /// `--json FILE`.
+    pub json: Option<PathBuf>,
+    /// `--partition K/N` of the run, recorded in the JSON report so shards can be merged.
+    pub partition: Option<String>,
+}
+
+impl Files {
+    /// Writes every file asked for from the finished cases (in plan order); returns the
+    /// `failed to write …` messages (empty when all went well).
+    pub fn write(&self, cases: &[CaseResult], summary: &RunSummary, run: &RunInfo) -> Vec<String> {
+        let mut errors = Vec::new();
+        if let Some(path) = &self.junit
+            && let Err(e) = junit::write(path, cases, summary)
+        {
+            errors.push(format!(
+                "failed to write the JUnit report {}: {e}",
+                path.display()
+            ));
+        }
+        if let Some(path) = &self.json
+            && let Err(e) = json::write(path, cases, summary, run, self.partition.as_deref())
+        {
+            errors.push(format!(
+                "failed to write the JSON report {}: {e}",
+                path.display()
+            ));
+        }
+        errors
+    }
+}
+
+/// Every report of a run, fed the same events in order: the terminal prints as cases finish;
+/// the files are written at `RunFinished` from the finished cases, which it keeps.
 pub struct Reporters {
     terminal: Terminal,
-    junit: Option<PathBuf>,
-    json: Option<PathBuf>,
+    files: Files,
+    run: RunInfo,
     cases: Vec<CaseResult>,
+    summary: RunSummary,
     errors: Vec<String>,
 }
 
 impl Reporters {
-    /// The terminal report, plus the files asked for with `--junit` and `--json`.
-    pub fn new(terminal: Terminal, junit: Option<PathBuf>, json: Option<PathBuf>) -> Self {
+    /// The terminal report, plus the files asked for; `run` describes the run for them.
+    pub fn new(terminal: Terminal, files: Files, run: RunInfo) -> Self {
         Reporters {
             terminal,
-            junit,
-            json,
+            files,
+            run,
             cases: Vec::new(),
+            summary: RunSummary::default(),
             errors: Vec::new(),
         }
     }
@@ -48,35 +89,39 @@ impl Reporters {
             | Event::StepFinished { .. }
             | Event::CaseRetried { .. } => {}
             Event::CaseFinished(case) => self.cases.push(case.clone()),
-            Event::RunFinished(summary) => self.write_files(summary),
+            Event::RunFinished(summary) => {
+                // Reports list cases in plan order, whatever order they finished in.
+                self.cases.sort_by_key(|c| c.index);
+                self.summary = *summary;
+                self.run.duration = summary.duration;
+                self.errors = self.files.write(&self.cases, summary, &self.run);
+            }
         }
     }
 
-    /// Files that could not be written (`failed to write …` messages); empty when all went well.
-    pub fn errors(&self) -> &[String] {
-        &self.errors
+    /// After the run: the finished cases in plan order, the totals, the run's description and
+    /// the files that could not be written.
+    pub fn finish(self) -> Finished {
+        Finished {
+            cases: self.cases,
+            summary: self.summary,
+            run: self.run,
+            errors: self.errors,
+        }
     }
+}
 
-    fn write_files(&mut self, summary: &RunSummary) {
-        // Reports list cases in plan order, whatever order they finished in.
-        self.cases.sort_by_key(|c| c.index);
-        if let Some(path) = &self.junit
-            && let Err(e) = junit::write(path, &self.cases, summary)
-        {
-            self.errors.push(format!(
-                "failed to write the JUnit report {}: {e}",
-                path.display()
-            ));
-        }
-        if let Some(path) = &self.json
-            && let Err(e) = json::write(path, &self.cases, summary)
-        {
-            self.errors.push(format!(
-                "failed to write the JSON report {}: {e}",
-                path.display()
-            ));
-        }
-    }
+/// What a run leaves for the reports written after it (coverage, evidence, the snapshot list).
+#[derive(Debug)]
+pub struct Finished {
+    /// Every case, in plan order.
+    pub cases: Vec<CaseResult>,
+    /// The totals.
+    pub summary: RunSummary,
+    /// About the run.
+    pub run: RunInfo,
+    /// `failed to write …` messages.
+    pub errors: Vec<String>,
 }
 
 /// What went wrong in a failed or errored step, as indented text lines (shared by the terminal

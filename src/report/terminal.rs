@@ -15,22 +15,22 @@
 //! 1 passed, 1 failed, 0 errored, 1 skipped
 //! ```
 
-use std::io::Write;
-
 use super::{step_failure_lines, step_heading};
 use crate::engine::event::Event;
 use crate::engine::result::{Attempt, CaseResult, RunSummary, Status, StepResult};
-use crate::mask::mask_text;
+use crate::output::{Sink, one_line};
 
-/// Writes the human report to any writer (stdout in the binary, a buffer in tests).
+/// Writes the human report to a masked sink (stdout in the binary, a buffer in tests). Names
+/// and file paths are printed with [`one_line`], so a flow name cannot start a line of its own
+/// or paint itself; the sink masks and escapes everything else.
 pub struct Terminal {
-    out: Box<dyn Write + Send>,
+    out: Sink,
     color: bool,
 }
 
 impl Terminal {
     /// A terminal report on `out`, with ANSI colours when `color`.
-    pub fn new(out: Box<dyn Write + Send>, color: bool) -> Self {
+    pub fn new(out: Sink, color: bool) -> Self {
         Terminal { out, color }
     }
 
@@ -44,7 +44,7 @@ impl Terminal {
                         ..
                     },
                 ..
-            } => format!("{} {notice}\n", self.paint("1;33", "NOTE ")),
+            } => format!("{} {}\n", self.paint("1;33", "NOTE "), one_line(notice)),
             Event::RunStarted { .. } | Event::CaseStarted { .. } | Event::StepFinished { .. } => {
                 return;
             }
@@ -60,8 +60,7 @@ impl Terminal {
             Event::RunFinished(summary) => self.summary(summary),
         };
         // Output is best-effort: a closed pipe must not stop the run or its reports.
-        let _ = self.out.write_all(mask_text(&text).as_bytes());
-        let _ = self.out.flush();
+        self.out.print(&text);
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -87,8 +86,8 @@ impl Terminal {
         };
         let mut text = format!(
             "{label} {}  {}  ({attempts}{} ms)\n",
-            case.file.display(),
-            case.title(),
+            one_line(&case.file.display().to_string()),
+            one_line(&case.title()),
             case.duration.as_millis()
         );
         self.failures(&mut text, &case.steps);
@@ -105,9 +104,10 @@ impl Terminal {
         attempt: &Attempt,
     ) -> String {
         let mut text = format!(
-            "{} {}  {title}  (attempt {number} of {of} {}, {} ms)\n",
+            "{} {}  {}  (attempt {number} of {of} {}, {} ms)\n",
             self.paint("1;35", "RETRY"),
-            file.display(),
+            one_line(&file.display().to_string()),
+            one_line(title),
             attempt.status.as_str(),
             attempt.duration.as_millis()
         );
@@ -118,7 +118,8 @@ impl Terminal {
     /// The failed steps in detail, indented under their case.
     fn failures(&self, text: &mut String, steps: &[StepResult]) {
         for step in steps.iter().filter(|s| s.status.is_failure()) {
-            text.push_str(&format!("    {}\n", self.paint("1", &step_heading(step))));
+            let heading = one_line(&step_heading(step)).into_owned();
+            text.push_str(&format!("    {}\n", self.paint("1", &heading)));
             for line in step_failure_lines(step) {
                 text.push_str(&format!("      {line}\n"));
             }
@@ -150,6 +151,7 @@ impl Terminal {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
@@ -171,7 +173,7 @@ mod tests {
 
     fn output(color: bool) -> String {
         let buffer = Buffer::default();
-        let mut terminal = Terminal::new(Box::new(buffer.clone()), color);
+        let mut terminal = Terminal::new(Sink::new(Box::new(buffer.clone())), color);
         terminal.on_event(&Event::CaseFinished(CaseResult {
             index: 0,
             file: "flows/card-4111111111111111.yaml".into(),

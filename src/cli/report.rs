@@ -1,0 +1,208 @@
+//! What happens once the cases are known, for `apoflow run` and `apoflow report merge` alike
+//! (coverage, evidence, the snapshot list, the exit code), and the `report merge` subcommand.
+//!
+//! ```text
+//! run:    engine events ─> Reporters (terminal, JUnit, JSON) ─> Finished ─┐
+//! merge:  shard JSON reports ─> report::merge ─> Files (JUnit, JSON) ─────┴─> conclude:
+//!           --list-snapshots, --checklist table (+ --evidence) ─> exit 0 / 1
+//! ```
+//! A report that cannot be written after the flows ran exits 1 and says so: the run happened
+//! (requests were sent), so it is no invalid input (2), and it must not pass either.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+
+use super::run_checklist::ChecklistRun;
+use super::snapshots::write_snapshot_list;
+use super::{Context, exit};
+use crate::engine::result::RunSummary;
+use crate::output::Sink;
+use crate::report::merge::merge;
+use crate::report::{Files, Finished, json};
+
+/// `apoflow report …`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Merge the JSON reports of the shards of a run (`run --partition K/N --json FILE`) into
+    /// one set of reports: JUnit, JSON, checklist coverage and evidence, as one run would write.
+    Merge(MergeArgs),
+}
+
+/// The flags of `apoflow report merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' JSON reports (every shard of the run, each once).
+    #[arg(required = true, value_name = "JSON")]
+    pub reports: Vec<PathBuf>,
+    /// Write the merged JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the merged JSON report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Judge the merged run against a certification checklist: print each item's coverage and
+    /// exit 1 unless every item passed.
+    #[arg(long, value_name = "FILE")]
+    pub checklist: Option<PathBuf>,
+    /// With --checklist: write the evidence bundle of the merged run into DIR.
+    #[arg(long, value_name = "DIR", requires = "checklist")]
+    pub evidence: Option<PathBuf>,
+    /// Write the paths of the snapshots the shards checked to FILE, one per line.
+    #[arg(long, value_name = "FILE")]
+    pub list_snapshots: Option<PathBuf>,
+}
+
+/// Runs a `report` subcommand; returns 0, 1 or 2.
+pub fn run(command: ReportCommand, ctx: &Context) -> u8 {
+    match command {
+        ReportCommand::Merge(args) => merge_reports(args, ctx),
+    }
+}
+
+fn merge_reports(args: MergeArgs, ctx: &Context) -> u8 {
+    let mut err = Sink::stderr();
+    let mut reports = Vec::new();
+    let mut problems = Vec::new();
+    for path in &args.reports {
+        match json::read(path) {
+            Ok(report) => reports.push((path.clone(), report)),
+            Err(e) => problems.push(e),
+        }
+    }
+    let merged = if problems.is_empty() {
+        merge(reports).map_err(|e| problems.extend(e)).ok()
+    } else {
+        None
+    };
+    let Some(merged) = merged else {
+        for p in &problems {
+            err.print(&format!("error: {p}\n"));
+        }
+        return exit::INVALID;
+    };
+    let checklist = match &args.checklist {
+        Some(path) => match ChecklistRun::for_cases(path, args.evidence.clone(), &merged.cases) {
+            Ok(c) => Some(c),
+            Err(diags) => {
+                for d in &diags {
+                    err.print(&format!("{}\n", d.render(ctx.color_stderr())));
+                }
+                return exit::INVALID;
+            }
+        },
+        None => None,
+    };
+    let files = Files {
+        junit: args.junit,
+        json: args.json,
+        partition: None,
+    };
+    let errors = files.write(&merged.cases, &merged.summary, &merged.run);
+    let mut out = Sink::stdout();
+    out.print(&format!(
+        "merged {} report{}: {}\n",
+        args.reports.len(),
+        if args.reports.len() == 1 { "" } else { "s" },
+        counts(&merged.summary)
+    ));
+    let finished = Finished {
+        cases: merged.cases,
+        summary: merged.summary,
+        run: merged.run,
+        errors,
+    };
+    let color = ctx.stdout_is_tty && ctx.var("NO_COLOR").is_none();
+    conclude(
+        finished,
+        &After {
+            list_snapshots: args.list_snapshots.as_deref(),
+            checklist: checklist.as_ref(),
+            color,
+        },
+        &mut out,
+    )
+    .exit_code(&mut err)
+}
+
+/// `3 cases: 2 passed (1 flaky), 1 failed, 0 errored, 0 skipped`.
+fn counts(s: &RunSummary) -> String {
+    let total = s.passed + s.failed + s.errored + s.skipped;
+    let flaky = match s.flaky {
+        0 => String::new(),
+        n => format!(" ({n} flaky)"),
+    };
+    format!(
+        "{total} case{}: {} passed{flaky}, {} failed, {} errored, {} skipped",
+        if total == 1 { "" } else { "s" },
+        s.passed,
+        s.failed,
+        s.errored,
+        s.skipped
+    )
+}
+
+/// What is written after the cases are known.
+pub(crate) struct After<'a> {
+    /// `--list-snapshots FILE`.
+    pub(crate) list_snapshots: Option<&'a Path>,
+    /// `--checklist` (and `--evidence`).
+    pub(crate) checklist: Option<&'a ChecklistRun>,
+    /// Colours on stdout.
+    pub(crate) color: bool,
+}
+
+/// How a run (or a merge) ends.
+#[derive(Debug)]
+pub(crate) struct Concluded {
+    /// A case failed or errored.
+    pub(crate) failed: bool,
+    /// Every checklist item passed (true without a checklist).
+    pub(crate) covered: bool,
+    /// Files that could not be written.
+    pub(crate) errors: Vec<String>,
+}
+
+impl Concluded {
+    /// Prints the write errors on `err`; the exit code: 1 when a case failed, an item is not
+    /// covered or a report could not be written; else 0.
+    pub(crate) fn exit_code(&self, err: &mut Sink) -> u8 {
+        for e in &self.errors {
+            err.print(&format!("error: {e}\n"));
+        }
+        if !self.errors.is_empty() {
+            err.print(&format!(
+                "error: the flows ran, but {} report{} could not be written (exit 1)\n",
+                self.errors.len(),
+                if self.errors.len() == 1 { "" } else { "s" }
+            ));
+        }
+        if self.failed || !self.covered || !self.errors.is_empty() {
+            exit::FAILED
+        } else {
+            exit::SUCCESS
+        }
+    }
+}
+
+/// Writes the snapshot list and judges the checklist (table on `out`, evidence bundle).
+pub(crate) fn conclude(finished: Finished, after: &After<'_>, out: &mut Sink) -> Concluded {
+    let mut errors = finished.errors;
+    if let Some(path) = after.list_snapshots
+        && let Err(e) = write_snapshot_list(path, &finished.cases)
+    {
+        errors.push(e);
+    }
+    let mut covered = true;
+    if let Some(checklist) = after.checklist {
+        match checklist.finish(&finished.cases, &finished.run, out, after.color) {
+            Ok(ok) => covered = ok,
+            Err(e) => errors.push(e),
+        }
+    }
+    Concluded {
+        failed: finished.summary.is_failure(),
+        covered,
+        errors,
+    }
+}
