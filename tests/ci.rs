@@ -293,3 +293,98 @@ fn merging_refuses_a_missing_shard_and_a_shard_with_a_checklist_is_refused() {
     assert_eq!(code(&out), 2, "{}", both(&out));
     assert!(both(&out).contains("write K/N"), "{}", both(&out));
 }
+
+/// GitHub's own unescaping of a workflow command value.
+fn unescape(text: &str) -> String {
+    text.replace("%0A", "\n")
+        .replace("%0D", "\r")
+        .replace("%3A", ":")
+        .replace("%2C", ",")
+        .replace("%25", "%")
+}
+
+#[test]
+fn on_github_actions_each_failure_is_an_annotation_at_its_step_and_a_job_summary() {
+    let p = Project::new();
+    let key = unique("gh");
+    // A hostile name: a comma, a colon, a percent sign and a line that would be a command.
+    p.file(
+        "flows/fail.yaml",
+        "name: \"Pay, 100%: ok\\n::error file=x::forged\"\nsteps:\n  - id: ok\n    http: { url: \"BASE/json\" }\n  - id: pay\n    http: { url: \"BASE/json\" }\n    expect:\n      status: 200\n      $.result.resultCode: FAIL\n",
+    )
+    .file("flows/flaky.yaml", &fails_once(&key, "retries: 1\n"))
+    .file("flows/ok.yaml", "name: Fine\nsteps:\n  - http: { url: \"BASE/json\" }\n");
+    let summary = p.path().join("summary.md");
+    std::fs::write(&summary, "earlier step's summary\n").unwrap();
+    let out = support::apoflow_in(
+        p.path(),
+        &["run", "--jobs", "1", "--junit", "out.xml"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let command =
+        regex::Regex::new(r"^::(error|warning) file=([^,:]*),line=(\d+),title=([^:]*)::(.*)$")
+            .unwrap();
+    let commands: Vec<_> = stdout.lines().filter(|l| l.starts_with("::")).collect();
+    assert_eq!(
+        commands.len(),
+        2,
+        "one error, one warning, nothing forged: {stdout}"
+    );
+    let error = command.captures(commands[0]).expect(commands[0]);
+    assert_eq!(&error[1], "error");
+    assert_eq!(&error[2], "flows/fail.yaml");
+    assert_eq!(&error[3], "9", "the failed assertion's line");
+    assert_eq!(
+        unescape(&error[4]),
+        "Pay, 100%: ok\n::error file=x::forged: step `pay` failed"
+    );
+    let message = unescape(&error[5]);
+    assert!(
+        message.contains("$.result.resultCode  (flows/fail.yaml:9:7)"),
+        "{message}"
+    );
+    assert!(message.contains("expected: string <FAIL>"), "{message}");
+    let warning = command.captures(commands[1]).expect(commands[1]);
+    assert_eq!(
+        (&warning[1], &warning[2], &warning[3]),
+        ("warning", "flows/flaky.yaml", "7")
+    );
+    assert!(
+        unescape(&warning[4]).ends_with(": flaky"),
+        "{}",
+        &warning[4]
+    );
+
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.starts_with("earlier step's summary\n## apoflow: ❌ failed\n"),
+        "{md}"
+    );
+    assert!(md.contains("| 3 | 2 | 1 | 1 | 0 | 0 |"), "{md}");
+    assert!(
+        md.contains("### Failed") && md.contains("### Flaky"),
+        "{md}"
+    );
+
+    // GitLab: each testcase says where it is.
+    let xml = p.read("out.xml");
+    assert!(xml.contains(r#"file="flows/fail.yaml" line="5""#), "{xml}");
+    assert!(xml.contains(r#"file="flows/ok.yaml" line="1""#), "{xml}");
+
+    // Without GITHUB_ACTIONS, or with --annotations none: no commands.
+    for env in [&[][..], &[("GITHUB_ACTIONS", "true")][..]] {
+        let args: &[&str] = if env.is_empty() {
+            &["run"]
+        } else {
+            &["run", "--annotations", "none"]
+        };
+        let out = support::apoflow_in(p.path(), args, env);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stdout.lines().any(|l| l.starts_with("::")), "{stdout}");
+    }
+}

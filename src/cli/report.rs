@@ -21,6 +21,43 @@ use crate::output::Sink;
 use crate::report::merge::merge;
 use crate::report::{Files, Finished, json};
 
+/// `--annotations`: which CI's annotations to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Annotations {
+    /// GitHub Actions workflow commands and job summary.
+    Github,
+    /// None.
+    None,
+}
+
+/// GitHub annotations, decided from `--annotations` and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Github {
+    /// Print `::error`/`::warning` lines.
+    pub on: bool,
+    /// Append the job summary here (`$GITHUB_STEP_SUMMARY`, when set).
+    pub summary: Option<PathBuf>,
+}
+
+impl Github {
+    /// On with `--annotations github`, or on GitHub Actions (`GITHUB_ACTIONS=true`) unless
+    /// `--annotations none`.
+    pub fn from_flag(flag: Option<Annotations>, ctx: &Context) -> Github {
+        let on = match flag {
+            Some(Annotations::Github) => true,
+            Some(Annotations::None) => false,
+            None => ctx.var("GITHUB_ACTIONS") == Some("true"),
+        };
+        Github {
+            on,
+            summary: ctx
+                .var("GITHUB_STEP_SUMMARY")
+                .filter(|_| on)
+                .map(|p| ctx.cwd.join(p)),
+        }
+    }
+}
+
 /// `apoflow report …`.
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
@@ -51,6 +88,10 @@ pub struct MergeArgs {
     /// Write the paths of the snapshots the shards checked to FILE, one per line.
     #[arg(long, value_name = "FILE")]
     pub list_snapshots: Option<PathBuf>,
+    /// Print CI annotations for the failed and flaky cases of the merged run: `github` or
+    /// `none` [default: github when GITHUB_ACTIONS=true, else none].
+    #[arg(long, value_name = "KIND")]
+    pub annotations: Option<Annotations>,
 }
 
 /// Runs a `report` subcommand; returns 0, 1 or 2.
@@ -93,10 +134,12 @@ fn merge_reports(args: MergeArgs, ctx: &Context) -> u8 {
         },
         None => None,
     };
+    let github = Github::from_flag(args.annotations, ctx);
     let files = Files {
         junit: args.junit,
         json: args.json,
         partition: None,
+        github_summary: github.summary,
     };
     let errors = files.write(&merged.cases, &merged.summary, &merged.run);
     let mut out = Sink::stdout();
@@ -106,6 +149,15 @@ fn merge_reports(args: MergeArgs, ctx: &Context) -> u8 {
         if args.reports.len() == 1 { "" } else { "s" },
         counts(&merged.summary)
     ));
+    if github.on {
+        for line in merged
+            .cases
+            .iter()
+            .flat_map(crate::report::github::annotations)
+        {
+            out.print(&format!("{line}\n"));
+        }
+    }
     let finished = Finished {
         cases: merged.cases,
         summary: merged.summary,

@@ -19,7 +19,7 @@ use clap::Args;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use super::report::{After, conclude};
+use super::report::{After, Annotations, Github, conclude};
 use super::run_checklist::ChecklistRun;
 use super::snapshots::update_mode;
 use super::validate::print_diagnostics;
@@ -81,6 +81,11 @@ pub struct RunArgs {
     /// Write a JSON report (results with per-step timings) to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Print CI annotations for failed and flaky cases: `github` (`::error file=…,line=…`
+    /// lines, and a job summary appended to $GITHUB_STEP_SUMMARY) or `none` [default: github
+    /// when GITHUB_ACTIONS=true, else none].
+    #[arg(long, value_name = "KIND")]
+    pub annotations: Option<Annotations>,
     /// Run against this target of the config file (default: the embedded sandbox, started on
     /// a loopback port for the run).
     #[arg(long, value_name = "NAME")]
@@ -147,6 +152,8 @@ pub struct RunOptions {
     pub junit: Option<PathBuf>,
     /// `--json` file.
     pub json: Option<PathBuf>,
+    /// GitHub annotations on, and where the job summary goes (`$GITHUB_STEP_SUMMARY`).
+    pub github: Github,
     /// Colours on the terminal report.
     pub color: bool,
     /// The `--target`, keys loaded; `None` for the embedded sandbox.
@@ -289,6 +296,7 @@ impl RunOptions {
             partition: args.partition,
             junit: args.junit,
             json: args.json,
+            github: Github::from_flag(args.annotations, ctx),
             color: ctx.stdout_is_tty && ctx.var("NO_COLOR").is_none(),
             sandbox_listen: args
                 .sandbox_listen
@@ -493,9 +501,10 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             junit: options.junit,
             json: options.json,
             partition: options.partition.map(|p| p.to_string()),
+            github_summary: options.github.summary,
         };
         let mut reporters = Reporters::new(
-            Terminal::new(Sink::stdout(), options.color),
+            Terminal::new(Sink::stdout(), options.color).with_github_annotations(options.github.on),
             files,
             run.clone(),
         );

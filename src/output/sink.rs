@@ -134,6 +134,15 @@ pub fn write_file(path: &Path, kind: FileKind, text: &str) -> io::Result<()> {
     std::fs::write(path, render(kind, text).as_bytes())
 }
 
+/// Appends to a file shared with others (GitHub's `$GITHUB_STEP_SUMMARY`), masked as text.
+pub fn append_file(path: &Path, text: &str) -> io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(render(FileKind::Text, text).as_bytes())
+}
+
 /// What [`write_file`] writes.
 pub fn render(kind: FileKind, text: &str) -> String {
     let masked = mask_text(text);

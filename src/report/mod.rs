@@ -8,6 +8,7 @@
 
 pub mod coverage;
 pub mod evidence;
+pub mod github;
 pub mod json;
 pub mod junit;
 pub mod merge;
@@ -29,6 +30,9 @@ pub struct Files {
     pub json: Option<PathBuf>,
     /// `--partition K/N` of the run, recorded in the JSON report so shards can be merged.
     pub partition: Option<String>,
+    /// `$GITHUB_STEP_SUMMARY` with GitHub annotations on: the Markdown job summary is
+    /// appended to it.
+    pub github_summary: Option<PathBuf>,
 }
 
 impl Files {
@@ -49,6 +53,14 @@ impl Files {
         {
             errors.push(format!(
                 "failed to write the JSON report {}: {e}",
+                path.display()
+            ));
+        }
+        if let Some(path) = &self.github_summary
+            && let Err(e) = github::append_summary(path, cases, summary)
+        {
+            errors.push(format!(
+                "failed to append the job summary to {} ($GITHUB_STEP_SUMMARY): {e}",
                 path.display()
             ));
         }

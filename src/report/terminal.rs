@@ -26,12 +26,24 @@ use crate::output::{Sink, one_line};
 pub struct Terminal {
     out: Sink,
     color: bool,
+    github: bool,
 }
 
 impl Terminal {
     /// A terminal report on `out`, with ANSI colours when `color`.
     pub fn new(out: Sink, color: bool) -> Self {
-        Terminal { out, color }
+        Terminal {
+            out,
+            color,
+            github: false,
+        }
+    }
+
+    /// Also prints a GitHub Actions annotation (`::error file=…,line=…`) under each failed or
+    /// flaky case ([`super::github`]).
+    pub fn with_github_annotations(mut self, on: bool) -> Self {
+        self.github = on;
+        self
     }
 
     /// Prints what the event calls for.
@@ -56,7 +68,16 @@ impl Terminal {
                 attempt,
                 ..
             } => self.retried(file, title, *number, *of, attempt),
-            Event::CaseFinished(case) => self.case(case),
+            Event::CaseFinished(case) => {
+                let mut text = self.case(case);
+                if self.github {
+                    for line in super::github::annotations(case) {
+                        text.push_str(&line);
+                        text.push('\n');
+                    }
+                }
+                text
+            }
             Event::RunFinished(summary) => self.summary(summary),
         };
         // Output is best-effort: a closed pipe must not stop the run or its reports.
