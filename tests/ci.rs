@@ -388,3 +388,48 @@ fn on_github_actions_each_failure_is_an_annotation_at_its_step_and_a_job_summary
         assert!(!stdout.lines().any(|l| l.starts_with("::")), "{stdout}");
     }
 }
+
+#[test]
+fn names_cannot_forge_terminal_lines_or_break_the_junit_xml() {
+    let p = Project::new();
+    // An ESC sequence and a line break in a flow name, trying to print a green PASS line; a
+    // carriage return and U+FFFE (which XML forbids) in a step name.
+    p.file(
+        "flows/forge.yaml",
+        "name: \"Forged\\n\\e[1;32mPASS \\e[0m flows/ok.yaml  All good  (1 ms)\\e[2K\"\nsteps:\n  - name: \"pay\\r\\uFFFE\\e]0;title\\a\"\n    http: { url: \"BASE/json\" }\n    expect:\n      status: 201\n",
+    );
+    let out = p.run(&["--junit", "out.xml", "--json", "out.json"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(
+        !out.stdout.contains(&0x1b) && !out.stdout.contains(&b'\r'),
+        "no control character reaches the terminal: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.lines().any(|l| l.starts_with("PASS")), "{stdout}");
+    assert!(
+        stdout.starts_with(
+            "FAIL  flows/forge.yaml  Forged\\n\\x1b[1;32mPASS \\x1b[0m flows/ok.yaml  All good  (1 ms)\\x1b[2K  ("
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("step `pay\\r\\u{fffe}\\x1b]0;title\\x07` failed"),
+        "{stdout}"
+    );
+
+    let xml = p.read("out.xml");
+    assert!(!xml.contains('\u{fffe}'), "{xml}");
+    let junit = Report::deserialize_from_str(&xml).expect("the JUnit XML stays well-formed");
+    let message = match &junit.test_suites[0].test_cases[0].status {
+        TestCaseStatus::NonSuccess { message, .. } => message.clone().unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert!(message.contains("\\u{fffe}"), "{message:?}");
+    // The JSON report keeps the name as it is (JSON escapes every character).
+    let json = json_report(&p, "out.json");
+    assert_eq!(
+        json["cases"][0]["steps"][0]["name"],
+        "pay\r\u{fffe}\x1b]0;title\x07"
+    );
+}

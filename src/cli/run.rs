@@ -233,7 +233,7 @@ impl RunOptions {
             )
         });
         let mut config_error = |e: crate::config::ConfigError| {
-            errors.push(Diagnostic::plain(crate::mask::mask_text(&e.to_string())));
+            errors.push(Diagnostic::plain(e.to_string()));
         };
         let config = match config {
             Some(Err(e)) => {
@@ -371,7 +371,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         0
     };
     if needs_merchant > 0 {
-        eprintln!(
+        errln(&format!(
             "note: {needs_merchant} case{} tagged `{MERCHANT_TAG}` not run: {} a merchant under test (--merchant NAME)",
             if needs_merchant == 1 { "" } else { "s" },
             if needs_merchant == 1 {
@@ -379,7 +379,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             } else {
                 "they need"
             },
-        );
+        ));
     }
     let before_partition = plan.cases.len();
     if let Some(partition) = &options.partition {
@@ -387,10 +387,10 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         if plan.cases.is_empty() && before_partition > 0 {
             // A shard may hold nothing when there are more shards than cases: not an error,
             // and its (empty) reports still merge.
-            eprintln!(
+            errln(&format!(
                 "note: shard {partition} holds none of the {before_partition} case{}",
                 if before_partition == 1 { "" } else { "s" }
-            );
+            ));
         }
     }
     let mut refused: Vec<String> = plan
@@ -401,7 +401,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         .collect();
     refused.dedup();
     if !refused.is_empty() {
-        eprintln!(
+        errln(&format!(
             "note: {} case{} not retried: {} state on the live target ({}); add `retry_live: true` to a flow to allow it",
             refused.len(),
             if refused.len() == 1 { "" } else { "s" },
@@ -411,7 +411,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
                 "they change"
             },
             refused.join(", ")
-        );
+        ));
     }
     if before_partition == 0 {
         // A green run that ran nothing (a mistyped tag, an empty folder) would hide a mistake.
@@ -445,7 +445,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: failed to start the async runtime: {e}");
+            errln(&format!("error: failed to start the async runtime: {e}"));
             return exit::INVALID;
         }
     };
@@ -474,7 +474,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         } = match start(setup).await {
             Ok(started) => started,
             Err(e) => {
-                eprintln!("error: {}", crate::mask::mask_text(&e));
+                errln(&format!("error: {e}"));
                 return exit::INVALID;
             }
         };
@@ -585,17 +585,22 @@ impl RunningMerchant {
         let how = self.process.stop().await;
         if failed {
             let tail = log.tail(crate::merchant::ERROR_TAIL);
-            eprintln!(
+            errln(&format!(
                 "merchant `{}` {how}; its last {} output lines:",
                 self.name,
                 tail.len()
-            );
+            ));
             for line in tail {
-                eprintln!("  | {line}");
+                errln(&format!("  | {line}"));
             }
         }
         log.text()
     }
+}
+
+/// Prints a line on standard error through the masked sink.
+fn errln(text: &str) {
+    Sink::stderr().print(&format!("{text}\n"));
 }
 
 /// Binds the embedded sandbox's listener, with a hint for the usual failures.
@@ -714,7 +719,7 @@ async fn start_merchant(
     tokio::spawn(async move {
         interrupted().await;
         killer.kill();
-        eprintln!("interrupted: the merchant was stopped");
+        errln("interrupted: the merchant was stopped");
         std::process::exit(130);
     });
     process

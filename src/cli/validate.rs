@@ -44,7 +44,8 @@ pub fn run(paths: &[PathBuf], ctx: &Context) -> u8 {
 /// Prints load errors on stderr, then a summary line (shared by every subcommand that loads
 /// flows).
 pub fn print_diagnostics(diags: &[Diagnostic], ctx: &Context) {
-    let mut err = std::io::stderr().lock();
+    // Through the masked sink: a diagnostic may quote a secret from a config or flow file.
+    let mut err = crate::output::Sink::stderr();
     for d in diags {
         let _ = writeln!(err, "{}", d.render(ctx.color_stderr()));
     }

@@ -3,9 +3,9 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-/// Text safe to print on a terminal: every control character (C0 but `\n` and `\t`, DEL, C1)
-/// and the bidirectional-override characters are shown as escapes (`\x1b`, `\r`, `\u{202e}`),
-/// so no printed value can move the cursor, rewrite a line, set the window title or reorder
+/// Text safe to print on a terminal: every control character (C0 but `\n` and `\t`, DEL, C1),
+/// the bidirectional-override characters and the noncharacters U+FFFE and U+FFFF are shown as
+/// escapes (`\x1b`, `\r`, `\u{202e}`), so no printed value can move the cursor, rewrite a line, set the window title or reorder
 /// text. The colour sequences apoflow itself adds (`ESC [ digits ; … m`) are kept; a value
 /// that must not carry colour either goes through [`one_line`] first.
 pub fn terminal_safe(text: &str) -> Cow<'_, str> {
@@ -81,7 +81,15 @@ fn not_xml(c: char) -> bool {
 
 fn needs_terminal_escape(c: char) -> bool {
     (c.is_control() && c != '\n' && c != '\t')
-        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+        || matches!(
+            c,
+            '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{fffe}'
+                | '\u{ffff}'
+        )
 }
 
 /// The length of the colour sequence (`ESC [ 0-9; m`) at the start of `text`, if it is one.

@@ -144,7 +144,7 @@ pub fn append_file(path: &Path, text: &str) -> io::Result<()> {
 }
 
 /// What [`write_file`] writes.
-pub fn render(kind: FileKind, text: &str) -> String {
+pub(crate) fn render(kind: FileKind, text: &str) -> String {
     let masked = mask_text(text);
     match kind {
         FileKind::Markup => xml_safe(&masked).into_owned(),

@@ -27,7 +27,7 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, T
 
 use super::{step_failure_lines, step_heading};
 use crate::engine::result::{Attempt, CaseResult, RunSummary, Status};
-use crate::mask::mask_text;
+use crate::output::{self, FileKind};
 
 /// Builds the report from finished cases (in plan order).
 pub fn report(cases: &[CaseResult], summary: &RunSummary) -> Report {
@@ -44,14 +44,14 @@ pub fn report(cases: &[CaseResult], summary: &RunSummary) -> Report {
             Status::Skipped => TestCaseStatus::skipped(),
         };
         if let Some(step) = case.failing_step() {
-            status.set_message(mask_text(&step_heading(step)).into_owned());
-            status.set_description(mask_text(&step_failure_lines(step).join("\n")).into_owned());
+            status.set_message(step_heading(step));
+            status.set_description(step_failure_lines(step).join("\n"));
         } else if case.status == Status::Skipped {
             status.set_message("not run: --fail-fast stopped the run");
         }
         // Earlier failed attempts: <flakyFailure> under a pass, <rerunFailure> under a failure.
         status.add_reruns(case.retries.iter().map(rerun));
-        let mut test = TestCase::new(mask_text(&case.title()).into_owned(), status);
+        let mut test = TestCase::new(case.title(), status);
         test.set_classname(file.clone())
             .set_time(case.duration)
             .set_assertions(case.steps.iter().map(|s| s.assertions.len()).sum());
@@ -80,18 +80,25 @@ fn rerun(attempt: &Attempt) -> TestRerun {
     let mut rerun = TestRerun::new(kind);
     rerun.set_time(attempt.duration);
     if let Some(step) = attempt.failing_step() {
-        rerun.set_message(mask_text(&step_heading(step)).into_owned());
-        rerun.set_description(mask_text(&step_failure_lines(step).join("\n")).into_owned());
+        rerun.set_message(step_heading(step));
+        rerun.set_description(step_failure_lines(step).join("\n"));
     }
     rerun
 }
 
-/// Writes the report to `path`.
-pub fn write(path: &Path, cases: &[CaseResult], summary: &RunSummary) -> std::io::Result<()> {
+/// The XML text of the report, through the masked sink: masked, and well-formed whatever
+/// characters a name or a server value holds (quick-junit drops C0 controls and ANSI codes;
+/// the sink shows U+FFFE and U+FFFF, which XML forbids, as escapes).
+pub(crate) fn render(cases: &[CaseResult], summary: &RunSummary) -> std::io::Result<String> {
     let xml = report(cases, summary)
         .to_string()
         .map_err(std::io::Error::other)?;
-    std::fs::write(path, xml)
+    Ok(output::render(FileKind::Markup, &xml))
+}
+
+/// Writes the report to `path`.
+pub fn write(path: &Path, cases: &[CaseResult], summary: &RunSummary) -> std::io::Result<()> {
+    std::fs::write(path, render(cases, summary)?)
 }
 
 #[cfg(test)]
@@ -145,7 +152,7 @@ mod tests {
             case(2, "b.yaml", Status::Skipped, None),
             case(3, "b.yaml", Status::Passed, Some(Status::Passed)),
         ];
-        let xml = report(&cases, &RunSummary::default()).to_string().unwrap();
+        let xml = render(&cases, &RunSummary::default()).unwrap();
         assert!(!xml.contains("4111111111111111"));
         let back = Report::deserialize_from_str(&xml).unwrap();
         assert_eq!(back.test_suites.len(), 2);
@@ -167,5 +174,23 @@ mod tests {
             })
             .collect();
         assert_eq!(kinds, ["failure", "error", "skipped", "success"]);
+    }
+
+    #[test]
+    fn any_character_in_a_name_leaves_the_xml_well_formed() {
+        let mut c = case(0, "a\u{fffe}.yaml", Status::Failed, Some(Status::Failed));
+        c.flow = "Pay \u{fffe}\u{ffff}\x1b[31m\x00 <&> \"q\" 4111111111111111".to_owned();
+        c.steps[0].name = "step \u{ffff}".to_owned();
+        let xml = render(&[c], &RunSummary::default()).unwrap();
+        assert!(
+            !xml.contains(['\u{fffe}', '\u{ffff}', '\x1b', '\x00']),
+            "{xml}"
+        );
+        let back = Report::deserialize_from_str(&xml).expect("well-formed");
+        let test = &back.test_suites[0].test_cases[0];
+        assert_eq!(
+            test.name.as_str(),
+            "Pay \\u{fffe}\\u{ffff} <&> \"q\" ************1111"
+        );
     }
 }
