@@ -433,3 +433,42 @@ fn names_cannot_forge_terminal_lines_or_break_the_junit_xml() {
         "pay\r\u{fffe}\x1b]0;title\x07"
     );
 }
+
+/// `apoflow run` in `dir` on a pseudo-terminal (util-linux `script`), with `env`; its output.
+fn run_on_a_terminal(dir: &std::path::Path, env: &[(&str, &str)]) -> String {
+    let mut cmd = std::process::Command::new("script");
+    cmd.args([
+        "-qec",
+        &format!("{} run --jobs 2", env!("CARGO_BIN_EXE_apoflow")),
+        "/dev/null",
+    ])
+    .current_dir(dir)
+    .env_remove("CI")
+    .env_remove("GITHUB_ACTIONS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("`script` (util-linux) runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn progress_shows_on_a_terminal_only_and_never_on_ci() {
+    let p = Project::new();
+    for i in 0..3 {
+        p.file(
+            &format!("flows/s{i}.yaml"),
+            &format!("name: Slow {i}\nsteps:\n  - sleep: 300ms\n"),
+        );
+    }
+    let tty = run_on_a_terminal(p.path(), &[]);
+    assert!(tty.contains("/3 cases · "), "{tty:?}");
+    assert!(tty.contains("running · Slow"), "{tty:?}");
+    assert!(tty.contains("3 passed, 0 failed"), "{tty:?}");
+    let ci = run_on_a_terminal(p.path(), &[("CI", "true")]);
+    assert!(!ci.contains("cases · "), "{ci:?}");
+    assert!(ci.contains("3 passed, 0 failed"), "{ci:?}");
+    // A pipe.
+    let out = p.run(&[]);
+    assert!(!both(&out).contains("cases · "), "{}", both(&out));
+}

@@ -507,7 +507,8 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             Terminal::new(Sink::stdout(), options.color).with_github_annotations(options.github.on),
             files,
             run.clone(),
-        );
+        )
+        .with_progress(ctx.stderr_is_tty && !ctx.is_ci());
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
         // The one consumer: only this task writes reports, so lines never interleave.
         let consumer = tokio::spawn(async move {

@@ -47,8 +47,7 @@ impl Sink {
 
     fn emit(&mut self, bytes: &[u8]) -> io::Result<()> {
         let text = String::from_utf8_lossy(bytes);
-        let masked = mask_text(&text);
-        self.out.write_all(terminal_safe(&masked).as_bytes())
+        self.out.write_all(for_terminal(&text).as_bytes())
     }
 
     /// Writes every complete line held back (all of it when `all`).
@@ -86,6 +85,56 @@ impl Write for Sink {
 impl Drop for Sink {
     fn drop(&mut self) {
         let _ = self.flush();
+    }
+}
+
+/// Text for a terminal: masked, then escaped ([`terminal_safe`]); what [`Sink`] writes.
+pub fn for_terminal(text: &str) -> String {
+    terminal_safe(&mask_text(text)).into_owned()
+}
+
+/// Standard error as indicatif draws on it (the progress line), every text masked and escaped
+/// like a [`Sink`]'s; cursor moves and line clearing are indicatif's own.
+#[derive(Debug)]
+pub struct ProgressTerm(console::Term);
+
+impl ProgressTerm {
+    /// Standard error.
+    pub fn stderr() -> Self {
+        ProgressTerm(console::Term::stderr())
+    }
+}
+
+impl indicatif::TermLike for ProgressTerm {
+    fn width(&self) -> u16 {
+        self.0.size().1
+    }
+    fn height(&self) -> u16 {
+        self.0.size().0
+    }
+    fn move_cursor_up(&self, n: usize) -> io::Result<()> {
+        self.0.move_cursor_up(n)
+    }
+    fn move_cursor_down(&self, n: usize) -> io::Result<()> {
+        self.0.move_cursor_down(n)
+    }
+    fn move_cursor_right(&self, n: usize) -> io::Result<()> {
+        self.0.move_cursor_right(n)
+    }
+    fn move_cursor_left(&self, n: usize) -> io::Result<()> {
+        self.0.move_cursor_left(n)
+    }
+    fn write_line(&self, s: &str) -> io::Result<()> {
+        self.0.write_line(&for_terminal(s))
+    }
+    fn write_str(&self, s: &str) -> io::Result<()> {
+        self.0.write_str(&for_terminal(s))
+    }
+    fn clear_line(&self) -> io::Result<()> {
+        self.0.clear_line()
+    }
+    fn flush(&self) -> io::Result<()> {
+        self.0.flush()
     }
 }
 

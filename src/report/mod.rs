@@ -12,6 +12,7 @@ pub mod github;
 pub mod json;
 pub mod junit;
 pub mod merge;
+pub mod progress;
 pub mod terminal;
 
 use std::path::PathBuf;
@@ -71,6 +72,7 @@ impl Files {
 /// Every report of a run, fed the same events in order: the terminal prints as cases finish;
 /// the files are written at `RunFinished` from the finished cases, which it keeps.
 pub struct Reporters {
+    progress: progress::Progress,
     terminal: Terminal,
     files: Files,
     run: RunInfo,
@@ -83,6 +85,7 @@ impl Reporters {
     /// The terminal report, plus the files asked for; `run` describes the run for them.
     pub fn new(terminal: Terminal, files: Files, run: RunInfo) -> Self {
         Reporters {
+            progress: progress::Progress::new(false),
             terminal,
             files,
             run,
@@ -92,9 +95,23 @@ impl Reporters {
         }
     }
 
+    /// Shows the live progress line ([`progress`]) when `shown`: a terminal, not CI.
+    pub fn with_progress(mut self, shown: bool) -> Self {
+        self.progress = progress::Progress::new(shown);
+        self
+    }
+
     /// Takes one event: prints what is due, and keeps finished cases for the files.
     pub fn on_event(&mut self, event: &Event) {
-        self.terminal.on_event(event);
+        let terminal = &mut self.terminal;
+        if let Event::RunFinished(_) = event {
+            // The line goes before the summary is printed.
+            self.progress.on_event(event);
+        }
+        self.progress.suspend(|| terminal.on_event(event));
+        if !matches!(event, Event::RunFinished(_)) {
+            self.progress.on_event(event);
+        }
         match event {
             Event::RunStarted { .. }
             | Event::CaseStarted { .. }
