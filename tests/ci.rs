@@ -472,3 +472,120 @@ fn progress_shows_on_a_terminal_only_and_never_on_ci() {
     let out = p.run(&[]);
     assert!(!both(&out).contains("cases · "), "{}", both(&out));
 }
+
+/// Runs headless Chromium (Debian's `chromium`) on `args` with a fresh profile.
+fn chromium(profile: &std::path::Path, args: &[&str]) {
+    let status = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("chromium runs (apt-get install -y chromium poppler-utils; .ci/run does)");
+    assert!(status.success(), "chromium {args:?}: {status}");
+}
+
+#[test]
+fn the_html_report_reads_in_a_browser_without_scripts_or_network() {
+    let p = Project::new();
+    let key = unique("html");
+    p.file(
+        "flows/fail.yaml",
+        "name: \"Pay <script>alert(1)</script>\"\nsteps:\n  - id: pay\n    http: { url: \"BASE/echo\", json: { card: \"4111111111111111\" } }\n  - id: check\n    http: { url: \"BASE/json\" }\n    expect:\n      $.paymentAmount: { equals: { currency: SGD, value: \"4300\" } }\n",
+    )
+    .file("flows/flaky.yaml", &fails_once(&key, "retries: 1\n"))
+    .file(
+        "flows/ok.yaml",
+        "name: Fine\nsteps:\n  - name: quiet-passing-step\n    http: { url: \"BASE/json\" }\n",
+    );
+    let out = p.run(&["--html", "out/report", "--jobs", "1"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(
+        both(&out).contains("html report written to out/report/index.html"),
+        "{}",
+        both(&out)
+    );
+    let html = p.read("out/report/index.html");
+    // Self-contained and script-free: nothing fetched, nothing run.
+    for banned in [
+        "<script", "<link", "src=", "@import", "url(", " onload", " onclick",
+    ] {
+        assert!(!html.contains(banned), "`{banned}` in the page");
+    }
+    assert!(
+        !html.contains("4111111111111111"),
+        "a card number in the page"
+    );
+    assert!(html.contains("************1111"));
+    assert!(
+        html.contains("href=\"../../flows/fail.yaml#L8\""),
+        "a link to the failed line"
+    );
+
+    let pdf = p.path().join("report.pdf");
+    chromium(
+        &p.path().join("profile"),
+        &[
+            "--no-pdf-header-footer",
+            &format!("--print-to-pdf={}", pdf.display()),
+            &format!(
+                "file://{}",
+                p.path().join("out/report/index.html").display()
+            ),
+        ],
+    );
+    let text = std::process::Command::new("pdftotext")
+        .args(["-layout", pdf.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) runs");
+    let visible = String::from_utf8_lossy(&text.stdout);
+    for shown in [
+        "apoflow report: FAILED",
+        "Failures",
+        "Pay <script>alert(1)</script>",
+        "step check failed at flows/fail.yaml:5",
+        "$.paymentAmount",
+        "flows/fail.yaml:8",
+        "FLAKY",
+        "Flaky: passed after 1 failed attempt.",
+        "FAIL",
+        "PASS Fine",
+    ] {
+        assert!(
+            visible.contains(shown),
+            "`{shown}` is not visible:\n{visible}"
+        );
+    }
+    // A diff of the objects, expected (-) against actual (+).
+    let line = |sign: &str, value: &str| {
+        regex::Regex::new(&format!(r#"(?m)^\s*\{sign}\s+"value": "{value}"$"#)).unwrap()
+    };
+    assert!(line("-", "4300").is_match(&visible), "{visible}");
+    assert!(line("+", "4200").is_match(&visible), "{visible}");
+    // A passing case is folded: its steps are in the page, not on screen.
+    assert!(html.contains("quiet-passing-step"));
+    assert!(!visible.contains("quiet-passing-step"), "{visible}");
+
+    let png = p.path().join("shot.png");
+    chromium(
+        &p.path().join("profile2"),
+        &[
+            "--window-size=1200,900",
+            &format!("--screenshot={}", png.display()),
+            &format!(
+                "file://{}",
+                p.path().join("out/report/index.html").display()
+            ),
+        ],
+    );
+    let bytes = std::fs::read(&png).expect("a screenshot");
+    assert!(bytes.starts_with(b"\x89PNG"), "a PNG");
+}

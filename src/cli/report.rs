@@ -4,7 +4,7 @@
 //! ```text
 //! run:    engine events ─> Reporters (terminal, JUnit, JSON) ─> Finished ─┐
 //! merge:  shard JSON reports ─> report::merge ─> Files (JUnit, JSON) ─────┴─> conclude:
-//!           --list-snapshots, --checklist table (+ --evidence) ─> exit 0 / 1
+//!           --list-snapshots, --checklist table (+ --evidence), --html ─> exit 0 / 1
 //! ```
 //! A report that cannot be written after the flows ran exits 1 and says so: the run happened
 //! (requests were sent), so it is no invalid input (2), and it must not pass either.
@@ -19,7 +19,7 @@ use super::{Context, exit};
 use crate::engine::result::RunSummary;
 use crate::output::Sink;
 use crate::report::merge::merge;
-use crate::report::{Files, Finished, json};
+use crate::report::{Files, Finished, html, json};
 
 /// `--annotations`: which CI's annotations to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -85,6 +85,9 @@ pub struct MergeArgs {
     /// With --checklist: write the evidence bundle of the merged run into DIR.
     #[arg(long, value_name = "DIR", requires = "checklist")]
     pub evidence: Option<PathBuf>,
+    /// Write the merged HTML report (one self-contained page) into DIR (`DIR/index.html`).
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
     /// Write the paths of the snapshots the shards checked to FILE, one per line.
     #[arg(long, value_name = "FILE")]
     pub list_snapshots: Option<PathBuf>,
@@ -168,6 +171,8 @@ fn merge_reports(args: MergeArgs, ctx: &Context) -> u8 {
     conclude(
         finished,
         &After {
+            html: args.html.as_deref(),
+            cwd: &ctx.cwd,
             list_snapshots: args.list_snapshots.as_deref(),
             checklist: checklist.as_ref(),
             color,
@@ -196,6 +201,10 @@ fn counts(s: &RunSummary) -> String {
 
 /// What is written after the cases are known.
 pub(crate) struct After<'a> {
+    /// `--html DIR`.
+    pub(crate) html: Option<&'a Path>,
+    /// The working directory (the cases' paths are relative to it).
+    pub(crate) cwd: &'a Path,
     /// `--list-snapshots FILE`.
     pub(crate) list_snapshots: Option<&'a Path>,
     /// `--checklist` (and `--evidence`).
@@ -246,10 +255,30 @@ pub(crate) fn conclude(finished: Finished, after: &After<'_>, out: &mut Sink) ->
         errors.push(e);
     }
     let mut covered = true;
+    let mut coverage = None;
     if let Some(checklist) = after.checklist {
         match checklist.finish(&finished.cases, &finished.run, out, after.color) {
-            Ok(ok) => covered = ok,
+            Ok(c) => {
+                covered = c.ok();
+                coverage = Some(c);
+            }
             Err(e) => errors.push(e),
+        }
+    }
+    if let Some(dir) = after.html {
+        let page = html::Page {
+            cases: &finished.cases,
+            summary: &finished.summary,
+            run: &finished.run,
+            coverage: coverage.as_ref(),
+            cwd: after.cwd,
+        };
+        match html::write(dir, &page) {
+            Ok(path) => out.print(&format!("html report written to {}\n", path.display())),
+            Err(e) => errors.push(format!(
+                "failed to write the HTML report in {}: {e}",
+                dir.display()
+            )),
         }
     }
     Concluded {

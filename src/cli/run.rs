@@ -81,6 +81,10 @@ pub struct RunArgs {
     /// Write a JSON report (results with per-step timings) to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write an HTML report (one self-contained page: summary, every case and step with
+    /// timings, failures with expected/actual, masked messages, coverage) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
     /// Print CI annotations for failed and flaky cases: `github` (`::error file=…,line=…`
     /// lines, and a job summary appended to $GITHUB_STEP_SUMMARY) or `none` [default: github
     /// when GITHUB_ACTIONS=true, else none].
@@ -154,6 +158,8 @@ pub struct RunOptions {
     pub json: Option<PathBuf>,
     /// GitHub annotations on, and where the job summary goes (`$GITHUB_STEP_SUMMARY`).
     pub github: Github,
+    /// `--html` folder.
+    pub html: Option<PathBuf>,
     /// Colours on the terminal report.
     pub color: bool,
     /// The `--target`, keys loaded; `None` for the embedded sandbox.
@@ -297,6 +303,7 @@ impl RunOptions {
             junit: args.junit,
             json: args.json,
             github: Github::from_flag(args.annotations, ctx),
+            html: args.html,
             color: ctx.stdout_is_tty && ctx.var("NO_COLOR").is_none(),
             sandbox_listen: args
                 .sandbox_listen
@@ -532,6 +539,8 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         let mut concluded = conclude(
             finished,
             &After {
+                html: options.html.as_deref(),
+                cwd: &ctx.cwd,
                 list_snapshots: options.list_snapshots.as_deref(),
                 checklist: checklist.as_ref(),
                 color: options.color,

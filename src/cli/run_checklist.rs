@@ -102,16 +102,16 @@ impl ChecklistRun {
         })
     }
 
-    /// Judges the finished cases: prints the coverage table (masked) to `out` and writes the
-    /// evidence bundle. `Ok(true)` when every item passed, `Ok(false)` when one failed, is not
-    /// proven or is missing (exit 1), `Err` when the evidence could not be written (exit 2).
+    /// Judges the finished cases: prints the coverage table to `out` (a masked sink) and
+    /// writes the evidence bundle. The coverage ([`Coverage::ok`] when every item passed), or
+    /// `Err` when the evidence could not be written.
     pub(crate) fn finish(
         &self,
         cases: &[CaseResult],
         run: &RunInfo,
         out: &mut dyn std::io::Write,
         color: bool,
-    ) -> Result<bool, String> {
+    ) -> Result<Coverage, String> {
         let evidence: Vec<CaseEvidence> = cases.iter().map(|c| self.case_evidence(c)).collect();
         let outcomes: Vec<CaseOutcome> = evidence.iter().map(|c| c.outcome.clone()).collect();
         let coverage = Coverage::compute(&self.checklist, &outcomes);
@@ -122,7 +122,7 @@ impl ChecklistRun {
                 .map_err(|e| format!("failed to write the evidence bundle: {e}"))?;
             let _ = writeln!(out, "evidence written to {}", dir.display());
         }
-        Ok(coverage.ok())
+        Ok(coverage)
     }
 
     fn case_evidence(&self, case: &CaseResult) -> CaseEvidence {

@@ -9,6 +9,7 @@
 pub mod coverage;
 pub mod evidence;
 pub mod github;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod merge;
