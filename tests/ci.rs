@@ -589,3 +589,21 @@ fn the_html_report_reads_in_a_browser_without_scripts_or_network() {
     let bytes = std::fs::read(&png).expect("a screenshot");
     assert!(bytes.starts_with(b"\x89PNG"), "a PNG");
 }
+
+#[test]
+fn a_report_that_cannot_be_written_after_the_run_exits_1_and_says_so() {
+    let p = Project::new();
+    p.file("flows/ok.yaml", "name: Fine\nsteps:\n  - http: { url: \"BASE/json\" }\n");
+    // A folder where the JUnit file should go: the flows run, the file cannot be written.
+    std::fs::create_dir_all(p.path().join("taken.xml")).unwrap();
+    let out = p.run(&["--junit", "taken.xml", "--json", "ok.json"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error: failed to write the JUnit report taken.xml"), "{stderr}");
+    assert!(
+        stderr.contains("error: the flows ran, but 1 report could not be written (exit 1)"),
+        "{stderr}"
+    );
+    // The other reports are still written.
+    assert_eq!(json_report(&p, "ok.json")["summary"]["passed"], 1);
+}
