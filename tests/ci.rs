@@ -146,14 +146,16 @@ fn suite(p: &Project) {
     );
 }
 
-/// The JSON report without what differs between two runs of the same cases: timings, when
-/// and where the run happened (each run has its own sandbox port), and `date` headers.
+/// The JSON report without what differs between two runs of the same cases: timings and
+/// times, when and where the run happened (each run has its own sandbox port), and `date`
+/// headers.
 fn normalised(mut v: Value) -> Value {
     fn strip(v: &mut Value) {
         match v {
             Value::Object(map) => {
-                map.remove("duration");
-                map.remove("date");
+                for volatile in ["duration", "date", "started", "at"] {
+                    map.remove(volatile);
+                }
                 map.values_mut().for_each(strip);
             }
             Value::Array(items) => items.iter_mut().for_each(strip),
@@ -593,17 +595,54 @@ fn the_html_report_reads_in_a_browser_without_scripts_or_network() {
 #[test]
 fn a_report_that_cannot_be_written_after_the_run_exits_1_and_says_so() {
     let p = Project::new();
-    p.file("flows/ok.yaml", "name: Fine\nsteps:\n  - http: { url: \"BASE/json\" }\n");
+    p.file(
+        "flows/ok.yaml",
+        "name: Fine\nsteps:\n  - http: { url: \"BASE/json\" }\n",
+    );
     // A folder where the JUnit file should go: the flows run, the file cannot be written.
     std::fs::create_dir_all(p.path().join("taken.xml")).unwrap();
     let out = p.run(&["--junit", "taken.xml", "--json", "ok.json"]);
     assert_eq!(code(&out), 1, "{}", both(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("error: failed to write the JUnit report taken.xml"), "{stderr}");
+    assert!(
+        stderr.contains("error: failed to write the JUnit report taken.xml"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("error: the flows ran, but 1 report could not be written (exit 1)"),
         "{stderr}"
     );
     // The other reports are still written.
     assert_eq!(json_report(&p, "ok.json")["summary"]["passed"], 1);
+}
+
+#[test]
+fn evidence_times_are_when_the_messages_happened() {
+    let p = Project::new();
+    let key = unique("times");
+    // The third call answers DONE: the request kept is the one of the last try, sent after two
+    // waits of 200 ms (at least 400 ms after the case started).
+    p.file(
+        "flows/poll.yaml",
+        &format!(
+            "name: Polls\ncovers: [TS-01]\nsteps:\n  - http: {{ url: \"BASE/count/{key}\" }}\n    until: {{ $.status: DONE }}\n    every: 200ms\n    within: 10s\n    expect:\n      status: 200\n"
+        ),
+    )
+    .file(
+        "checklist.yaml",
+        "name: Test checklist\nitems:\n  - { id: TS-01, title: One, passing: one, proof: [{ step: http, checks: [status] }] }\n",
+    );
+    let out = p.run(&["--checklist", "checklist.yaml", "--evidence", "ev"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    let item: Value = serde_json::from_str(&p.read("ev/TS-01/polls.json")).expect("evidence");
+    let exchanges = item["exchanges"].as_array().expect("exchanges");
+    let at = |kind: &str| {
+        exchanges
+            .iter()
+            .find(|e| e["kind"] == kind)
+            .and_then(|e| e["at_ms"].as_u64())
+            .expect(kind)
+    };
+    assert!(at("request") >= 400, "{item}");
+    assert!(at("response") >= at("request"), "{item}");
 }

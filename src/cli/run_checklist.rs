@@ -148,8 +148,13 @@ impl ChecklistRun {
                     .collect(),
             });
             for (i, m) in step.messages.iter().enumerate() {
-                // Requests and notifications at the step's start, answers at its end.
-                let when = if i == 0 { at } else { at + step.duration };
+                // When it happened, from the case's start; a result without times (an older
+                // JSON report) puts requests at the step's start and answers at its end.
+                let recorded = m
+                    .at
+                    .zip(case.started)
+                    .and_then(|(at, started)| Duration::try_from(at.duration_since(started)).ok());
+                let when = recorded.unwrap_or(if i == 0 { at } else { at + step.duration });
                 exchanges.push(Exchange {
                     step: name.clone(),
                     step_index,

@@ -59,6 +59,9 @@ pub struct CaseResult {
     pub flow: String,
     /// The matrix case name (`card=visa, mode=MANUAL`), if any.
     pub case: Option<String>,
+    /// When the case's last attempt started (evidence times count from it).
+    #[serde(default)]
+    pub started: Option<jiff::Timestamp>,
     /// The flow's tags.
     pub tags: Vec<String>,
     /// The checklist items the flow covers.
@@ -227,6 +230,10 @@ pub struct Message {
     pub kind: MessageKind,
     /// One line for people: `POST http://…/pay`, `HTTP 200`, `ack success`.
     pub summary: String,
+    /// When it happened: a request when it was sent, an answer or a notification when it was
+    /// received, an acknowledgement when it was given.
+    #[serde(default)]
+    pub at: Option<jiff::Timestamp>,
     /// The message: `{method, url, headers, body}` or `{status, headers, body}`, or a
     /// notification and its acknowledgement.
     pub data: serde_json::Value,

@@ -139,6 +139,7 @@ fn panicked(header: Option<CaseResult>, e: tokio::task::JoinError) -> CaseResult
         file: Default::default(),
         flow: "unknown case".to_owned(),
         case: None,
+        started: None,
         tags: Vec::new(),
         covers: Vec::new(),
         status: Status::Errored,
@@ -227,6 +228,7 @@ async fn run_case(
 ) -> CaseResult {
     let index = case.index;
     let start = Instant::now();
+    let started = jiff::Timestamp::now();
     let _ = tx.send(Event::CaseStarted {
         index,
         file: case.file.path.clone(),
@@ -279,15 +281,22 @@ async fn run_case(
         .map(|s| s.status)
         .find(|s| s.is_failure())
         .unwrap_or(Status::Passed);
-    finish(case, status, rec.steps, start)
+    finish(case, status, rec.steps, start, Some(started))
 }
 
-fn finish(case: &Case, status: Status, steps: Vec<StepResult>, start: Instant) -> CaseResult {
+fn finish(
+    case: &Case,
+    status: Status,
+    steps: Vec<StepResult>,
+    start: Instant,
+    started: Option<jiff::Timestamp>,
+) -> CaseResult {
     CaseResult {
         index: case.index,
         file: case.file.path.clone(),
         flow: case.flow_name.clone(),
         case: case.case_name.clone(),
+        started,
         tags: case.tags.clone(),
         covers: case.covers.clone(),
         status,
@@ -299,7 +308,7 @@ fn finish(case: &Case, status: Status, steps: Vec<StepResult>, start: Instant) -
 }
 
 fn skipped(case: &Case) -> CaseResult {
-    finish(case, Status::Skipped, Vec::new(), Instant::now())
+    finish(case, Status::Skipped, Vec::new(), Instant::now(), None)
 }
 
 fn title(case: &Case) -> String {
@@ -324,6 +333,7 @@ mod tests {
             file: "flows/pay.yaml".into(),
             flow: "Pay".to_owned(),
             case: None,
+            started: None,
             tags: Vec::new(),
             covers: vec!["HM-01".to_owned()],
             status: Status::Skipped,

@@ -114,6 +114,7 @@ mod tests {
             file: file.into(),
             flow: format!("flow {index}"),
             case: None,
+            started: None,
             tags: Vec::new(),
             covers: Vec::new(),
             status,

@@ -172,6 +172,7 @@ mod tests {
                     file: format!("flows/{i}.yaml").into(),
                     flow: format!("flow {i}"),
                     case: None,
+                    started: None,
                     tags: Vec::new(),
                     covers: Vec::new(),
                     status: if *i == 1 {

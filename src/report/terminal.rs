@@ -200,6 +200,7 @@ mod tests {
             file: "flows/card-4111111111111111.yaml".into(),
             flow: "Pay".to_owned(),
             case: Some("card=visa".to_owned()),
+            started: None,
             tags: Vec::new(),
             covers: Vec::new(),
             status: Status::Passed,
