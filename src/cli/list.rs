@@ -6,7 +6,6 @@
 //! flows/card/pay.yaml  Matrix payment (card=visa)  [card]
 //! ```
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use serde_json::json;
@@ -15,7 +14,6 @@ use super::validate::print_diagnostics;
 use super::{Context, exit};
 use crate::flow::plan::Case;
 use crate::flow::{LoadOptions, load};
-use crate::mask::mask_text;
 
 /// Runs `list`; returns 0, or 2 when a flow file is invalid.
 pub fn run(paths: &[PathBuf], tags: Option<String>, as_json: bool, ctx: &Context) -> u8 {
@@ -37,7 +35,7 @@ pub fn run(paths: &[PathBuf], tags: Option<String>, as_json: bool, ctx: &Context
             .join("\n")
     };
     if !text.is_empty() {
-        let _ = writeln!(std::io::stdout(), "{}", mask_text(&text));
+        crate::output::Sink::stdout().print(&format!("{text}\n"));
     }
     exit::SUCCESS
 }

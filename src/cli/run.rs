@@ -78,7 +78,8 @@ pub struct RunArgs {
     /// Write a JUnit XML report to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Write a JSON report (results with per-step timings) to FILE.
+    /// Write a JSON report (results with per-step timings and masked messages) to FILE; the
+    /// shards of a `--partition` run merge from it (`apoflow report merge`).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// Write an HTML report (one self-contained page: summary, every case and step with

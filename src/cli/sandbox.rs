@@ -133,7 +133,7 @@ pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
     let configured = match configured_merchants(config_file.as_deref(), ctx) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("error: {}", crate::mask::mask_text(&e));
+            crate::output::Sink::stderr().print(&format!("error: {e}\n"));
             return exit::INVALID;
         }
     };

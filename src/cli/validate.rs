@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use super::{Context, exit};
 use crate::diag::Diagnostic;
 use crate::flow::{LoadOptions, load};
-use crate::mask::mask_text;
 
 /// Runs `validate`; prints each error on stderr and a summary line; returns 0 or 2.
 pub fn run(paths: &[PathBuf], ctx: &Context) -> u8 {
@@ -31,7 +30,7 @@ pub fn run(paths: &[PathBuf], ctx: &Context) -> u8 {
                 plural(flows, "flow", "flows"),
                 plural(cases, "case", "cases"),
             );
-            let _ = writeln!(std::io::stdout(), "{}", mask_text(&line));
+            crate::output::Sink::stdout().print(&format!("{line}\n"));
             exit::SUCCESS
         }
         Err(diags) => {
