@@ -646,3 +646,42 @@ fn evidence_times_are_when_the_messages_happened() {
     assert!(at("request") >= 400, "{item}");
     assert!(at("response") >= at("request"), "{item}");
 }
+
+#[test]
+fn on_a_live_target_a_case_that_changes_state_is_retried_only_when_its_flow_allows_it() {
+    let sandbox = support::Sandbox::start(&[]);
+    let keys = support::repo().join("fixtures/keys");
+    let p = Project::new();
+    p.file(
+        "apoflow.toml",
+        &format!(
+            "[targets.live]\nendpoint = \"{}\"\nclient_id = \"SANDBOX_APOFLOW_MERCHANT\"\nprivate_key = {{ file = \"{}\" }}\napo_public_key = {{ file = \"{}\" }}\n",
+            sandbox.url,
+            keys.join("merchant-private.pem").display(),
+            keys.join("sandbox-apo-public.pem").display()
+        ),
+    )
+    // A POST changes state: not retried on a live target...
+    .file(
+        "flows/post.yaml",
+        "name: Posts\nsteps:\n  - http: { url: \"BASE/count/x\", method: POST }\n    expect: { status: 200 }\n",
+    )
+    // ...unless the flow says so.
+    .file(
+        "flows/post-allowed.yaml",
+        "name: Posts, allowed\nretry_live: true\nsteps:\n  - http: { url: \"BASE/count/x\", method: POST }\n    expect: { status: 200 }\n",
+    )
+    // A GET is safe to repeat.
+    .file("flows/get.yaml", &fails_once(&unique("live"), ""));
+    let out = p.run(&["--target", "live", "--retries", "1", "--jobs", "1"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    let text = both(&out);
+    assert!(
+        text.contains("note: 1 case not retried: it changes state on the live target (flows/post.yaml); add `retry_live: true` to a flow to allow it"),
+        "{text}"
+    );
+    assert!(text.contains("FAIL  flows/post.yaml  Posts  ("), "{text}");
+    assert!(!text.contains("RETRY flows/post.yaml"), "{text}");
+    assert!(text.contains("FAIL  flows/post-allowed.yaml  Posts, allowed  (2 attempts,"), "{text}");
+    assert!(text.contains("FLAKY flows/get.yaml  Fails once  (passed on attempt 2,"), "{text}");
+}
