@@ -228,8 +228,16 @@ fn three_shards_run_every_case_once_and_merge_into_the_unsharded_reports() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout
-            .starts_with("merged 3 reports: 12 cases: 11 passed, 1 failed, 0 errored, 0 skipped\n"),
+        stdout.starts_with("merged 3 reports\nPASS  flows/f0.yaml  Flow 0  ("),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAIL  flows/f4.yaml  Flow 4  ("),
+        "{stdout}"
+    );
+    assert!(stdout.contains("12 cases in "), "{stdout}");
+    assert!(
+        stdout.contains("\n11 passed, 1 failed, 0 errored, 0 skipped\n"),
         "{stdout}"
     );
     let (merged, full) = (
@@ -682,6 +690,12 @@ fn on_a_live_target_a_case_that_changes_state_is_retried_only_when_its_flow_allo
     );
     assert!(text.contains("FAIL  flows/post.yaml  Posts  ("), "{text}");
     assert!(!text.contains("RETRY flows/post.yaml"), "{text}");
-    assert!(text.contains("FAIL  flows/post-allowed.yaml  Posts, allowed  (2 attempts,"), "{text}");
-    assert!(text.contains("FLAKY flows/get.yaml  Fails once  (passed on attempt 2,"), "{text}");
+    assert!(
+        text.contains("FAIL  flows/post-allowed.yaml  Posts, allowed  (2 attempts,"),
+        "{text}"
+    );
+    assert!(
+        text.contains("FLAKY flows/get.yaml  Fails once  (passed on attempt 2,"),
+        "{text}"
+    );
 }

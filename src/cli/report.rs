@@ -2,8 +2,10 @@
 //! (coverage, evidence, the snapshot list, the exit code), and the `report merge` subcommand.
 //!
 //! ```text
-//! run:    engine events ─> Reporters (terminal, JUnit, JSON) ─> Finished ─┐
-//! merge:  shard JSON reports ─> report::merge ─> Files (JUnit, JSON) ─────┴─> conclude:
+//! run:    engine events ──────────────────────────┐
+//! merge:  shard JSON reports ─> report::merge ─> replayed as events (CaseFinished…)
+//!           ─> Reporters (terminal, annotations, JUnit, JSON, job summary) ─> Finished
+//!           ─> conclude:
 //!           --list-snapshots, --checklist table (+ --evidence), --html ─> exit 0 / 1
 //! ```
 //! A report that cannot be written after the flows ran exits 1 and says so: the run happened
@@ -16,10 +18,10 @@ use clap::{Args, Subcommand};
 use super::run_checklist::ChecklistRun;
 use super::snapshots::write_snapshot_list;
 use super::{Context, exit};
-use crate::engine::result::RunSummary;
+use crate::engine::event::Event;
 use crate::output::Sink;
 use crate::report::merge::merge;
-use crate::report::{Files, Finished, html, json};
+use crate::report::{Files, Finished, Reporters, Terminal, html, json};
 
 /// `--annotations`: which CI's annotations to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -144,30 +146,27 @@ fn merge_reports(args: MergeArgs, ctx: &Context) -> u8 {
         partition: None,
         github_summary: github.summary,
     };
-    let errors = files.write(&merged.cases, &merged.summary, &merged.run);
+    let color = ctx.stdout_is_tty && ctx.var("NO_COLOR").is_none();
     let mut out = Sink::stdout();
     out.print(&format!(
-        "merged {} report{}: {}\n",
+        "merged {} report{}\n",
         args.reports.len(),
-        if args.reports.len() == 1 { "" } else { "s" },
-        counts(&merged.summary)
+        if args.reports.len() == 1 { "" } else { "s" }
     ));
-    if github.on {
-        for line in merged
-            .cases
-            .iter()
-            .flat_map(crate::report::github::annotations)
-        {
-            out.print(&format!("{line}\n"));
-        }
+    // The merged cases replayed as the events of one run, into the reports a run writes.
+    let mut reporters = Reporters::new(
+        Terminal::new(Sink::stdout(), color).with_github_annotations(github.on),
+        files,
+        merged.run,
+    );
+    reporters.on_event(&Event::RunStarted {
+        cases: merged.cases.len(),
+    });
+    for case in merged.cases {
+        reporters.on_event(&Event::CaseFinished(case));
     }
-    let finished = Finished {
-        cases: merged.cases,
-        summary: merged.summary,
-        run: merged.run,
-        errors,
-    };
-    let color = ctx.stdout_is_tty && ctx.var("NO_COLOR").is_none();
+    reporters.on_event(&Event::RunFinished(merged.summary));
+    let finished = reporters.finish();
     conclude(
         finished,
         &After {
@@ -180,23 +179,6 @@ fn merge_reports(args: MergeArgs, ctx: &Context) -> u8 {
         &mut out,
     )
     .exit_code(&mut err)
-}
-
-/// `3 cases: 2 passed (1 flaky), 1 failed, 0 errored, 0 skipped`.
-fn counts(s: &RunSummary) -> String {
-    let total = s.passed + s.failed + s.errored + s.skipped;
-    let flaky = match s.flaky {
-        0 => String::new(),
-        n => format!(" ({n} flaky)"),
-    };
-    format!(
-        "{total} case{}: {} passed{flaky}, {} failed, {} errored, {} skipped",
-        if total == 1 { "" } else { "s" },
-        s.passed,
-        s.failed,
-        s.errored,
-        s.skipped
-    )
 }
 
 /// What is written after the cases are known.
