@@ -1,6 +1,8 @@
 //! CI at scale, through the real binary against a real HTTP server on 127.0.0.1: retries and
-//! flaky cases, sharding with `--partition` and `apoflow report merge`, GitHub annotations,
-//! and the masked, escaped outputs.
+//! flaky cases (also against a live target), sharding with `--partition` and `apoflow report
+//! merge`, GitHub annotations and JUnit locations, the masked and escaped outputs, the progress
+//! line on a pseudo-terminal (`script`), the HTML report in headless Chromium (read back with
+//! `pdftotext`), real evidence times, and a report that cannot be written.
 
 #[allow(dead_code)] // the parts tests/run.rs uses
 #[path = "run/local.rs"]
@@ -8,7 +10,7 @@ mod local;
 #[path = "support/mod.rs"]
 mod support;
 
-use local::Project;
+use local::{Project, stable};
 use quick_junit::{Report, TestCaseStatus};
 use serde_json::Value;
 use support::{both, code};
@@ -69,6 +71,25 @@ fn a_case_that_fails_once_then_passes_is_reported_flaky_everywhere() {
         other => panic!("a flaky case is a success with flaky runs, not {other:?}"),
     }
     assert!(p.read("out.xml").contains("<flakyFailure"));
+}
+
+#[test]
+fn the_terminal_report_of_a_run_with_retries() {
+    let p = Project::new();
+    p.file("flows/a-flaky.yaml", &fails_once(&unique("snap"), "retries: 2\n"))
+        .file(
+            "flows/b-fails.yaml",
+            "name: Always fails\nretries: 1\nsteps:\n  - id: pay\n    http: { url: \"BASE/json\" }\n    expect:\n      $.result.resultCode: FAIL\n",
+        );
+    let out = p.run(&["--jobs", "1"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    // The key of the counter differs each run.
+    let key = regex::Regex::new(r"snap-\d+").unwrap();
+    let text = stable(&String::from_utf8_lossy(&out.stdout));
+    let text = regex::Regex::new(r#"last response: 200 \{.*\}"#)
+        .unwrap()
+        .replace_all(&text, "last response: 200 {…}");
+    insta::assert_snapshot!(key.replace_all(&text, "snap-[KEY]"));
 }
 
 #[test]
