@@ -17,5 +17,7 @@ mod escape;
 mod sink;
 
 pub use escape::{one_line, terminal_safe, xml_safe};
-pub use sink::{FileKind, ProgressTerm, Sink, append_file, for_terminal, write_file, write_json};
+pub use sink::{
+    FileKind, MAX_PENDING, ProgressTerm, Sink, append_file, for_terminal, write_file, write_json,
+};
 pub(crate) use sink::{render, render_json};

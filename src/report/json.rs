@@ -46,7 +46,7 @@ pub struct JsonReport {
     pub cases: Vec<CaseResult>,
 }
 
-/// Builds the report document (unmasked: [`write`] masks it on the way out).
+/// Builds the report document (unmasked: [`write()`] masks it on the way out).
 pub fn document(
     cases: &[CaseResult],
     summary: &RunSummary,

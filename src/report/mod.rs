@@ -1,10 +1,16 @@
-//! Reports: projections of the engine's events and results (terminal, JUnit, JSON), and the
-//! certification coverage table and evidence bundle. Reads only
-//! [`crate::engine::event`] and [`crate::engine::result`]; every byte goes through
-//! [`crate::mask`].
+//! Reports: projections of the engine's events and results (terminal, progress, GitHub
+//! annotations and job summary, JUnit, JSON, HTML), and the certification coverage table and
+//! evidence bundle. Reads only [`crate::engine::event`] and [`crate::engine::result`]; every
+//! byte goes out through the masked sink, [`crate::output`].
 //!
-//! One consumer drains the engine's channel into [`Reporters::on_event`]: the terminal prints
-//! as cases finish; JUnit and JSON files are written at `RunFinished`.
+//! ```text
+//! engine events ─┐                    (apoflow run: one consumer drains the channel)
+//! merged shards ─┴─> Reporters::on_event
+//!                      progress line (a terminal, not CI) · terminal lines as cases finish
+//!                      (+ ::error / ::warning annotations on GitHub)
+//!                      RunFinished ─> Files: JUnit, JSON, job summary ─> Finished
+//! Finished ─> cli::report::conclude: snapshot list, coverage table + evidence, HTML, exit code
+//! ```
 
 pub mod coverage;
 pub mod evidence;
