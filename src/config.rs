@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -32,6 +33,7 @@ use url::Url;
 
 use crate::apo::key_source::{KeySource, load_private_key, load_public_key};
 use crate::apo::target::{Region, Target};
+use crate::diag::{Diagnostic, SourceFile};
 
 /// The config file looked for in the working directory.
 pub const DEFAULT_FILE: &str = "apoflow.toml";
@@ -170,13 +172,13 @@ impl MerchantSpec {
 #[derive(Debug, Clone)]
 pub struct Config {
     path: PathBuf,
-    text: String,
+    source: Arc<SourceFile>,
     targets: BTreeMap<String, TargetSpec>,
     merchants: BTreeMap<String, MerchantSpec>,
 }
 
 /// A problem in `apoflow.toml`, with its location when there is one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ConfigError {
     /// The config file.
     pub file: PathBuf,
@@ -189,64 +191,69 @@ pub struct ConfigError {
 }
 
 /// Where in the file a [`ConfigError`] is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Location {
     /// 1-based line.
-    pub line: usize,
+    pub line: u64,
     /// 1-based column (in characters).
-    pub column: usize,
-    /// The text of the line.
-    pub line_text: String,
+    pub column: u64,
     /// How many characters the caret underlines.
-    pub width: usize,
+    pub width: u64,
+    /// The config file's text, for the quoted line.
+    pub source: Arc<SourceFile>,
 }
 
 impl std::error::Error for ConfigError {}
 
+impl ConfigError {
+    /// The error as a diagnostic, for the one renderer ([`crate::diag`]): location, the line
+    /// quoted with a caret, the hint.
+    pub fn to_diagnostic(&self) -> Diagnostic {
+        let d = match &self.location {
+            Some(loc) => Diagnostic::new(&loc.source, loc.line, loc.column, self.message.clone())
+                .with_width(loc.width.max(1)),
+            None => Diagnostic::for_file(&self.file, self.message.clone()),
+        };
+        match &self.hint {
+            Some(hint) => d.with_hint(hint.clone()),
+            None => d,
+        }
+    }
+}
+
+/// One line, for contexts that hold errors as text: `file:line:column: message (hint: …)`.
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let file = self.file.display();
-        match &self.location {
-            Some(loc) => {
-                writeln!(f, "{file}:{}:{}: {}", loc.line, loc.column, self.message)?;
-                let gutter = " ".repeat(loc.line.to_string().len());
-                writeln!(f, "{gutter} |")?;
-                writeln!(f, "{} | {}", loc.line, loc.line_text)?;
-                write!(
-                    f,
-                    "{gutter} | {}{}",
-                    " ".repeat(loc.column - 1),
-                    "^".repeat(loc.width.max(1))
-                )?;
-            }
-            None => write!(f, "{file}: {}", self.message)?,
+        write!(f, "{}", self.file.display())?;
+        if let Some(loc) = &self.location {
+            write!(f, ":{}:{}", loc.line, loc.column)?;
         }
+        write!(f, ": {}", self.message)?;
         if let Some(hint) = &self.hint {
-            write!(f, "\n  = hint: {hint}")?;
+            write!(f, " (hint: {hint})")?;
         }
         Ok(())
     }
 }
 
-/// Turns a byte span into a line/column location.
-fn locate(text: &str, span: &Range<usize>) -> Location {
+/// Turns a byte span of the config text into a location.
+fn locate(source: &Arc<SourceFile>, span: &Range<usize>) -> Location {
+    let text = &source.text;
     let mut start = span.start.min(text.len());
     while !text.is_char_boundary(start) {
         start -= 1;
     }
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-    let line_text = text[line_start..line_end].trim_end_matches('\r');
-    let column = text[line_start..start].chars().count() + 1;
     let mut end = span.end.clamp(start, line_end);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
+    let (line, column) = source.position(start);
     Location {
-        line: text[..start].matches('\n').count() + 1,
+        line,
         column,
-        line_text: line_text.to_owned(),
-        width: text[start..end].chars().count(),
+        width: text[start..end].chars().count() as u64,
+        source: Arc::clone(source),
     }
 }
 
@@ -258,8 +265,8 @@ impl Config {
             location: None,
             message: format!("failed to read the config file: {e}"),
             hint: (e.kind() == std::io::ErrorKind::NotFound).then(|| {
-                "targets are defined in apoflow.toml (see the README, \"Signing, keys and \
-                 targets\"); pass --config FILE to use another file"
+                "targets are defined in apoflow.toml (see docs/src/targets.md); \
+                 pass --config FILE to use another file"
                     .to_owned()
             }),
         })?;
@@ -268,13 +275,18 @@ impl Config {
 
     /// Checks config text; `path` is used for messages and to resolve relative key files.
     pub fn parse(path: &Path, text: String) -> Result<Config, ConfigError> {
+        let source = Arc::new(SourceFile {
+            path: path.to_owned(),
+            text,
+        });
+        let text = &source.text;
         let error = |span: Option<Range<usize>>, message: String, hint: Option<&str>| ConfigError {
             file: path.to_owned(),
-            location: span.map(|s| locate(&text, &s)),
+            location: span.map(|s| locate(&source, &s)),
             message,
             hint: hint.map(str::to_owned),
         };
-        let raw: RawConfig = toml::from_str(&text).map_err(|e| {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let message = e.message().trim().to_owned();
             let hint = if message.contains("unknown field") && message.contains("`command`") {
                 Some(
@@ -382,7 +394,7 @@ impl Config {
         }
         Ok(Config {
             path: path.to_owned(),
-            text,
+            source: Arc::clone(&source),
             targets,
             merchants,
         })
@@ -397,8 +409,8 @@ impl Config {
                 location: None,
                 message: format!("no merchant named `{name}`"),
                 hint: Some(if known.is_empty() {
-                    "the file defines no [merchants.NAME] table yet (see the README, \
-                     \"Testing your merchant server\")"
+                    "the file defines no [merchants.NAME] table yet (see \
+                     docs/src/merchant.md)"
                         .to_owned()
                 } else {
                     format!("configured merchants: {}", known.join(", "))
@@ -445,7 +457,7 @@ impl Config {
         let key_error = |span: &Range<usize>, e: crate::apo::key_source::KeyLoadError| {
             ConfigError {
             file: self.path.clone(),
-            location: Some(locate(&self.text, span)),
+            location: Some(locate(&self.source, span)),
             message: e.to_string(),
             hint: Some(
                 "the merchant private key is base64 PKCS#8 or PKCS#1 (PEM or bare); APO's public \
@@ -656,8 +668,12 @@ key_version = "2"
     fn errors_point_at_line_and_column() {
         let err = parse(&GOOD.replace("region = \"sea\"", "region = \"asia\"")).unwrap_err();
         assert_eq!(
+            err.to_diagnostic().render(false),
+            "error: unknown region `asia`\n --> apoflow.toml:3:10\n  |\n3 | region = \"asia\"\n  |          ^^^^^^\n  |\n  = hint: use sea (Asia), na (North America) or eu (Europe), or give endpoint = \"https://...\"\n"
+        );
+        assert_eq!(
             err.to_string(),
-            "apoflow.toml:3:10: unknown region `asia`\n  |\n3 | region = \"asia\"\n  |          ^^^^^^\n  = hint: use sea (Asia), na (North America) or eu (Europe), or give endpoint = \"https://...\""
+            "apoflow.toml:3:10: unknown region `asia` (hint: use sea (Asia), na (North America) or eu (Europe), or give endpoint = \"https://...\")"
         );
         let err = parse(&GOOD.replace("key_version", "keyversion")).unwrap_err();
         assert_eq!(err.location.as_ref().unwrap().line, 13);

@@ -1,7 +1,7 @@
 //! apoflow: test card-payment integrations against APO (Antom Payment Orchestration).
 //!
 //! One binary with three faces: a flow runner, an embedded APO sandbox, and a certification
-//! helper. The module map (see `shared/design.md` and `README.md`):
+//! helper. The module map (see `shared/design.md` and `docs/src/maintainers.md`):
 //!
 //! | module | owns |
 //! | --- | --- |

@@ -72,6 +72,36 @@ fn errors_of_every_file_are_collected_in_one_run() {
 }
 
 #[test]
+fn yaml_in_a_flows_folder_that_is_not_a_flow_is_left_out_with_a_note() {
+    let project = support::Scratch::new();
+    project.write("flows/ping.yaml", "name: Ping\nsteps:\n  - sleep: 1ms\n");
+    let cards = std::fs::read_to_string(repo().join("fixtures/cards.yaml")).unwrap();
+    project.write("flows/fixtures/cards.yaml", &cards);
+    let checklist =
+        std::fs::read_to_string(repo().join("checklists/apo-card-hosted.yaml")).unwrap();
+    project.write("flows/checklist.yaml", &checklist);
+    project.write("flows/typo.yaml", "name: Typo\nstpes:\n  - sleep: 1ms\n");
+
+    let out = apoflow_in(project.path(), &["list", "flows/"]);
+    // The typo is still a (broken) flow: a misspelt `steps:` must not pass unseen.
+    assert_eq!(code(&out), 2, "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unknown key `stpes`"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_file(project.path().join("flows/typo.yaml")).unwrap();
+
+    let out = apoflow_in(project.path(), &["list", "flows/"]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "flows/ping.yaml  Ping\n");
+    insta::assert_snapshot!(text(&out.stderr));
+    // Named explicitly, a file is read as a flow whatever it holds.
+    let out = apoflow_in(project.path(), &["validate", "flows/fixtures/cards.yaml"]);
+    assert_eq!(code(&out), 2);
+}
+
+#[test]
 fn a_missing_path_is_invalid_input() {
     let out = apoflow(&["validate", "tests/corpus/no-such-folder"]);
     assert_eq!(code(&out), 2);
@@ -209,6 +239,60 @@ fn the_committed_schema_is_current() {
     );
     let schema: serde_json::Value = serde_json::from_str(&committed).unwrap();
     assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+}
+
+/// Every `*.yaml` under `dir`, snapshots left out.
+fn yaml_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n != "__snapshots__") {
+                yaml_files(&path, out);
+            }
+        } else if path.extension().is_some_and(|e| e == "yaml") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_bundled_flow_and_partial_validates_against_the_schema() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("schema/flow.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid schema");
+    let mut files = Vec::new();
+    yaml_files(&root.join("flows"), &mut files);
+    yaml_files(&root.join("tests/corpus/good"), &mut files);
+    assert!(files.len() > 30, "found {} flow files", files.len());
+    let mut rejected = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let flow: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        for error in validator.iter_errors(&flow) {
+            rejected.push(format!(
+                "{}: {} at {}",
+                file.strip_prefix(root).unwrap().display(),
+                error,
+                error.instance_path()
+            ));
+        }
+    }
+    assert!(
+        rejected.is_empty(),
+        "the schema rejects what apoflow accepts:\n{}",
+        rejected.join("\n")
+    );
+    // And it is no rubber stamp: what apoflow refuses, it refuses too.
+    for bad in [
+        serde_json::json!({"name": "x", "steps": [{"htp": {}}]}),
+        serde_json::json!({"name": "x", "steps": [{"sleep": "1s", "expect": {"status": "200"}, "bogus": 1}]}),
+        serde_json::json!({"name": 3, "steps": []}),
+    ] {
+        assert!(!validator.is_valid(&bad), "the schema accepts {bad}");
+    }
 }
 
 // ---- query -------------------------------------------------------------------------------

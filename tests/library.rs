@@ -57,6 +57,11 @@ fn a_new_snapshot_is_pending_and_fails_then_accepted_it_passes_and_drift_shows_a
     assert_eq!(code(&first), 1, "{}", both(&first));
     let out = both(&first);
     assert!(out.contains("is new"), "{out}");
+    assert!(
+        out.contains("actual:   new: no "),
+        "a new snapshot is not said to differ:\n{out}"
+    );
+    assert!(!out.contains("differs from"), "{out}");
     assert!(out.contains("apoflow snapshots accept"), "{out}");
     assert_eq!(
         p.files("flows/__snapshots__"),
@@ -116,6 +121,11 @@ fn ci_mode_writes_nothing_and_says_why() {
     let missing = run(&p, &[], &[("CI", "true")]);
     assert_eq!(code(&missing), 1, "{}", both(&missing));
     assert!(both(&missing).contains("is missing"), "{}", both(&missing));
+    assert!(
+        both(&missing).contains("actual:   new: no "),
+        "{}",
+        both(&missing)
+    );
     assert!(
         both(&missing).contains("nothing written"),
         "{}",

@@ -141,6 +141,48 @@ steps:{PAY}
 }
 
 #[test]
+fn a_card_file_adds_cards_for_flows_and_the_sandbox_alike() {
+    let p = Project::new();
+    p.file(
+        "my-cards.yaml",
+        "cards:\n  - { name: amex_corporate, number: \"378282246310005\", brand: AMEX, \
+         funding: CREDIT, country: US, issuer: \"OUR BANK\", outcome: SUCCESS, source: ours }\n\
+         \x20 - { name: visa_success, number: \"4111111111111111\", brand: VISA, funding: DEBIT, \
+         country: SG, issuer: \"OUR BANK\", outcome: DO_NOT_HONOR, source: ours }\n",
+    )
+    .file(
+        "flows/ours.yaml",
+        r#"name: Our cards
+matrix:
+  card: [amex_corporate, visa_success]
+vars:
+  status_of: { amex_corporate: S, visa_success: F }
+steps:
+  - pay: { body_file: fixtures/payloads/pay-card-first-time.json }
+    save: { paymentId: $.paymentId, normalUrl: $.normalUrl }
+  - redirect: { url: "{{ normalUrl }}", card: "{{ card }}" }
+  - notify: { type: PAYMENT_RESULT, match: { $.paymentId: "{{ paymentId }}" } }
+    expect:
+      $.result.resultStatus: "{{ status_of[card] }}"
+      $.paymentResultInfo.issuerName: OUR BANK
+"#,
+    );
+    // Without the file the card name is unknown when the flow is loaded: nothing is sent.
+    let out = p.run(&["flows/"]);
+    assert_eq!(code(&out), 2, "{}", both(&out));
+    assert!(
+        both(&out).contains("unknown card `amex_corporate`"),
+        "{}",
+        both(&out)
+    );
+    // With it, the buyer types the card and the sandbox knows its issuer and outcome; a card
+    // of a built-in name replaces the built-in one (here: a decline).
+    let out = p.run(&["--cards", "my-cards.yaml", "flows/"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(both(&out).contains("2 passed"), "{}", both(&out));
+}
+
+#[test]
 fn runner_variables_are_provided() {
     let p = Project::new();
     p.file(

@@ -17,13 +17,22 @@ use crate::flow::{LoadOptions, load};
 
 /// Runs `list`; returns 0, or 2 when a flow file is invalid.
 pub fn run(paths: &[PathBuf], tags: Option<String>, as_json: bool, ctx: &Context) -> u8 {
-    let plan = match load(paths, &LoadOptions { tags }) {
+    let plan = match load(
+        paths,
+        &LoadOptions {
+            tags,
+            ..LoadOptions::default()
+        },
+    ) {
         Ok(plan) => plan,
         Err(diags) => {
             print_diagnostics(&diags, ctx);
             return exit::INVALID;
         }
     };
+    if let Some(note) = plan.skipped_note() {
+        crate::output::Sink::stderr().print(&format!("{note}\n"));
+    }
     let text = if as_json {
         let list: Vec<_> = plan.cases.iter().map(case_json).collect();
         serde_json::to_string_pretty(&list).unwrap_or_else(|_| "[]".to_owned())
@@ -41,12 +50,9 @@ pub fn run(paths: &[PathBuf], tags: Option<String>, as_json: bool, ctx: &Context
 }
 
 fn case_line(c: &Case) -> String {
-    let mut line = format!("{}  {}", c.file.path.display(), c.flow_name);
-    if let Some(case) = &c.case_name {
-        line.push_str(&format!(" ({case})"));
-    }
+    let mut line = format!("{}  {}", c.file.path.display(), c.title());
     if !c.tags.is_empty() {
-        line.push_str(&format!("  [{}]", c.tags.join(", ")));
+        line.push_str(&format!("  tags: {}", c.tags.join(", ")));
     }
     if !c.covers.is_empty() {
         line.push_str(&format!("  covers: {}", c.covers.join(", ")));

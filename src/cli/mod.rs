@@ -28,6 +28,10 @@ pub struct Cli {
     /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
+    /// Test cards to add to the built-in ones (a card of the same name or number replaces the
+    /// built-in one), in the format of fixtures/cards.yaml; for flows and the sandbox alike.
+    #[arg(long, global = true, value_name = "FILE", env = "APOFLOW_CARDS")]
+    pub cards: Option<PathBuf>,
 }
 
 /// The subcommands.
@@ -82,6 +86,12 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = Context::capture();
+    if let Some(file) = &cli.cards
+        && let Err(diag) = crate::sandbox::cards::install_file(&ctx.cwd.join(file))
+    {
+        validate::print_diagnostics(&[*diag], &ctx);
+        return exit::code(exit::INVALID);
+    }
     exit::code(dispatch(cli.command, &ctx))
 }
 

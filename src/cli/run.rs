@@ -239,9 +239,7 @@ impl RunOptions {
                     .join(args.config.as_deref().unwrap_or(Path::new(DEFAULT_FILE))),
             )
         });
-        let mut config_error = |e: crate::config::ConfigError| {
-            errors.push(Diagnostic::plain(e.to_string()));
-        };
+        let mut config_error = |e: crate::config::ConfigError| errors.push(e.to_diagnostic());
         let config = match config {
             Some(Err(e)) => {
                 config_error(e);
@@ -326,8 +324,8 @@ impl RunOptions {
     }
 }
 
-/// `NAME=VALUE`, with NAME a variable name.
-fn parse_var(raw: &str) -> Result<(String, String), Box<Diagnostic>> {
+/// `NAME=VALUE`, with NAME a variable name (`--var` of `run` and `sign`).
+pub(super) fn parse_var(raw: &str) -> Result<(String, String), Box<Diagnostic>> {
     let bad = |what: &str| {
         Box::new(
             Diagnostic::plain(format!("--var `{raw}`: {what}"))
@@ -361,6 +359,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         &options.paths,
         &LoadOptions {
             tags: options.tags.clone(),
+            vars: options.vars.keys().cloned().collect(),
         },
     ) {
         Ok(plan) => plan,
@@ -370,6 +369,9 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         }
     };
     let mut plan = plan;
+    if let Some(note) = plan.skipped_note() {
+        errln(&note);
+    }
     let needs_merchant = if options.merchant.is_none() {
         let before = plan.cases.len();
         plan.cases

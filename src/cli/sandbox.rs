@@ -63,7 +63,7 @@ pub struct SandboxArgs {
 fn configured_merchants(
     file: Option<&Path>,
     ctx: &Context,
-) -> Result<Vec<crate::config::MerchantSpec>, String> {
+) -> Result<Vec<crate::config::MerchantSpec>, crate::config::ConfigError> {
     let path = match file {
         Some(f) => ctx.cwd.join(f),
         None => {
@@ -74,7 +74,7 @@ fn configured_merchants(
             default
         }
     };
-    let config = crate::config::Config::load(&path).map_err(|e| e.to_string())?;
+    let config = crate::config::Config::load(&path)?;
     Ok(config.merchants().cloned().collect())
 }
 
@@ -133,7 +133,7 @@ pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
     let configured = match configured_merchants(config_file.as_deref(), ctx) {
         Ok(m) => m,
         Err(e) => {
-            crate::output::Sink::stderr().print(&format!("error: {e}\n"));
+            crate::output::Sink::stderr().print(&e.to_diagnostic().render(ctx.color_stderr()));
             return exit::INVALID;
         }
     };

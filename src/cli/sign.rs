@@ -10,11 +10,14 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args};
 use url::Url;
 
+use super::run::parse_var;
 use super::{Context, exit};
 use crate::apo::client::{CallOptions, SentRequest, prepare};
 use crate::apo::{Endpoint, Target};
 use crate::config::{Config, DEFAULT_FILE};
+use crate::diag::Diagnostic;
 use crate::mask;
+use crate::template::{Templates, is_template};
 
 /// `apoflow sign …`
 #[derive(Debug, Args)]
@@ -32,9 +35,13 @@ pub struct SignArgs {
     /// The API: pay, inquiryPayment, capture, cancel, refund, inquiryRefund.
     #[arg(long, value_name = "API")]
     pub api: Endpoint,
-    /// The request body, sent byte for byte (`-` for standard input).
+    /// The request body (`-` for standard input): sent byte for byte, or, when it holds
+    /// templates (`{{ … }}`), JSON whose strings are rendered first, as a flow's `body_file`.
     #[arg(long, value_name = "FILE")]
     pub body: PathBuf,
+    /// A variable for the body's templates (repeatable), e.g. `--var redirect_url=https://…`.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
     /// The literal request-time to sign (epoch milliseconds now when absent).
     #[arg(long, value_name = "TIME")]
     pub request_time: Option<String>,
@@ -55,33 +62,73 @@ pub fn run(args: &SignArgs, ctx: &Context) -> u8 {
             }
             exit::SUCCESS
         }
-        Err(message) => {
-            eprintln!("error: {}", mask::mask_text(&message));
+        Err(diag) => {
+            eprint!("{}", diag.render(ctx.color_stderr()));
             exit::INVALID
         }
     }
 }
 
-fn build(args: &SignArgs, ctx: &Context) -> Result<SentRequest, String> {
+/// The signed request, or the error: a config error located in its file, anything else plain.
+fn build(args: &SignArgs, ctx: &Context) -> Result<SentRequest, Box<Diagnostic>> {
     let target = match (&args.target, &args.embedded) {
-        (Some(name), _) => {
-            let config = Config::load(&ctx.cwd.join(&args.config)).map_err(|e| e.to_string())?;
-            config
-                .target(name, &|var| ctx.var(var).map(str::to_owned))
-                .map_err(|e| e.to_string())?
-        }
+        (Some(name), _) => Config::load(&ctx.cwd.join(&args.config))
+            .and_then(|config| config.target(name, &|var| ctx.var(var).map(str::to_owned)))
+            .map_err(|e| Box::new(e.to_diagnostic()))?,
         (None, Some(url)) => Target::embedded(url.clone()),
-        (None, None) => return Err("give --target NAME or --embedded URL".to_owned()),
+        (None, None) => {
+            return Err(Box::new(Diagnostic::plain(
+                "give --target NAME or --embedded URL",
+            )));
+        }
     };
+    build_for(&target, args, ctx).map_err(|message| Box::new(Diagnostic::plain(message)))
+}
+
+fn build_for(target: &Target, args: &SignArgs, ctx: &Context) -> Result<SentRequest, String> {
     let body = read_body(args, ctx)?;
-    if std::str::from_utf8(&body).is_err() {
+    let Ok(text) = std::str::from_utf8(&body) else {
         return Err("the body is not UTF-8 text; APO request bodies are UTF-8 JSON".to_owned());
-    }
+    };
+    let body = if is_template(text) {
+        render_body(text, args, ctx)?
+    } else {
+        body
+    };
     let options = CallOptions {
         request_time: args.request_time.clone(),
         ..CallOptions::default()
     };
-    Ok(prepare(&target, args.api, body, &options))
+    Ok(prepare(target, args.api, body, &options))
+}
+
+/// Renders a body that holds templates: JSON whose strings are templates, with the `--var`
+/// values and the template functions (`uuid()`, `now()`, …); compact JSON out.
+fn render_body(text: &str, args: &SignArgs, ctx: &Context) -> Result<Vec<u8>, String> {
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        format!(
+            "the body holds templates (`{{{{ … }}}}`) but is not JSON ({e}); a body with \
+             templates is JSON whose strings are templates, as a flow's `body_file`"
+        )
+    })?;
+    let mut vars = serde_json::Map::new();
+    for raw in &args.vars {
+        let (name, value) = parse_var(raw).map_err(|d| d.title.clone())?;
+        vars.insert(name, serde_json::Value::String(value));
+    }
+    let rendered = Templates::new(ctx.env.clone())
+        .render_value(&json, &serde_json::Value::Object(vars))
+        .map_err(|e| {
+            let hint = if e.message.contains("undefined") {
+                "pass each variable the body reads with `--var NAME=VALUE`, e.g. \
+                 `--var redirect_url=https://shop.example/return`"
+                    .to_owned()
+            } else {
+                e.hint.clone().unwrap_or_default()
+            };
+            format!("a template in the body failed: {}; {hint}", e.message)
+        })?;
+    serde_json::to_vec(&rendered).map_err(|e| format!("failed to write the rendered body: {e}"))
 }
 
 fn read_body(args: &SignArgs, ctx: &Context) -> Result<Vec<u8>, String> {

@@ -18,6 +18,9 @@ use crate::flow::{LoadOptions, load};
 pub fn run(paths: &[PathBuf], ctx: &Context) -> u8 {
     match load(paths, &LoadOptions::default()) {
         Ok(plan) => {
+            if let Some(note) = plan.skipped_note() {
+                crate::output::Sink::stderr().print(&format!("{note}\n"));
+            }
             let flows = plan
                 .cases
                 .iter()

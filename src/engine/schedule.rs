@@ -198,7 +198,7 @@ async fn run_with_retries(
         let _ = tx.send(Event::CaseRetried {
             index: case.index,
             file: case.file.path.clone(),
-            title: title(&case),
+            title: case.title(),
             number,
             of: policy.retries + 1,
             attempt: attempt.clone(),
@@ -232,14 +232,14 @@ async fn run_case(
     let _ = tx.send(Event::CaseStarted {
         index,
         file: case.file.path.clone(),
-        title: title(case),
+        title: case.title(),
     });
     let mut rec = Recorder {
         index,
         tx,
         steps: Vec::new(),
         flow_file: case.file.path.clone(),
-        title: title(case),
+        title: case.title(),
     };
     let mut scope = Scope::new(&schedule.runner);
     let vars_error = scope
@@ -309,13 +309,6 @@ fn finish(
 
 fn skipped(case: &Case) -> CaseResult {
     finish(case, Status::Skipped, Vec::new(), Instant::now(), None)
-}
-
-fn title(case: &Case) -> String {
-    match &case.case_name {
-        Some(c) => format!("{} [{c}]", case.flow_name),
-        None => case.flow_name.clone(),
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! HTTP methods and bodies, every `expect:` / `until:` entry and `save:` query, and the syntax
 //! of every template. `use:` targets are resolved by the loader.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -22,6 +22,16 @@ use crate::template::{Templates, is_template};
 
 /// The variable name the runner reserves for earlier steps' requests and responses.
 const RESERVED: &str = "steps";
+
+/// The variables the runner gives every flow (see `engine::scope`).
+const RUNNER_VARIABLES: &[&str] = &[
+    "notify_url",
+    "redirect_url",
+    "target",
+    "sandbox",
+    "merchant",
+    "steps",
+];
 
 /// The methods an `http` step may use.
 const METHODS: &[&str] = &[
@@ -45,6 +55,7 @@ fn provided(action: &str) -> &'static [&'static str] {
         "redirect" => &[
             "landed_on",
             "messages",
+            "pages",
             "return_page",
             "return_page.status",
             "return_page.body",
@@ -81,6 +92,7 @@ pub(crate) fn check_file(
     flow: &Flow,
     role: Role,
     templates: &Templates,
+    cli_vars: &[String],
 ) -> Vec<LoadError> {
     let uses_partials = flow.steps.iter().any(|s| s.value.use_flow.is_some());
     let step_ids = (role == Role::Runnable && !uses_partials).then(|| {
@@ -89,10 +101,32 @@ pub(crate) fn check_file(
             .filter_map(|s| s.value.id.as_ref().map(|id| id.value.clone()))
             .collect()
     });
+    // A partial reads its callers' variables, known only where it is used.
+    let known = (role == Role::Runnable).then(|| {
+        let mut known: HashSet<String> = RUNNER_VARIABLES.iter().map(|&n| n.to_owned()).collect();
+        known.extend(templates.globals().map(str::to_owned));
+        known.extend(flow.vars.keys().cloned());
+        known.extend(flow.matrix.keys().cloned());
+        known.extend(cli_vars.iter().cloned());
+        known
+    });
+    // What `card: "{{ name }}"` may read: matrix values, else a variable's value.
+    let mut card_sources: HashMap<String, (Vec<Value>, (u64, u64))> = flow
+        .vars
+        .iter()
+        .map(|(name, v)| (name.clone(), (vec![v.value.clone()], at(v))))
+        .collect();
+    card_sources.extend(
+        flow.matrix
+            .iter()
+            .map(|(name, v)| (name.clone(), (v.value.clone(), at(v)))),
+    );
     let mut c = Checker {
         source,
         templates,
         step_ids,
+        known,
+        card_sources,
         errors: Vec::new(),
     };
     c.flow(flow, role);
@@ -128,6 +162,13 @@ struct Checker<'a> {
     /// The step ids that `steps.<id>` may name, when they are all known: in a runnable flow
     /// without `use:` (a partial's ids and a partial's callers are known only at run time).
     step_ids: Option<Vec<String>>,
+    /// The variables templates may read at this point of the flow: the runner's, the
+    /// template globals, `vars`, `matrix`, `--var` names and what earlier steps `save:`.
+    /// `None` where they cannot be known statically: in a partial, and from the first `use:`
+    /// on (a partial's saves come back to the caller).
+    known: Option<HashSet<String>>,
+    /// Literal values a `card: "{{ name }}"` may take, by name, with where they are written.
+    card_sources: HashMap<String, (Vec<Value>, (u64, u64))>,
     errors: Vec<LoadError>,
 }
 
@@ -219,6 +260,12 @@ impl Checker<'_> {
                 }
             }
             self.step(step);
+            if step.value.use_flow.is_some() {
+                self.known = None;
+            }
+            if let Some(known) = self.known.as_mut() {
+                known.extend(step.value.save.keys().map(|k| k.value.clone()));
+            }
         }
     }
 
@@ -754,7 +801,10 @@ impl Checker<'_> {
                 }
                 None
             }
-            Value::String(_) => None,
+            Value::String(s) => {
+                self.card_values(s);
+                None
+            }
             Value::Object(map) => {
                 let missing: Vec<&str> = CARD_FIELDS[..3]
                     .iter()
@@ -791,8 +841,34 @@ impl Checker<'_> {
         self.templates_in(&card.value, at(card));
     }
 
+    /// A `card:` that is exactly `{{ name }}` of a matrix entry or a variable: each of its
+    /// literal values must be a built-in card, found at load rather than on the hosted page.
+    fn card_values(&mut self, template: &str) {
+        let Some(name) = template
+            .trim()
+            .strip_prefix("{{")
+            .and_then(|s| s.strip_suffix("}}"))
+            .map(str::trim)
+            .filter(|n| is_identifier(n))
+        else {
+            return;
+        };
+        let Some((values, pos)) = self.card_sources.get(name).cloned() else {
+            return;
+        };
+        for value in values {
+            if let Value::String(card) = &value
+                && !is_template(card)
+                && let Some(kind) = unknown_card(card)
+            {
+                let place = self.source.find_from(pos.0, pos.1, card).unwrap_or(pos);
+                self.push(place, card.chars().count(), kind);
+            }
+        }
+    }
+
     fn notify(&mut self, n: &NotifyAction) {
-        self.template_at(&n.notify_type.value, at(&n.notify_type));
+        self.choice("type", &n.notify_type, NOTIFY_TYPES);
         self.entries(&n.matches);
         if let Some(ack) = &n.ack {
             self.choice("ack", ack, ACKS);
@@ -991,7 +1067,10 @@ impl Checker<'_> {
     /// be found in the file.
     fn template_at(&mut self, text: &str, pos: (u64, u64)) {
         let e = match self.templates.check(text) {
-            Ok(()) => return self.step_references(text, pos),
+            Ok(()) => {
+                self.step_references(text, pos);
+                return self.undefined_names(text, pos);
+            }
             Err(e) => e,
         };
         let first_line = text.lines().next().unwrap_or_default();
@@ -1013,6 +1092,68 @@ impl Checker<'_> {
 }
 
 impl Checker<'_> {
+    /// Checks that every variable a template reads is defined at this point of the flow, and
+    /// every function it calls exists (when the flow's variables are known statically).
+    fn undefined_names(&mut self, text: &str, pos: (u64, u64)) {
+        let empty = HashSet::new();
+        // Where variables cannot be known statically, only functions and filters are checked.
+        let (known, check_variables) = match &self.known {
+            Some(known) => (known, true),
+            None => (&empty, false),
+        };
+        let mut unknown: Vec<String> = self
+            .templates
+            .variables(text)
+            .iter()
+            .filter_map(|v| v.split('.').next())
+            .filter(|name| !known.contains(*name))
+            .filter(|name| check_variables || text.contains(&format!("{name}(")))
+            .filter(|name| !self.templates.globals().any(|g| g == *name))
+            .map(str::to_owned)
+            .collect();
+        unknown.dedup();
+        let mut found = Vec::new();
+        for name in unknown {
+            let called = format!("{name}(");
+            let function = text.contains(&called);
+            let kind = if function {
+                let close =
+                    crate::diag::did_you_mean(&name, self.templates.globals()).map(str::to_owned);
+                LoadErrorKind::UnknownFunction {
+                    name: name.clone(),
+                    close,
+                }
+            } else {
+                let close = crate::diag::did_you_mean(&name, known.iter().map(String::as_str))
+                    .map(str::to_owned);
+                LoadErrorKind::UndefinedVariable {
+                    name: name.clone(),
+                    close,
+                }
+            };
+            let place = self
+                .source
+                .find_from(pos.0, pos.1, if function { &called } else { &name })
+                .unwrap_or(pos);
+            found.push((place, name.chars().count(), kind));
+        }
+        for filter in self.templates.unknown_filters(text) {
+            let close = self.templates.close_filter(&filter);
+            let place = self.source.find_from(pos.0, pos.1, &filter).unwrap_or(pos);
+            found.push((
+                place,
+                filter.chars().count(),
+                LoadErrorKind::UnknownFilter {
+                    name: filter,
+                    close,
+                },
+            ));
+        }
+        for (place, width, kind) in found {
+            self.push(place, width, kind);
+        }
+    }
+
     /// Checks that every `steps.<id>` a template reads names a step of the flow.
     fn step_references(&mut self, text: &str, pos: (u64, u64)) {
         let Some(known) = self.step_ids.clone() else {
@@ -1103,7 +1244,7 @@ mod tests {
             text: yaml.to_owned(),
         });
         let flow = super::super::model::parse(yaml).unwrap();
-        check_file(&source, &flow, role, &Templates::new(BTreeMap::new()))
+        check_file(&source, &flow, role, &Templates::new(BTreeMap::new()), &[])
             .into_iter()
             .map(|e| {
                 let d = e.into_diagnostic(&source);
@@ -1186,8 +1327,36 @@ mod tests {
     }
 
     #[test]
+    fn undefined_variables_and_functions_are_named_where_they_are_read() {
+        let yaml = "name: x\nvars: { amount: \"1\" }\nmatrix: { card: [a] }\nsteps:\n  - id: pay\n    http: { url: \"http://h/{{ amount }}/{{ card }}/{{ notify_url }}/{{ uuid() }}\" }\n    save: { paymentId: $.id }\n  - http: { url: \"http://h/{{ paymnetId }}/{{ paymentId }}/{{ uuidd() }}/{{ steps.pay.response.status }}\" }\n";
+        assert_eq!(
+            errors(yaml, Role::Runnable),
+            vec![
+                (8, 31, "undefined variable `paymnetId`".to_owned()),
+                (8, 63, "unknown function `uuidd`".to_owned()),
+            ]
+        );
+        // A save is known only after its step; `{% set %}` and loop variables are declared.
+        let yaml = "name: x\nsteps:\n  - http: { url: \"http://h/{{ later }}\" }\n  - http: { url: \"http://h/{% for i in range(2) %}{{ i }}{% endfor %}\" }\n    save: { later: $.x }\n";
+        assert_eq!(
+            errors(yaml, Role::Runnable),
+            vec![(3, 31, "undefined variable `later`".to_owned())]
+        );
+        // From the first `use:` on, a partial's saves may define anything; a partial reads its
+        // callers' variables: neither is checked here.
+        let yaml = "name: x\nsteps:\n  - use: _p.yaml\n    with: { a: \"{{ nope }}\" }\n  - http: { url: \"http://h/{{ from_partial }}\" }\n";
+        assert_eq!(
+            errors(yaml, Role::Runnable),
+            vec![(4, 20, "undefined variable `nope`".to_owned())]
+        );
+        let yaml = "steps:\n  - http: { url: \"http://h/{{ from_caller }}\" }\n";
+        assert!(errors(yaml, Role::Partial).is_empty());
+    }
+
+    #[test]
     fn merchant_steps_check_their_keys_and_bare_names() {
         let yaml = r#"name: m
+vars: { ref: r1 }
 steps:
   - id: paid
     received:

@@ -44,6 +44,15 @@ pub(crate) enum LoadErrorKind {
     PollWithoutUntil(&'static str),
     /// A template reads `steps.<id>` of a step that does not exist.
     UnknownStepId { id: String, known: Vec<String> },
+    /// A template reads a variable that nothing defines before it (a close known name).
+    UndefinedVariable { name: String, close: Option<String> },
+    /// A template calls a function that does not exist (a close function name).
+    UnknownFunction { name: String, close: Option<String> },
+    /// A template applies a filter that does not exist (a close filter name).
+    UnknownFilter {
+        name: String,
+        close: Option<&'static str>,
+    },
     /// A step id used twice in the same file (the first one's line).
     DuplicateStepId { id: String, first_line: u64 },
     /// A step id that templates cannot name.
@@ -136,7 +145,7 @@ pub(crate) enum LoadErrorKind {
 }
 
 impl LoadErrorKind {
-    fn title(&self) -> String {
+    pub(crate) fn title(&self) -> String {
         match self {
             LoadErrorKind::Yaml(message) => yaml_title(message),
             LoadErrorKind::EmptyFile => "the flow file is empty".to_owned(),
@@ -158,6 +167,11 @@ impl LoadErrorKind {
             LoadErrorKind::DuplicateStepId { id, .. } => format!("duplicate step id `{id}`"),
             LoadErrorKind::BadStepId(id) => format!("`{id}` cannot be a step id"),
             LoadErrorKind::UnknownStepId { id, .. } => format!("no step has the id `{id}`"),
+            LoadErrorKind::UndefinedVariable { name, .. } => {
+                format!("undefined variable `{name}`")
+            }
+            LoadErrorKind::UnknownFunction { name, .. } => format!("unknown function `{name}`"),
+            LoadErrorKind::UnknownFilter { name, .. } => format!("unknown filter `{name}`"),
             LoadErrorKind::BadVarName { what, name } => {
                 format!("`{name}` cannot be a {what} name")
             }
@@ -267,18 +281,26 @@ impl LoadErrorKind {
                 None => "this query".to_owned(),
             },
             LoadErrorKind::Template(_) => "in this template".to_owned(),
-            LoadErrorKind::UnknownStepId { .. } => "read here".to_owned(),
+            LoadErrorKind::UnknownStepId { .. } | LoadErrorKind::UndefinedVariable { .. } => {
+                "read here".to_owned()
+            }
+            LoadErrorKind::UnknownFunction { .. } => "called here".to_owned(),
+            LoadErrorKind::UnknownFilter { .. } => "applied here".to_owned(),
             LoadErrorKind::UseNotFound { reason, .. }
             | LoadErrorKind::BodyFileNotFound { reason, .. }
             | LoadErrorKind::KeyFileNotFound { reason, .. }
             | LoadErrorKind::BadCard(reason)
             | LoadErrorKind::BadUrl { reason, .. } => reason.clone(),
             LoadErrorKind::Conflicting(_, a, _) => format!("remove this or `{a}`"),
-            LoadErrorKind::UseCycle(chain) => chain
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(" → "),
+            LoadErrorKind::UseCycle(chain) => {
+                // Shown relative to the working directory, as the user wrote them.
+                let cwd = std::env::current_dir().unwrap_or_default();
+                chain
+                    .iter()
+                    .map(|p| p.strip_prefix(&cwd).unwrap_or(p).display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            }
             LoadErrorKind::WithWithoutUse
             | LoadErrorKind::PollWithoutUntil(_)
             | LoadErrorKind::BadStepId(_)
@@ -330,6 +352,12 @@ impl LoadErrorKind {
                     None => format!("the step ids of this flow are {}", known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
                 }
             }
+            LoadErrorKind::UndefinedVariable { close: Some(close), .. } => format!("did you mean `{close}`?"),
+            LoadErrorKind::UndefinedVariable { close: None, .. } => "define it under `vars:` (a `--var` can still override it), save it in an earlier step with `save:`, or pass it with `--var NAME=VALUE`".to_owned(),
+            LoadErrorKind::UnknownFunction { close: Some(close), .. } => format!("did you mean `{close}()`?"),
+            LoadErrorKind::UnknownFilter { close: Some(close), .. } => format!("did you mean `{close}`?"),
+            LoadErrorKind::UnknownFilter { close: None, .. } => "minijinja's filters (`upper`, `default`, `tojson`, `urlencode`, …) and `fromjson`, `b64encode`, `b64decode` are available".to_owned(),
+            LoadErrorKind::UnknownFunction { close: None, .. } => "the functions are `uuid()`, `now(format)`, `env(name, default=…)`, `random_digits(n)` and minijinja's (`range`, `dict`, `namespace`)".to_owned(),
             LoadErrorKind::BadStepId(_) => "use letters, digits and `_`, starting with a letter or `_` (templates write `steps.<id>`)".to_owned(),
             LoadErrorKind::BadVarName { .. } => "use letters, digits and `_`, starting with a letter or `_`, so that templates can write `{{ name }}`".to_owned(),
             LoadErrorKind::ReservedVarName(_) => "`steps` holds earlier steps' requests and responses; choose another name".to_owned(),
@@ -388,7 +416,7 @@ impl LoadErrorKind {
             LoadErrorKind::TimesOutOfRange(_) => "each send is a real request to the merchant; a few copies show whether it is idempotent".to_owned(),
             LoadErrorKind::ChangeNotAPath(_) => "write `$.` and the field, e.g. `$.paymentAmount.value: \"1\"`".to_owned(),
             LoadErrorKind::UnknownCard { close: Some(close), .. } => format!("did you mean `{close}`?"),
-            LoadErrorKind::UnknownCard { close: None, .. } => "the built-in test cards are listed in README.md (Test cards); or give the card inline".to_owned(),
+            LoadErrorKind::UnknownCard { close: None, .. } => "the built-in test cards are listed in docs/src/sandbox.md (Test cards); or give the card inline".to_owned(),
         })
     }
 }
@@ -444,6 +472,14 @@ fn yaml_title(message: &str) -> String {
     if message.starts_with("multiple YAML documents") {
         return "a flow file holds one YAML document; this one has several".to_owned();
     }
+    if let Some(rest) = message.strip_prefix("budget breached: ") {
+        // `Nodes { nodes: 250001 } at line …`: the parser's limit, by name and count.
+        let what = rest
+            .split_once('{')
+            .and_then(|(_, r)| r.split_once('}'))
+            .map_or(rest, |(inner, _)| inner.trim());
+        return format!("the YAML is over the parser's size limits ({what})");
+    }
     match message {
         "expected sequence start" => "expected a list".to_owned(),
         "expected mapping start" => "expected a map".to_owned(),
@@ -463,6 +499,13 @@ fn yaml_label(message: &str) -> String {
 }
 
 fn yaml_hint(message: &str) -> Option<String> {
+    if message.starts_with("budget breached: ") {
+        return Some(
+            "anchors and aliases that expand too far (an alias bomb), or a file far larger than \
+             a flow needs: split it, or write values out instead of aliasing them"
+                .to_owned(),
+        );
+    }
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let allowed = rest.split_once(", expected one of ").map(|(_, a)| a);
         let allowed = allowed.or_else(|| rest.split_once(", expected ").map(|(_, a)| a));

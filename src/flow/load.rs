@@ -17,10 +17,11 @@ use serde_saphyr::Spanned;
 
 use super::check::{Role, at, check_file, io_reason};
 use super::discover::discover;
-use super::error::{LoadError, LoadErrorKind, yaml_message};
+use super::error::{LoadError, LoadErrorKind};
 use super::matrix;
 use super::model::{Flow, Step};
 use super::plan::{Case, Partial, Plan, PlannedStep};
+use super::recover;
 use super::tags::TagExpr;
 use crate::diag::{Diagnostic, SourceFile};
 use crate::template::Templates;
@@ -31,12 +32,18 @@ pub struct LoadOptions {
     /// A tag expression (`smoke`, `card and not slow`, parentheses): only the flows it selects
     /// are in the plan. `None` selects every flow.
     pub tags: Option<String>,
+    /// The names of the variables `--var` defines: templates may read them even when the flow
+    /// does not declare them.
+    pub vars: Vec<String>,
 }
 
 /// Loads and checks the flow files under `paths` (files or folders); the plan, or every error
 /// found in every file.
 pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Plan, Vec<Diagnostic>> {
-    let mut loader = Loader::default();
+    let mut loader = Loader {
+        cli_vars: opts.vars.clone(),
+        ..Loader::default()
+    };
     let tags = match opts.tags.as_deref().map(TagExpr::parse).transpose() {
         Ok(t) => t,
         Err(e) => {
@@ -48,10 +55,10 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Plan, Vec<Diagnosti
             None
         }
     };
-    let (found, errors) = discover(paths);
-    loader.diags.extend(errors);
+    let discovered = discover(paths);
+    loader.diags.extend(discovered.errors);
     let mut cases = Vec::new();
-    for f in &found {
+    for f in &discovered.found {
         let role = if f.partial {
             Role::Partial
         } else {
@@ -81,7 +88,10 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Plan, Vec<Diagnosti
         case.index = index;
     }
     if diags.is_empty() {
-        Ok(Plan { cases })
+        Ok(Plan {
+            cases,
+            skipped: discovered.skipped,
+        })
     } else {
         Err(diags)
     }
@@ -104,6 +114,8 @@ struct Loader {
     /// Resolved partials by canonical path; `None` when resolving them failed.
     partials: HashMap<PathBuf, Option<Partial>>,
     diags: Vec<Diagnostic>,
+    /// The `--var` names (see [`LoadOptions::vars`]).
+    cli_vars: Vec<String>,
 }
 
 impl Loader {
@@ -155,21 +167,25 @@ impl Loader {
                 match super::model::parse(&source.text) {
                     Ok(flow) => (source, flow),
                     Err(e) => {
-                        let (line, column, width) = e.location().map_or((1, 1, 1), |l| {
-                            (l.line().max(1), l.column().max(1), l.span().len().max(1))
-                        });
-                        let message = yaml_message(&e.without_snippet().to_string());
-                        self.diags.push(
-                            LoadError::new(line, column, width, LoadErrorKind::Yaml(message))
-                                .into_diagnostic(&source),
+                        let first = recover::located(&e);
+                        let templates = self.templates().clone();
+                        let more = recover::further_errors(
+                            &source,
+                            &first,
+                            role,
+                            &templates,
+                            &self.cli_vars,
                         );
+                        for error in std::iter::once(first).chain(more) {
+                            self.diags.push(error.into_diagnostic(&source));
+                        }
                         return None;
                     }
                 }
             }
         };
         let templates = self.templates().clone();
-        for e in check_file(&source, &flow, role, &templates) {
+        for e in check_file(&source, &flow, role, &templates, &self.cli_vars) {
             self.diags.push(e.into_diagnostic(&source));
         }
         Some(Arc::new(Parsed { key, source, flow }))
@@ -236,8 +252,9 @@ impl Loader {
             return None;
         }
         let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-        if let Some(start) = stack.iter().position(|(k, _)| *k == key) {
-            let mut chain: Vec<PathBuf> = stack[start..].iter().map(|(_, p)| p.clone()).collect();
+        if stack.iter().any(|(k, _)| *k == key) {
+            // From the flow that was loaded, through every include, back to the repeated one.
+            let mut chain: Vec<PathBuf> = stack.iter().map(|(_, p)| p.clone()).collect();
             chain.push(path);
             self.diags.push(
                 LoadError::new(line, column, width, LoadErrorKind::UseCycle(chain))
@@ -430,6 +447,7 @@ mod tests {
 
         let opts = LoadOptions {
             tags: Some("card and not slow".to_owned()),
+            ..LoadOptions::default()
         };
         let plan = load(&[root.to_path_buf()], &opts).unwrap();
         assert_eq!(plan.cases.len(), 2);
@@ -491,6 +509,7 @@ mod tests {
             &[],
             &LoadOptions {
                 tags: Some("(a".to_owned()),
+                ..LoadOptions::default()
             },
         )
         .unwrap_err();

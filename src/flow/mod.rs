@@ -25,6 +25,7 @@ mod matrix;
 pub mod model;
 pub mod partition;
 pub mod plan;
+mod recover;
 pub mod schema;
 pub mod tags;
 

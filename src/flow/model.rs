@@ -282,9 +282,11 @@ pub struct ApoCall {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub body_file: Option<Spanned<String>>,
-    /// The body (an object), or entries merged on top of `body_file`.
+    /// The body (an object), or entries merged on top of `body_file`; or one template string
+    /// that renders to such an object (`"{{ without[field] }}"`).
     #[serde(default)]
     #[schemars(with = "Option<serde_json::Map<String, Value>>")]
+    #[schemars(extend("type" = ["object", "string", "null"]))]
     pub body: Option<Spanned<Value>>,
     /// A body sent verbatim after rendering (negative tests); excludes `body` and `body_file`.
     #[serde(default)]
@@ -327,7 +329,7 @@ pub struct RedirectAction {
     #[serde(default)]
     #[schemars(with = "Option<bool>")]
     pub return_page: Option<Spanned<bool>>,
-    /// A built-in test card's name (README, Test cards), or inline `{number, expiry, cvv, holder}`.
+    /// A built-in test card's name (docs/src/sandbox.md, "Test cards"), or inline `{number, expiry, cvv, holder}`.
     #[serde(default)]
     #[schemars(with = "Option<CardSpec>")]
     pub card: Option<Spanned<Value>>,

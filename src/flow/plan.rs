@@ -15,6 +15,32 @@ pub struct Plan {
     /// The cases, in discovery order (files sorted by path, flows in file order, matrix cases
     /// in the order of their combinations).
     pub cases: Vec<Case>,
+    /// YAML files found in the given folders that are not flows (a card list, a checklist):
+    /// left out, and named in [`Plan::skipped_note`].
+    pub skipped: Vec<std::path::PathBuf>,
+}
+
+impl Plan {
+    /// The note naming the YAML files left out as not flows; `None` when there are none.
+    pub fn skipped_note(&self) -> Option<String> {
+        let (first, rest) = self.skipped.split_first()?;
+        let shown = std::iter::once(first)
+            .chain(rest.iter().take(4))
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = rest.len().saturating_sub(4);
+        Some(format!(
+            "note: {} YAML file{} left out, not flows (no `steps:`): {shown}{}",
+            self.skipped.len(),
+            if self.skipped.len() == 1 { "" } else { "s" },
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ))
+    }
 }
 
 /// One runnable flow, or one matrix case of it.
@@ -41,6 +67,17 @@ pub struct Case {
     pub retries: Option<u32>,
     /// The flow's `retry_live:`: retries allowed on a live target although it changes state.
     pub retry_live: bool,
+}
+
+impl Case {
+    /// How reports name the case: the flow's name, and a matrix case's values in brackets
+    /// (`Declined card [card=visa_fail]`).
+    pub fn title(&self) -> String {
+        match &self.case_name {
+            Some(c) => format!("{} [{c}]", self.flow_name),
+            None => self.flow_name.clone(),
+        }
+    }
 }
 
 /// A step and where it came from; a `use:` step carries the partial's steps.

@@ -2,9 +2,12 @@
 //! a [`CardProfile`] that keeps only what APO returns (BIN, last four, brand, fingerprint),
 //! never the full number.
 
-use std::sync::LazyLock;
+use std::path::Path;
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use serde::Deserialize;
+
+use crate::diag::{Diagnostic, SourceFile};
 
 /// How a card behaves under 3-D Secure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -52,14 +55,88 @@ struct CardsFile {
     cards: Vec<TestCard>,
 }
 
-/// The card table, parsed once. The file is part of the binary and checked by a unit test.
+/// Cards from a file of the user's (`--cards FILE`), installed before any card is looked up.
+static EXTRA: OnceLock<Vec<TestCard>> = OnceLock::new();
+
+/// The largest card file read (`--cards`): a card list, not a data dump.
+pub const MAX_CARD_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The card table, parsed once: the built-in cards (fixtures/cards.yaml, part of the binary and
+/// checked by a unit test), with the cards of [`install_file`] added, or replacing a built-in
+/// card of the same name or number.
 pub fn all() -> &'static [TestCard] {
     static CARDS: LazyLock<Vec<TestCard>> = LazyLock::new(|| {
-        serde_saphyr::from_str::<CardsFile>(include_str!("../../fixtures/cards.yaml"))
-            .map(|f| f.cards)
-            .unwrap_or_default()
+        let mut cards =
+            serde_saphyr::from_str::<CardsFile>(include_str!("../../fixtures/cards.yaml"))
+                .map(|f| f.cards)
+                .unwrap_or_default();
+        for extra in EXTRA.get().into_iter().flatten() {
+            cards.retain(|c| c.name != extra.name && c.number != extra.number);
+            cards.push(extra.clone());
+        }
+        cards
     });
     &CARDS
+}
+
+/// Reads a card file of the built-in format (`cards: [{name, number, brand, funding, country,
+/// issuer, outcome, three_ds?, processing_seconds?, source}]`) and adds its cards to [`all`]
+/// for the life of the process; returns how many. Errors name the file, the line and the card.
+pub fn install_file(path: &Path) -> Result<usize, Box<Diagnostic>> {
+    let unreadable = |e: std::io::Error| {
+        Box::new(Diagnostic::for_file(path, "cannot read the card file").with_label(e.to_string()))
+    };
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    if !meta.is_file() || meta.len() > MAX_CARD_FILE_BYTES {
+        return Err(Box::new(
+            Diagnostic::for_file(path, "not a card file").with_hint(format!(
+                "give a regular YAML file of at most {} KiB, in the format of fixtures/cards.yaml",
+                MAX_CARD_FILE_BYTES / 1024
+            )),
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(unreadable)?;
+    let source = Arc::new(SourceFile {
+        path: path.to_path_buf(),
+        text,
+    });
+    let file: CardsFile = serde_saphyr::from_str(&source.text).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
+        let message = e.without_snippet().to_string();
+        let message = message.lines().next().unwrap_or_default().to_owned();
+        Diagnostic::new(
+            &source,
+            line,
+            column,
+            format!("invalid card file: {message}"),
+        )
+        .with_hint("write `cards:` and a list of cards as in fixtures/cards.yaml")
+    })?;
+    for card in &file.cards {
+        let digits = card.number.len();
+        if !card.number.bytes().all(|b| b.is_ascii_digit())
+            || !(13..=19).contains(&digits)
+            || !crate::mask::luhn_valid(&card.number)
+        {
+            let at = source.find_from(1, 1, &card.number).unwrap_or((1, 1));
+            return Err(Box::new(
+                Diagnostic::new(
+                    &source,
+                    at.0,
+                    at.1,
+                    format!("card `{}`: not a valid card number", card.name),
+                )
+                .with_hint("13 to 19 digits that pass the Luhn check, as a quoted string"),
+            ));
+        }
+    }
+    let count = file.cards.len();
+    EXTRA.set(file.cards).map_err(|_| {
+        Box::new(Diagnostic::plain("the card file was given twice").with_hint("give --cards once"))
+    })?;
+    Ok(count)
 }
 
 /// The card used for numbers that are not in the table.

@@ -4,7 +4,7 @@
 //! This is not masking. Secrets and card data are masked by [`crate::mask`] before redaction
 //! runs; a redaction placeholder only says "this changes every run".
 //!
-//! The default redactions, applied to every snapshot (documented in the README as well):
+//! The default redactions, applied to every snapshot (documented in docs/src/snapshots.md as well):
 //!
 //! | where | becomes |
 //! | --- | --- |

@@ -206,6 +206,24 @@ impl Outcome {
         }
     }
 
+    /// What the check found, in a few words for the `actual:` line of a report: `matches …`,
+    /// `new: no …`, `differs from …`.
+    pub fn summary(&self) -> String {
+        match self {
+            Outcome::Matched { path } => format!("matches {}", path.display()),
+            Outcome::Written { path, .. } => format!("written to {}", path.display()),
+            Outcome::Pending {
+                path, new: true, ..
+            }
+            | Outcome::Missing { path } => {
+                format!("new: no {} yet", path.display())
+            }
+            Outcome::Pending { path, .. } | Outcome::Mismatch { path, .. } => {
+                format!("differs from {}", path.display())
+            }
+        }
+    }
+
     /// A message for the user naming the flow file, the step, the snapshot file, the diff (if
     /// any) and what to do next; masked.
     pub fn describe(&self, spec: &SnapshotSpec, ctx: &CheckContext<'_>) -> String {

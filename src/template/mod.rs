@@ -38,6 +38,62 @@ pub struct TemplateError {
     pub range: Option<std::ops::Range<usize>>,
 }
 
+/// minijinja's built-in filters (its `builtins` feature) and apoflow's, for did-you-mean hints;
+/// whether a filter exists is asked of the environment itself.
+const FILTER_NAMES: &[&str] = &[
+    "abs",
+    "attr",
+    "batch",
+    "bool",
+    "capitalize",
+    "chain",
+    "count",
+    "d",
+    "default",
+    "dictsort",
+    "e",
+    "escape",
+    "first",
+    "float",
+    "groupby",
+    "indent",
+    "int",
+    "items",
+    "join",
+    "last",
+    "length",
+    "lines",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "min",
+    "pprint",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "safe",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "split",
+    "string",
+    "sum",
+    "title",
+    "tojson",
+    "trim",
+    "unique",
+    "upper",
+    "urlencode",
+    "zip",
+    "fromjson",
+    "b64encode",
+    "b64decode",
+];
+
 /// The template environment, built once per run and shared by every flow.
 #[derive(Debug, Clone)]
 pub struct Templates {
@@ -87,6 +143,55 @@ impl Templates {
             .unwrap_or_default();
         names.sort();
         names
+    }
+
+    /// The filters a template applies (`{{ x | upperr }}`) that do not exist, in order; empty
+    /// for plain text or a template that does not compile.
+    pub fn unknown_filters(&self, text: &str) -> Vec<String> {
+        if !is_template(text) {
+            return Vec::new();
+        }
+        let Ok(template) = self.env.template_from_str(text) else {
+            return Vec::new();
+        };
+        let instructions = &minijinja::machinery::get_compiled_template(&template).instructions;
+        let mut unknown: Vec<String> = Vec::new();
+        for idx in 0.. {
+            let Some(instruction) = instructions.get(idx) else {
+                break;
+            };
+            if let minijinja::machinery::Instruction::ApplyFilter(name, ..) = instruction
+                && !unknown.iter().any(|u| u == name)
+                && !self.has_filter(name)
+            {
+                unknown.push((*name).to_owned());
+            }
+        }
+        unknown
+    }
+
+    /// Whether the environment has a filter of this name: applying it to nothing either works
+    /// or fails for another reason than an unknown filter.
+    fn has_filter(&self, name: &str) -> bool {
+        let probe = format!("{{{{ none | {name} }}}}");
+        !matches!(
+            self.env.render_str(&probe, ()),
+            Err(e) if e.kind() == ErrorKind::UnknownFilter
+        )
+    }
+
+    /// The existing filter closest to a misspelled one, if any is close.
+    pub fn close_filter(&self, name: &str) -> Option<&'static str> {
+        crate::diag::did_you_mean(
+            name,
+            FILTER_NAMES.iter().copied().filter(|f| self.has_filter(f)),
+        )
+    }
+
+    /// The names every template can read without declaring them: apoflow's functions
+    /// (`uuid`, `now`, `env`, `random_digits`) and minijinja's globals (`range`, `dict`, …).
+    pub fn globals(&self) -> impl Iterator<Item = &str> {
+        self.env.globals().map(|(name, _)| name)
     }
 
     /// Renders every string leaf of `v` (object keys stay as written) against `scope`.
@@ -307,6 +412,22 @@ mod tests {
         );
         assert!(t().variables("plain").is_empty());
         assert!(t().variables("{{ broken").is_empty());
+    }
+
+    #[test]
+    fn unknown_filters_are_found_without_rendering() {
+        let t = t();
+        assert_eq!(
+            t.unknown_filters("{{ a | upperr }}-{{ b | upper | b64encode }}-{{ c | nope(1) }}"),
+            ["upperr", "nope"]
+        );
+        assert!(
+            t.unknown_filters("{{ x | default('y') | tojson }}")
+                .is_empty()
+        );
+        assert!(t.unknown_filters("{{ '|' ~ 'not a filter' }}").is_empty());
+        assert_eq!(t.close_filter("upperr"), Some("upper"));
+        assert_eq!(t.close_filter("b64encod"), Some("b64encode"));
     }
 
     #[test]

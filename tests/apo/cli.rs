@@ -7,8 +7,8 @@ use crate::support::apoflow_cmd;
 
 const BODY: &str = r#"{"paymentRequestId":"r-1","note":"card 4054695723100768"}"#;
 
-fn sign_cmd(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
-    std::fs::write(dir.join("body.json"), BODY).unwrap();
+fn sign_cmd(dir: &std::path::Path, body: &str, extra: &[&str]) -> std::process::Output {
+    std::fs::write(dir.join("body.json"), body).unwrap();
     apoflow_cmd(dir, &[])
         .args([
             "sign",
@@ -29,7 +29,7 @@ fn sign_cmd(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
 #[test]
 fn sign_prints_a_masked_curl_command_by_default() {
     let dir = tempfile::tempdir().unwrap();
-    let out = sign_cmd(dir.path(), &[]);
+    let out = sign_cmd(dir.path(), BODY, &[]);
     assert_eq!(out.status.code(), Some(0));
     insta::assert_snapshot!("sign_masked", String::from_utf8(out.stdout).unwrap());
     insta::assert_snapshot!("sign_masked_note", String::from_utf8(out.stderr).unwrap());
@@ -38,7 +38,7 @@ fn sign_prints_a_masked_curl_command_by_default() {
 #[test]
 fn sign_with_show_secrets_prints_a_request_that_verifies() {
     let dir = tempfile::tempdir().unwrap();
-    let out = sign_cmd(dir.path(), &["--show-secrets"]);
+    let out = sign_cmd(dir.path(), BODY, &["--show-secrets"]);
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -58,6 +58,46 @@ fn sign_with_show_secrets_prints_a_request_that_verifies() {
         BODY.as_bytes(),
     );
     verify(&merchant_public, &parts, header).unwrap();
+}
+
+#[test]
+fn sign_renders_a_body_with_templates_and_names_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let body =
+        r#"{"paymentRedirectUrl": "{{ redirect_url }}", "paymentRequestId": "{{ uuid() }}"}"#;
+    let out = sign_cmd(
+        dir.path(),
+        body,
+        &[
+            "--show-secrets",
+            "--var",
+            "redirect_url=https://shop.example/return",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let sent = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("--data-binary '"))
+        .and_then(|l| l.strip_suffix('\''))
+        .expect("a body line");
+    let sent: serde_json::Value = serde_json::from_str(sent).unwrap();
+    assert_eq!(sent["paymentRedirectUrl"], "https://shop.example/return");
+    assert_eq!(
+        sent["paymentRequestId"].as_str().map(str::len),
+        Some(36),
+        "{sent}"
+    );
+
+    let out = sign_cmd(dir.path(), body, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("`redirect_url` is undefined"), "{stderr}");
+    assert!(stderr.contains("--var NAME=VALUE"), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing is signed when a template fails"
+    );
 }
 
 #[test]

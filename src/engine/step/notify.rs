@@ -176,10 +176,44 @@ async fn claim_all(
 /// The time-out message: what was wanted, and what did arrive.
 fn timed_out(wanted: &Wanted, got: usize, count: usize, ctx: &StepCtx<'_>) -> String {
     let all = ctx.apo.inbox.all();
-    let same_type = all
-        .iter()
-        .filter(|n| n.notify_type() == Some(wanted.notify_type.as_str()))
-        .count();
+    // The receiver is shared by every flow of the run: count this payment's notifications
+    // when the step names the payment, and say it is the whole run's count otherwise.
+    let received = match payment_id(wanted) {
+        Some(pid) => {
+            let mine: Vec<&str> = all
+                .iter()
+                .filter(|n| {
+                    n.json
+                        .as_ref()
+                        .and_then(|j| j.get("paymentId"))
+                        .and_then(Value::as_str)
+                        == Some(pid.as_str())
+                })
+                .map(|n| n.notify_type().unwrap_or("(no notifyType)"))
+                .collect();
+            if mine.is_empty() {
+                format!("the receiver has no notification for payment {pid}")
+            } else {
+                format!(
+                    "the receiver has {} notification(s) for payment {pid}: {}",
+                    mine.len(),
+                    mine.join(", ")
+                )
+            }
+        }
+        None => {
+            let same_type = all
+                .iter()
+                .filter(|n| n.notify_type() == Some(wanted.notify_type.as_str()))
+                .count();
+            format!(
+                "the receiver has {} notification(s) from all flows of the run, {same_type} of \
+                 type {}",
+                all.len(),
+                wanted.notify_type
+            )
+        }
+    };
     let what = if count > 1 {
         format!(
             "only {got} of the {count} deliveries of {} arrived in time",
@@ -192,11 +226,9 @@ fn timed_out(wanted: &Wanted, got: usize, count: usize, ctx: &StepCtx<'_>) -> St
         )
     };
     mask_text(&format!(
-        "{what}; the receiver has {} notification(s), {same_type} of type {}\n  = hint: is \
-         `paymentNotifyUrl` set to {{{{ notify_url }}}} in the request? Give more time with \
-         `within:`, or use `or_inquiry: true` to fall back on inquiryPayment",
-        all.len(),
-        wanted.notify_type
+        "{what}; {received}\n  = hint: is `paymentNotifyUrl` set to {{{{ notify_url }}}} in the \
+         request? Give more time with `within:`, or use `or_inquiry: true` to fall back on \
+         inquiryPayment"
     ))
     .into_owned()
 }

@@ -229,6 +229,8 @@ async fn browse(start: Url, buyer: &Buyer, ctx: &StepCtx<'_>) -> Result<Exchange
     let mut request = ctx.client.get(start.clone());
     let mut current = start.clone();
     let mut submitted = false;
+    // A buyer who cancelled a challenge leaves on the page it is sent back to.
+    let mut cancelled = false;
     for _ in 0..MAX_PAGES {
         let response = request.send().await.map_err(|e| {
             mask_text(&format!(
@@ -260,7 +262,7 @@ async fn browse(start: Url, buyer: &Buyer, ctx: &StepCtx<'_>) -> Result<Exchange
             .await
             .map_err(|e| format!("failed to read the page {current}: {}", chain(&e)))?;
         let messages = messages(&html);
-        if buyer.abandon || (submitted && !messages.is_empty()) {
+        if buyer.abandon || cancelled || (submitted && !messages.is_empty()) {
             return Ok(landed(&start, status, &current, messages, pages));
         }
         let Some(form) = Form::first(&html) else {
@@ -279,6 +281,7 @@ async fn browse(start: Url, buyer: &Buyer, ctx: &StepCtx<'_>) -> Result<Exchange
             return Ok(exchange);
         };
         let fields = form.fill(buyer).map_err(|e| format!("on {current}: {e}"))?;
+        cancelled = form.is_choice() && buyer.three_ds.eq_ignore_ascii_case("cancel");
         let action = current
             .join(&form.action)
             .map_err(|e| format!("the form on {current} posts to a bad URL: {e}"))?;
@@ -333,6 +336,10 @@ fn exchange(
         },
     );
     extra.insert("messages".to_owned(), Value::from(messages.join("\n")));
+    extra.insert(
+        "pages".to_owned(),
+        body.get("pages").cloned().unwrap_or_else(|| json!([])),
+    );
     let summary = mask_text(&body.to_string()).into_owned();
     Exchange {
         request_summary: RequestSummary {
@@ -515,9 +522,20 @@ impl Form {
     }
 
     /// The fields to send, as the buyer fills them.
+    /// Whether the form asks for a card number.
+    fn is_card_form(&self) -> bool {
+        self.inputs.iter().any(|i| role(i) == Some("cc-number"))
+    }
+
+    /// Whether the form offers a choice of buttons (a 3-D Secure challenge), answered with
+    /// the step's `three_ds`.
+    fn is_choice(&self) -> bool {
+        !self.is_card_form() && self.buttons.len() >= 2
+    }
+
     fn fill(&self, buyer: &Buyer) -> Result<Vec<(String, String)>, String> {
         let mut fields = Vec::new();
-        let is_card_form = self.inputs.iter().any(|i| role(i) == Some("cc-number"));
+        let is_card_form = self.is_card_form();
         for input in &self.inputs {
             let Some(name) = input.get("name").filter(|n| !n.is_empty()) else {
                 continue;
@@ -559,7 +577,7 @@ impl Form {
                 fields.push((name.clone(), v));
             }
         }
-        let button = if is_card_form || self.buttons.len() < 2 {
+        let button = if !self.is_choice() {
             self.buttons.first()
         } else {
             let chosen = self

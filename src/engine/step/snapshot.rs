@@ -89,11 +89,7 @@ pub(crate) fn check(
         column: spec.referenced.column(),
         passed,
         expected: format!("the {of} to match snapshot `{}`", spec.value.name),
-        actual: if passed {
-            format!("matches {}", outcome.path().display())
-        } else {
-            format!("differs from {}", outcome.path().display())
-        },
+        actual: outcome.summary(),
         message: if passed {
             String::new()
         } else {
