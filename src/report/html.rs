@@ -471,6 +471,43 @@ mod tests {
     }
 
     #[test]
+    fn any_name_leaves_the_page_well_formed_and_masked() {
+        let case = CaseResult {
+            index: 0,
+            file: "flows/a.yaml".into(),
+            flow: "Pay \u{fffe}\u{ffff}\x01 <b>&</b> 4111111111111111".to_owned(),
+            case: None,
+            started: None,
+            tags: Vec::new(),
+            covers: Vec::new(),
+            status: Status::Passed,
+            flaky: false,
+            steps: Vec::new(),
+            duration: std::time::Duration::ZERO,
+            retries: Vec::new(),
+        };
+        let run = RunInfo {
+            started: jiff::Timestamp::UNIX_EPOCH,
+            duration: std::time::Duration::ZERO,
+            target: "t".to_owned(),
+            subject: None,
+            label: None,
+        };
+        let page = Page {
+            cases: std::slice::from_ref(&case),
+            summary: &RunSummary::default(),
+            run: &run,
+            coverage: None,
+            cwd: Path::new("/p"),
+        };
+        let html = output::render(FileKind::Markup, &render(&page, Path::new("/p/report")));
+        assert!(!html.contains(['\u{fffe}', '\u{ffff}', '\x01']), "{html}");
+        assert!(
+            html.contains("Pay \\u{fffe}\\u{ffff}\\x01 &lt;b&gt;&amp;&lt;/b&gt; ************1111")
+        );
+    }
+
+    #[test]
     fn text_is_escaped_and_diffs_are_coloured() {
         assert_eq!(
             esc("<a href='x'>&\"</a>"),
