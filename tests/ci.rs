@@ -238,8 +238,12 @@ fn three_shards_run_every_case_once_and_merge_into_the_unsharded_reports() {
             "checklist.yaml",
             "--evidence",
             "evidence",
+            "--html",
+            "html",
+            "--annotations",
+            "github",
         ],
-        &[],
+        &[("GITHUB_STEP_SUMMARY", "summary.md")],
     );
     assert_eq!(
         code(&out),
@@ -257,6 +261,14 @@ fn three_shards_run_every_case_once_and_merge_into_the_unsharded_reports() {
         "{stdout}"
     );
     assert!(stdout.contains("12 cases in "), "{stdout}");
+    let commands: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::")).collect();
+    assert_eq!(commands.len(), 1, "{stdout}");
+    assert!(
+        commands[0].starts_with("::error file=flows/f4.yaml,line=8,"),
+        "{stdout}"
+    );
+    assert!(p.read("summary.md").contains("| 12 | 11 | 0 | 1 | 0 | 0 |"));
+    assert!(p.read("html/index.html").contains("Flow 4"));
     assert!(
         stdout.contains("\n11 passed, 1 failed, 0 errored, 0 skipped\n"),
         "{stdout}"
