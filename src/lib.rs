@@ -21,6 +21,7 @@
 //! | [`snapshot`] | the flow snapshot store, redaction, review |
 //! | [`mask`] | the one place that decides what is secret |
 //! | [`project`] | the files a user names: regular, bounded, inside the project |
+//! | [`output`] | the one masked sink every output goes through (streams and report files) |
 
 pub mod apo;
 pub mod checklist;
@@ -32,6 +33,7 @@ pub mod expect;
 pub mod flow;
 pub mod mask;
 pub mod merchant;
+pub mod output;
 pub mod project;
 pub mod receiver;
 pub mod report;

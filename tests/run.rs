@@ -8,7 +8,7 @@ mod local;
 #[path = "support/mod.rs"]
 mod support;
 
-use local::{Project, get_json, server};
+use local::{Project, get_json, server, stable};
 use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
 use serde_json::Value;
 use support::{both, code};
@@ -23,17 +23,6 @@ fn last_line(out: &std::process::Output) -> String {
         .last()
         .unwrap_or_default()
         .to_owned()
-}
-
-/// Makes run output stable: the server's port, durations.
-fn stable(text: &str) -> String {
-    let text = text.replace(server(), "http://127.0.0.1:[PORT]");
-    let ms = regex::Regex::new(r"\(\d+ ms\)").unwrap();
-    let secs = regex::Regex::new(r"in \d+\.\d+ s").unwrap();
-    let within = regex::Regex::new(r"in \d+ ms;").unwrap();
-    let text = ms.replace_all(&text, "([MS] ms)");
-    let text = secs.replace_all(&text, "in [SECS] s");
-    within.replace_all(&text, "in [MS] ms;").into_owned()
 }
 
 #[test]

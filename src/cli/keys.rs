@@ -62,7 +62,7 @@ pub fn run(args: &KeysArgs, ctx: &Context) -> u8 {
                     exit::SUCCESS
                 }
                 Err(message) => {
-                    eprintln!("error: {}", mask::mask_text(&message));
+                    crate::output::Sink::stderr().print(&format!("error: {message}\n"));
                     exit::INVALID
                 }
             }

@@ -6,7 +6,6 @@
 //! flows/card/pay.yaml  Matrix payment (card=visa)  [card]
 //! ```
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use serde_json::json;
@@ -15,7 +14,6 @@ use super::validate::print_diagnostics;
 use super::{Context, exit};
 use crate::flow::plan::Case;
 use crate::flow::{LoadOptions, load};
-use crate::mask::mask_text;
 use crate::project::Project;
 
 /// Runs `list`; returns 0, or 2 when a flow file is invalid.
@@ -42,7 +40,7 @@ pub fn run(
         }
     };
     if let Some(note) = plan.skipped_note() {
-        let _ = writeln!(std::io::stderr(), "{}", mask_text(&note));
+        crate::output::Sink::stderr().print(&format!("{note}\n"));
     }
     let text = if as_json {
         let list: Vec<_> = plan.cases.iter().map(case_json).collect();
@@ -55,7 +53,7 @@ pub fn run(
             .join("\n")
     };
     if !text.is_empty() {
-        let _ = writeln!(std::io::stdout(), "{}", mask_text(&text));
+        crate::output::Sink::stdout().print(&format!("{text}\n"));
     }
     exit::SUCCESS
 }

@@ -6,6 +6,7 @@ pub mod keys;
 pub mod list;
 mod logging;
 pub mod query;
+pub mod report;
 pub mod run;
 mod run_checklist;
 pub mod sandbox;
@@ -81,6 +82,9 @@ pub enum Command {
     /// Run flows over HTTP and report; exit 0 when all passed, 1 when one failed, 2 when the
     /// input is invalid.
     Run(Box<run::RunArgs>),
+    /// Work with the reports of runs (`report merge`: combine the shards of a run).
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// Print the JSON Schema (draft-07) of the flow format, for editor completion.
     Schema,
     /// Run the embedded APO sandbox standalone (point a merchant server or an SDK at it).
@@ -119,6 +123,7 @@ fn dispatch(command: Command, ctx: &Context) -> u8 {
             json,
         } => list::run(&paths, tags, allow_outside_project, json, ctx),
         Command::Run(args) => run::run(*args, ctx),
+        Command::Report(command) => report::run(command, ctx),
         Command::Schema => schema::run(),
         Command::Sandbox(args) => sandbox::run(args, ctx),
     }

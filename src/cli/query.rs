@@ -39,11 +39,11 @@ pub fn run(path: &str, file: Option<&PathBuf>) -> u8 {
     match crate::expect::select_all(path, &value) {
         Ok(found) => {
             let out = serde_json::to_string_pretty(&found).unwrap_or_else(|_| "[]".to_owned());
-            println!("{}", crate::mask::mask_text(&out));
+            crate::output::Sink::stdout().print(&format!("{out}\n"));
             exit::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {}", crate::mask::mask_text(&e.message));
+            crate::output::Sink::stderr().print(&format!("error: {}\n", e.message));
             if let Some(hint) = &e.hint {
                 eprintln!("hint: {hint}");
             }

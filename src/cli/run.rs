@@ -19,8 +19,9 @@ use clap::Args;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use super::run_checklist::{ChecklistRun, Collector};
-use super::snapshots::{update_mode, write_snapshot_list};
+use super::report::{After, Annotations, Github, conclude};
+use super::run_checklist::ChecklistRun;
+use super::snapshots::update_mode;
 use super::validate::print_diagnostics;
 use super::{Context, exit};
 use url::Url;
@@ -31,11 +32,13 @@ use crate::apo::target::Target;
 use crate::config::{Config, DEFAULT_FILE, MerchantSpec};
 use crate::diag::Diagnostic;
 use crate::engine::{self, event::Event};
+use crate::flow::partition::Partition;
 use crate::flow::{LoadOptions, load};
 use crate::merchant::{KeyFiles, Merchant, Wiring};
+use crate::output::{FileKind, Sink, write_file};
 use crate::receiver::{self, ReceiverConfig, ReceiverHandle};
 use crate::report::evidence::{RunInfo, Subject};
-use crate::report::{Reporters, Terminal};
+use crate::report::{Files, Finished, Reporters, Terminal};
 use crate::sandbox::{self, SandboxHandle};
 use crate::snapshot::UpdateMode;
 use crate::template::Templates;
@@ -66,12 +69,33 @@ pub struct RunArgs {
     /// Start no new flow after the first failure (running ones finish; the rest are skipped).
     #[arg(long)]
     pub fail_fast: bool,
+    /// Run only shard K of N (e.g. `2/3`): each case goes to one shard by a stable hash of its
+    /// flow file and case name. Merge the shards' `--json` reports with `apoflow report merge`.
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<Partition>,
+    /// Run a failed case again from its first step, at most N times (0 to 10; a flow's
+    /// `retries:` replaces it); a case that passes on a retry is reported flaky. On a live
+    /// target, cases that change state there are not retried unless their flow says
+    /// `retry_live: true`.
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(crate::flow::model::Retries::MAX)))]
+    pub retries: u32,
     /// Write a JUnit XML report to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Write a JSON report (results with per-step timings) to FILE.
+    /// Write a JSON report (results with per-step timings and masked messages) to FILE; the
+    /// shards of a `--partition` run merge from it (`apoflow report merge`).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write an HTML report (one self-contained page: summary, every case and step with
+    /// timings, failures with expected/actual, masked messages, coverage) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
+    /// Print CI annotations for failed and flaky cases: `github` (`::error file=…,line=…`
+    /// lines, and a job summary appended to $GITHUB_STEP_SUMMARY) or `none` [default: github
+    /// when GITHUB_ACTIONS=true, else none].
+    #[arg(long, value_name = "KIND")]
+    pub annotations: Option<Annotations>,
     /// Run against this target of the config file (default: the embedded sandbox, started on
     /// a loopback port for the run).
     #[arg(long, value_name = "NAME")]
@@ -132,10 +156,18 @@ pub struct RunOptions {
     pub jobs: usize,
     /// `--fail-fast`.
     pub fail_fast: bool,
+    /// `--retries`.
+    pub retries: u32,
+    /// `--partition`.
+    pub partition: Option<Partition>,
     /// `--junit` file.
     pub junit: Option<PathBuf>,
     /// `--json` file.
     pub json: Option<PathBuf>,
+    /// GitHub annotations on, and where the job summary goes (`$GITHUB_STEP_SUMMARY`).
+    pub github: Github,
+    /// `--html` folder.
+    pub html: Option<PathBuf>,
     /// Colours on the terminal report.
     pub color: bool,
     /// The `--target`, keys loaded; `None` for the embedded sandbox.
@@ -193,6 +225,19 @@ impl RunOptions {
                     .with_hint("create the folder first, or write the report elsewhere"),
                 );
             }
+        }
+        if let Some(partition) = &args.partition
+            && let Some(checklist) = &args.checklist
+        {
+            errors.push(
+                Diagnostic::plain(format!(
+                    "--checklist with --partition {partition}: a shard holds only part of the suite, so its coverage says little"
+                ))
+                .with_hint(format!(
+                    "run each shard with --json, then judge coverage once: `apoflow report merge --checklist {} shard-*.json`",
+                    checklist.display()
+                )),
+            );
         }
         let mut client = ClientConfig::with_proxy_from(&|var| ctx.var(var).map(str::to_owned));
         let config = (args.target.is_some() || args.merchant.is_some()).then(|| {
@@ -264,8 +309,12 @@ impl RunOptions {
             vars,
             jobs,
             fail_fast: args.fail_fast,
+            retries: args.retries,
+            partition: args.partition,
             junit: args.junit,
             json: args.json,
+            github: Github::from_flag(args.annotations, ctx),
+            html: args.html,
             color: ctx.stdout_is_tty && ctx.var("NO_COLOR").is_none(),
             sandbox_listen: args
                 .sandbox_listen
@@ -334,7 +383,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
     };
     let mut plan = plan;
     if let Some(note) = plan.skipped_note() {
-        eprintln!("{}", crate::mask::mask_text(&note));
+        errln(&note);
     }
     let needs_merchant = if options.merchant.is_none() {
         let before = plan.cases.len();
@@ -345,7 +394,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         0
     };
     if needs_merchant > 0 {
-        eprintln!(
+        errln(&format!(
             "note: {needs_merchant} case{} tagged `{MERCHANT_TAG}` not run: {} a merchant under test (--merchant NAME)",
             if needs_merchant == 1 { "" } else { "s" },
             if needs_merchant == 1 {
@@ -353,9 +402,41 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             } else {
                 "they need"
             },
-        );
+        ));
     }
-    if plan.cases.is_empty() {
+    let before_partition = plan.cases.len();
+    if let Some(partition) = &options.partition {
+        plan.cases.retain(|c| partition.keeps(c, &ctx.cwd));
+        if plan.cases.is_empty() && before_partition > 0 {
+            // A shard may hold nothing when there are more shards than cases: not an error,
+            // and its (empty) reports still merge.
+            errln(&format!(
+                "note: shard {partition} holds none of the {before_partition} case{}",
+                if before_partition == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    let mut refused: Vec<String> = plan
+        .cases
+        .iter()
+        .filter(|c| engine::retry::policy(c, options.retries, options.target.is_some()).refused)
+        .map(|c| c.file.path.display().to_string())
+        .collect();
+    refused.dedup();
+    if !refused.is_empty() {
+        errln(&format!(
+            "note: {} case{} not retried: {} state on the live target ({}); add `retry_live: true` to a flow to allow it",
+            refused.len(),
+            if refused.len() == 1 { "" } else { "s" },
+            if refused.len() == 1 {
+                "it changes"
+            } else {
+                "they change"
+            },
+            refused.join(", ")
+        ));
+    }
+    if before_partition == 0 {
         // A green run that ran nothing (a mistyped tag, an empty folder) would hide a mistake.
         let mut d = Diagnostic::plain("no flow to run").with_hint(
             "check the paths (default `flows/`); flow files end in .yaml or .yml, and files starting with `_` are partials",
@@ -387,17 +468,11 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: failed to start the async runtime: {e}");
+            errln(&format!("error: failed to start the async runtime: {e}"));
             return exit::INVALID;
         }
     };
-    let reporters = Reporters::new(
-        Terminal::new(Box::new(std::io::stdout()), options.color),
-        options.junit.clone(),
-        options.json.clone(),
-    );
     let started = jiff::Timestamp::now();
-    let keep_cases = checklist.is_some() || options.list_snapshots.is_some();
     let subject = options.merchant.as_ref().map(|m| Subject {
         name: m.name.clone(),
         url: m.url.as_str().trim_end_matches('/').to_owned(),
@@ -422,7 +497,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         } = match start(setup).await {
             Ok(started) => started,
             Err(e) => {
-                eprintln!("error: {}", crate::mask::mask_text(&e));
+                errln(&format!("error: {e}"));
                 return exit::INVALID;
             }
         };
@@ -430,6 +505,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         let engine_options = engine::Options {
             jobs: options.jobs,
             fail_fast: options.fail_fast,
+            retries: options.retries,
             vars: options.vars,
             runner,
             root: ctx.cwd.clone(),
@@ -437,70 +513,65 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             apo,
             snapshots: options.snapshots,
         };
+        let run = RunInfo {
+            started,
+            duration: Default::default(),
+            target,
+            subject,
+            label: options.evidence_label,
+        };
+        let files = Files {
+            junit: options.junit,
+            json: options.json,
+            partition: options.partition.map(|p| p.to_string()),
+            github_summary: options.github.summary,
+        };
+        let mut reporters = Reporters::new(
+            Terminal::new(Sink::stdout(), options.color).with_github_annotations(options.github.on),
+            files,
+            run.clone(),
+        )
+        .with_progress(ctx.stderr_is_tty && !ctx.is_ci());
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
         // The one consumer: only this task writes reports, so lines never interleave.
         let consumer = tokio::spawn(async move {
-            let mut reporters = reporters;
-            let mut collector = Collector::new(keep_cases);
             while let Some(event) = rx.recv().await {
                 reporters.on_event(&event);
-                collector.on_event(&event);
             }
-            (reporters, collector)
+            reporters.finish()
         });
         let summary = engine::run(plan, engine_options, tx).await;
-        let (reporters, collector) = match consumer.await {
-            Ok((reporters, collector)) => (Some(reporters), collector),
-            Err(_) => (None, Collector::default()),
-        };
+        let finished = consumer.await.unwrap_or_else(|_| Finished {
+            cases: Vec::new(),
+            summary,
+            run,
+            errors: vec!["the reports were lost: the task writing them stopped".to_owned()],
+        });
         let merchant_log = match merchant {
             Some(m) => Some(m.finish(summary.is_failure()).await),
             None => None,
         };
-        if let Some(reporters) = &reporters {
-            for e in reporters.errors() {
-                eprintln!("error: {}", crate::mask::mask_text(e));
-            }
-            if !reporters.errors().is_empty() {
-                return exit::INVALID;
-            }
-        }
-        let cases = collector.into_cases();
-        if let Some(path) = &options.list_snapshots
-            && let Err(e) = write_snapshot_list(path, &cases)
-        {
-            eprintln!("error: {}", crate::mask::mask_text(&e));
-            return exit::INVALID;
-        }
-        let mut covered = true;
-        if let Some(checklist) = &checklist {
-            let run = RunInfo {
-                started,
-                duration: summary.duration,
-                target,
-                subject,
-                label: options.evidence_label,
-            };
-            match checklist.finish(&cases, &run, &mut std::io::stdout(), options.color) {
-                Ok(ok) => covered = ok,
-                Err(e) => {
-                    eprintln!("error: {}", crate::mask::mask_text(&e));
-                    return exit::INVALID;
-                }
-            }
-        }
+        let mut out = Sink::stdout();
+        let mut concluded = conclude(
+            finished,
+            &After {
+                html: options.html.as_deref(),
+                cwd: &ctx.cwd,
+                list_snapshots: options.list_snapshots.as_deref(),
+                checklist: checklist.as_ref(),
+                color: options.color,
+            },
+            &mut out,
+        );
         if let (Some(dir), Some(log)) = (&options.evidence, &merchant_log) {
             let file = dir.join("merchant.log");
-            if let Err(e) = std::fs::write(&file, log) {
-                eprintln!("error: failed to write {}: {e}", file.display());
-                return exit::INVALID;
+            if let Err(e) = write_file(&file, FileKind::Text, log) {
+                concluded
+                    .errors
+                    .push(format!("failed to write {}: {e}", file.display()));
             }
         }
-        if summary.is_failure() || !covered {
-            exit::FAILED
-        } else {
-            exit::SUCCESS
-        }
+        concluded.exit_code(&mut Sink::stderr())
     })
 }
 
@@ -540,17 +611,22 @@ impl RunningMerchant {
         let how = self.process.stop().await;
         if failed {
             let tail = log.tail(crate::merchant::ERROR_TAIL);
-            eprintln!(
+            errln(&format!(
                 "merchant `{}` {how}; its last {} output lines:",
                 self.name,
                 tail.len()
-            );
+            ));
             for line in tail {
-                eprintln!("  | {line}");
+                errln(&format!("  | {line}"));
             }
         }
         log.text()
     }
+}
+
+/// Prints a line on standard error through the masked sink.
+fn errln(text: &str) {
+    Sink::stderr().print(&format!("{text}\n"));
 }
 
 /// Binds the embedded sandbox's listener, with a hint for the usual failures.
@@ -682,7 +758,7 @@ async fn start_merchant(
     tokio::spawn(async move {
         interrupted().await;
         killer.kill();
-        eprintln!("interrupted: the merchant was stopped");
+        errln("interrupted: the merchant was stopped");
         std::process::exit(130);
     });
     process

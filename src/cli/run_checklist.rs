@@ -2,18 +2,18 @@
 //!
 //! ```text
 //! before anything is sent:  Checklist::load + unknown_covers(plan)   any problem ──> exit 2
-//! during the run:           Collector::on_event keeps every finished case (with its messages)
+//! during the run:           report::Reporters keeps every finished case (with its messages)
 //! after the run:            Coverage::compute ──> table on stdout
 //!                           --evidence DIR ──> write_evidence (masked)   write error ──> exit 2
 //!                           an item failed, not proven or missing ──> exit 1
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::checklist::{Checklist, FlowCovers, unknown_covers};
-use crate::diag::Diagnostic;
-use crate::engine::event::Event;
+use crate::diag::{Diagnostic, SourceFile};
 use crate::engine::result::{CaseResult, MessageKind, Status};
 use crate::flow::plan::Plan;
 use crate::report::coverage::{CaseOutcome, Coverage, Held, StepOutcome};
@@ -24,8 +24,6 @@ use crate::report::evidence::{CaseEvidence, Exchange, ExchangeKind, RunInfo, wri
 pub(crate) struct ChecklistRun {
     checklist: Checklist,
     evidence: Option<PathBuf>,
-    /// The `covers:` of each case, by plan index (the engine's results carry the index).
-    covers: Vec<Vec<String>>,
 }
 
 impl ChecklistRun {
@@ -65,31 +63,66 @@ impl ChecklistRun {
         Ok(Some(ChecklistRun {
             checklist,
             evidence,
-            covers: plan.cases.iter().map(|c| c.covers.clone()).collect(),
         }))
     }
 
-    /// Judges the finished cases: prints the coverage table (masked) to `out` and writes the
-    /// evidence bundle. `Ok(true)` when every item passed, `Ok(false)` when one failed, is not
-    /// proven or is missing (exit 1), `Err` when the evidence could not be written (exit 2).
+    /// For `report merge`: loads `checklist` and checks the `covers:` the finished cases carry
+    /// against it (the flow files themselves may be on another machine).
+    pub(crate) fn for_cases(
+        checklist: &Path,
+        evidence: Option<PathBuf>,
+        cases: &[CaseResult],
+    ) -> Result<ChecklistRun, Vec<Diagnostic>> {
+        let checklist = Checklist::load(checklist)?;
+        let files: Vec<Arc<SourceFile>> = cases
+            .iter()
+            .map(|c| {
+                Arc::new(SourceFile {
+                    path: c.file.clone(),
+                    text: String::new(),
+                })
+            })
+            .collect();
+        let flows: Vec<FlowCovers<'_>> = cases
+            .iter()
+            .zip(&files)
+            .map(|(c, file)| FlowCovers {
+                file,
+                flow: &c.flow,
+                covers: &c.covers,
+            })
+            .collect();
+        let typos = unknown_covers(&checklist, &flows);
+        if !typos.is_empty() {
+            return Err(typos);
+        }
+        Ok(ChecklistRun {
+            checklist,
+            evidence,
+        })
+    }
+
+    /// Judges the finished cases: prints the coverage table to `out` (a masked sink) and
+    /// writes the evidence bundle. The coverage ([`Coverage::ok`] when every item passed), or
+    /// `Err` when the evidence could not be written.
     pub(crate) fn finish(
         &self,
         cases: &[CaseResult],
         run: &RunInfo,
         out: &mut dyn std::io::Write,
         color: bool,
-    ) -> Result<bool, String> {
+    ) -> Result<Coverage, String> {
         let evidence: Vec<CaseEvidence> = cases.iter().map(|c| self.case_evidence(c)).collect();
         let outcomes: Vec<CaseOutcome> = evidence.iter().map(|c| c.outcome.clone()).collect();
         let coverage = Coverage::compute(&self.checklist, &outcomes);
         let table = coverage.render_table(color);
-        let _ = write!(out, "\n{}", crate::mask::mask_text(&table));
+        let _ = write!(out, "\n{table}");
         if let Some(dir) = &self.evidence {
             write_evidence(dir, run, &self.checklist, &coverage, &evidence)
                 .map_err(|e| format!("failed to write the evidence bundle: {e}"))?;
             let _ = writeln!(out, "evidence written to {}", dir.display());
         }
-        Ok(coverage.ok())
+        Ok(coverage)
     }
 
     fn case_evidence(&self, case: &CaseResult) -> CaseEvidence {
@@ -115,8 +148,13 @@ impl ChecklistRun {
                     .collect(),
             });
             for (i, m) in step.messages.iter().enumerate() {
-                // Requests and notifications at the step's start, answers at its end.
-                let when = if i == 0 { at } else { at + step.duration };
+                // When it happened, from the case's start; a result without times (an older
+                // JSON report) puts requests at the step's start and answers at its end.
+                let recorded = m
+                    .at
+                    .zip(case.started)
+                    .and_then(|(at, started)| Duration::try_from(at.duration_since(started)).ok());
+                let when = recorded.unwrap_or(if i == 0 { at } else { at + step.duration });
                 exchanges.push(Exchange {
                     step: name.clone(),
                     step_index,
@@ -138,47 +176,11 @@ impl ChecklistRun {
                 file: case.file.clone(),
                 flow: case.flow.clone(),
                 case: case.case.clone(),
-                covers: self.covers.get(case.index).cloned().unwrap_or_default(),
+                covers: case.covers.clone(),
                 passed: case.status == Status::Passed,
                 steps,
             },
             exchanges,
         }
-    }
-}
-
-/// Keeps every finished case, in plan order, for [`ChecklistRun::finish`] and the snapshot
-/// list; keeps nothing when neither is asked for (the cases carry every message in full).
-#[derive(Debug, Default)]
-pub(crate) struct Collector {
-    enabled: bool,
-    cases: Vec<CaseResult>,
-}
-
-impl Collector {
-    /// A collector that keeps the cases only when `enabled`.
-    pub(crate) fn new(enabled: bool) -> Collector {
-        Collector {
-            enabled,
-            cases: Vec::new(),
-        }
-    }
-
-    /// Takes one engine event.
-    pub(crate) fn on_event(&mut self, event: &Event) {
-        match event {
-            Event::CaseFinished(case) if self.enabled => self.cases.push(case.clone()),
-            Event::CaseFinished(_) => {}
-            Event::RunStarted { .. }
-            | Event::CaseStarted { .. }
-            | Event::StepFinished { .. }
-            | Event::RunFinished(_) => {}
-        }
-    }
-
-    /// The finished cases, in plan order.
-    pub(crate) fn into_cases(mut self) -> Vec<CaseResult> {
-        self.cases.sort_by_key(|c| c.index);
-        self.cases
     }
 }

@@ -194,7 +194,7 @@ pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
     let configured = match configured_merchants(config_file.as_deref(), ctx) {
         Ok(m) => m,
         Err(e) => {
-            eprint!("{}", e.to_diagnostic().render(ctx.color_stderr()));
+            crate::output::Sink::stderr().print(&e.to_diagnostic().render(ctx.color_stderr()));
             return exit::INVALID;
         }
     };

@@ -75,7 +75,7 @@ pub(crate) fn write_snapshot_list(
         text.push_str(&p);
         text.push('\n');
     }
-    std::fs::write(path, text)
+    crate::output::write_file(path, crate::output::FileKind::Text, &text)
         .map_err(|e| format!("failed to write the snapshot list {}: {e}", path.display()))
 }
 

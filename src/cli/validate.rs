@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use super::{Context, exit};
 use crate::diag::Diagnostic;
 use crate::flow::{LoadOptions, load};
-use crate::mask::mask_text;
 use crate::project::Project;
 
 /// Runs `validate`; prints each error on stderr and a summary line; returns 0 or 2.
@@ -25,7 +24,7 @@ pub fn run(paths: &[PathBuf], allow_outside_project: bool, ctx: &Context) -> u8 
     match load(paths, &opts) {
         Ok(plan) => {
             if let Some(note) = plan.skipped_note() {
-                let _ = writeln!(std::io::stderr(), "{}", mask_text(&note));
+                crate::output::Sink::stderr().print(&format!("{note}\n"));
             }
             let flows = plan
                 .cases
@@ -39,7 +38,7 @@ pub fn run(paths: &[PathBuf], allow_outside_project: bool, ctx: &Context) -> u8 
                 plural(flows, "flow", "flows"),
                 plural(cases, "case", "cases"),
             );
-            let _ = writeln!(std::io::stdout(), "{}", mask_text(&line));
+            crate::output::Sink::stdout().print(&format!("{line}\n"));
             exit::SUCCESS
         }
         Err(diags) => {
@@ -52,7 +51,8 @@ pub fn run(paths: &[PathBuf], allow_outside_project: bool, ctx: &Context) -> u8 
 /// Prints load errors on stderr, then a summary line (shared by every subcommand that loads
 /// flows).
 pub fn print_diagnostics(diags: &[Diagnostic], ctx: &Context) {
-    let mut err = std::io::stderr().lock();
+    // Through the masked sink: a diagnostic may quote a secret from a config or flow file.
+    let mut err = crate::output::Sink::stderr();
     for d in diags {
         let _ = writeln!(err, "{}", d.render(ctx.color_stderr()));
     }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::result::{CaseResult, RunSummary, StepResult};
+use super::result::{Attempt, CaseResult, RunSummary, StepResult};
 
 /// The sending half the engine writes events to.
 pub type EventSender = UnboundedSender<Event>;
@@ -35,6 +35,22 @@ pub enum Event {
         index: usize,
         /// The step's result.
         step: StepResult,
+    },
+    /// An attempt of a case failed and the case starts again from its first step
+    /// (`--retries`, `retries:`); its steps' events follow again.
+    CaseRetried {
+        /// The case's position in the plan.
+        index: usize,
+        /// Its flow file.
+        file: PathBuf,
+        /// `Flow name` or `Flow name [case]`.
+        title: String,
+        /// The attempt that failed, 1-based.
+        number: u32,
+        /// How many attempts the case may have in all (retries + 1).
+        of: u32,
+        /// The failed attempt.
+        attempt: Attempt,
     },
     /// A case finished, or was skipped by `--fail-fast`.
     CaseFinished(CaseResult),

@@ -8,12 +8,14 @@
 //!     per case: scope ← runner values, --var, vars (rendered in order), matrix values
 //!       CaseStarted
 //!       per step, in order: render → send (poll with until:) → expect: → save: → StepFinished
-//!       CaseFinished(CaseResult)
+//!       failed, retries left (retry.rs)? CaseRetried, and again from the first step
+//!       CaseFinished(CaseResult)   (flaky: passed after a failed attempt)
 //!   RunFinished(RunSummary)
 //! ```
 
 pub mod event;
 pub mod result;
+pub mod retry;
 
 mod poll;
 mod schedule;
@@ -39,6 +41,9 @@ pub struct Options {
     pub jobs: usize,
     /// Start no new case after the first failure.
     pub fail_fast: bool,
+    /// `--retries`: how many times a failed case runs again from its first step, for flows
+    /// without `retries:` (see [`retry`]).
+    pub retries: u32,
     /// `--var k=v` values: they replace flow `vars` of the same name, and are defined even
     /// where a flow does not declare them.
     pub vars: IndexMap<String, Value>,
@@ -70,6 +75,7 @@ pub struct Apo {
 /// Runs every case of `plan`; sends events on `tx` (ending with `RunFinished`); returns the
 /// totals.
 pub async fn run(plan: Plan, options: Options, tx: EventSender) -> RunSummary {
+    let live = !options.apo.target.is_embedded();
     let shared = Arc::new(step::Shared {
         templates: options.templates,
         client: options.apo.client.http().clone(),
@@ -83,6 +89,8 @@ pub async fn run(plan: Plan, options: Options, tx: EventSender) -> RunSummary {
         fail_fast: options.fail_fast,
         overrides: options.vars,
         runner: options.runner,
+        retries: options.retries,
+        live,
     });
     let _ = tx.send(Event::RunStarted {
         cases: plan.cases.len(),

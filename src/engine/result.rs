@@ -4,16 +4,20 @@
 //! [`StepResult`]s in order. Failures (an assertion or a capture did not hold) and errors (a
 //! time-out, a refused connection, a template that failed at run time) are kept apart, so
 //! JUnit can say `<failure>` or `<error>`; both fail the run.
+//!
+//! The results serialize to the JSON report and deserialize back from it, so `apoflow report
+//! merge` can feed the cases of several shards to the same reports as a single run.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::apo::endpoint::Endpoint;
 pub use crate::expect::AssertionResult;
 
 /// How a step or a case ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Everything held.
@@ -44,9 +48,10 @@ impl Status {
 }
 
 /// One flow case and how it went.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseResult {
-    /// The case's position in the plan (stable across runs; events refer to it).
+    /// The case's position in the plan as loaded (stable across runs and shards; events refer
+    /// to it).
     pub index: usize,
     /// The flow file.
     pub file: PathBuf,
@@ -54,15 +59,29 @@ pub struct CaseResult {
     pub flow: String,
     /// The matrix case name (`card=visa, mode=MANUAL`), if any.
     pub case: Option<String>,
+    /// When the case's last attempt started (evidence times count from it).
+    #[serde(default)]
+    pub started: Option<jiff::Timestamp>,
     /// The flow's tags.
     pub tags: Vec<String>,
-    /// Passed, failed, errored (a step errored and none failed before it), or skipped.
+    /// The checklist items the flow covers.
+    #[serde(default)]
+    pub covers: Vec<String>,
+    /// Passed, failed, errored (a step errored and none failed before it), or skipped; the
+    /// status of the last attempt.
     pub status: Status,
-    /// The steps in order (steps of a `use:` partial inline, named `partial › step`).
+    /// Whether the case passed only after failing: never a silent pass.
+    #[serde(default)]
+    pub flaky: bool,
+    /// The steps of the last attempt, in order (steps of a `use:` partial inline, named
+    /// `partial › step`).
     pub steps: Vec<StepResult>,
-    /// Wall time of the case.
-    #[serde(serialize_with = "millis")]
+    /// Wall time of the case, every attempt included.
+    #[serde(with = "millis")]
     pub duration: Duration,
+    /// The earlier attempts that failed, when the case was retried (`--retries`, `retries:`).
+    #[serde(default)]
+    pub retries: Vec<Attempt>,
 }
 
 impl CaseResult {
@@ -73,10 +92,34 @@ impl CaseResult {
             None => self.flow.clone(),
         }
     }
+
+    /// The step that ended the case (the first failed or errored one), if any.
+    pub fn failing_step(&self) -> Option<&StepResult> {
+        self.steps.iter().find(|s| s.status.is_failure())
+    }
+}
+
+/// An attempt of a case that failed and was run again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attempt {
+    /// How it ended (failed or errored).
+    pub status: Status,
+    /// Its wall time.
+    #[serde(with = "millis")]
+    pub duration: Duration,
+    /// Its steps, in order.
+    pub steps: Vec<StepResult>,
+}
+
+impl Attempt {
+    /// The step that ended the attempt, if any.
+    pub fn failing_step(&self) -> Option<&StepResult> {
+        self.steps.iter().find(|s| s.status.is_failure())
+    }
 }
 
 /// One step and how it went.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepResult {
     /// The step's name: its `name`, else its `id`, else its action (`http GET`, `sleep 1s`).
     pub name: String,
@@ -84,7 +127,7 @@ pub struct StepResult {
     pub id: Option<String>,
     /// What the step does (its action, and the API a `received` step observes), so checklist
     /// proof rules can ask for "a passed `delivery` step".
-    #[serde(skip)]
+    #[serde(default)]
     pub kind: StepKind,
     /// The file the step is written in (a partial's file for steps inside a partial).
     pub file: PathBuf,
@@ -95,14 +138,13 @@ pub struct StepResult {
     /// How the step ended.
     pub status: Status,
     /// Every `expect:` assertion, evaluated on the last try (and failed captures).
-    #[serde(serialize_with = "assertions")]
     pub assertions: Vec<AssertionResult>,
     /// Why the step errored or failed outside assertions (masked), e.g. a time-out.
     pub error: Option<String>,
     /// How many times the step ran (more than one when polling with `until:`).
     pub tries: u32,
     /// Wall time of the step, all tries included.
-    #[serde(serialize_with = "millis")]
+    #[serde(with = "millis")]
     pub duration: Duration,
     /// The last request sent, if any.
     pub request: Option<RequestSummary>,
@@ -113,10 +155,10 @@ pub struct StepResult {
     pub notice: Option<String>,
     /// The step's messages in full and in order (requests, responses, notifications,
     /// acknowledgements), for the evidence bundle; unmasked here, masked when written.
-    #[serde(skip)]
+    #[serde(default)]
     pub messages: Vec<Message>,
     /// The accepted snapshot file the step's `snapshot:` was compared with (written or not).
-    #[serde(skip)]
+    #[serde(default)]
     pub snapshot: Option<std::path::PathBuf>,
 }
 
@@ -130,20 +172,76 @@ pub struct StepKind {
     pub api: Option<crate::apo::endpoint::Endpoint>,
 }
 
+impl StepKind {
+    /// Every action name a step can have, besides the APO calls ([`Endpoint::STEP_NAMES`]).
+    const OTHER_ACTIONS: [&'static str; 9] = [
+        "http",
+        "redirect",
+        "notify",
+        "sandbox",
+        "received",
+        "delivery",
+        "notify_merchant",
+        "sleep",
+        "use",
+    ];
+}
+
+impl Serialize for StepKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde_json::json!({ "action": self.action, "api": self.api.map(Endpoint::step_name) })
+            .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for StepKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            action: String,
+            api: Option<String>,
+        }
+        let raw = Raw::deserialize(d)?;
+        let action = Endpoint::STEP_NAMES
+            .into_iter()
+            .chain(StepKind::OTHER_ACTIONS)
+            .find(|a| *a == raw.action)
+            .or_else(|| raw.action.is_empty().then_some(""))
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!("`{}` is not a step action", raw.action))
+            })?;
+        let api = match raw.api {
+            None => None,
+            Some(name) => Some(
+                Endpoint::ALL
+                    .into_iter()
+                    .find(|e| e.step_name() == name)
+                    .ok_or_else(|| serde::de::Error::custom(format!("`{name}` is not an API")))?,
+            ),
+        };
+        Ok(StepKind { action, api })
+    }
+}
+
 /// One message of a step, in full.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     /// What kind of message it is.
     pub kind: MessageKind,
     /// One line for people: `POST http://…/pay`, `HTTP 200`, `ack success`.
     pub summary: String,
+    /// When it happened: a request when it was sent, an answer or a notification when it was
+    /// received, an acknowledgement when it was given.
+    #[serde(default)]
+    pub at: Option<jiff::Timestamp>,
     /// The message: `{method, url, headers, body}` or `{status, headers, body}`, or a
     /// notification and its acknowledgement.
     pub data: serde_json::Value,
 }
 
 /// What kind of message a [`Message`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum MessageKind {
     /// A request the runner sent.
     Request,
@@ -156,7 +254,7 @@ pub enum MessageKind {
 }
 
 /// A request as sent, for reports (masked).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RequestSummary {
     /// `GET`, `POST`, …
     pub method: String,
@@ -165,7 +263,7 @@ pub struct RequestSummary {
 }
 
 /// A response as received, for reports (masked, body shortened).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResponseSummary {
     /// The HTTP status.
     pub status: u16,
@@ -174,10 +272,13 @@ pub struct ResponseSummary {
 }
 
 /// Totals of a finished run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunSummary {
-    /// Cases that passed.
+    /// Cases that passed (flaky ones included).
     pub passed: usize,
+    /// Cases that passed only after a retry (counted in `passed` too).
+    #[serde(default)]
+    pub flaky: usize,
     /// Cases that failed (an assertion or a capture).
     pub failed: usize,
     /// Cases that errored (and did not fail first).
@@ -185,18 +286,21 @@ pub struct RunSummary {
     /// Cases not run (`--fail-fast`).
     pub skipped: usize,
     /// Wall time of the run.
-    #[serde(serialize_with = "millis")]
+    #[serde(with = "millis")]
     pub duration: Duration,
 }
 
 impl RunSummary {
     /// Counts a finished case.
-    pub fn add(&mut self, status: Status) {
+    pub fn add(&mut self, status: Status, flaky: bool) {
         match status {
             Status::Passed => self.passed += 1,
             Status::Failed => self.failed += 1,
             Status::Errored => self.errored += 1,
             Status::Skipped => self.skipped += 1,
+        }
+        if flaky {
+            self.flaky += 1;
         }
     }
 
@@ -206,23 +310,18 @@ impl RunSummary {
     }
 }
 
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64() * 1000.0)
-}
+/// Durations as milliseconds (a float) in reports.
+mod millis {
+    use std::time::Duration;
 
-fn assertions<S: serde::Serializer>(list: &[AssertionResult], s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeSeq;
-    let mut seq = s.serialize_seq(Some(list.len()))?;
-    for a in list {
-        seq.serialize_element(&serde_json::json!({
-            "query": a.query,
-            "line": a.line,
-            "column": a.column,
-            "passed": a.passed,
-            "expected": a.expected,
-            "actual": a.actual,
-            "message": a.message,
-        }))?;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64() * 1000.0)
     }
-    seq.end()
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let ms = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(ms / 1000.0).map_err(serde::de::Error::custom)
+    }
 }

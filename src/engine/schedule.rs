@@ -7,6 +7,7 @@
 //! sees, so it runs alone: it waits for the running cases to finish, and none starts until it
 //! has.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use tokio::sync::{RwLock, Semaphore};
 use tokio::task::JoinSet;
 
 use super::event::{Event, EventSender};
-use super::result::{CaseResult, RunSummary, Status, StepResult};
+use super::result::{Attempt, CaseResult, RunSummary, Status, StepResult};
 use super::scope::Scope;
 use super::step::{Recorder, Shared, blank, run_steps, step_name};
 use crate::flow::plan::{Case, PlannedStep};
@@ -28,9 +29,14 @@ pub(crate) struct Schedule {
     pub(crate) fail_fast: bool,
     pub(crate) overrides: IndexMap<String, Value>,
     pub(crate) runner: Map<String, Value>,
+    /// `--retries`: how many times a failed case runs again, unless its flow says otherwise.
+    pub(crate) retries: u32,
+    /// Whether the target is live (not the embedded sandbox): see [`super::retry`].
+    pub(crate) live: bool,
 }
 
-/// Runs every case; sends `CaseStarted`/`StepFinished`/`CaseFinished`; returns the totals.
+/// Runs every case; sends `CaseStarted`/`StepFinished`/`CaseRetried`/`CaseFinished`; returns
+/// the totals. A case whose task panics is reported as errored, never lost.
 pub(crate) async fn run_cases(
     shared: Arc<Shared>,
     schedule: Arc<Schedule>,
@@ -43,23 +49,24 @@ pub(crate) async fn run_cases(
     // Shared by ordinary cases, taken alone by the ones that move the clock (fair: FIFO).
     let alone = Arc::new(RwLock::new(()));
     let mut running = JoinSet::new();
+    // What to report for a running case if its task panics.
+    let mut headers: HashMap<tokio::task::Id, CaseResult> = HashMap::new();
     let mut summary = RunSummary::default();
-    for (index, case) in cases.into_iter().enumerate() {
+    for case in cases {
         let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
             break;
         };
         // Collect the finished ones as we go so the summary is complete and memory is bounded.
-        while let Some(done) = running.try_join_next() {
-            if let Ok(status) = done {
-                summary.add(status);
-            }
+        while let Some(done) = running.try_join_next_with_id() {
+            collect(done, &mut headers, &mut summary, tx);
         }
         if stop.load(Ordering::SeqCst) {
-            let result = skipped(index, &case);
-            summary.add(result.status);
+            let result = skipped(&case);
+            summary.add(result.status, false);
             let _ = tx.send(Event::CaseFinished(result));
             continue;
         }
+        let header = skipped(&case);
         let (shared, schedule, stop, tx, alone) = (
             Arc::clone(&shared),
             Arc::clone(&schedule),
@@ -68,31 +75,136 @@ pub(crate) async fn run_cases(
             Arc::clone(&alone),
         );
         let exclusive = moves_the_clock(&case.steps);
-        running.spawn(async move {
+        let handle = running.spawn(async move {
             let (_shared_turn, _own_turn) = if exclusive {
                 (None, Some(alone.write_owned().await))
             } else {
                 (Some(alone.read_owned().await), None)
             };
-            let result = run_case(&shared, &schedule, index, case, tx.clone()).await;
+            let result = run_with_retries(&shared, &schedule, case, &tx).await;
             if result.status.is_failure() && schedule.fail_fast {
                 stop.store(true, Ordering::SeqCst);
             }
-            let status = result.status;
+            let outcome = (result.status, result.flaky);
             let _ = tx.send(Event::CaseFinished(result));
             drop(permit);
-            status
+            outcome
         });
+        headers.insert(handle.id(), header);
     }
-    while let Some(done) = running.join_next().await {
-        match done {
-            Ok(status) => summary.add(status),
-            // A panicking case is a bug; count it as errored rather than lose it.
-            Err(_) => summary.add(Status::Errored),
-        }
+    while let Some(done) = running.join_next_with_id().await {
+        collect(done, &mut headers, &mut summary, tx);
     }
     summary.duration = start.elapsed();
     summary
+}
+
+/// Counts a finished case task; a task that panicked (a bug) becomes an errored case, reported
+/// like any other, so the run fails instead of losing it.
+fn collect(
+    done: Result<(tokio::task::Id, (Status, bool)), tokio::task::JoinError>,
+    headers: &mut HashMap<tokio::task::Id, CaseResult>,
+    summary: &mut RunSummary,
+    tx: &EventSender,
+) {
+    match done {
+        Ok((id, (status, flaky))) => {
+            headers.remove(&id);
+            summary.add(status, flaky);
+        }
+        Err(e) => {
+            let header = headers.remove(&e.id());
+            let result = panicked(header, e);
+            summary.add(result.status, false);
+            let _ = tx.send(Event::CaseFinished(result));
+        }
+    }
+}
+
+/// The errored result of a case whose task ended without a result (a panic, or cancelled).
+fn panicked(header: Option<CaseResult>, e: tokio::task::JoinError) -> CaseResult {
+    let why = if e.is_panic() {
+        let payload = e.into_panic();
+        let text = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned());
+        format!("apoflow panicked while running this case (a bug; please report it): {text}")
+    } else {
+        "the case was cancelled before it finished".to_owned()
+    };
+    let mut result = header.unwrap_or_else(|| CaseResult {
+        index: usize::MAX,
+        file: Default::default(),
+        flow: "unknown case".to_owned(),
+        case: None,
+        started: None,
+        tags: Vec::new(),
+        covers: Vec::new(),
+        status: Status::Errored,
+        flaky: false,
+        steps: Vec::new(),
+        duration: Duration::ZERO,
+        retries: Vec::new(),
+    });
+    result.status = Status::Errored;
+    result.steps = vec![StepResult {
+        name: "case".to_owned(),
+        id: None,
+        kind: Default::default(),
+        file: result.file.clone(),
+        line: 0,
+        column: 0,
+        status: Status::Errored,
+        assertions: Vec::new(),
+        error: Some(crate::mask::mask_text(&why).into_owned()),
+        tries: 0,
+        duration: Duration::ZERO,
+        request: None,
+        response: None,
+        notice: None,
+        messages: Vec::new(),
+        snapshot: None,
+    }];
+    result
+}
+
+/// Runs a case, and again from its first step after a failed attempt while retries are left
+/// ([`super::retry`]); the result says whether it passed only after failing (flaky).
+async fn run_with_retries(
+    shared: &Shared,
+    schedule: &Schedule,
+    case: Case,
+    tx: &EventSender,
+) -> CaseResult {
+    let start = Instant::now();
+    let policy = super::retry::policy(&case, schedule.retries, schedule.live);
+    let mut retries = Vec::new();
+    loop {
+        let mut result = run_case(shared, schedule, &case, tx.clone()).await;
+        let number = u32::try_from(retries.len()).unwrap_or(u32::MAX) + 1;
+        if !result.status.is_failure() || number > policy.retries {
+            result.flaky = result.status == Status::Passed && !retries.is_empty();
+            result.retries = retries;
+            result.duration = start.elapsed();
+            return result;
+        }
+        let attempt = Attempt {
+            status: result.status,
+            duration: result.duration,
+            steps: result.steps,
+        };
+        let _ = tx.send(Event::CaseRetried {
+            index: case.index,
+            file: case.file.path.clone(),
+            title: case.title(),
+            number,
+            of: policy.retries + 1,
+            attempt: attempt.clone(),
+        });
+        retries.push(attempt);
+    }
 }
 
 /// Whether any step (partials included) advances or resets the embedded sandbox's clock.
@@ -107,15 +219,16 @@ fn moves_the_clock(steps: &[PlannedStep]) -> bool {
     })
 }
 
-/// Runs one case: its variables, then its steps in order.
+/// Runs one attempt of a case: its variables, then its steps in order.
 async fn run_case(
     shared: &Shared,
     schedule: &Schedule,
-    index: usize,
-    case: Case,
+    case: &Case,
     tx: EventSender,
 ) -> CaseResult {
+    let index = case.index;
     let start = Instant::now();
+    let started = jiff::Timestamp::now();
     let _ = tx.send(Event::CaseStarted {
         index,
         file: case.file.path.clone(),
@@ -168,28 +281,76 @@ async fn run_case(
         .map(|s| s.status)
         .find(|s| s.is_failure())
         .unwrap_or(Status::Passed);
-    finish(index, &case, status, rec.steps, start)
+    finish(case, status, rec.steps, start, Some(started))
 }
 
 fn finish(
-    index: usize,
     case: &Case,
     status: Status,
     steps: Vec<StepResult>,
     start: Instant,
+    started: Option<jiff::Timestamp>,
 ) -> CaseResult {
     CaseResult {
-        index,
+        index: case.index,
         file: case.file.path.clone(),
         flow: case.flow_name.clone(),
         case: case.case_name.clone(),
+        started,
         tags: case.tags.clone(),
+        covers: case.covers.clone(),
         status,
+        flaky: false,
         steps,
         duration: start.elapsed(),
+        retries: Vec::new(),
     }
 }
 
-fn skipped(index: usize, case: &Case) -> CaseResult {
-    finish(index, case, Status::Skipped, Vec::new(), Instant::now())
+fn skipped(case: &Case) -> CaseResult {
+    finish(case, Status::Skipped, Vec::new(), Instant::now(), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_case_whose_task_panics_is_reported_errored_not_lost() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut set: JoinSet<(Status, bool)> = JoinSet::new();
+        let handle = set.spawn(async { panic!("boom in a step") });
+        let mut headers = HashMap::new();
+        let header = CaseResult {
+            index: 4,
+            file: "flows/pay.yaml".into(),
+            flow: "Pay".to_owned(),
+            case: None,
+            started: None,
+            tags: Vec::new(),
+            covers: vec!["HM-01".to_owned()],
+            status: Status::Skipped,
+            flaky: false,
+            steps: Vec::new(),
+            duration: Duration::ZERO,
+            retries: Vec::new(),
+        };
+        headers.insert(handle.id(), header);
+        let mut summary = RunSummary::default();
+        let done = set.join_next_with_id().await.expect("one task");
+        collect(done, &mut headers, &mut summary, &tx);
+        assert_eq!(summary.errored, 1);
+        assert!(summary.is_failure());
+        let Some(Event::CaseFinished(case)) = rx.recv().await else {
+            panic!("the case is reported");
+        };
+        assert_eq!((case.index, case.status), (4, Status::Errored));
+        assert_eq!(case.covers, ["HM-01"]);
+        let error = case.steps[0].error.as_deref().unwrap();
+        assert!(
+            error.contains("panicked") && error.contains("boom in a step"),
+            "{error}"
+        );
+        assert!(headers.is_empty());
+    }
 }

@@ -45,8 +45,9 @@ pub struct Observed {
     pub extra: IndexMap<String, Value>,
 }
 
-/// The outcome of one assertion: plain data that reports read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The outcome of one assertion: plain data that reports read (and read back, to merge the
+/// reports of several shards).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AssertionResult {
     /// The query as written (`$.result.resultCode`, `status`, `headers.content-type`).
     pub query: String,

@@ -247,6 +247,17 @@ impl Checker<'_> {
             self.templates_in(&value.value, at(value));
         }
         self.matrix(flow, role);
+        if role == Role::Partial {
+            for (key, set) in [
+                ("retries", flow.retries.is_some()),
+                ("retry_live", flow.retry_live),
+            ] {
+                if set {
+                    let pos = self.key_at((1, 1), key);
+                    self.push(pos, key.len(), LoadErrorKind::RetriesInPartial(key));
+                }
+            }
+        }
         let mut ids: HashMap<&str, u64> = HashMap::new();
         for step in &flow.steps {
             if let Some(id) = &step.value.id {

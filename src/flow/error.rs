@@ -71,6 +71,8 @@ pub(crate) enum LoadErrorKind {
     MatrixClash(String),
     /// A `matrix:` in a partial.
     MatrixInPartial,
+    /// `retries:` or `retry_live:` (the key) in a partial: a case is retried as a whole.
+    RetriesInPartial(&'static str),
     /// A bad `expect:` / `until:` entry or `save:` query.
     Expect(ExpectError),
     /// A template that does not compile.
@@ -188,6 +190,7 @@ impl LoadErrorKind {
                 format!("`{name}` is in both `vars:` and `matrix:`")
             }
             LoadErrorKind::MatrixInPartial => "a partial cannot have a `matrix:`".to_owned(),
+            LoadErrorKind::RetriesInPartial(key) => format!("a partial cannot have `{key}:`"),
             LoadErrorKind::Expect(e) => e.message.clone(),
             LoadErrorKind::Template(e) => e.message.clone(),
             LoadErrorKind::UseTemplated => "`use:` cannot be a template".to_owned(),
@@ -311,6 +314,7 @@ impl LoadErrorKind {
             | LoadErrorKind::MatrixTooBig(_)
             | LoadErrorKind::MatrixClash(_)
             | LoadErrorKind::MatrixInPartial
+            | LoadErrorKind::RetriesInPartial(_)
             | LoadErrorKind::UseTemplated
             | LoadErrorKind::BadMethod(_)
             | LoadErrorKind::NothingToCheck { .. }
@@ -366,6 +370,7 @@ impl LoadErrorKind {
             LoadErrorKind::MatrixTooBig(_) => "split the flow, or use fewer values".to_owned(),
             LoadErrorKind::MatrixClash(_) => "a matrix value is a variable already; remove it from one of them".to_owned(),
             LoadErrorKind::MatrixInPartial => "put the matrix in the flow that uses the partial".to_owned(),
+            LoadErrorKind::RetriesInPartial(key) => format!("a case is retried from its first step as a whole: put `{key}:` in the flow that uses the partial"),
             LoadErrorKind::Expect(e) => return e.hint.clone(),
             LoadErrorKind::Template(e) => return e.hint.clone(),
             LoadErrorKind::UseTemplated => "write the partial's path; pass what varies with `with:`".to_owned(),

@@ -92,6 +92,9 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Plan, Vec<Diagnosti
     diags.retain(|d| seen.insert((d.file.clone(), d.line, d.column, d.title.clone())));
     // By file, then position: the order a reader fixes them in.
     diags.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    for (index, case) in cases.iter_mut().enumerate() {
+        case.index = index;
+    }
     if diags.is_empty() {
         Ok(Plan {
             cases,
@@ -357,6 +360,7 @@ fn plain_vars(vars: &IndexMap<String, Spanned<Value>>) -> IndexMap<String, Value
 fn make_cases(file: &Parsed, steps: Vec<PlannedStep>) -> Vec<Case> {
     let flow = &file.flow;
     let base = Case {
+        index: 0,
         file: Arc::clone(&file.source),
         flow_name: flow
             .name
@@ -368,6 +372,8 @@ fn make_cases(file: &Parsed, steps: Vec<PlannedStep>) -> Vec<Case> {
         covers: flow.covers.iter().map(|c| c.value.clone()).collect(),
         vars: plain_vars(&flow.vars),
         steps,
+        retries: flow.retries.map(|r| r.0),
+        retry_live: flow.retry_live,
     };
     let m: IndexMap<String, Vec<Value>> = flow
         .matrix

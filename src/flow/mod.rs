@@ -23,6 +23,7 @@ mod error;
 mod load;
 mod matrix;
 pub mod model;
+pub mod partition;
 pub mod plan;
 mod recover;
 pub mod schema;

@@ -58,10 +58,45 @@ pub struct Flow {
     #[schemars(with = "IndexMap<String, Vec<Value>>")]
     #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}, "additionalProperties" = {"type": "array", "minItems": 1}))]
     pub matrix: IndexMap<String, Spanned<Vec<Value>>>,
+    /// Re-run a failed case from its start at most this many times (0 to 10); replaces
+    /// `--retries` for this flow. A case that passes on a retry is reported flaky.
+    #[serde(default)]
+    #[schemars(with = "Option<u8>", range(max = 10))]
+    pub retries: Option<Retries>,
+    /// Allow retries against a live target although the flow changes state there (pays,
+    /// captures, refunds, cancels, buys on the hosted page, or sends an HTTP call other than
+    /// GET/HEAD/OPTIONS): by default such a flow is not retried on a live target.
+    #[serde(default)]
+    pub retry_live: bool,
     /// The steps, run in order.
     #[serde(default)]
     #[schemars(with = "Vec<Step>")]
     pub steps: Vec<Spanned<Step>>,
+}
+
+/// How many times a failed case is re-run: 0 to [`Retries::MAX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retries(pub u32);
+
+impl Retries {
+    /// The most retries a flow or `--retries` may ask for: a case runs at most 11 times.
+    pub const MAX: u32 = 10;
+}
+
+impl<'de> Deserialize<'de> for Retries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u64::deserialize(d)?;
+        u32::try_from(n)
+            .ok()
+            .filter(|n| *n <= Retries::MAX)
+            .map(Retries)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "`retries: {n}` is too many: a failed case is re-run at most {} times",
+                    Retries::MAX
+                ))
+            })
+    }
 }
 
 /// One step: an optional id, exactly one action, then checks and polling.

@@ -48,6 +48,9 @@ impl Plan {
 /// One runnable flow, or one matrix case of it.
 #[derive(Debug, Clone)]
 pub struct Case {
+    /// The case's position in the plan as loaded (before `--partition` keeps a share of it):
+    /// reports of the shards of a run merge back in this order.
+    pub index: usize,
     /// The flow file.
     pub file: Arc<SourceFile>,
     /// The flow's `name`.
@@ -62,6 +65,10 @@ pub struct Case {
     pub vars: IndexMap<String, Value>,
     /// The steps, with `use:` resolved.
     pub steps: Vec<PlannedStep>,
+    /// The flow's `retries:` (it replaces `--retries`), if it says.
+    pub retries: Option<u32>,
+    /// The flow's `retry_live:`: retries allowed on a live target although it changes state.
+    pub retry_live: bool,
 }
 
 impl Case {

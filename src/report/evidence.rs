@@ -16,9 +16,9 @@
 //!     notification-resent.json
 //! ```
 //!
-//! Every byte written goes through [`crate::mask`]: JSON values through `mask_json` (secret
-//! and expiry fields, card numbers, registered secrets), then the whole text through
-//! `mask_text`, so a card number stored as a JSON number or a secret in a flow name is masked
+//! Every byte written goes through the masked sink, [`crate::output`]: JSON as a value (secret
+//! and expiry fields, card numbers in strings, numbers and keys, registered secrets), Markdown
+//! as text, so a card number stored as a JSON number or a secret in a flow name is masked
 //! too. Writing into a directory that holds an earlier bundle replaces that bundle's files
 //! (`summary.*` and the item directories) and leaves anything else alone.
 
@@ -33,6 +33,7 @@ use serde_json::{Value, json};
 use super::coverage::{CaseOutcome, Coverage, Held, ItemCoverage};
 use crate::checklist::{Checklist, Requirement, check_matches, is_item_id};
 use crate::mask;
+use crate::output;
 
 /// What kind of message an [`Exchange`] records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -74,12 +75,13 @@ pub struct CaseEvidence {
     pub exchanges: Vec<Exchange>,
 }
 
-/// About the run, for the summary.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// About the run, for the summary (and the JSON report, where the duration is the summary's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RunInfo {
     /// When the run started.
     pub started: jiff::Timestamp,
     /// How long it took.
+    #[serde(skip)]
     pub duration: Duration,
     /// The target: `embedded sandbox (http://127.0.0.1:PORT)` or the live target's name and URL.
     pub target: String,
@@ -90,7 +92,7 @@ pub struct RunInfo {
 }
 
 /// The merchant under test, as `apoflow.toml` `[merchants.NAME]` configures it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Subject {
     /// Its name in the config.
     pub name: String,
@@ -524,16 +526,15 @@ fn unique_file_name<T>(slug: &str, taken: &[(String, T)]) -> String {
 }
 
 /// Writes a JSON value, masked field by field and then as text.
-fn write_json(path: &Path, mut value: Value) -> io::Result<()> {
-    mask::mask_json(&mut value);
-    let mut text = serde_json::to_string_pretty(&value).map_err(io::Error::other)?;
+fn write_json(path: &Path, value: Value) -> io::Result<()> {
+    let mut text = output::render_json(&value);
     text.push('\n');
-    write_masked(path, &text)
+    std::fs::write(path, text).map_err(failed("write", path))
 }
 
-/// The one place this module writes a file: the text goes through [`mask::mask_text`].
+/// Writes a text file through the masked sink.
 fn write_masked(path: &Path, text: &str) -> io::Result<()> {
-    std::fs::write(path, mask::mask_text(text).as_bytes()).map_err(failed("write", path))
+    output::write_file(path, output::FileKind::Text, text).map_err(failed("write", path))
 }
 
 #[cfg(test)]

@@ -1,11 +1,15 @@
 //! The JUnit XML report (`--junit FILE`): a testsuite per flow file, a testcase per flow or
 //! matrix case. Failed assertions are `<failure>`, errors (time-outs, refused connections,
-//! run-time template errors) are `<error>`.
+//! run-time template errors) are `<error>`. Each testcase carries `file` and `line` (the failing
+//! step's, else the flow's first line), as GitLab reads them. A case retried after a failure
+//! lists its failed attempts as `<flakyFailure>` (it passed at last: flaky) or
+//! `<rerunFailure>` (it never passed).
 //!
 //! ```xml
 //! <testsuites name="apoflow" tests="2" failures="1" errors="0">
 //!   <testsuite name="flows/pay.yaml" tests="2" failures="1" errors="0">
-//!     <testcase name="Payment [card=visa]" classname="flows/pay.yaml" time="0.048">
+//!     <testcase name="Payment [card=visa]" classname="flows/pay.yaml" time="0.048"
+//!               file="flows/pay.yaml" line="7">
 //!       <failure message="step `pay` failed at flows/pay.yaml:7">
 //!         $.result.resultCode  (flows/pay.yaml:11:7)
 //!           expected: string &lt;S&gt;
@@ -19,11 +23,11 @@
 use std::path::Path;
 
 use indexmap::IndexMap;
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
 use super::{step_failure_lines, step_heading};
-use crate::engine::result::{CaseResult, RunSummary, Status};
-use crate::mask::mask_text;
+use crate::engine::result::{Attempt, CaseResult, RunSummary, Status};
+use crate::output::{self, FileKind};
 
 /// Builds the report from finished cases (in plan order).
 pub fn report(cases: &[CaseResult], summary: &RunSummary) -> Report {
@@ -39,16 +43,26 @@ pub fn report(cases: &[CaseResult], summary: &RunSummary) -> Report {
             Status::Errored => TestCaseStatus::non_success(NonSuccessKind::Error),
             Status::Skipped => TestCaseStatus::skipped(),
         };
-        if let Some(step) = case.steps.iter().find(|s| s.status.is_failure()) {
-            status.set_message(mask_text(&step_heading(step)).into_owned());
-            status.set_description(mask_text(&step_failure_lines(step).join("\n")).into_owned());
+        if let Some(step) = case.failing_step() {
+            status.set_message(step_heading(step));
+            status.set_description(step_failure_lines(step).join("\n"));
         } else if case.status == Status::Skipped {
             status.set_message("not run: --fail-fast stopped the run");
         }
-        let mut test = TestCase::new(mask_text(&case.title()).into_owned(), status);
-        test.set_classname(file)
+        // Earlier failed attempts: <flakyFailure> under a pass, <rerunFailure> under a failure.
+        status.add_reruns(case.retries.iter().map(rerun));
+        let mut test = TestCase::new(case.title(), status);
+        test.set_classname(file.clone())
             .set_time(case.duration)
             .set_assertions(case.steps.iter().map(|s| s.assertions.len()).sum());
+        // GitLab links a test to its source with `file` (and `line`): the failing step's, else
+        // the flow's.
+        let (at_file, line) = match case.failing_step().filter(|s| s.line > 0) {
+            Some(step) => (step.file.display().to_string(), step.line),
+            None => (file, 1),
+        };
+        test.extra.insert("file".into(), at_file.into());
+        test.extra.insert("line".into(), line.to_string().into());
         suite.add_test_case(test);
     }
     let mut report = Report::new("apoflow");
@@ -57,12 +71,34 @@ pub fn report(cases: &[CaseResult], summary: &RunSummary) -> Report {
     report
 }
 
-/// Writes the report to `path`.
-pub fn write(path: &Path, cases: &[CaseResult], summary: &RunSummary) -> std::io::Result<()> {
+/// A failed attempt as a JUnit rerun.
+fn rerun(attempt: &Attempt) -> TestRerun {
+    let kind = match attempt.status {
+        Status::Errored => NonSuccessKind::Error,
+        Status::Passed | Status::Failed | Status::Skipped => NonSuccessKind::Failure,
+    };
+    let mut rerun = TestRerun::new(kind);
+    rerun.set_time(attempt.duration);
+    if let Some(step) = attempt.failing_step() {
+        rerun.set_message(step_heading(step));
+        rerun.set_description(step_failure_lines(step).join("\n"));
+    }
+    rerun
+}
+
+/// The XML text of the report, through the masked sink: masked, and well-formed whatever
+/// characters a name or a server value holds (quick-junit drops C0 controls and ANSI codes;
+/// the sink shows U+FFFE and U+FFFF, which XML forbids, as escapes).
+pub(crate) fn render(cases: &[CaseResult], summary: &RunSummary) -> std::io::Result<String> {
     let xml = report(cases, summary)
         .to_string()
         .map_err(std::io::Error::other)?;
-    std::fs::write(path, xml)
+    Ok(output::render(FileKind::Markup, &xml))
+}
+
+/// Writes the report to `path`.
+pub fn write(path: &Path, cases: &[CaseResult], summary: &RunSummary) -> std::io::Result<()> {
+    std::fs::write(path, render(cases, summary)?)
 }
 
 #[cfg(test)]
@@ -78,8 +114,12 @@ mod tests {
             file: file.into(),
             flow: format!("flow {index}"),
             case: None,
+            started: None,
             tags: Vec::new(),
+            covers: Vec::new(),
             status,
+            flaky: false,
+            retries: Vec::new(),
             steps: step
                 .map(|s| StepResult {
                     name: "pay".to_owned(),
@@ -113,7 +153,7 @@ mod tests {
             case(2, "b.yaml", Status::Skipped, None),
             case(3, "b.yaml", Status::Passed, Some(Status::Passed)),
         ];
-        let xml = report(&cases, &RunSummary::default()).to_string().unwrap();
+        let xml = render(&cases, &RunSummary::default()).unwrap();
         assert!(!xml.contains("4111111111111111"));
         let back = Report::deserialize_from_str(&xml).unwrap();
         assert_eq!(back.test_suites.len(), 2);
@@ -135,5 +175,23 @@ mod tests {
             })
             .collect();
         assert_eq!(kinds, ["failure", "error", "skipped", "success"]);
+    }
+
+    #[test]
+    fn any_character_in_a_name_leaves_the_xml_well_formed() {
+        let mut c = case(0, "a\u{fffe}.yaml", Status::Failed, Some(Status::Failed));
+        c.flow = "Pay \u{fffe}\u{ffff}\x1b[31m\x00 <&> \"q\" 4111111111111111".to_owned();
+        c.steps[0].name = "step \u{ffff}".to_owned();
+        let xml = render(&[c], &RunSummary::default()).unwrap();
+        assert!(
+            !xml.contains(['\u{fffe}', '\u{ffff}', '\x1b', '\x00']),
+            "{xml}"
+        );
+        let back = Report::deserialize_from_str(&xml).expect("well-formed");
+        let test = &back.test_suites[0].test_cases[0];
+        assert_eq!(
+            test.name.as_str(),
+            "Pay \\u{fffe}\\u{ffff} <&> \"q\" ************1111"
+        );
     }
 }

@@ -15,23 +15,35 @@
 //! 1 passed, 1 failed, 0 errored, 1 skipped
 //! ```
 
-use std::io::Write;
-
 use super::{step_failure_lines, step_heading};
 use crate::engine::event::Event;
-use crate::engine::result::{CaseResult, RunSummary, Status, StepResult};
-use crate::mask::mask_text;
+use crate::engine::result::{Attempt, CaseResult, RunSummary, Status, StepResult};
+use crate::output::{Sink, one_line};
 
-/// Writes the human report to any writer (stdout in the binary, a buffer in tests).
+/// Writes the human report to a masked sink (stdout in the binary, a buffer in tests). Names
+/// and file paths are printed with [`one_line`], so a flow name cannot start a line of its own
+/// or paint itself; the sink masks and escapes everything else.
 pub struct Terminal {
-    out: Box<dyn Write + Send>,
+    out: Sink,
     color: bool,
+    github: bool,
 }
 
 impl Terminal {
     /// A terminal report on `out`, with ANSI colours when `color`.
-    pub fn new(out: Box<dyn Write + Send>, color: bool) -> Self {
-        Terminal { out, color }
+    pub fn new(out: Sink, color: bool) -> Self {
+        Terminal {
+            out,
+            color,
+            github: false,
+        }
+    }
+
+    /// Also prints a GitHub Actions annotation (`::error file=…,line=…`) under each failed or
+    /// flaky case ([`super::github`]).
+    pub fn with_github_annotations(mut self, on: bool) -> Self {
+        self.github = on;
+        self
     }
 
     /// Prints what the event calls for.
@@ -44,16 +56,32 @@ impl Terminal {
                         ..
                     },
                 ..
-            } => format!("{} {notice}\n", self.paint("1;33", "NOTE ")),
+            } => format!("{} {}\n", self.paint("1;33", "NOTE "), one_line(notice)),
             Event::RunStarted { .. } | Event::CaseStarted { .. } | Event::StepFinished { .. } => {
                 return;
             }
-            Event::CaseFinished(case) => self.case(case),
+            Event::CaseRetried {
+                file,
+                title,
+                number,
+                of,
+                attempt,
+                ..
+            } => self.retried(file, title, *number, *of, attempt),
+            Event::CaseFinished(case) => {
+                let mut text = self.case(case);
+                if self.github {
+                    for line in super::github::annotations(case) {
+                        text.push_str(&line);
+                        text.push('\n');
+                    }
+                }
+                text
+            }
             Event::RunFinished(summary) => self.summary(summary),
         };
         // Output is best-effort: a closed pipe must not stop the run or its reports.
-        let _ = self.out.write_all(mask_text(&text).as_bytes());
-        let _ = self.out.flush();
+        self.out.print(&text);
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -66,30 +94,67 @@ impl Terminal {
 
     fn case(&self, case: &CaseResult) -> String {
         let label = match case.status {
+            Status::Passed if case.flaky => self.paint("1;35", "FLAKY"),
             Status::Passed => self.paint("1;32", "PASS "),
             Status::Failed => self.paint("1;31", "FAIL "),
             Status::Errored => self.paint("1;31", "ERROR"),
             Status::Skipped => self.paint("1;33", "SKIP "),
         };
+        let attempts = match (case.retries.len(), case.flaky) {
+            (0, _) => String::new(),
+            (n, true) => format!("passed on attempt {}, ", n + 1),
+            (n, false) => format!("{} attempts, ", n + 1),
+        };
         let mut text = format!(
-            "{label} {}  {}  ({} ms)\n",
-            case.file.display(),
-            case.title(),
+            "{label} {}  {}  ({attempts}{} ms)\n",
+            one_line(&case.file.display().to_string()),
+            one_line(&case.title()),
             case.duration.as_millis()
         );
-        for step in case.steps.iter().filter(|s| s.status.is_failure()) {
-            text.push_str(&format!("    {}\n", self.paint("1", &step_heading(step))));
+        self.failures(&mut text, &case.steps);
+        text
+    }
+
+    /// `RETRY file  title  (attempt 1 of 3 failed, 12 ms)`, and what failed.
+    fn retried(
+        &self,
+        file: &std::path::Path,
+        title: &str,
+        number: u32,
+        of: u32,
+        attempt: &Attempt,
+    ) -> String {
+        let mut text = format!(
+            "{} {}  {}  (attempt {number} of {of} {}, {} ms)\n",
+            self.paint("1;35", "RETRY"),
+            one_line(&file.display().to_string()),
+            one_line(title),
+            attempt.status.as_str(),
+            attempt.duration.as_millis()
+        );
+        self.failures(&mut text, &attempt.steps);
+        text
+    }
+
+    /// The failed steps in detail, indented under their case.
+    fn failures(&self, text: &mut String, steps: &[StepResult]) {
+        for step in steps.iter().filter(|s| s.status.is_failure()) {
+            let heading = one_line(&step_heading(step)).into_owned();
+            text.push_str(&format!("    {}\n", self.paint("1", &heading)));
             for line in step_failure_lines(step) {
                 text.push_str(&format!("      {line}\n"));
             }
         }
-        text
     }
 
     fn summary(&self, s: &RunSummary) -> String {
         let total = s.passed + s.failed + s.errored + s.skipped;
+        let flaky = match s.flaky {
+            0 => String::new(),
+            n => format!(" ({n} flaky)"),
+        };
         let counts = format!(
-            "{} passed, {} failed, {} errored, {} skipped",
+            "{} passed{flaky}, {} failed, {} errored, {} skipped",
             s.passed, s.failed, s.errored, s.skipped
         );
         let counts = if s.is_failure() {
@@ -107,6 +172,7 @@ impl Terminal {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
@@ -128,16 +194,20 @@ mod tests {
 
     fn output(color: bool) -> String {
         let buffer = Buffer::default();
-        let mut terminal = Terminal::new(Box::new(buffer.clone()), color);
+        let mut terminal = Terminal::new(Sink::new(Box::new(buffer.clone())), color);
         terminal.on_event(&Event::CaseFinished(CaseResult {
             index: 0,
             file: "flows/card-4111111111111111.yaml".into(),
             flow: "Pay".to_owned(),
             case: Some("card=visa".to_owned()),
+            started: None,
             tags: Vec::new(),
+            covers: Vec::new(),
             status: Status::Passed,
+            flaky: false,
             steps: Vec::new(),
             duration: Duration::from_millis(7),
+            retries: Vec::new(),
         }));
         terminal.on_event(&Event::RunFinished(RunSummary {
             passed: 1,

@@ -347,8 +347,8 @@ fn write_snap(path: &Path, snap: &SnapFile) -> Result<(), SnapshotError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| SnapshotError::io("create", dir, e))?;
     }
-    let text = mask::mask_text(&snap.to_string()).into_owned();
-    std::fs::write(path, text).map_err(|e| SnapshotError::io("write", path, e))
+    crate::output::write_file(path, crate::output::FileKind::Text, &snap.to_string())
+        .map_err(|e| SnapshotError::io("write", path, e))
 }
 
 pub(crate) fn remove_if_exists(path: &Path) -> Result<bool, SnapshotError> {

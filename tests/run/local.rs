@@ -208,3 +208,15 @@ pub fn get_json(path: &str) -> Value {
     .join()
     .unwrap()
 }
+
+/// Makes run output stable: the server's port, durations.
+pub fn stable(text: &str) -> String {
+    let text = text.replace(server(), "http://127.0.0.1:[PORT]");
+    // `(12 ms)`, and the time at the end of `(attempt 1 of 3 failed, 12 ms)`.
+    let ms = regex::Regex::new(r"(\(|, )\d+ ms\)").unwrap();
+    let secs = regex::Regex::new(r"in \d+\.\d+ s").unwrap();
+    let within = regex::Regex::new(r"in \d+ ms;").unwrap();
+    let text = ms.replace_all(&text, "${1}[MS] ms)");
+    let text = secs.replace_all(&text, "in [SECS] s");
+    within.replace_all(&text, "in [MS] ms;").into_owned()
+}

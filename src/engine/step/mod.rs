@@ -186,6 +186,11 @@ pub(crate) fn run_steps<'a>(
     })
 }
 
+/// The method an `http` step without `method:` sends: GET, or POST when it has a body.
+pub(crate) fn default_method_name(action: &HttpAction) -> String {
+    http::default_method(action).to_string()
+}
+
 /// The step's name for reports: `name`, else `id`, else its action.
 pub(crate) fn step_name(planned: &PlannedStep) -> String {
     let step = &planned.step;
@@ -362,8 +367,12 @@ async fn run_action(
         };
         poll(
             polling,
-            || action.attempt(&ctx),
-            |exchange| {
+            || async {
+                let sent = jiff::Timestamp::now();
+                let exchange = action.attempt(&ctx).await?;
+                Ok((exchange, sent, jiff::Timestamp::now()))
+            },
+            |(exchange, ..)| {
                 step.until.as_ref().map_or(Ok(Vec::new()), |until| {
                     check_entries(&ctx, until, &exchange.observed)
                 })
@@ -372,8 +381,8 @@ async fn run_action(
         .await
     };
     result.tries = polled.tries;
-    let exchange = match polled.last {
-        Ok(exchange) => exchange,
+    let (exchange, sent, answered) = match polled.last {
+        Ok(timed) => timed,
         Err(error) => {
             result.status = Status::Errored;
             result.error = Some(error);
@@ -389,7 +398,7 @@ async fn run_action(
             result.name, exchange.request_summary.url
         ));
     }
-    result.messages = messages(action, &exchange);
+    result.messages = messages(action, &exchange, sent, answered);
     let snapshot_check = step.snapshot.as_ref().map(|spec| {
         let observed = &exchange.observed;
         let values = match action {
@@ -505,7 +514,15 @@ async fn run_action(
 
 /// The step's messages in full, for the evidence bundle: a notification and the runner's
 /// acknowledgement for `notify`, else the request and the response.
-fn messages(action: Action<'_>, exchange: &http::Exchange) -> Vec<Message> {
+/// The step's two messages, with when they happened: a request when the try began, its answer
+/// when the try ended; a notification (or a delivery) and its acknowledgement when the try
+/// observed them, at its end.
+fn messages(
+    action: Action<'_>,
+    exchange: &http::Exchange,
+    sent: jiff::Timestamp,
+    answered: jiff::Timestamp,
+) -> Vec<Message> {
     let (first, second) = match action {
         Action::Notify(_) | Action::Delivery(_) | Action::NotifyMerchant(_) => {
             (MessageKind::Notification, MessageKind::Acknowledgement)
@@ -521,6 +538,12 @@ fn messages(action: Action<'_>, exchange: &http::Exchange) -> Vec<Message> {
         Message {
             kind: first,
             summary: format!("{} {}", request.method, request.url),
+            at: Some(match first {
+                MessageKind::Request => sent,
+                MessageKind::Response
+                | MessageKind::Notification
+                | MessageKind::Acknowledgement => answered,
+            }),
             data: exchange.request.clone(),
         },
         Message {
@@ -532,6 +555,7 @@ fn messages(action: Action<'_>, exchange: &http::Exchange) -> Vec<Message> {
                 ),
                 _ => format!("HTTP {}", exchange.response_summary.status),
             },
+            at: Some(answered),
             data: exchange.response.clone(),
         },
     ]
