@@ -25,11 +25,11 @@ pub const MAX_SNAPSHOT_BYTES: u64 = 8 << 20;
 /// The largest card file (`--cards`).
 pub const MAX_CARD_FILE_BYTES: u64 = 1 << 20;
 
-/// Where the files a flow names may be.
+/// Where the files a flow names may be. The default is anywhere (library use, tests).
 #[derive(Debug, Clone, Default)]
 pub struct Project {
-    /// Canonical folders; empty means anywhere.
-    roots: Vec<PathBuf>,
+    /// Canonical folders; `None` means anywhere.
+    roots: Option<Vec<PathBuf>>,
 }
 
 impl Project {
@@ -48,34 +48,31 @@ impl Project {
                     .map_or_else(|| cwd.to_path_buf(), Path::to_path_buf)
             }
         });
+        // A folder that does not resolve (deleted, missing) contains nothing.
         let mut roots: Vec<PathBuf> = std::iter::once(cwd.to_path_buf())
             .chain(folders)
             .filter_map(|p| std::fs::canonicalize(p).ok())
             .collect();
         roots.sort();
         roots.dedup();
-        if roots.is_empty() {
-            // Nothing resolved (a deleted working directory): refuse everything but nothing.
-            roots.push(PathBuf::from("/nonexistent-apoflow-project"));
-        }
-        Project { roots }
+        Project { roots: Some(roots) }
     }
 
     /// No containment (library use, tests, `--allow-outside-project`).
     pub fn anywhere() -> Project {
-        Project { roots: Vec::new() }
+        Project { roots: None }
     }
 
     /// Checks that `path` (which must exist) is inside the project, symbolic links resolved.
     pub fn contains(&self, path: &Path) -> Result<(), InputError> {
-        if self.roots.is_empty() {
+        let Some(roots) = &self.roots else {
             return Ok(());
-        }
+        };
         let real = std::fs::canonicalize(path).map_err(InputError::Io)?;
-        if self.roots.iter().any(|r| real.starts_with(r)) {
+        if roots.iter().any(|r| real.starts_with(r)) {
             Ok(())
         } else {
-            Err(InputError::OutsideProject(self.roots.clone()))
+            Err(InputError::OutsideProject(roots.clone()))
         }
     }
 

@@ -71,9 +71,10 @@ pub struct KeyLoadError {
 /// What went wrong while loading a key.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyLoadErrorKind {
-    /// The file could not be read.
+    /// The file could not be read (missing, not a regular file, over
+    /// [`crate::project::MAX_KEY_FILE_BYTES`], not text).
     #[error("{0}")]
-    Unreadable(std::io::Error),
+    Unreadable(crate::project::InputError),
     /// The environment variable is not set or empty.
     #[error("the variable is not set (export it, or point the config at a file)")]
     EnvNotSet,
@@ -95,7 +96,8 @@ fn read_text(
     };
     match source {
         KeySource::File(path) => {
-            std::fs::read_to_string(path).map_err(|e| fail(KeyLoadErrorKind::Unreadable(e)))
+            crate::project::read_text(path, crate::project::MAX_KEY_FILE_BYTES)
+                .map_err(|e| fail(KeyLoadErrorKind::Unreadable(e)))
         }
         KeySource::Env(name) => env(name)
             .filter(|v| !v.trim().is_empty())

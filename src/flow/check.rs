@@ -662,14 +662,10 @@ impl Checker<'_> {
         let found =
             crate::project::check_regular(path, limit).and_then(|()| self.project.contains(path));
         if let Err(e) = found {
-            let reason = match &e {
-                InputError::Io(e) => io_reason(e),
-                other => other.to_string(),
-            };
             self.push(
                 at(file),
                 file.value.chars().count(),
-                kind(file.value.clone(), reason),
+                kind(file.value.clone(), input_reason(&e)),
             );
         }
     }
@@ -1239,6 +1235,14 @@ pub(crate) fn io_reason(e: &std::io::Error) -> String {
         std::io::ErrorKind::NotFound => "no such file".to_owned(),
         std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
         _ => e.to_string(),
+    }
+}
+
+/// Why a named file could not be used, in the words of [`io_reason`] for I/O errors.
+pub(crate) fn input_reason(e: &InputError) -> String {
+    match e {
+        InputError::Io(e) => io_reason(e),
+        other => other.to_string(),
     }
 }
 

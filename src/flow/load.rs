@@ -15,7 +15,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
-use super::check::{Role, at, check_file, io_reason};
+use super::check::{Role, at, check_file, input_reason};
 use super::discover::discover;
 use super::error::{LoadError, LoadErrorKind};
 use super::matrix;
@@ -299,14 +299,6 @@ impl Loader {
         });
         self.partials.insert(key, partial.clone());
         partial
-    }
-}
-
-/// Why a named file could not be used, in the words of [`io_reason`] for I/O errors.
-fn input_reason(e: &crate::project::InputError) -> String {
-    match e {
-        crate::project::InputError::Io(e) => io_reason(e),
-        other => other.to_string(),
     }
 }
 

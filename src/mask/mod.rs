@@ -33,7 +33,7 @@ pub const MASKED: &str = "***";
 /// not the secret: left as it is.
 static SECRET_FIELD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)([A-Za-z0-9_-]*(?:cvv|cvc|security[_-]?code|private[_-]?key|password)[A-Za-z0-9_-]*)((?:\\?["'])?\s*(?:[:=]|%3[AD])\s*(?:\\?["'])?)([^"'\\&\s,;{}\[\]#][^"'\\&\s,;}\]#]*)"#,
+        r#"(?i)([A-Za-z0-9_-]*(?:cvv|cvc|security[_-]?code|private[_-]?key|password)[A-Za-z0-9_-]*)((?:\\?["'])?\s*(?:[:=]|%3[AD])\s*(?:\\?["'])?)([^"'\\&\s,;}\]#{\[][^"'\\&\s,;}\]#]*)"#,
     )
     .expect("valid regex")
 });
@@ -272,6 +272,12 @@ mod tests {
             // Not a field holding a CVV.
             ("cvvResult=MATCH", "cvvResult=MATCH"),
             ("the cvv is required", "the cvv is required"),
+            // A structure, not a value: `apoflow.toml` says where a key comes from.
+            (
+                "private_key = { env = \"APO_KEY\" }",
+                "private_key = { env = \"APO_KEY\" }",
+            ),
+            ("private_key = \"MIIEvQ\"", "private_key = \"***\""),
         ] {
             assert_eq!(mask_text(text), masked, "{text}");
         }

@@ -155,17 +155,18 @@ pub fn mask<'a>(text: Cow<'a, str>, masked: &str) -> Cow<'a, str> {
     };
     let base64 = &built.base64;
     // The raw text too: a `%` or `\\` just before a secret would make the view decode it away.
-    let view = DecodedView::of(&text);
     let widen = |m: &aho_corasick::Match| base64[m.pattern().as_usize()];
     let mut ranges: Vec<Range<usize>> = matcher
-        .find_iter(&view.bytes)
-        .map(|m| widened(&text, view.original(m.range()), widen(&m)))
-        .chain(
-            matcher
-                .find_iter(text.as_bytes())
-                .map(|m| widened(&text, m.range(), widen(&m))),
-        )
+        .find_iter(text.as_bytes())
+        .map(|m| widened(&text, m.range(), widen(&m)))
         .collect();
+    if let Some(view) = DecodedView::of(&text) {
+        ranges.extend(
+            matcher
+                .find_iter(&view.bytes)
+                .map(|m| widened(&text, view.original(m.range()), widen(&m))),
+        );
+    }
     if ranges.is_empty() {
         return text;
     }
@@ -184,21 +185,29 @@ pub fn mask<'a>(text: Cow<'a, str>, masked: &str) -> Cow<'a, str> {
     Cow::Owned(out)
 }
 
-/// The text as a secret would read once its encodings are undone, with, for each decoded
-/// byte, the range of the original text it came from.
+/// The text as a secret would read once its encodings are undone, and where each decoded byte
+/// came from. Most bytes decode to themselves, so only the places where the mapping changes are
+/// kept (an escape, a dropped line break): the view costs about the text's size.
 struct DecodedView {
     bytes: Vec<u8>,
-    spans: Vec<Range<usize>>,
+    /// `(decoded index, original start, original length)` of each decoded byte that is an
+    /// escape or follows dropped text; the bytes between them map one to one.
+    marks: Vec<(usize, usize, usize)>,
 }
 
 impl DecodedView {
-    fn of(text: &str) -> DecodedView {
+    /// The view of `text`; `None` when nothing in it is encoded (the raw text is the view).
+    fn of(text: &str) -> Option<DecodedView> {
         let b = text.as_bytes();
+        if !b.iter().any(|c| matches!(c, b'\r' | b'\n' | b'\\' | b'%')) {
+            return None;
+        }
         let mut view = DecodedView {
             bytes: Vec::with_capacity(b.len()),
-            spans: Vec::with_capacity(b.len()),
+            marks: Vec::new(),
         };
         let mut i = 0;
+        let mut shifted = false;
         while i < b.len() {
             let (decoded, len) = match (b[i], b.get(i + 1).copied()) {
                 (b'\r' | b'\n', _) => (None, 1),
@@ -216,8 +225,11 @@ impl DecodedView {
             };
             match decoded {
                 Some(c) => {
+                    if len != 1 || shifted {
+                        view.marks.push((view.bytes.len(), i, len));
+                        shifted = false;
+                    }
                     view.bytes.push(c);
-                    view.spans.push(i..i + len);
                     i += len;
                 }
                 None => {
@@ -226,15 +238,29 @@ impl DecodedView {
                     while i < b.len() && matches!(b[i], b' ' | b'\t') {
                         i += 1;
                     }
+                    shifted = true;
                 }
             }
         }
-        view
+        Some(view)
+    }
+
+    /// The original range of decoded byte `d`.
+    fn span(&self, d: usize) -> Range<usize> {
+        let at = self.marks.partition_point(|&(m, _, _)| m <= d);
+        match at.checked_sub(1).map(|k| self.marks[k]) {
+            None => d..d + 1,
+            Some((m, start, len)) if m == d => start..start + len,
+            Some((m, start, len)) => {
+                let s = start + len + (d - m - 1);
+                s..s + 1
+            }
+        }
     }
 
     /// The range of the original text that decoded bytes `r` came from.
     fn original(&self, r: Range<usize>) -> Range<usize> {
-        self.spans[r.start].start..self.spans[r.end - 1].end
+        self.span(r.start).start..self.span(r.end - 1).end
     }
 }
 
@@ -288,15 +314,43 @@ mod tests {
 
     #[test]
     fn the_decoded_view_undoes_escapes_and_line_breaks() {
-        let text = "a%2Bb\\/c\\u002bd\\ne\r\n  f";
-        let view = DecodedView::of(text);
-        assert_eq!(view.bytes, b"a+b/c+def");
+        let text = "a%2Bb\\/c\\u002bd\\ne\r\n  fg";
+        let view = DecodedView::of(text).unwrap();
+        assert_eq!(view.bytes, b"a+b/c+defg");
         assert_eq!(view.original(1..2), 1..4);
         assert_eq!(
             widened(text, 1..4, true),
             0..5,
             "widened to the letters around"
         );
-        assert_eq!(&text[view.spans[5].clone()], "\\u002b");
+        assert_eq!(&text[view.span(5)], "\\u002b");
+        assert_eq!(&text[view.original(6..10)], "d\\ne\r\n  fg");
+        assert_eq!(&text[view.span(9)], "g");
+        assert!(DecodedView::of("plain text").is_none());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn every_decoded_byte_maps_back_to_its_own_text(
+            parts in proptest::collection::vec(
+                proptest::sample::select(&["a", "é", "%2B", "%zz", "\\n", "\\/", "\\u002b", "\n  ", "\r\n", "\\"][..]),
+                0..24,
+            )
+        ) {
+            let text = parts.concat();
+            let Some(view) = DecodedView::of(&text) else { return Ok(()) };
+            let mut last = 0;
+            for d in 0..view.bytes.len() {
+                let span = view.span(d);
+                proptest::prop_assert!(span.start >= last && span.end <= text.len(), "{text:?} {d}");
+                let piece = &text.as_bytes()[span.clone()];
+                let decoded = DecodedView::of(std::str::from_utf8(piece).unwrap_or("\u{fffd}"))
+                    .map_or_else(|| piece.to_vec(), |v| v.bytes);
+                proptest::prop_assert_eq!(decoded, vec![view.bytes[d]], "{:?} {}", text, d);
+                last = span.end;
+            }
+        }
     }
 }

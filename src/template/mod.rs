@@ -351,7 +351,11 @@ fn convert(e: &minijinja::Error, text: &str) -> TemplateError {
             None,
         ),
     };
-    let range = e.range().filter(|r| r.end <= text.len());
+    // minijinja's range may fall inside a character it skipped (a BOM): keep only a range
+    // that can slice the text.
+    let range = e
+        .range()
+        .filter(|r| r.start <= r.end && text.get(r.clone()).is_some());
     TemplateError {
         message,
         hint,
@@ -387,6 +391,16 @@ mod tests {
         assert_eq!(t().render_str("n={{ n }}", &scope), Ok(json!("n=42")));
         assert_eq!(t().render_str("{{ s }}{{ s }}", &scope), Ok(json!("xx")));
         assert_eq!(t().render_str("plain", &scope), Ok(json!("plain")));
+    }
+
+    #[test]
+    fn an_error_range_always_slices_the_text() {
+        // Found by the loader fuzz (tests/hardening.rs): a BOM inside an expression.
+        let text = "buyer-{{\u{feff} random_digits(6) }}";
+        let e = t().check(text).unwrap_err();
+        if let Some(r) = e.range {
+            assert!(text.get(r).is_some());
+        }
     }
 
     #[test]
