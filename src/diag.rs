@@ -12,11 +12,49 @@
 //! ```
 //!
 //! The rendered text goes through [`crate::mask::mask_text`], so a card number quoted in a
-//! flow never reaches the terminal.
+//! flow never reaches the terminal. A quoted line longer than [`MAX_SNIPPET_CHARS`] is shown
+//! as a window around the column (`…` marks what is cut), and a title, label or hint longer
+//! than [`MAX_MESSAGE_CHARS`] is cut: a 20 MB line prints a few hundred characters.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+/// The most characters of a source line an error quotes.
+pub const MAX_SNIPPET_CHARS: usize = 160;
+
+/// The most characters of a title, label or hint.
+pub const MAX_MESSAGE_CHARS: usize = 400;
+
+/// `text` cut to `max` characters, `…` marking the cut.
+fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]).into(),
+        None => text.into(),
+    }
+}
+
+/// At most [`MAX_SNIPPET_CHARS`] of `line` around the 0-based character column `col`, and
+/// where that column is in what is shown.
+fn window(line: &str, col: usize) -> (String, usize) {
+    let n = line.chars().count();
+    if n <= MAX_SNIPPET_CHARS {
+        return (line.to_owned(), col);
+    }
+    let start = col
+        .saturating_sub(MAX_SNIPPET_CHARS / 4)
+        .min(n - MAX_SNIPPET_CHARS);
+    let mut shown = String::new();
+    let shift = usize::from(start > 0);
+    if start > 0 {
+        shown.push('…');
+    }
+    shown.extend(line.chars().skip(start).take(MAX_SNIPPET_CHARS));
+    if start + MAX_SNIPPET_CHARS < n {
+        shown.push('…');
+    }
+    (shown, col.saturating_sub(start) + shift)
+}
 
 /// A file's path and text, kept so that any error can point at `file:line:col` and quote it.
 #[derive(Debug)]
@@ -166,7 +204,7 @@ impl Diagnostic {
             out,
             "{}{}",
             paint("1;31", "error"),
-            paint("1", &format!(": {}", self.title))
+            paint("1", &format!(": {}", clip(&self.title, MAX_MESSAGE_CHARS)))
         );
         let snippet = self
             .source
@@ -182,37 +220,36 @@ impl Diagnostic {
         if !self.file.as_os_str().is_empty() {
             let _ = writeln!(out, "{pad}{} {}", paint("1;34", "-->"), self.location());
         }
+        let label = clip(&self.label, MAX_MESSAGE_CHARS);
         if let Some(text) = snippet {
+            let col = usize::try_from(self.column.max(1)).unwrap_or(1);
+            let (text, col) = window(&text, col - 1);
             let _ = writeln!(out, "{pad} {bar}");
             let _ = writeln!(
                 out,
                 "{} {bar} {text}",
                 paint("1;34", &self.line.to_string())
             );
-            let col = usize::try_from(self.column.max(1)).unwrap_or(1);
             let lead: String = text
                 .chars()
-                .take(col - 1)
+                .take(col)
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
             let line_len = text.chars().count();
-            let room = line_len.saturating_sub(col - 1).max(1);
+            let room = line_len.saturating_sub(col).max(1);
             let width = usize::try_from(self.width).unwrap_or(1).clamp(1, room);
             let carets = paint("1;31", &"^".repeat(width));
-            if self.label.is_empty() {
+            if label.is_empty() {
                 let _ = writeln!(out, "{pad} {bar} {lead}{carets}");
             } else {
-                let _ = writeln!(
-                    out,
-                    "{pad} {bar} {lead}{carets} {}",
-                    paint("1;31", &self.label)
-                );
+                let _ = writeln!(out, "{pad} {bar} {lead}{carets} {}", paint("1;31", &label));
             }
             let _ = writeln!(out, "{pad} {bar}");
-        } else if !self.label.is_empty() {
-            let _ = writeln!(out, "{pad} {} {}", paint("1;34", "="), self.label);
+        } else if !label.is_empty() {
+            let _ = writeln!(out, "{pad} {} {}", paint("1;34", "="), label);
         }
         if let Some(hint) = &self.hint {
+            let hint = clip(hint, MAX_MESSAGE_CHARS);
             let _ = writeln!(out, "{pad} {} hint: {hint}", paint("1;34", "="));
         }
         crate::mask::mask_text(&out).into_owned()
@@ -276,6 +313,30 @@ mod tests {
              |       ^^^^^^^^^^^^^^^^^^ this path\n  \
              |\n  \
              = hint: check the spelling\n"
+        );
+    }
+
+    #[test]
+    fn a_huge_line_is_quoted_as_a_window_around_the_column() {
+        let line = format!("k: {}X{}", "a".repeat(10_000_000), "b".repeat(10_000_000));
+        let source = Arc::new(SourceFile {
+            path: PathBuf::from("big.yaml"),
+            text: line,
+        });
+        let d = Diagnostic::new(&source, 1, 10_000_004, "x".repeat(5000))
+            .with_label("y".repeat(5000))
+            .with_hint("z".repeat(5000));
+        let text = d.render(false);
+        assert!(text.len() < 2000, "{} bytes", text.len());
+        let lines: Vec<&str> = text.lines().collect();
+        let quoted = lines[3].split_once("| ").unwrap().1;
+        let caret = lines[4].split_once("| ").unwrap().1;
+        assert!(quoted.starts_with('…') && quoted.ends_with('…'), "{quoted}");
+        let col = caret.find('^').unwrap();
+        assert_eq!(
+            quoted.chars().nth(col),
+            Some('X'),
+            "the caret points at the column"
         );
     }
 

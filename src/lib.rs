@@ -21,6 +21,7 @@
 //! | [`snapshot`] | the flow snapshot store, redaction, review |
 //! | [`mask`] | the one place that decides what is secret |
 //! | [`output`] | the one masked sink every output goes through (streams and report files) |
+//! | [`project`] | the files a user names: regular, bounded, inside the project |
 
 pub mod apo;
 pub mod checklist;
@@ -33,6 +34,7 @@ pub mod flow;
 pub mod mask;
 pub mod merchant;
 pub mod output;
+pub mod project;
 pub mod receiver;
 pub mod report;
 pub mod sandbox;

@@ -15,7 +15,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Parser, Tag, TagEnd};
-use support::{Scratch, apoflow_in, both, code, repo};
+use support::{Scratch, apoflow_in, both, code, copy_dir, repo};
 
 /// A Markdown file of the docs, by its path relative to the repository.
 struct Page {
@@ -92,16 +92,10 @@ fn is_flow(text: &str) -> bool {
 #[test]
 fn every_complete_flow_example_validates() {
     let project = Scratch::new();
-    for shared in ["fixtures", "checklists", "schema"] {
-        std::os::unix::fs::symlink(repo().join(shared), project.path().join(shared))
-            .expect("symlink");
+    // Copies, not links: what a flow names must be inside the project.
+    for shared in ["fixtures", "checklists", "schema", "flows/_partials"] {
+        copy_dir(&repo().join(shared), &project.path().join(shared));
     }
-    fs::create_dir_all(project.path().join("flows")).expect("flows/");
-    std::os::unix::fs::symlink(
-        repo().join("flows/_partials"),
-        project.path().join("flows/_partials"),
-    )
-    .expect("symlink");
 
     let mut written = Vec::new();
     for page in pages() {

@@ -13,7 +13,7 @@ mod local;
 mod support;
 
 use local::{CARD, Project, server};
-use support::{apoflow_in, both, code};
+use support::{apoflow_in, both, code, copy_dir};
 
 const SNAP: &str =
     "flows/__snapshots__/inquiry__Inquiry-after-capture__inquiry__inquiry-after-capture.snap";
@@ -307,18 +307,6 @@ fn library_copy() -> Project {
         copy_dir(&repo().join(dir), &p.path().join(dir));
     }
     p
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read dir").flatten() {
-        let target = to.join(e.file_name());
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).expect("copy");
-        }
-    }
 }
 
 /// Replaces `from` by `to` in a flow of the copy (exactly once) and runs that flow alone.

@@ -11,10 +11,10 @@ mod shop;
 #[path = "support/mod.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
-use support::{Sandbox, Scratch, apoflow_in, both, code, repo};
+use support::{Sandbox, Scratch, apoflow_in, both, code, copy_dir, repo};
 
 /// A temporary project: the repository's `fixtures/` copied in, flows written by the test.
 struct Project {
@@ -36,19 +36,6 @@ impl Project {
     fn run(&self, args: &[&str]) -> Output {
         let args: Vec<&str> = ["run"].into_iter().chain(args.iter().copied()).collect();
         apoflow_in(self.dir.path(), &args, &[])
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
     }
 }
 

@@ -105,19 +105,6 @@ fn read_text(
     }
 }
 
-/// Registers every line of a secret key text (and its joined body) with the masker.
-fn register_key_text(text: &str) {
-    let mut body = String::new();
-    for line in text.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with("-----") {
-            continue;
-        }
-        mask::register_secret(line);
-        body.push_str(line);
-    }
-    mask::register_secret(&body);
-}
-
 /// Loads the merchant private key from its source and registers its text as a secret.
 pub fn load_private_key(
     source: &KeySource,
@@ -125,7 +112,7 @@ pub fn load_private_key(
 ) -> Result<PrivateKey, KeyLoadError> {
     let role = KeyRole::MerchantPrivate;
     let text = read_text(role, source, env)?;
-    register_key_text(&text);
+    mask::register_key_text(&text);
     PrivateKey::from_text(&text).map_err(|e| KeyLoadError {
         role,
         from: source.clone(),
@@ -143,7 +130,7 @@ pub fn load_public_key(
     PublicKey::from_text(&text).map_err(|e| {
         if matches!(e, KeyError::PrivateWherePublicExpected) {
             // A private key pasted in the wrong place is still a secret.
-            register_key_text(&text);
+            mask::register_key_text(&text);
         }
         KeyLoadError {
             role,

@@ -139,6 +139,19 @@ impl PublicKey {
         Ok(B64.encode(der.as_bytes()))
     }
 
+    /// The key in PEM (`-----BEGIN PUBLIC KEY-----`, SPKI, 64 characters a line), as SDKs
+    /// read key files.
+    pub fn to_pem(&self) -> Result<String, KeyError> {
+        let body = self.to_spki_base64()?;
+        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+        for line in body.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+            pem.push('\n');
+        }
+        pem.push_str("-----END PUBLIC KEY-----\n");
+        Ok(pem)
+    }
+
     /// Parses a public key: base64 X.509 SubjectPublicKeyInfo (`MIIBI…`, APO's format) or a
     /// PKCS#1 `RSAPublicKey`, with or without PEM armour.
     pub fn from_text(text: &str) -> Result<Self, KeyError> {
@@ -159,6 +172,13 @@ impl PublicKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_public_key_round_trips_through_pem() {
+        let pem = crate::apo::target::EMBEDDED_APO_PUBLIC_PEM;
+        let key = PublicKey::from_text(pem).unwrap();
+        assert_eq!(key.to_pem().unwrap().trim(), pem.trim());
+    }
 
     pub(crate) fn vectors() -> serde_json::Value {
         serde_json::from_str(include_str!("../../tests/data/signature-vectors.json"))

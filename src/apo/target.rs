@@ -119,6 +119,8 @@ impl Target {
     /// The embedded sandbox at `base_url`, as its default merchant
     /// ([`EMBEDDED_CLIENT_ID`], keys from `fixtures/keys/`).
     pub fn embedded(base_url: Url) -> Target {
+        // Test-only, but a private key all the same: never printed.
+        crate::mask::register_key_text(EMBEDDED_MERCHANT_PRIVATE_PEM);
         let (private_key, apo_public_key) = EMBEDDED_KEYS.clone();
         Target {
             name: Target::EMBEDDED_NAME.to_owned(),

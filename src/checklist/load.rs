@@ -96,7 +96,7 @@ pub(crate) fn is_item_id(id: &str) -> bool {
 impl Checklist {
     /// Reads and checks a checklist file. Every problem found is returned, in file order.
     pub fn load(path: &Path) -> Result<Checklist, Vec<Diagnostic>> {
-        match std::fs::read_to_string(path) {
+        match crate::project::read_text(path, crate::project::MAX_CHECKLIST_BYTES) {
             Ok(text) => Checklist::parse(path, text),
             Err(e) => Err(vec![
                 Diagnostic::for_file(path, format!("failed to read the checklist: {e}"))

@@ -93,29 +93,40 @@ fn generate(dir: &Path, force: bool) -> Result<(PathBuf, PathBuf), String> {
         .public_key()
         .to_spki_base64()
         .map_err(|e| e.to_string())?;
-    write_file(&private_path, &private, true)?;
-    write_file(&public_path, &public, false)?;
+    write_file(&private_path, &private, true, force)?;
+    write_file(&public_path, &public, false, force)?;
     Ok((private_path, public_path))
 }
 
-/// Writes one line; the private key file is 0600 (set before anything is written, also when
-/// an existing file is overwritten).
-fn write_file(path: &Path, text: &str, secret: bool) -> Result<(), String> {
-    let fail = |e: std::io::Error| format!("failed to write {}: {e}", path.display());
-    let mut file = std::fs::OpenOptions::new()
+/// Writes one line. The private key file is created 0600 (an existing one, with `force`, is
+/// set to 0600 before anything is written). A symbolic link is never written through: the
+/// key would land wherever it points.
+fn write_file(path: &Path, text: &str, secret: bool, force: bool) -> Result<(), String> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let fail = |e: std::io::Error| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            format!(
+                "refusing to write {}: it is a symbolic link; remove it or pass --out DIR",
+                path.display()
+            )
+        } else {
+            format!("failed to write {}: {e}", path.display())
+        }
+    };
+    let mode = if secret { 0o600 } else { 0o644 };
+    let mut options = std::fs::OpenOptions::new();
+    options
         .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-        .map_err(fail)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = if secret { 0o600 } else { 0o644 };
-        file.set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(fail)?;
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW);
+    if force {
+        options.create(true).truncate(true);
+    } else {
+        // O_EXCL: no file, and no link (even a dangling one), may be there already.
+        options.create_new(true);
     }
-    #[cfg(not(unix))]
-    let _ = secret;
+    let mut file = options.open(path).map_err(fail)?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(fail)?;
     writeln!(file, "{text}").map_err(fail)
 }

@@ -14,13 +14,22 @@ use super::validate::print_diagnostics;
 use super::{Context, exit};
 use crate::flow::plan::Case;
 use crate::flow::{LoadOptions, load};
+use crate::project::Project;
 
 /// Runs `list`; returns 0, or 2 when a flow file is invalid.
-pub fn run(paths: &[PathBuf], tags: Option<String>, as_json: bool, ctx: &Context) -> u8 {
+pub fn run(
+    paths: &[PathBuf],
+    tags: Option<String>,
+    allow_outside_project: bool,
+    as_json: bool,
+    ctx: &Context,
+) -> u8 {
+    let project = Project::new(&ctx.cwd, paths, allow_outside_project);
     let plan = match load(
         paths,
         &LoadOptions {
             tags,
+            project,
             ..LoadOptions::default()
         },
     ) {

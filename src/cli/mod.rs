@@ -4,6 +4,7 @@ pub mod context;
 pub mod exit;
 pub mod keys;
 pub mod list;
+mod logging;
 pub mod query;
 pub mod report;
 pub mod run;
@@ -57,6 +58,10 @@ pub enum Command {
         /// Flow files or folders (searched recursively for *.yaml / *.yml).
         #[arg(default_value = "flows")]
         paths: Vec<PathBuf>,
+        /// Let flows name files outside the project (`use:`, `body_file:`, `sign_with:`
+        /// beyond the working directory and the flows' folders).
+        #[arg(long)]
+        allow_outside_project: bool,
     },
     /// List the flows (one line per flow or matrix case) with their tags and what they cover.
     List {
@@ -66,6 +71,10 @@ pub enum Command {
         /// Only flows whose tags match, e.g. `smoke` or `card and not slow`.
         #[arg(long, value_name = "EXPR")]
         tags: Option<String>,
+        /// Let flows name files outside the project (`use:`, `body_file:`, `sign_with:`
+        /// beyond the working directory and the flows' folders).
+        #[arg(long)]
+        allow_outside_project: bool,
         /// Print a JSON array instead of lines.
         #[arg(long)]
         json: bool,
@@ -86,6 +95,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = Context::capture();
+    logging::init(&ctx);
     if let Some(file) = &cli.cards
         && let Err(diag) = crate::sandbox::cards::install_file(&ctx.cwd.join(file))
     {
@@ -102,8 +112,16 @@ fn dispatch(command: Command, ctx: &Context) -> u8 {
         Command::Keys(args) => keys::run(&args, ctx),
         Command::Sign(args) => sign::run(&args, ctx),
         Command::Snapshots(command) => snapshots::run(command, ctx),
-        Command::Validate { paths } => validate::run(&paths, ctx),
-        Command::List { paths, tags, json } => list::run(&paths, tags, json, ctx),
+        Command::Validate {
+            paths,
+            allow_outside_project,
+        } => validate::run(&paths, allow_outside_project, ctx),
+        Command::List {
+            paths,
+            tags,
+            allow_outside_project,
+            json,
+        } => list::run(&paths, tags, allow_outside_project, json, ctx),
         Command::Run(args) => run::run(*args, ctx),
         Command::Report(command) => report::run(command, ctx),
         Command::Schema => schema::run(),

@@ -27,6 +27,7 @@ use super::{Context, exit};
 use url::Url;
 
 use crate::apo::client::{Client, ClientConfig};
+use crate::apo::keys::PrivateKey;
 use crate::apo::target::Target;
 use crate::config::{Config, DEFAULT_FILE, MerchantSpec};
 use crate::diag::Diagnostic;
@@ -58,6 +59,10 @@ pub struct RunArgs {
     /// Only flows whose tags match, e.g. `smoke` or `card and not slow`.
     #[arg(long, value_name = "EXPR")]
     pub tags: Option<String>,
+    /// Let flows name files outside the project (`use:`, `body_file:`, `sign_with:` beyond
+    /// the working directory and the flows' folders).
+    #[arg(long)]
+    pub allow_outside_project: bool,
     /// How many flows run at once [default: the number of CPU cores].
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
@@ -143,6 +148,8 @@ pub struct RunOptions {
     pub paths: Vec<PathBuf>,
     /// The tag filter.
     pub tags: Option<String>,
+    /// Where the files flows name may be.
+    pub project: crate::project::Project,
     /// `--var` values.
     pub vars: IndexMap<String, Value>,
     /// Concurrency.
@@ -292,6 +299,11 @@ impl RunOptions {
             usize::from,
         );
         Ok(RunOptions {
+            project: crate::project::Project::new(
+                &ctx.cwd,
+                &args.paths,
+                args.allow_outside_project,
+            ),
             paths: args.paths,
             tags: args.tags,
             vars,
@@ -360,6 +372,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
         &LoadOptions {
             tags: options.tags.clone(),
             vars: options.vars.keys().cloned().collect(),
+            project: options.project.clone(),
         },
     ) {
         Ok(plan) => plan,
@@ -643,6 +656,13 @@ async fn start(setup: Setup) -> Result<Started, String> {
         None => {
             let mut config = sandbox::Config::embedded()
                 .map_err(|e| format!("failed to load the embedded sandbox keys: {e}"))?;
+            // A key pair of this run's own (about 0.1 s): the fixture key is public.
+            let apo_key = tokio::task::spawn_blocking(PrivateKey::generate)
+                .await
+                .map_err(|e| format!("failed to make the sandbox's key pair: {e}"))?
+                .map_err(|e| format!("failed to make the sandbox's key pair: {e}"))?;
+            let apo_public_key = apo_key.public_key();
+            config.sign_with(apo_key);
             if let Some(m) = &setup.merchant {
                 Wiring::new(m)?.register(&mut config);
             }
@@ -659,7 +679,9 @@ async fn start(setup: Setup) -> Result<Started, String> {
             client_config
                 .ca_files
                 .extend(handle.ca_file().map(Path::to_owned));
-            (Some(handle), Target::embedded(url))
+            let mut target = Target::embedded(url);
+            target.apo_public_key = apo_public_key;
+            (Some(handle), target)
         }
     };
     let client = Client::from_config(&client_config).map_err(|e| e.to_string())?;
@@ -726,7 +748,11 @@ async fn start_merchant(
     ca_file: Option<&Path>,
     client: &Client,
 ) -> Result<RunningMerchant, String> {
-    let (keys, env) = Wiring::new(spec)?.env(target.base_url.as_str(), ca_file)?;
+    let apo_public_pem = target
+        .apo_public_key
+        .to_pem()
+        .map_err(|e| format!("failed to write APO's public key for the merchant: {e}"))?;
+    let (keys, env) = Wiring::new(spec)?.env(target.base_url.as_str(), &apo_public_pem, ca_file)?;
     let mut process = Merchant::start(spec, &env).map_err(|e| e.to_string())?;
     let killer = process.killer();
     tokio::spawn(async move {

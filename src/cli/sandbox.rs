@@ -224,7 +224,7 @@ pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
         let mut merchant_keys = Vec::new();
         let mut merchant_banner = String::new();
         for wiring in &wirings {
-            match wiring.env(url, handle.ca_file()) {
+            match wiring.env(url, EMBEDDED_APO_PUBLIC_PEM, handle.ca_file()) {
                 Ok((keys, env)) => {
                     merchant_banner.push_str(&merchant_lines(wiring.spec(), &env));
                     merchant_keys.push(keys);

@@ -13,10 +13,15 @@ use std::path::PathBuf;
 use super::{Context, exit};
 use crate::diag::Diagnostic;
 use crate::flow::{LoadOptions, load};
+use crate::project::Project;
 
 /// Runs `validate`; prints each error on stderr and a summary line; returns 0 or 2.
-pub fn run(paths: &[PathBuf], ctx: &Context) -> u8 {
-    match load(paths, &LoadOptions::default()) {
+pub fn run(paths: &[PathBuf], allow_outside_project: bool, ctx: &Context) -> u8 {
+    let opts = LoadOptions {
+        project: Project::new(&ctx.cwd, paths, allow_outside_project),
+        ..LoadOptions::default()
+    };
+    match load(paths, &opts) {
         Ok(plan) => {
             if let Some(note) = plan.skipped_note() {
                 crate::output::Sink::stderr().print(&format!("{note}\n"));

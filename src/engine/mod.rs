@@ -80,6 +80,7 @@ pub async fn run(plan: Plan, options: Options, tx: EventSender) -> RunSummary {
         templates: options.templates,
         client: options.apo.client.http().clone(),
         root: options.root,
+        project: plan.project.clone(),
         apo: options.apo,
         snapshots: options.snapshots,
     });

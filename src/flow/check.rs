@@ -18,6 +18,7 @@ use super::model::{
 };
 use super::tags::is_valid_tag;
 use crate::diag::SourceFile;
+use crate::project::{InputError, MAX_BODY_FILE_BYTES, MAX_KEY_FILE_BYTES, Project};
 use crate::template::{Templates, is_template};
 
 /// The variable name the runner reserves for earlier steps' requests and responses.
@@ -61,7 +62,7 @@ fn provided(action: &str) -> &'static [&'static str] {
             "return_page.body",
             "return_page.url",
         ],
-        "notify" => &["signature", "ack", "count", "source", "tries"],
+        "notify" => &["signature", "ack", "count", "source", "tries", "replayed"],
         "received" => &["count", "signature"],
         "delivery" | "notify_merchant" => &["ack", "latency_ms", "attempts", "acknowledged"],
         _ => &[],
@@ -93,6 +94,7 @@ pub(crate) fn check_file(
     role: Role,
     templates: &Templates,
     cli_vars: &[String],
+    project: &Project,
 ) -> Vec<LoadError> {
     let uses_partials = flow.steps.iter().any(|s| s.value.use_flow.is_some());
     let step_ids = (role == Role::Runnable && !uses_partials).then(|| {
@@ -124,6 +126,7 @@ pub(crate) fn check_file(
     let mut c = Checker {
         source,
         templates,
+        project,
         step_ids,
         known,
         card_sources,
@@ -159,6 +162,8 @@ pub(crate) fn at<T>(s: &Spanned<T>) -> (u64, u64) {
 struct Checker<'a> {
     source: &'a Arc<SourceFile>,
     templates: &'a Templates,
+    /// Where the files a flow names may be.
+    project: &'a Project,
     /// The step ids that `steps.<id>` may name, when they are all known: in a runnable flow
     /// without `use:` (a partial's ids and a partial's callers are known only at run time).
     step_ids: Option<Vec<String>>,
@@ -595,32 +600,14 @@ impl Checker<'_> {
                 LoadErrorKind::SeveralBodies(first, second),
             );
         }
-        if let Some(file) = &http.body_file
-            && !is_template(&file.value)
-            && let Err(e) = std::fs::metadata(&file.value).and_then(|m| {
-                if m.is_file() {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::other("not a file"))
-                }
-            })
-        {
-            self.push(
-                at(file),
-                file.value.chars().count(),
-                LoadErrorKind::BodyFileNotFound {
-                    path: file.value.clone(),
-                    reason: io_reason(&e),
-                },
-            );
+        if let Some(file) = &http.body_file {
+            self.existing_file(file, MAX_BODY_FILE_BYTES, |path, reason| {
+                LoadErrorKind::BodyFileNotFound { path, reason }
+            });
         }
-        for s in [
-            Some(&http.url),
-            http.method.as_ref(),
-            http.body_file.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
+        for s in [Some(&http.url), http.method.as_ref()]
+            .into_iter()
+            .flatten()
         {
             self.template_at(&s.value, at(s));
         }
@@ -657,22 +644,27 @@ impl Checker<'_> {
     }
 
     /// A file that must exist (checked when its path is not a template).
-    fn existing_file(&mut self, file: &Spanned<String>, kind: fn(String, String) -> LoadErrorKind) {
+    fn existing_file(
+        &mut self,
+        file: &Spanned<String>,
+        limit: u64,
+        kind: fn(String, String) -> LoadErrorKind,
+    ) {
         if is_template(&file.value) {
             return self.template_at(&file.value, at(file));
         }
-        let found = std::fs::metadata(&file.value).and_then(|m| {
-            if m.is_file() {
-                Ok(())
-            } else {
-                Err(std::io::Error::other("not a file"))
-            }
-        });
+        let path = std::path::Path::new(&file.value);
+        let found =
+            crate::project::check_regular(path, limit).and_then(|()| self.project.contains(path));
         if let Err(e) = found {
+            let reason = match &e {
+                InputError::Io(e) => io_reason(e),
+                other => other.to_string(),
+            };
             self.push(
                 at(file),
                 file.value.chars().count(),
-                kind(file.value.clone(), io_reason(&e)),
+                kind(file.value.clone(), reason),
             );
         }
     }
@@ -727,15 +719,13 @@ impl Checker<'_> {
             self.templates_in(&body.value, at(body));
         }
         if let Some(file) = &c.body_file {
-            self.existing_file(file, |path, reason| LoadErrorKind::BodyFileNotFound {
-                path,
-                reason,
+            self.existing_file(file, MAX_BODY_FILE_BYTES, |path, reason| {
+                LoadErrorKind::BodyFileNotFound { path, reason }
             });
         }
         if let Some(key) = &c.sign_with {
-            self.existing_file(key, |path, reason| LoadErrorKind::KeyFileNotFound {
-                path,
-                reason,
+            self.existing_file(key, MAX_KEY_FILE_BYTES, |path, reason| {
+                LoadErrorKind::KeyFileNotFound { path, reason }
             });
         }
         self.headers(&c.headers);
@@ -1255,13 +1245,20 @@ mod tests {
             text: yaml.to_owned(),
         });
         let flow = super::super::model::parse(yaml).unwrap();
-        check_file(&source, &flow, role, &Templates::new(BTreeMap::new()), &[])
-            .into_iter()
-            .map(|e| {
-                let d = e.into_diagnostic(&source);
-                (d.line, d.column, d.title)
-            })
-            .collect()
+        check_file(
+            &source,
+            &flow,
+            role,
+            &Templates::new(BTreeMap::new()),
+            &[],
+            &Project::anywhere(),
+        )
+        .into_iter()
+        .map(|e| {
+            let d = e.into_diagnostic(&source);
+            (d.line, d.column, d.title)
+        })
+        .collect()
     }
 
     #[test]

@@ -24,7 +24,11 @@ use super::plan::{Case, Partial, Plan, PlannedStep};
 use super::recover;
 use super::tags::TagExpr;
 use crate::diag::{Diagnostic, SourceFile};
+use crate::project::{MAX_FLOW_FILE_BYTES, Project};
 use crate::template::Templates;
+
+/// The most steps one file may list (a partial's steps count in its own file).
+pub const MAX_STEPS: usize = 1000;
 
 /// What to load.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +39,9 @@ pub struct LoadOptions {
     /// The names of the variables `--var` defines: templates may read them even when the flow
     /// does not declare them.
     pub vars: Vec<String>,
+    /// Where the files flows name (`use:`, `body_file:`, `sign_with:`) may be: for a run,
+    /// [`Project::new`]; the default is anywhere.
+    pub project: Project,
 }
 
 /// Loads and checks the flow files under `paths` (files or folders); the plan, or every error
@@ -42,6 +49,7 @@ pub struct LoadOptions {
 pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Plan, Vec<Diagnostic>> {
     let mut loader = Loader {
         cli_vars: opts.vars.clone(),
+        project: opts.project.clone(),
         ..Loader::default()
     };
     let tags = match opts.tags.as_deref().map(TagExpr::parse).transpose() {
@@ -91,6 +99,7 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Plan, Vec<Diagnosti
         Ok(Plan {
             cases,
             skipped: discovered.skipped,
+            project: opts.project.clone(),
         })
     } else {
         Err(diags)
@@ -116,6 +125,7 @@ struct Loader {
     diags: Vec<Diagnostic>,
     /// The `--var` names (see [`LoadOptions::vars`]).
     cli_vars: Vec<String>,
+    project: Project,
 }
 
 impl Loader {
@@ -146,16 +156,14 @@ impl Loader {
         let (source, flow) = match known {
             Some(p) => (Arc::clone(&p.source), p.flow.clone()),
             None => {
-                let text = match std::fs::read_to_string(path) {
-                    // A byte-order mark is not part of the text: columns count without it.
-                    Ok(t) => match t.strip_prefix('\u{feff}') {
-                        Some(rest) => rest.to_owned(),
-                        None => t,
-                    },
+                // Bounded before it is parsed; a byte-order mark is dropped (columns count
+                // without it).
+                let text = match crate::project::read_text(path, MAX_FLOW_FILE_BYTES) {
+                    Ok(t) => t,
                     Err(e) => {
                         self.diags.push(
                             Diagnostic::for_file(path, "cannot read this flow file")
-                                .with_label(io_reason(&e)),
+                                .with_label(input_reason(&e)),
                         );
                         return None;
                     }
@@ -165,6 +173,17 @@ impl Loader {
                     text,
                 });
                 match super::model::parse(&source.text) {
+                    Ok(flow) if flow.steps.len() > MAX_STEPS => {
+                        self.diags.push(
+                            Diagnostic::for_file(path, "too many steps in this flow file")
+                                .with_label(format!(
+                                    "{} steps, over the limit of {MAX_STEPS}",
+                                    flow.steps.len()
+                                ))
+                                .with_hint("split the flow, or move repeated steps into a partial used with `use:`"),
+                        );
+                        return None;
+                    }
                     Ok(flow) => (source, flow),
                     Err(e) => {
                         let first = recover::located(&e);
@@ -175,6 +194,7 @@ impl Loader {
                             role,
                             &templates,
                             &self.cli_vars,
+                            &self.project,
                         );
                         for error in std::iter::once(first).chain(more) {
                             self.diags.push(error.into_diagnostic(&source));
@@ -185,7 +205,14 @@ impl Loader {
             }
         };
         let templates = self.templates().clone();
-        for e in check_file(&source, &flow, role, &templates, &self.cli_vars) {
+        for e in check_file(
+            &source,
+            &flow,
+            role,
+            &templates,
+            &self.cli_vars,
+            &self.project,
+        ) {
             self.diags.push(e.into_diagnostic(&source));
         }
         Some(Arc::new(Parsed { key, source, flow }))
@@ -229,14 +256,10 @@ impl Loader {
         let width = target.value.chars().count() as u64;
         let dir = file.source.path.parent().unwrap_or(Path::new(""));
         let path = normalize(&dir.join(&target.value));
-        let meta = std::fs::metadata(&path);
-        if let Err(e) = meta.as_ref().map_err(io_reason).and_then(|m| {
-            if m.is_file() {
-                Ok(())
-            } else {
-                Err("not a file".to_owned())
-            }
-        }) {
+        let found = crate::project::check_regular(&path, MAX_FLOW_FILE_BYTES)
+            .and_then(|()| self.project.contains(&path))
+            .map_err(|e| input_reason(&e));
+        if let Err(e) = found {
             self.diags.push(
                 LoadError::new(
                     line,
@@ -276,6 +299,14 @@ impl Loader {
         });
         self.partials.insert(key, partial.clone());
         partial
+    }
+}
+
+/// Why a named file could not be used, in the words of [`io_reason`] for I/O errors.
+fn input_reason(e: &crate::project::InputError) -> String {
+    match e {
+        crate::project::InputError::Io(e) => io_reason(e),
+        other => other.to_string(),
     }
 }
 
@@ -349,10 +380,12 @@ fn make_cases(file: &Parsed, steps: Vec<PlannedStep>) -> Vec<Case> {
         .iter()
         .map(|(k, v)| (k.clone(), v.value.clone()))
         .collect();
-    let expanded = matrix::expand(&m);
-    if expanded.is_empty() {
-        return vec![base];
-    }
+    let expanded = match matrix::expand(&m) {
+        Ok(cases) if cases.is_empty() => return vec![base],
+        Ok(cases) => cases,
+        // Reported by the checks (`MatrixTooBig`); nothing is expanded.
+        Err(_) => return Vec::new(),
+    };
     expanded
         .into_iter()
         .map(|mc| {
@@ -535,6 +568,78 @@ mod tests {
             }
             cut += 7;
         }
+    }
+
+    #[test]
+    fn use_stays_inside_the_project_unless_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(
+            root,
+            &[
+                (
+                    "flows/a.yaml",
+                    "name: a\nsteps:\n  - use: ../outside/_p.yaml\n",
+                ),
+                ("outside/_p.yaml", "steps:\n  - sleep: 1ms\n"),
+                (
+                    "flows/env.yaml",
+                    "name: e\nsteps:\n  - use: /proc/self/environ\n",
+                ),
+            ],
+        );
+        let flows = root.join("flows");
+        let opts = |allow| LoadOptions {
+            project: Project::new(&flows, std::slice::from_ref(&flows), allow),
+            ..LoadOptions::default()
+        };
+        let diags = load(std::slice::from_ref(&flows), &opts(false)).unwrap_err();
+        let text: String = diags.iter().map(|d| d.render(false)).collect();
+        assert!(text.contains("outside the project"), "{text}");
+        assert!(text.contains("--allow-outside-project"), "{text}");
+        // The environment is never read, let alone printed.
+        assert!(!text.contains("PATH="), "{text}");
+        let diags = load(&[flows.join("a.yaml")], &opts(true));
+        assert!(diags.is_ok(), "{diags:?}");
+        let diags = load(&[flows.join("env.yaml")], &opts(true)).unwrap_err();
+        let text: String = diags.iter().map(|d| d.render(false)).collect();
+        assert!(text.contains("it is not text"), "{text}");
+        assert!(!text.contains("PATH="), "{text}");
+    }
+
+    #[test]
+    fn big_files_many_steps_and_unknown_tags_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let big = format!(
+            "name: big\nsteps:\n  - sleep: 1ms\n#{}\n",
+            "x".repeat(2 << 20)
+        );
+        let many = format!(
+            "name: many\nsteps:\n{}",
+            "  - sleep: 1ms\n".repeat(MAX_STEPS + 1)
+        );
+        write(
+            root,
+            &[
+                ("big.yaml", &big),
+                ("many.yaml", &many),
+                ("tag.yaml", "name: t\nsteps:\n  - sleep: !bogus 1ms\n"),
+            ],
+        );
+        let diags = load(&[root.to_path_buf()], &LoadOptions::default()).unwrap_err();
+        let text: String = diags.iter().map(|d| d.render(false)).collect();
+        assert!(
+            text.contains("larger than the limit of 1048576 bytes"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1001 steps, over the limit of 1000"),
+            "{text}"
+        );
+        assert!(text.contains("tag.yaml:3"), "{text}");
+        assert!(text.contains("bogus"), "{text}");
+        assert!(text.len() < 4000, "{text}");
     }
 
     #[test]

@@ -23,11 +23,16 @@ pub(crate) struct MatrixCase {
     pub vars: IndexMap<String, Value>,
 }
 
-/// Expands a matrix into its cases; an empty matrix gives no cases. The caller has checked
-/// that every list is non-empty and that the product is at most [`MAX_CASES`].
-pub(crate) fn expand(matrix: &IndexMap<String, Vec<Value>>) -> Vec<MatrixCase> {
+/// Expands a matrix into its cases; an empty matrix gives no cases. A matrix of more than
+/// [`MAX_CASES`] is refused before anything is built (`Err` with its size), so that ten keys of
+/// ten values cost nothing.
+pub(crate) fn expand(matrix: &IndexMap<String, Vec<Value>>) -> Result<Vec<MatrixCase>, usize> {
     if matrix.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
+    }
+    let n = count(matrix);
+    if n > MAX_CASES {
+        return Err(n);
     }
     let mut cases: Vec<IndexMap<String, Value>> = vec![IndexMap::new()];
     for (name, values) in matrix {
@@ -42,7 +47,7 @@ pub(crate) fn expand(matrix: &IndexMap<String, Vec<Value>>) -> Vec<MatrixCase> {
             })
             .collect();
     }
-    cases
+    Ok(cases
         .into_iter()
         .map(|vars| MatrixCase {
             name: vars
@@ -52,7 +57,7 @@ pub(crate) fn expand(matrix: &IndexMap<String, Vec<Value>>) -> Vec<MatrixCase> {
                 .join(", "),
             vars,
         })
-        .collect()
+        .collect())
 }
 
 /// How many cases a matrix expands to (saturating).
@@ -83,7 +88,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let cases = expand(&m);
+        let cases = expand(&m).unwrap();
         let names: Vec<_> = cases.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
             names,
@@ -100,6 +105,17 @@ mod tests {
 
     #[test]
     fn no_matrix_no_cases() {
-        assert!(expand(&IndexMap::new()).is_empty());
+        assert!(expand(&IndexMap::new()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_matrix_over_the_limit_is_refused_before_expansion() {
+        let values: Vec<Value> = (0..10).map(|i| json!(i)).collect();
+        let m: IndexMap<String, Vec<Value>> =
+            (0..10).map(|k| (format!("k{k}"), values.clone())).collect();
+        assert_eq!(expand(&m), Err(10_000_000_000));
+        let m: IndexMap<String, Vec<Value>> =
+            (0..3).map(|k| (format!("k{k}"), values.clone())).collect();
+        assert_eq!(expand(&m).map(|c| c.len()), Ok(MAX_CASES));
     }
 }

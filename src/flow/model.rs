@@ -590,6 +590,8 @@ pub fn parse(text: &str) -> Result<Flow, serde_saphyr::Error> {
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,
         underscored_numbers_as_strings: true,
+        // `!bogus` is a mistake, not something to ignore.
+        reject_unsupported_tags: true,
     };
     serde_saphyr::from_str_with_options(text, options)
 }

@@ -18,6 +18,8 @@ pub struct Plan {
     /// YAML files found in the given folders that are not flows (a card list, a checklist):
     /// left out, and named in [`Plan::skipped_note`].
     pub skipped: Vec<std::path::PathBuf>,
+    /// Where the files the flows name at run time (`body_file:`, `sign_with:`) may be.
+    pub project: crate::project::Project,
 }
 
 impl Plan {

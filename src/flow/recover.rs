@@ -13,6 +13,7 @@ use super::check::{Role, check_file};
 use super::error::{LoadError, LoadErrorKind, yaml_message};
 use super::model;
 use crate::diag::SourceFile;
+use crate::project::Project;
 use crate::template::Templates;
 
 /// Steps blanked out at most in one file: enough for any real file, bounded for a hostile one.
@@ -35,6 +36,7 @@ pub(crate) fn further_errors(
     role: Role,
     templates: &Templates,
     cli_vars: &[String],
+    project: &Project,
 ) -> Vec<LoadError> {
     let mut lines: Vec<String> = source.text.lines().map(str::to_owned).collect();
     let mut errors = Vec::new();
@@ -66,7 +68,7 @@ pub(crate) fn further_errors(
                     text,
                 });
                 errors.extend(
-                    check_file(&rest, &flow, role, templates, cli_vars)
+                    check_file(&rest, &flow, role, templates, cli_vars, project)
                         .into_iter()
                         .filter(|e| !depends_on_other_steps(&e.kind))
                         .filter(|e| {
@@ -159,6 +161,7 @@ mod tests {
                 Role::Runnable,
                 &templates,
                 &[],
+                &Project::anywhere(),
             ))
             .map(|e| (e.line, e.kind.title()))
             .collect()

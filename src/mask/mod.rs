@@ -1,60 +1,71 @@
 //! The one place that decides what is secret.
 //!
-//! Card numbers (any run of 13 to 19 digits that passes the Luhn check and is not glued to
-//! letters, as digits inside a hexadecimal id are) are shown as APO shows them,
-//! `************1358`. Values of fields that hold a CVV, an expiry or a key are replaced
-//! by `***`. Secrets registered at run time (key material, signatures) are replaced wherever they
-//! appear. Every output path (terminal, reports, snapshots, evidence, logs) goes through here.
+//! - Card numbers ([`card`]: a brand's prefix and length, and Luhn; grouped by spaces, dashes
+//!   or `+`; followed by more digits) are shown as APO shows them, `************1358`.
+//! - Values of fields that hold a CVV, a password or a key are replaced by `***`: in JSON
+//!   ([`mask_json`]) and in free text (`cvv=123`, `"cvv":"123"`, `\"cvv\":\"123\"`); expiry
+//!   fields in JSON read `**`.
+//! - The body of any PEM private key block is replaced by `***`.
+//! - Secrets registered at run time (key material, tokens) are replaced wherever they appear,
+//!   in any encoding ([`secrets`]: percent-encoded, base64/base64url, JSON-escaped, split
+//!   across lines).
+//!
+//! Every output path (terminal, reports, snapshots, evidence, logs) goes through here.
+//! docs/src/security.md lists the rules for users.
 
 use std::borrow::Cow;
-use std::sync::{LazyLock, RwLock};
+use std::sync::LazyLock;
 
 use regex::Regex;
 use serde_json::Value;
 
+mod card;
+mod secrets;
+
+pub use card::{is_card_number, luhn_valid};
+
 /// What a masked secret field reads as.
 pub const MASKED: &str = "***";
 
-static PAN_CANDIDATE: LazyLock<Regex> =
-    // A run glued to a letter is part of an identifier (`pay_81a2…`, a UUID's hex), not a card
-    // number: masking it would corrupt ids that evidence and filters must keep.
-    LazyLock::new(|| {
-        Regex::new(r"(?:^|[^0-9A-Za-z])([0-9]{13,19})(?:[^0-9A-Za-z]|$)").expect("valid regex")
-    });
+/// A field that holds a secret, written `name=value`, `name: value` or `"name":"value"`
+/// (JSON escaped inside a string too): the candidates, checked by [`is_secret_field`]. A value
+/// that opens a map or a list (`private_key = { env = "K" }`) is where the secret comes from,
+/// not the secret: left as it is.
+static SECRET_FIELD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)([A-Za-z0-9_-]*(?:cvv|cvc|security[_-]?code|private[_-]?key|password)[A-Za-z0-9_-]*)((?:\\?["'])?\s*(?:[:=]|%3[AD])\s*(?:\\?["'])?)([^"'\\&\s,;{}\[\]#][^"'\\&\s,;}\]#]*)"#,
+    )
+    .expect("valid regex")
+});
 
-/// Secrets registered at run time, replaced verbatim in every masked text.
-static SECRETS: LazyLock<RwLock<Vec<String>>> = LazyLock::new(|| RwLock::new(Vec::new()));
+/// The body of a PEM private key block, complete or cut short, with real or escaped newlines.
+static PEM_PRIVATE_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----)(?:[A-Za-z0-9+/=\s]|\\[nr])+")
+        .expect("valid regex")
+});
 
-/// Registers a secret (a private key's base64 body, a token) to be masked wherever it appears.
-/// Values shorter than 8 characters are ignored: masking them would garble ordinary text.
+/// Registers a secret (a private key's base64 body, a token) to be masked wherever it appears,
+/// in any encoding. Values shorter than 8 characters are ignored: masking them would garble
+/// ordinary text.
 pub fn register_secret(secret: &str) {
-    let secret = secret.trim();
-    if secret.len() < 8 {
-        return;
-    }
-    let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
-    if !secrets.iter().any(|s| s == secret) {
-        secrets.push(secret.to_owned());
+    if secrets::register(secret) {
+        secrets::prepare();
     }
 }
 
-/// Whether `digits` (ASCII digits only) passes the Luhn check.
-pub fn luhn_valid(digits: &str) -> bool {
-    let mut sum = 0u32;
-    for (i, c) in digits.bytes().rev().enumerate() {
-        if !c.is_ascii_digit() {
-            return false;
+/// Registers the text of a key (PEM or base64): each line and the joined body.
+pub fn register_key_text(text: &str) {
+    let mut body = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with("-----") {
+            continue;
         }
-        let mut d = u32::from(c - b'0');
-        if i % 2 == 1 {
-            d *= 2;
-            if d > 9 {
-                d -= 9;
-            }
-        }
-        sum += d;
+        secrets::register(line);
+        body.push_str(line);
     }
-    !digits.is_empty() && sum.is_multiple_of(10)
+    secrets::register(&body);
+    // Once for the ~30 lines of a key, not once per line.
+    secrets::prepare();
 }
 
 /// Masks a card number as APO does: every digit but the last four becomes `*`.
@@ -66,43 +77,44 @@ pub fn mask_pan(pan: &str) -> String {
     out
 }
 
-/// Masks card numbers and registered secrets in free text.
+/// Masks card numbers, secret fields, private key blocks and registered secrets in free text.
 pub fn mask_text(text: &str) -> Cow<'_, str> {
     let mut out: Cow<'_, str> = Cow::Borrowed(text);
-    if PAN_CANDIDATE.is_match(text) {
+    let found = card::find(text);
+    if !found.is_empty() {
         let mut s = String::with_capacity(text.len());
         let mut last = 0;
-        let mut pos = 0;
-        while let Some(caps) = PAN_CANDIDATE.captures_at(text, pos) {
-            let m = caps.get(1).expect("group 1 always participates");
-            if luhn_valid(m.as_str()) {
-                s.push_str(&text[last..m.start()]);
-                s.push_str(&mask_pan(m.as_str()));
-                last = m.end();
-            }
-            pos = m.end();
+        for f in found {
+            s.push_str(&text[last..f.range.start]);
+            s.push_str(&mask_pan(&f.digits));
+            last = f.range.end;
         }
-        if last > 0 {
-            s.push_str(&text[last..]);
-            out = Cow::Owned(s);
-        }
+        s.push_str(&text[last..]);
+        out = Cow::Owned(s);
     }
-    let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
-    for secret in secrets.iter() {
-        if out.contains(secret.as_str()) {
-            out = Cow::Owned(out.replace(secret.as_str(), MASKED));
+    if let Cow::Owned(s) = SECRET_FIELD.replace_all(&out, |c: &regex::Captures<'_>| {
+        if is_secret_field(&c[1]) {
+            format!("{}{}{MASKED}", &c[1], &c[2])
+        } else {
+            c[0].to_owned()
         }
+    }) {
+        out = Cow::Owned(s);
     }
-    out
+    if let Cow::Owned(s) = PEM_PRIVATE_KEY.replace_all(&out, format!("${{1}}{MASKED}")) {
+        out = Cow::Owned(s);
+    }
+    secrets::mask(out, MASKED)
 }
 
 /// Whether a JSON field or form field of this name holds a secret that is never shown at all.
 pub fn is_secret_field(name: &str) -> bool {
     let n = name.to_ascii_lowercase().replace(['_', '-'], "");
-    matches!(
-        n.as_str(),
-        "cvv" | "cvc" | "cvv2" | "cvc2" | "securitycode" | "cardcvv" | "privatekey" | "password"
-    ) || n.contains("privatekey")
+    ["cvv", "cvc", "cvv2", "cvc2", "securitycode"]
+        .iter()
+        .any(|end| n.ends_with(end))
+        || n.contains("privatekey")
+        || n == "password"
 }
 
 /// Whether a field of this name holds a card expiry (shown as `**`, as APO shows it).
@@ -138,8 +150,8 @@ pub fn mask_json(value: &mut Value) {
         Value::Number(n) => {
             // A card number sent as a JSON number is still a card number.
             let digits = n.to_string();
-            if (13..=19).contains(&digits.len()) && luhn_valid(&digits) {
-                *value = Value::String(mask_pan(&digits));
+            if let Cow::Owned(masked) = mask_text(&digits) {
+                *value = Value::String(masked);
             }
         }
         Value::Null | Value::Bool(_) => {}
@@ -201,11 +213,202 @@ mod tests {
     }
 
     #[test]
+    fn card_numbers_in_every_written_form() {
+        for (text, masked) in [
+            ("4111 1111 1111 1111", "************1111"),
+            (
+                "card_number=4111+1111+1111+1111&cvv",
+                "card_number=************1111&cvv",
+            ),
+            ("4111-1111-1111-1111", "************1111"),
+            ("405469572310076899", "************076899"),
+            (
+                "{\"n\":\"4054 6957 2310 0768 123\"}",
+                "{\"n\":\"************0768 123\"}",
+            ),
+        ] {
+            assert_eq!(mask_text(text), masked, "{text}");
+        }
+        for card in crate::sandbox::cards::all() {
+            let text = format!("cardNo={}&x", card.number);
+            assert_eq!(
+                mask_text(&text),
+                format!("cardNo={}&x", mask_pan(&card.number)),
+                "{}",
+                card.name
+            );
+        }
+    }
+
+    #[test]
+    fn epoch_milliseconds_are_not_card_numbers() {
+        for text in [
+            "request-time: 1764240000000",
+            "{\"requestTime\":1764237600000}",
+            "1764240000000",
+        ] {
+            assert_eq!(mask_text(text), text);
+        }
+        let v = json!({ "request-time": 1764240000000_u64 });
+        assert_eq!(masked_json(&v), v);
+    }
+
+    #[test]
+    fn cvv_in_forms_queries_and_json_text() {
+        for (text, masked) in [
+            (
+                "card_number=x&cvv=123&save=1",
+                "card_number=x&cvv=***&save=1",
+            ),
+            ("/pay?cvv=123#top", "/pay?cvv=***#top"),
+            ("{\"cvv\":\"123\"}", "{\"cvv\":\"***\"}"),
+            ("{\"cvv\": 123}", "{\"cvv\": ***}"),
+            (
+                "\"body\":\"{\\\"cardCvv\\\":\\\"123\\\"}\"",
+                "\"body\":\"{\\\"cardCvv\\\":\\\"***\\\"}\"",
+            ),
+            ("securityCode: '1234'", "securityCode: '***'"),
+            ("cvv%3D123%26x", "cvv%3D***"),
+            // Not a field holding a CVV.
+            ("cvvResult=MATCH", "cvvResult=MATCH"),
+            ("the cvv is required", "the cvv is required"),
+        ] {
+            assert_eq!(mask_text(text), masked, "{text}");
+        }
+        let v = json!({ "body": "{\"cvv\":\"123\"}" });
+        assert_eq!(masked_json(&v)["body"], "{\"cvv\":\"***\"}");
+    }
+
+    #[test]
+    fn a_key_field_that_names_its_source_is_left_readable() {
+        let config = r#"private_key = { env = "APO_KEY" }"#;
+        assert_eq!(mask_text(config), config);
+        assert_eq!(mask_text("private_key=MIIEvQIBADAN"), "private_key=***");
+    }
+
+    #[test]
+    fn private_key_blocks_are_masked_whole_or_cut() {
+        let pem = crate::apo::target::EMBEDDED_APO_PRIVATE_PEM;
+        let masked = mask_text(pem);
+        assert!(
+            masked.starts_with("-----BEGIN PRIVATE KEY-----***"),
+            "{masked}"
+        );
+        assert!(!masked.contains("MII"), "{masked}");
+        let escaped = serde_json::to_string(&pem[..200]).unwrap();
+        let masked = mask_text(&escaped);
+        assert!(!masked.contains("MII"), "{masked}");
+    }
+
+    #[test]
+    fn registered_secrets_are_masked_in_every_encoding() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        let secret = "tok+/Zq9~x:y=wW3";
+        register_secret(secret);
+        let percent =
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        let json = serde_json::to_string(&json!({ "t": secret })).unwrap();
+        let escaped = secret.replace('/', "\\/").replace('+', "\\u002b");
+        let split = format!("{}\n    {}", &secret[..7], &secret[7..]);
+        let split_json = format!("{}\\n{}", &secret[..5], &secret[5..]);
+        let lower_hex = regex::Regex::new("%[0-9A-F]{2}")
+            .unwrap()
+            .replace_all(&percent, |c: &regex::Captures<'_>| c[0].to_lowercase())
+            .into_owned();
+        let mut forms = vec![percent, lower_hex, json, escaped, split, split_json];
+        for prefix in ["", "u", "us", "user:"] {
+            let plain = format!("{prefix}{secret}!");
+            forms.push(STANDARD.encode(&plain));
+            forms.push(URL_SAFE_NO_PAD.encode(&plain));
+        }
+        for form in forms {
+            let text = format!("before {form} after");
+            let masked = mask_text(&text);
+            assert!(masked.contains(MASKED), "{form} → {masked}");
+            assert!(
+                masked.starts_with("before ") && masked.ends_with(" after"),
+                "{masked}"
+            );
+            assert!(!masked.contains("Zq9"), "{form} → {masked}");
+        }
+    }
+
+    #[test]
     fn registered_secrets_are_masked() {
         register_secret("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC");
         assert_eq!(
             mask_text("key=MIIEvQIBADANBgkqhkiG9w0BAQEFAASC!"),
             "key=***!"
         );
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A card number of a brand: its prefix, random digits, the Luhn check digit.
+        fn card_number() -> impl Strategy<Value = String> {
+            let brands = prop_oneof![
+                Just(("4", 16)),
+                Just(("4", 19)),
+                Just(("52", 16)),
+                Just(("2221", 16)),
+                Just(("37", 15)),
+                Just(("6011", 16)),
+                Just(("62", 19)),
+                Just(("3530", 16)),
+                Just(("9490", 16)),
+            ];
+            (brands, proptest::collection::vec(0u8..10, 19)).prop_map(|((prefix, len), rest)| {
+                let mut n: String = prefix.to_owned();
+                n.extend(
+                    rest.iter()
+                        .take(len - prefix.len() - 1)
+                        .map(|d| char::from(b'0' + d)),
+                );
+                (0..10u8)
+                    .map(|d| format!("{n}{d}"))
+                    .find(|c| luhn_valid(c))
+                    .expect("one check digit fits")
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn a_card_number_never_shows_more_than_its_last_four(
+                pan in card_number(),
+                sep in prop_oneof![Just(""), Just(" "), Just("-"), Just("+")],
+                before in "[a-z !#(),.:;<>?@{}~\"=&_]{0,12}",
+                after in "[0-9]{0,3}",
+                tail in "[ ,;}\"&]{1}[a-z ]{0,8}",
+            ) {
+                let grouped: Vec<&str> = pan.as_bytes().chunks(4)
+                    .map(|c| std::str::from_utf8(c).unwrap()).collect();
+                let text = format!("{before} {}{}{after}{tail}", grouped.join(sep),
+                    if sep.is_empty() { "" } else { sep });
+                let text = text.trim_end_matches(['-', '+', ' ']).to_owned();
+                let masked = mask_text(&text);
+                let digits: String = masked.chars().filter(char::is_ascii_digit).collect();
+                prop_assert!(!digits.contains(&pan[..pan.len() - 4]), "{} → {}", text, masked);
+            }
+
+            #[test]
+            fn epoch_milliseconds_are_left_alone(ms in 1_000_000_000_000u64..2_000_000_000_000) {
+                let text = format!("request-time: {ms}");
+                prop_assert_eq!(mask_text(&text), text.as_str());
+            }
+
+            #[test]
+            fn any_text_masks_without_panicking(text in "\\PC{0,64}", secret in "[a-zA-Z0-9+/=é]{8,12}") {
+                register_secret(&secret);
+                let _ = mask_text(&text);
+                let with_secret = format!("{text}{secret}{text}");
+                prop_assert!(!mask_text(&with_secret).contains(&secret));
+            }
+        }
     }
 }

@@ -9,9 +9,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::apo::keys::PublicKey;
-use crate::apo::target::{
-    EMBEDDED_APO_PUBLIC_PEM, EMBEDDED_MERCHANT_PRIVATE_PEM, EMBEDDED_MERCHANT_PUBLIC_PEM,
-};
+use crate::apo::target::{EMBEDDED_MERCHANT_PRIVATE_PEM, EMBEDDED_MERCHANT_PUBLIC_PEM};
 use crate::config::MerchantSpec;
 
 /// A configured merchant with its key pair read.
@@ -67,16 +65,18 @@ impl<'a> Wiring<'a> {
         self.spec
     }
 
-    /// Writes its key files and returns them with the environment that points it at the
+    /// Writes its key files (with `apo_public_pem`, the key APO's responses and
+    /// notifications verify with) and returns them with the environment that points it at the
     /// sandbox at `gateway` (and, under TLS, at the CA to trust): `APO_GATEWAY_URL`,
     /// `APO_CLIENT_ID`, `APO_MERCHANT_PRIVATE_KEY_FILE`, `APO_PUBLIC_KEY_FILE`, `MERCHANT_URL`,
     /// and with a CA `SSL_CERT_FILE`, `NODE_EXTRA_CA_CERTS`, `APO_CA_FILE`.
     pub fn env(
         &self,
         gateway: &str,
+        apo_public_pem: &str,
         ca_file: Option<&Path>,
     ) -> Result<(KeyFiles, Vec<(String, String)>), String> {
-        let keys = KeyFiles::write(&self.private_pem, EMBEDDED_APO_PUBLIC_PEM)
+        let keys = KeyFiles::write(&self.private_pem, apo_public_pem)
             .map_err(|e| format!("failed to write the merchant's key files: {e}"))?;
         let path = |p: &Path| p.display().to_string();
         let mut env = vec![

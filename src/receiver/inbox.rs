@@ -16,6 +16,22 @@ pub(crate) const FAIL_BODY: &str =
 /// The wrong-format answer: HTTP 200 but not the fixed body.
 pub(crate) const WRONG_FORMAT_BODY: &str = "success";
 
+/// The most notifications one run keeps; more are refused (HTTP 503, so APO would resend).
+pub const MAX_NOTIFICATIONS: usize = 10_000;
+/// The most body bytes one run keeps, all notifications together.
+pub const MAX_INBOX_BYTES: usize = 64 << 20;
+
+/// Why a notification was not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InboxFull {
+    /// [`MAX_NOTIFICATIONS`] are kept already.
+    #[error("the receiver keeps {MAX_NOTIFICATIONS} notifications already")]
+    Count,
+    /// Keeping it would pass [`MAX_INBOX_BYTES`].
+    #[error("the receiver keeps {MAX_INBOX_BYTES} bytes of notifications already")]
+    Bytes,
+}
+
 /// How a notification is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Ack {
@@ -107,6 +123,9 @@ pub struct Notification {
     pub signature: SignatureVerdict,
     /// How it was (or is being) answered; `None` while no answer has been chosen.
     pub ack: Option<Ack>,
+    /// The `seq` of an earlier notification with the same `signature` and `request-time`: this
+    /// one is a copy of it, replayed (APO signs each delivery anew).
+    pub replay_of: Option<u64>,
 }
 
 impl Notification {
@@ -124,6 +143,20 @@ impl Notification {
     }
 }
 
+/// The earlier notification `n` copies: same signature over the same request time.
+fn replayed(entries: &[Entry], n: &Notification) -> Option<u64> {
+    let mine = replay_key(n)?;
+    entries
+        .iter()
+        .find(|e| replay_key(&e.notification) == Some(mine))
+        .map(|e| e.notification.seq)
+}
+
+/// What a replay copies: the signature and the request time it signs.
+fn replay_key(n: &Notification) -> Option<(&str, &str)> {
+    Some((n.header("signature")?, n.header("request-time")?))
+}
+
 struct Entry {
     notification: Notification,
     claimed: bool,
@@ -134,6 +167,8 @@ struct Entry {
 #[derive(Default)]
 struct State {
     entries: Vec<Entry>,
+    /// The body bytes kept.
+    bytes: usize,
 }
 
 #[derive(Default)]
@@ -162,13 +197,30 @@ impl Inbox {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Keeps a new notification; returns where its answer will be sent.
-    pub(super) fn push(&self, mut notification: Notification) -> (u64, oneshot::Receiver<Ack>) {
+    /// Keeps a new notification (flagging a replay); returns where its answer will be sent,
+    /// or why it was not kept.
+    pub(super) fn push(
+        &self,
+        mut notification: Notification,
+    ) -> Result<(u64, oneshot::Receiver<Ack>), InboxFull> {
         let (tx, rx) = oneshot::channel();
         let seq = {
             let mut state = self.lock();
+            if state.entries.len() >= MAX_NOTIFICATIONS {
+                return Err(InboxFull::Count);
+            }
+            if state.bytes + notification.body.len() > MAX_INBOX_BYTES {
+                return Err(InboxFull::Bytes);
+            }
             let seq = state.entries.len() as u64 + 1;
             notification.seq = seq;
+            notification.replay_of = replayed(&state.entries, &notification);
+            if let Some(of) = notification.replay_of {
+                tracing::warn!(
+                    "notification #{seq} repeats the signature and request-time of #{of}: a replayed delivery"
+                );
+            }
+            state.bytes += notification.body.len();
             state.entries.push(Entry {
                 notification,
                 claimed: false,
@@ -177,7 +229,7 @@ impl Inbox {
             seq
         };
         self.shared.arrived.notify_waiters();
-        (seq, rx)
+        Ok((seq, rx))
     }
 
     /// Chooses the answer of a notification nobody claimed in time (the server's fallback);
@@ -286,14 +338,56 @@ mod tests {
             received_at: jiff::Timestamp::UNIX_EPOCH,
             signature: SignatureVerdict::Valid,
             ack: None,
+            replay_of: None,
         }
+    }
+
+    #[test]
+    fn a_copy_of_a_signed_delivery_is_flagged_as_a_replay() {
+        let inbox = Inbox::default();
+        let signed = |sig: &str, time: &str| Notification {
+            headers: vec![
+                ("signature".into(), sig.into()),
+                ("request-time".into(), time.into()),
+            ],
+            ..note("PAYMENT_RESULT")
+        };
+        inbox.push(signed("s1", "t1")).unwrap();
+        // APO's own resend is signed anew: not a replay.
+        inbox.push(signed("s2", "t2")).unwrap();
+        inbox.push(signed("s1", "t1")).unwrap();
+        inbox.push(note("PAYMENT_RESULT")).unwrap();
+        let flags: Vec<_> = inbox.all().iter().map(|n| n.replay_of).collect();
+        assert_eq!(flags, [None, None, Some(1), None]);
+    }
+
+    #[test]
+    fn the_inbox_is_bounded_in_count_and_bytes() {
+        let inbox = Inbox::default();
+        let big = || Notification {
+            body: vec![b'x'; super::super::MAX_NOTIFICATION_BYTES],
+            ..note("PAYMENT_RESULT")
+        };
+        let fits = MAX_INBOX_BYTES / super::super::MAX_NOTIFICATION_BYTES;
+        for _ in 0..fits {
+            inbox.push(big()).unwrap();
+        }
+        assert_eq!(inbox.push(big()).unwrap_err(), InboxFull::Bytes);
+        let inbox = Inbox::default();
+        for _ in 0..MAX_NOTIFICATIONS {
+            inbox.push(note("PAYMENT_RESULT")).unwrap();
+        }
+        assert_eq!(
+            inbox.push(note("PAYMENT_RESULT")).unwrap_err(),
+            InboxFull::Count
+        );
     }
 
     #[tokio::test]
     async fn a_waiter_claims_each_notification_once_and_chooses_its_answer() {
         let inbox = Inbox::default();
-        let (_, mut first) = inbox.push(note("PAYMENT_RESULT"));
-        let (_, mut second) = inbox.push(note("PAYMENT_RESULT"));
+        let (_, mut first) = inbox.push(note("PAYMENT_RESULT")).unwrap();
+        let (_, mut second) = inbox.push(note("PAYMENT_RESULT")).unwrap();
         let is_payment = |n: &Notification| n.notify_type() == Some("PAYMENT_RESULT");
         let got = inbox
             .claim(is_payment, Ack::Fail, Duration::from_millis(10))
@@ -335,8 +429,8 @@ mod tests {
                 .await
         });
         tokio::task::yield_now().await;
-        inbox.push(note("CAPTURE_RESULT"));
-        inbox.push(note("REFUND_RESULT"));
+        inbox.push(note("CAPTURE_RESULT")).unwrap();
+        inbox.push(note("REFUND_RESULT")).unwrap();
         let got = waiter.await.unwrap().unwrap();
         assert_eq!(got.seq, 2);
     }
@@ -344,7 +438,7 @@ mod tests {
     #[tokio::test]
     async fn an_answer_given_by_the_fallback_is_reported_to_a_late_waiter() {
         let inbox = Inbox::default();
-        let (seq, _rx) = inbox.push(note("PAYMENT_RESULT"));
+        let (seq, _rx) = inbox.push(note("PAYMENT_RESULT")).unwrap();
         assert_eq!(inbox.answer_unclaimed(seq, Ack::Success), Ack::Success);
         let got = inbox
             .claim(|_| true, Ack::Fail, Duration::ZERO)

@@ -15,5 +15,7 @@
 mod inbox;
 mod server;
 
-pub use inbox::{Ack, Inbox, Notification, SignatureVerdict};
-pub use server::{ReceiverConfig, ReceiverHandle, start};
+pub use inbox::{
+    Ack, Inbox, InboxFull, MAX_INBOX_BYTES, MAX_NOTIFICATIONS, Notification, SignatureVerdict,
+};
+pub use server::{MAX_IN_FLIGHT, MAX_NOTIFICATION_BYTES, ReceiverConfig, ReceiverHandle, start};

@@ -1,14 +1,17 @@
 //! The receiver's HTTP side: one axum handler for every path, on a pre-bound loopback listener.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use url::Url;
 
 use super::inbox::{
@@ -16,6 +19,13 @@ use super::inbox::{
 };
 use crate::apo::keys::PublicKey;
 use crate::apo::sign::{SignedParts, verify};
+
+/// The largest notification body accepted (APO's are a few kilobytes); larger posts get 413.
+pub const MAX_NOTIFICATION_BYTES: usize = 256 << 10;
+
+/// The most notifications handled at once (read, then held until answered); more wait their
+/// turn before their body is read, so bodies in flight take at most 16 MiB.
+pub const MAX_IN_FLIGHT: usize = 64;
 
 /// How the receiver behaves.
 #[derive(Debug, Clone)]
@@ -79,6 +89,8 @@ impl Drop for ReceiverHandle {
 
 #[derive(Clone)]
 struct App {
+    /// Permits to read a body: [`MAX_IN_FLIGHT`].
+    in_flight: Arc<Semaphore>,
     inbox: Inbox,
     config: ReceiverConfig,
     shutdown: watch::Receiver<bool>,
@@ -97,11 +109,16 @@ pub fn start(
     let inbox = Inbox::default();
     let public_url = config.public_url.clone();
     let app = App {
+        in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         inbox: inbox.clone(),
         config,
         shutdown: rx.clone(),
     };
-    let router = Router::new().fallback(receive).with_state(app);
+    let router = Router::new()
+        .fallback(receive)
+        .layer(DefaultBodyLimit::max(MAX_NOTIFICATION_BYTES))
+        .layer(middleware::from_fn_with_state(app.clone(), one_of_few))
+        .with_state(app);
     let mut stop = rx;
     tokio::spawn(async move {
         let served = axum::serve(listener, router)
@@ -121,6 +138,14 @@ pub fn start(
         },
         inbox,
     ))
+}
+
+/// Lets at most [`MAX_IN_FLIGHT`] requests be read and answered at once.
+async fn one_of_few(State(app): State<App>, request: Request, next: Next) -> Response {
+    match app.in_flight.acquire().await {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
 }
 
 /// Verifies a notification's signature over the path it arrived on.
@@ -178,8 +203,16 @@ async fn receive(
         body: body.to_vec(),
         received_at: jiff::Timestamp::now(),
         ack: None,
+        replay_of: None,
     };
-    let (seq, answer) = app.inbox.push(notification);
+    let (seq, answer) = match app.inbox.push(notification) {
+        Ok(kept) => kept,
+        Err(full) => {
+            tracing::warn!("a notification was refused: {full}");
+            return (StatusCode::SERVICE_UNAVAILABLE, format!("{full}\n")).into_response();
+        }
+    };
+
     let mut shutdown = app.shutdown.clone();
     let ack = tokio::select! {
         chosen = tokio::time::timeout(app.config.claim_grace, answer) => match chosen {
@@ -216,5 +249,31 @@ async fn receive(
             }
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apo::target::EMBEDDED_APO_PUBLIC_PEM;
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_and_not_kept() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut config =
+            ReceiverConfig::new(PublicKey::from_text(EMBEDDED_APO_PUBLIC_PEM).unwrap());
+        config.claim_grace = Duration::ZERO;
+        let (handle, inbox) = start(listener, config).unwrap();
+        let http = reqwest::Client::new();
+        let post = |len: usize| {
+            http.post(handle.local_url().as_str())
+                .body(vec![b' '; len])
+                .send()
+        };
+        let refused = post(MAX_NOTIFICATION_BYTES + 1).await.unwrap();
+        assert_eq!(refused.status(), 413);
+        let kept = post(MAX_NOTIFICATION_BYTES).await.unwrap();
+        assert_eq!(kept.status(), 500, "unsigned: answered `fail`");
+        assert_eq!(inbox.all().len(), 1);
     }
 }

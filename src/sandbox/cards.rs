@@ -58,9 +58,6 @@ struct CardsFile {
 /// Cards from a file of the user's (`--cards FILE`), installed before any card is looked up.
 static EXTRA: OnceLock<Vec<TestCard>> = OnceLock::new();
 
-/// The largest card file read (`--cards`): a card list, not a data dump.
-pub const MAX_CARD_FILE_BYTES: u64 = 1024 * 1024;
-
 /// The card table, parsed once: the built-in cards (fixtures/cards.yaml, part of the binary and
 /// checked by a unit test), with the cards of [`install_file`] added, or replacing a built-in
 /// card of the same name or number.
@@ -83,19 +80,14 @@ pub fn all() -> &'static [TestCard] {
 /// issuer, outcome, three_ds?, processing_seconds?, source}]`) and adds its cards to [`all`]
 /// for the life of the process; returns how many. Errors name the file, the line and the card.
 pub fn install_file(path: &Path) -> Result<usize, Box<Diagnostic>> {
-    let unreadable = |e: std::io::Error| {
-        Box::new(Diagnostic::for_file(path, "cannot read the card file").with_label(e.to_string()))
-    };
-    let meta = std::fs::metadata(path).map_err(unreadable)?;
-    if !meta.is_file() || meta.len() > MAX_CARD_FILE_BYTES {
-        return Err(Box::new(
-            Diagnostic::for_file(path, "not a card file").with_hint(format!(
-                "give a regular YAML file of at most {} KiB, in the format of fixtures/cards.yaml",
-                MAX_CARD_FILE_BYTES / 1024
-            )),
-        ));
-    }
-    let text = std::fs::read_to_string(path).map_err(unreadable)?;
+    let text =
+        crate::project::read_text(path, crate::project::MAX_CARD_FILE_BYTES).map_err(|e| {
+            Box::new(
+                Diagnostic::for_file(path, "cannot read the card file")
+                    .with_label(e.to_string())
+                    .with_hint("give a YAML file in the format of fixtures/cards.yaml"),
+            )
+        })?;
     let source = Arc::new(SourceFile {
         path: path.to_path_buf(),
         text,

@@ -66,6 +66,8 @@ impl Config {
     /// fixed sandbox APO key (both from `apo::target`), control API open to loopback callers
     /// only, notifications sent through a client built by `apo::client`.
     pub fn embedded() -> Result<Self, KeyError> {
+        // Test-only, but a private key all the same: never printed.
+        crate::mask::register_key_text(EMBEDDED_APO_PRIVATE_PEM);
         let mut merchants = HashMap::new();
         merchants.insert(
             EMBEDDED_CLIENT_ID.to_owned(),
@@ -80,6 +82,16 @@ impl Config {
             http: None,
             tls: None,
         })
+    }
+
+    /// Signs responses and notifications with `key` instead of the fixed test-only key.
+    /// `apoflow run` makes a key pair per run: the fixed key is public, so any local process
+    /// could forge notifications signed with it. The key's text is registered with the masker.
+    pub fn sign_with(&mut self, key: PrivateKey) {
+        if let Ok(text) = key.to_pkcs8_base64() {
+            crate::mask::register_key_text(&text);
+        }
+        self.apo_key = key;
     }
 
     /// Registers (or replaces) a merchant: requests with this `client-id` are verified with

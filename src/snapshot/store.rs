@@ -21,6 +21,7 @@ use super::mode::UpdateMode;
 use super::redact::redact;
 use super::spec::SnapshotSpec;
 use crate::mask;
+use crate::project::InputError;
 
 /// The folder beside a flow file that holds its snapshots.
 pub const SNAPSHOT_DIR: &str = "__snapshots__";
@@ -324,7 +325,7 @@ impl SnapshotError {
 
 /// Reads a `.snap` or `.snap.new` file; `Ok(None)` when it does not exist.
 pub fn read_snap(path: &Path) -> Result<Option<SnapFile>, SnapshotError> {
-    match std::fs::read_to_string(path) {
+    match crate::project::read_text(path, crate::project::MAX_SNAPSHOT_BYTES) {
         Ok(text) => SnapFile::parse(&text)
             .map(Some)
             .map_err(|e| SnapshotError::Format {
@@ -332,8 +333,13 @@ pub fn read_snap(path: &Path) -> Result<Option<SnapFile>, SnapshotError> {
                 line: e.line,
                 message: e.message,
             }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(SnapshotError::io("read", path, e)),
+        Err(InputError::Io(e)) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(InputError::Io(e)) => Err(SnapshotError::io("read", path, e)),
+        Err(e) => Err(SnapshotError::io(
+            "read",
+            path,
+            io::Error::other(e.to_string()),
+        )),
     }
 }
 

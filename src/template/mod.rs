@@ -12,6 +12,10 @@
 //! reference: "ORDER-{{ random_digits(8) }}"
 //! ```
 //!
+//! A render is bounded: it may spend [`FUEL`] (minijinja's budget of instructions and of data
+//! created, about 64 bytes per unit) and give at most [`MAX_RENDERED_BYTES`]; nested `range`
+//! loops or a string doubled in a loop fail fast with an error naming the limit.
+//!
 //! The functions are in `functions.rs`; the filters are minijinja's built-ins (`tojson`,
 //! `upper`, `default`, `urlencode`, …) plus `fromjson`, `b64encode` and `b64decode`.
 
@@ -25,6 +29,13 @@ use std::sync::Arc;
 
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::Value;
+
+/// The work one render may do: instructions executed, plus one unit per ~64 bytes of data it
+/// creates (so about 32 MB at most). A flow's templates use a few hundred.
+pub const FUEL: u64 = 500_000;
+
+/// The longest text one render may give.
+pub const MAX_RENDERED_BYTES: usize = 4 << 20;
 
 /// A template that could not be compiled or rendered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,6 +117,7 @@ impl Templates {
     pub fn new(env: BTreeMap<String, String>) -> Self {
         let mut jinja = Environment::new();
         jinja.set_undefined_behavior(UndefinedBehavior::Strict);
+        jinja.set_fuel(Some(FUEL));
         // A body written as a YAML block scalar keeps its final line break.
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
             .keep_trailing_newline(true)
@@ -260,10 +272,21 @@ impl Templates {
                 });
             }
         }
-        self.env
+        let out = self
+            .env
             .render_str(s, ctx.clone())
-            .map(Value::String)
-            .map_err(|e| convert(&e, s))
+            .map_err(|e| convert(&e, s))?;
+        if out.len() > MAX_RENDERED_BYTES {
+            return Err(TemplateError {
+                message: format!(
+                    "the template gives {} bytes, over the limit of {MAX_RENDERED_BYTES}",
+                    out.len()
+                ),
+                hint: Some(TOO_BIG_HINT.to_owned()),
+                range: None,
+            });
+        }
+        Ok(Value::String(out))
     }
 }
 
@@ -293,6 +316,9 @@ fn single_expression(s: &str) -> Option<&str> {
     Some(inner)
 }
 
+/// What to do about a template over its limits.
+const TOO_BIG_HINT: &str = "a template renders one field: large `range` loops, or a string doubled in a loop, are refused (limits in docs/src/security.md)";
+
 /// Turns a minijinja error into ours, with a hint per kind.
 fn convert(e: &minijinja::Error, text: &str) -> TemplateError {
     let detail = e.detail().map(str::to_owned);
@@ -316,6 +342,10 @@ fn convert(e: &minijinja::Error, text: &str) -> TemplateError {
             Some("functions: uuid(), now(format), env(name, default=...), random_digits(n)".to_owned()),
         ),
         ErrorKind::UnknownFilter => (detail.unwrap_or_else(|| e.to_string()), None),
+        ErrorKind::OutOfFuel => (
+            format!("the template does too much work (over its budget of {FUEL} fuel)"),
+            Some(TOO_BIG_HINT.to_owned()),
+        ),
         _ => (
             detail.map_or_else(|| e.to_string(), |d| format!("{}: {d}", e.kind())),
             None,
@@ -357,6 +387,29 @@ mod tests {
         assert_eq!(t().render_str("n={{ n }}", &scope), Ok(json!("n=42")));
         assert_eq!(t().render_str("{{ s }}{{ s }}", &scope), Ok(json!("xx")));
         assert_eq!(t().render_str("plain", &scope), Ok(json!("plain")));
+    }
+
+    #[test]
+    fn runaway_templates_fail_fast_naming_the_limit() {
+        let t = t();
+        for text in [
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+            "{% set ns = namespace(s='xx') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+            "{{ 'x' * 1000000000 }}",
+            "a{{ 'x' * 1000000000 }}",
+        ] {
+            let e = t.render_str(text, &json!({})).unwrap_err();
+            assert!(e.message.contains("budget of 500000 fuel"), "{text}: {e:?}");
+            assert!(e.hint.unwrap().contains("security.md"));
+        }
+        // Under the fuel, over the size.
+        let e = t
+            .render_str("a{{ 'x' * 5000000 }}", &json!({}))
+            .unwrap_err();
+        assert!(e.message.contains("over the limit of 4194304"), "{e:?}");
+        // Ordinary work is far below both.
+        let ok = t.render_str("{% for i in range(1000) %}{{ i }},{% endfor %}", &json!({}));
+        assert!(ok.is_ok());
     }
 
     #[test]

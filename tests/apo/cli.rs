@@ -231,3 +231,38 @@ fn keys_generate_writes_the_dashboard_format_and_never_prints_the_private_key() 
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8(again.stderr).unwrap().contains("--force"));
 }
+
+#[test]
+fn r12_keys_generate_never_writes_through_a_symbolic_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let elsewhere = dir.path().join("elsewhere.txt");
+    std::fs::write(&elsewhere, "untouched\n").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, keys.join("merchant-private-key.txt")).unwrap();
+    for args in [
+        &["keys", "generate", "--out", "keys"][..],
+        &["keys", "generate", "--out", "keys", "--force"],
+    ] {
+        let out = apoflow_cmd(dir.path(), &[]).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains("merchant-private-key.txt"), "{stderr}");
+        assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "untouched\n");
+    }
+    // A dangling link is no way around it either.
+    let target = dir.path().join("new-file.txt");
+    std::fs::remove_file(keys.join("merchant-private-key.txt")).unwrap();
+    std::os::unix::fs::symlink(&target, keys.join("merchant-private-key.txt")).unwrap();
+    let out = apoflow_cmd(dir.path(), &[])
+        .args(["keys", "generate", "--out", "keys", "--force"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("symbolic link")
+    );
+    assert!(!target.exists());
+}

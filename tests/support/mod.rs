@@ -112,6 +112,20 @@ impl Scratch {
     }
 }
 
+/// Copies the folder `from` to `to`, recursively (files and folders only).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("folders");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
 /// Every file under `dir`, relative to it (with `/`), sorted; fails on a folder it cannot read.
 pub fn files_under(dir: &Path) -> Vec<String> {
     fn walk(dir: &Path, rel: &Path, out: &mut Vec<String>) {

@@ -115,8 +115,9 @@ async fn signing(call: &ApoCall, ctx: &StepCtx<'_>) -> Result<Signing, String> {
             Some("a PEM or base64 private key file, relative to the directory apoflow runs in"),
         )
     };
-    let text = tokio::fs::read_to_string(ctx.root.join(&path))
-        .await
+    let text = ctx
+        .project
+        .read_text(&ctx.root.join(&path), crate::project::MAX_KEY_FILE_BYTES)
         .map_err(|e| at(format!("failed to read the key file `{path}`: {e}")))?;
     let key = PrivateKey::from_text(&text)
         .map_err(|e| at(format!("`{path}` is not a usable private key: {e}")))?;

@@ -252,12 +252,15 @@ pub(super) async fn file_body(
     let path_text = render_spanned_str(ctx, file, "body_file")?;
     let path = ctx.root.join(&path_text);
     let at = |msg: String, hint: &str| located(ctx.file, &file.referenced, msg, Some(hint));
-    let text = tokio::fs::read_to_string(&path).await.map_err(|e| {
-        at(
-            format!("failed to read body_file `{path_text}`: {e}"),
-            "the path is relative to the directory apoflow runs in (the project root)",
-        )
-    })?;
+    let text = ctx
+        .project
+        .read_text(&path, crate::project::MAX_BODY_FILE_BYTES)
+        .map_err(|e| {
+            at(
+                format!("failed to read body_file `{path_text}`: {e}"),
+                "the path is relative to the directory apoflow runs in (the project root)",
+            )
+        })?;
     let template: Value = serde_json::from_str(&text).map_err(|e| {
         at(
             format!("body_file `{path_text}` is not JSON: {e}"),

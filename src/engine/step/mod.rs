@@ -54,6 +54,7 @@ pub(crate) struct Shared {
     pub(crate) templates: Templates,
     pub(crate) client: reqwest::Client,
     pub(crate) root: std::path::PathBuf,
+    pub(crate) project: crate::project::Project,
     pub(crate) apo: Apo,
     pub(crate) snapshots: UpdateMode,
 }
@@ -64,6 +65,8 @@ pub(crate) struct StepCtx<'a> {
     pub(crate) templates: &'a Templates,
     pub(crate) client: &'a reqwest::Client,
     pub(crate) root: &'a Path,
+    /// Where the files a step names may be.
+    pub(crate) project: &'a crate::project::Project,
     pub(crate) file: &'a Arc<SourceFile>,
     pub(crate) scope: &'a Scope,
     pub(crate) apo: &'a Apo,
@@ -357,6 +360,7 @@ async fn run_action(
             templates: &shared.templates,
             client: &shared.client,
             root: &shared.root,
+            project: &shared.project,
             file: &planned.file,
             scope,
             apo: &shared.apo,
@@ -446,6 +450,7 @@ async fn run_action(
         templates: &shared.templates,
         client: &shared.client,
         root: &shared.root,
+        project: &shared.project,
         file: &planned.file,
         scope,
         apo: &shared.apo,

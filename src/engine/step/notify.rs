@@ -318,6 +318,9 @@ fn from_notification(n: &Notification, asked: Ack, total: usize) -> Exchange {
         .extra
         .insert("source".to_owned(), Value::from("notification"));
     observed.extra.insert("tries".to_owned(), Value::from(0));
+    observed
+        .extra
+        .insert("replayed".to_owned(), Value::from(n.replay_of.is_some()));
     let mut guards = Vec::new();
     if !n.signature.is_valid() {
         guards.push((
@@ -416,6 +419,7 @@ mod tests {
             received_at: jiff::Timestamp::UNIX_EPOCH,
             signature: SignatureVerdict::Valid,
             ack: None,
+            replay_of: None,
         }
     }
 

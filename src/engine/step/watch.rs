@@ -259,6 +259,7 @@ pub(super) mod fake {
     /// What a step runs with.
     pub(crate) struct Parts {
         templates: Templates,
+        project: crate::project::Project,
         file: Arc<SourceFile>,
         scope: Scope,
         apo: Apo,
@@ -270,6 +271,7 @@ pub(super) mod fake {
                 templates: &self.templates,
                 client: self.apo.client.http(),
                 root: std::path::Path::new("."),
+                project: &self.project,
                 file: &self.file,
                 scope: &self.scope,
                 apo: &self.apo,
@@ -313,6 +315,7 @@ pub(super) mod fake {
     pub(crate) fn parts(url: &str, vars: Map<String, Value>) -> Parts {
         Parts {
             templates: Templates::new(Default::default()),
+            project: crate::project::Project::anywhere(),
             file: Arc::new(SourceFile {
                 path: PathBuf::from("t.yaml"),
                 text: String::new(),
