@@ -20,8 +20,8 @@
 //! | [`report`] | terminal output, JUnit XML, JSON, checklist coverage, evidence bundles |
 //! | [`snapshot`] | the flow snapshot store, redaction, review |
 //! | [`mask`] | the one place that decides what is secret |
-//! | [`project`] | the files a user names: regular, bounded, inside the project |
 //! | [`output`] | the one masked sink every output goes through (streams and report files) |
+//! | [`project`] | the files a user names: regular, bounded, inside the project |
 
 pub mod apo;
 pub mod checklist;

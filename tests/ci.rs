@@ -213,6 +213,12 @@ fn three_shards_run_every_case_once_and_merge_into_the_unsharded_reports() {
         assert!(matches!(code(&out), 0 | 1), "{}", both(&out));
         let shard = json_report(&p, &format!("s{k}.json"));
         assert_eq!(shard["partition"], part.as_str());
+        let runs = case_indexes(&shard).len();
+        assert!(
+            both(&out).contains(&format!("note: shard {part} runs {runs} of the 12 cases")),
+            "{}",
+            both(&out)
+        );
         seen.extend(case_indexes(&shard));
     }
     seen.sort_unstable();

@@ -3,8 +3,6 @@
 //! and errors; `RUST_LOG=apoflow=debug` shows every failed sandbox call) and masked like every
 //! other output.
 
-use std::io::Write;
-
 use tracing_subscriber::EnvFilter;
 
 use super::Context;
@@ -24,21 +22,7 @@ pub fn init(ctx: &Context) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ctx.color_stderr())
-        .with_writer(|| MaskedStderr)
+        // The one masked sink: masked, control characters in logged values escaped.
+        .with_writer(crate::output::Sink::stderr)
         .try_init();
-}
-
-/// Stderr through [`crate::mask::mask_text`]; the formatter writes each event at once.
-struct MaskedStderr;
-
-impl Write for MaskedStderr {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = String::from_utf8_lossy(buf);
-        std::io::stderr().write_all(crate::mask::mask_text(&text).as_bytes())?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
-    }
 }

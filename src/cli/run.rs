@@ -407,14 +407,13 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
     let before_partition = plan.cases.len();
     if let Some(partition) = &options.partition {
         plan.cases.retain(|c| partition.keeps(c, &ctx.cwd));
-        if plan.cases.is_empty() && before_partition > 0 {
-            // A shard may hold nothing when there are more shards than cases: not an error,
-            // and its (empty) reports still merge.
-            errln(&format!(
-                "note: shard {partition} holds none of the {before_partition} case{}",
-                if before_partition == 1 { "" } else { "s" }
-            ));
-        }
+        // A shard may hold nothing when there are more shards than cases: not an error, and
+        // its (empty) reports still merge.
+        errln(&format!(
+            "note: shard {partition} runs {} of the {before_partition} case{}",
+            plan.cases.len(),
+            if before_partition == 1 { "" } else { "s" }
+        ));
     }
     let mut refused: Vec<String> = plan
         .cases

@@ -316,12 +316,33 @@ mod millis {
 
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Microsecond precision (`12.345`): a float with more fraction digits (`1.3869990000000002`)
+    /// could read as a card number to the masker, and nobody needs nanoseconds.
     pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64() * 1000.0)
+        s.serialize_f64(d.as_micros() as f64 / 1000.0)
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let ms = f64::deserialize(d)?;
         Duration::try_from_secs_f64(ms / 1000.0).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_milliseconds_to_the_microsecond_and_survive_masking() {
+        let summary = RunSummary {
+            duration: Duration::from_nanos(1_386_999_123),
+            ..RunSummary::default()
+        };
+        let json = serde_json::to_value(summary).unwrap();
+        assert_eq!(json["duration"], 1386.999);
+        // A long fraction could read as a card number; this one stays a number.
+        assert_eq!(crate::mask::masked_json(&json)["duration"], 1386.999);
+        let back: RunSummary = serde_json::from_value(json).unwrap();
+        assert_eq!(back.duration, Duration::from_micros(1_386_999));
     }
 }
