@@ -150,20 +150,42 @@ fn trust_lines(ca: &Path) -> String {
     )
 }
 
-/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM.
-async fn stop_signal() {
+/// The signals that stop the sandbox: Ctrl-C (SIGINT) and, on Unix, SIGTERM. Listening starts
+/// when this is made (before the banner), so a signal sent as soon as the banner is read is
+/// not lost to the default action (which would leave the key files behind).
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let unix = signal(SignalKind::interrupt())
+                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                .ok();
+            StopSignals { unix }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    /// Waits for one of them.
+    async fn recv(self) {
+        #[cfg(unix)]
+        if let Some((mut int, mut term)) = self.unix {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
             return;
         }
+        #[cfg(not(unix))]
+        let _ = self;
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Runs the sandbox; returns an exit code.
@@ -307,6 +329,7 @@ pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
         } else {
             "loopback callers only"
         };
+        let stop = StopSignals::listen();
         let banner = format!(
             "apoflow sandbox listening on {url}\n\
              \x20 gateway URL      {url}  (POST /ams/api/v1/payments/… or /ams/sandbox/api/v1/payments/…)\n\
@@ -326,7 +349,7 @@ pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
         let _ = out.write_all(banner.as_bytes());
         let _ = out.flush();
         drop(out);
-        stop_signal().await;
+        stop.recv().await;
         handle.stop().await;
         drop((default_keys, merchant_keys));
         exit::SUCCESS

@@ -739,6 +739,94 @@ mod tests {
         assert!(at(11).unwrap_err().message.contains("at most 10 minutes"));
     }
 
+    /// A random JSON value: scalars of every kind (odd strings included), small arrays and
+    /// objects.
+    fn random_value(rng: &mut fastrand::Rng, depth: u32) -> Value {
+        const STRINGS: [&str; 10] = [
+            "",
+            "0",
+            "-1",
+            "4200",
+            "99999999999999999999",
+            "USD",
+            "https://shop.example/x",
+            "http://127.0.0.1:1/_sandbox/reset",
+            "a\r\nb",
+            "\u{0}\u{7f}é😀",
+        ];
+        match rng.u8(0..8) {
+            0 => Value::Null,
+            1 => json!(rng.bool()),
+            2 => json!(rng.i64(..)),
+            3 => json!(rng.f64()),
+            4 => json!(STRINGS[rng.usize(..STRINGS.len())]),
+            5 => json!("x".repeat(rng.usize(0..3000))),
+            6 if depth < 3 => Value::Array(
+                (0..rng.usize(0..4))
+                    .map(|_| random_value(rng, depth + 1))
+                    .collect(),
+            ),
+            _ if depth < 3 => Value::Object(
+                (0..rng.usize(0..4))
+                    .map(|i| (format!("k{i}"), random_value(rng, depth + 1)))
+                    .collect(),
+            ),
+            _ => json!("leaf"),
+        }
+    }
+
+    /// Every path to a value in `v` (object keys only).
+    fn paths(v: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        if let Value::Object(o) = v {
+            for (k, child) in o {
+                prefix.push(k.clone());
+                out.push(prefix.clone());
+                paths(child, prefix, out);
+                prefix.pop();
+            }
+        }
+    }
+
+    /// Property: whatever a field of a valid pay (or of the other APIs' bodies) is replaced
+    /// with, validation never panics, and a refusal is PARAM_ILLEGAL naming a field of the body.
+    #[test]
+    fn any_mutation_is_accepted_or_refused_naming_a_field() {
+        let mut rng = fastrand::Rng::with_seed(12);
+        let mut all = Vec::new();
+        paths(&valid(), &mut Vec::new(), &mut all);
+        let now = Timestamp::now();
+        for _ in 0..3000 {
+            let mut body = valid();
+            let path = &all[rng.usize(..all.len())];
+            let mut at = &mut body;
+            for key in &path[..path.len() - 1] {
+                at = &mut at[key.as_str()];
+            }
+            at[path[path.len() - 1].as_str()] = random_value(&mut rng, 0);
+            if let Err(e) = pay(&body, now) {
+                assert_eq!(e.code, ResultCode::ParamIllegal, "{body}");
+                let field = e.message.split(':').next().unwrap_or_default();
+                let top = field.split(['.', '[']).next().unwrap_or_default();
+                assert!(
+                    top == "body" || valid().get(top).is_some() || top == "paymentNotifyUrl",
+                    "{} names no field of {body}",
+                    e.message
+                );
+            }
+            let other = random_value(&mut rng, 0);
+            for check in [
+                |v: &Value| payment_ref(v).err(),
+                |v: &Value| capture(v).err(),
+                |v: &Value| refund(v).err(),
+                |v: &Value| refund_ref(v).err(),
+            ] {
+                if let Some(e) = check(&other) {
+                    assert_eq!(e.code, ResultCode::ParamIllegal, "{other}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn loopback_http_is_allowed() {
         let mut b = valid();
