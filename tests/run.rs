@@ -447,17 +447,38 @@ fn a_flow_that_moves_the_clock_runs_alone() {
     let p = Project::new();
     let key = format!("clock-{}", std::process::id());
     let barrier = format!("  - http: {{ url: \"BASE/barrier/{key}/2?wait_ms=500\" }}\n");
-    // The barrier counts arrivals: with two jobs the two flows would arrive together and the
-    // clock flow would see `met`; it runs alone, so it waits in vain (the other comes after).
+    // The barrier counts arrivals and answers `met` once two have arrived. Together (two
+    // jobs, no exclusion) both flows would see `met: true`; one after the other, whichever
+    // runs first waits in vain and only the second sees it, in either order.
     p.file(
         "flows/a-clock.yaml",
-        &format!(
-            "name: Moves the clock\nsteps:\n  - sandbox: {{ advance_clock: 1s }}\n{barrier}    expect: {{ $.met: false }}\n"
-        ),
+        &format!("name: Moves the clock\nsteps:\n  - sandbox: {{ advance_clock: 1s }}\n{barrier}"),
     )
-    .file("flows/b-other.yaml", &format!("name: Other\nsteps:\n{barrier}"));
-    let out = p.run(&["--jobs", "2"]);
+    .file(
+        "flows/b-other.yaml",
+        &format!("name: Other\nsteps:\n{barrier}"),
+    );
+    let out = p.run(&["--jobs", "2", "--json", "r.json"]);
     assert_eq!(code(&out), 0, "{}", both(&out));
+    let report = json_report(&p, "r.json");
+    let met: Vec<bool> = report["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .map(|case| {
+            let steps = case["steps"].as_array().expect("steps");
+            let body = steps.last().expect("the barrier step")["response"]["body"]
+                .as_str()
+                .unwrap_or_default();
+            body.contains("\"met\":true")
+        })
+        .collect();
+    assert_eq!(
+        met.iter().filter(|m| **m).count(),
+        1,
+        "the two flows overlapped: {met:?}\n{}",
+        both(&out)
+    );
 }
 
 #[test]

@@ -13,6 +13,7 @@
 //!   RunFinished(RunSummary)
 //! ```
 
+pub mod error;
 pub mod event;
 pub mod result;
 pub mod retry;

@@ -9,6 +9,7 @@
 //!                   └─ sleep `every`, try again
 //! ```
 
+use crate::engine::error::StepError;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,7 @@ pub(crate) const DEFAULT_WITHIN: Duration = Duration::from_secs(30);
 /// How a polled step ended.
 pub(crate) struct Polled<T> {
     /// The last try's outcome (an error ends polling at once).
-    pub(crate) last: Result<T, String>,
+    pub(crate) last: Result<T, StepError>,
     /// How many tries ran.
     pub(crate) tries: u32,
     /// The `until:` checks of the last try that did not hold, when polling timed out.
@@ -39,8 +40,8 @@ pub(crate) async fn poll<T, F, Fut, C>(
 ) -> Polled<T>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
-    C: FnMut(&T) -> Result<Vec<AssertionResult>, String>,
+    Fut: Future<Output = Result<T, StepError>>,
+    C: FnMut(&T) -> Result<Vec<AssertionResult>, StepError>,
 {
     let start = Instant::now();
     let mut tries = 0;
@@ -89,7 +90,7 @@ where
 mod tests {
     use super::*;
 
-    fn check(n: &u32) -> Result<Vec<AssertionResult>, String> {
+    fn check(n: &u32) -> Result<Vec<AssertionResult>, StepError> {
         Ok(vec![AssertionResult {
             query: "n".to_owned(),
             line: 1,
@@ -137,11 +138,14 @@ mod tests {
     async fn without_until_runs_once() {
         let polled = poll(
             None,
-            || async { Err::<u32, _>("refused".to_owned()) },
+            || async { Err::<u32, _>(StepError::new("refused")) },
             check,
         )
         .await;
         assert_eq!(polled.tries, 1);
-        assert_eq!(polled.last.err().as_deref(), Some("refused"));
+        assert_eq!(
+            polled.last.err().map(|e| e.to_string()).as_deref(),
+            Some("error: refused")
+        );
     }
 }

@@ -139,8 +139,9 @@ pub struct StepResult {
     pub status: Status,
     /// Every `expect:` assertion, evaluated on the last try (and failed captures).
     pub assertions: Vec<AssertionResult>,
-    /// Why the step errored or failed outside assertions (masked), e.g. a time-out.
-    pub error: Option<String>,
+    /// Why the step errored or failed outside assertions, e.g. a time-out (masked when
+    /// rendered).
+    pub error: Option<super::error::StepError>,
     /// How many times the step ran (more than one when polling with `until:`).
     pub tries: u32,
     /// Wall time of the step, all tries included.

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{RwLock, Semaphore};
 use tokio::task::JoinSet;
 
+use super::error::StepError;
 use super::event::{Event, EventSender};
 use super::result::{Attempt, CaseResult, RunSummary, Status, StepResult};
 use super::scope::Scope;
@@ -158,7 +159,7 @@ fn panicked(header: Option<CaseResult>, e: tokio::task::JoinError) -> CaseResult
         column: 0,
         status: Status::Errored,
         assertions: Vec::new(),
-        error: Some(crate::mask::mask_text(&why).into_owned()),
+        error: Some(StepError::new(why)),
         tries: 0,
         duration: Duration::ZERO,
         request: None,
@@ -256,7 +257,7 @@ async fn run_case(
             column: 0,
             status: Status::Errored,
             assertions: Vec::new(),
-            error: Some(crate::mask::mask_text(&message).into_owned()),
+            error: Some(StepError::new(message)),
             tries: 0,
             duration: Duration::ZERO,
             request: None,
@@ -346,7 +347,7 @@ mod tests {
         };
         assert_eq!((case.index, case.status), (4, Status::Errored));
         assert_eq!(case.covers, ["HM-01"]);
-        let error = case.steps[0].error.as_deref().unwrap();
+        let error = case.steps[0].error.as_ref().unwrap().to_string();
         assert!(
             error.contains("panicked") && error.contains("boom in a step"),
             "{error}"

@@ -143,6 +143,20 @@ fn scan_run(bytes: &[u8], start: usize, found: &mut Vec<Found>, glued_before: bo
         // Groups after the first are short (4-4-4-4, 4-6-5, 4-4-4-4-3); a long one is
         // another number, not the rest of this one.
         if !ends.is_empty() && group_len > 6 {
+            // …unless the groups so far and the start of this one make a card number followed
+            // by more digits (`4111 1111 1111 1111100000`).
+            let before = digits.len() - group_len;
+            let glued = (1..group_len)
+                .rev()
+                .filter(|k| (MIN_LEN..=MAX_LEN).contains(&(before + k)))
+                .find(|&k| is_card_number(&digits[..before + k]));
+            if let Some(k) = glued {
+                found.push(Found {
+                    range: start..group_start + k,
+                    digits: digits[..before + k].to_owned(),
+                });
+                return i;
+            }
             digits.truncate(digits.len() - group_len);
             i = group_start - 1;
             break;
@@ -242,6 +256,11 @@ mod tests {
         assert_eq!(digits("n=4111-1111-1111-1111&x"), ["4111111111111111"]);
         assert_eq!(digits("n=4111+1111+1111+1111&x"), ["4111111111111111"]);
         assert_eq!(digits("3782 822463 10005"), ["378282246310005"]);
+        // The last group runs on into more digits.
+        assert_eq!(
+            digits("gt4111 1111 1111 1111100000\""),
+            ["4111111111111111"]
+        );
         // Followed by more digits, glued or grouped.
         assert_eq!(digits("411111111111111199"), ["4111111111111111"]);
         assert_eq!(digits("4111 1111 1111 1111 123"), ["4111111111111111"]);

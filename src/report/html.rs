@@ -267,7 +267,7 @@ fn failure_html(h: &mut String, step: &StepResult, dir: &Path, cwd: &Path) {
         source_link(&step.file, step.line, dir, cwd)
     );
     if let Some(error) = &step.error {
-        let _ = writeln!(h, "<pre class=\"error\">{}</pre>", esc(error));
+        let _ = writeln!(h, "<pre class=\"error\">{}</pre>", esc(&error.to_string()));
     }
     for a in step.assertions.iter().filter(|a| !a.passed) {
         let _ = writeln!(

@@ -130,7 +130,9 @@ mod tests {
                     column: 5,
                     status: s,
                     assertions: Vec::new(),
-                    error: Some("card 4111111111111111 refused".to_owned()),
+                    error: Some(crate::engine::error::StepError::new(
+                        "card 4111111111111111 refused",
+                    )),
                     tries: 1,
                     duration: Duration::from_millis(2),
                     request: None,

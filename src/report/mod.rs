@@ -165,14 +165,7 @@ pub struct Finished {
 pub(crate) fn step_failure_lines(step: &StepResult) -> Vec<String> {
     let mut lines = Vec::new();
     if let Some(error) = &step.error {
-        for (i, line) in error.lines().enumerate() {
-            lines.push(if i == 0 {
-                // Located errors are rendered diagnostics that already start with `error: `.
-                format!("error: {}", line.strip_prefix("error: ").unwrap_or(line))
-            } else {
-                format!("  {line}")
-            });
-        }
+        lines.extend(error.lines());
     }
     for a in step.assertions.iter().filter(|a| !a.passed) {
         lines.push(format!(

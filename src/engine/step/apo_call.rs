@@ -9,6 +9,7 @@
 //! A response signature that is not valid fails the step, unless `verify_response: false` or
 //! the step's `expect:` checks `signature` itself.
 
+use crate::engine::error::StepError;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
@@ -33,7 +34,7 @@ pub(super) async fn send(
     endpoint: Endpoint,
     call: &ApoCall,
     ctx: &StepCtx<'_>,
-) -> Result<Exchange, String> {
+) -> Result<Exchange, StepError> {
     let body = body(call, ctx).await?;
     let mut options = CallOptions {
         signing: signing(call, ctx).await?,
@@ -51,7 +52,7 @@ pub(super) async fn send(
     let target = &ctx.apo.target;
     let response = match ctx.apo.client.call(target, endpoint, body, &options).await {
         Ok(r) => r,
-        Err(e) => return Err(call_error(&e)),
+        Err(e) => return Err(call_error(&e).into()),
     };
     let verdict = verify_response(target, &response);
     let mut guards = Vec::new();
@@ -70,7 +71,7 @@ pub(super) async fn send(
 }
 
 /// The body bytes: `raw_body` as rendered, or the JSON of `body_file` ⊕ `body` (or `body`).
-async fn body(call: &ApoCall, ctx: &StepCtx<'_>) -> Result<Vec<u8>, String> {
+async fn body(call: &ApoCall, ctx: &StepCtx<'_>) -> Result<Vec<u8>, StepError> {
     if let Some(raw) = &call.raw_body {
         return Ok(render_spanned_str(ctx, raw, "raw_body")?.into_bytes());
     }
@@ -84,22 +85,22 @@ async fn body(call: &ApoCall, ctx: &StepCtx<'_>) -> Result<Vec<u8>, String> {
         (None, Some(other)) => {
             let at = call.body.as_ref().map(|b| &b.referenced);
             return Err(match at {
-                Some(at) => super::located(
+                Some(at) => StepError::located(
                     ctx.file,
                     at,
                     format!("the body rendered to {}, not a map", kind_of(&other)),
                     Some("an APO body is a JSON object; for anything else use `raw_body:`"),
                 ),
-                None => "the body is not a map".to_owned(),
+                None => "the body is not a map".into(),
             });
         }
         (None, None) => Value::Object(Map::new()),
     };
-    serde_json::to_vec(&json).map_err(|e| format!("failed to write the body as JSON: {e}"))
+    serde_json::to_vec(&json).map_err(|e| format!("failed to write the body as JSON: {e}").into())
 }
 
 /// How to sign: the target's key, none, or the key in `sign_with` (read and parsed per call).
-async fn signing(call: &ApoCall, ctx: &StepCtx<'_>) -> Result<Signing, String> {
+async fn signing(call: &ApoCall, ctx: &StepCtx<'_>) -> Result<Signing, StepError> {
     if call.sign.as_ref().is_some_and(|s| !s.value) {
         return Ok(Signing::Unsigned);
     }
@@ -108,7 +109,7 @@ async fn signing(call: &ApoCall, ctx: &StepCtx<'_>) -> Result<Signing, String> {
     };
     let path = render_spanned_str(ctx, file, "sign_with")?;
     let at = |message: String| {
-        super::located(
+        StepError::located(
             ctx.file,
             &file.referenced,
             message,

@@ -15,6 +15,7 @@
 //! `latency_ms`, `attempts` (how many were made), `acknowledged`; `status` is the merchant's
 //! HTTP status of the latest attempt.
 
+use crate::engine::error::StepError;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -36,7 +37,10 @@ const DEFAULT_WITHIN: Duration = Duration::from_secs(10);
 
 /// Waits for the delivery; an `Err` is an error (a template, a target that is not the
 /// embedded sandbox, a sandbox that cannot list deliveries).
-pub(super) async fn wait(action: &DeliveryAction, ctx: &StepCtx<'_>) -> Result<Exchange, String> {
+pub(super) async fn wait(
+    action: &DeliveryAction,
+    ctx: &StepCtx<'_>,
+) -> Result<Exchange, StepError> {
     let notify_type = action.notify_type.value.as_str();
     let matcher = Matcher::render(ctx, &action.matches)?;
     let within = action.within.as_ref().map_or(DEFAULT_WITHIN, |w| w.value.0);

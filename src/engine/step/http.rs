@@ -16,7 +16,8 @@ use reqwest::Method;
 use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
 
-use super::{StepCtx, located, located_in_text};
+use super::StepCtx;
+use crate::engine::error::StepError;
 use crate::engine::result::{RequestSummary, ResponseSummary};
 use crate::expect::Observed;
 use crate::flow::model::HttpAction;
@@ -66,10 +67,10 @@ pub(crate) fn default_method(action: &HttpAction) -> Method {
 
 /// Renders the action against the scope and sends it; an `Err` is an error (a template that
 /// failed, a bad URL, a time-out, a refused connection), with its location when it has one.
-pub(crate) async fn send(action: &HttpAction, ctx: &StepCtx<'_>) -> Result<Exchange, String> {
+pub(crate) async fn send(action: &HttpAction, ctx: &StepCtx<'_>) -> Result<Exchange, StepError> {
     let url_value = render_spanned_str(ctx, &action.url, "url")?;
     let bad_url = |why: String| {
-        located(
+        StepError::located(
             ctx.file,
             &action.url.referenced,
             format!("invalid URL `{url_value}`: {why}"),
@@ -95,7 +96,7 @@ pub(crate) async fn send(action: &HttpAction, ctx: &StepCtx<'_>) -> Result<Excha
         Some(m) => {
             let text = render_spanned_str(ctx, m, "method")?.to_ascii_uppercase();
             Method::from_bytes(text.as_bytes()).map_err(|_| {
-                located(
+                StepError::located(
                     ctx.file,
                     &m.referenced,
                     format!("`{text}` is not an HTTP method"),
@@ -210,7 +211,7 @@ pub(super) fn parse_body(text: &str) -> Value {
 }
 
 /// The body of the action: `json`, `form`, `body_file` (+ `body` merged on top) or raw `body`.
-async fn body(action: &HttpAction, ctx: &StepCtx<'_>) -> Result<Body, String> {
+async fn body(action: &HttpAction, ctx: &StepCtx<'_>) -> Result<Body, StepError> {
     if let Some(json) = &action.json {
         return Ok(Body::Json(render_spanned(ctx, json, "json")?));
     }
@@ -218,7 +219,7 @@ async fn body(action: &HttpAction, ctx: &StepCtx<'_>) -> Result<Body, String> {
         let mut pairs = Vec::new();
         for (name, value) in &form.value {
             let v = ctx.render(value).map_err(|e| {
-                located(
+                StepError::located(
                     ctx.file,
                     &form.referenced,
                     format!("in `form.{name}`: {}", e.message),
@@ -248,10 +249,11 @@ pub(super) async fn file_body(
     ctx: &StepCtx<'_>,
     file: &Spanned<String>,
     overrides: Option<Value>,
-) -> Result<Value, String> {
+) -> Result<Value, StepError> {
     let path_text = render_spanned_str(ctx, file, "body_file")?;
     let path = ctx.root.join(&path_text);
-    let at = |msg: String, hint: &str| located(ctx.file, &file.referenced, msg, Some(hint));
+    let at =
+        |msg: String, hint: &str| StepError::located(ctx.file, &file.referenced, msg, Some(hint));
     let text = ctx
         .project
         .read_text(&path, crate::project::MAX_BODY_FILE_BYTES)
@@ -307,9 +309,9 @@ pub(super) fn render_spanned(
     ctx: &StepCtx<'_>,
     v: &Spanned<Value>,
     what: &str,
-) -> Result<Value, String> {
+) -> Result<Value, StepError> {
     ctx.render(&v.value).map_err(|e| {
-        located(
+        StepError::located(
             ctx.file,
             &v.referenced,
             format!("in `{what}`: {}", e.message),
@@ -322,11 +324,11 @@ pub(super) fn render_spanned_str(
     ctx: &StepCtx<'_>,
     s: &Spanned<String>,
     what: &str,
-) -> Result<String, String> {
+) -> Result<String, StepError> {
     ctx.render(&Value::String(s.value.clone()))
         .map(|v| as_text(&v))
         .map_err(|e| {
-            located_in_text(
+            StepError::in_template(
                 ctx.file,
                 &s.referenced,
                 &s.value,
@@ -345,10 +347,10 @@ pub(super) fn render_choice<T>(
     parse: impl Fn(&str) -> Option<T>,
     what: &str,
     hint: &str,
-) -> Result<T, String> {
+) -> Result<T, StepError> {
     let name = render_spanned_str(ctx, s, key)?;
     parse(&name).ok_or_else(|| {
-        located(
+        StepError::located(
             ctx.file,
             &s.referenced,
             format!("`{name}` is not {what}"),

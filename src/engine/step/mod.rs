@@ -29,15 +29,16 @@ use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 use serde_json::Value;
-use serde_saphyr::{Location, Spanned};
+use serde_saphyr::Spanned;
 
 use super::Apo;
+use super::error::StepError;
 use super::event::{Event, EventSender};
 use super::poll::{DEFAULT_EVERY, DEFAULT_WITHIN, poll};
 use super::result::{Message, MessageKind, Status, StepKind, StepResult};
 use super::scope::Scope;
 use crate::apo::endpoint::Endpoint;
-use crate::diag::{Diagnostic, SourceFile};
+use crate::diag::SourceFile;
 use crate::expect::{AssertionResult, Observed, eval_entry, eval_save};
 use crate::flow::model::{
     ApoCall, DeliveryAction, HttpAction, NotifyAction, NotifyMerchantAction, ReceivedAction,
@@ -108,46 +109,6 @@ impl Recorder {
         });
         self.steps.push(step);
     }
-}
-
-/// A run-time error rendered with its location, snippet and hint (uncoloured; masked).
-pub(crate) fn located(
-    file: &Arc<SourceFile>,
-    at: &Location,
-    message: String,
-    hint: Option<&str>,
-) -> String {
-    let mut d = Diagnostic::new(file, at.line(), at.column(), message);
-    if let Some(hint) = hint.filter(|h| !h.is_empty()) {
-        d = d.with_hint(hint);
-    }
-    d.render(false)
-}
-
-/// A template error in the string `text` written at `at`: the caret points at the part of the
-/// template at fault when the text appears verbatim in the file (no YAML escapes), else at the
-/// value.
-pub(crate) fn located_in_text(
-    file: &Arc<SourceFile>,
-    at: &Location,
-    text: &str,
-    message: String,
-    e: &TemplateError,
-) -> String {
-    let exact = e.range.as_ref().and_then(|range| {
-        let (line, column) = file.find_from(at.line(), at.column(), text)?;
-        let before = text.get(..range.start)?.chars().count() as u64;
-        let width = text.get(range.clone())?.chars().count() as u64;
-        Some((line, column + before, width))
-    });
-    let Some((line, column, width)) = exact else {
-        return located(file, at, message, e.hint.as_deref());
-    };
-    let mut d = Diagnostic::new(file, line, column, message).with_width(width);
-    if let Some(hint) = e.hint.as_deref().filter(|h| !h.is_empty()) {
-        d = d.with_hint(hint);
-    }
-    d.render(false)
 }
 
 /// Runs `steps` in order in `scope`; `Err(i)` when step `i` failed or errored (the steps after
@@ -301,7 +262,7 @@ impl<'a> Action<'a> {
     }
 
     /// Renders and performs the action once.
-    async fn attempt(self, ctx: &StepCtx<'_>) -> Result<http::Exchange, String> {
+    async fn attempt(self, ctx: &StepCtx<'_>) -> Result<http::Exchange, StepError> {
         match self {
             Action::Http(a) => http::send(a, ctx).await,
             Action::Apo(endpoint, call) => apo_call::send(endpoint, call, ctx).await,
@@ -436,14 +397,14 @@ async fn run_action(
     }
     if let Some((_, within)) = polling.filter(|_| !polled.unmet.is_empty()) {
         let response = result.response.as_ref();
-        result.error = Some(format!(
+        result.error = Some(StepError::new(format!(
             "`until:` still did not hold after {} {} in {} ms; last response: {} {}",
             polled.tries,
             if polled.tries == 1 { "try" } else { "tries" },
             within.as_millis(),
             response.map_or(0, |r| r.status),
             response.map_or("", |r| r.body.as_str()),
-        ));
+        )));
         result.assertions.extend(polled.unmet);
     }
     let ctx = StepCtx {
@@ -472,11 +433,10 @@ async fn run_action(
         .filter(|(key, _)| !step.expect.keys().any(|q| q.value == *key))
         .map(|(_, message)| message);
     for message in exchange.failure.iter().chain(guards) {
-        let error = result.error.get_or_insert_with(String::new);
-        if !error.is_empty() {
-            error.push('\n');
-        }
-        error.push_str(&crate::mask::mask_text(message));
+        result.error = Some(match result.error.take() {
+            Some(error) => error.and(message.as_str()),
+            None => StepError::new(message.as_str()),
+        });
     }
     for (var, query) in &step.save {
         match eval_save(&query.value, &exchange.observed) {
@@ -500,7 +460,7 @@ async fn run_action(
         }
         Some(Err(error)) => {
             result.status = Status::Errored;
-            result.error = Some(error);
+            result.error = Some(error.into());
             result.duration = start.elapsed();
             return result;
         }
@@ -567,12 +527,12 @@ fn check_entries(
     ctx: &StepCtx<'_>,
     entries: &IndexMap<Spanned<String>, Spanned<Value>>,
     observed: &Observed,
-) -> Result<Vec<AssertionResult>, String> {
+) -> Result<Vec<AssertionResult>, StepError> {
     entries
         .iter()
         .map(|(query, expected)| {
             let rendered = ctx.render(&expected.value).map_err(|e| {
-                located(
+                StepError::located(
                     ctx.file,
                     &expected.referenced,
                     format!("in the expected value of `{}`: {}", query.value, e.message),

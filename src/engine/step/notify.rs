@@ -13,6 +13,7 @@
 //! answer other than the one asked (the receiver's claim grace had passed), fails the step
 //! unless `expect:` checks `signature` / `ack` itself.
 
+use crate::engine::error::StepError;
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -89,7 +90,7 @@ fn contains(body: &[u8], needle: &str) -> bool {
 }
 
 /// Waits for the notification; an `Err` is an error (nothing matching in time, a template).
-pub(super) async fn wait(action: &NotifyAction, ctx: &StepCtx<'_>) -> Result<Exchange, String> {
+pub(super) async fn wait(action: &NotifyAction, ctx: &StepCtx<'_>) -> Result<Exchange, StepError> {
     let notify_type = render_spanned_str(ctx, &action.notify_type, "type")?;
     let mut entries = Vec::new();
     for (query, expected) in &action.matches {

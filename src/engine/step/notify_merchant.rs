@@ -15,6 +15,7 @@
 //! is JSON), `$.body` (the notification), `$.url`, `$.forge`; bare names `ack`, `status`,
 //! `latency_ms`, `acknowledged` (the last send's) and `attempts` (sends made).
 
+use crate::engine::error::StepError;
 use std::time::Duration;
 
 use jsonpath_rust::parser::parse_json_path;
@@ -46,7 +47,7 @@ const DEFAULT_WITHIN: Duration = Duration::from_secs(10);
 pub(super) async fn send(
     action: &NotifyMerchantAction,
     ctx: &StepCtx<'_>,
-) -> Result<Exchange, String> {
+) -> Result<Exchange, StepError> {
     let forge = match &action.forge {
         None => Forge::None,
         Some(f) => render_choice(

@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use indexmap::IndexMap;
 
-use super::{Recorder, Shared, blank, located, run_steps};
+use super::{Recorder, Shared, blank, run_steps};
+use crate::engine::error::StepError;
 use crate::engine::result::Status;
 use crate::engine::scope::Scope;
 use crate::flow::plan::{Partial, PlannedStep};
@@ -33,7 +34,7 @@ pub(crate) async fn run(
                     params.insert(param.clone(), v);
                 }
                 Err(e) => {
-                    failure = Some(located(
+                    failure = Some(StepError::located(
                         &planned.file,
                         &with.referenced,
                         format!("in `with.{param}`: {}", e.message),
@@ -48,15 +49,15 @@ pub(crate) async fn run(
     if failure.is_none()
         && let Err((var, e)) = child.define(&shared.templates, &partial.vars, &params)
     {
-        failure = Some(format!(
+        failure = Some(StepError::new(format!(
             "{}: in the partial's `vars.{var}`: {}",
             partial.file.path.display(),
             e.message
-        ));
+        )));
     }
     if let Some(error) = failure {
         let mut result = blank(planned, name, Status::Errored);
-        result.error = Some(crate::mask::mask_text(&error).into_owned());
+        result.error = Some(error);
         result.duration = start.elapsed();
         rec.push(result);
         return false;

@@ -17,6 +17,7 @@
 //! shape. Bare names: `count` (matches), `signature` (the first match's verdict: valid,
 //! missing, invalid, unknown_client). `headers.<name>` are the first match's request headers.
 
+use crate::engine::error::StepError;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -35,7 +36,10 @@ const DEFAULT_WITHIN: Duration = Duration::from_secs(10);
 
 /// Waits for the calls; an `Err` is an error (a template, a target that is not the embedded
 /// sandbox, a sandbox without a journal).
-pub(super) async fn wait(action: &ReceivedAction, ctx: &StepCtx<'_>) -> Result<Exchange, String> {
+pub(super) async fn wait(
+    action: &ReceivedAction,
+    ctx: &StepCtx<'_>,
+) -> Result<Exchange, StepError> {
     let api = action.api.value.as_str();
     let matcher = Matcher::render(ctx, &action.matches)?;
     let client_id = match &action.client_id {
@@ -370,10 +374,10 @@ mod tests {
             ..ctx.apo.clone()
         };
         ctx.apo = &apo;
-        let e = wait(&a, &ctx).await.err().unwrap();
+        let e = wait(&a, &ctx).await.err().unwrap().to_string();
         assert!(
             e.starts_with(
-                "a `received` step reads the embedded sandbox, and this run's target is `live`"
+                "error: a `received` step reads the embedded sandbox, and this run's target is `live`"
             ),
             "{e}"
         );

@@ -24,6 +24,7 @@
 //!   `return_page` = { status, url, body (JSON parsed, else text) }
 //! ```
 
+use crate::engine::error::StepError;
 use indexmap::IndexMap;
 use regex::Regex;
 use reqwest::Url;
@@ -65,7 +66,7 @@ struct Buyer {
 
 /// Plays the buyer; an `Err` is an error (a template, an unknown card, an unreachable page, a
 /// page that cannot be driven).
-pub(super) async fn run(action: &RedirectAction, ctx: &StepCtx<'_>) -> Result<Exchange, String> {
+pub(super) async fn run(action: &RedirectAction, ctx: &StepCtx<'_>) -> Result<Exchange, StepError> {
     let (start, key, hint) = match (&action.url, &action.from) {
         (Some(url), _) => (
             url,
@@ -77,11 +78,11 @@ pub(super) async fn run(action: &RedirectAction, ctx: &StepCtx<'_>) -> Result<Ex
             "from",
             "`from:` is the merchant's URL that sends the buyer to the hosted page, e.g. `{{ merchant.url }}/checkout`",
         ),
-        (None, None) => return Err("a `redirect` needs `url:` or `from:`".to_owned()),
+        (None, None) => return Err("a `redirect` needs `url:` or `from:`".into()),
     };
     let url_text = render_spanned_str(ctx, start, key)?;
     let url = Url::parse(&url_text).map_err(|e| {
-        super::located(
+        StepError::located(
             ctx.file,
             &start.referenced,
             format!("`{url_text}` is not a URL: {e}"),
@@ -223,7 +224,7 @@ fn manual(url: &Url) -> Exchange {
     exchange(url, 0, body, Vec::new(), String::new(), true)
 }
 
-async fn browse(start: Url, buyer: &Buyer, ctx: &StepCtx<'_>) -> Result<Exchange, String> {
+async fn browse(start: Url, buyer: &Buyer, ctx: &StepCtx<'_>) -> Result<Exchange, StepError> {
     let origin = start.origin();
     let mut pages: Vec<String> = Vec::new();
     let mut request = ctx.client.get(start.clone());
@@ -296,10 +297,10 @@ async fn browse(start: Url, buyer: &Buyer, ctx: &StepCtx<'_>) -> Result<Exchange
         current = action;
         submitted = true;
     }
-    Err(format!(
+    Err(StepError::new(format!(
         "the hosted page did not let the buyer finish within {MAX_PAGES} pages (visited: {})",
         pages.join(" → ")
-    ))
+    )))
 }
 
 /// Where the buyer ended.

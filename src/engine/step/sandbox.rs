@@ -5,6 +5,7 @@
 //! Also the one door of the `received`, `delivery` and `notify_merchant` steps to the control
 //! API ([`control_get`], [`control_post`]), with the same rule.
 
+use crate::engine::error::StepError;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -131,7 +132,7 @@ pub(super) async fn control_post(
 
 /// The body of `POST /_sandbox/faults`; `paymentId` / `clientId` (rendered) scope the faults
 /// to one payment's or one merchant's deliveries.
-fn faults_body(f: &Faults, ctx: &StepCtx<'_>) -> Result<Value, String> {
+fn faults_body(f: &Faults, ctx: &StepCtx<'_>) -> Result<Value, StepError> {
     let mut body = json!({
         "drop_next": f.drop,
         "delay_ms": f.delay.map_or(0, |d| u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX)),
@@ -151,7 +152,10 @@ fn faults_body(f: &Faults, ctx: &StepCtx<'_>) -> Result<Value, String> {
 
 /// Runs the control calls; the observed body merges their answers (`reset`, the faults,
 /// `now`).
-pub(super) async fn control(action: &SandboxAction, ctx: &StepCtx<'_>) -> Result<Exchange, String> {
+pub(super) async fn control(
+    action: &SandboxAction,
+    ctx: &StepCtx<'_>,
+) -> Result<Exchange, StepError> {
     let target = embedded(ctx, "sandbox")?;
     let mut calls: Vec<(&str, Value)> = Vec::new();
     if action.reset.as_ref().is_some_and(|r| r.value) {
@@ -222,6 +226,11 @@ mod tests {
         let unscoped = faults_body(&Faults::default(), &parts.ctx()).unwrap();
         assert!(unscoped.get("paymentId").is_none() && unscoped.get("clientId").is_none());
         let f: Faults = serde_saphyr::from_str("payment_id: \"{{ nope }}\"\n").unwrap();
-        assert!(faults_body(&f, &parts.ctx()).unwrap_err().contains("nope"));
+        assert!(
+            faults_body(&f, &parts.ctx())
+                .unwrap_err()
+                .to_string()
+                .contains("nope")
+        );
     }
 }

@@ -10,6 +10,7 @@
 //! Only entries after the last sequence number seen are fetched, so memory stays bounded by
 //! the matches and the three nearest misses.
 
+use crate::engine::error::StepError;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -38,7 +39,7 @@ impl Matcher {
     pub(super) fn render(
         ctx: &StepCtx<'_>,
         entries: &IndexMap<Spanned<String>, Spanned<Value>>,
-    ) -> Result<Matcher, String> {
+    ) -> Result<Matcher, StepError> {
         let mut rendered = Vec::new();
         for (query, expected) in entries {
             let what = format!("match.{}", query.value);
