@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
+use indexmap::{IndexMap, IndexSet};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
@@ -127,7 +127,8 @@ struct Checker<'a> {
     templates: &'a Templates,
     /// The step ids that `steps.<id>` may name, when they are all known: in a runnable flow
     /// without `use:` (a partial's ids and a partial's callers are known only at run time).
-    step_ids: Option<Vec<String>>,
+    /// A set: every template string of the flow looks its `steps.<id>` names up in it.
+    step_ids: Option<IndexSet<String>>,
     errors: Vec<LoadError>,
 }
 
@@ -1015,7 +1016,7 @@ impl Checker<'_> {
 impl Checker<'_> {
     /// Checks that every `steps.<id>` a template reads names a step of the flow.
     fn step_references(&mut self, text: &str, pos: (u64, u64)) {
-        let Some(known) = self.step_ids.clone() else {
+        let Some(known) = &self.step_ids else {
             return;
         };
         let mut unknown: Vec<String> = self
@@ -1031,6 +1032,10 @@ impl Checker<'_> {
             .filter(|id| !known.contains(id))
             .collect();
         unknown.dedup();
+        if unknown.is_empty() {
+            return;
+        }
+        let known: Vec<String> = known.iter().cloned().collect();
         for id in unknown {
             let needle = format!("steps.{id}");
             let place = self.source.find_from(pos.0, pos.1, &needle).unwrap_or(pos);
@@ -1098,10 +1103,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn errors(yaml: &str, role: Role) -> Vec<(u64, u64, String)> {
-        let source = Arc::new(SourceFile {
-            path: PathBuf::from("t.yaml"),
-            text: yaml.to_owned(),
-        });
+        let source = Arc::new(SourceFile::new(PathBuf::from("t.yaml"), yaml.to_owned()));
         let flow = super::super::model::parse(yaml).unwrap();
         check_file(&source, &flow, role, &Templates::new(BTreeMap::new()))
             .into_iter()

@@ -313,10 +313,7 @@ pub(super) mod fake {
     pub(crate) fn parts(url: &str, vars: Map<String, Value>) -> Parts {
         Parts {
             templates: Templates::new(Default::default()),
-            file: Arc::new(SourceFile {
-                path: PathBuf::from("t.yaml"),
-                text: String::new(),
-            }),
+            file: Arc::new(SourceFile::new(PathBuf::from("t.yaml"), String::new())),
             scope: Scope::new(&vars),
             apo: Apo {
                 client: Client::new().unwrap(),
