@@ -39,12 +39,16 @@ impl Reporters {
         }
     }
 
-    /// Takes one event: prints what is due, and keeps finished cases for the files.
+    /// Takes one event: prints what is due, and keeps finished cases when a file is asked for.
     pub fn on_event(&mut self, event: &Event) {
         self.terminal.on_event(event);
         match event {
             Event::RunStarted { .. } | Event::CaseStarted { .. } | Event::StepFinished { .. } => {}
-            Event::CaseFinished(case) => self.cases.push(case.clone()),
+            // Kept only for the files: a run without them holds no finished case.
+            Event::CaseFinished(case) if self.junit.is_some() || self.json.is_some() => {
+                self.cases.push(case.clone());
+            }
+            Event::CaseFinished(_) => {}
             Event::RunFinished(summary) => self.write_files(summary),
         }
     }
