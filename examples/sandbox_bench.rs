@@ -1,4 +1,4 @@
-//! Load bench for the standalone sandbox (run by scripts/sandbox-bench.sh).
+//! Load bench for the standalone sandbox (run by scripts/bench-sandbox.sh).
 //!
 //! `sandbox_bench BASE_URL CLIENTS PAYMENTS`: CLIENTS concurrent buyers each run
 //! pay → hosted card page → PAYMENT_RESULT notification → inquiryPayment until PAYMENTS journeys

@@ -7,7 +7,7 @@
 #   APOFLOW=target/debug/apoflow RUNS=20 scripts/bench-library.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin="${APOFLOW:-target/release/apoflow}"
+bin="${APOFLOW:-${CARGO_TARGET_DIR:-target}/release/apoflow}"
 runs="${RUNS:-10}"
 if [[ ! -x "$bin" ]]; then
   cargo build --release --locked

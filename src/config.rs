@@ -275,10 +275,7 @@ impl Config {
 
     /// Checks config text; `path` is used for messages and to resolve relative key files.
     pub fn parse(path: &Path, text: String) -> Result<Config, ConfigError> {
-        let source = Arc::new(SourceFile {
-            path: path.to_owned(),
-            text,
-        });
+        let source = Arc::new(SourceFile::new(path.to_owned(), text));
         let text = &source.text;
         let error = |span: Option<Range<usize>>, message: String, hint: Option<&str>| ConfigError {
             file: path.to_owned(),

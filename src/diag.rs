@@ -18,7 +18,7 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The most characters of a source line an error quotes.
 pub const MAX_SNIPPET_CHARS: usize = 160;
@@ -63,16 +63,45 @@ pub struct SourceFile {
     pub path: PathBuf,
     /// The whole text of the file.
     pub text: String,
+    /// The byte offset where each line starts, built on first use: finding a line is then a
+    /// look-up, not a scan from the top (the loader locates every key of a file).
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
+    /// A file's path and text.
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        SourceFile {
+            path: path.into(),
+            text: text.into(),
+            line_starts: OnceLock::new(),
+        }
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        })
+    }
+
+    /// The byte offset where a 1-based line starts (the end of the text for the line after a
+    /// final line break); `None` past that.
+    fn line_start(&self, line: u64) -> Option<usize> {
+        let index = usize::try_from(line.checked_sub(1)?).ok()?;
+        self.line_starts().get(index).copied()
+    }
+
     /// The text of a 1-based line, without its line break; `None` past the end.
     pub fn line_text(&self, line: u64) -> Option<&str> {
-        let index = usize::try_from(line.checked_sub(1)?).ok()?;
-        self.text
-            .lines()
-            .nth(index)
-            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        let start = self.line_start(line)?;
+        if start >= self.text.len() {
+            return None;
+        }
+        let rest = &self.text[start..];
+        let l = rest.find('\n').map_or(rest, |end| &rest[..end]);
+        Some(l.strip_suffix('\r').unwrap_or(l))
     }
 
     /// The first place at or after `line:column` where `needle` starts, as 1-based
@@ -85,10 +114,7 @@ impl SourceFile {
 
     /// The byte offset of a 1-based `line:column`; `None` past the end.
     pub fn byte_offset(&self, line: u64, column: u64) -> Option<usize> {
-        let mut offset = 0;
-        for _ in 1..line {
-            offset += self.text.get(offset..)?.find('\n')? + 1;
-        }
+        let offset = self.line_start(line.max(1))?;
         let rest = self.text.get(offset..)?;
         let skip = usize::try_from(column.saturating_sub(1)).ok()?;
         let within = rest.char_indices().nth(skip).map_or(rest.len(), |(i, _)| i);
@@ -97,10 +123,16 @@ impl SourceFile {
 
     /// The 1-based `(line, column)` of a byte offset.
     pub fn position(&self, byte: usize) -> (u64, u64) {
-        let before = self.text.get(..byte).unwrap_or(&self.text);
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
+        let byte = if self.text.get(..byte).is_some() {
+            byte
+        } else {
+            self.text.len()
+        };
+        let starts = self.line_starts();
+        // The lines that start at or before `byte`; the last of them holds it.
+        let line = starts.partition_point(|&s| s <= byte);
+        let line_start = starts[line - 1];
+        let column = self.text[line_start..byte].chars().count() + 1;
         (line as u64, column as u64)
     }
 }
@@ -290,11 +322,46 @@ mod tests {
     use super::*;
 
     fn source() -> Arc<SourceFile> {
-        Arc::new(SourceFile {
-            path: PathBuf::from("flows/pay.yaml"),
-            text: "name: pay\nsteps:\n  - http: { url: x }\n    expect:\n      $.result.resultCod: S\n"
+        Arc::new(SourceFile::new(
+            PathBuf::from("flows/pay.yaml"),
+            "name: pay\nsteps:\n  - http: { url: x }\n    expect:\n      $.result.resultCod: S\n"
                 .to_owned(),
-        })
+        ))
+    }
+
+    #[test]
+    fn lines_offsets_and_positions_agree_with_a_scan_from_the_top() {
+        for text in ["", "a", "a\n", "a\n\n", "é1\r\nb\n\ncé", "\n\nx"] {
+            let file = SourceFile::new("t.yaml", text);
+            let lines: Vec<&str> = text.lines().collect();
+            for line in 0..=lines.len() as u64 + 1 {
+                let expected = usize::try_from(line)
+                    .ok()
+                    .and_then(|l| l.checked_sub(1))
+                    .and_then(|i| lines.get(i))
+                    .map(|l| l.strip_suffix('\r').unwrap_or(l));
+                assert_eq!(file.line_text(line), expected, "{text:?} line {line}");
+            }
+            for byte in 0..=text.len() + 1 {
+                let before = text.get(..byte).unwrap_or(text);
+                let line = before.matches('\n').count() as u64 + 1;
+                let start = before.rfind('\n').map_or(0, |i| i + 1);
+                let column = before[start..].chars().count() as u64 + 1;
+                assert_eq!(file.position(byte), (line, column), "{text:?} byte {byte}");
+                if text.is_char_boundary(byte.min(text.len())) && byte <= text.len() {
+                    assert_eq!(
+                        file.byte_offset(line, column),
+                        Some(byte),
+                        "{text:?} {byte}"
+                    );
+                }
+            }
+        }
+        assert_eq!(SourceFile::new("t", "a\nb").byte_offset(3, 1), None);
+        assert_eq!(
+            SourceFile::new("t", "a\nb").find_from(1, 1, "b"),
+            Some((2, 1))
+        );
     }
 
     #[test]
@@ -319,10 +386,7 @@ mod tests {
     #[test]
     fn a_huge_line_is_quoted_as_a_window_around_the_column() {
         let line = format!("k: {}X{}", "a".repeat(10_000_000), "b".repeat(10_000_000));
-        let source = Arc::new(SourceFile {
-            path: PathBuf::from("big.yaml"),
-            text: line,
-        });
+        let source = Arc::new(SourceFile::new("big.yaml", line));
         let d = Diagnostic::new(&source, 1, 10_000_004, "x".repeat(5000))
             .with_label("y".repeat(5000))
             .with_hint("z".repeat(5000));

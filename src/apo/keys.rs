@@ -2,21 +2,21 @@
 //! X.509 SubjectPublicKeyInfo public keys, with or without PEM armour.
 //!
 //! Keys are parsed once per run and shared; the key material itself never appears in an error
-//! message or in `Debug` output.
+//! message or in `Debug` output. Parsing, generation and signing are aws-lc-rs's (the crypto
+//! library rustls already builds into the binary): see `docs/src/performance.md` for why.
 
 use std::fmt;
 
+use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::error::KeyRejected;
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::{KeyPair as _, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
-use rsa::traits::PublicKeyParts as _;
 
-/// The key size APO requires ("the key length must be 2048 bits").
+/// The key size APO requires ("the key length must be 2048 bits"), and the smallest key
+/// accepted (aws-lc-rs signs and verifies RSA with 2048- to 8192-bit keys).
 pub const KEY_BITS: usize = 2048;
-/// The smallest private key accepted: smaller keys are insecure, and too small for a SHA-256
-/// PKCS#1 v1.5 signature below 62 bytes.
-pub const MIN_PRIVATE_KEY_BITS: usize = 1024;
 
 /// Why a key could not be used. The messages say what to do and never contain key material.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -41,9 +41,9 @@ pub enum KeyError {
     /// A private key was given where a public key is expected.
     #[error("this is a private key, but a public key is expected here")]
     PrivateWherePublicExpected,
-    /// The key is too small to sign with.
-    #[error("the key has {0} bits; APO keys are 2048-bit RSA")]
-    TooSmall(usize),
+    /// The key is smaller than [`KEY_BITS`].
+    #[error("the key has fewer than 2048 bits; APO keys are 2048-bit RSA")]
+    TooSmall,
     /// Generating or encoding a key failed (the operating system's random source failed).
     #[error("failed to generate or encode a key: {0}")]
     Generate(String),
@@ -52,13 +52,14 @@ pub enum KeyError {
 /// A merchant (or sandbox) private key, used to sign.
 #[derive(Clone)]
 pub struct PrivateKey {
-    pub(crate) inner: rsa::PrivateKey,
+    pub(crate) pair: KeyPair,
+    public: PublicKey,
 }
 
-/// A public key, used to verify.
+/// A public key, used to verify: parsed once, its X.509 SubjectPublicKeyInfo DER kept.
 #[derive(Clone)]
 pub struct PublicKey {
-    pub(crate) inner: rsa::PublicKey,
+    pub(crate) parsed: ParsedPublicKey,
 }
 
 impl fmt::Debug for PrivateKey {
@@ -87,44 +88,63 @@ fn der_from_text(text: &str) -> Result<Vec<u8>, KeyError> {
     B64.decode(body.as_bytes()).map_err(|_| KeyError::NotBase64)
 }
 
+/// A rejected private key: too small, or not a key.
+fn private_key_error(e: &KeyRejected) -> KeyError {
+    if e.description_() == "TooSmall" {
+        KeyError::TooSmall
+    } else {
+        KeyError::NotPrivateKey
+    }
+}
+
 impl PrivateKey {
     /// Parses a private key: base64 PKCS#8 (`MIIEv…`, the dashboard's format) or PKCS#1
     /// (`MIIEp…`), with or without PEM armour.
     pub fn from_text(text: &str) -> Result<Self, KeyError> {
         let der = der_from_text(text)?;
-        let inner = rsa::PrivateKey::from_pkcs8_der(&der)
-            .or_else(|_| rsa::PrivateKey::from_pkcs1_der(&der))
+        let pair = KeyPair::from_pkcs8(&der).or_else(|pkcs8| {
+            KeyPair::from_der(&der).map_err(|pkcs1| {
+                // Report "too small" when either form parsed as a key.
+                match private_key_error(&pkcs8) {
+                    KeyError::TooSmall => KeyError::TooSmall,
+                    _ => private_key_error(&pkcs1),
+                }
+            })
+        })?;
+        Self::from_pair(pair)
+    }
+
+    fn from_pair(pair: KeyPair) -> Result<Self, KeyError> {
+        let spki = pair
+            .public_key()
+            .as_der()
             .map_err(|_| KeyError::NotPrivateKey)?;
-        let bits = inner.size() * 8;
-        if bits < MIN_PRIVATE_KEY_BITS {
-            return Err(KeyError::TooSmall(bits));
-        }
-        Ok(PrivateKey { inner })
+        let public =
+            PublicKey::from_spki_der(spki.as_ref()).map_err(|_| KeyError::NotPrivateKey)?;
+        Ok(PrivateKey { pair, public })
     }
 
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey {
-            inner: self.inner.to_public_key(),
-        }
+        self.public.clone()
     }
 
     /// Generates a fresh 2048-bit key from the operating system's random source. Slow (up to
-    /// seconds): never call it on a request path.
+    /// a second): never call it on a request path.
     pub fn generate() -> Result<Self, KeyError> {
-        rsa::PrivateKey::new(&mut getrandom::SysRng, KEY_BITS)
-            .map(|inner| PrivateKey { inner })
-            .map_err(|e| KeyError::Generate(e.to_string()))
+        let pair =
+            KeyPair::generate(KeySize::Rsa2048).map_err(|e| KeyError::Generate(e.to_string()))?;
+        Self::from_pair(pair)
     }
 
     /// The key as APO's dashboard hands it out: base64 of the PKCS#8 DER, one line, no
     /// armour. This is secret: write it only to a file the user asked for.
     pub fn to_pkcs8_base64(&self) -> Result<String, KeyError> {
         let der = self
-            .inner
-            .to_pkcs8_der()
+            .pair
+            .as_der()
             .map_err(|e| KeyError::Generate(e.to_string()))?;
-        Ok(B64.encode(der.as_bytes()))
+        Ok(B64.encode(der.as_ref()))
     }
 }
 
@@ -132,11 +152,7 @@ impl PublicKey {
     /// The key as APO's dashboard shows it: base64 of the X.509 SubjectPublicKeyInfo DER, one
     /// line, no armour.
     pub fn to_spki_base64(&self) -> Result<String, KeyError> {
-        let der = self
-            .inner
-            .to_public_key_der()
-            .map_err(|e| KeyError::Generate(e.to_string()))?;
-        Ok(B64.encode(der.as_bytes()))
+        Ok(B64.encode(self.parsed.as_ref()))
     }
 
     /// The key in PEM (`-----BEGIN PUBLIC KEY-----`, SPKI, 64 characters a line), as SDKs
@@ -156,16 +172,22 @@ impl PublicKey {
     /// PKCS#1 `RSAPublicKey`, with or without PEM armour.
     pub fn from_text(text: &str) -> Result<Self, KeyError> {
         let der = der_from_text(text)?;
-        rsa::PublicKey::from_public_key_der(&der)
-            .or_else(|_| rsa::PublicKey::from_pkcs1_der(&der))
-            .map(|inner| PublicKey { inner })
-            .map_err(|_| {
+        aws_lc_rs::rsa::PublicKey::from_der(&der)
+            .ok()
+            .and_then(|key| key.as_der().ok())
+            .and_then(|spki| Self::from_spki_der(spki.as_ref()).ok())
+            .ok_or_else(|| {
                 if PrivateKey::from_text(text).is_ok() {
                     KeyError::PrivateWherePublicExpected
                 } else {
                     KeyError::NotPublicKey
                 }
             })
+    }
+
+    /// A verifier for X.509 SubjectPublicKeyInfo DER.
+    fn from_spki_der(spki: &[u8]) -> Result<Self, KeyRejected> {
+        ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, spki).map(|parsed| PublicKey { parsed })
     }
 }
 
@@ -230,7 +252,7 @@ mod tests {
         let small = "MIIBVgIBADANBgkqhkiG9w0BAQEFAASCAUAwggE8AgEAAkEAuspfc+j9FRtnMgk0+HuZaPnJPDe/vHFfi7hFHtU3Y/wPo6ZtxdXM57N5OnLEKt86BZ7C9Zn08TZkir9oRKru0wIDAQABAkEAgM3cVIltO4jR+Gbw6AgTGZhlc+jdhoyHXkmLIF/W+lI+x7MaxBPfHwpJCfOQ2PhsRL02GxU/vTqKcq7TYEJnAQIhAPUpwmw+jtC4vGS0TZ4zhCa5FEqY3IJGGB+xqsi2oIyDAiEAwwwTNo4Jj7i5IV7IgMHfpTz9EAoEIKyxAnkiumNdI3ECIBJtZx23vghWOmLfYo4nlSFL/Ah3YOux1RJcyld30q19AiEAwshER68BDW5EM3ccdLkoRzPo5SObi6Xp/7ZJYCnq0YECIQCQD8XYVVw7b9O0lpp4JYzUFJtPgy2Np9+e1r5LXMnYdg==";
         assert_eq!(
             PrivateKey::from_text(small).unwrap_err(),
-            KeyError::TooSmall(512)
+            KeyError::TooSmall
         );
     }
 

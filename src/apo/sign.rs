@@ -13,10 +13,10 @@
 //! SDKs produce; like the Python SDK it decodes `+` as a space, so an un-encoded base64
 //! signature containing `+` does not verify (send it URL-encoded).
 
+use aws_lc_rs::signature::RSA_PKCS1_SHA256;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
-use rsa::sha2::Sha256;
 
 use super::keys::{PrivateKey, PublicKey};
 
@@ -170,11 +170,15 @@ pub fn decode_signature(value: &str) -> Result<Vec<u8>, VerifyError> {
 
 /// Signs the parts with a private key; returns the raw signature bytes.
 pub fn sign_raw(key: &PrivateKey, parts: &SignedParts<'_>) -> Vec<u8> {
-    key.inner
-        .pkcs1v15_sign::<Sha256>(&parts.content())
-        // PKCS#1 v1.5 signing with SHA-256 fails only for keys under 62 bytes, which the key
-        // loader's RSA parser never yields for real keys; treat it as an invariant.
-        .expect("RSA PKCS#1 v1.5 signing with a parsed key cannot fail")
+    let mut signature = vec![0; key.pair.public_modulus_len()];
+    // PKCS#1 v1.5 padding is deterministic: the random source is not used (aws-lc-rs ignores it).
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    key.pair
+        .sign(&RSA_PKCS1_SHA256, &rng, &parts.content(), &mut signature)
+        // Signing fails only for a buffer of the wrong length or a key outside 2048–8192 bits,
+        // which the key loader never yields; treat it as an invariant.
+        .expect("RSA PKCS#1 v1.5 signing with a parsed key cannot fail");
+    signature
 }
 
 /// Signs the parts and returns the full `signature` header value (`keyVersion=1`, as every
@@ -200,8 +204,8 @@ pub fn sign_with_key_version(
 /// Verifies a `signature` header value over the parts with a public key.
 pub fn verify(key: &PublicKey, parts: &SignedParts<'_>, header: &str) -> Result<(), VerifyError> {
     let header = SignatureHeader::parse(header)?;
-    key.inner
-        .pkcs1v15_verify::<Sha256>(&parts.content(), &header.signature)
+    key.parsed
+        .verify_sig(&parts.content(), &header.signature)
         .map_err(|_| VerifyError::Mismatch)
 }
 

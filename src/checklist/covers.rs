@@ -160,10 +160,10 @@ mod tests {
     }
 
     fn source(text: &str) -> Arc<SourceFile> {
-        Arc::new(SourceFile {
-            path: PathBuf::from("flows/a.yaml"),
-            text: text.to_owned(),
-        })
+        Arc::new(SourceFile::new(
+            PathBuf::from("flows/a.yaml"),
+            text.to_owned(),
+        ))
     }
 
     #[test]

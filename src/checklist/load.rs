@@ -108,10 +108,7 @@ impl Checklist {
     /// Parses and checks a checklist's text; `path` is used in messages and kept in
     /// [`Checklist::path`].
     pub fn parse(path: &Path, text: String) -> Result<Checklist, Vec<Diagnostic>> {
-        let source = Arc::new(SourceFile {
-            path: path.to_path_buf(),
-            text,
-        });
+        let source = Arc::new(SourceFile::new(path.to_path_buf(), text));
         if source.text.trim_start_matches('\u{feff}').trim().is_empty() {
             return Err(vec![
                 Diagnostic::for_file(path, "the checklist file is empty")

@@ -76,12 +76,7 @@ impl ChecklistRun {
         let checklist = Checklist::load(checklist)?;
         let files: Vec<Arc<SourceFile>> = cases
             .iter()
-            .map(|c| {
-                Arc::new(SourceFile {
-                    path: c.file.clone(),
-                    text: String::new(),
-                })
-            })
+            .map(|c| Arc::new(SourceFile::new(c.file.clone(), String::new())))
             .collect();
         let flows: Vec<FlowCovers<'_>> = cases
             .iter()

@@ -166,10 +166,10 @@ mod tests {
 
     #[test]
     fn a_located_error_quotes_the_flow_file() {
-        let file = Arc::new(SourceFile {
-            path: "f.yaml".into(),
-            text: "steps:\n  - http: { url: \"{{ nope }}\" }\n".to_owned(),
-        });
+        let file = Arc::new(SourceFile::new(
+            "f.yaml",
+            "steps:\n  - http: { url: \"{{ nope }}\" }\n",
+        ));
         let step: serde_saphyr::Spanned<serde_json::Value> =
             serde_saphyr::from_str("x").expect("a scalar");
         let at = step.referenced;

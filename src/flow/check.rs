@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use indexmap::IndexMap;
+use indexmap::{IndexMap, IndexSet};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
@@ -171,7 +171,8 @@ struct Checker<'a> {
     project: &'a Project,
     /// The step ids that `steps.<id>` may name, when they are all known: in a runnable flow
     /// without `use:` (a partial's ids and a partial's callers are known only at run time).
-    step_ids: Option<Vec<String>>,
+    /// A set: every template string of the flow looks its `steps.<id>` names up in it.
+    step_ids: Option<IndexSet<String>>,
     /// The variables templates may read at this point of the flow: the runner's, the
     /// template globals, `vars`, `matrix`, `--var` names and what earlier steps `save:`.
     /// `None` where they cannot be known statically: in a partial, and from the first `use:`
@@ -1162,7 +1163,7 @@ impl Checker<'_> {
 
     /// Checks that every `steps.<id>` a template reads names a step of the flow.
     fn step_references(&mut self, text: &str, pos: (u64, u64)) {
-        let Some(known) = self.step_ids.clone() else {
+        let Some(known) = &self.step_ids else {
             return;
         };
         let mut unknown: Vec<String> = self
@@ -1178,6 +1179,10 @@ impl Checker<'_> {
             .filter(|id| !known.contains(id))
             .collect();
         unknown.dedup();
+        if unknown.is_empty() {
+            return;
+        }
+        let known: Vec<String> = known.iter().cloned().collect();
         for id in unknown {
             let needle = format!("steps.{id}");
             let place = self.source.find_from(pos.0, pos.1, &needle).unwrap_or(pos);
@@ -1253,10 +1258,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn errors(yaml: &str, role: Role) -> Vec<(u64, u64, String)> {
-        let source = Arc::new(SourceFile {
-            path: PathBuf::from("t.yaml"),
-            text: yaml.to_owned(),
-        });
+        let source = Arc::new(SourceFile::new(PathBuf::from("t.yaml"), yaml.to_owned()));
         let flow = super::super::model::parse(yaml).unwrap();
         check_file(
             &source,

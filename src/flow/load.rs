@@ -117,9 +117,10 @@ struct Parsed {
 #[derive(Default)]
 struct Loader {
     templates: Option<Templates>,
-    /// Parsed files by canonical path and role; `None` when the file had errors that stop
-    /// its use (unreadable, bad YAML).
-    files: HashMap<(PathBuf, Role), Option<Arc<Parsed>>>,
+    /// Partials parsed and checked, by canonical path: every `use:` of a partial asks for it
+    /// again. `None` when the file had errors that stop its use (unreadable, bad YAML).
+    /// Runnable files are planned once and not kept, so the loader never holds every flow.
+    files: HashMap<PathBuf, Option<Arc<Parsed>>>,
     /// Resolved partials by canonical path; `None` when resolving them failed.
     partials: HashMap<PathBuf, Option<Partial>>,
     diags: Vec<Diagnostic>,
@@ -135,24 +136,25 @@ impl Loader {
             .get_or_insert_with(|| Templates::new(BTreeMap::new()))
     }
 
-    /// Reads, parses and checks a file as `role` (once per file and role).
+    /// Reads, parses and checks a file as `role` (a partial once).
     fn file(&mut self, path: &Path, role: Role) -> Option<Arc<Parsed>> {
         let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        if let Some(cached) = self.files.get(&(key.clone(), role)) {
+        if role == Role::Partial
+            && let Some(cached) = self.files.get(&key)
+        {
             return cached.clone();
         }
         let parsed = self.parse(path, key.clone(), role);
-        self.files.insert((key, role), parsed.clone());
+        if role == Role::Partial {
+            self.files.insert(key, parsed.clone());
+        }
         parsed
     }
 
     fn parse(&mut self, path: &Path, key: PathBuf, role: Role) -> Option<Arc<Parsed>> {
-        // A file seen under another role was read and parsed already: reuse it, check again.
-        let known = self
-            .files
-            .iter()
-            .find(|((k, _), _)| *k == key)
-            .and_then(|(_, p)| p.clone());
+        // A runnable file used as a partial too was read and parsed already: reuse it, check
+        // again.
+        let known = self.files.get(&key).cloned().flatten();
         let (source, flow) = match known {
             Some(p) => (Arc::clone(&p.source), p.flow.clone()),
             None => {
@@ -168,10 +170,7 @@ impl Loader {
                         return None;
                     }
                 };
-                let source = Arc::new(SourceFile {
-                    path: path.to_path_buf(),
-                    text,
-                });
+                let source = Arc::new(SourceFile::new(path.to_path_buf(), text));
                 match super::model::parse(&source.text) {
                     Ok(flow) if flow.steps.len() > MAX_STEPS => {
                         self.diags.push(

@@ -114,10 +114,12 @@ pub struct Step {
     pub name: Option<Spanned<String>>,
 
     // --- actions: exactly one must be present (checked after loading) ---
+    // Each action is boxed: a step holds one, and the plan keeps every step of every flow
+    // (inline, the fourteen kinds made a step about 8 KiB).
     /// Any HTTP call.
     #[serde(default)]
     #[schemars(with = "Option<HttpAction>")]
-    pub http: Option<Spanned<HttpAction>>,
+    pub http: Option<Box<Spanned<HttpAction>>>,
     /// Wait for a duration, e.g. `500ms`, `2s`.
     #[serde(default)]
     #[schemars(with = "Option<DurationSpec>")]
@@ -134,54 +136,54 @@ pub struct Step {
     /// APO `pay`: a signed call; the response signature is verified.
     #[serde(default)]
     #[schemars(with = "Option<ApoCall>")]
-    pub pay: Option<Spanned<ApoCall>>,
+    pub pay: Option<Box<Spanned<ApoCall>>>,
     /// APO `inquiryPayment`.
     #[serde(default)]
     #[schemars(with = "Option<ApoCall>")]
-    pub inquiry: Option<Spanned<ApoCall>>,
+    pub inquiry: Option<Box<Spanned<ApoCall>>>,
     /// APO `capture`.
     #[serde(default)]
     #[schemars(with = "Option<ApoCall>")]
-    pub capture: Option<Spanned<ApoCall>>,
+    pub capture: Option<Box<Spanned<ApoCall>>>,
     /// APO `cancel`.
     #[serde(default)]
     #[schemars(with = "Option<ApoCall>")]
-    pub cancel: Option<Spanned<ApoCall>>,
+    pub cancel: Option<Box<Spanned<ApoCall>>>,
     /// APO `refund`.
     #[serde(default)]
     #[schemars(with = "Option<ApoCall>")]
-    pub refund: Option<Spanned<ApoCall>>,
+    pub refund: Option<Box<Spanned<ApoCall>>>,
     /// APO `inquiryRefund`.
     #[serde(default)]
     #[schemars(with = "Option<ApoCall>")]
-    pub inquiry_refund: Option<Spanned<ApoCall>>,
+    pub inquiry_refund: Option<Box<Spanned<ApoCall>>>,
     /// The buyer on the hosted card page.
     #[serde(default)]
     #[schemars(with = "Option<RedirectAction>")]
-    pub redirect: Option<Spanned<RedirectAction>>,
+    pub redirect: Option<Box<Spanned<RedirectAction>>>,
     /// Wait for an inbound notification at the runner's receiver.
     #[serde(default)]
     #[schemars(with = "Option<NotifyAction>")]
-    pub notify: Option<Spanned<NotifyAction>>,
+    pub notify: Option<Box<Spanned<NotifyAction>>>,
     /// Control the embedded sandbox (an error on a live target).
     #[serde(default)]
     #[schemars(with = "Option<SandboxAction>")]
-    pub sandbox: Option<Spanned<SandboxAction>>,
+    pub sandbox: Option<Box<Spanned<SandboxAction>>>,
     /// Wait for APO calls the merchant's server made, in the embedded sandbox's journal.
     #[serde(default)]
     #[schemars(with = "Option<ReceivedAction>")]
-    pub received: Option<Spanned<ReceivedAction>>,
+    pub received: Option<Box<Spanned<ReceivedAction>>>,
     /// Wait for the embedded sandbox's delivery of a notification to the merchant, and observe
     /// the merchant's answer.
     #[serde(default)]
     #[schemars(with = "Option<DeliveryAction>")]
-    pub delivery: Option<Spanned<DeliveryAction>>,
+    pub delivery: Option<Box<Spanned<DeliveryAction>>>,
     /// Play APO towards the merchant: the embedded sandbox sends the merchant's webhook a
     /// notification now (a replay of a real delivery, maybe changed, or a given body), maybe
     /// forged, and the step observes the merchant's answer.
     #[serde(default)]
     #[schemars(with = "Option<NotifyMerchantAction>")]
-    pub notify_merchant: Option<Spanned<NotifyMerchantAction>>,
+    pub notify_merchant: Option<Box<Spanned<NotifyMerchantAction>>>,
 
     // --- checks ---
     /// `query: expected` pairs; the query is a JSONPath (`$...`), `status`, or
@@ -198,7 +200,7 @@ pub struct Step {
     /// `__snapshots__/` beside the flow, compared after `expect:` (see [`crate::snapshot`]).
     #[serde(default)]
     #[schemars(with = "Option<SnapshotSpec>")]
-    pub snapshot: Option<Spanned<SnapshotSpec>>,
+    pub snapshot: Option<Box<Spanned<SnapshotSpec>>>,
 
     // --- polling ---
     /// Re-run the step until these checks hold (same form as `expect`).
@@ -227,7 +229,7 @@ impl Step {
             ("inquiry_refund", self.inquiry_refund.as_ref()),
         ]
         .into_iter()
-        .filter_map(|(name, call)| call.map(|c| (name, c)))
+        .filter_map(|(name, call)| call.map(|c| (name, &**c)))
     }
 }
 

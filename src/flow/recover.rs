@@ -63,10 +63,7 @@ pub(crate) fn further_errors(
         let text = lines.join("\n");
         match model::parse(&text) {
             Ok(flow) => {
-                let rest = Arc::new(SourceFile {
-                    path: source.path.clone(),
-                    text,
-                });
+                let rest = Arc::new(SourceFile::new(source.path.clone(), text));
                 errors.extend(
                     check_file(&rest, &flow, role, templates, cli_vars, project)
                         .into_iter()
@@ -148,10 +145,7 @@ mod tests {
     use super::*;
 
     fn errors(yaml: &str) -> Vec<(u64, String)> {
-        let source = Arc::new(SourceFile {
-            path: "f.yaml".into(),
-            text: yaml.to_owned(),
-        });
+        let source = Arc::new(SourceFile::new("f.yaml", yaml));
         let first = located(&model::parse(yaml).expect_err("the file does not parse"));
         let templates = Templates::new(Default::default());
         std::iter::once(first.clone())

@@ -187,6 +187,31 @@ fn scan_run(bytes: &[u8], start: usize, found: &mut Vec<Found>, glued_before: bo
             .then_some((end, n))
             .filter(|&(_, n)| is_card_number(&digits[..n]))
     });
+    // In a grouped run, the first group may have more digits glued before the card's own
+    // (`1274111 1111 1111 1111`): the card then starts inside it.
+    let first = ends[0].1;
+    let inside_first = (ends.len() > 1)
+        .then(|| {
+            (1..first).find_map(|skip| {
+                ends.iter().rev().find_map(|&(end, n)| {
+                    (MIN_LEN..=MAX_LEN)
+                        .contains(&(n - skip))
+                        .then_some((end, n))
+                        .filter(|&(_, n)| is_card_number(&digits[skip..n]))
+                        .map(|(end, n)| (skip, end, n))
+                })
+            })
+        })
+        .flatten();
+    if candidates.clone().next().is_none()
+        && let Some((skip, end, n)) = inside_first
+    {
+        found.push(Found {
+            range: start + skip..end,
+            digits: digits[skip..n].to_owned(),
+        });
+        return run_end;
+    }
     let hit = candidates
         .chain(longest_prefix(bytes, start, ends[0].1))
         .next();
@@ -256,6 +281,11 @@ mod tests {
         assert_eq!(digits("n=4111-1111-1111-1111&x"), ["4111111111111111"]);
         assert_eq!(digits("n=4111+1111+1111+1111&x"), ["4111111111111111"]);
         assert_eq!(digits("3782 822463 10005"), ["378282246310005"]);
+        // Digits glued before the first group.
+        assert_eq!(
+            digits("http://1274111 1111 1111 1111  x"),
+            ["4111111111111111"]
+        );
         // The last group runs on into more digits.
         assert_eq!(
             digits("gt4111 1111 1111 1111100000\""),

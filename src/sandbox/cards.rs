@@ -92,10 +92,7 @@ pub fn install_file(path: &Path) -> Result<usize, Box<Diagnostic>> {
                     .with_hint("give a YAML file in the format of fixtures/cards.yaml"),
             )
         })?;
-    let source = Arc::new(SourceFile {
-        path: path.to_path_buf(),
-        text,
-    });
+    let source = Arc::new(SourceFile::new(path.to_path_buf(), text));
     let file: CardsFile = serde_saphyr::from_str(&source.text).map_err(|e| {
         let (line, column) = e
             .location()

@@ -114,15 +114,11 @@ fn a_missing_file_is_one_clear_error() {
 #[test]
 fn covers_typos_are_caught_before_a_run() {
     let checklist = bundled();
-    let good = Arc::new(SourceFile {
-        path: PathBuf::from("flows/a.yaml"),
-        text: "name: A\ncovers: [HM-01, NT-01]\nsteps: []\n".to_owned(),
-    });
-    let typos = Arc::new(SourceFile {
-        path: PathBuf::from("flows/b.yaml"),
-        text: "name: B\ntags: [refund]\ncovers:\n  - HM-1\n  - nt-02   # the ack\n  - CP-09\n  - refund\nsteps: []\n"
-            .to_owned(),
-    });
+    let good = Arc::new(SourceFile::new(
+        PathBuf::from("flows/a.yaml"),
+        "name: A\ncovers: [HM-01, NT-01]\nsteps: []\n".to_owned(),
+    ));
+    let typos = Arc::new(SourceFile::new(PathBuf::from("flows/b.yaml"), "name: B\ntags: [refund]\ncovers:\n  - HM-1\n  - nt-02   # the ack\n  - CP-09\n  - refund\nsteps: []\n" .to_owned()));
     let good_covers = ["HM-01".to_owned(), "NT-01".to_owned()];
     let typo_covers = [
         "HM-1".to_owned(),

@@ -317,10 +317,7 @@ pub(super) mod fake {
         Parts {
             templates: Templates::new(Default::default()),
             project: crate::project::Project::anywhere(),
-            file: Arc::new(SourceFile {
-                path: PathBuf::from("t.yaml"),
-                text: String::new(),
-            }),
+            file: Arc::new(SourceFile::new(PathBuf::from("t.yaml"), String::new())),
             scope: Scope::new(&vars),
             apo: Apo {
                 client: Client::new().unwrap(),

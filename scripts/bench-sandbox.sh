@@ -1,7 +1,7 @@
 #!/bin/sh
 # Load bench of the standalone sandbox: N concurrent clients doing
 # pay → hosted page → PAYMENT_RESULT notification → inquiryPayment.
-# Usage: scripts/sandbox-bench.sh [CLIENTS] [PAYMENTS]   (defaults 16 and 2000)
+# Usage: scripts/bench-sandbox.sh [CLIENTS] [PAYMENTS]   (defaults 16 and 2000)
 # Builds in release, starts `apoflow sandbox` on 127.0.0.1, reports payments/s, p50/p99 journey
 # latency, the sandbox's peak memory (VmHWM) and the RSA signing limit of this machine.
 set -eu
@@ -10,11 +10,12 @@ CLIENTS=${1:-16}
 PAYMENTS=${2:-2000}
 PORT=${SANDBOX_BENCH_PORT:-18088}
 cargo build --release --quiet --bin apoflow --example sandbox_bench
-./target/release/apoflow sandbox --listen "127.0.0.1:$PORT" >/dev/null &
+TARGET=${CARGO_TARGET_DIR:-target}/release
+"$TARGET/apoflow" sandbox --listen "127.0.0.1:$PORT" >/dev/null &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
 sleep 0.5
-./target/release/examples/sandbox_bench "http://127.0.0.1:$PORT" "$CLIENTS" "$PAYMENTS" | tee /tmp/sandbox-bench.$$
+"$TARGET/examples/sandbox_bench" "http://127.0.0.1:$PORT" "$CLIENTS" "$PAYMENTS" | tee /tmp/sandbox-bench.$$
 grep VmHWM "/proc/$PID/status" | sed 's/^/sandbox peak memory /'
 CORES=$(nproc)
 RATE=$(sed -n 's/^rsa-2048 signatures\/s on one core: //p' /tmp/sandbox-bench.$$)
