@@ -274,7 +274,7 @@ fn proof_errors(source: &Arc<SourceFile>, item: &RawItem) -> Vec<Diagnostic> {
             (Some(step), None) if !STEP_KINDS.contains(&step.value.as_str()) => errors.push(
                 spanned(step, format!("unknown step kind `{}`", step.value))
                     .with_label("not a step kind")
-                    .with_hint(one_of(&step.value, STEP_KINDS)),
+                    .with_hint(one_of(&step.value, STEP_KINDS.iter().copied())),
             ),
             (Some(_), None) => {}
             (None, Some(assertion)) if assertion.value != "any" => errors.push(

@@ -21,25 +21,17 @@
 //! which a proof cannot name.
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use crate::apo::endpoint::Endpoint;
 
-/// The step kinds a proof can name: the flow's actions that observe something.
-pub const STEP_KINDS: [&str; 13] = [
-    "http",
-    "pay",
-    "inquiry",
-    "capture",
-    "cancel",
-    "refund",
-    "inquiry_refund",
-    "redirect",
-    "notify",
-    "sandbox",
-    "received",
-    "delivery",
-    "notify_merchant",
-];
+/// The step kinds a proof can name: every action a step can have but `sleep` and `use`, which
+/// observe nothing.
+pub static STEP_KINDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    crate::engine::result::StepKind::action_names()
+        .filter(|a| !matches!(*a, "sleep" | "use"))
+        .collect()
+});
 
 /// The APIs a `received` requirement can name (`api: pay`).
 pub fn received_apis() -> impl Iterator<Item = &'static str> {

@@ -163,6 +163,52 @@ pub struct StepResult {
     pub snapshot: Option<std::path::PathBuf>,
 }
 
+impl StepResult {
+    /// A step at `file:line:column` with nothing recorded yet: no assertions, tries or
+    /// exchanges.
+    pub fn blank(
+        name: String,
+        kind: StepKind,
+        file: PathBuf,
+        at: (u64, u64),
+        status: Status,
+    ) -> Self {
+        StepResult {
+            name,
+            id: None,
+            kind,
+            file,
+            line: at.0,
+            column: at.1,
+            status,
+            assertions: Vec::new(),
+            error: None,
+            tries: 0,
+            duration: Duration::ZERO,
+            request: None,
+            response: None,
+            notice: None,
+            messages: Vec::new(),
+            snapshot: None,
+        }
+    }
+
+    /// A step that stands for what went wrong before any step could run (the case's `vars`,
+    /// a case that panicked): errored, with `error`.
+    pub fn errored(name: &str, file: PathBuf, error: super::error::StepError) -> Self {
+        StepResult {
+            error: Some(error),
+            ..StepResult::blank(
+                name.to_owned(),
+                StepKind::default(),
+                file,
+                (0, 0),
+                Status::Errored,
+            )
+        }
+    }
+}
+
 /// What a step does, as checklist proof rules name it (small: every step result carries it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StepKind {
@@ -174,6 +220,13 @@ pub struct StepKind {
 }
 
 impl StepKind {
+    /// Every action name a step can have: the APO calls, then the others.
+    pub fn action_names() -> impl Iterator<Item = &'static str> {
+        Endpoint::STEP_NAMES
+            .into_iter()
+            .chain(StepKind::OTHER_ACTIONS)
+    }
+
     /// Every action name a step can have, besides the APO calls ([`Endpoint::STEP_NAMES`]).
     const OTHER_ACTIONS: [&'static str; 9] = [
         "http",
@@ -203,9 +256,7 @@ impl<'de> Deserialize<'de> for StepKind {
             api: Option<String>,
         }
         let raw = Raw::deserialize(d)?;
-        let action = Endpoint::STEP_NAMES
-            .into_iter()
-            .chain(StepKind::OTHER_ACTIONS)
+        let action = StepKind::action_names()
             .find(|a| *a == raw.action)
             .or_else(|| raw.action.is_empty().then_some(""))
             .ok_or_else(|| {

@@ -150,24 +150,11 @@ fn panicked(header: Option<CaseResult>, e: tokio::task::JoinError) -> CaseResult
         retries: Vec::new(),
     });
     result.status = Status::Errored;
-    result.steps = vec![StepResult {
-        name: "case".to_owned(),
-        id: None,
-        kind: Default::default(),
-        file: result.file.clone(),
-        line: 0,
-        column: 0,
-        status: Status::Errored,
-        assertions: Vec::new(),
-        error: Some(StepError::new(why)),
-        tries: 0,
-        duration: Duration::ZERO,
-        request: None,
-        response: None,
-        notice: None,
-        messages: Vec::new(),
-        snapshot: None,
-    }];
+    result.steps = vec![StepResult::errored(
+        "case",
+        result.file.clone(),
+        StepError::new(why),
+    )];
     result
 }
 
@@ -248,24 +235,7 @@ async fn run_case(
         .err();
     if let Some((var, e)) = vars_error {
         let message = format!("in `vars.{var}`: {}", e.message);
-        let step = StepResult {
-            name: "vars".to_owned(),
-            id: None,
-            kind: Default::default(),
-            file: case.file.path.clone(),
-            line: 0,
-            column: 0,
-            status: Status::Errored,
-            assertions: Vec::new(),
-            error: Some(StepError::new(message)),
-            tries: 0,
-            duration: Duration::ZERO,
-            request: None,
-            response: None,
-            notice: None,
-            messages: Vec::new(),
-            snapshot: None,
-        };
+        let step = StepResult::errored("vars", case.file.path.clone(), StepError::new(message));
         rec.push(step);
     } else {
         if let Err(stopped_at) = run_steps(shared, &case.steps, &mut scope, &mut rec, "").await {

@@ -25,7 +25,7 @@ use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -279,22 +279,14 @@ impl<'a> Action<'a> {
 /// A result for `planned` with nothing recorded yet.
 pub(crate) fn blank(planned: &PlannedStep, name: String, status: Status) -> StepResult {
     StepResult {
-        name,
         id: planned.step.id.as_ref().map(|i| i.value.clone()),
-        kind: step_kind(&planned.step),
-        file: planned.file.path.clone(),
-        line: planned.line,
-        column: planned.column,
-        status,
-        assertions: Vec::new(),
-        error: None,
-        tries: 0,
-        duration: Duration::ZERO,
-        request: None,
-        response: None,
-        notice: None,
-        messages: Vec::new(),
-        snapshot: None,
+        ..StepResult::blank(
+            name,
+            step_kind(&planned.step),
+            planned.file.path.clone(),
+            (planned.line, planned.column),
+            status,
+        )
     }
 }
 
