@@ -15,6 +15,7 @@
 //! | [`merchant`] | the merchant under test: starting it, readiness, its output, stopping it |
 //! | [`apo`] | the protocol: signing, keys, endpoints, result codes, the client |
 //! | [`sandbox`] | the embedded APO simulator |
+//! | [`serve`] | the bounded HTTP accept loop of the sandbox and the receiver |
 //! | [`receiver`] | the runner's inbox for inbound notifications |
 //! | [`checklist`] | certification checklists: loading with locations, unknown `covers:` ids |
 //! | [`report`] | terminal output, JUnit XML, JSON, checklist coverage, evidence bundles |
@@ -38,5 +39,6 @@ pub mod project;
 pub mod receiver;
 pub mod report;
 pub mod sandbox;
+pub mod serve;
 pub mod snapshot;
 pub mod template;

@@ -121,14 +121,13 @@ pub fn start(
         .with_state(app);
     let mut stop = rx;
     tokio::spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            })
-            .await;
-        if let Err(e) = served {
-            tracing::warn!("the notification receiver stopped: {e}");
-        }
+        // Bounded as the sandbox is: connections, header and idle time, body time.
+        let limits = crate::serve::Limits::default();
+        let listener = crate::serve::GatedListener::new(listener, limits.max_connections);
+        crate::serve::serve(listener, router, limits, async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        })
+        .await;
     });
     Ok((
         ReceiverHandle {

@@ -157,7 +157,7 @@ async fn receive(req: Request) -> Received {
         timed_out: read
             .as_ref()
             .err()
-            .and_then(super::server::body_timeout)
+            .and_then(crate::serve::body_timeout)
             .map(ToString::to_string),
         body: read.ok(),
         headers: parts.headers,

@@ -26,7 +26,6 @@ mod notifier;
 mod payment;
 mod routes;
 mod scenarios;
-mod server;
 mod state;
 mod tls;
 mod tokens;
@@ -60,7 +59,7 @@ pub struct Config {
     resends: bool,
 }
 
-pub use server::{BODY_TIMEOUT, IDLE_TIMEOUT, Limits, MAX_CONNECTIONS, SHUTDOWN_GRACE};
+pub use crate::serve::{BODY_TIMEOUT, IDLE_TIMEOUT, Limits, MAX_CONNECTIONS, SHUTDOWN_GRACE};
 pub use tls::{CA_FILE, CA_KEY_FILE, TlsError};
 pub use validate::targets_control_api;
 
@@ -244,7 +243,7 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
     };
     let ca_file = config.tls.as_ref().map(|ca| ca.ca_file().to_owned());
     let limits = config.limits;
-    let listener = server::GatedListener::new(listener, limits.max_connections);
+    let listener = crate::serve::GatedListener::new(listener, limits.max_connections);
     let listener = match &config.tls {
         None => Bound::Plain(listener),
         Some(ca) => {
@@ -282,8 +281,8 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
             let _ = rx.await;
         };
         match listener {
-            Bound::Plain(l) => server::serve(l, router, limits, shutdown).await,
-            Bound::Tls(l) => server::serve(l, router, limits, shutdown).await,
+            Bound::Plain(l) => crate::serve::serve(l, router, limits, shutdown).await,
+            Bound::Tls(l) => crate::serve::serve(l, router, limits, shutdown).await,
         }
         delivery.abort();
     });
@@ -297,6 +296,6 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
 
 /// The listener a sandbox serves on.
 enum Bound {
-    Plain(server::GatedListener),
+    Plain(crate::serve::GatedListener),
     Tls(tls::TlsListener),
 }

@@ -31,7 +31,7 @@ use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio_rustls::server::TlsStream;
 
-use super::server::{Admitted, GatedListener};
+use crate::serve::{Admitted, GatedListener};
 
 /// The CA certificate's file name in the TLS directory.
 pub const CA_FILE: &str = "ca.pem";

@@ -1,4 +1,5 @@
-//! The sandbox's HTTP server: a bounded accept loop in front of the router.
+//! The HTTP servers' accept loop (the sandbox's and the run's notification receiver): bounded,
+//! in front of an axum router.
 //!
 //! ```text
 //! TCP accept ─► Gate (at most max_connections open; beyond it the connection is closed at once)
@@ -8,8 +9,9 @@
 //! shutdown ─► stop accepting ─► in-flight requests finish (at most SHUTDOWN_GRACE) ─► closed
 //! ```
 //! A peer that opens connections and sends nothing holds a slot for at most the idle timeout,
-//! so a thousand idle connections neither exhaust file descriptors nor stall the sandbox for
-//! longer than that. The limits are documented in `docs/src/sandbox-behaviour.md`.
+//! so a thousand idle connections neither exhaust file descriptors nor stall the server for
+//! longer than that. The limits are documented in `docs/src/sandbox-behaviour.md` and
+//! `docs/src/security.md`.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -195,7 +197,7 @@ pub async fn serve<L>(
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
-                tracing::debug!("sandbox connection with {peer} ended: {e}");
+                tracing::debug!("connection with {peer} ended: {e}");
             }
         });
     }
@@ -205,7 +207,7 @@ pub async fn serve<L>(
         .is_err()
     {
         tracing::warn!(
-            "sandbox: requests still in flight after {}s; closing them",
+            "requests still in flight after {}s; closing them",
             SHUTDOWN_GRACE.as_secs()
         );
     }
