@@ -27,7 +27,7 @@ use super::{Context, exit};
 use url::Url;
 
 use crate::apo::client::{Client, ClientConfig};
-use crate::apo::keys::PrivateKey;
+use crate::apo::keys::{KeyError, PrivateKey};
 use crate::apo::target::Target;
 use crate::config::{Config, DEFAULT_FILE, MerchantSpec};
 use crate::diag::Diagnostic;
@@ -367,6 +367,12 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             return exit::INVALID;
         }
     };
+    // The embedded sandbox signs with a key pair of this run's own; making one takes about as
+    // long as loading a large suite, so it is made meanwhile, on another thread.
+    let sandbox_key = options
+        .target
+        .is_none()
+        .then(|| std::thread::spawn(PrivateKey::generate));
     let plan = match load(
         &options.paths,
         &LoadOptions {
@@ -480,6 +486,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
     runtime.block_on(async move {
         // The servers and the merchant live until the run ends (dropping a handle stops it).
         let setup = Setup {
+            sandbox_key,
             live: options.target,
             merchant: options.merchant,
             sandbox_listen: options.sandbox_listen,
@@ -519,6 +526,12 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             subject,
             label: options.evidence_label,
         };
+        let keep_cases = options.junit.is_some()
+            || options.json.is_some()
+            || options.github.summary.is_some()
+            || options.html.is_some()
+            || options.list_snapshots.is_some()
+            || options.checklist.is_some();
         let files = Files {
             junit: options.junit,
             json: options.json,
@@ -530,7 +543,8 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             files,
             run.clone(),
         )
-        .with_progress(ctx.stderr_is_tty && !ctx.is_ci());
+        .with_progress(ctx.stderr_is_tty && !ctx.is_ci())
+        .keeping_cases(keep_cases);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
         // The one consumer: only this task writes reports, so lines never interleave.
         let consumer = tokio::spawn(async move {
@@ -576,6 +590,8 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
 
 /// What `start` is given: where APO is, the merchant to start, the client's settings.
 struct Setup {
+    /// The embedded sandbox's key pair, being made (none with a live target).
+    sandbox_key: Option<std::thread::JoinHandle<Result<PrivateKey, KeyError>>>,
     live: Option<Target>,
     merchant: Option<MerchantSpec>,
     sandbox_listen: Option<SocketAddr>,
@@ -655,10 +671,14 @@ async fn start(setup: Setup) -> Result<Started, String> {
         None => {
             let mut config = sandbox::Config::embedded()
                 .map_err(|e| format!("failed to load the embedded sandbox keys: {e}"))?;
-            // A key pair of this run's own (about 0.1 s): the fixture key is public.
-            let apo_key = tokio::task::spawn_blocking(PrivateKey::generate)
+            // A key pair of this run's own: the fixture key is public.
+            let making = setup
+                .sandbox_key
+                .ok_or("the sandbox's key pair was not started")?;
+            let apo_key = tokio::task::spawn_blocking(move || making.join())
                 .await
                 .map_err(|e| format!("failed to make the sandbox's key pair: {e}"))?
+                .map_err(|_| "the thread making the sandbox's key pair panicked".to_owned())?
                 .map_err(|e| format!("failed to make the sandbox's key pair: {e}"))?;
             let apo_public_key = apo_key.public_key();
             config.sign_with(apo_key);

@@ -83,6 +83,9 @@ pub struct Reporters {
     terminal: Terminal,
     files: Files,
     run: RunInfo,
+    /// Whether finished cases are kept for a report written after the run; a run that asks
+    /// for none holds no finished case, however many it runs.
+    keep_cases: bool,
     cases: Vec<CaseResult>,
     summary: RunSummary,
     errors: Vec<String>,
@@ -96,10 +99,18 @@ impl Reporters {
             terminal,
             files,
             run,
+            keep_cases: true,
             cases: Vec::new(),
             summary: RunSummary::default(),
             errors: Vec::new(),
         }
+    }
+
+    /// Keeps finished cases only when `kept`: a file report, the checklist, the HTML page or the
+    /// snapshot list will be written from them.
+    pub fn keeping_cases(mut self, kept: bool) -> Self {
+        self.keep_cases = kept;
+        self
     }
 
     /// Shows the live progress line ([`progress`]) when `shown`: a terminal, not CI.
@@ -124,7 +135,11 @@ impl Reporters {
             | Event::CaseStarted { .. }
             | Event::StepFinished { .. }
             | Event::CaseRetried { .. } => {}
-            Event::CaseFinished(case) => self.cases.push(case.clone()),
+            Event::CaseFinished(case) => {
+                if self.keep_cases {
+                    self.cases.push(case.clone());
+                }
+            }
             Event::RunFinished(summary) => {
                 // Reports list cases in plan order, whatever order they finished in.
                 self.cases.sort_by_key(|c| c.index);
