@@ -1131,8 +1131,12 @@ impl Checker<'_> {
                     close,
                 }
             } else {
-                let close = crate::diag::did_you_mean(&name, known.iter().map(String::as_str))
-                    .map(str::to_owned);
+                // Functions are not variables: a close function name is no suggestion here.
+                let variables = known
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|k| !self.templates.globals().any(|g| g == *k));
+                let close = crate::diag::did_you_mean(&name, variables).map(str::to_owned);
                 LoadErrorKind::UndefinedVariable {
                     name: name.clone(),
                     close,

@@ -212,7 +212,18 @@ fn scan_run(bytes: &[u8], start: usize, found: &mut Vec<Found>, glued_before: bo
         });
         return run_end;
     }
+    // Or whole groups and the start of the last one (`4111 1111 1111 111110`: a card number
+    // with more digits glued on).
+    let inside_last = match ends.as_slice() {
+        [.., (_, before), (last_end, total)] => (before + 1..*total)
+            .rev()
+            .filter(|n| (MIN_LEN..=MAX_LEN).contains(n))
+            .find(|&n| is_card_number(&digits[..n]))
+            .map(|n| (last_end - (total - n), n)),
+        _ => None,
+    };
     let hit = candidates
+        .chain(inside_last)
         .chain(longest_prefix(bytes, start, ends[0].1))
         .next();
     if let Some((end, n)) = hit {
@@ -286,6 +297,8 @@ mod tests {
             digits("http://1274111 1111 1111 1111  x"),
             ["4111111111111111"]
         );
+        // A short last group with digits glued on.
+        assert_eq!(digits("4111 1111 1111 111110s"), ["4111111111111111"]);
         // The last group runs on into more digits.
         assert_eq!(
             digits("gt4111 1111 1111 1111100000\""),

@@ -123,7 +123,7 @@ pub(crate) fn run_steps<'a>(
     Box::pin(async move {
         for (i, planned) in steps.iter().enumerate() {
             let step = &planned.step;
-            let name = format!("{prefix}{}", step_name(planned));
+            let name = format!("{prefix}{}", shown_name(shared, scope, planned));
             let passed = if let Some(action) = Action::of(step) {
                 let result = run_action(shared, planned, action, scope, name, rec.case()).await;
                 let passed = result.status == Status::Passed;
@@ -153,6 +153,20 @@ pub(crate) fn default_method_name(action: &HttpAction) -> String {
 }
 
 /// The step's name for reports: `name`, else `id`, else its action.
+/// The step's name as reports show it: [`step_name`] with its templates rendered in the step's
+/// scope (`Pay {{ amount }}` → `Pay 4200`); as written when a template cannot render yet.
+fn shown_name(shared: &Shared, scope: &Scope, planned: &PlannedStep) -> String {
+    let name = step_name(planned);
+    if !crate::template::is_template(&name) {
+        return name;
+    }
+    match scope.render(&shared.templates, &Value::String(name.clone())) {
+        Ok(Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => name,
+    }
+}
+
 pub(crate) fn step_name(planned: &PlannedStep) -> String {
     let step = &planned.step;
     if let Some(name) = &step.name {
