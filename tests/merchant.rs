@@ -239,7 +239,7 @@ fn a_webhook_that_skips_verification_is_caught() {
         &["MR-05"],
         (
             "flows/merchant/forged-notifications.yaml",
-            "a forged CAPTURE_RESULT ({{ forge }}) is rejected",
+            "a forged CAPTURE_RESULT (unsigned) is rejected",
         ),
     );
 }

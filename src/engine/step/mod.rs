@@ -153,11 +153,13 @@ pub(crate) fn default_method_name(action: &HttpAction) -> String {
 }
 
 /// The step's name for reports: `name`, else `id`, else its action.
-/// The step's name as reports show it: [`step_name`] with its templates rendered in the step's
-/// scope (`Pay {{ amount }}` → `Pay 4200`); as written when a template cannot render yet.
+/// The step's name as reports show it: [`step_name`], with the templates of a `name:` rendered
+/// in the step's scope (`Pay {{ amount }}` → `Pay 4200`; as written when they cannot render
+/// yet). A name made from the action (`GET {{ base }}/pay`) stays as written: rendering it again
+/// would show other values than the request's own (`uuid()`).
 fn shown_name(shared: &Shared, scope: &Scope, planned: &PlannedStep) -> String {
     let name = step_name(planned);
-    if !crate::template::is_template(&name) {
+    if planned.step.name.is_none() || !crate::template::is_template(&name) {
         return name;
     }
     match scope.render(&shared.templates, &Value::String(name.clone())) {
