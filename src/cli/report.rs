@@ -68,35 +68,49 @@ pub enum ReportCommand {
     Merge(MergeArgs),
 }
 
+/// The reports a run writes, and `report merge` writes from the shards of one: shared flags of
+/// `apoflow run` and `apoflow report merge`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a JSON report (results with per-step timings and masked messages) to FILE; the
+    /// shards of a `--partition` run merge from it (`apoflow report merge`).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write an HTML report (one self-contained page: summary, every case and step with
+    /// timings, failures with expected/actual, masked messages, coverage) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
+    /// Print CI annotations for failed and flaky cases: `github` (`::error file=…,line=…`
+    /// lines, and a job summary appended to $GITHUB_STEP_SUMMARY) or `none` [default: github
+    /// when GITHUB_ACTIONS=true, else none].
+    #[arg(long, value_name = "KIND")]
+    pub annotations: Option<Annotations>,
+    /// Judge the run against a certification checklist: print each item's coverage (passed,
+    /// failed, missing) and exit 1 unless every item passed.
+    #[arg(long, value_name = "FILE")]
+    pub checklist: Option<PathBuf>,
+    /// With --checklist: write the evidence bundle (masked requests, responses, notifications
+    /// and acknowledgements per item, and a summary) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
+    /// Write the paths of the snapshots the run checked to FILE, one per line, for
+    /// `apoflow snapshots check --expected FILE` (which then lists the ones no step produces).
+    #[arg(long, value_name = "FILE")]
+    pub list_snapshots: Option<PathBuf>,
+}
+
 /// The flags of `apoflow report merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
     /// The shards' JSON reports (every shard of the run, each once).
     #[arg(required = true, value_name = "JSON")]
     pub reports: Vec<PathBuf>,
-    /// Write the merged JUnit XML report to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub junit: Option<PathBuf>,
-    /// Write the merged JSON report to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-    /// Judge the merged run against a certification checklist: print each item's coverage and
-    /// exit 1 unless every item passed.
-    #[arg(long, value_name = "FILE")]
-    pub checklist: Option<PathBuf>,
-    /// With --checklist: write the evidence bundle of the merged run into DIR.
-    #[arg(long, value_name = "DIR", requires = "checklist")]
-    pub evidence: Option<PathBuf>,
-    /// Write the merged HTML report (one self-contained page) into DIR (`DIR/index.html`).
-    #[arg(long, value_name = "DIR")]
-    pub html: Option<PathBuf>,
-    /// Write the paths of the snapshots the shards checked to FILE, one per line.
-    #[arg(long, value_name = "FILE")]
-    pub list_snapshots: Option<PathBuf>,
-    /// Print CI annotations for the failed and flaky cases of the merged run: `github` or
-    /// `none` [default: github when GITHUB_ACTIONS=true, else none].
-    #[arg(long, value_name = "KIND")]
-    pub annotations: Option<Annotations>,
+    /// The reports to write from the merged run.
+    #[command(flatten)]
+    pub out: ReportArgs,
 }
 
 /// Runs a `report` subcommand; returns 0, 1 or 2.
@@ -127,22 +141,23 @@ fn merge_reports(args: MergeArgs, ctx: &Context) -> u8 {
         }
         return exit::INVALID;
     };
-    let checklist = match &args.checklist {
-        Some(path) => match ChecklistRun::for_cases(path, args.evidence.clone(), &merged.cases) {
-            Ok(c) => Some(c),
-            Err(diags) => {
-                for d in &diags {
-                    err.print(&format!("{}\n", d.render(ctx.color_stderr())));
-                }
-                return exit::INVALID;
+    let checklist = match ChecklistRun::for_cases(
+        args.out.checklist.as_deref(),
+        args.out.evidence.clone(),
+        &merged.cases,
+    ) {
+        Ok(c) => c,
+        Err(diags) => {
+            for d in &diags {
+                err.print(&format!("{}\n", d.render(ctx.color_stderr())));
             }
-        },
-        None => None,
+            return exit::INVALID;
+        }
     };
-    let github = Github::from_flag(args.annotations, ctx);
+    let github = Github::from_flag(args.out.annotations, ctx);
     let files = Files {
-        junit: args.junit,
-        json: args.json,
+        junit: args.out.junit,
+        json: args.out.json,
         partition: None,
         github_summary: github.summary,
     };
@@ -170,9 +185,9 @@ fn merge_reports(args: MergeArgs, ctx: &Context) -> u8 {
     conclude(
         finished,
         &After {
-            html: args.html.as_deref(),
+            html: args.out.html.as_deref(),
             cwd: &ctx.cwd,
-            list_snapshots: args.list_snapshots.as_deref(),
+            list_snapshots: args.out.list_snapshots.as_deref(),
             checklist: checklist.as_ref(),
             color,
         },

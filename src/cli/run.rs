@@ -19,7 +19,7 @@ use clap::Args;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use super::report::{After, Annotations, Github, conclude};
+use super::report::{After, Github, ReportArgs, conclude};
 use super::run_checklist::ChecklistRun;
 use super::snapshots::update_mode;
 use super::validate::print_diagnostics;
@@ -80,22 +80,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 0,
           value_parser = clap::value_parser!(u32).range(0..=i64::from(crate::flow::model::Retries::MAX)))]
     pub retries: u32,
-    /// Write a JUnit XML report to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub junit: Option<PathBuf>,
-    /// Write a JSON report (results with per-step timings and masked messages) to FILE; the
-    /// shards of a `--partition` run merge from it (`apoflow report merge`).
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-    /// Write an HTML report (one self-contained page: summary, every case and step with
-    /// timings, failures with expected/actual, masked messages, coverage) into DIR.
-    #[arg(long, value_name = "DIR")]
-    pub html: Option<PathBuf>,
-    /// Print CI annotations for failed and flaky cases: `github` (`::error file=…,line=…`
-    /// lines, and a job summary appended to $GITHUB_STEP_SUMMARY) or `none` [default: github
-    /// when GITHUB_ACTIONS=true, else none].
-    #[arg(long, value_name = "KIND")]
-    pub annotations: Option<Annotations>,
+    /// The reports to write.
+    #[command(flatten)]
+    pub out: ReportArgs,
     /// Run against this target of the config file (default: the embedded sandbox, started on
     /// a loopback port for the run).
     #[arg(long, value_name = "NAME")]
@@ -124,21 +111,9 @@ pub struct RunArgs {
     /// `.snap.new` files for review.
     #[arg(long)]
     pub update_snapshots: bool,
-    /// Judge the run against a certification checklist: print each item's coverage (passed,
-    /// failed, missing) and exit 1 unless every item passed.
-    #[arg(long, value_name = "FILE")]
-    pub checklist: Option<PathBuf>,
-    /// With --checklist: write the evidence bundle (masked requests, responses, notifications
-    /// and acknowledgements per item, and a summary) into DIR.
-    #[arg(long, value_name = "DIR")]
-    pub evidence: Option<PathBuf>,
     /// With --evidence: a free label for the run in the bundle, e.g. the merchant's commit.
     #[arg(long, value_name = "TEXT", requires = "evidence")]
     pub evidence_label: Option<String>,
-    /// Write the paths of the snapshots this run checked to FILE, one per line, for
-    /// `apoflow snapshots check --expected FILE` (which then lists the ones no step produces).
-    #[arg(long, value_name = "FILE")]
-    pub list_snapshots: Option<PathBuf>,
 }
 
 /// Everything `run` needs, checked: built from [`RunArgs`] before anything is loaded or sent.
@@ -208,9 +183,9 @@ impl RunOptions {
             }
         }
         for (flag, path) in [
-            ("--junit", &args.junit),
-            ("--json", &args.json),
-            ("--list-snapshots", &args.list_snapshots),
+            ("--junit", &args.out.junit),
+            ("--json", &args.out.json),
+            ("--list-snapshots", &args.out.list_snapshots),
         ] {
             if let Some(path) = path
                 && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
@@ -227,7 +202,7 @@ impl RunOptions {
             }
         }
         if let Some(partition) = &args.partition
-            && let Some(checklist) = &args.checklist
+            && let Some(checklist) = &args.out.checklist
         {
             errors.push(
                 Diagnostic::plain(format!(
@@ -311,10 +286,10 @@ impl RunOptions {
             fail_fast: args.fail_fast,
             retries: args.retries,
             partition: args.partition,
-            junit: args.junit,
-            json: args.json,
-            github: Github::from_flag(args.annotations, ctx),
-            html: args.html,
+            junit: args.out.junit,
+            json: args.out.json,
+            github: Github::from_flag(args.out.annotations, ctx),
+            html: args.out.html,
             color: ctx.stdout_is_tty && ctx.var("NO_COLOR").is_none(),
             sandbox_listen: args
                 .sandbox_listen
@@ -328,10 +303,10 @@ impl RunOptions {
             notify_public_url: args.notify_public_url,
             client,
             snapshots,
-            checklist: args.checklist,
-            evidence: args.evidence,
+            checklist: args.out.checklist,
+            evidence: args.out.evidence,
             evidence_label: args.evidence_label,
-            list_snapshots: args.list_snapshots,
+            list_snapshots: args.out.list_snapshots,
         })
     }
 }

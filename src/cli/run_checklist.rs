@@ -26,6 +26,15 @@ pub(crate) struct ChecklistRun {
     evidence: Option<PathBuf>,
 }
 
+/// `--evidence` without `--checklist`: evidence is filed per checklist item.
+fn evidence_without_checklist(dir: &Path) -> Diagnostic {
+    Diagnostic::plain(format!(
+        "--evidence {}: evidence is filed per checklist item",
+        dir.display()
+    ))
+    .with_hint("add `--checklist checklists/apo-card-hosted.yaml`")
+}
+
 impl ChecklistRun {
     /// Loads `checklist` and checks every `covers:` entry of `plan` against it; `--evidence`
     /// without `--checklist` is refused, since evidence is filed per checklist item.
@@ -37,13 +46,7 @@ impl ChecklistRun {
         let Some(path) = checklist else {
             return match evidence {
                 None => Ok(None),
-                Some(dir) => Err(vec![
-                    Diagnostic::plain(format!(
-                        "--evidence {}: evidence is filed per checklist item",
-                        dir.display()
-                    ))
-                    .with_hint("add `--checklist checklists/apo-card-hosted.yaml`"),
-                ]),
+                Some(dir) => Err(vec![evidence_without_checklist(&dir)]),
             };
         };
         let checklist = Checklist::load(path)?;
@@ -66,13 +69,20 @@ impl ChecklistRun {
         }))
     }
 
-    /// For `report merge`: loads `checklist` and checks the `covers:` the finished cases carry
+    /// For `report merge`: loads `checklist` (`None`: none was given, and then no `evidence`
+    /// either) and checks the `covers:` the finished cases carry
     /// against it (the flow files themselves may be on another machine).
     pub(crate) fn for_cases(
-        checklist: &Path,
+        checklist: Option<&Path>,
         evidence: Option<PathBuf>,
         cases: &[CaseResult],
-    ) -> Result<ChecklistRun, Vec<Diagnostic>> {
+    ) -> Result<Option<ChecklistRun>, Vec<Diagnostic>> {
+        let Some(checklist) = checklist else {
+            return match evidence {
+                None => Ok(None),
+                Some(dir) => Err(vec![evidence_without_checklist(&dir)]),
+            };
+        };
         let checklist = Checklist::load(checklist)?;
         let files: Vec<Arc<SourceFile>> = cases
             .iter()
@@ -91,10 +101,10 @@ impl ChecklistRun {
         if !typos.is_empty() {
             return Err(typos);
         }
-        Ok(ChecklistRun {
+        Ok(Some(ChecklistRun {
             checklist,
             evidence,
-        })
+        }))
     }
 
     /// Judges the finished cases: prints the coverage table to `out` (a masked sink) and

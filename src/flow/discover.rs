@@ -80,8 +80,10 @@ fn walk(dir: &Path, d: &mut Discovered) {
                 walk(&path, d);
             }
         } else if is_flow_file(&path) && !is_partial(&path) {
-            // An unreadable file is the loader's to report; only readable text is judged.
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            // Read within the loader's bound; a file it cannot read (too big, not text) is the
+            // loader's to report, so it counts as a flow here.
+            let text = crate::project::read_text(&path, crate::project::MAX_FLOW_FILE_BYTES)
+                .unwrap_or_default();
             if is_flow_text(&text) {
                 d.found.push(Found {
                     path,
