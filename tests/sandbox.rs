@@ -14,6 +14,8 @@ mod journal;
 mod outcomes;
 #[path = "sandbox/scenarios.rs"]
 mod scenarios;
+#[path = "sandbox/state.rs"]
+mod state;
 #[path = "sandbox/tls.rs"]
 mod tls;
 

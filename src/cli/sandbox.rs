@@ -1,9 +1,11 @@
 //! `apoflow sandbox --listen ADDR [--merchant CLIENT_ID=PUBKEYFILE]... [--notify-url
-//! CLIENT_ID=URL]... [--control-token T] [--tls-dir DIR] [--config FILE]`: run the embedded APO
-//! sandbox standalone until interrupted, so a merchant's own server or the official SDKs can be
-//! pointed at it (over HTTPS with `--tls-dir`). The merchants of `apoflow.toml` are registered
-//! as `apoflow run --merchant` registers them, and the banner prints the variables each one is
-//! started with. It stops on Ctrl-C or SIGTERM, letting requests in flight finish first.
+//! CLIENT_ID=URL]... [--control-token T] [--tls-dir DIR] [--config FILE] [--state FILE]`: run
+//! the embedded APO sandbox standalone until interrupted, so a merchant's own server or the
+//! official SDKs can be pointed at it (over HTTPS with `--tls-dir`). The merchants of
+//! `apoflow.toml` are registered as `apoflow run --merchant` registers them, and the banner
+//! prints the variables each one is started with. It stops on Ctrl-C or SIGTERM, letting
+//! requests in flight finish first; with `--state` its state (pending deliveries included) is
+//! written to the file and resumed at the next start.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -74,6 +76,10 @@ pub struct SandboxArgs {
     /// when there is one].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Keep payments, tokens, the journal and pending notifications in this SQLite file
+    /// (created if missing) and resume them at the next start.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
 }
 
 /// The merchants of the config file: `--config`, else `apoflow.toml` if it exists.
@@ -201,6 +207,7 @@ pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
         no_resends,
         tls_dir,
         config: config_file,
+        state,
     } = args;
     if control_token
         .as_deref()
@@ -273,6 +280,28 @@ pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
     config.resends(!no_resends);
     let token_set = control_token.is_some();
     config.control_token(control_token);
+    let resume = match state
+        .as_deref()
+        .map(|f| sandbox::Resume::open(&ctx.cwd.join(f)))
+    {
+        None => None,
+        Some(Ok(r)) => Some(r),
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    let state_line = match (&state, &resume) {
+        (Some(file), Some(r)) => {
+            let (payments, deliveries) = r.counts();
+            format!(
+                "\x20 state            {}  (resumed {payments} payments, {deliveries} deliveries)\n",
+                file.display()
+            )
+        }
+        _ => "\x20 state            in memory  (lost when stopped; --state FILE keeps it)\n"
+            .to_owned(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -294,7 +323,11 @@ pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
             }
         };
         let clients = config.client_ids().join(", ");
-        let handle = match sandbox::start(listener, config) {
+        let started = match resume {
+            Some(resume) => sandbox::start_resumed(listener, config, resume),
+            None => sandbox::start(listener, config),
+        };
+        let handle = match started {
             Ok(h) => h,
             Err(e) => {
                 eprintln!("error: cannot start the sandbox on {listen}: {e}");
@@ -337,6 +370,7 @@ pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
              \x20 default merchant {}: sign with {}\n\
              \x20 APO public key   {}  (verify responses and notifications)\n\
              \x20 control API      {url}/_sandbox/  ({control})\n\
+             {state_line}\
              {}{merchant_banner}\
              Press Ctrl-C to stop.\n",
             crate::apo::target::EMBEDDED_CLIENT_ID,
@@ -350,8 +384,35 @@ pub fn run(args: SandboxArgs, ctx: &Context) -> u8 {
         let _ = out.flush();
         drop(out);
         stop.recv().await;
-        handle.stop().await;
+        let stopped = handle.stop().await;
         drop((default_keys, merchant_keys));
-        exit::SUCCESS
+        stopped_line(&stopped)
     })
+}
+
+/// Says on stderr what became of the state, and returns the exit code: 0, or 2 when the state
+/// file could not be written.
+fn stopped_line(stopped: &sandbox::Stopped) -> u8 {
+    let pending = stopped.pending;
+    match (&stopped.state_file, &stopped.state_error) {
+        (Some(_), Some(e)) => {
+            eprintln!("error: failed to write the state: {e}");
+            exit::INVALID
+        }
+        (Some(file), None) => {
+            eprintln!(
+                "stopped: state written to {} ({pending} pending deliveries go out at the next start)",
+                file.display()
+            );
+            exit::SUCCESS
+        }
+        (None, _) => {
+            if pending > 0 {
+                eprintln!(
+                    "stopped: {pending} pending deliveries are lost (run with --state FILE to keep them)"
+                );
+            }
+            exit::SUCCESS
+        }
+    }
 }

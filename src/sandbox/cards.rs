@@ -149,11 +149,22 @@ pub fn by_name(name: &str) -> Option<&'static TestCard> {
     all().iter().find(|c| c.name == name)
 }
 
+fn card_row<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    let name = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+    by_name(&name).map(|c| c.name.as_str()).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "card {name:?} is not in the card list (give the sandbox the cards file it ran with)"
+        ))
+    })
+}
+
 /// What the sandbox keeps of an entered card: never the full number.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CardProfile {
-    /// The table row that decides the outcome.
-    pub card: &'static str,
+    /// The table row that decides the outcome (a saved profile names a row of the card list
+    /// this sandbox runs with).
+    #[serde(deserialize_with = "card_row")]
+    pub card: super::persist::Known,
     /// Brand.
     pub brand: String,
     /// CREDIT / DEBIT.

@@ -30,6 +30,18 @@ impl Clock {
             });
     }
 
+    /// How far ahead of real time it is, in milliseconds.
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// A clock `offset_ms` milliseconds ahead of real time (a resumed sandbox's).
+    pub fn with_offset_ms(offset_ms: i64) -> Self {
+        Clock {
+            offset_ms: AtomicI64::new(offset_ms.max(0)),
+        }
+    }
+
     /// Back to real time.
     pub fn reset(&self) {
         self.offset_ms.store(0, Ordering::Relaxed);

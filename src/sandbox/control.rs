@@ -23,7 +23,7 @@ use super::clock::iso;
 use super::faults::ScopedFaults;
 use super::journal::CallFilter;
 use super::notifier::{DeliveryFilter, OneOff};
-use super::payment::Notice;
+use super::payment::{NOTIFY_TYPES, Notice};
 use super::validate::targets_control_api;
 use crate::apo::notify::Forge;
 
@@ -99,7 +99,7 @@ pub(super) async fn advance(State(app): State<Arc<App>>, body: Bytes) -> Respons
         );
     };
     let by = SignedDuration::from_secs(i64::try_from(seconds).unwrap_or(i64::MAX));
-    app.state.clock.advance(by);
+    app.state.advance_clock(by);
     app.notifier.poke();
     Json(json!({ "now": iso(app.state.clock.now()) })).into_response()
 }
@@ -174,14 +174,6 @@ struct NotificationOrder {
 impl NotificationOrder {
     const FIELDS: &str = "url, replay, body, clientId, forge";
 }
-
-/// The notification types the journal names; any other `notifyType` is listed as `OTHER`.
-const NOTIFY_TYPES: [&str; 4] = [
-    "PAYMENT_RESULT",
-    "PAYMENT_PENDING",
-    "CAPTURE_RESULT",
-    "REFUND_RESULT",
-];
 
 /// `POST /_sandbox/notifications` with `{"replay": ID | "body": {…}, "url"?, "clientId"?,
 /// "forge"?}`: sends one notification now, as APO would or forged as asked, and answers with
@@ -308,11 +300,26 @@ fn masked(value: &Value) -> Response {
     Json(crate::mask::masked_json(value)).into_response()
 }
 
-/// `GET /_sandbox/health`: `{"ok": true, "payments": N, "paymentsEvicted": M}` once the
-/// sandbox serves; open to every caller (it shows only counts), for readiness checks.
+/// `GET /_sandbox/health`: `{"ok": true, "payments": N, "paymentsEvicted": M, "tokens": N,
+/// "deliveries": N, "pendingDeliveries": N, "calls": N, "state": {"persisted": bool, "file":
+/// PATH|null}}` once the sandbox serves; open to every caller (it shows only counts and where
+/// the state is kept), for readiness checks.
 pub(super) async fn health(State(app): State<Arc<App>>) -> Response {
-    let (payments, evicted) = app.state.counts();
-    Json(json!({ "ok": true, "payments": payments, "paymentsEvicted": evicted })).into_response()
+    let counts = app.state.counts();
+    let (deliveries, pending, _) = app.notifier.counts();
+    let (calls, _) = app.journal.counts();
+    let file = app.state.file().map(|f| f.path().display().to_string());
+    Json(json!({
+        "ok": true,
+        "payments": counts.payments,
+        "paymentsEvicted": counts.evicted,
+        "tokens": counts.tokens,
+        "deliveries": deliveries,
+        "pendingDeliveries": pending,
+        "calls": calls,
+        "state": { "persisted": file.is_some(), "file": file },
+    }))
+    .into_response()
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
 use super::clock::iso;
+use super::persist::{Meta, StateFile, Table, known};
 
 /// How many calls the journal keeps; older ones are evicted first (and counted in `dropped`).
 /// Each keeps its body (at most [`super::api::MAX_BODY`] bytes), so the journal holds at most
@@ -31,6 +32,16 @@ pub const MAX_CALLS: usize = 10_000;
 pub struct Sequence(AtomicU64);
 
 impl Sequence {
+    /// The last number handed out (0 before the first).
+    pub fn last(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Makes sure the next number is above `last`.
+    pub fn raise_to(&self, last: u64) {
+        self.0.fetch_max(last, Ordering::Relaxed);
+    }
+
     /// The next number.
     pub fn next(&self) -> u64 {
         self.0.fetch_add(1, Ordering::Relaxed) + 1
@@ -61,10 +72,104 @@ impl Verdict {
             Verdict::UnknownClient => "unknown_client",
         }
     }
+
+    /// The verdict of a [`Verdict::name`].
+    fn from_name(name: &str) -> Option<Self> {
+        [
+            Verdict::Valid,
+            Verdict::Missing,
+            Verdict::Invalid,
+            Verdict::UnknownClient,
+        ]
+        .into_iter()
+        .find(|v| v.name() == name)
+    }
+}
+
+/// A call's row in the state file, masked: the body and header values as the masker leaves
+/// them, so no secret reaches the disk.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CallRow {
+    seq: u64,
+    at: Timestamp,
+    client_id: String,
+    api: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: String,
+    signature: String,
+    response: Value,
+    scenario: Option<Value>,
+}
+
+impl CallRow {
+    /// The masked row of a call.
+    fn masked(seq: u64, c: &Call) -> Self {
+        let body = match serde_json::from_slice::<Value>(&c.body) {
+            Ok(json) => {
+                let masked = crate::mask::masked_json(&json);
+                if masked == json {
+                    crate::mask::mask_text(&String::from_utf8_lossy(&c.body)).into_owned()
+                } else {
+                    masked.to_string()
+                }
+            }
+            Err(_) => crate::mask::mask_text(&String::from_utf8_lossy(&c.body)).into_owned(),
+        };
+        CallRow {
+            seq,
+            at: c.at,
+            client_id: c.client_id.clone(),
+            api: c.api.to_owned(),
+            path: crate::mask::mask_text(&c.path).into_owned(),
+            headers: (c.headers.iter())
+                .map(|(k, v)| {
+                    let v = String::from_utf8_lossy(v.as_bytes());
+                    (
+                        k.as_str().to_owned(),
+                        crate::mask::mask_text(&v).into_owned(),
+                    )
+                })
+                .collect(),
+            body,
+            signature: c.signature.name().to_owned(),
+            response: crate::mask::masked_json(&c.response),
+            scenario: c.scenario.clone(),
+        }
+    }
+
+    /// The call back; `None` when a header or a name is not one this sandbox writes.
+    fn into_call(self) -> Option<(u64, Call)> {
+        let api = known(&self.api, &["unknown"]).or_else(|| {
+            crate::apo::Endpoint::ALL
+                .into_iter()
+                .map(crate::apo::Endpoint::step_name)
+                .find(|n| *n == self.api)
+        })?;
+        let mut headers = HeaderMap::new();
+        for (k, v) in self.headers {
+            let name = axum::http::HeaderName::try_from(k).ok()?;
+            headers.append(name, v.parse().ok()?);
+        }
+        Some((
+            self.seq,
+            Call {
+                at: self.at,
+                client_id: self.client_id,
+                api,
+                path: self.path,
+                headers,
+                body: self.body.into_bytes(),
+                signature: Verdict::from_name(&self.signature)?,
+                response: self.response,
+                scenario: self.scenario,
+            },
+        ))
+    }
 }
 
 /// One received call, as `api.rs` saw and answered it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Call {
     /// When it arrived, on the virtual clock.
     pub at: Timestamp,
@@ -248,6 +353,8 @@ struct Book {
 pub struct Journal {
     book: Mutex<Book>,
     seq: Arc<Sequence>,
+    /// Where every entry is also written (`--state FILE`).
+    file: Option<Arc<StateFile>>,
 }
 
 impl Journal {
@@ -256,7 +363,40 @@ impl Journal {
         Journal {
             book: Mutex::default(),
             seq,
+            file: None,
         }
+    }
+
+    /// The journal saved in a state file (`rows`, oldest first, and the dropped count),
+    /// writing every later entry to it. An unreadable row is an error naming it.
+    pub fn restore(
+        seq: Arc<Sequence>,
+        file: Arc<StateFile>,
+        rows: Vec<Vec<u8>>,
+        dropped: i64,
+    ) -> Result<Self, String> {
+        let mut book = Book {
+            dropped: u64::try_from(dropped).unwrap_or(0),
+            ..Book::default()
+        };
+        for (n, row) in rows.into_iter().enumerate() {
+            let (seq, call) = serde_json::from_slice::<CallRow>(&row)
+                .ok()
+                .and_then(CallRow::into_call)
+                .ok_or_else(|| format!("journal row {}: unreadable", n + 1))?;
+            book.entries.push_back(Entry::new(seq, call));
+        }
+        Ok(Journal {
+            book: Mutex::new(book),
+            seq,
+            file: Some(file),
+        })
+    }
+
+    /// How many calls are kept, and the sequence number of the last one (0 when none).
+    pub fn counts(&self) -> (usize, u64) {
+        let book = self.lock();
+        (book.entries.len(), book.entries.back().map_or(0, |e| e.seq))
     }
 
     fn lock(&self) -> MutexGuard<'_, Book> {
@@ -267,11 +407,28 @@ impl Journal {
     pub fn record(&self, call: Call) {
         let mut book = self.lock();
         // Numbered under the lock, so the entries stay in sequence order.
-        let entry = Entry::new(self.seq.next(), call);
+        let seq = self.seq.next();
+        if let Some(file) = &self.file {
+            let saved = call.clone();
+            file.append_call(seq, move || {
+                serde_json::to_vec(&CallRow::masked(seq, &saved)).unwrap_or_default()
+            });
+        }
+        let entry = Entry::new(seq, call);
         book.entries.push_back(entry);
+        let before = book.dropped;
         while book.entries.len() > MAX_CALLS {
             book.entries.pop_front();
             book.dropped += 1;
+        }
+        if let (Some(file), Some(first)) = (&self.file, book.entries.front())
+            && book.dropped != before
+        {
+            file.trim_calls(first.seq);
+            file.set_meta(
+                Meta::CallsDropped,
+                i64::try_from(book.dropped).unwrap_or(i64::MAX),
+            );
         }
     }
 
@@ -287,9 +444,19 @@ impl Journal {
         json!({ "calls": calls, "dropped": book.dropped })
     }
 
-    /// Forgets every entry and the dropped count (the sequence goes on).
+    /// Forgets every entry and the dropped count (the sequence goes on), in the state file
+    /// too.
     pub fn reset(&self) {
-        *self.lock() = Book::default();
+        let mut book = self.lock();
+        *book = Book::default();
+        if let Some(file) = &self.file {
+            file.clear(Table::Calls);
+            file.set_meta(Meta::CallsDropped, 0);
+            file.set_meta(
+                Meta::Sequence,
+                i64::try_from(self.seq.last()).unwrap_or(i64::MAX),
+            );
+        }
     }
 }
 

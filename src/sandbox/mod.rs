@@ -24,6 +24,7 @@ mod hosted_page;
 mod journal;
 mod notifier;
 mod payment;
+mod persist;
 mod routes;
 mod scenarios;
 mod state;
@@ -60,6 +61,7 @@ pub struct Config {
 }
 
 pub use crate::serve::{BODY_TIMEOUT, IDLE_TIMEOUT, Limits, MAX_CONNECTIONS, SHUTDOWN_GRACE};
+pub use persist::{SCHEMA_VERSION, StateFileError};
 pub use tls::{CA_FILE, CA_KEY_FILE, TlsError};
 pub use validate::targets_control_api;
 
@@ -183,6 +185,43 @@ struct App {
     config: Config,
 }
 
+/// A state file opened for a sandbox to resume (`apoflow sandbox --state FILE`): what it
+/// holds, read once, and the file every later change is written to.
+#[derive(Debug)]
+pub struct Resume {
+    file: Arc<persist::StateFile>,
+    saved: persist::Saved,
+}
+
+impl Resume {
+    /// Opens (or creates, mode 0600) the state file and reads it. A file that is not an
+    /// apoflow state file, comes from a newer apoflow, or is in use by another running
+    /// sandbox is refused with a message naming it and what to do.
+    pub fn open(path: &Path) -> Result<Self, StateFileError> {
+        let (file, saved) = persist::StateFile::open(path)?;
+        Ok(Resume {
+            file: Arc::new(file),
+            saved,
+        })
+    }
+
+    /// How many payments and deliveries the file holds.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.saved.payments.len(), self.saved.deliveries.len())
+    }
+}
+
+/// How a sandbox stopped.
+#[derive(Debug)]
+pub struct Stopped {
+    /// Deliveries not yet delivered nor failed.
+    pub pending: usize,
+    /// The state file everything was written to, if there is one.
+    pub state_file: Option<PathBuf>,
+    /// Why the state file could not be written, if it could not.
+    pub state_error: Option<String>,
+}
+
 /// A running sandbox; dropping it shuts the server down.
 #[derive(Debug)]
 pub struct SandboxHandle {
@@ -190,17 +229,37 @@ pub struct SandboxHandle {
     ca_file: Option<PathBuf>,
     shutdown: Option<oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<()>>,
+    notifier: Arc<notifier::Notifier>,
+    state: Arc<state::State>,
 }
 
 impl SandboxHandle {
     /// Stops the sandbox gracefully: no new connections, requests in flight finish (at most
-    /// [`SHUTDOWN_GRACE`]); returns once the server has stopped.
-    pub async fn stop(mut self) {
+    /// [`SHUTDOWN_GRACE`]), notifications stop; with a state file, waits until every change
+    /// is written (pending deliveries go out at the next start). Returns once stopped.
+    pub async fn stop(mut self) -> Stopped {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(served) = self.served.take() {
             let _ = served.await;
+        }
+        let pending = self.notifier.counts().1;
+        let state = self.state.clone();
+        let flushed = tokio::task::spawn_blocking(move || {
+            state.file().map(|f| (f.path().to_owned(), f.flush().err()))
+        })
+        .await
+        .ok()
+        .flatten();
+        let (state_file, state_error) = match flushed {
+            Some((path, error)) => (Some(path), error),
+            None => (None, None),
+        };
+        Stopped {
+            pending,
+            state_file,
+            state_error,
         }
     }
 
@@ -228,6 +287,24 @@ impl Drop for SandboxHandle {
 /// Must be called inside a tokio runtime. A failure to make the certificate is an
 /// [`std::io::Error`] wrapping the [`TlsError`].
 pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHandle> {
+    start_with(listener, config, None)
+}
+
+/// [`start`], resuming the state of a state file and writing every change to it. A row the
+/// sandbox cannot read is an [`std::io::Error`] naming the file.
+pub fn start_resumed(
+    listener: TcpListener,
+    config: Config,
+    resume: Resume,
+) -> std::io::Result<SandboxHandle> {
+    start_with(listener, config, Some(resume))
+}
+
+fn start_with(
+    listener: TcpListener,
+    config: Config,
+    resume: Option<Resume>,
+) -> std::io::Result<SandboxHandle> {
     let addr = listener.local_addr()?;
     let host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_owned()
@@ -251,7 +328,6 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
             Bound::Tls(tls::TlsListener::new(listener, server)?)
         }
     };
-    let state = Arc::new(state::State::new(url.clone()));
     let http = match &config.http {
         Some(http) => http.clone(),
         None => crate::apo::Client::new()
@@ -260,21 +336,53 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
             .clone(),
     };
     let seq = Arc::new(journal::Sequence::default());
-    let notifier = Arc::new(notifier::Notifier::new(
-        config.apo_key.clone(),
-        http,
-        seq.clone(),
-    ));
+    let mut notifier = notifier::Notifier::new(config.apo_key.clone(), http, seq.clone());
     notifier.set_resends(config.resends);
+    let (state, journal) = match resume {
+        None => (
+            state::State::new(url.clone()),
+            journal::Journal::new(seq.clone()),
+        ),
+        Some(Resume { file, mut saved }) => {
+            let path = file.path().display().to_string();
+            let unreadable = |e: String| {
+                std::io::Error::other(format!(
+                    "--state {path}: {e}; give another --state file, or move this one away to start afresh"
+                ))
+            };
+            let state =
+                state::State::restore(url.clone(), file.clone(), &mut saved).map_err(unreadable)?;
+            let calls = std::mem::take(&mut saved.calls);
+            let journal = journal::Journal::restore(
+                seq.clone(),
+                file.clone(),
+                calls,
+                saved.meta(persist::Meta::CallsDropped),
+            )
+            .map_err(unreadable)?;
+            let ids = (
+                saved.meta(persist::Meta::DeliveryId),
+                saved.meta(persist::Meta::DeliveriesDropped),
+            );
+            notifier
+                .restore(file, std::mem::take(&mut saved.deliveries), ids)
+                .map_err(unreadable)?;
+            let last = u64::try_from(saved.meta(persist::Meta::Sequence)).unwrap_or(0);
+            seq.raise_to(last.max(journal.counts().1).max(notifier.counts().2));
+            (state, journal)
+        }
+    };
+    let state = Arc::new(state);
+    let notifier = Arc::new(notifier);
     let app = Arc::new(App {
         state: state.clone(),
         notifier: notifier.clone(),
-        journal: journal::Journal::new(seq),
+        journal,
         scenarios: scenarios::Scenarios::default(),
         config,
     });
     let (tx, rx) = oneshot::channel::<()>();
-    let delivery = tokio::spawn(notifier.run(state));
+    let delivery = tokio::spawn(notifier.clone().run(state.clone()));
     let router = routes::app(app);
     let served = tokio::spawn(async move {
         let shutdown = async {
@@ -291,6 +399,8 @@ pub fn start(listener: TcpListener, config: Config) -> std::io::Result<SandboxHa
         ca_file,
         shutdown: Some(tx),
         served: Some(served),
+        notifier,
+        state,
     })
 }
 

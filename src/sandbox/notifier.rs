@@ -22,6 +22,7 @@
 //! at most [`MAX_ANSWER`] bytes of the merchant's answer and reads at most [`MAX_READ`].
 
 use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -34,6 +35,7 @@ use super::clock::iso;
 use super::faults::{FaultBook, Faults, Scope};
 use super::journal::{Sequence, parse_after, read_query};
 use super::payment::Notice;
+use super::persist::{Known, Meta, StateFile, Table, known};
 use super::state::State;
 use crate::apo::keys::PrivateKey;
 use crate::apo::notify::{Forge, is_acknowledged};
@@ -90,8 +92,27 @@ impl Stage {
     }
 }
 
+/// Why an attempt had no answer (see [`Attempt`]'s `error`).
+const ERRORS: [&str; 6] = [
+    "timeout",
+    "connect",
+    "request",
+    "invalid_url",
+    "dropped",
+    "refused",
+];
+
+fn attempt_error<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'static str>, D::Error> {
+    let name = <Option<std::borrow::Cow<'de, str>> as serde::Deserialize>::deserialize(d)?;
+    name.map(|n| {
+        known(&n, &ERRORS)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown attempt error {n:?}")))
+    })
+    .transpose()
+}
+
 /// One send of a delivery and what came back.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Attempt {
     at: Timestamp,
     outcome: String,
@@ -102,8 +123,10 @@ struct Attempt {
     answer: Option<String>,
     /// Real milliseconds from sending to the end of the answer.
     latency_ms: u64,
-    /// Why there was no answer: `timeout`, `connect`, `request`, `invalid_url`, `dropped`.
-    error: Option<&'static str>,
+    /// Why there was no answer: `timeout`, `connect`, `request`, `invalid_url`, `dropped`,
+    /// `refused` ([`ERRORS`]).
+    #[serde(deserialize_with = "attempt_error")]
+    error: Option<Known>,
     /// Sent by `POST /_sandbox/deliveries/{id}/resend`, outside the retry schedule.
     resend: bool,
 }
@@ -208,6 +231,68 @@ impl Delivery {
     }
 }
 
+/// A delivery's row in the state file. A delivery pending, held or in flight is saved as
+/// pending (faults are not saved, and an unrecorded send is sent again), except a one-off,
+/// which is never retried: it is saved as failed.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct DeliveryRow {
+    id: u64,
+    seq: u64,
+    notice: Notice,
+    /// The exact bytes sent (JSON, so UTF-8).
+    bytes: String,
+    done: Option<bool>,
+    next_due: Timestamp,
+    attempts: Vec<Attempt>,
+    forge: Option<String>,
+    replay_of: Option<u64>,
+}
+
+impl DeliveryRow {
+    fn of(d: &Delivery) -> Self {
+        let done = match d.stage {
+            Stage::Delivered => Some(true),
+            Stage::Failed => Some(false),
+            Stage::Pending | Stage::Held | Stage::InFlight if d.forge.is_some() => Some(false),
+            Stage::Pending | Stage::Held | Stage::InFlight => None,
+        };
+        DeliveryRow {
+            id: d.id,
+            seq: d.seq,
+            notice: d.notice.clone(),
+            bytes: String::from_utf8_lossy(&d.body).into_owned(),
+            done,
+            next_due: d.next_due,
+            attempts: d.attempts.clone(),
+            forge: d.forge.map(|f| f.name().to_owned()),
+            replay_of: d.replay_of,
+        }
+    }
+
+    fn into_delivery(self) -> Option<Delivery> {
+        let forge = match self.forge {
+            None => None,
+            Some(name) => Some(Forge::from_name(&name)?),
+        };
+        Some(Delivery {
+            id: self.id,
+            seq: self.seq,
+            notice: self.notice,
+            body: Arc::new(self.bytes.into_bytes()),
+            stage: match self.done {
+                None => Stage::Pending,
+                Some(true) => Stage::Delivered,
+                Some(false) => Stage::Failed,
+            },
+            held_under: None,
+            next_due: self.next_due,
+            attempts: self.attempts,
+            forge,
+            replay_of: self.replay_of,
+        })
+    }
+}
+
 /// Which deliveries `GET /_sandbox/deliveries` lists; every given field must match (AND).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DeliveryFilter {
@@ -249,6 +334,8 @@ struct Book {
     faults: FaultBook,
     next_id: u64,
     dropped: u64,
+    /// Deliveries created, changed or evicted under the current lock, for the state file.
+    dirty: Vec<u64>,
 }
 
 impl Book {
@@ -260,9 +347,22 @@ impl Book {
                 .iter()
                 .position(|d| d.stage.is_done())
                 .unwrap_or(0);
-            self.deliveries.remove(at);
+            let gone = self.deliveries.remove(at);
+            self.dirty.push(gone.id);
             self.dropped += 1;
         }
+    }
+
+    /// How many deliveries are kept, how many of them are not done, and the largest sequence
+    /// number among them (0 when none).
+    fn counts(&self) -> (usize, usize, u64) {
+        let open = self
+            .deliveries
+            .iter()
+            .filter(|d| !d.stage.is_done())
+            .count();
+        let seq = self.deliveries.iter().map(|d| d.seq).max().unwrap_or(0);
+        (self.deliveries.len(), open, seq)
     }
 
     fn find(&mut self, id: u64) -> Option<&mut Delivery> {
@@ -283,10 +383,59 @@ struct Job {
     delay_ms: u64,
 }
 
+/// The book under its lock; when the lock is let go, the deliveries that changed go to the
+/// state file (if any), queued, never written under the lock.
+struct Locked<'a> {
+    book: MutexGuard<'a, Book>,
+    file: Option<&'a StateFile>,
+    seq: &'a Sequence,
+}
+
+impl Deref for Locked<'_> {
+    type Target = Book;
+    fn deref(&self) -> &Book {
+        &self.book
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Book {
+        &mut self.book
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let book = &mut *self.book;
+        let mut dirty = std::mem::take(&mut book.dirty);
+        let Some(file) = self.file else { return };
+        if dirty.is_empty() {
+            return;
+        }
+        dirty.sort_unstable();
+        dirty.dedup();
+        for id in dirty {
+            match book.find(id) {
+                Some(d) => {
+                    let row = serde_json::to_vec(&DeliveryRow::of(d)).unwrap_or_default();
+                    file.put(Table::Deliveries, id.to_string(), row);
+                }
+                None => file.delete(Table::Deliveries, id.to_string()),
+            }
+        }
+        let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        file.set_meta(Meta::DeliveryId, int(book.next_id));
+        file.set_meta(Meta::DeliveriesDropped, int(book.dropped));
+        file.set_meta(Meta::Sequence, int(self.seq.last()));
+    }
+}
+
 /// The notification sender.
 #[derive(Debug)]
 pub struct Notifier {
     book: Mutex<Book>,
+    /// Where every change of a delivery is also written (`--state FILE`).
+    file: Option<Arc<StateFile>>,
     wake: Notify,
     http: reqwest::Client,
     key: PrivateKey,
@@ -304,6 +453,7 @@ impl Notifier {
     pub fn new(key: PrivateKey, http: reqwest::Client, seq: Arc<Sequence>) -> Self {
         Notifier {
             book: Mutex::default(),
+            file: None,
             wake: Notify::new(),
             http,
             key,
@@ -312,13 +462,50 @@ impl Notifier {
         }
     }
 
+    /// Resumes the deliveries saved in a state file (`rows`, by id; the last delivery id
+    /// handed out and the dropped count), writing every later change to it; pending ones go
+    /// out when due. An unreadable row is an error naming it.
+    pub fn restore(
+        &mut self,
+        file: Arc<StateFile>,
+        rows: Vec<Vec<u8>>,
+        (last_id, dropped): (i64, i64),
+    ) -> Result<(), String> {
+        let mut book = Book {
+            dropped: u64::try_from(dropped).unwrap_or(0),
+            next_id: u64::try_from(last_id).unwrap_or(0),
+            ..Book::default()
+        };
+        for (n, row) in rows.into_iter().enumerate() {
+            let d = serde_json::from_slice::<DeliveryRow>(&row)
+                .ok()
+                .and_then(DeliveryRow::into_delivery)
+                .ok_or_else(|| format!("delivery row {}: unreadable", n + 1))?;
+            book.next_id = book.next_id.max(d.id);
+            book.deliveries.push(d);
+        }
+        self.book = Mutex::new(book);
+        self.file = Some(file);
+        Ok(())
+    }
+
+    /// How many deliveries are kept, how many of them are still to be delivered, and the
+    /// largest sequence number among them.
+    pub fn counts(&self) -> (usize, usize, u64) {
+        self.lock().counts()
+    }
+
     /// Turns resends on (the default, as production APO) or off (as APO's own sandbox).
     pub fn set_resends(&self, on: bool) {
         self.resends.store(on, Ordering::Relaxed);
     }
 
-    fn lock(&self) -> MutexGuard<'_, Book> {
-        self.book.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> Locked<'_> {
+        Locked {
+            book: self.book.lock().unwrap_or_else(|e| e.into_inner()),
+            file: self.file.as_deref(),
+            seq: &self.seq,
+        }
     }
 
     /// Queues notices for immediate sending; returns their delivery ids.
@@ -333,6 +520,7 @@ impl Notifier {
             let id = book.next_id;
             ids.push(id);
             let body = Arc::new(serde_json::to_vec(&notice.body).unwrap_or_default());
+            book.dirty.push(id);
             book.deliveries.push(Delivery {
                 id,
                 seq: self.seq.next(),
@@ -399,9 +587,15 @@ impl Notifier {
         self.lock().faults.to_json()
     }
 
-    /// Forgets every delivery and fault (the sequence goes on).
+    /// Forgets every delivery and fault (the sequence goes on), in the state file too.
     pub fn reset(&self) {
-        *self.lock() = Book::default();
+        let mut book = self.lock();
+        *book = Book::default();
+        if let Some(file) = &self.file {
+            file.clear(Table::Deliveries);
+            file.set_meta(Meta::DeliveryId, 0);
+            file.set_meta(Meta::DeliveriesDropped, 0);
+        }
     }
 
     /// The deliveries matching `filter` with their attempts, oldest first, as JSON (for
@@ -436,8 +630,10 @@ impl Notifier {
             .await;
         attempt.resend = true;
         let shown = attempt.to_json();
-        if let Some(d) = self.lock().find(id) {
+        let mut book = self.lock();
+        if let Some(d) = book.find(id) {
             d.attempts.push(attempt);
+            book.dirty.push(id);
         }
         Some(shown)
     }
@@ -485,6 +681,7 @@ impl Notifier {
                 forge: Some(one.forge),
                 replay_of: one.replay_of,
             });
+            book.dirty.push(id);
             book.evict();
             id
         };
@@ -500,13 +697,15 @@ impl Notifier {
         let mut shown = attempt.to_json();
         shown["deliveryId"] = Value::from(id);
         shown["url"] = Value::from(one.notice.url.as_str());
-        if let Some(d) = self.lock().find(id) {
+        let mut book = self.lock();
+        if let Some(d) = book.find(id) {
             d.stage = if attempt.acknowledged {
                 Stage::Delivered
             } else {
                 Stage::Failed
             };
             d.attempts.push(attempt);
+            book.dirty.push(id);
         }
         shown
     }
@@ -523,13 +722,17 @@ impl Notifier {
         if let Some(acknowledged) = last {
             schedule_next(d, at, acknowledged, self.resends.load(Ordering::Relaxed));
         }
+        book.dirty.push(id);
     }
 
     fn take_due(&self, now: Timestamp) -> Vec<Vec<Job>> {
         let resends = self.resends.load(Ordering::Relaxed);
         let mut book = self.lock();
         let Book {
-            deliveries, faults, ..
+            deliveries,
+            faults,
+            dirty,
+            ..
         } = &mut *book;
         // Due jobs, grouped by the scope of the faults that govern them (in order of first
         // appearance, each group in delivery order).
@@ -548,6 +751,7 @@ impl Notifier {
                     "dropped (fault injection)".to_owned(),
                 ));
                 schedule_next(d, now, false, resends);
+                dirty.push(d.id);
                 continue;
             }
             let copies = if f.duplicate_next > 0 {

@@ -36,7 +36,7 @@ pub const REFUND_WINDOW: SignedDuration = SignedDuration::from_hours(365 * 24);
 pub const THREE_DS_FAILED: &str = ResultCode::UserPaymentVerificationFailed.code();
 
 /// Where a payment stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Status {
     /// Waiting for the buyer (or for a slow authorization).
     Processing,
@@ -60,11 +60,26 @@ impl Status {
     }
 }
 
+/// The notification types APO sends.
+pub const NOTIFY_TYPES: [&str; 4] = [
+    "PAYMENT_RESULT",
+    "PAYMENT_PENDING",
+    "CAPTURE_RESULT",
+    "REFUND_RESULT",
+];
+
+fn notify_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    let [a, b, c, e] = NOTIFY_TYPES;
+    super::persist::de_known(d, &[a, b, c, e, "OTHER"])
+}
+
 /// A notification to send once the state lock is released.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Notice {
-    /// PAYMENT_RESULT, PAYMENT_PENDING, CAPTURE_RESULT or REFUND_RESULT.
-    pub notify_type: &'static str,
+    /// PAYMENT_RESULT, PAYMENT_PENDING, CAPTURE_RESULT or REFUND_RESULT ([`NOTIFY_TYPES`]), or
+    /// OTHER for a one-off notification of another type.
+    #[serde(deserialize_with = "notify_type")]
+    pub notify_type: super::persist::Known,
     /// Where it goes.
     pub url: String,
     /// The merchant's client id (the `client-id` header).
@@ -74,7 +89,7 @@ pub struct Notice {
 }
 
 /// Where a capture or refund stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TxnStatus {
     /// Done.
     Success,
@@ -136,11 +151,16 @@ pub const CAPTURE_MAGIC: (u64, u64) = (21, 22);
 /// Refund amounts (minor units) that settle later: (as FAIL, as SUCCESS).
 pub const REFUND_MAGIC: (u64, u64) = (31, 32);
 
+fn txn_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    super::persist::de_known(d, &["CAPTURE", "REFUND", "CANCEL"])
+}
+
 /// A capture, refund or cancel.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Txn {
     /// CAPTURE, REFUND or CANCEL.
-    pub kind: &'static str,
+    #[serde(deserialize_with = "txn_kind")]
+    pub kind: super::persist::Known,
     /// The merchant's request id (captureRequestId / refundRequestId).
     pub request_id: String,
     /// APO's id (captureId / refundId).
@@ -212,7 +232,7 @@ pub enum ChallengeAnswer {
 }
 
 /// One payment and everything that happened to it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Payment {
     /// APO's paymentId.
     pub id: String,
@@ -776,6 +796,19 @@ impl Payment {
             self.card = Some(card);
         }
         self.finish(ResultCode::Success.code(), vault, now)
+    }
+
+    /// What a time-driven transition ([`Payment::tick`]) can change: the status, a slow
+    /// authorization's due time and how many captures and refunds are still in process. Equal
+    /// before and after a tick when it changed nothing.
+    pub fn time_state(&self) -> (Status, Option<Timestamp>, usize) {
+        let processing = self
+            .captures
+            .iter()
+            .chain(self.refunds.iter().map(|(t, _)| t))
+            .filter(|t| matches!(t.status, TxnStatus::Processing { .. }))
+            .count();
+        (self.status, self.pending_until, processing)
     }
 
     /// Time-driven transitions: a slow authorization settles, an unpaid payment expires, an

@@ -7,7 +7,8 @@
 //! an idempotency key happen under the same lock, concurrent duplicates create one payment.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use jiff::Timestamp;
 use serde_json::Value;
@@ -16,6 +17,7 @@ use super::cards::CardProfile;
 use super::clock::Clock;
 use super::error::ApoError;
 use super::payment::{ChallengeAnswer, Next, Notice, Payment, Status};
+use super::persist::{Meta, Saved, StateFile, Table};
 use super::tokens::Vault;
 use super::validate::{self, Money, PaymentRef, RefundRef};
 use crate::apo::result::ResultCode;
@@ -64,9 +66,97 @@ struct Store {
     outbox: Vec<Notice>,
     /// Payments forgotten to stay within the limit.
     evicted: u64,
+    /// Payments changed (or forgotten) under the current lock, for the state file.
+    dirty: Vec<String>,
+}
+
+/// A payment's row in the state file: the payment and the idempotency records that name it
+/// (`by_request` and `refund_ids` follow from the payment).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PaymentRow {
+    payment: Payment,
+    /// (captureRequestId, capture index, amount).
+    captures: Vec<(String, usize, Money)>,
+    /// (refundRequestId, refund index, amount).
+    refunds: Vec<(String, usize, Money)>,
+}
+
+/// Runs the payment's due time-driven transitions, noting it in `dirty` when they changed it.
+fn tick(
+    p: &mut Payment,
+    vault: &mut Vault,
+    now: Timestamp,
+    dirty: &mut Vec<String>,
+) -> Vec<Notice> {
+    let before = p.time_state();
+    let notices = p.tick(vault, now);
+    if p.time_state() != before {
+        dirty.push(p.id.clone());
+    }
+    notices
 }
 
 impl Store {
+    /// The store of a state file's payment rows and token rows.
+    fn restore(payments: Vec<Vec<u8>>, tokens: Vec<(String, Vec<u8>)>) -> Result<Self, String> {
+        let mut store = Store {
+            vault: Vault::restore(tokens)?,
+            ..Store::default()
+        };
+        for (n, row) in payments.into_iter().enumerate() {
+            let row: PaymentRow = serde_json::from_slice(&row)
+                .map_err(|e| format!("payment row {}: unreadable: {e}", n + 1))?;
+            let p = row.payment;
+            let client = &p.client_id;
+            store.by_request.insert(
+                (client.clone(), p.req.payment_request_id.clone()),
+                p.id.clone(),
+            );
+            for (rid, index, amount) in row.captures {
+                store
+                    .captures
+                    .insert((client.clone(), rid), (p.id.clone(), index, amount));
+            }
+            for (rid, index, amount) in row.refunds {
+                if let Some((txn, _)) = p.refunds.get(index) {
+                    store
+                        .refund_ids
+                        .insert(txn.id.clone(), (client.clone(), rid.clone()));
+                }
+                store
+                    .refunds
+                    .insert((client.clone(), rid), (p.id.clone(), index, amount));
+            }
+            store.payments.insert(p.id.clone(), p);
+        }
+        Ok(store)
+    }
+
+    /// The payment's row for the state file; `None` when it is not kept.
+    fn row(&self, id: &str) -> Option<Vec<u8>> {
+        let p = self.payments.get(id)?;
+        let record = |map: &HashMap<(String, String), (String, usize, Money)>,
+                      i: usize,
+                      rid: &str| {
+            match map.get(&(p.client_id.clone(), rid.to_owned())) {
+                Some((pid, index, amount)) if pid == id && *index == i => {
+                    Some((rid.to_owned(), i, amount.clone()))
+                }
+                _ => None,
+            }
+        };
+        let row = PaymentRow {
+            payment: p.clone(),
+            captures: (p.captures.iter().enumerate())
+                .filter_map(|(i, t)| record(&self.captures, i, &t.request_id))
+                .collect(),
+            refunds: (p.refunds.iter().enumerate())
+                .filter_map(|(i, (t, _))| record(&self.refunds, i, &t.request_id))
+                .collect(),
+        };
+        serde_json::to_vec(&row).ok()
+    }
+
     /// Makes room for one more payment under `limit`: forgets the oldest finished payment,
     /// else the oldest, with every record that names it.
     fn make_room(&mut self, limit: usize) {
@@ -89,6 +179,7 @@ impl Store {
             return;
         };
         self.evicted += 1;
+        self.dirty.push(id.to_owned());
         self.by_request
             .remove(&(p.client_id.clone(), p.req.payment_request_id.clone()));
         self.captures.retain(|_, (pid, ..)| pid != id);
@@ -117,7 +208,8 @@ impl Store {
             .payments
             .get_mut(&id)
             .filter(|p| p.client_id == client)?;
-        self.outbox.extend(p.tick(&mut self.vault, now));
+        self.outbox
+            .extend(tick(p, &mut self.vault, now, &mut self.dirty));
         Some(p)
     }
 }
@@ -135,6 +227,66 @@ pub enum PageError {
 /// to send, which exist even when the action was refused (an expiry noticed on the way).
 pub type PageResult = (Result<(Next, Box<Payment>), PageError>, Vec<Notice>);
 
+/// The store under its lock; when the lock is let go, what changed goes to the state file
+/// (if any): the lock is held while rows are queued, never while they are written.
+struct Locked<'a> {
+    store: MutexGuard<'a, Store>,
+    file: Option<&'a StateFile>,
+}
+
+impl Deref for Locked<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let store = &mut *self.store;
+        let mut dirty = std::mem::take(&mut store.dirty);
+        let tokens = store.vault.take_changed();
+        let Some(file) = self.file else { return };
+        dirty.sort_unstable();
+        dirty.dedup();
+        for id in &dirty {
+            match store.row(id) {
+                Some(row) => file.put(Table::Payments, id.clone(), row),
+                None => file.delete(Table::Payments, id.clone()),
+            }
+        }
+        for token in tokens {
+            match store.vault.row(&token) {
+                Some(row) => file.put(Table::Tokens, token, row),
+                None => file.delete(Table::Tokens, token),
+            }
+        }
+        if !dirty.is_empty() {
+            file.set_meta(
+                Meta::PaymentsEvicted,
+                i64::try_from(store.evicted).unwrap_or(i64::MAX),
+            );
+        }
+    }
+}
+
+/// How much the state holds (`GET /_sandbox/health`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Payments kept.
+    pub payments: usize,
+    /// Payments forgotten to stay within the limit.
+    pub evicted: u64,
+    /// Card tokens kept.
+    pub tokens: usize,
+}
+
 /// The sandbox state. Create one per sandbox.
 #[derive(Debug)]
 pub struct State {
@@ -143,6 +295,8 @@ pub struct State {
     /// The virtual clock.
     pub clock: Clock,
     base_url: String,
+    /// Where every change is also written (`--state FILE`).
+    file: Option<Arc<StateFile>>,
 }
 
 impl State {
@@ -158,19 +312,61 @@ impl State {
             max_payments,
             clock: Clock::default(),
             base_url,
+            file: None,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Store> {
-        // A panic while holding the lock cannot leave a half-applied change that matters
-        // more than refusing every later request, so keep serving.
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    /// The state saved in a state file (its payments, tokens, clock and eviction count; the
+    /// rows are taken out of `saved`), writing every later change to it. An unreadable row is
+    /// an error naming it.
+    pub fn restore(
+        base_url: String,
+        file: Arc<StateFile>,
+        saved: &mut Saved,
+    ) -> Result<Self, String> {
+        let mut store = Store::restore(
+            std::mem::take(&mut saved.payments),
+            std::mem::take(&mut saved.tokens),
+        )?;
+        store.evicted = u64::try_from(saved.meta(Meta::PaymentsEvicted)).unwrap_or(0);
+        Ok(State {
+            store: Mutex::new(store),
+            max_payments: MAX_PAYMENTS,
+            clock: Clock::with_offset_ms(saved.meta(Meta::ClockOffsetMs)),
+            base_url,
+            file: Some(file),
+        })
     }
 
-    /// Forgets every payment, token and idempotency record, and resets the clock.
+    fn lock(&self) -> Locked<'_> {
+        // A panic while holding the lock cannot leave a half-applied change that matters
+        // more than refusing every later request, so keep serving.
+        Locked {
+            store: self.store.lock().unwrap_or_else(|e| e.into_inner()),
+            file: self.file.as_deref(),
+        }
+    }
+
+    /// Forgets every payment, token and idempotency record (in the state file too), and
+    /// resets the clock.
     pub fn reset(&self) {
-        *self.lock() = Store::default();
+        let mut store = self.lock();
+        *store = Store::default();
+        if let Some(file) = &self.file {
+            file.clear(Table::Payments);
+            file.clear(Table::Tokens);
+            file.set_meta(Meta::PaymentsEvicted, 0);
+            file.set_meta(Meta::ClockOffsetMs, 0);
+        }
         self.clock.reset();
+    }
+
+    /// Moves the virtual clock forward (and keeps its offset in the state file).
+    pub fn advance_clock(&self, by: jiff::SignedDuration) {
+        self.clock.advance(by);
+        if let Some(file) = &self.file {
+            file.set_meta(Meta::ClockOffsetMs, self.clock.offset_ms());
+        }
     }
 
     /// pay. Without a `paymentNotifyUrl`, notifications go to `default_notify_url` (the
@@ -227,6 +423,7 @@ impl State {
         let body = payment.pay_body();
         store.make_room(self.max_payments);
         store.by_request.insert(key, id.clone());
+        store.dirty.push(id.clone());
         store.payments.insert(id, payment);
         Ok((body, Vec::new()))
     }
@@ -268,6 +465,7 @@ impl State {
             .ok_or_else(|| ApoError::new(ResultCode::AuthNotFound))?;
         let (body, notices) = p.capture(&req, now)?;
         let index = p.captures.len() - 1;
+        store.dirty.push(req.payment_id.clone());
         store
             .captures
             .insert(key, (req.payment_id, index, req.amount));
@@ -282,7 +480,10 @@ impl State {
         let p = store
             .ticked(client, &r, now)
             .ok_or_else(|| ApoError::new(ResultCode::OrderNotExist))?;
-        Ok((p.cancel(now)?, Vec::new()))
+        let id = p.id.clone();
+        let answer = p.cancel(now)?;
+        store.dirty.push(id);
+        Ok((answer, Vec::new()))
     }
 
     /// refund.
@@ -312,6 +513,7 @@ impl State {
         let (body, notices) = p.refund(&req, now)?;
         let index = p.refunds.len() - 1;
         let refund_id = p.refunds[index].0.id.clone();
+        store.dirty.push(req.payment_id.clone());
         store.refund_ids.insert(refund_id, key.clone());
         store
             .refunds
@@ -378,13 +580,17 @@ impl State {
         let now = self.clock.now();
         let mut store = self.lock();
         let Store {
-            payments, vault, ..
+            payments,
+            vault,
+            dirty,
+            ..
         } = &mut *store;
         let p = payments
             .get_mut(payment_id)
             .filter(|p| p.client_id == client)?;
         let mut notices = p.tick(vault, now);
         notices.extend(p.authorize_at_once(card, vault, now));
+        dirty.push(p.id.clone());
         Some((p.pay_body(), notices))
     }
 
@@ -397,10 +603,13 @@ impl State {
             payments,
             vault,
             outbox,
+            dirty,
             ..
         } = &mut *store;
         let mut notices = std::mem::take(outbox);
-        notices.extend(payments.values_mut().flat_map(|p| p.tick(vault, now)));
+        for p in payments.values_mut() {
+            notices.extend(tick(p, vault, now, dirty));
+        }
         notices
     }
 
@@ -409,21 +618,34 @@ impl State {
         let now = self.clock.now();
         let mut store = self.lock();
         let Store {
-            payments, vault, ..
+            payments,
+            vault,
+            dirty,
+            ..
         } = &mut *store;
         match payments.get_mut(id) {
             None => (None, Vec::new()),
             Some(p) => {
-                let notices = p.tick(vault, now);
+                let notices = tick(p, vault, now, dirty);
                 (Some(p.clone()), notices)
             }
         }
     }
 
-    /// How many payments are kept, and how many were forgotten to stay within the limit.
-    pub fn counts(&self) -> (usize, u64) {
+    /// How many payments and tokens are kept, and how many payments were forgotten to stay
+    /// within the limit.
+    pub fn counts(&self) -> Counts {
         let store = self.lock();
-        (store.payments.len(), store.evicted)
+        Counts {
+            payments: store.payments.len(),
+            evicted: store.evicted,
+            tokens: store.vault.len(),
+        }
+    }
+
+    /// The state file, if the state is kept in one.
+    pub fn file(&self) -> Option<&StateFile> {
+        self.file.as_deref()
     }
 
     /// The payment's `paymentRedirectUrl` (no time-driven transition runs).
@@ -476,11 +698,15 @@ impl State {
         let now = self.clock.now();
         let mut store = self.lock();
         let Store {
-            payments, vault, ..
+            payments,
+            vault,
+            dirty,
+            ..
         } = &mut *store;
         let Some(p) = payments.get_mut(id) else {
             return (Err(PageError::NotFound), Vec::new());
         };
+        dirty.push(p.id.clone());
         let mut notices = p.tick(vault, now);
         p.reopen_for_buyer(now);
         if p.status != Status::Processing {
@@ -534,7 +760,8 @@ mod tests {
         let rejected = pay("b", "11"); // RISK_REJECT: finished
         pay("c", "1000");
         pay("d", "1000");
-        assert_eq!(state.counts(), (3, 1));
+        let counts = |s: &State| (s.counts().payments, s.counts().evicted);
+        assert_eq!(counts(&state), (3, 1));
         let inquire = |rid: &str| {
             state
                 .handle_inquiry_payment("C", &json!({ "paymentRequestId": rid }))
@@ -548,7 +775,7 @@ mod tests {
         assert_eq!(inquire("a").unwrap()["paymentId"], waiting["paymentId"]);
         // None finished: the oldest goes.
         pay("e", "1000");
-        assert_eq!(state.counts(), (3, 2));
+        assert_eq!(counts(&state), (3, 2));
         assert_eq!(inquire("a").unwrap_err().code, ResultCode::OrderNotExist);
     }
 

@@ -15,6 +15,8 @@ pub struct Vault {
     tokens: HashMap<String, (String, CardProfile)>,
     /// Tokens, oldest first.
     issued: VecDeque<String>,
+    /// Tokens issued or forgotten since [`Vault::take_changed`] (for the state file).
+    changed: Vec<String>,
 }
 
 impl Vault {
@@ -31,13 +33,44 @@ impl Vault {
         while self.issued.len() >= MAX_TOKENS {
             if let Some(old) = self.issued.pop_front() {
                 self.tokens.remove(&old);
+                self.changed.push(old);
             }
         }
         let token = format!("ctok_{}", uuid::Uuid::new_v4().simple());
         self.tokens
             .insert(token.clone(), (client_id.to_owned(), card.clone()));
         self.issued.push_back(token.clone());
+        self.changed.push(token.clone());
         token
+    }
+
+    /// How many tokens are kept.
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// The tokens issued or forgotten since the last call, in that order.
+    pub fn take_changed(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// A token's row for the state file (its client id and card profile); `None` when the
+    /// token is not kept.
+    pub fn row(&self, token: &str) -> Option<Vec<u8>> {
+        let entry = self.tokens.get(token)?;
+        serde_json::to_vec(entry).ok()
+    }
+
+    /// The vault of saved rows (oldest first), as [`Vault::row`] made them.
+    pub fn restore(rows: Vec<(String, Vec<u8>)>) -> Result<Self, String> {
+        let mut vault = Vault::default();
+        for (token, row) in rows {
+            let entry: (String, CardProfile) = serde_json::from_slice(row.as_slice())
+                .map_err(|e| format!("token {token}: unreadable row: {e}"))?;
+            vault.tokens.insert(token.clone(), entry);
+            vault.issued.push_back(token);
+        }
+        Ok(vault)
     }
 
     /// The card behind a token, only for the client it was issued to.
@@ -61,6 +94,21 @@ mod tests {
         assert_eq!(v.issue("A", &p), t);
         assert!(v.card("A", &t).is_some());
         assert!(v.card("B", &t).is_none());
+    }
+
+    #[test]
+    fn a_restored_vault_keeps_the_cards_and_their_order() {
+        let mut v = Vault::default();
+        let p = CardProfile::from_number("4054695723100768", "X").unwrap();
+        let a = v.issue("A", &p);
+        let b = v.issue("B", &p);
+        assert_eq!(v.take_changed(), [a.clone(), b.clone()]);
+        let rows = [&a, &b].map(|t| (t.clone(), v.row(t).unwrap())).to_vec();
+        let restored = Vault::restore(rows).unwrap();
+        assert_eq!(restored.card("A", &a), Some(&p));
+        assert_eq!(restored.issued, [a, b]);
+        let err = Vault::restore(vec![("t".into(), b"{".to_vec())]).unwrap_err();
+        assert!(err.starts_with("token t:"), "{err}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::error::ApoError;
 use crate::apo::result::ResultCode;
 
 /// An amount in minor units.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Money {
     /// ISO 4217 code.
     pub currency: String,
@@ -27,7 +27,7 @@ impl Money {
 }
 
 /// How the card is stored after the payment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TokenizeMode {
     /// Never store.
     Disabled,
@@ -38,7 +38,7 @@ pub enum TokenizeMode {
 }
 
 /// A validated pay request.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PayRequest {
     /// The idempotency key.
     pub payment_request_id: String,
