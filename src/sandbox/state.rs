@@ -780,6 +780,60 @@ mod tests {
     }
 
     #[test]
+    fn a_restored_state_keeps_payments_and_their_idempotency_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let (file, mut saved) = StateFile::open(&path).unwrap();
+        let state =
+            State::restore("http://127.0.0.1:1".into(), Arc::new(file), &mut saved).unwrap();
+        let (pay, _) = state.handle_pay("C", &pay_body(None), None).unwrap();
+        let pid = pay["paymentId"].clone();
+        state
+            .authorize_now("C", pid.as_str().unwrap(), test_card())
+            .unwrap();
+        let capture = json!({"captureRequestId": "c1", "paymentId": pid,
+                             "captureAmount": {"currency": "USD", "value": "1000"}});
+        let (captured, _) = state.handle_capture("C", &capture).unwrap();
+        let refund = json!({"refundRequestId": "f1", "paymentId": pid,
+                            "refundAmount": {"currency": "USD", "value": "300"}});
+        let (refunded, _) = state.handle_refund("C", &refund).unwrap();
+        state.file().unwrap().flush().unwrap();
+        let inquiry = state
+            .handle_inquiry_payment("C", &json!({ "paymentId": pid }))
+            .unwrap()
+            .0;
+        drop(state);
+
+        let (file, mut saved) = StateFile::open(&path).unwrap();
+        let state =
+            State::restore("http://127.0.0.1:1".into(), Arc::new(file), &mut saved).unwrap();
+        let again = |api: fn(&State, &str, &Value) -> Handled, body: &Value| {
+            api(&state, "C", body).unwrap().0
+        };
+        assert_eq!(
+            again(State::handle_inquiry_payment, &json!({ "paymentId": pid })),
+            inquiry
+        );
+        let repeated = state.handle_pay("C", &pay_body(None), None).unwrap().0;
+        assert_eq!(repeated["paymentId"], pid);
+        assert_eq!(again(State::handle_capture, &capture), captured);
+        assert_eq!(again(State::handle_refund, &refund), refunded);
+        let by_id = json!({ "refundId": refunded["refundId"] });
+        assert_eq!(
+            again(State::handle_inquiry_refund, &by_id)["refundRequestId"],
+            "f1"
+        );
+        let mut changed = capture.clone();
+        changed["captureAmount"]["value"] = json!("999");
+        let err = state.handle_capture("C", &changed).unwrap_err();
+        assert_eq!(err.code, ResultCode::RepeatReqInconsistent);
+    }
+
+    fn test_card() -> CardProfile {
+        CardProfile::from_number("4054695723100768", "X").unwrap()
+    }
+
+    #[test]
     fn an_expiry_noticed_by_a_failing_call_is_still_notified() {
         let state = State::new("http://127.0.0.1:1".to_owned());
         let body = pay_body(Some("https://m.example/notify"));
