@@ -6,7 +6,8 @@
 //!                                              └─► Journal::record(Call)   (failures too)
 //! control.rs: GET /_sandbox/calls?api=pay&after=12 ─► Journal::list(&CallFilter) ─► masked JSON
 //! ```
-//! At most [`MAX_CALLS`] entries are kept; the oldest go first and are counted in `dropped`.
+//! At most [`MAX_CALLS`] entries holding at most [`MAX_CALL_BYTES`] together are kept; the
+//! oldest go first and are counted in `dropped`.
 //! Entries and deliveries share one [`Sequence`], so a cursor (`after`) orders both. The
 //! sequence survives `POST /_sandbox/reset` (a cursor taken before a reset stays valid); the
 //! entries and the `dropped` count do not.
@@ -23,9 +24,17 @@ use super::clock::iso;
 use super::persist::{Meta, StateFile, Table, known};
 
 /// How many calls the journal keeps; older ones are evicted first (and counted in `dropped`).
-/// Each keeps its body (at most [`super::api::MAX_BODY`] bytes), so the journal holds at most
-/// about 10 000 × 256 KiB in the worst case and a few MiB for ordinary APO bodies.
+/// Each keeps its body (at most [`super::api::MAX_BODY`] bytes) and its answer, as bytes;
+/// [`MAX_CALL_BYTES`] bounds them together.
 pub const MAX_CALLS: usize = 10_000;
+
+/// How many bytes the journal's entries may hold together (bodies, answers, headers; see
+/// [`Entry::size`]); beyond it the oldest are evicted as beyond [`MAX_CALLS`]. Ordinary APO
+/// calls take 2–5 KiB each, so the count bounds them first; large bodies meet this bound.
+pub const MAX_CALL_BYTES: usize = 48 * 1024 * 1024;
+
+/// What an entry costs beyond its bytes (the struct, allocation headers), for [`Entry::size`].
+const ENTRY_OVERHEAD: usize = 256;
 
 /// The monotonic sequence numbers shared by journal entries and deliveries (first is 1).
 #[derive(Debug, Default)]
@@ -192,12 +201,21 @@ pub struct Call {
     pub scenario: Option<Value>,
 }
 
-/// A journal entry: the call plus what is derived from it once, at record time.
+/// A journal entry: the call kept compact (the request body and the answer as bytes, parsed
+/// again only when listed) plus what filters need, derived once at record time.
 #[derive(Debug)]
 struct Entry {
     seq: u64,
-    call: Call,
-    json: Option<Value>,
+    at: Timestamp,
+    client_id: String,
+    api: &'static str,
+    path: String,
+    headers: HeaderMap,
+    body: Box<[u8]>,
+    signature: Verdict,
+    /// The answer, serialized.
+    response: Box<[u8]>,
+    scenario: Option<Value>,
     payment_id: Option<String>,
     payment_request_id: Option<String>,
 }
@@ -215,18 +233,39 @@ impl Entry {
         let payment_request_id = field(json.as_ref(), "paymentRequestId");
         Entry {
             seq,
-            call,
-            json,
+            at: call.at,
+            client_id: call.client_id,
+            api: call.api,
+            path: call.path,
+            headers: call.headers,
+            body: call.body.into_boxed_slice(),
+            signature: call.signature,
+            response: serde_json::to_vec(&call.response)
+                .unwrap_or_default()
+                .into_boxed_slice(),
+            scenario: call.scenario,
             payment_id,
             payment_request_id,
         }
     }
 
+    /// About how many bytes it holds (what [`MAX_CALL_BYTES`] counts).
+    fn size(&self) -> usize {
+        let headers: usize = (self.headers.iter())
+            .map(|(k, v)| k.as_str().len() + v.len() + 16)
+            .sum();
+        ENTRY_OVERHEAD
+            + self.body.len()
+            + self.response.len()
+            + self.path.len()
+            + self.client_id.len()
+            + headers
+    }
+
     fn matches(&self, f: &CallFilter) -> bool {
-        let c = &self.call;
         f.after.is_none_or(|a| self.seq > a)
-            && f.api.as_deref().is_none_or(|a| a == c.api)
-            && f.client_id.as_deref().is_none_or(|id| id == c.client_id)
+            && f.api.as_deref().is_none_or(|a| a == self.api)
+            && f.client_id.as_deref().is_none_or(|id| id == self.client_id)
             && f.payment_id
                 .as_deref()
                 .is_none_or(|id| self.payment_id.as_deref() == Some(id))
@@ -237,9 +276,8 @@ impl Entry {
 
     /// The entry as `/_sandbox/calls` shows it (before masking, which the caller applies).
     fn to_json(&self) -> Value {
-        let c = &self.call;
         let mut headers = Map::new();
-        for (name, value) in &c.headers {
+        for (name, value) in &self.headers {
             let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
             match headers.get_mut(name.as_str()) {
                 Some(Value::String(seen)) => {
@@ -252,31 +290,33 @@ impl Entry {
             }
         }
         let request_time = headers.get("request-time").cloned().unwrap_or(Value::Null);
+        let json: Option<Value> = serde_json::from_slice(&self.body).ok();
         // A body holding a secret field (a CVV, a key) is shown re-serialised from its masked
         // JSON, since the masker cannot see fields inside a string; other bodies stay raw.
-        let body = match &self.json {
+        let body = match &json {
             Some(json) if &crate::mask::masked_json(json) != json => {
                 crate::mask::masked_json(json).to_string()
             }
-            _ => String::from_utf8_lossy(&c.body).into_owned(),
+            _ => String::from_utf8_lossy(&self.body).into_owned(),
         };
-        let result = &c.response["result"];
+        let response: Value = serde_json::from_slice(&self.response).unwrap_or(Value::Null);
+        let result = &response["result"];
         json!({
             "seq": self.seq,
-            "at": iso(c.at),
-            "clientId": c.client_id,
-            "api": c.api,
-            "path": c.path,
+            "at": iso(self.at),
+            "clientId": self.client_id,
+            "api": self.api,
+            "path": self.path,
             "headers": headers,
             "requestTime": request_time,
             "body": body,
-            "json": self.json,
-            "signature": c.signature.name(),
-            "response": c.response,
+            "json": json,
+            "signature": self.signature.name(),
+            "response": response,
             "resultStatus": result.get("resultStatus"),
             "resultCode": result.get("resultCode"),
-            "forced": c.scenario.is_some(),
-            "scenario": c.scenario,
+            "forced": self.scenario.is_some(),
+            "scenario": self.scenario,
             "paymentId": self.payment_id,
             "paymentRequestId": self.payment_request_id,
         })
@@ -345,6 +385,8 @@ pub fn parse_after(v: &str) -> Result<u64, String> {
 #[derive(Debug, Default)]
 struct Book {
     entries: VecDeque<Entry>,
+    /// What the entries hold together ([`Entry::size`]).
+    bytes: usize,
     dropped: u64,
 }
 
@@ -384,7 +426,9 @@ impl Journal {
                 .ok()
                 .and_then(CallRow::into_call)
                 .ok_or_else(|| format!("journal row {}: unreadable", n + 1))?;
-            book.entries.push_back(Entry::new(seq, call));
+            let entry = Entry::new(seq, call);
+            book.bytes += entry.size();
+            book.entries.push_back(entry);
         }
         Ok(Journal {
             book: Mutex::new(book),
@@ -403,7 +447,7 @@ impl Journal {
         self.book.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records a call, evicting the oldest beyond [`MAX_CALLS`].
+    /// Records a call, evicting the oldest beyond [`MAX_CALLS`] or [`MAX_CALL_BYTES`].
     pub fn record(&self, call: Call) {
         let mut book = self.lock();
         // Numbered under the lock, so the entries stay in sequence order.
@@ -415,10 +459,14 @@ impl Journal {
             });
         }
         let entry = Entry::new(seq, call);
+        book.bytes += entry.size();
         book.entries.push_back(entry);
         let before = book.dropped;
-        while book.entries.len() > MAX_CALLS {
-            book.entries.pop_front();
+        while book.entries.len() > MAX_CALLS || book.bytes > MAX_CALL_BYTES {
+            let Some(gone) = book.entries.pop_front() else {
+                break;
+            };
+            book.bytes -= gone.size();
             book.dropped += 1;
         }
         if let (Some(file), Some(first)) = (&self.file, book.entries.front())
@@ -579,10 +627,31 @@ mod tests {
     }
 
     #[test]
+    fn large_bodies_are_evicted_by_their_bytes() {
+        let j = journal();
+        let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(200 * 1024));
+        let fit = MAX_CALL_BYTES / (200 * 1024);
+        for _ in 0..fit + 10 {
+            j.record(call("pay", &big, json!({})));
+        }
+        let book = j.lock();
+        assert!(book.bytes <= MAX_CALL_BYTES, "{}", book.bytes);
+        assert!(book.entries.len() <= fit, "{}", book.entries.len());
+        assert_eq!(book.dropped as usize + book.entries.len(), fit + 10);
+    }
+
+    #[test]
     fn the_oldest_are_evicted_and_counted() {
         let j = journal();
         for _ in 0..MAX_CALLS + 3 {
             j.record(call("inquiry", "{}", json!({})));
+        }
+        {
+            let book = j.lock();
+            assert_eq!(
+                book.bytes,
+                book.entries.iter().map(Entry::size).sum::<usize>()
+            );
         }
         let list = j.list(&CallFilter::default());
         assert_eq!(list["dropped"], 3);

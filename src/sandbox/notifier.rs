@@ -163,8 +163,13 @@ impl Attempt {
 struct Delivery {
     id: u64,
     seq: u64,
+    /// Its type, URL and client. The body is kept once, as the bytes sent (`body`), and parsed
+    /// again when shown: `notice.body` is null.
     notice: Notice,
     body: Arc<Vec<u8>>,
+    /// The body's `paymentId` and `paymentRequestId`, for filters and per-payment order.
+    payment_id: Option<String>,
+    payment_request_id: Option<String>,
     stage: Stage,
     /// The scope of the faults that held it for reordering, while [`Stage::Held`].
     held_under: Option<Scope>,
@@ -177,8 +182,46 @@ struct Delivery {
 }
 
 impl Delivery {
+    /// A delivery of `notice` as the bytes `body` (its body serialized, or a one-off's bytes),
+    /// in `stage`, first due at `next_due`.
+    fn new(
+        (id, seq): (u64, u64),
+        mut notice: Notice,
+        body: Arc<Vec<u8>>,
+        stage: Stage,
+        next_due: Timestamp,
+    ) -> Self {
+        let parsed: Value = match notice.body.take() {
+            Value::Null => serde_json::from_slice(&body).unwrap_or(Value::Null),
+            given => given,
+        };
+        let field = |name: &str| parsed.get(name).and_then(Value::as_str).map(str::to_owned);
+        Delivery {
+            id,
+            seq,
+            payment_id: field("paymentId"),
+            payment_request_id: field("paymentRequestId"),
+            notice,
+            body,
+            stage,
+            held_under: None,
+            next_due,
+            attempts: Vec::new(),
+            forge: None,
+            replay_of: None,
+        }
+    }
+
     fn payment_id(&self) -> Option<&str> {
-        self.notice.body.get("paymentId").and_then(Value::as_str)
+        self.payment_id.as_deref()
+    }
+
+    /// The notice with its body parsed back from the bytes.
+    fn notice(&self) -> Notice {
+        Notice {
+            body: serde_json::from_slice(&self.body).unwrap_or(Value::Null),
+            ..self.notice.clone()
+        }
     }
 
     /// Attempts made by the retry schedule (resends do not count).
@@ -206,15 +249,15 @@ impl Delivery {
             "notifyType": self.notice.notify_type,
             "url": self.notice.url,
             "clientId": self.notice.client_id,
-            "paymentId": self.notice.body.get("paymentId"),
-            "paymentRequestId": self.notice.body.get("paymentRequestId"),
+            "paymentId": self.payment_id,
+            "paymentRequestId": self.payment_request_id,
             "state": self.stage.name(),
             "done": self.stage.is_done(),
             "nextAttemptAt": matches!(self.stage, Stage::Pending).then(|| iso(self.next_due)),
             "attempts": self.attempts.iter().map(Attempt::to_json).collect::<Vec<_>>(),
             "forge": self.forge.map(Forge::name),
             "replayOf": self.replay_of,
-            "body": self.notice.body,
+            "body": self.notice().body,
         })
     }
 
@@ -274,21 +317,17 @@ impl DeliveryRow {
             None => None,
             Some(name) => Some(Forge::from_name(&name)?),
         };
+        let stage = match self.done {
+            None => Stage::Pending,
+            Some(true) => Stage::Delivered,
+            Some(false) => Stage::Failed,
+        };
+        let body = Arc::new(self.bytes.into_bytes());
         Some(Delivery {
-            id: self.id,
-            seq: self.seq,
-            notice: self.notice,
-            body: Arc::new(self.bytes.into_bytes()),
-            stage: match self.done {
-                None => Stage::Pending,
-                Some(true) => Stage::Delivered,
-                Some(false) => Stage::Failed,
-            },
-            held_under: None,
-            next_due: self.next_due,
             attempts: self.attempts,
             forge,
             replay_of: self.replay_of,
+            ..Delivery::new((self.id, self.seq), self.notice, body, stage, self.next_due)
         })
     }
 }
@@ -521,18 +560,9 @@ impl Notifier {
             ids.push(id);
             let body = Arc::new(serde_json::to_vec(&notice.body).unwrap_or_default());
             book.dirty.push(id);
-            book.deliveries.push(Delivery {
-                id,
-                seq: self.seq.next(),
-                notice,
-                body,
-                stage: Stage::Pending,
-                held_under: None,
-                next_due: now,
-                attempts: Vec::new(),
-                forge: None,
-                replay_of: None,
-            });
+            let seq = self.seq.next();
+            book.deliveries
+                .push(Delivery::new((id, seq), notice, body, Stage::Pending, now));
         }
         book.evict();
         drop(book);
@@ -644,7 +674,7 @@ impl Notifier {
         let mut book = self.lock();
         let d = book.find(id)?;
         Some(OneOff {
-            notice: d.notice.clone(),
+            notice: d.notice(),
             bytes: d.body.clone(),
             forge: Forge::None,
             replay_of: Some(id),
@@ -669,17 +699,12 @@ impl Notifier {
             let mut book = self.lock();
             book.next_id += 1;
             let id = book.next_id;
+            let seq = self.seq.next();
+            let (notice, bytes) = (one.notice.clone(), one.bytes.clone());
             book.deliveries.push(Delivery {
-                id,
-                seq: self.seq.next(),
-                notice: one.notice.clone(),
-                body: one.bytes.clone(),
-                stage: Stage::InFlight,
-                held_under: None,
-                next_due: state.clock.now(),
-                attempts: Vec::new(),
                 forge: Some(one.forge),
                 replay_of: one.replay_of,
+                ..Delivery::new((id, seq), notice, bytes, Stage::InFlight, state.clock.now())
             });
             book.dirty.push(id);
             book.evict();
