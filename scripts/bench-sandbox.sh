@@ -3,7 +3,9 @@
 # pay → hosted page → PAYMENT_RESULT notification → inquiryPayment.
 # Usage: scripts/bench-sandbox.sh [CLIENTS] [PAYMENTS]   (defaults 16 and 2000)
 # Builds in release, starts `apoflow sandbox` on 127.0.0.1, reports payments/s, p50/p99 journey
-# latency, the sandbox's peak memory (VmHWM) and the RSA signing limit of this machine.
+# latency, the sandbox's memory at the end (VmRSS) and at its peak (VmHWM) and the RSA signing
+# limit of this machine. SANDBOX_BENCH_STATE=FILE runs the sandbox with `--state FILE` (the file
+# is removed first) to measure what keeping the state in SQLite costs.
 set -eu
 cd "$(dirname "$0")/.."
 CLIENTS=${1:-16}
@@ -11,12 +13,22 @@ PAYMENTS=${2:-2000}
 PORT=${SANDBOX_BENCH_PORT:-18088}
 cargo build --release --quiet --bin apoflow --example sandbox_bench
 TARGET=${CARGO_TARGET_DIR:-target}/release
-"$TARGET/apoflow" sandbox --listen "127.0.0.1:$PORT" >/dev/null &
+STATE=${SANDBOX_BENCH_STATE:-}
+if [ -n "$STATE" ]; then
+  rm -f "$STATE" "$STATE-wal" "$STATE-shm"
+  "$TARGET/apoflow" sandbox --listen "127.0.0.1:$PORT" --state "$STATE" >/dev/null &
+else
+  "$TARGET/apoflow" sandbox --listen "127.0.0.1:$PORT" >/dev/null &
+fi
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
 sleep 0.5
 "$TARGET/examples/sandbox_bench" "http://127.0.0.1:$PORT" "$CLIENTS" "$PAYMENTS" | tee /tmp/sandbox-bench.$$
+grep VmRSS "/proc/$PID/status" | sed 's/^/sandbox memory at the end /'
 grep VmHWM "/proc/$PID/status" | sed 's/^/sandbox peak memory /'
+if [ -n "$STATE" ]; then
+  echo "state file: $(du -k "$STATE" | cut -f1) KiB (+ WAL $(du -k "$STATE-wal" 2>/dev/null | cut -f1) KiB)"
+fi
 CORES=$(nproc)
 RATE=$(sed -n 's/^rsa-2048 signatures\/s on one core: //p' /tmp/sandbox-bench.$$)
 rm -f /tmp/sandbox-bench.$$

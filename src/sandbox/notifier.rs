@@ -558,7 +558,10 @@ impl Notifier {
             book.next_id += 1;
             let id = book.next_id;
             ids.push(id);
-            let body = Arc::new(serde_json::to_vec(&notice.body).unwrap_or_default());
+            let mut bytes = serde_json::to_vec(&notice.body).unwrap_or_default();
+            // Kept for as long as the delivery: without the room the serializer grew into.
+            bytes.shrink_to_fit();
+            let body = Arc::new(bytes);
             book.dirty.push(id);
             let seq = self.seq.next();
             book.deliveries
