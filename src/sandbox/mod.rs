@@ -244,6 +244,10 @@ impl SandboxHandle {
         if let Some(served) = self.served.take() {
             let _ = served.await;
         }
+        // Notices of transitions noticed but not yet queued become deliveries, so a state file
+        // keeps them too.
+        self.notifier
+            .enqueue(self.state.sweep(), self.state.clock.now());
         let pending = self.notifier.counts().1;
         let state = self.state.clone();
         let flushed = tokio::task::spawn_blocking(move || {

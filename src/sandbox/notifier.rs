@@ -1032,6 +1032,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_saved_delivery_comes_back_pending_with_its_schedule_and_bytes() {
+        let n = notifier();
+        let now: Timestamp = "2026-11-25T10:00:00Z".parse().unwrap();
+        let ids = n.enqueue(vec![notice(7)], now);
+        let mut book = n.lock();
+        let d = book.find(ids[0]).unwrap();
+        d.stage = Stage::InFlight;
+        d.attempts
+            .push(Attempt::failed(now, "connect", "not delivered".to_owned()));
+        d.next_due = now.saturating_add(SCHEDULE[1]).unwrap();
+        let row = serde_json::to_vec(&DeliveryRow::of(d)).unwrap();
+        let back = serde_json::from_slice::<DeliveryRow>(&row)
+            .unwrap()
+            .into_delivery()
+            .unwrap();
+        assert_eq!(
+            back.stage,
+            Stage::Pending,
+            "an unrecorded send is made again"
+        );
+        assert_eq!(
+            (back.id, back.seq, back.next_due),
+            (d.id, d.seq, d.next_due)
+        );
+        assert_eq!(back.body, d.body);
+        assert_eq!(back.attempts[0].error, Some("connect"));
+        assert_eq!(back.notice().body, json!({ "n": 7 }));
+        // A one-off is never retried: saved while in flight, it comes back failed.
+        d.forge = Some(Forge::None);
+        let row = serde_json::to_vec(&DeliveryRow::of(d)).unwrap();
+        let back = serde_json::from_slice::<DeliveryRow>(&row).unwrap();
+        assert_eq!(back.into_delivery().unwrap().stage, Stage::Failed);
+    }
+
+    #[test]
     fn schedule_totals_about_a_day() {
         let total: i64 = SCHEDULE.iter().map(|d| d.as_secs()).sum();
         assert_eq!(total, 22 * 60 + 24 * 3600);
