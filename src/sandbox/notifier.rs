@@ -19,7 +19,8 @@
 //!
 //! Limits: at most [`MAX_DELIVERIES`] deliveries are kept (the oldest finished ones are evicted
 //! first, then the oldest of any state; evictions are counted in `dropped`); each attempt keeps
-//! at most [`MAX_ANSWER`] bytes of the merchant's answer and reads at most [`MAX_READ`].
+//! at most [`MAX_ANSWER`] bytes of the merchant's answer and reads at most [`MAX_READ`]; a
+//! delivery keeps its last [`MAX_RESENDS_KEPT`] manual resends.
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
@@ -59,6 +60,10 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many deliveries are kept. Beyond it the oldest finished (delivered or failed) delivery
 /// is evicted, or, when none is finished, the oldest one (which is then never sent again).
 pub const MAX_DELIVERIES: usize = 10_000;
+
+/// How many manual resends (`POST /_sandbox/deliveries/{id}/resend`) a delivery keeps; beyond
+/// it the oldest resend is forgotten (the attempts of the retry schedule are at most 16).
+pub const MAX_RESENDS_KEPT: usize = 50;
 
 /// How much of the merchant's answer an attempt keeps (`answer`, cut at a character boundary).
 pub const MAX_ANSWER: usize = 4 * 1024;
@@ -666,6 +671,11 @@ impl Notifier {
         let mut book = self.lock();
         if let Some(d) = book.find(id) {
             d.attempts.push(attempt);
+            if d.attempts.iter().filter(|a| a.resend).count() > MAX_RESENDS_KEPT
+                && let Some(oldest) = d.attempts.iter().position(|a| a.resend)
+            {
+                d.attempts.remove(oldest);
+            }
             book.dirty.push(id);
         }
         Some(shown)
@@ -1064,6 +1074,22 @@ mod tests {
         let row = serde_json::to_vec(&DeliveryRow::of(d)).unwrap();
         let back = serde_json::from_slice::<DeliveryRow>(&row).unwrap();
         assert_eq!(back.into_delivery().unwrap().stage, Stage::Failed);
+    }
+
+    #[tokio::test]
+    async fn a_delivery_keeps_its_last_manual_resends() {
+        let n = notifier();
+        let state = State::new("http://127.0.0.1:1".to_owned());
+        let ids = n.enqueue(vec![notice(1)], state.clock.now());
+        for _ in 0..MAX_RESENDS_KEPT + 5 {
+            n.resend(&state, ids[0]).await.unwrap();
+        }
+        let mut book = n.lock();
+        let d = book.find(ids[0]).unwrap();
+        assert_eq!(
+            d.attempts.iter().filter(|a| a.resend).count(),
+            MAX_RESENDS_KEPT
+        );
     }
 
     #[test]
