@@ -18,7 +18,7 @@
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
-use super::cards::{CardProfile, ThreeDs};
+use super::cards::{self, CardProfile, ThreeDs};
 use super::clock::iso;
 use super::error::ApoError;
 use super::tokens::Vault;
@@ -486,12 +486,18 @@ impl Payment {
 
     /// The `paymentResultMessage`: what the sandbox did where that says more than the code's
     /// default message (apo::result), else that default.
-    fn result_message(&self) -> &str {
+    pub fn result_message(&self) -> &str {
         match self.result_code.as_str() {
             "ORDER_IS_CLOSED" => "The payment expired before the buyer completed it.",
             "PROCESS_FAIL" => "The card was declined by the issuer.",
             "USER_BALANCE_NOT_ENOUGH" => "Insufficient funds.",
             "DO_NOT_HONOR" => "The issuer declined the card (do not honor).",
+            cards::NOT_A_TEST_CARD_CODE
+                if self.card.as_ref().is_some_and(|c| c.test_card().is_none()) =>
+            {
+                "The card number is not a test card of this sandbox: pay with a test card, or add \
+                 the card with --cards FILE."
+            }
             THREE_DS_FAILED => "3-D Secure authentication failed.",
             code => ResultCode::from_code(code).map_or("The payment failed.", ResultCode::message),
         }
@@ -690,6 +696,12 @@ impl Payment {
     }
 
     fn proceed(&mut self, vault: &mut Vault, now: Timestamp) -> (Next, Vec<Notice>) {
+        if self.card.as_ref().is_some_and(|c| c.test_card().is_none()) {
+            return (
+                Next::Merchant,
+                self.finish(cards::NOT_A_TEST_CARD_CODE, vault, now),
+            );
+        }
         let three_ds = self
             .card
             .as_ref()
@@ -1128,7 +1140,7 @@ mod tests {
     }
 
     fn card(n: &str) -> CardProfile {
-        CardProfile::from_number(n, "H").unwrap()
+        CardProfile::from_number(n, "H")
     }
 
     fn money(v: u64) -> Money {
@@ -1147,6 +1159,24 @@ mod tests {
         let types: Vec<_> = n.iter().map(|n| n.notify_type).collect();
         assert_eq!(types, ["PAYMENT_RESULT", "CAPTURE_RESULT"]);
         assert!(p.cancel(Timestamp::now()).is_err());
+    }
+
+    #[test]
+    fn a_number_that_is_not_a_test_card_is_declined_not_approved() {
+        let mut p = payment(false);
+        let mut v = Vault::default();
+        // Luhn-valid, but in no card table.
+        let (next, n) = p.enter_card(card("4111111111111111"), false, &mut v, Timestamp::now());
+        assert_eq!(next, Next::Merchant);
+        assert_eq!(p.status, Status::Fail);
+        assert_eq!(p.result_code, "CARD_NOT_SUPPORTED");
+        assert!(
+            p.result_message().contains("--cards"),
+            "{}",
+            p.result_message()
+        );
+        let types: Vec<_> = n.iter().map(|n| n.notify_type).collect();
+        assert_eq!(types, ["PAYMENT_RESULT"]);
     }
 
     #[test]

@@ -74,7 +74,10 @@ fn failed(body: &Value) -> bool {
 /// The card a forced SUCCESS authorizes with when the payment has no saved card.
 fn default_card() -> Option<CardProfile> {
     let card = cards::by_name(cards::DEFAULT_CARD)?;
-    CardProfile::from_number(&card.number, "APOFLOW FORCED SUCCESS")
+    Some(CardProfile::from_number(
+        &card.number,
+        "APOFLOW FORCED SUCCESS",
+    ))
 }
 
 /// What one scenario forces on one call.
