@@ -444,7 +444,9 @@ impl Payment {
             "cvvResultRaw": "",
             "cardCategory": "CONSUMER",
             "credentialTypeUsed": if self.token.is_some() && self.is_saved_card() { "NETWORK_TOKEN" } else { "PAN" },
-            "paymentMethodRegion": card.country,
+            // The card networks' region, as in the guide's non-3DS sample (`GLOBAL`); the
+            // issuing country is `issuingCountry`.
+            "paymentMethodRegion": "GLOBAL",
         });
         info["threeDSResult"] = match self.three_ds {
             Some(challenged) => json!({
@@ -454,9 +456,18 @@ impl Payment {
                 "xid": format!("xid-{}", self.id),
                 "threeDSType": "INTERNAL",
                 "challenged": challenged,
+                "challengeCancel": "",
+                "threeDStransactionStatusReason": "",
                 "threeDSOffered": true,
             }),
-            None => json!({ "threeDSOffered": false }),
+            // The guide's non-3DS sample, key for key.
+            None => json!({
+                "cavv": "",
+                "challengeCancel": "",
+                "eci": "",
+                "threeDSOffered": false,
+                "threeDStransactionStatusReason": "",
+            }),
         };
         if let Some(token) = &self.token {
             info["cardToken"] = json!(token);
@@ -464,13 +475,23 @@ impl Payment {
         Some(info)
     }
 
+    /// The acquirer's view of the payment; its result once the payment has one (the guide's
+    /// non-3DS inquiry sample).
     fn acquirer_info(&self) -> Value {
-        json!({
+        let mut info = json!({
             "acquirerName": "APOFLOW_SANDBOX",
             "referenceRequestId": self.req.payment_request_id,
             "acquirerTransactionId": format!("acq_{}", self.id),
             "acquirerMerchantId": format!("sandbox_{}", self.client_id),
-        })
+        });
+        if matches!(
+            self.status,
+            Status::Success | Status::Fail | Status::Cancelled
+        ) {
+            info["acquirerResultCode"] = json!(self.result_code);
+            info["acquirerResultMessage"] = json!(self.result_message());
+        }
+        info
     }
 
     /// The acquirer's view of a capture, refund or cancel (each has its own acquirer
@@ -534,6 +555,7 @@ impl Payment {
             "paymentResultMessage": self.result_message(),
         });
         self.add_payment_fields(&mut body);
+        body["paymentRedirectUrl"] = json!(self.req.redirect_url);
         let txns: Vec<Value> = self
             .captures
             .iter()
@@ -1070,7 +1092,8 @@ impl Payment {
     }
 
     /// A refund's fields as the refund answer, inquiryRefund and REFUND_RESULT share them:
-    /// `refundTime` only once it succeeded.
+    /// `refundTime` and `acquirerReferenceNo` only once it succeeded; `refundId` always (it is
+    /// given when the refund is accepted, one to one with `refundRequestId`).
     fn refund_fields(&self, txn: &Txn) -> Value {
         let in_process = txn.status.result(ResultCode::RefundInProcess);
         let mut b = json!({
@@ -1083,6 +1106,7 @@ impl Payment {
         });
         if txn.status == TxnStatus::Success {
             b["refundTime"] = json!(iso(txn.time));
+            b["acquirerReferenceNo"] = json!(format!("acq_{}", txn.id));
         }
         b
     }

@@ -242,8 +242,21 @@ async fn an_automatic_capture_uses_the_payment_request_id_and_every_card_payment
         txn["acquirerInfo"]["acquirerTransactionId"].is_string(),
         "{q}"
     );
+    // The guide's non-3DS inquiry sample.
+    assert_eq!(q["acquirerInfo"]["acquirerResultCode"], "SUCCESS", "{q}");
+    assert!(
+        q["acquirerInfo"]["acquirerResultMessage"].is_string(),
+        "{q}"
+    );
+    assert!(q["paymentRedirectUrl"].is_string(), "{q}");
     let info = &q["paymentResultInfo"];
-    assert_eq!(info["threeDSResult"]["threeDSOffered"], false, "{q}");
+    assert_eq!(info["paymentMethodRegion"], "GLOBAL", "{q}");
+    assert_eq!(
+        info["threeDSResult"],
+        json!({"cavv": "", "challengeCancel": "", "eci": "", "threeDSOffered": false,
+               "threeDStransactionStatusReason": ""}),
+        "{q}"
+    );
     for field in [
         "avsResultRaw",
         "cvvResultRaw",
