@@ -356,7 +356,10 @@ async fn automatic_capture_flow_with_refunds_and_notifications() {
     assert_eq!(q["transactions"][0]["transactionType"], "CAPTURE");
 
     // Refunds: partial, several, never above the captured amount; idempotent.
-    let refund = |rid: &str, v: &str| json!({"refundRequestId": rid, "paymentId": pid, "refundAmount": {"currency": "SGD", "value": v}});
+    let refund = |rid: &str, v: &str| {
+        json!({"refundRequestId": rid, "paymentId": pid, "refundNotifyUrl": rx.url,
+               "refundAmount": {"currency": "SGD", "value": v}})
+    };
     let r1 = c.call("refund", &refund("rf1", "2000")).await;
     assert_eq!(code(&r1), ("SUCCESS", "S"));
     assert_eq!(

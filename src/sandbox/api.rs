@@ -296,7 +296,7 @@ fn handle(
         Endpoint::InquiryPayment => state.handle_inquiry_payment(client_id, &json),
         Endpoint::Capture => state.handle_capture(client_id, &json),
         Endpoint::Cancel => state.handle_cancel(client_id, &json),
-        Endpoint::Refund => state.handle_refund(client_id, &json),
+        Endpoint::Refund => state.handle_refund(client_id, &json, app.config.notify_url(client_id)),
         Endpoint::InquiryRefund => state.handle_inquiry_refund(client_id, &json),
     }
 }

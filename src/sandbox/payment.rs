@@ -1075,10 +1075,7 @@ impl Payment {
             time: now,
             status: TxnStatus::for_amount(req.amount.value, REFUND_MAGIC, now),
         };
-        let url = req
-            .notify_url
-            .clone()
-            .or_else(|| self.req.notify_url.clone());
+        let url = req.notify_url.clone();
         let done = txn.status == TxnStatus::Success;
         self.refunds.push((txn, url));
         let index = self.refunds.len() - 1;

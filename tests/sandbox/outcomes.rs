@@ -179,8 +179,8 @@ async fn a_refund_of_31_fails_later_and_one_of_32_succeeds_later() {
     let (_s, c, b, rx) = sandbox_and_receiver().await;
     let pid = paid(&c, &b, pay_body(&uid("a"), "1000", Some(&rx.url))).await;
     let refund = |rid: &str, v: &str| {
-        json!({"refundRequestId": rid, "paymentId": pid,
-                                            "refundAmount": {"currency": "SGD", "value": v}})
+        json!({"refundRequestId": rid, "paymentId": pid, "refundNotifyUrl": rx.url,
+               "refundAmount": {"currency": "SGD", "value": v}})
     };
     let (bad, slow) = (uid("r"), uid("r"));
     for (rid, v) in [(&bad, "31"), (&slow, "32")] {
