@@ -169,6 +169,55 @@ steps:
     assert!(both(&out).contains("2 passed"), "{}", both(&out));
 }
 
+/// The run's target as its JSON report names it.
+fn reported_target(p: &Project, args: &[&str]) -> String {
+    let args: Vec<&str> = args.iter().copied().chain(["--json", "r.json"]).collect();
+    let out = p.run(&args);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.dir.path().join("r.json")).unwrap())
+            .unwrap();
+    report["run"]["target"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn the_embedded_sandbox_starts_only_when_a_case_needs_apo() {
+    let p = Project::new();
+    p.file(
+        "flows/plain.yaml",
+        r#"
+name: Only http
+steps:
+  - http: { url: "{{ notify_url }}", method: GET }
+    expect: { status: 405 }
+"#,
+    );
+    assert_eq!(
+        reported_target(&p, &["flows/plain.yaml"]),
+        "embedded (not started: no case calls APO)"
+    );
+    // A step inside a partial, and a template that reads `target`, each need it.
+    p.file(
+        "flows/_clock.yaml",
+        "steps:\n  - sandbox: { advance_clock: 1s }\n",
+    );
+    p.file(
+        "flows/partial.yaml",
+        "name: Through a partial\nsteps:\n  - use: _clock.yaml\n",
+    );
+    p.file(
+        "flows/reads.yaml",
+        "name: Reads the target\nsteps:\n  - http: { url: \"{{ target.endpoint }}_sandbox/clock\" }\n    expect: { status: 200 }\n",
+    );
+    for flow in ["flows/partial.yaml", "flows/reads.yaml"] {
+        let target = reported_target(&p, &["flows/plain.yaml", flow]);
+        assert!(
+            target.starts_with("embedded (http://127.0.0.1:"),
+            "{flow}: {target}"
+        );
+    }
+}
+
 #[test]
 fn runner_variables_are_provided() {
     let p = Project::new();
@@ -306,6 +355,37 @@ steps:{PAY}
     let out = p.run(&[]);
     assert_eq!(code(&out), 0, "{}", both(&out));
     assert!(!both(&out).contains("4054695723100768"));
+}
+
+#[test]
+fn a_card_number_that_is_not_a_test_card_is_declined_with_a_clear_message() {
+    let p = Project::new();
+    p.file(
+        "flows/unknown-card.yaml",
+        &format!(
+            r#"
+name: Unknown card
+steps:{PAY}
+  - redirect:
+      url: "{{{{ normalUrl }}}}"
+      card: {{ number: "4111111111111111", expiry: "12/40", cvv: "123" }}
+  - notify:
+      type: PAYMENT_RESULT
+      match: {{ $.paymentId: "{{{{ paymentId }}}}" }}
+    expect:
+      $.result.resultStatus: F
+      $.result.resultCode: CARD_NOT_SUPPORTED
+  - inquiry:
+      body: {{ paymentId: "{{{{ paymentId }}}}" }}
+    expect:
+      $.paymentStatus: FAIL
+      $.paymentResultMessage: {{ contains: "not a test card of this sandbox" }}
+"#
+        ),
+    );
+    let out = p.run(&[]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(!both(&out).contains("4111111111111111"));
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //! ```text
 //! args ──> RunOptions (paths, vars, jobs, reports, target + keys, merchant)
 //!                                     bad flag / bad flow / bad target ──> exit 2, nothing sent
-//!      ──> flow::load ──> start: embedded sandbox (no --target; --sandbox-listen or
-//!                          127.0.0.1:0) + notification receiver; the merchant under test
+//!      ──> flow::load ──> start: embedded sandbox (no --target, and a case talks to APO or a
+//!                          flag asks for it; --sandbox-listen or 127.0.0.1:0) + notification
+//!                          receiver; the merchant under test
 //!                          (--merchant: started, registered, ready, or exit 2);
 //!                          runner variables (notify_url, redirect_url, merchant, …)
 //!      ──> engine::run ──events──> one consumer ──> report::Reporters
@@ -342,12 +343,6 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             return exit::INVALID;
         }
     };
-    // The embedded sandbox signs with a key pair of this run's own; making one takes about as
-    // long as loading a large suite, so it is made meanwhile, on another thread.
-    let sandbox_key = options
-        .target
-        .is_none()
-        .then(|| std::thread::spawn(PrivateKey::generate));
     let plan = match load(
         &options.paths,
         &LoadOptions {
@@ -442,6 +437,16 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
                 return exit::INVALID;
             }
         };
+    // The embedded sandbox runs when a case needs APO, or when a flag says it serves something
+    // else too (a merchant started here or elsewhere, at a chosen address or over HTTPS).
+    let needs_sandbox = options.target.is_none()
+        && (options.merchant.is_some()
+            || options.sandbox_listen.is_some()
+            || options.tls_dir.is_some()
+            || plan.cases.iter().any(|c| c.talks_to_apo));
+    // It signs with a key pair of this run's own; making one takes 60–150 ms, so it is made
+    // on another thread while the run starts.
+    let sandbox_key = needs_sandbox.then(|| std::thread::spawn(PrivateKey::generate));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -470,7 +475,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             client: options.client,
         };
         let Started {
-            sandbox: _sandbox,
+            sandbox,
             receiver: _receiver,
             apo,
             runner,
@@ -482,7 +487,12 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
                 return exit::INVALID;
             }
         };
-        let target = format!("{} ({})", apo.target.name, apo.target.base_url);
+        let target = match &sandbox {
+            None if apo.target.is_embedded() => {
+                format!("{} (not started: no case calls APO)", apo.target.name)
+            }
+            _ => format!("{} ({})", apo.target.name, apo.target.base_url),
+        };
         let engine_options = engine::Options {
             jobs: options.jobs,
             fail_fast: options.fail_fast,
@@ -565,7 +575,8 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
 
 /// What `start` is given: where APO is, the merchant to start, the client's settings.
 struct Setup {
-    /// The embedded sandbox's key pair, being made (none with a live target).
+    /// The embedded sandbox's key pair, being made: `None` with a live target, or when the
+    /// embedded sandbox is not needed (then it is not started).
     sandbox_key: Option<std::thread::JoinHandle<Result<PrivateKey, KeyError>>>,
     live: Option<Target>,
     merchant: Option<MerchantSpec>,
@@ -575,7 +586,7 @@ struct Setup {
     client: ClientConfig,
 }
 
-/// What `start` brings up: the embedded sandbox (when there is no `--target`), the
+/// What `start` brings up: the embedded sandbox (when there is no `--target` and it is needed), the
 /// notification receiver, what the engine calls APO with, the runner variables, and the
 /// merchant under test.
 struct Started {
@@ -637,19 +648,26 @@ async fn bind_sandbox(addr: SocketAddr) -> Result<tokio::net::TcpListener, Strin
     })
 }
 
+/// Where the embedded target points when the sandbox is not started: the discard port on
+/// loopback, so that a call there would be refused at once, never answered.
+const NOT_STARTED_URL: &str = "http://127.0.0.1:9/";
+
 /// Starts the embedded sandbox (unless a live target is given), the receiver on 127.0.0.1:0,
 /// and the merchant under test, and builds the runner variables.
 async fn start(setup: Setup) -> Result<Started, String> {
     let mut client_config = setup.client;
-    let (sandbox, target) = match setup.live {
-        Some(target) => (None, target),
-        None => {
+    let (sandbox, target) = match (setup.live, setup.sandbox_key) {
+        (Some(target), _) => (None, target),
+        // No case calls APO: the embedded target is never reached, and `target` is not given
+        // to the templates (none reads it).
+        (None, None) => {
+            let url = Url::parse(NOT_STARTED_URL).map_err(|e| e.to_string())?;
+            (None, Target::embedded(url))
+        }
+        (None, Some(making)) => {
             let mut config = sandbox::Config::embedded()
                 .map_err(|e| format!("failed to load the embedded sandbox keys: {e}"))?;
             // A key pair of this run's own: the fixture key is public.
-            let making = setup
-                .sandbox_key
-                .ok_or("the sandbox's key pair was not started")?;
             let apo_key = tokio::task::spawn_blocking(move || making.join())
                 .await
                 .map_err(|e| format!("failed to make the sandbox's key pair: {e}"))?
@@ -695,14 +713,16 @@ async fn start(setup: Setup) -> Result<Started, String> {
     let mut runner = Map::new();
     runner.insert("notify_url".to_owned(), Value::from(at("notify")));
     runner.insert("redirect_url".to_owned(), Value::from(at("return")));
-    runner.insert(
-        "target".to_owned(),
-        serde_json::json!({
-            "name": target.name,
-            "client_id": target.client_id,
-            "endpoint": target.base_url.as_str(),
-        }),
-    );
+    if sandbox.is_some() || !target.is_embedded() {
+        runner.insert(
+            "target".to_owned(),
+            serde_json::json!({
+                "name": target.name,
+                "client_id": target.client_id,
+                "endpoint": target.base_url.as_str(),
+            }),
+        );
+    }
     runner.insert("sandbox".to_owned(), Value::from(target.is_embedded()));
     let merchant = match &setup.merchant {
         Some(spec) => {
@@ -714,6 +734,7 @@ async fn start(setup: Setup) -> Result<Started, String> {
                     "name": spec.name,
                     "url": spec.url.as_str().trim_end_matches('/'),
                     "client_id": spec.client_id(),
+                    "api_timeout_ms": u64::try_from(spec.api_timeout.as_millis()).unwrap_or(u64::MAX),
                 }),
             );
             Some(running)

@@ -220,25 +220,12 @@ pub struct StepKind {
 }
 
 impl StepKind {
-    /// Every action name a step can have: the APO calls, then the others.
+    /// Every action name a step can have.
     pub fn action_names() -> impl Iterator<Item = &'static str> {
-        Endpoint::STEP_NAMES
+        crate::flow::action::ActionKind::ALL
             .into_iter()
-            .chain(StepKind::OTHER_ACTIONS)
+            .map(crate::flow::action::ActionKind::name)
     }
-
-    /// Every action name a step can have, besides the APO calls ([`Endpoint::STEP_NAMES`]).
-    const OTHER_ACTIONS: [&'static str; 9] = [
-        "http",
-        "redirect",
-        "notify",
-        "sandbox",
-        "received",
-        "delivery",
-        "notify_merchant",
-        "sleep",
-        "use",
-    ];
 }
 
 impl Serialize for StepKind {

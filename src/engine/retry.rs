@@ -9,6 +9,7 @@
 //! notifications or journal entries, and `sleep` are taken as safe to repeat.
 
 use crate::apo::endpoint::Endpoint;
+use crate::flow::action::ActionKind;
 use crate::flow::plan::{Case, PlannedStep};
 
 /// How a case may be retried in this run.
@@ -38,12 +39,8 @@ pub fn policy(case: &Case, default: u32, live: bool) -> RetryPolicy {
 pub fn changes_state(steps: &[PlannedStep]) -> bool {
     steps.iter().any(|planned| {
         let step = &planned.step;
-        let apo = step.apo_calls().any(|(name, _)| {
-            !matches!(
-                Endpoint::ALL.into_iter().find(|e| e.step_name() == name),
-                Some(Endpoint::InquiryPayment | Endpoint::InquiryRefund)
-            )
-        });
+        let apo = matches!(planned.kind, ActionKind::Apo(e)
+            if !matches!(e, Endpoint::InquiryPayment | Endpoint::InquiryRefund));
         let http = step.http.as_ref().is_some_and(|h| {
             let method = h.value.method.as_ref().map_or_else(
                 || super::step::default_method_name(&h.value),

@@ -10,6 +10,7 @@ use indexmap::{IndexMap, IndexSet};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
+use super::action::ActionKind;
 use super::error::{LoadError, LoadErrorKind};
 use super::matrix;
 use super::model::{
@@ -17,6 +18,7 @@ use super::model::{
     ReceivedAction, RedirectAction, SandboxAction, Step,
 };
 use super::tags::is_valid_tag;
+use crate::apo::Endpoint;
 use crate::diag::SourceFile;
 use crate::project::{InputError, MAX_BODY_FILE_BYTES, MAX_KEY_FILE_BYTES, Project};
 use crate::template::{Templates, is_template};
@@ -33,6 +35,9 @@ const RUNNER_VARIABLES: &[&str] = &[
     "merchant",
     "steps",
 ];
+
+/// The runner variable that describes the target (see `engine::scope`).
+const TARGET_VARIABLE: &str = "target";
 
 /// The methods an `http` step may use.
 const METHODS: &[&str] = &[
@@ -52,27 +57,6 @@ const NOTIFY_TYPES: &[&str] = &[
     "CAPTURE_RESULT",
     "REFUND_RESULT",
 ];
-
-/// The bare-name queries (`ack`, `landed_on`) each action provides to `expect:`, `until:` and
-/// `save:`; `status`, `headers` and JSONPaths are for every action.
-fn provided(action: &str) -> &'static [&'static str] {
-    match action {
-        "pay" | "inquiry" | "capture" | "cancel" | "refund" | "inquiry_refund" => &["signature"],
-        "redirect" => &[
-            "landed_on",
-            "messages",
-            "pages",
-            "return_page",
-            "return_page.status",
-            "return_page.body",
-            "return_page.url",
-        ],
-        "notify" => &["signature", "ack", "count", "source", "tries", "replayed"],
-        "received" => &["count", "signature"],
-        "delivery" | "notify_merchant" => &["ack", "latency_ms", "attempts", "acknowledged"],
-        _ => &[],
-    }
-}
 
 /// Provided names whose value may be an object, so queries may go deeper
 /// (`return_page.body.order.status`).
@@ -100,7 +84,7 @@ pub(crate) fn check_file(
     templates: &Templates,
     cli_vars: &[String],
     project: &Project,
-) -> Vec<LoadError> {
+) -> Checked {
     let uses_partials = flow.steps.iter().any(|s| s.value.use_flow.is_some());
     let step_ids = (role == Role::Runnable && !uses_partials).then(|| {
         flow.steps
@@ -135,10 +119,23 @@ pub(crate) fn check_file(
         step_ids,
         known,
         card_sources,
+        reads_target: false,
         errors: Vec::new(),
     };
     c.flow(flow, role);
-    c.errors
+    Checked {
+        errors: c.errors,
+        reads_target: c.reads_target,
+    }
+}
+
+/// What checking a file found.
+pub(crate) struct Checked {
+    /// Every error, in the order found.
+    pub(crate) errors: Vec<LoadError>,
+    /// Whether a template of the file reads the runner's `target` variable: the embedded
+    /// sandbox must then run although no step may call it (`{{ target.endpoint }}`).
+    pub(crate) reads_target: bool,
 }
 
 /// What a file is loaded as.
@@ -180,6 +177,8 @@ struct Checker<'a> {
     known: Option<HashSet<String>>,
     /// Literal values a `card: "{{ name }}"` may take, by name, with where they are written.
     card_sources: HashMap<String, (Vec<Value>, (u64, u64))>,
+    /// Whether a template reads the runner's `target` (its endpoint is the started sandbox's).
+    reads_target: bool,
     errors: Vec<LoadError>,
 }
 
@@ -386,47 +385,19 @@ impl Checker<'_> {
     fn step(&mut self, spanned: &Spanned<Step>) {
         let step = &spanned.value;
         let here = at(spanned);
-        let mut actions: Vec<(&'static str, (u64, u64))> = Vec::new();
-        if let Some(h) = &step.http {
-            actions.push(("http", at(h)));
-        }
-        if let Some(s) = &step.sleep {
-            actions.push(("sleep", at(s)));
-        }
-        if let Some(u) = &step.use_flow {
-            actions.push(("use", at(u)));
-        }
-        for (name, call) in step.apo_calls() {
-            actions.push((name, at(call)));
-        }
-        if let Some(r) = &step.redirect {
-            actions.push(("redirect", at(r)));
-        }
-        if let Some(n) = &step.notify {
-            actions.push(("notify", at(n)));
-        }
-        if let Some(s) = &step.sandbox {
-            actions.push(("sandbox", at(s)));
-        }
-        if let Some(r) = &step.received {
-            actions.push(("received", at(r)));
-        }
-        if let Some(d) = &step.delivery {
-            actions.push(("delivery", at(d)));
-        }
-        if let Some(n) = &step.notify_merchant {
-            actions.push(("notify_merchant", at(n)));
-        }
+        let actions: Vec<(ActionKind, (u64, u64))> = ActionKind::all_of(step).collect();
         match actions.as_slice() {
             [] => self.push(here, 1, LoadErrorKind::NoAction),
             [_] => {}
             [.., (second, pos)] => {
+                let second = second.name();
                 let key = self.key_before(*pos, second);
-                let names = actions.iter().map(|(n, _)| *n).collect();
+                let names = actions.iter().map(|(k, _)| k.name()).collect();
                 self.push(key, second.len(), LoadErrorKind::SeveralActions(names));
             }
         }
-        if let [(action @ ("sleep" | "use"), _)] = actions.as_slice() {
+        if let [(kind @ (ActionKind::Sleep | ActionKind::Use), _)] = actions.as_slice() {
+            let action = kind.name();
             let firsts = [
                 ("expect", step.expect.keys().next()),
                 ("save", step.save.keys().next()),
@@ -452,13 +423,17 @@ impl Checker<'_> {
                 );
             }
         }
-        if let (Some(snapshot), [(action, _)]) = (&step.snapshot, actions.as_slice()) {
+        if let (Some(snapshot), [(kind, _)]) = (&step.snapshot, actions.as_slice()) {
             use crate::snapshot::Of;
             let of = snapshot.value.of;
             let missing = match of {
                 Of::Notification => !matches!(
-                    *action,
-                    "notify" | "delivery" | "notify_merchant" | "sleep" | "use"
+                    kind,
+                    ActionKind::Notify
+                        | ActionKind::Delivery
+                        | ActionKind::NotifyMerchant
+                        | ActionKind::Sleep
+                        | ActionKind::Use
                 ),
                 Of::ReturnPage => step
                     .redirect
@@ -466,15 +441,15 @@ impl Checker<'_> {
                     .is_none_or(|r| !r.value.fetches_return_page()),
                 Of::Response | Of::Request => false,
             };
-            if missing && !matches!(*action, "sleep" | "use") {
+            if missing && !matches!(kind, ActionKind::Sleep | ActionKind::Use) {
                 let pos = self.key_before(at(snapshot), "snapshot");
-                self.push(pos, 8, LoadErrorKind::SnapshotOfMissing(action, of));
+                self.push(pos, 8, LoadErrorKind::SnapshotOfMissing(kind.name(), of));
             }
         }
-        if let [(action, _)] = actions.as_slice()
-            && !matches!(*action, "sleep" | "use")
+        if let [(kind, _)] = actions.as_slice()
+            && !matches!(kind, ActionKind::Sleep | ActionKind::Use)
         {
-            let names = provided(action);
+            let (action, names) = (kind.name(), kind.provides());
             let queries = step
                 .expect
                 .keys()
@@ -520,8 +495,10 @@ impl Checker<'_> {
         if let Some(http) = &step.http {
             self.http(&http.value);
         }
-        for (name, call) in step.apo_calls() {
-            self.apo_call(name, call);
+        for endpoint in Endpoint::ALL {
+            if let Some(call) = step.apo_call(endpoint) {
+                self.apo_call(endpoint.step_name(), call);
+            }
         }
         if let Some(r) = &step.redirect {
             self.redirect(r);
@@ -1108,11 +1085,12 @@ impl Checker<'_> {
             Some(known) => (known, true),
             None => (&empty, false),
         };
-        let mut unknown: Vec<String> = self
-            .templates
-            .variables(text)
-            .iter()
-            .filter_map(|v| v.split('.').next())
+        let variables = self.templates.variables(text);
+        let roots = variables.iter().filter_map(|v| v.split('.').next());
+        if roots.clone().any(|root| root == TARGET_VARIABLE) {
+            self.reads_target = true;
+        }
+        let mut unknown: Vec<String> = roots
             .filter(|name| !known.contains(*name))
             .filter(|name| check_variables || text.contains(&format!("{name}(")))
             .filter(|name| !self.templates.globals().any(|g| g == *name))
@@ -1272,6 +1250,7 @@ mod tests {
             &[],
             &Project::anywhere(),
         )
+        .errors
         .into_iter()
         .map(|e| {
             let d = e.into_diagnostic(&source);

@@ -15,6 +15,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
+use super::action::ActionKind;
 use super::check::{Role, at, check_file, input_reason};
 use super::discover::discover;
 use super::error::{LoadError, LoadErrorKind};
@@ -112,6 +113,8 @@ struct Parsed {
     key: PathBuf,
     source: Arc<SourceFile>,
     flow: Flow,
+    /// Whether a template of the file reads the runner's `target`.
+    reads_target: bool,
 }
 
 #[derive(Default)]
@@ -204,17 +207,23 @@ impl Loader {
             }
         };
         let templates = self.templates().clone();
-        for e in check_file(
+        let checked = check_file(
             &source,
             &flow,
             role,
             &templates,
             &self.cli_vars,
             &self.project,
-        ) {
+        );
+        for e in checked.errors {
             self.diags.push(e.into_diagnostic(&source));
         }
-        Some(Arc::new(Parsed { key, source, flow }))
+        Some(Arc::new(Parsed {
+            key,
+            source,
+            flow,
+            reads_target: checked.reads_target,
+        }))
     }
 
     /// Resolves the steps of a file, following `use:`; `None` when an include failed.
@@ -236,7 +245,11 @@ impl Loader {
                 },
                 None => None,
             };
-            planned.push(planned_step(&file.source, step, partial));
+            match planned_step(&file.source, step, partial) {
+                Some(p) => planned.push(p),
+                // A step without an action: reported by the checks.
+                None => ok = false,
+            }
         }
         ok.then_some(planned)
     }
@@ -294,6 +307,7 @@ impl Loader {
         let partial = steps.map(|steps| Partial {
             file: Arc::clone(&parsed.source),
             vars: plain_vars(&parsed.flow.vars),
+            talks_to_apo: parsed.reads_target || talks_to_apo(&steps),
             steps,
         });
         self.partials.insert(key, partial.clone());
@@ -330,21 +344,29 @@ fn planned_step(
     source: &Arc<SourceFile>,
     step: &Spanned<Step>,
     partial: Option<Partial>,
-) -> PlannedStep {
+) -> Option<PlannedStep> {
     let (line, column) = at(step);
-    PlannedStep {
+    Some(PlannedStep {
         file: Arc::clone(source),
         line,
         column,
+        kind: ActionKind::of(&step.value)?,
         step: step.value.clone(),
         partial,
-    }
+    })
 }
 
 fn plain_vars(vars: &IndexMap<String, Spanned<Value>>) -> IndexMap<String, Value> {
     vars.iter()
         .map(|(k, v)| (k.clone(), v.value.clone()))
         .collect()
+}
+
+/// Whether any of `steps` talks to APO (see [`Case::talks_to_apo`]).
+fn talks_to_apo(steps: &[PlannedStep]) -> bool {
+    steps
+        .iter()
+        .any(|s| s.kind.talks_to_apo() || s.partial.as_ref().is_some_and(|p| p.talks_to_apo))
 }
 
 /// The cases of a runnable flow: one, or one per matrix combination.
@@ -362,6 +384,7 @@ fn make_cases(file: &Parsed, steps: Vec<PlannedStep>) -> Vec<Case> {
         tags: flow.tags.iter().map(|t| t.value.clone()).collect(),
         covers: flow.covers.iter().map(|c| c.value.clone()).collect(),
         vars: plain_vars(&flow.vars),
+        talks_to_apo: file.reads_target || talks_to_apo(&steps),
         steps,
         retries: flow.retries.map(|r| r.0),
         retry_live: flow.retry_live,

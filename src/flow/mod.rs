@@ -17,6 +17,7 @@
 //!
 //! [`load()`] turns files like this into a checked [`plan::Plan`], or every error found.
 
+pub mod action;
 mod check;
 mod discover;
 mod error;

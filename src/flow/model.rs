@@ -26,6 +26,7 @@ use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use super::schema::Expected;
+use crate::apo::Endpoint;
 use crate::snapshot::SnapshotSpec;
 
 /// A whole flow file (or a partial, when its file name starts with `_`).
@@ -218,18 +219,16 @@ pub struct Step {
 }
 
 impl Step {
-    /// The step's APO calls (normally none or one), with their step names.
-    pub fn apo_calls(&self) -> impl Iterator<Item = (&'static str, &Spanned<ApoCall>)> {
-        [
-            ("pay", self.pay.as_ref()),
-            ("inquiry", self.inquiry.as_ref()),
-            ("capture", self.capture.as_ref()),
-            ("cancel", self.cancel.as_ref()),
-            ("refund", self.refund.as_ref()),
-            ("inquiry_refund", self.inquiry_refund.as_ref()),
-        ]
-        .into_iter()
-        .filter_map(|(name, call)| call.map(|c| (name, &**c)))
+    /// The step's call of `endpoint`, if it has one.
+    pub fn apo_call(&self, endpoint: Endpoint) -> Option<&Spanned<ApoCall>> {
+        match endpoint {
+            Endpoint::Pay => self.pay.as_deref(),
+            Endpoint::InquiryPayment => self.inquiry.as_deref(),
+            Endpoint::Capture => self.capture.as_deref(),
+            Endpoint::Cancel => self.cancel.as_deref(),
+            Endpoint::Refund => self.refund.as_deref(),
+            Endpoint::InquiryRefund => self.inquiry_refund.as_deref(),
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_json::Value;
 
+use super::action::ActionKind;
 use super::model::Step;
 pub use crate::diag::SourceFile;
 
@@ -65,6 +66,10 @@ pub struct Case {
     pub vars: IndexMap<String, Value>,
     /// The steps, with `use:` resolved.
     pub steps: Vec<PlannedStep>,
+    /// Whether the case needs APO: a step (partials included) talks to the target or waits
+    /// for a notification ([`ActionKind::talks_to_apo`]), or a template reads the runner's
+    /// `target`. A run starts the embedded sandbox only for such cases.
+    pub talks_to_apo: bool,
     /// The flow's `retries:` (it replaces `--retries`), if it says.
     pub retries: Option<u32>,
     /// The flow's `retry_live:`: retries allowed on a live target although it changes state.
@@ -91,6 +96,8 @@ pub struct PlannedStep {
     pub line: u64,
     /// 1-based column of the step's first line.
     pub column: u64,
+    /// What the step does, resolved at load.
+    pub kind: ActionKind,
     /// The step as written.
     pub step: Step,
     /// For a `use:` step: the partial's own `vars` (defaults, unrendered) and its steps.
@@ -106,4 +113,6 @@ pub struct Partial {
     pub vars: IndexMap<String, Value>,
     /// The partial's steps, themselves resolved.
     pub steps: Vec<PlannedStep>,
+    /// Whether the partial needs APO (as [`Case::talks_to_apo`]).
+    pub talks_to_apo: bool,
 }

@@ -66,6 +66,7 @@ pub(crate) fn further_errors(
                 let rest = Arc::new(SourceFile::new(source.path.clone(), text));
                 errors.extend(
                     check_file(&rest, &flow, role, templates, cli_vars, project)
+                        .errors
                         .into_iter()
                         .filter(|e| !depends_on_other_steps(&e.kind))
                         .filter(|e| {

@@ -40,9 +40,10 @@ use super::scope::Scope;
 use crate::apo::endpoint::Endpoint;
 use crate::diag::SourceFile;
 use crate::expect::{AssertionResult, Observed, eval_entry, eval_save};
+use crate::flow::action::ActionKind;
 use crate::flow::model::{
     ApoCall, DeliveryAction, HttpAction, NotifyAction, NotifyMerchantAction, ReceivedAction,
-    RedirectAction, SandboxAction, Step,
+    RedirectAction, SandboxAction,
 };
 use crate::flow::plan::PlannedStep;
 use crate::snapshot::UpdateMode;
@@ -124,7 +125,7 @@ pub(crate) fn run_steps<'a>(
         for (i, planned) in steps.iter().enumerate() {
             let step = &planned.step;
             let name = format!("{prefix}{}", shown_name(shared, scope, planned));
-            let passed = if let Some(action) = Action::of(step) {
+            let passed = if let Some(action) = Action::of(planned) {
                 let result = run_action(shared, planned, action, scope, name, rec.case()).await;
                 let passed = result.status == Status::Passed;
                 rec.push(result);
@@ -203,27 +204,21 @@ pub(crate) fn step_name(planned: &PlannedStep) -> String {
             None => format!("notify_merchant {what}"),
         };
     }
-    if let Some(action) = Action::of(step) {
-        return action.kind().to_owned();
-    }
-    "step".to_owned()
+    planned.kind.name().to_owned()
 }
 
 /// What the step does, for checklist proof rules: its action's name, and the API a
 /// `received` step observes.
-fn step_kind(step: &Step) -> StepKind {
-    let action = match Action::of(step) {
-        Some(action) => action.kind(),
-        None if step.sleep.is_some() => "sleep",
-        None if step.use_flow.is_some() => "use",
-        None => "",
-    };
-    let api = step.received.as_ref().and_then(|r| {
+fn step_kind(planned: &PlannedStep) -> StepKind {
+    let api = planned.step.received.as_ref().and_then(|r| {
         Endpoint::ALL
             .into_iter()
             .find(|e| e.step_name() == r.value.api.value)
     });
-    StepKind { action, api }
+    StepKind {
+        action: planned.kind.name(),
+        api,
+    }
 }
 
 /// A step's action that sends something and observes an answer.
@@ -241,40 +236,21 @@ enum Action<'a> {
 
 impl<'a> Action<'a> {
     /// The step's action, unless it is `sleep` or `use`.
-    fn of(step: &'a Step) -> Option<Self> {
-        let apo = step.apo_calls().next().and_then(|(name, call)| {
-            Endpoint::ALL
-                .into_iter()
-                .find(|e| e.step_name() == name)
-                .map(|e| Action::Apo(e, &call.value))
-        });
-        step.http
-            .as_ref()
-            .map(|h| Action::Http(&h.value))
-            .or(apo)
-            .or(step.redirect.as_ref().map(|r| Action::Redirect(&r.value)))
-            .or(step.notify.as_ref().map(|n| Action::Notify(&n.value)))
-            .or(step.sandbox.as_ref().map(|s| Action::Sandbox(&s.value)))
-            .or(step.received.as_ref().map(|r| Action::Received(&r.value)))
-            .or(step.delivery.as_ref().map(|d| Action::Delivery(&d.value)))
-            .or(step
-                .notify_merchant
-                .as_ref()
-                .map(|n| Action::NotifyMerchant(&n.value)))
-    }
-
-    /// The action's name in flows.
-    fn kind(self) -> &'static str {
-        match self {
-            Action::Http(_) => "http",
-            Action::Apo(e, _) => e.step_name(),
-            Action::Redirect(_) => "redirect",
-            Action::Notify(_) => "notify",
-            Action::Sandbox(_) => "sandbox",
-            Action::Received(_) => "received",
-            Action::Delivery(_) => "delivery",
-            Action::NotifyMerchant(_) => "notify_merchant",
-        }
+    fn of(planned: &'a PlannedStep) -> Option<Self> {
+        let step = &planned.step;
+        Some(match planned.kind {
+            ActionKind::Http => Action::Http(&step.http.as_deref()?.value),
+            ActionKind::Apo(e) => Action::Apo(e, &step.apo_call(e)?.value),
+            ActionKind::Redirect => Action::Redirect(&step.redirect.as_deref()?.value),
+            ActionKind::Notify => Action::Notify(&step.notify.as_deref()?.value),
+            ActionKind::Sandbox => Action::Sandbox(&step.sandbox.as_deref()?.value),
+            ActionKind::Received => Action::Received(&step.received.as_deref()?.value),
+            ActionKind::Delivery => Action::Delivery(&step.delivery.as_deref()?.value),
+            ActionKind::NotifyMerchant => {
+                Action::NotifyMerchant(&step.notify_merchant.as_deref()?.value)
+            }
+            ActionKind::Sleep | ActionKind::Use => return None,
+        })
     }
 
     /// Renders and performs the action once.
@@ -298,7 +274,7 @@ pub(crate) fn blank(planned: &PlannedStep, name: String, status: Status) -> Step
         id: planned.step.id.as_ref().map(|i| i.value.clone()),
         ..StepResult::blank(
             name,
-            step_kind(&planned.step),
+            step_kind(planned),
             planned.file.path.clone(),
             (planned.line, planned.column),
             status,
