@@ -15,7 +15,8 @@
 //! A delivery is acknowledged only by HTTP 200 with a JSON body whose `result.resultCode` is
 //! `SUCCESS` and `result.resultStatus` is `S` (apo-api.md §7.3). Nothing is lost while the
 //! receiver is down: the delivery stays pending and is retried. A background task wakes every
-//! 100 ms, and at once when the clock is advanced or a notice is queued.
+//! 100 ms, and at once when the clock is advanced or a notice is queued; it looks for payments'
+//! time-driven transitions at most every [`SWEEP_EVERY`], or at once after the clock moved.
 //!
 //! Limits: at most [`MAX_DELIVERIES`] deliveries are kept (the oldest finished ones are evicted
 //! first, then the oldest of any state; evictions are counted in `dropped`); each attempt keeps
@@ -60,6 +61,10 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many deliveries are kept. Beyond it the oldest finished (delivered or failed) delivery
 /// is evicted, or, when none is finished, the oldest one (which is then never sent again).
 pub const MAX_DELIVERIES: usize = 10_000;
+
+/// How often the delivery loop looks for time-driven transitions (expiries, slow
+/// authorizations, settling captures and refunds) when the clock has not been advanced.
+pub const SWEEP_EVERY: Duration = Duration::from_millis(100);
 
 /// How many manual resends (`POST /_sandbox/deliveries/{id}/resend`) a delivery keeps; beyond
 /// it the oldest resend is forgotten (the attempts of the retry schedule are at most 16).
@@ -488,6 +493,8 @@ pub struct Notifier {
     /// sent once (APO's sandbox: "if you do not return the fixed format, notifications are not
     /// re-sent").
     resends: AtomicBool,
+    /// The clock moved since the last sweep ([`Notifier::poke`]).
+    clock_moved: AtomicBool,
 }
 
 impl Notifier {
@@ -503,6 +510,7 @@ impl Notifier {
             key,
             seq,
             resends: AtomicBool::new(true),
+            clock_moved: AtomicBool::new(false),
         }
     }
 
@@ -600,8 +608,9 @@ impl Notifier {
         }
     }
 
-    /// Wakes the delivery loop (after the clock moved).
+    /// Wakes the delivery loop after the clock moved: it sweeps the payments at once.
     pub fn poke(&self) {
+        self.clock_moved.store(true, Ordering::Relaxed);
         self.wake.notify_one();
     }
 
@@ -931,11 +940,19 @@ impl Notifier {
         }
     }
 
-    /// The delivery loop; runs until the sandbox shuts down.
+    /// The delivery loop; runs until the sandbox shuts down. It sends what is due at every
+    /// wake, and sweeps the payments for time-driven transitions at most every
+    /// [`SWEEP_EVERY`], or at once after the clock moved: a sweep visits every payment, and
+    /// under load the loop wakes after every send.
     pub async fn run(self: Arc<Self>, state: Arc<State>) {
+        let mut swept: Option<Instant> = None;
         loop {
-            let notices = state.sweep();
-            self.enqueue(notices, state.clock.now());
+            let clock_moved = self.clock_moved.swap(false, Ordering::Relaxed);
+            if clock_moved || swept.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
+                let notices = state.sweep();
+                self.enqueue(notices, state.clock.now());
+                swept = Some(Instant::now());
+            }
             for batch in self.take_due(state.clock.now()) {
                 let me = self.clone();
                 let st = state.clone();
@@ -948,7 +965,7 @@ impl Notifier {
             }
             tokio::select! {
                 () = self.wake.notified() => {}
-                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                () = tokio::time::sleep(SWEEP_EVERY) => {}
             }
         }
     }
