@@ -27,6 +27,9 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension as _, params};
 /// by a newer apoflow and is refused; 0 is a new, empty file.
 pub const SCHEMA_VERSION: i64 = 1;
 
+/// How long the writer lets changes gather after the first one before it writes them.
+const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// How many journal rows may wait for the writer; beyond it the oldest waiting are dropped
 /// unwritten (the journal keeps no more than this many entries anyway).
 const MAX_PENDING_CALLS: usize = super::journal::MAX_CALLS;
@@ -201,6 +204,8 @@ struct Inbox {
     pending: Pending,
     /// The writer holds a batch it has not committed yet.
     busy: bool,
+    /// Someone waits in [`StateFile::flush`]: write at once.
+    flushing: bool,
     stop: bool,
     /// The last write error, reported by [`StateFile::flush`].
     error: Option<String>,
@@ -270,9 +275,13 @@ impl StateFile {
 
     fn queue(&self, f: impl FnOnce(&mut Pending)) {
         let mut inbox = self.shared.lock();
+        // The writer waits only when nothing is pending: wake it for the first change only.
+        let first = inbox.pending.is_empty();
         f(&mut inbox.pending);
         drop(inbox);
-        self.shared.work.notify_one();
+        if first {
+            self.shared.work.notify_one();
+        }
     }
 
     /// Writes (or replaces) a row.
@@ -329,6 +338,7 @@ impl StateFile {
     /// Waits until every change queued so far is written; the last write error, if any.
     pub fn flush(&self) -> Result<(), String> {
         let mut inbox = self.shared.lock();
+        inbox.flushing = true;
         self.shared.work.notify_one();
         while (!inbox.pending.is_empty() || inbox.busy) && inbox.error.is_none() {
             inbox = self
@@ -337,6 +347,7 @@ impl StateFile {
                 .wait(inbox)
                 .unwrap_or_else(|e| e.into_inner());
         }
+        inbox.flushing = false;
         match inbox.error.take() {
             Some(e) => Err(format!("--state {}: {e}", self.path.display())),
             None => Ok(()),
@@ -454,6 +465,12 @@ fn write_loop(mut conn: Connection, shared: &Shared) {
             if inbox.pending.is_empty() {
                 return;
             }
+            if !inbox.stop && !inbox.flushing {
+                // Let a batch gather: fewer, larger transactions and fewer wake-ups.
+                drop(inbox);
+                std::thread::sleep(BATCH_WINDOW);
+                inbox = shared.lock();
+            }
             inbox.busy = true;
             std::mem::take(&mut inbox.pending)
         };
@@ -471,55 +488,57 @@ fn write_loop(mut conn: Connection, shared: &Shared) {
 
 fn write(conn: &mut Connection, batch: Pending) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
+    // Cached statements: the same few are run thousands of times.
+    let run = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> rusqlite::Result<usize> {
+        tx.prepare_cached(sql)?.execute(params)
+    };
+    let number = |key: &str| key.parse::<i64>().unwrap_or_default();
     for table in &batch.clear {
         tx.execute(&format!("DELETE FROM {}", table.name()), [])?;
     }
     if let Some(seq) = batch.calls_from {
-        tx.execute("DELETE FROM calls WHERE seq < ?1", [seq_param(seq)])?;
+        run("DELETE FROM calls WHERE seq < ?1", params![seq_param(seq)])?;
     }
     for ((table, key), row) in batch.rows {
         match (table, row) {
-            (Table::Payments, Some(row)) => tx.execute(
+            (Table::Payments, Some(row)) => run(
                 "INSERT INTO payments (id, row) VALUES (?1, ?2) \
                  ON CONFLICT(id) DO UPDATE SET row = excluded.row",
                 params![key, row],
             )?,
-            (Table::Tokens, Some(row)) => tx.execute(
+            (Table::Tokens, Some(row)) => run(
                 "INSERT INTO tokens (token, row) VALUES (?1, ?2) \
                  ON CONFLICT(token) DO UPDATE SET row = excluded.row",
                 params![key, row],
             )?,
-            (Table::Deliveries, Some(row)) => tx.execute(
+            (Table::Deliveries, Some(row)) => run(
                 "INSERT OR REPLACE INTO deliveries (id, row) VALUES (?1, ?2)",
-                params![key.parse::<i64>().unwrap_or_default(), row],
+                params![number(&key), row],
             )?,
-            (Table::Calls, Some(row)) => tx.execute(
+            (Table::Calls, Some(row)) => run(
                 "INSERT OR REPLACE INTO calls (seq, row) VALUES (?1, ?2)",
-                params![key.parse::<i64>().unwrap_or_default(), row],
+                params![number(&key), row],
             )?,
-            (Table::Payments, None) => tx.execute("DELETE FROM payments WHERE id = ?1", [key])?,
-            (Table::Tokens, None) => tx.execute("DELETE FROM tokens WHERE token = ?1", [key])?,
-            (Table::Deliveries, None) => tx.execute(
+            (Table::Payments, None) => run("DELETE FROM payments WHERE id = ?1", params![key])?,
+            (Table::Tokens, None) => run("DELETE FROM tokens WHERE token = ?1", params![key])?,
+            (Table::Deliveries, None) => run(
                 "DELETE FROM deliveries WHERE id = ?1",
-                [key.parse::<i64>().unwrap_or_default()],
+                params![number(&key)],
             )?,
-            (Table::Calls, None) => tx.execute(
-                "DELETE FROM calls WHERE seq = ?1",
-                [key.parse::<i64>().unwrap_or_default()],
-            )?,
+            (Table::Calls, None) => run("DELETE FROM calls WHERE seq = ?1", params![number(&key)])?,
         };
     }
-    {
-        let mut insert = tx.prepare("INSERT OR REPLACE INTO calls (seq, row) VALUES (?1, ?2)")?;
-        let floor = batch.calls_from.unwrap_or(0);
-        for (seq, row) in batch.calls {
-            if seq >= floor {
-                insert.execute(params![seq_param(seq), row()])?;
-            }
+    let floor = batch.calls_from.unwrap_or(0);
+    for (seq, row) in batch.calls {
+        if seq >= floor {
+            run(
+                "INSERT OR REPLACE INTO calls (seq, row) VALUES (?1, ?2)",
+                params![seq_param(seq), row()],
+            )?;
         }
     }
     for (m, value) in batch.meta {
-        tx.execute(
+        run(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
             params![m.key(), value],
         )?;
