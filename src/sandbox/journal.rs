@@ -112,8 +112,8 @@ struct CallRow {
 }
 
 impl CallRow {
-    /// The masked row of a call.
-    fn masked(seq: u64, c: &Call) -> Self {
+    /// The masked row of a kept call.
+    fn masked(c: &Entry) -> Self {
         let body = match serde_json::from_slice::<Value>(&c.body) {
             Ok(json) => {
                 let masked = crate::mask::masked_json(&json);
@@ -125,8 +125,9 @@ impl CallRow {
             }
             Err(_) => crate::mask::mask_text(&String::from_utf8_lossy(&c.body)).into_owned(),
         };
+        let response = serde_json::from_slice::<Value>(&c.response).unwrap_or(Value::Null);
         CallRow {
-            seq,
+            seq: c.seq,
             at: c.at,
             client_id: c.client_id.clone(),
             api: c.api.to_owned(),
@@ -142,7 +143,7 @@ impl CallRow {
                 .collect(),
             body,
             signature: c.signature.name().to_owned(),
-            response: crate::mask::masked_json(&c.response),
+            response: crate::mask::masked_json(&response),
             scenario: c.scenario.clone(),
         }
     }
@@ -178,7 +179,7 @@ impl CallRow {
 }
 
 /// One received call, as `api.rs` saw and answered it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Call {
     /// When it arrived, on the virtual clock.
     pub at: Timestamp,
@@ -216,7 +217,7 @@ fn owned(headers: &HeaderMap) -> HeaderMap {
 
 /// A journal entry: the call kept compact (the request body and the answer as bytes, parsed
 /// again only when listed) plus what filters need, derived once at record time.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Entry {
     seq: u64,
     at: Timestamp,
@@ -465,13 +466,14 @@ impl Journal {
         let mut book = self.lock();
         // Numbered under the lock, so the entries stay in sequence order.
         let seq = self.seq.next();
+        let entry = Entry::new(seq, call);
         if let Some(file) = &self.file {
-            let saved = call.clone();
+            // The compact entry, masked and written on the writer's thread.
+            let saved = entry.clone();
             file.append_call(seq, move || {
-                serde_json::to_vec(&CallRow::masked(seq, &saved)).unwrap_or_default()
+                serde_json::to_vec(&CallRow::masked(&saved)).unwrap_or_default()
             });
         }
-        let entry = Entry::new(seq, call);
         book.bytes += entry.size();
         book.entries.push_back(entry);
         let before = book.dropped;

@@ -30,9 +30,10 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// How long the writer lets changes gather after the first one before it writes them.
 const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(10);
 
-/// How many journal rows may wait for the writer; beyond it the oldest waiting are dropped
-/// unwritten (the journal keeps no more than this many entries anyway).
-const MAX_PENDING_CALLS: usize = super::journal::MAX_CALLS;
+/// How many journal rows may wait for the writer (each a few KiB); beyond it the oldest
+/// waiting are dropped unwritten, so a writer that cannot keep up (a stalled disk) costs at most
+/// this many rows of memory. The writer takes everything waiting every 10 ms.
+const MAX_PENDING_CALLS: usize = 4_096;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS payments (id TEXT PRIMARY KEY, row BLOB NOT NULL);
