@@ -9,6 +9,8 @@
 //!  every API call (failures too) ─► journal.rs (GET /_sandbox/calls)
 //!  tests / flows ──/_sandbox/…──► control.rs (reset, clock, faults, deliveries, calls)
 //!  error scenarios (POST /_sandbox/scenarios) ─► scenarios/: forced answers, delays, drops
+//!  --state FILE: State / Notifier / Journal queue changed rows ─► persist.rs (SQLite, one
+//!      writer thread) ─► resumed by the next start ([`Resume`], [`start_resumed`])
 //! ```
 //! Start it on a pre-bound listener with [`start`]; the returned [`SandboxHandle`] stops it
 //! when dropped, or gracefully with [`SandboxHandle::stop`]. With [`Config::tls_dir`] it serves

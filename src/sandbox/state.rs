@@ -5,6 +5,9 @@
 //! the [`Notice`]s to send; the caller hands those to the notifier after the lock is gone. No
 //! lock is ever held across an await or an outbound call. Because the check and the insert of
 //! an idempotency key happen under the same lock, concurrent duplicates create one payment.
+//!
+//! With a state file, the payments and tokens a method changed are queued for it as the lock
+//! is let go ([`Locked`]'s drop): a payment's row carries the idempotency records that name it.
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
