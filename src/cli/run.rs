@@ -493,17 +493,6 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             }
             _ => format!("{} ({})", apo.target.name, apo.target.base_url),
         };
-        let engine_options = engine::Options {
-            jobs: options.jobs,
-            fail_fast: options.fail_fast,
-            retries: options.retries,
-            vars: options.vars,
-            runner,
-            root: ctx.cwd.clone(),
-            templates: Templates::new(ctx.env.clone()),
-            apo,
-            snapshots: options.snapshots,
-        };
         let run = RunInfo {
             started,
             duration: Default::default(),
@@ -517,6 +506,22 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             || options.html.is_some()
             || options.list_snapshots.is_some()
             || options.checklist.is_some();
+        let engine_options = engine::Options {
+            jobs: options.jobs,
+            fail_fast: options.fail_fast,
+            retries: options.retries,
+            vars: options.vars,
+            runner,
+            root: ctx.cwd.clone(),
+            templates: Templates::new(ctx.env.clone()),
+            apo,
+            snapshots: options.snapshots,
+            detail: if keep_cases {
+                engine::Detail::All
+            } else {
+                engine::Detail::Failures
+            },
+        };
         let files = Files {
             junit: options.junit,
             json: options.json,
