@@ -27,7 +27,7 @@ use super::validate::print_diagnostics;
 use super::{Context, exit};
 use url::Url;
 
-use crate::apo::client::{Client, ClientConfig};
+use crate::apo::client::{Client, ClientBuildError, ClientConfig};
 use crate::apo::keys::{KeyError, PrivateKey};
 use crate::apo::target::Target;
 use crate::config::{Config, DEFAULT_FILE, MerchantSpec};
@@ -343,6 +343,20 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             return exit::INVALID;
         }
     };
+    // What does not depend on the flows is made on another thread while they load: the
+    // embedded target's keys, and the run's HTTP client (it reads the system's root
+    // certificates), unless the embedded sandbox's own CA is to join it.
+    let early_client = {
+        let config = options.client.clone();
+        let embedded = options.target.is_none();
+        let fixed = options.tls_dir.is_none();
+        std::thread::spawn(move || {
+            if embedded {
+                Target::prepare_embedded();
+            }
+            fixed.then(|| Client::from_config(&config))
+        })
+    };
     let plan = match load(
         &options.paths,
         &LoadOptions {
@@ -447,10 +461,15 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
     // It signs with a key pair of this run's own; making one takes 60–150 ms, so it is made
     // on another thread while the run starts.
     let sandbox_key = needs_sandbox.then(|| std::thread::spawn(PrivateKey::generate));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // Without the embedded sandbox a run's own work per request is small (send, parse, check),
+    // and one thread serves it best: a multi-thread runtime hands every request and its answer
+    // between threads. The sandbox signs with RSA, work that a second core takes on.
+    let mut builder = if needs_sandbox {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             errln(&format!("error: failed to start the async runtime: {e}"));
@@ -466,6 +485,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
     runtime.block_on(async move {
         // The servers and the merchant live until the run ends (dropping a handle stops it).
         let setup = Setup {
+            early_client,
             sandbox_key,
             live: options.target,
             merchant: options.merchant,
@@ -580,6 +600,9 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
 
 /// What `start` is given: where APO is, the merchant to start, the client's settings.
 struct Setup {
+    /// The run's HTTP client, being made while the flows load (`None` inside: it is made once
+    /// the sandbox's CA is known).
+    early_client: std::thread::JoinHandle<Option<Result<Client, ClientBuildError>>>,
     /// The embedded sandbox's key pair, being made: `None` with a live target, or when the
     /// embedded sandbox is not needed (then it is not started).
     sandbox_key: Option<std::thread::JoinHandle<Result<PrivateKey, KeyError>>>,
@@ -701,7 +724,16 @@ async fn start(setup: Setup) -> Result<Started, String> {
             (Some(handle), target)
         }
     };
-    let client = Client::from_config(&client_config).map_err(|e| e.to_string())?;
+    let early = setup.early_client;
+    let client = match tokio::task::spawn_blocking(move || early.join())
+        .await
+        .map_err(|e| format!("failed to build the HTTP client: {e}"))?
+        .map_err(|_| "the thread building the HTTP client panicked".to_owned())?
+    {
+        Some(built) => built,
+        None => Client::from_config(&client_config),
+    }
+    .map_err(|e| e.to_string())?;
     let mut config = ReceiverConfig::new(target.apo_public_key.clone());
     config.public_url = setup.notify_public_url;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
