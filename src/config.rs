@@ -15,6 +15,7 @@
 //! url = "http://127.0.0.1:8710"     # its base URL (`merchant.url` in flows)
 //! ready = "/health"                 # polled until 2xx (default `/`)
 //! ready_timeout = "30s"             # optional
+//! api_timeout = "15s"               # optional: its time-out for a call to APO
 //! notify_url = "http://127.0.0.1:8710/apo/notify"   # optional: the dashboard-level webhook
 //! ```
 //!
@@ -54,6 +55,7 @@ struct RawMerchant {
     url: Spanned<String>,
     ready: Option<Spanned<String>>,
     ready_timeout: Option<Spanned<String>>,
+    api_timeout: Option<Spanned<String>>,
     client_id: Option<Spanned<String>>,
     notify_url: Option<Spanned<String>>,
     private_key: Option<Spanned<RawKeyFile>>,
@@ -126,6 +128,9 @@ pub struct MerchantSpec {
     pub ready: String,
     /// How long to wait for it to become ready.
     pub ready_timeout: std::time::Duration,
+    /// How long it waits for APO's answer before it treats a call's result as unknown
+    /// (`merchant.api_timeout_ms` in flows: a flow that tests a late answer holds it longer).
+    pub api_timeout: std::time::Duration,
     /// The client id it calls APO with; `None`: one registered for it
     /// ([`MerchantSpec::client_id`] gives it).
     pub client_id: Option<String>,
@@ -146,6 +151,14 @@ pub struct MerchantSpec {
 
 /// How long a merchant may take to become ready, unless `ready_timeout` says otherwise.
 pub const DEFAULT_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A merchant's time-out for a call to APO, unless `api_timeout` says otherwise: the 15 s of
+/// the official Python SDK's connections.
+pub const DEFAULT_API_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The longest `api_timeout`: a flow holds an answer longer than it, and the sandbox holds an
+/// answer at most two minutes (`delayMs`).
+pub const MAX_API_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(110);
 
 impl MerchantSpec {
     /// The client id: the configured one, or `SANDBOX_APOFLOW_<NAME>` (upper case, other
@@ -287,7 +300,7 @@ impl Config {
             let message = e.message().trim().to_owned();
             let hint = if message.contains("unknown field") && message.contains("`command`") {
                 Some(
-                    "a merchant takes command, url, ready, ready_timeout, client_id, notify_url, \
+                    "a merchant takes command, url, ready, ready_timeout, api_timeout, client_id, notify_url, \
                      private_key, public_key, sandbox_listen, tls_dir and env",
                 )
             } else if message.contains("unknown field") {
@@ -524,6 +537,25 @@ fn merchant_spec(
         Some(t) => crate::flow::model::parse_duration(t.get_ref())
             .map_err(|m| error(Some(t.span()), m, Some("e.g. ready_timeout = \"60s\"")))?,
     };
+    let api_timeout = match &raw.api_timeout {
+        None => DEFAULT_API_TIMEOUT,
+        Some(t) => crate::flow::model::parse_duration(t.get_ref())
+            .ok()
+            .filter(|d| !d.is_zero() && *d <= MAX_API_TIMEOUT)
+            .ok_or_else(|| {
+                error(
+                    Some(t.span()),
+                    format!(
+                        "merchant `{name}`: api_timeout `{}` is not a duration from 1ms to {}s",
+                        t.get_ref(),
+                        MAX_API_TIMEOUT.as_secs()
+                    ),
+                    Some(
+                        "the merchant's own time-out for a call to APO, e.g. api_timeout = \"5s\"",
+                    ),
+                )
+            })?,
+    };
     let notify_url = match &raw.notify_url {
         None => None,
         Some(u) => Some(
@@ -589,6 +621,7 @@ fn merchant_spec(
         url,
         ready,
         ready_timeout,
+        api_timeout,
         client_id,
         notify_url,
         keys,
@@ -692,6 +725,7 @@ command = "python3 shop.py"
 url = "http://127.0.0.1:8710"
 ready = "/health"
 ready_timeout = "5s"
+api_timeout = "3s"
 notify_url = "http://127.0.0.1:8710/apo/notify"
 sandbox_listen = "127.0.0.1:443"
 tls_dir = "tls"
@@ -706,6 +740,7 @@ env = { SHOP_MODE = "test" }
         assert_eq!(m.dir, Path::new("/p"));
         assert_eq!(m.ready, "/health");
         assert_eq!(m.ready_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(m.api_timeout, std::time::Duration::from_secs(3));
         assert_eq!(m.client_id(), "SANDBOX_APOFLOW_SHOP");
         assert_eq!(m.tls_dir.as_deref(), Some(Path::new("/p/tls")));
         assert_eq!(m.sandbox_listen.unwrap().port(), 443);
@@ -714,8 +749,8 @@ env = { SHOP_MODE = "test" }
             parse("[merchants.my-shop]\ncommand = \"x\"\nurl = \"http://127.0.0.1:1\"\n").unwrap();
         let m = minimal.merchant("my-shop").unwrap();
         assert_eq!(
-            (m.ready.as_str(), m.ready_timeout),
-            ("/", DEFAULT_READY_TIMEOUT)
+            (m.ready.as_str(), m.ready_timeout, m.api_timeout),
+            ("/", DEFAULT_READY_TIMEOUT, DEFAULT_API_TIMEOUT)
         );
         assert_eq!(m.client_id(), "SANDBOX_APOFLOW_MY_SHOP");
         let err = minimal.merchant("nope").unwrap_err().to_string();
@@ -733,8 +768,10 @@ env = { SHOP_MODE = "test" }
             ),
             ("ready = \"/health\"", "ready = \"health\"", 5, "not a path"),
             ("\"5s\"", "\"5 seconds\"", 6, "invalid duration"),
-            ("\"127.0.0.1:443\"", "\"localhost\"", 8, "not an address"),
-            ("tls_dir", "tls_folder", 9, "unknown field"),
+            ("\"3s\"", "\"0s\"", 7, "not a duration from 1ms to 110s"),
+            ("\"3s\"", "\"2m\"", 7, "not a duration from 1ms to 110s"),
+            ("\"127.0.0.1:443\"", "\"localhost\"", 9, "not an address"),
+            ("tls_dir", "tls_folder", 10, "unknown field"),
             (
                 "command = \"python3 shop.py\"",
                 "command = \" \"",

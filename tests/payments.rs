@@ -358,6 +358,37 @@ steps:{PAY}
 }
 
 #[test]
+fn a_card_number_that_is_not_a_test_card_is_declined_with_a_clear_message() {
+    let p = Project::new();
+    p.file(
+        "flows/unknown-card.yaml",
+        &format!(
+            r#"
+name: Unknown card
+steps:{PAY}
+  - redirect:
+      url: "{{{{ normalUrl }}}}"
+      card: {{ number: "4111111111111111", expiry: "12/40", cvv: "123" }}
+  - notify:
+      type: PAYMENT_RESULT
+      match: {{ $.paymentId: "{{{{ paymentId }}}}" }}
+    expect:
+      $.result.resultStatus: F
+      $.result.resultCode: CARD_NOT_SUPPORTED
+  - inquiry:
+      body: {{ paymentId: "{{{{ paymentId }}}}" }}
+    expect:
+      $.paymentStatus: FAIL
+      $.paymentResultMessage: {{ contains: "not a test card of this sandbox" }}
+"#
+        ),
+    );
+    let out = p.run(&[]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(!both(&out).contains("4111111111111111"));
+}
+
+#[test]
 fn a_notification_resent_after_a_failed_ack_is_counted() {
     let p = Project::new();
     p.file(

@@ -493,6 +493,44 @@ fn a_flow_that_moves_the_clock_runs_alone() {
 }
 
 #[test]
+fn with_several_jobs_the_flows_that_run_alone_start_first() {
+    let p = Project::new();
+    for name in ["a", "b", "c"] {
+        p.file(
+            &format!("flows/{name}.yaml"),
+            &format!("name: Plain {name}\nsteps:\n  - http: {{ url: \"BASE/json\" }}\n"),
+        );
+    }
+    p.file(
+        "flows/z-clock.yaml",
+        "name: Moves the clock\nsteps:\n  - sandbox: { advance_clock: 1s }\n",
+    );
+    let started = |jobs: &str| -> Vec<String> {
+        let out = p.run(&["--jobs", jobs, "--json", "r.json"]);
+        assert_eq!(code(&out), 0, "{}", both(&out));
+        let report = json_report(&p, "r.json");
+        let mut cases: Vec<(String, String)> = report["cases"]
+            .as_array()
+            .expect("cases")
+            .iter()
+            .map(|c| {
+                let at = c["started"].as_str().expect("started").to_owned();
+                (at, c["flow"].as_str().expect("flow").to_owned())
+            })
+            .collect();
+        cases.sort();
+        cases.into_iter().map(|(_, flow)| flow).collect()
+    };
+    // It waits for nothing and nothing drains around it later.
+    assert_eq!(started("2")[0], "Moves the clock");
+    // One job: plan order.
+    assert_eq!(
+        started("1").last().map(String::as_str),
+        Some("Moves the clock")
+    );
+}
+
+#[test]
 fn errors_are_kept_apart_from_failures() {
     let p = Project::new();
     p.file(

@@ -97,9 +97,10 @@ async fn gateway_errors_are_200_results_signed_unless_the_request_signature_is_b
     let a = c.send(path, &h, body.clone()).await;
     assert_eq!(code(&a.body), ("UNKNOWN_CLIENT", "F"));
 
+    // No client to sign for: the answer is not signed.
     let mut h = c.signed(path, &body);
     h.retain(|(k, _)| *k != "client-id");
-    let a = c.send(path, &h, body.clone()).await;
+    let a = c.send_unsigned_answer(path, &h, body.clone()).await;
     assert_eq!(code(&a.body), ("INVALID_CLIENT", "F"));
 
     let p2 = "/ams/sandbox/api/v1/payments/teleport";
@@ -355,7 +356,10 @@ async fn automatic_capture_flow_with_refunds_and_notifications() {
     assert_eq!(q["transactions"][0]["transactionType"], "CAPTURE");
 
     // Refunds: partial, several, never above the captured amount; idempotent.
-    let refund = |rid: &str, v: &str| json!({"refundRequestId": rid, "paymentId": pid, "refundAmount": {"currency": "SGD", "value": v}});
+    let refund = |rid: &str, v: &str| {
+        json!({"refundRequestId": rid, "paymentId": pid, "refundNotifyUrl": rx.url,
+               "refundAmount": {"currency": "SGD", "value": v}})
+    };
     let r1 = c.call("refund", &refund("rf1", "2000")).await;
     assert_eq!(code(&r1), ("SUCCESS", "S"));
     assert_eq!(

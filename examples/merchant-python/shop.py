@@ -130,6 +130,15 @@ class Config:
         self.bug = env.get("MERCHANT_BUG", "").strip() or None
         if self.bug is not None and self.bug not in BUGS:
             raise ConfigError(f"MERCHANT_BUG={self.bug!r} is unknown; one of {', '.join(BUGS)}")
+        # How long a call to APO may take before its result counts as unknown; unset, the SDK's
+        # own 15 s. apoflow.toml declares the same value as the merchant's api_timeout.
+        timeout = env.get("APO_TIMEOUT_SECONDS", "").strip()
+        try:
+            self.apo_timeout = float(timeout) if timeout else None
+        except ValueError:
+            self.apo_timeout = -1.0
+        if self.apo_timeout is not None and not 0 < self.apo_timeout <= 120:
+            raise ConfigError(f"APO_TIMEOUT_SECONDS={timeout!r}: give seconds from 0 to 120")
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,6 +265,20 @@ class Shop:
         )
         self.stopping = threading.Event()
         self.check_keys()
+        if cfg.apo_timeout is not None:
+            self.set_timeout(cfg.apo_timeout)
+
+    @staticmethod
+    def set_timeout(seconds):
+        """The SDK (1.7.1) has no time-out setting: its connections take the default argument of
+        the module function that makes them, so that default is what changes. A newer SDK that
+        makes its connections differently fails here, at start, rather than ignoring it."""
+        from com.alipay.ams.api.net import default_http_rpc
+
+        make = getattr(default_http_rpc, "_" + "_get_http_connection", None)
+        if make is None or make.__defaults__ is None or len(make.__defaults__) != 1:
+            raise ConfigError("APO_TIMEOUT_SECONDS: this SDK version's time-out cannot be set")
+        make.__defaults__ = (seconds,)
 
     def check_keys(self):
         """Fails early (ConfigError) on a key the SDK cannot use, rather than on the first pay."""

@@ -771,6 +771,7 @@ async fn start(setup: Setup) -> Result<Started, String> {
                     "name": spec.name,
                     "url": spec.url.as_str().trim_end_matches('/'),
                     "client_id": spec.client_id(),
+                    "api_timeout_ms": u64::try_from(spec.api_timeout.as_millis()).unwrap_or(u64::MAX),
                 }),
             );
             Some(running)

@@ -5,7 +5,8 @@
 //! A case that moves the sandbox's one virtual clock or resets it (a `sandbox:` step with
 //! `advance_clock` or `reset`, in the flow or a partial it uses) changes what every other case
 //! sees, so it runs alone: it waits for the running cases to finish, and none starts until it
-//! has.
+//! has. With more than one job these cases start first, one after another, so the others then
+//! run in one stretch instead of draining around each of them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,6 +54,7 @@ pub(crate) async fn run_cases(
     // What to report for a running case if its task panics.
     let mut headers: HashMap<tokio::task::Id, CaseResult> = HashMap::new();
     let mut summary = RunSummary::default();
+    let cases = alone_first(cases, schedule.jobs);
     for case in cases {
         let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
             break;
@@ -98,6 +100,19 @@ pub(crate) async fn run_cases(
     }
     summary.duration = start.elapsed();
     summary
+}
+
+/// The cases in the order they start: in plan order, except that with more than one job the
+/// ones that must run alone come first (their own order kept).
+fn alone_first(cases: Vec<Case>, jobs: usize) -> Vec<Case> {
+    if jobs <= 1 {
+        return cases;
+    }
+    let (mut alone, rest): (Vec<Case>, Vec<Case>) = cases
+        .into_iter()
+        .partition(|case| moves_the_clock(&case.steps));
+    alone.extend(rest);
+    alone
 }
 
 /// Counts a finished case task; a task that panicked (a bug) becomes an errored case, reported

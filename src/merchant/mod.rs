@@ -303,6 +303,7 @@ mod tests {
             url: url.parse().unwrap(),
             ready: "/".into(),
             ready_timeout: Duration::from_millis(300),
+            api_timeout: Duration::from_secs(15),
             client_id: None,
             notify_url: None,
             keys: None,

@@ -174,7 +174,10 @@ fn answer(
     body: Value,
     forced: Option<&Forced>,
 ) -> Response {
-    let signed = !matches!(signature, Verdict::Invalid | Verdict::Missing);
+    // No signature for a request that failed verification, nor for one without a client-id
+    // (the answer would be signed over an empty client id no SDK can check).
+    let signed =
+        !matches!(signature, Verdict::Invalid | Verdict::Missing) && !r.client_id.is_empty();
     let response = respond(app, &r.path, &r.client_id, &body, signed);
     app.journal.record(Call {
         at: app.state.clock.now(),
@@ -293,7 +296,7 @@ fn handle(
         Endpoint::InquiryPayment => state.handle_inquiry_payment(client_id, &json),
         Endpoint::Capture => state.handle_capture(client_id, &json),
         Endpoint::Cancel => state.handle_cancel(client_id, &json),
-        Endpoint::Refund => state.handle_refund(client_id, &json),
+        Endpoint::Refund => state.handle_refund(client_id, &json, app.config.notify_url(client_id)),
         Endpoint::InquiryRefund => state.handle_inquiry_refund(client_id, &json),
     }
 }

@@ -132,16 +132,20 @@ pub fn install_file(path: &Path) -> Result<usize, Box<Diagnostic>> {
     Ok(count)
 }
 
-/// The card used for numbers that are not in the table.
+/// The card a forced synchronous `S` pay authorizes with when the payment has no saved card.
 pub const DEFAULT_CARD: &str = "visa_success";
 
-/// The card entry for a number (unknown valid numbers behave as [`DEFAULT_CARD`] with their own
-/// brand guessed from the first digit).
+/// The [`CardProfile::card`] of a Luhn-valid number that is not in the table: the payment is
+/// declined with [`NOT_A_TEST_CARD_CODE`] rather than approved, so a mistyped or real card
+/// number never passes for a test card.
+pub const NOT_A_TEST_CARD: &str = "";
+
+/// The `paymentResultCode` of a payment made with a number that is not a test card.
+pub const NOT_A_TEST_CARD_CODE: &str = "CARD_NOT_SUPPORTED";
+
+/// The card entry for a number, if it is a test card (built in or from `--cards`).
 pub fn lookup(number: &str) -> Option<&'static TestCard> {
-    all()
-        .iter()
-        .find(|c| c.number == number)
-        .or_else(|| by_name(DEFAULT_CARD))
+    all().iter().find(|c| c.number == number)
 }
 
 /// The card entry with this name.
@@ -176,12 +180,11 @@ pub struct CardProfile {
 
 impl CardProfile {
     /// Builds the profile from a number (digits only, Luhn-checked by the caller); the number
-    /// itself is dropped here.
-    pub fn from_number(number: &str, holder: &str) -> Option<Self> {
-        let card = lookup(number)?;
-        let brand = if all().iter().any(|c| c.number == number) {
-            card.brand.clone()
-        } else {
+    /// itself is dropped here. A number that is not a test card gets [`NOT_A_TEST_CARD`] and a
+    /// brand guessed from its first digit.
+    pub fn from_number(number: &str, holder: &str) -> Self {
+        let card = lookup(number);
+        let guessed = || {
             match number.as_bytes().first() {
                 Some(b'4') => "VISA",
                 Some(b'5' | b'2') => "MASTERCARD",
@@ -190,21 +193,22 @@ impl CardProfile {
             }
             .to_owned()
         };
-        Some(CardProfile {
-            card: card.name.as_str(),
-            brand,
-            funding: card.funding.clone(),
-            country: card.country.clone(),
-            issuer: card.issuer.clone(),
+        let field = |f: fn(&TestCard) -> &String| card.map_or_else(String::new, |c| f(c).clone());
+        CardProfile {
+            card: card.map_or(NOT_A_TEST_CARD, |c| c.name.as_str()),
+            brand: card.map_or_else(guessed, |c| c.brand.clone()),
+            funding: field(|c| &c.funding),
+            country: field(|c| &c.country),
+            issuer: field(|c| &c.issuer),
             bin: number.chars().take(6).collect(),
             last_four: number[number.len().saturating_sub(4)..].to_owned(),
             length: number.len(),
             fingerprint: fingerprint(number),
             holder: holder.to_owned(),
-        })
+        }
     }
 
-    /// The table row.
+    /// The table row; `None` for a number that is not a test card.
     pub fn test_card(&self) -> Option<&'static TestCard> {
         by_name(self.card)
     }
@@ -243,7 +247,7 @@ mod tests {
 
     #[test]
     fn profile_keeps_no_number() {
-        let p = CardProfile::from_number("4054695723100768", "A B").unwrap();
+        let p = CardProfile::from_number("4054695723100768", "A B");
         assert_eq!(p.masked(), "************0768");
         assert_eq!(p.bin, "405469");
         assert!(!format!("{p:?}").contains("4054695723100768"));

@@ -119,7 +119,11 @@ fn status_text(p: &Payment) -> (&'static str, String) {
         Status::Success => ("Payment successful", "This payment is complete.".to_owned()),
         Status::Fail => (
             "Payment failed",
-            format!("This payment did not go through ({}).", p.result_code),
+            format!(
+                "This payment did not go through ({}). {}",
+                p.result_code,
+                p.result_message()
+            ),
         ),
         Status::Cancelled => (
             "Payment cancelled",
@@ -422,9 +426,7 @@ pub(super) async fn submit(
             let consent = values
                 .get("save_card")
                 .is_some_and(|v| matches!(v.as_str(), "on" | "true" | "1" | "yes"));
-            let Some(card) = CardProfile::from_number(&digits, &holder) else {
-                return not_found();
-            };
+            let card = CardProfile::from_number(&digits, &holder);
             drop(digits);
             after(&app, app.state.handle_card(&id, card, consent)).await
         }

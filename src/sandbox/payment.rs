@@ -18,7 +18,7 @@
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
-use super::cards::{CardProfile, ThreeDs};
+use super::cards::{self, CardProfile, ThreeDs};
 use super::clock::iso;
 use super::error::ApoError;
 use super::tokens::Vault;
@@ -444,7 +444,9 @@ impl Payment {
             "cvvResultRaw": "",
             "cardCategory": "CONSUMER",
             "credentialTypeUsed": if self.token.is_some() && self.is_saved_card() { "NETWORK_TOKEN" } else { "PAN" },
-            "paymentMethodRegion": card.country,
+            // The card networks' region, as in the guide's non-3DS sample (`GLOBAL`); the
+            // issuing country is `issuingCountry`.
+            "paymentMethodRegion": "GLOBAL",
         });
         info["threeDSResult"] = match self.three_ds {
             Some(challenged) => json!({
@@ -454,9 +456,18 @@ impl Payment {
                 "xid": format!("xid-{}", self.id),
                 "threeDSType": "INTERNAL",
                 "challenged": challenged,
+                "challengeCancel": "",
+                "threeDStransactionStatusReason": "",
                 "threeDSOffered": true,
             }),
-            None => json!({ "threeDSOffered": false }),
+            // The guide's non-3DS sample, key for key.
+            None => json!({
+                "cavv": "",
+                "challengeCancel": "",
+                "eci": "",
+                "threeDSOffered": false,
+                "threeDStransactionStatusReason": "",
+            }),
         };
         if let Some(token) = &self.token {
             info["cardToken"] = json!(token);
@@ -464,13 +475,23 @@ impl Payment {
         Some(info)
     }
 
+    /// The acquirer's view of the payment; its result once the payment has one (the guide's
+    /// non-3DS inquiry sample).
     fn acquirer_info(&self) -> Value {
-        json!({
+        let mut info = json!({
             "acquirerName": "APOFLOW_SANDBOX",
             "referenceRequestId": self.req.payment_request_id,
             "acquirerTransactionId": format!("acq_{}", self.id),
             "acquirerMerchantId": format!("sandbox_{}", self.client_id),
-        })
+        });
+        if matches!(
+            self.status,
+            Status::Success | Status::Fail | Status::Cancelled
+        ) {
+            info["acquirerResultCode"] = json!(self.result_code);
+            info["acquirerResultMessage"] = json!(self.result_message());
+        }
+        info
     }
 
     /// The acquirer's view of a capture, refund or cancel (each has its own acquirer
@@ -486,12 +507,18 @@ impl Payment {
 
     /// The `paymentResultMessage`: what the sandbox did where that says more than the code's
     /// default message (apo::result), else that default.
-    fn result_message(&self) -> &str {
+    pub fn result_message(&self) -> &str {
         match self.result_code.as_str() {
             "ORDER_IS_CLOSED" => "The payment expired before the buyer completed it.",
             "PROCESS_FAIL" => "The card was declined by the issuer.",
             "USER_BALANCE_NOT_ENOUGH" => "Insufficient funds.",
             "DO_NOT_HONOR" => "The issuer declined the card (do not honor).",
+            cards::NOT_A_TEST_CARD_CODE
+                if self.card.as_ref().is_some_and(|c| c.test_card().is_none()) =>
+            {
+                "The card number is not a test card of this sandbox: pay with a test card, or add \
+                 the card with --cards FILE."
+            }
             THREE_DS_FAILED => "3-D Secure authentication failed.",
             code => ResultCode::from_code(code).map_or("The payment failed.", ResultCode::message),
         }
@@ -528,6 +555,7 @@ impl Payment {
             "paymentResultMessage": self.result_message(),
         });
         self.add_payment_fields(&mut body);
+        body["paymentRedirectUrl"] = json!(self.req.redirect_url);
         let txns: Vec<Value> = self
             .captures
             .iter()
@@ -690,6 +718,12 @@ impl Payment {
     }
 
     fn proceed(&mut self, vault: &mut Vault, now: Timestamp) -> (Next, Vec<Notice>) {
+        if self.card.as_ref().is_some_and(|c| c.test_card().is_none()) {
+            return (
+                Next::Merchant,
+                self.finish(cards::NOT_A_TEST_CARD_CODE, vault, now),
+            );
+        }
         let three_ds = self
             .card
             .as_ref()
@@ -1041,10 +1075,7 @@ impl Payment {
             time: now,
             status: TxnStatus::for_amount(req.amount.value, REFUND_MAGIC, now),
         };
-        let url = req
-            .notify_url
-            .clone()
-            .or_else(|| self.req.notify_url.clone());
+        let url = req.notify_url.clone();
         let done = txn.status == TxnStatus::Success;
         self.refunds.push((txn, url));
         let index = self.refunds.len() - 1;
@@ -1058,7 +1089,8 @@ impl Payment {
     }
 
     /// A refund's fields as the refund answer, inquiryRefund and REFUND_RESULT share them:
-    /// `refundTime` only once it succeeded.
+    /// `refundTime` and `acquirerReferenceNo` only once it succeeded; `refundId` always (it is
+    /// given when the refund is accepted, one to one with `refundRequestId`).
     fn refund_fields(&self, txn: &Txn) -> Value {
         let in_process = txn.status.result(ResultCode::RefundInProcess);
         let mut b = json!({
@@ -1071,6 +1103,7 @@ impl Payment {
         });
         if txn.status == TxnStatus::Success {
             b["refundTime"] = json!(iso(txn.time));
+            b["acquirerReferenceNo"] = json!(format!("acq_{}", txn.id));
         }
         b
     }
@@ -1128,7 +1161,7 @@ mod tests {
     }
 
     fn card(n: &str) -> CardProfile {
-        CardProfile::from_number(n, "H").unwrap()
+        CardProfile::from_number(n, "H")
     }
 
     fn money(v: u64) -> Money {
@@ -1147,6 +1180,24 @@ mod tests {
         let types: Vec<_> = n.iter().map(|n| n.notify_type).collect();
         assert_eq!(types, ["PAYMENT_RESULT", "CAPTURE_RESULT"]);
         assert!(p.cancel(Timestamp::now()).is_err());
+    }
+
+    #[test]
+    fn a_number_that_is_not_a_test_card_is_declined_not_approved() {
+        let mut p = payment(false);
+        let mut v = Vault::default();
+        // Luhn-valid, but in no card table.
+        let (next, n) = p.enter_card(card("4111111111111111"), false, &mut v, Timestamp::now());
+        assert_eq!(next, Next::Merchant);
+        assert_eq!(p.status, Status::Fail);
+        assert_eq!(p.result_code, "CARD_NOT_SUPPORTED");
+        assert!(
+            p.result_message().contains("--cards"),
+            "{}",
+            p.result_message()
+        );
+        let types: Vec<_> = n.iter().map(|n| n.notify_type).collect();
+        assert_eq!(types, ["PAYMENT_RESULT"]);
     }
 
     #[test]

@@ -285,9 +285,19 @@ impl State {
         Ok((p.cancel(now)?, Vec::new()))
     }
 
-    /// refund.
-    pub fn handle_refund(&self, client: &str, body: &Value) -> Handled {
-        let req = validate::refund(body)?;
+    /// refund. Without a `refundNotifyUrl`, REFUND_RESULT goes to `default_notify_url` (the
+    /// client's dashboard-level URL, which `refundNotifyUrl` overrides: reference §7.1), and
+    /// with neither none is sent.
+    pub fn handle_refund(
+        &self,
+        client: &str,
+        body: &Value,
+        default_notify_url: Option<&str>,
+    ) -> Handled {
+        let mut req = validate::refund(body)?;
+        if req.notify_url.is_none() {
+            req.notify_url = default_notify_url.map(str::to_owned);
+        }
         let now = self.clock.now();
         let mut store = self.lock();
         let key = (client.to_owned(), req.refund_request_id.clone());

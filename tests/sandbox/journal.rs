@@ -284,6 +284,35 @@ async fn the_default_notify_url_stands_in_for_the_dashboards() {
 }
 
 #[tokio::test]
+async fn a_refund_without_its_own_url_is_notified_at_the_dashboards_not_the_pays() {
+    let dashboard = Receiver::start().await;
+    let pay_url = Receiver::start().await;
+    let flag = format!("{CLIENT_ID}={}", dashboard.url);
+    let s = Sandbox::start(&["--notify-url", &flag]);
+    let c = Client::new(&s);
+    let b = Buyer::new(&s);
+    let pid = paid(
+        &c,
+        &b,
+        pay_body(&uid("rf"), "1000", Some(&pay_url.url)),
+        VISA_OK,
+    )
+    .await;
+    pay_url
+        .wait(1, |r| r.body["notifyType"] == "CAPTURE_RESULT")
+        .await;
+    let refund = json!({"refundRequestId": uid("r"), "paymentId": pid,
+                        "refundAmount": {"currency": "SGD", "value": "100"}});
+    assert_eq!(code(&c.call("refund", &refund).await), ("SUCCESS", "S"));
+    // refundNotifyUrl overrides the dashboard's URL (reference §7.1); the pay's is not used.
+    let got = dashboard
+        .wait(1, |r| r.body["notifyType"] == "REFUND_RESULT")
+        .await;
+    assert_eq!(got[0].body["paymentId"], pid.as_str());
+    assert!(pay_url.of(&pid, "REFUND_RESULT").is_empty());
+}
+
+#[tokio::test]
 async fn health_is_open_and_says_ok() {
     let s = Sandbox::start(&["--control-token", "tok-health-123"]);
     let c = Client::new(&s);

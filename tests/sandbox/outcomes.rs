@@ -179,8 +179,8 @@ async fn a_refund_of_31_fails_later_and_one_of_32_succeeds_later() {
     let (_s, c, b, rx) = sandbox_and_receiver().await;
     let pid = paid(&c, &b, pay_body(&uid("a"), "1000", Some(&rx.url))).await;
     let refund = |rid: &str, v: &str| {
-        json!({"refundRequestId": rid, "paymentId": pid,
-                                            "refundAmount": {"currency": "SGD", "value": v}})
+        json!({"refundRequestId": rid, "paymentId": pid, "refundNotifyUrl": rx.url,
+               "refundAmount": {"currency": "SGD", "value": v}})
     };
     let (bad, slow) = (uid("r"), uid("r"));
     for (rid, v) in [(&bad, "31"), (&slow, "32")] {
@@ -242,8 +242,21 @@ async fn an_automatic_capture_uses_the_payment_request_id_and_every_card_payment
         txn["acquirerInfo"]["acquirerTransactionId"].is_string(),
         "{q}"
     );
+    // The guide's non-3DS inquiry sample.
+    assert_eq!(q["acquirerInfo"]["acquirerResultCode"], "SUCCESS", "{q}");
+    assert!(
+        q["acquirerInfo"]["acquirerResultMessage"].is_string(),
+        "{q}"
+    );
+    assert!(q["paymentRedirectUrl"].is_string(), "{q}");
     let info = &q["paymentResultInfo"];
-    assert_eq!(info["threeDSResult"]["threeDSOffered"], false, "{q}");
+    assert_eq!(info["paymentMethodRegion"], "GLOBAL", "{q}");
+    assert_eq!(
+        info["threeDSResult"],
+        json!({"cavv": "", "challengeCancel": "", "eci": "", "threeDSOffered": false,
+               "threeDStransactionStatusReason": ""}),
+        "{q}"
+    );
     for field in [
         "avsResultRaw",
         "cvvResultRaw",

@@ -303,3 +303,53 @@ async fn a_forced_pay_success_really_authorizes_and_notifies() {
     assert_eq!(types, ["CAPTURE_RESULT", "PAYMENT_RESULT"]);
     assert_eq!(inquiry(&c, &pid).await["paymentStatus"], "SUCCESS");
 }
+
+/// The keys of an answer, sorted.
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    k.sort();
+    k
+}
+
+#[tokio::test]
+async fn a_forced_in_process_answer_has_the_shape_of_a_real_one() {
+    let s = Sandbox::start(&[]);
+    let c = Client::new(&s);
+    let b = Buyer::new(&s);
+    // Capture: 21 minor units settle later for real; 1000 is forced in process.
+    let pid = paid(&c, &b, manual(pay_body(&uid("cap"), "2000", None)), VISA_OK).await;
+    let capture = |value: &str| {
+        json!({"captureRequestId": uid("c"), "paymentId": pid,
+               "captureAmount": {"currency": "SGD", "value": value}})
+    };
+    let real = c.call("capture", &capture("21")).await;
+    force(
+        &c,
+        json!({"api": "capture", "paymentId": pid, "times": 1, "result": "CAPTURE_IN_PROCESS"}),
+    )
+    .await;
+    let forced = c.call("capture", &capture("1000")).await;
+    assert_eq!(code(&real), ("CAPTURE_IN_PROCESS", "U"), "{real}");
+    assert_eq!(code(&forced), ("CAPTURE_IN_PROCESS", "U"), "{forced}");
+    assert_eq!(keys(&forced), keys(&real), "{forced}\n{real}");
+
+    // Refund: 31 settles later for real; 500 is forced in process. Both keep their refundId.
+    let refund = |value: &str| {
+        json!({"refundRequestId": uid("r"), "paymentId": pid,
+               "refundAmount": {"currency": "SGD", "value": value}})
+    };
+    let real = c.call("refund", &refund("31")).await;
+    force(
+        &c,
+        json!({"api": "refund", "paymentId": pid, "times": 1, "result": "REFUND_IN_PROCESS"}),
+    )
+    .await;
+    let forced = c.call("refund", &refund("500")).await;
+    assert_eq!(code(&real), ("REFUND_IN_PROCESS", "U"), "{real}");
+    assert_eq!(code(&forced), ("REFUND_IN_PROCESS", "U"), "{forced}");
+    assert_eq!(keys(&forced), keys(&real), "{forced}\n{real}");
+    assert!(forced["refundId"].is_string(), "{forced}");
+}

@@ -234,10 +234,15 @@ fn timed_out(wanted: &Wanted, got: usize, count: usize, ctx: &StepCtx<'_>) -> St
             wanted.describe().trim_start_matches("a ")
         )
     };
+    // REFUND_RESULT goes to the refund's own URL; the others to the pay's.
+    let field = if wanted.notify_type == "REFUND_RESULT" {
+        "refundNotifyUrl` in the refund"
+    } else {
+        "paymentNotifyUrl` in the pay"
+    };
     mask_text(&format!(
-        "{what}; {received}\n  = hint: is `paymentNotifyUrl` set to {{{{ notify_url }}}} in the \
-         request? Give more time with `within:`, or use `or_inquiry: true` to fall back on \
-         inquiryPayment"
+        "{what}; {received}\n  = hint: is `{field} set to {{{{ notify_url }}}}? Give more time \
+         with `within:`, or use `or_inquiry: true` to fall back on inquiryPayment"
     ))
     .into_owned()
 }

@@ -3,7 +3,7 @@
 //! | forced `result` | the call | the answer |
 //! | --- | --- | --- |
 //! | `UNKNOWN_EXCEPTION` | happens for real (a pay creates the payment, a capture captures) | only `result` (U): no paymentId, no normalUrl; a retry with the same request id gets the real answer |
-//! | `PAYMENT_IN_PROCESS`, `CAPTURE_IN_PROCESS`, `REFUND_IN_PROCESS` | happens for real | the real answer with this `result` (U), without what only a finished call has (pay: `normalUrl`, `redirectActionForm`, `paymentActionForm`; capture: `captureId`, `captureTime`; refund: `refundId`, `refundTime`); the notification settles it |
+//! | `PAYMENT_IN_PROCESS`, `CAPTURE_IN_PROCESS`, `REFUND_IN_PROCESS` | happens for real | the real answer with this `result` (U), without what only a finished call has (pay: `normalUrl`, `redirectActionForm`, `paymentActionForm`; capture: `captureId`, `captureTime`, `acquirerReferenceNo`; refund: `refundTime`, `acquirerReferenceNo`; a refund keeps its `refundId`, as a real refund in process does); the notification settles it |
 //! | `SUCCESS` (pay only) | happens for real and the payment is authorized at once (its saved card, else `visa_success`): PAYMENT_RESULT, and with AUTOMATIC capture CAPTURE_RESULT, are sent | the real pay answer, now S |
 //! | any other documented code | refused: nothing happens | that code, its status and message from `apo::result` |
 //!
@@ -60,8 +60,8 @@ impl Effect {
 fn finished_fields(endpoint: Endpoint) -> &'static [&'static str] {
     match endpoint {
         Endpoint::Pay => &["normalUrl", "redirectActionForm", "paymentActionForm"],
-        Endpoint::Capture => &["captureId", "captureTime"],
-        Endpoint::Refund => &["refundId", "refundTime"],
+        Endpoint::Capture => &["captureId", "captureTime", "acquirerReferenceNo"],
+        Endpoint::Refund => &["refundTime", "acquirerReferenceNo"],
         Endpoint::InquiryPayment | Endpoint::Cancel | Endpoint::InquiryRefund => &[],
     }
 }
@@ -74,7 +74,10 @@ fn failed(body: &Value) -> bool {
 /// The card a forced SUCCESS authorizes with when the payment has no saved card.
 fn default_card() -> Option<CardProfile> {
     let card = cards::by_name(cards::DEFAULT_CARD)?;
-    CardProfile::from_number(&card.number, "APOFLOW FORCED SUCCESS")
+    Some(CardProfile::from_number(
+        &card.number,
+        "APOFLOW FORCED SUCCESS",
+    ))
 }
 
 /// What one scenario forces on one call.
