@@ -17,6 +17,7 @@ pub fn eval_save(query: &Query, o: &Observed) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expect::Queries;
     use serde_json::json;
 
     #[test]
@@ -25,12 +26,13 @@ mod tests {
             body: json!({"paymentId": "p1", "ids": [1, 2]}),
             ..Observed::default()
         };
-        let save = |query: &str| eval_save(&Query::parse(query).unwrap(), &o);
+        let save =
+            |query: &str| eval_save(&Query::compile(query, &mut Queries::default()).unwrap(), &o);
         assert_eq!(save("$.paymentId"), Ok(json!("p1")));
         assert_eq!(save("$.ids[*]"), Ok(json!([1, 2])));
         assert_eq!(save("$.nope"), Err("`$.nope` matched nothing".to_owned()));
         assert!(
-            Query::parse("$[")
+            Query::compile("$[", &mut Queries::default())
                 .unwrap_err()
                 .message
                 .contains("invalid JSONPath")

@@ -12,7 +12,7 @@
 //! list of their values; one that selects nothing fails, except under `exists: false`.
 //!
 //! ```text
-//! load time:  Entry::compile(query, expected)         → the query, regexes and predicates,
+//! load time:  Entry::compile(query, expected, …)    → the query, regexes and predicates,
 //!                                                       compiled once (a templated expected
 //!                                                       value is checked as far as it can be)
 //! run time:   entry.eval(rendered, observed, detail)  → AssertionResult (never stops early)
@@ -131,13 +131,9 @@ pub enum Detail {
 impl Entry {
     /// Compiles an entry at load time (`line`, `column`: where its query is written): the
     /// query parses, and the expected value is a literal or a well-formed predicate map (known
-    /// names, argument types, regexes that compile unless templated).
-    pub fn compile(query: &str, expected: &Value, at: (u64, u64)) -> Result<Entry, ExpectError> {
-        Entry::compile_with(query, expected, at, &mut Queries::default())
-    }
-
-    /// [`Entry::compile`], reusing the JSONPaths compiled before in `queries`.
-    pub fn compile_with(
+    /// names, argument types, regexes that compile unless templated). A JSONPath compiled
+    /// before in `queries` is reused.
+    pub fn compile(
         query: &str,
         expected: &Value,
         (line, column): (u64, u64),
@@ -237,7 +233,7 @@ pub(crate) fn eval_entry(
     line: u64,
     column: u64,
 ) -> AssertionResult {
-    match Entry::compile(query, expected, (line, column)) {
+    match Entry::compile(query, expected, (line, column), &mut Queries::default()) {
         Ok(entry) => entry.eval(Some(expected), o, Detail::All),
         Err(e) => AssertionResult {
             query: query.to_owned(),
@@ -341,7 +337,13 @@ mod tests {
     #[test]
     fn a_passing_entry_is_described_only_when_asked() {
         let o = observed();
-        let entry = Entry::compile("$.result.resultStatus", &json!("S"), (3, 5)).unwrap();
+        let entry = Entry::compile(
+            "$.result.resultStatus",
+            &json!("S"),
+            (3, 5),
+            &mut Queries::default(),
+        )
+        .unwrap();
         let brief = entry.eval(None, &o, Detail::Failures);
         assert!(brief.passed);
         assert_eq!(
@@ -355,7 +357,13 @@ mod tests {
             ("string <S>", "string <S>")
         );
         // A failure is always described.
-        let wrong = Entry::compile("$.result.resultStatus", &json!("F"), (1, 1)).unwrap();
+        let wrong = Entry::compile(
+            "$.result.resultStatus",
+            &json!("F"),
+            (1, 1),
+            &mut Queries::default(),
+        )
+        .unwrap();
         let failed = wrong.eval(None, &o, Detail::Failures);
         assert!(!failed.passed);
         assert_eq!(
@@ -371,6 +379,7 @@ mod tests {
             "$.result.resultCode",
             &json!({"starts_with": "{{ p }}"}),
             (1, 1),
+            &mut Queries::default(),
         )
         .unwrap();
         assert_eq!(entry.template(), Some(&json!({"starts_with": "{{ p }}"})));
@@ -384,7 +393,7 @@ mod tests {
         assert!(!bad.message.is_empty());
         // Without a template there is nothing to render.
         assert_eq!(
-            Entry::compile("status", &json!(200), (1, 1))
+            Entry::compile("status", &json!(200), (1, 1), &mut Queries::default())
                 .unwrap()
                 .template(),
             None
@@ -393,17 +402,38 @@ mod tests {
 
     #[test]
     fn load_time_checks() {
-        assert!(Entry::compile("$.a", &json!({"gte": 1, "lte": "{{ max }}"}), (1, 1)).is_ok());
-        assert!(Entry::compile("$.a", &json!({"matches": "{{ pattern }}"}), (1, 1)).is_ok());
+        assert!(
+            Entry::compile(
+                "$.a",
+                &json!({"gte": 1, "lte": "{{ max }}"}),
+                (1, 1),
+                &mut Queries::default()
+            )
+            .is_ok()
+        );
+        assert!(
+            Entry::compile(
+                "$.a",
+                &json!({"matches": "{{ pattern }}"}),
+                (1, 1),
+                &mut Queries::default()
+            )
+            .is_ok()
+        );
         assert_eq!(
-            Entry::compile("$.a", &json!({"matchs": "x"}), (1, 1))
-                .unwrap_err()
-                .at_key
-                .as_deref(),
+            Entry::compile(
+                "$.a",
+                &json!({"matchs": "x"}),
+                (1, 1),
+                &mut Queries::default()
+            )
+            .unwrap_err()
+            .at_key
+            .as_deref(),
             Some("matchs")
         );
         assert!(
-            Entry::compile("nope nope", &json!(1), (1, 1))
+            Entry::compile("nope nope", &json!(1), (1, 1), &mut Queries::default())
                 .unwrap_err()
                 .at_key
                 .is_none()
@@ -428,7 +458,7 @@ mod tests {
         ];
         let entries: Vec<Entry> = entries
             .iter()
-            .map(|(q, e)| Entry::compile(q, e, (1, 1)).unwrap())
+            .map(|(q, e)| Entry::compile(q, e, (1, 1), &mut Queries::default()).unwrap())
             .collect();
         let rounds = 20_000u32;
         let start = std::time::Instant::now();

@@ -45,12 +45,8 @@ pub struct Queries {
 }
 
 impl Query {
-    /// Compiles a query; the error says what is wrong with it (a load error).
-    pub fn parse(text: &str) -> Result<Query, ExpectError> {
-        Query::compile(text, &mut Queries::default())
-    }
-
-    /// Compiles a query, reusing a JSONPath compiled before in `queries`.
+    /// Compiles a query, reusing a JSONPath compiled before in `queries`; the error says what
+    /// is wrong with it (a load error).
     pub fn compile(text: &str, queries: &mut Queries) -> Result<Query, ExpectError> {
         let kind = match queries.paths.get(text) {
             Some(path) => Kind::Body(Arc::clone(path)),
@@ -265,7 +261,20 @@ mod tests {
     }
 
     fn select(query: &str, o: &Observed) -> Result<Option<Value>, ExpectError> {
-        Query::parse(query)?.select(o)
+        Query::compile(query, &mut Queries::default())?.select(o)
+    }
+
+    #[test]
+    fn a_jsonpath_is_compiled_once_per_load() {
+        let mut queries = Queries::default();
+        let a = Query::compile("$.a.b", &mut queries).unwrap();
+        let b = Query::compile("$.a.b", &mut queries).unwrap();
+        Query::compile("status", &mut queries).unwrap();
+        let (Kind::Body(a), Kind::Body(b)) = (&a.kind, &b.kind) else {
+            panic!("JSONPaths")
+        };
+        assert!(Arc::ptr_eq(a, b));
+        assert_eq!(queries.paths.len(), 1);
     }
 
     #[test]

@@ -1050,7 +1050,7 @@ impl Checker<'_> {
     fn entries(&mut self, entries: &IndexMap<Spanned<String>, Spanned<Value>>) -> Vec<Check> {
         let mut compiled = Vec::with_capacity(entries.len());
         for (query, expected) in entries {
-            match Entry::compile_with(&query.value, &expected.value, at(query), self.queries) {
+            match Entry::compile(&query.value, &expected.value, at(query), self.queries) {
                 Ok(entry) => compiled.push(Check {
                     entry,
                     expected: expected.clone(),

@@ -444,7 +444,12 @@ mod tests {
             notify_type: "PAYMENT_RESULT".to_owned(),
             entries: entries
                 .into_iter()
-                .map(|(q, v)| (Entry::compile(q, &v, (1, 1)).unwrap(), v))
+                .map(|(q, v)| {
+                    (
+                        Entry::compile(q, &v, (1, 1), &mut Default::default()).unwrap(),
+                        v,
+                    )
+                })
                 .collect(),
         }
     }

@@ -159,7 +159,12 @@ mod tests {
         Matcher {
             entries: entries
                 .iter()
-                .map(|(q, v)| (Entry::compile(q, v, (1, 1)).unwrap(), v.clone()))
+                .map(|(q, v)| {
+                    (
+                        Entry::compile(q, v, (1, 1), &mut Default::default()).unwrap(),
+                        v.clone(),
+                    )
+                })
                 .collect(),
         }
     }
@@ -275,7 +280,13 @@ pub(super) mod fake {
         matches
             .iter()
             .map(|(query, expected)| Check {
-                entry: Entry::compile(&query.value, &expected.value, (1, 1)).unwrap(),
+                entry: Entry::compile(
+                    &query.value,
+                    &expected.value,
+                    (1, 1),
+                    &mut Default::default(),
+                )
+                .unwrap(),
                 expected: expected.clone(),
             })
             .collect()
