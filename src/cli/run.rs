@@ -34,7 +34,7 @@ use crate::config::{Config, DEFAULT_FILE, MerchantSpec};
 use crate::diag::Diagnostic;
 use crate::engine::{self, event::Event};
 use crate::flow::partition::Partition;
-use crate::flow::{LoadOptions, load};
+use crate::flow::{LoadOptions, load_watching};
 use crate::merchant::{KeyFiles, Merchant, Wiring};
 use crate::output::{FileKind, Sink, write_file};
 use crate::receiver::{self, ReceiverConfig, ReceiverHandle};
@@ -357,12 +357,25 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             fixed.then(|| Client::from_config(&config))
         })
     };
-    let plan = match load(
+    // The embedded sandbox signs with a key pair of this run's own; making one takes 60–150
+    // ms, about as long as loading a large suite, so it is made meanwhile, on another thread:
+    // from the start when a flag asks for the sandbox, else from the first case that needs it.
+    let embedded = options.target.is_none();
+    let sandbox_flag =
+        options.merchant.is_some() || options.sandbox_listen.is_some() || options.tls_dir.is_some();
+    let mut sandbox_key =
+        (embedded && sandbox_flag).then(|| std::thread::spawn(PrivateKey::generate));
+    let plan = match load_watching(
         &options.paths,
         &LoadOptions {
             tags: options.tags.clone(),
             vars: options.vars.keys().cloned().collect(),
             project: options.project.clone(),
+        },
+        || {
+            if embedded && sandbox_key.is_none() {
+                sandbox_key = Some(std::thread::spawn(PrivateKey::generate));
+            }
         },
     ) {
         Ok(plan) => plan,
@@ -451,16 +464,12 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
                 return exit::INVALID;
             }
         };
-    // The embedded sandbox runs when a case needs APO, or when a flag says it serves something
-    // else too (a merchant started here or elsewhere, at a chosen address or over HTTPS).
-    let needs_sandbox = options.target.is_none()
-        && (options.merchant.is_some()
-            || options.sandbox_listen.is_some()
-            || options.tls_dir.is_some()
-            || plan.cases.iter().any(|c| c.talks_to_apo));
-    // It signs with a key pair of this run's own; making one takes 60–150 ms, so it is made
-    // on another thread while the run starts.
-    let sandbox_key = needs_sandbox.then(|| std::thread::spawn(PrivateKey::generate));
+    // The embedded sandbox runs when a case to run needs APO, or when a flag says it serves
+    // something else too (a merchant started here or elsewhere, at a chosen address or over
+    // HTTPS). A key begun for cases left out since (merchant flows, another shard) is dropped.
+    let needs_sandbox = embedded && (sandbox_flag || plan.cases.iter().any(|c| c.talks_to_apo));
+    let sandbox_key = needs_sandbox
+        .then(|| sandbox_key.unwrap_or_else(|| std::thread::spawn(PrivateKey::generate)));
     // Without the embedded sandbox a run's own work per request is small (send, parse, check),
     // and one thread serves it best: a multi-thread runtime hands every request and its answer
     // between threads. The sandbox signs with RSA, work that a second core takes on.
@@ -614,9 +623,9 @@ struct Setup {
     client: ClientConfig,
 }
 
-/// What `start` brings up: the embedded sandbox (when there is no `--target` and it is needed), the
-/// notification receiver, what the engine calls APO with, the runner variables, and the
-/// merchant under test.
+/// What `start` brings up: the embedded sandbox (when there is no `--target` and it is
+/// needed), the notification receiver, what the engine calls APO with, the runner variables,
+/// and the merchant under test.
 struct Started {
     sandbox: Option<SandboxHandle>,
     receiver: ReceiverHandle,
@@ -680,7 +689,7 @@ async fn bind_sandbox(addr: SocketAddr) -> Result<tokio::net::TcpListener, Strin
 /// loopback, so that a call there would be refused at once, never answered.
 const NOT_STARTED_URL: &str = "http://127.0.0.1:9/";
 
-/// Starts the embedded sandbox (unless a live target is given), the receiver on 127.0.0.1:0,
+/// Starts the embedded sandbox (when it is needed), the receiver on 127.0.0.1:0,
 /// and the merchant under test, and builds the runner variables.
 async fn start(setup: Setup) -> Result<Started, String> {
     let mut client_config = setup.client;

@@ -48,6 +48,17 @@ pub struct LoadOptions {
 /// Loads and checks the flow files under `paths` (files or folders); the plan, or every error
 /// found in every file.
 pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Plan, Vec<Diagnostic>> {
+    load_watching(paths, opts, || {})
+}
+
+/// [`load`], calling `first_apo` once, as soon as a planned case talks to APO
+/// ([`Case::talks_to_apo`]): a run can start what such a case needs while the rest loads.
+pub fn load_watching(
+    paths: &[PathBuf],
+    opts: &LoadOptions,
+    first_apo: impl FnOnce(),
+) -> Result<Plan, Vec<Diagnostic>> {
+    let mut first_apo = Some(first_apo);
     let mut loader = Loader {
         cli_vars: opts.vars.clone(),
         project: opts.project.clone(),
@@ -81,11 +92,17 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Plan, Vec<Diagnosti
         if role == Role::Runnable
             && let Some(steps) = steps
         {
+            let before = cases.len();
             cases.extend(
                 make_cases(&file, steps)
                     .into_iter()
                     .filter(|c| tags.as_ref().is_none_or(|t| t.matches(&c.tags))),
             );
+            if cases[before..].iter().any(|c| c.talks_to_apo)
+                && let Some(tell) = first_apo.take()
+            {
+                tell();
+            }
         }
     }
     let mut diags = loader.diags;
@@ -543,6 +560,21 @@ mod tests {
         assert!(http.checks.matches.is_empty());
         assert_eq!(queries(&notify.checks.matches), ["$.paymentId"]);
         assert!(plan.cases[0].talks_to_apo);
+    }
+
+    #[test]
+    fn the_first_case_that_talks_to_apo_is_told_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let http = "name: h\nsteps:\n  - http: { url: \"http://x\" }\n";
+        write(root, &[("a.yaml", http), ("b.yaml", http)]);
+        let mut told = 0;
+        load_watching(&[root.to_path_buf()], &LoadOptions::default(), || told += 1).unwrap();
+        assert_eq!(told, 0);
+        let pay = "name: p\nsteps:\n  - pay: {}\n";
+        write(root, &[("c.yaml", pay), ("d.yaml", pay)]);
+        load_watching(&[root.to_path_buf()], &LoadOptions::default(), || told += 1).unwrap();
+        assert_eq!(told, 1);
     }
 
     #[test]
