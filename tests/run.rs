@@ -210,6 +210,17 @@ steps:
     assert!(report["cases"][0]["duration"].as_f64().unwrap() >= step["duration"].as_f64().unwrap());
     assert_eq!(step["request"]["method"], "GET");
     assert_eq!(step["response"]["status"], 200);
+    // A report that keeps the cases has all of a passed step: its quoted body, its messages,
+    // and what each assertion expected and found.
+    assert!(
+        step["response"]["body"].as_str().unwrap().contains("DONE"),
+        "{step}"
+    );
+    assert_eq!(step["messages"].as_array().unwrap().len(), 2, "{step}");
+    let assertion = &step["assertions"][0];
+    assert_eq!(assertion["passed"], true);
+    assert_eq!(assertion["expected"], "integer <3>");
+    assert_eq!(assertion["actual"], "integer <3>");
 }
 
 #[test]

@@ -119,8 +119,7 @@ impl Target {
     /// The embedded sandbox at `base_url`, as its default merchant
     /// ([`EMBEDDED_CLIENT_ID`], keys from `fixtures/keys/`).
     pub fn embedded(base_url: Url) -> Target {
-        // Test-only, but a private key all the same: never printed.
-        crate::mask::register_key_text(EMBEDDED_MERCHANT_PRIVATE_PEM);
+        Target::prepare_embedded();
         let (private_key, apo_public_key) = EMBEDDED_KEYS.clone();
         Target {
             name: Target::EMBEDDED_NAME.to_owned(),
@@ -130,6 +129,15 @@ impl Target {
             apo_public_key,
             key_version: "1".to_owned(),
         }
+    }
+
+    /// Does the costly part of [`Target::embedded`] ahead (a few milliseconds): parses the
+    /// embedded keys and registers the private one with the masker. Done once; later calls
+    /// cost nothing.
+    pub fn prepare_embedded() {
+        LazyLock::force(&EMBEDDED_KEYS);
+        // Test-only, but a private key all the same: never printed.
+        crate::mask::register_key_text(EMBEDDED_MERCHANT_PRIVATE_PEM);
     }
 
     /// Whether this is the embedded sandbox.

@@ -27,14 +27,14 @@ use super::validate::print_diagnostics;
 use super::{Context, exit};
 use url::Url;
 
-use crate::apo::client::{Client, ClientConfig};
+use crate::apo::client::{Client, ClientBuildError, ClientConfig};
 use crate::apo::keys::{KeyError, PrivateKey};
 use crate::apo::target::Target;
 use crate::config::{Config, DEFAULT_FILE, MerchantSpec};
 use crate::diag::Diagnostic;
 use crate::engine::{self, event::Event};
 use crate::flow::partition::Partition;
-use crate::flow::{LoadOptions, load};
+use crate::flow::{LoadOptions, load_watching};
 use crate::merchant::{KeyFiles, Merchant, Wiring};
 use crate::output::{FileKind, Sink, write_file};
 use crate::receiver::{self, ReceiverConfig, ReceiverHandle};
@@ -343,12 +343,39 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             return exit::INVALID;
         }
     };
-    let plan = match load(
+    // What does not depend on the flows is made on another thread while they load: the
+    // embedded target's keys, and the run's HTTP client (it reads the system's root
+    // certificates), unless the embedded sandbox's own CA is to join it.
+    let early_client = {
+        let config = options.client.clone();
+        let embedded = options.target.is_none();
+        let fixed = options.tls_dir.is_none();
+        std::thread::spawn(move || {
+            if embedded {
+                Target::prepare_embedded();
+            }
+            fixed.then(|| Client::from_config(&config))
+        })
+    };
+    // The embedded sandbox signs with a key pair of this run's own; making one takes 60–150
+    // ms, about as long as loading a large suite, so it is made meanwhile, on another thread:
+    // from the start when a flag asks for the sandbox, else from the first case that needs it.
+    let embedded = options.target.is_none();
+    let sandbox_flag =
+        options.merchant.is_some() || options.sandbox_listen.is_some() || options.tls_dir.is_some();
+    let mut sandbox_key =
+        (embedded && sandbox_flag).then(|| std::thread::spawn(PrivateKey::generate));
+    let plan = match load_watching(
         &options.paths,
         &LoadOptions {
             tags: options.tags.clone(),
             vars: options.vars.keys().cloned().collect(),
             project: options.project.clone(),
+        },
+        || {
+            if embedded && sandbox_key.is_none() {
+                sandbox_key = Some(std::thread::spawn(PrivateKey::generate));
+            }
         },
     ) {
         Ok(plan) => plan,
@@ -437,20 +464,21 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
                 return exit::INVALID;
             }
         };
-    // The embedded sandbox runs when a case needs APO, or when a flag says it serves something
-    // else too (a merchant started here or elsewhere, at a chosen address or over HTTPS).
-    let needs_sandbox = options.target.is_none()
-        && (options.merchant.is_some()
-            || options.sandbox_listen.is_some()
-            || options.tls_dir.is_some()
-            || plan.cases.iter().any(|c| c.talks_to_apo));
-    // It signs with a key pair of this run's own; making one takes 60–150 ms, so it is made
-    // on another thread while the run starts.
-    let sandbox_key = needs_sandbox.then(|| std::thread::spawn(PrivateKey::generate));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // The embedded sandbox runs when a case to run needs APO, or when a flag says it serves
+    // something else too (a merchant started here or elsewhere, at a chosen address or over
+    // HTTPS). A key begun for cases left out since (merchant flows, another shard) is dropped.
+    let needs_sandbox = embedded && (sandbox_flag || plan.cases.iter().any(|c| c.talks_to_apo));
+    let sandbox_key = needs_sandbox
+        .then(|| sandbox_key.unwrap_or_else(|| std::thread::spawn(PrivateKey::generate)));
+    // Without the embedded sandbox a run's own work per request is small (send, parse, check),
+    // and one thread serves it best: a multi-thread runtime hands every request and its answer
+    // between threads. The sandbox signs with RSA, work that a second core takes on.
+    let mut builder = if needs_sandbox {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             errln(&format!("error: failed to start the async runtime: {e}"));
@@ -466,6 +494,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
     runtime.block_on(async move {
         // The servers and the merchant live until the run ends (dropping a handle stops it).
         let setup = Setup {
+            early_client,
             sandbox_key,
             live: options.target,
             merchant: options.merchant,
@@ -493,17 +522,6 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             }
             _ => format!("{} ({})", apo.target.name, apo.target.base_url),
         };
-        let engine_options = engine::Options {
-            jobs: options.jobs,
-            fail_fast: options.fail_fast,
-            retries: options.retries,
-            vars: options.vars,
-            runner,
-            root: ctx.cwd.clone(),
-            templates: Templates::new(ctx.env.clone()),
-            apo,
-            snapshots: options.snapshots,
-        };
         let run = RunInfo {
             started,
             duration: Default::default(),
@@ -517,6 +535,22 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
             || options.html.is_some()
             || options.list_snapshots.is_some()
             || options.checklist.is_some();
+        let engine_options = engine::Options {
+            jobs: options.jobs,
+            fail_fast: options.fail_fast,
+            retries: options.retries,
+            vars: options.vars,
+            runner,
+            root: ctx.cwd.clone(),
+            templates: Templates::new(ctx.env.clone()),
+            apo,
+            snapshots: options.snapshots,
+            detail: if keep_cases {
+                engine::Detail::All
+            } else {
+                engine::Detail::Failures
+            },
+        };
         let files = Files {
             junit: options.junit,
             json: options.json,
@@ -575,6 +609,9 @@ pub fn run(args: RunArgs, ctx: &Context) -> u8 {
 
 /// What `start` is given: where APO is, the merchant to start, the client's settings.
 struct Setup {
+    /// The run's HTTP client, being made while the flows load (`None` inside: it is made once
+    /// the sandbox's CA is known).
+    early_client: std::thread::JoinHandle<Option<Result<Client, ClientBuildError>>>,
     /// The embedded sandbox's key pair, being made: `None` with a live target, or when the
     /// embedded sandbox is not needed (then it is not started).
     sandbox_key: Option<std::thread::JoinHandle<Result<PrivateKey, KeyError>>>,
@@ -586,9 +623,9 @@ struct Setup {
     client: ClientConfig,
 }
 
-/// What `start` brings up: the embedded sandbox (when there is no `--target` and it is needed), the
-/// notification receiver, what the engine calls APO with, the runner variables, and the
-/// merchant under test.
+/// What `start` brings up: the embedded sandbox (when there is no `--target` and it is
+/// needed), the notification receiver, what the engine calls APO with, the runner variables,
+/// and the merchant under test.
 struct Started {
     sandbox: Option<SandboxHandle>,
     receiver: ReceiverHandle,
@@ -652,7 +689,7 @@ async fn bind_sandbox(addr: SocketAddr) -> Result<tokio::net::TcpListener, Strin
 /// loopback, so that a call there would be refused at once, never answered.
 const NOT_STARTED_URL: &str = "http://127.0.0.1:9/";
 
-/// Starts the embedded sandbox (unless a live target is given), the receiver on 127.0.0.1:0,
+/// Starts the embedded sandbox (when it is needed), the receiver on 127.0.0.1:0,
 /// and the merchant under test, and builds the runner variables.
 async fn start(setup: Setup) -> Result<Started, String> {
     let mut client_config = setup.client;
@@ -696,7 +733,16 @@ async fn start(setup: Setup) -> Result<Started, String> {
             (Some(handle), target)
         }
     };
-    let client = Client::from_config(&client_config).map_err(|e| e.to_string())?;
+    let early = setup.early_client;
+    let client = match tokio::task::spawn_blocking(move || early.join())
+        .await
+        .map_err(|e| format!("failed to build the HTTP client: {e}"))?
+        .map_err(|_| "the thread building the HTTP client panicked".to_owned())?
+    {
+        Some(built) => built,
+        None => Client::from_config(&client_config),
+    }
+    .map_err(|e| e.to_string())?;
     let mut config = ReceiverConfig::new(target.apo_public_key.clone());
     config.public_url = setup.notify_public_url;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -29,6 +29,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
+pub use crate::expect::Detail;
 use crate::flow::plan::Plan;
 use crate::snapshot::UpdateMode;
 use crate::template::Templates;
@@ -60,6 +61,11 @@ pub struct Options {
     pub templates: Templates,
     /// When `snapshot:` checks write files (`--update-snapshots`, `APOFLOW_UPDATE`, CI).
     pub snapshots: UpdateMode,
+    /// What step results record of what passed: [`Detail::All`] when a report keeps every
+    /// case (JSON, JUnit, HTML, checklist, job summary); else [`Detail::Failures`], and a
+    /// passed step's result then has no response quote, no messages and no expected / actual
+    /// values (the terminal shows them for failures only).
+    pub detail: Detail,
 }
 
 /// What APO steps use: built once per run by `apoflow run`.
@@ -84,6 +90,7 @@ pub async fn run(plan: Plan, options: Options, tx: EventSender) -> RunSummary {
         project: plan.project.clone(),
         apo: options.apo,
         snapshots: options.snapshots,
+        detail: options.detail,
     });
     let schedule = Arc::new(schedule::Schedule {
         jobs: options.jobs,

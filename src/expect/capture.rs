@@ -2,14 +2,14 @@
 
 use serde_json::Value;
 
-use super::{Observed, query};
+use super::{Observed, Query};
 
 /// Evaluates a capture: the selected value (one node: its value; several: their list), or why
 /// there is none ("`$.paymentId` matched nothing" is a step failure).
-pub fn eval_save(query: &str, o: &Observed) -> Result<Value, String> {
-    match query::select(query, o) {
+pub fn eval_save(query: &Query, o: &Observed) -> Result<Value, String> {
+    match query.select(o) {
         Ok(Some(v)) => Ok(v),
-        Ok(None) => Err(format!("`{query}` matched nothing")),
+        Ok(None) => Err(format!("`{}` matched nothing", query.text())),
         Err(e) => Err(e.message),
     }
 }
@@ -17,6 +17,7 @@ pub fn eval_save(query: &str, o: &Observed) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expect::Queries;
     use serde_json::json;
 
     #[test]
@@ -25,15 +26,15 @@ mod tests {
             body: json!({"paymentId": "p1", "ids": [1, 2]}),
             ..Observed::default()
         };
-        assert_eq!(eval_save("$.paymentId", &o), Ok(json!("p1")));
-        assert_eq!(eval_save("$.ids[*]", &o), Ok(json!([1, 2])));
-        assert_eq!(
-            eval_save("$.nope", &o),
-            Err("`$.nope` matched nothing".to_owned())
-        );
+        let save =
+            |query: &str| eval_save(&Query::compile(query, &mut Queries::default()).unwrap(), &o);
+        assert_eq!(save("$.paymentId"), Ok(json!("p1")));
+        assert_eq!(save("$.ids[*]"), Ok(json!([1, 2])));
+        assert_eq!(save("$.nope"), Err("`$.nope` matched nothing".to_owned()));
         assert!(
-            eval_save("$[", &o)
+            Query::compile("$[", &mut Queries::default())
                 .unwrap_err()
+                .message
                 .contains("invalid JSONPath")
         );
     }

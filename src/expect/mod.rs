@@ -12,15 +12,16 @@
 //! list of their values; one that selects nothing fails, except under `exists: false`.
 //!
 //! ```text
-//! load time:  check_entry(query, expected)          → compiles the query, regexes, predicates
-//! run time:   eval_entry(query, rendered, observed)  → AssertionResult (never stops early)
-//!             eval_save(query, observed)             → the captured value, or why not
+//! load time:  Entry::compile(query, expected, …)    → the query, regexes and predicates,
+//!                                                       compiled once (a templated expected
+//!                                                       value is checked as far as it can be)
+//! run time:   entry.eval(rendered, observed, detail)  → AssertionResult (never stops early)
+//!             eval_save(&Query, observed)             → the captured value, or why not
 //! ```
 
 mod capture;
 mod describe;
 mod diff;
-mod memo;
 mod predicate;
 mod query;
 
@@ -29,7 +30,7 @@ use serde_json::Value;
 
 pub use capture::eval_save;
 pub use predicate::PREDICATES;
-pub use query::{bare_name, check_query, select_all};
+pub use query::{Queries, Query, bare_name, check_query, select_all};
 
 /// What a step observed, for assertions and captures to query.
 #[derive(Debug, Clone, Default)]
@@ -99,58 +100,151 @@ impl ExpectError {
     }
 }
 
-/// Checks an entry at load time: the query parses, and the expected value is a literal or a
-/// well-formed predicate map (known names, argument types, regexes that compile unless
-/// templated).
-pub fn check_entry(query: &str, expected: &Value) -> Result<(), ExpectError> {
-    query::check_query(query)?;
-    predicate::Predicate::parse(expected, false).map(drop)
+/// One `query: expected` entry of `expect:`, `until:` or `match:`, compiled when the flow is
+/// loaded: its query, and its predicate unless the expected value holds a template.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    query: Query,
+    expected: Expected,
+    line: u64,
+    column: u64,
 }
 
-/// Evaluates one entry against an observation. `expected` is already rendered (templates
-/// filled in). Never fails: a bad query or predicate becomes a failed result that says why.
-pub fn eval_entry(
+/// An entry's expected value.
+#[derive(Debug, Clone)]
+enum Expected {
+    /// No template in it: the predicate, compiled once.
+    Compiled(predicate::Predicate),
+    /// It holds a template: parsed into a predicate after each rendering.
+    Rendered(Value),
+}
+
+/// What the result of a passing entry describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// The expected and actual values of every entry: for reports that list every assertion.
+    All,
+    /// Those of failing entries only; a passing entry's result gives its query and place.
+    Failures,
+}
+
+impl Entry {
+    /// Compiles an entry at load time (`line`, `column`: where its query is written): the
+    /// query parses, and the expected value is a literal or a well-formed predicate map (known
+    /// names, argument types, regexes that compile unless templated). A JSONPath compiled
+    /// before in `queries` is reused.
+    pub fn compile(
+        query: &str,
+        expected: &Value,
+        (line, column): (u64, u64),
+        queries: &mut Queries,
+    ) -> Result<Entry, ExpectError> {
+        let query = Query::compile(query, queries)?;
+        let expected = if crate::template::has_template(expected) {
+            predicate::Predicate::parse(expected, false)?;
+            Expected::Rendered(expected.clone())
+        } else {
+            Expected::Compiled(predicate::Predicate::parse(expected, true)?)
+        };
+        Ok(Entry {
+            query,
+            expected,
+            line,
+            column,
+        })
+    }
+
+    /// The query.
+    pub fn query(&self) -> &Query {
+        &self.query
+    }
+
+    /// The expected value as written, when it holds a template: render it, then pass it to
+    /// [`Entry::eval`].
+    pub fn template(&self) -> Option<&Value> {
+        match &self.expected {
+            Expected::Compiled(_) => None,
+            Expected::Rendered(v) => Some(v),
+        }
+    }
+
+    /// Evaluates the entry against an observation; `rendered` is the rendered
+    /// [`Entry::template`] (ignored for an entry without one). Never fails: a bad rendered
+    /// predicate becomes a failed result that says why.
+    pub fn eval(&self, rendered: Option<&Value>, o: &Observed, detail: Detail) -> AssertionResult {
+        let mut result = AssertionResult {
+            query: self.query.text().to_owned(),
+            line: self.line,
+            column: self.column,
+            passed: false,
+            expected: String::new(),
+            actual: String::new(),
+            message: String::new(),
+        };
+        let parsed;
+        let predicate = match &self.expected {
+            Expected::Compiled(p) => p,
+            Expected::Rendered(raw) => {
+                let value = rendered.unwrap_or(raw);
+                match predicate::Predicate::parse(value, true) {
+                    Ok(p) => {
+                        parsed = p;
+                        &parsed
+                    }
+                    Err(e) => {
+                        result.expected = describe::typed(value);
+                        result.message = crate::mask::mask_text(&e.message).into_owned();
+                        return result;
+                    }
+                }
+            }
+        };
+        let selected = match self.query.select(o) {
+            Ok(s) => s,
+            Err(e) => {
+                result.expected = crate::mask::mask_text(&predicate.describe()).into_owned();
+                result.actual = describe::NOTHING.to_owned();
+                result.message = e.message;
+                return result;
+            }
+        };
+        match predicate.eval(selected.as_ref()) {
+            Ok(()) => result.passed = true,
+            Err(why) => result.message = crate::mask::mask_text(&why).into_owned(),
+        }
+        if !result.passed || detail == Detail::All {
+            result.expected = crate::mask::mask_text(&predicate.describe()).into_owned();
+            result.actual = match &selected {
+                Some(v) => describe::typed(&crate::mask::masked_json(v)),
+                None => describe::NOTHING.to_owned(),
+            };
+        }
+        result
+    }
+}
+
+/// Compiles and evaluates an entry, describing it fully; a load error becomes a failed
+/// result (tests).
+#[cfg(test)]
+pub(crate) fn eval_entry(
     query: &str,
     expected: &Value,
     o: &Observed,
     line: u64,
     column: u64,
 ) -> AssertionResult {
-    let mut result = AssertionResult {
-        query: query.to_owned(),
-        line,
-        column,
-        passed: false,
-        expected: String::new(),
-        actual: String::new(),
-        message: String::new(),
-    };
-    let predicate = match predicate::Predicate::parse(expected, true) {
-        Ok(p) => p,
-        Err(e) => {
-            result.expected = describe::typed(expected);
-            result.message = crate::mask::mask_text(&e.message).into_owned();
-            return result;
-        }
-    };
-    result.expected = crate::mask::mask_text(&predicate.describe()).into_owned();
-    let selected = match query::select(query, o) {
-        Ok(s) => s,
-        Err(e) => {
-            result.actual = describe::NOTHING.to_owned();
-            result.message = e.message;
-            return result;
-        }
-    };
-    result.actual = match &selected {
-        Some(v) => describe::typed(&crate::mask::masked_json(v)),
-        None => describe::NOTHING.to_owned(),
-    };
-    match predicate.eval(selected.as_ref()) {
-        Ok(()) => result.passed = true,
-        Err(why) => result.message = crate::mask::mask_text(&why).into_owned(),
+    match Entry::compile(query, expected, (line, column), &mut Queries::default()) {
+        Ok(entry) => entry.eval(Some(expected), o, Detail::All),
+        Err(e) => AssertionResult {
+            query: query.to_owned(),
+            line,
+            column,
+            passed: false,
+            expected: describe::typed(expected),
+            actual: describe::NOTHING.to_owned(),
+            message: e.message,
+        },
     }
-    result
 }
 
 #[cfg(test)]
@@ -241,18 +335,105 @@ mod tests {
     }
 
     #[test]
-    fn load_time_checks() {
-        assert!(check_entry("$.a", &json!({"gte": 1, "lte": "{{ max }}"})).is_ok());
-        assert!(check_entry("$.a", &json!({"matches": "{{ pattern }}"})).is_ok());
+    fn a_passing_entry_is_described_only_when_asked() {
+        let o = observed();
+        let entry = Entry::compile(
+            "$.result.resultStatus",
+            &json!("S"),
+            (3, 5),
+            &mut Queries::default(),
+        )
+        .unwrap();
+        let brief = entry.eval(None, &o, Detail::Failures);
+        assert!(brief.passed);
         assert_eq!(
-            check_entry("$.a", &json!({"matchs": "x"}))
-                .unwrap_err()
-                .at_key
-                .as_deref(),
+            (brief.query.as_str(), brief.line, brief.column),
+            ("$.result.resultStatus", 3, 5)
+        );
+        assert_eq!((brief.expected.as_str(), brief.actual.as_str()), ("", ""));
+        let full = entry.eval(None, &o, Detail::All);
+        assert_eq!(
+            (full.expected.as_str(), full.actual.as_str()),
+            ("string <S>", "string <S>")
+        );
+        // A failure is always described.
+        let wrong = Entry::compile(
+            "$.result.resultStatus",
+            &json!("F"),
+            (1, 1),
+            &mut Queries::default(),
+        )
+        .unwrap();
+        let failed = wrong.eval(None, &o, Detail::Failures);
+        assert!(!failed.passed);
+        assert_eq!(
+            (failed.expected.as_str(), failed.actual.as_str()),
+            ("string <F>", "string <S>")
+        );
+    }
+
+    #[test]
+    fn a_templated_expected_value_is_parsed_once_rendered() {
+        let o = observed();
+        let entry = Entry::compile(
+            "$.result.resultCode",
+            &json!({"starts_with": "{{ p }}"}),
+            (1, 1),
+            &mut Queries::default(),
+        )
+        .unwrap();
+        assert_eq!(entry.template(), Some(&json!({"starts_with": "{{ p }}"})));
+        assert!(
+            entry
+                .eval(Some(&json!({"starts_with": "SUCC"})), &o, Detail::All)
+                .passed
+        );
+        let bad = entry.eval(Some(&json!({"starts_with": 1})), &o, Detail::All);
+        assert!(!bad.passed);
+        assert!(!bad.message.is_empty());
+        // Without a template there is nothing to render.
+        assert_eq!(
+            Entry::compile("status", &json!(200), (1, 1), &mut Queries::default())
+                .unwrap()
+                .template(),
+            None
+        );
+    }
+
+    #[test]
+    fn load_time_checks() {
+        assert!(
+            Entry::compile(
+                "$.a",
+                &json!({"gte": 1, "lte": "{{ max }}"}),
+                (1, 1),
+                &mut Queries::default()
+            )
+            .is_ok()
+        );
+        assert!(
+            Entry::compile(
+                "$.a",
+                &json!({"matches": "{{ pattern }}"}),
+                (1, 1),
+                &mut Queries::default()
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            Entry::compile(
+                "$.a",
+                &json!({"matchs": "x"}),
+                (1, 1),
+                &mut Queries::default()
+            )
+            .unwrap_err()
+            .at_key
+            .as_deref(),
             Some("matchs")
         );
         assert!(
-            check_entry("nope nope", &json!(1))
+            Entry::compile("nope nope", &json!(1), (1, 1), &mut Queries::default())
                 .unwrap_err()
                 .at_key
                 .is_none()
@@ -275,11 +456,15 @@ mod tests {
                 json!({"gte": 1, "matches": "^[0-9]+$"}),
             ),
         ];
+        let entries: Vec<Entry> = entries
+            .iter()
+            .map(|(q, e)| Entry::compile(q, e, (1, 1), &mut Queries::default()).unwrap())
+            .collect();
         let rounds = 20_000u32;
         let start = std::time::Instant::now();
         for _ in 0..rounds {
-            for (q, e) in &entries {
-                assert!(eval_entry(q, e, &o, 1, 1).passed);
+            for entry in &entries {
+                assert!(entry.eval(None, &o, Detail::All).passed);
             }
         }
         let per = start.elapsed() / (rounds * 3);

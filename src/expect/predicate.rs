@@ -17,7 +17,6 @@ use serde_json::{Map, Value};
 
 use super::ExpectError;
 use super::describe::{type_name, typed};
-use super::memo::Memo;
 use crate::template::is_template;
 
 /// Every predicate name, in the order the documentation lists them.
@@ -41,9 +40,6 @@ pub const PREDICATES: &[&str] = &[
     "all_of",
     "any_of",
 ];
-
-/// Compiled regular expressions, by their text.
-static REGEXES: Memo<Regex> = Memo::new();
 
 /// The type names `type:` accepts.
 const TYPES: &[&str] = &[
@@ -233,7 +229,7 @@ fn parse_one(key: &str, arg: &Value, rendered: bool) -> Result<Predicate, Expect
             if deferred(arg, rendered) {
                 Predicate::Matches(pattern.to_owned(), None)
             } else {
-                let re = REGEXES.get(pattern, Regex::new).map_err(|e| {
+                let re = Regex::new(pattern).map(Arc::new).map_err(|e| {
                     ExpectError::new(format!("invalid regular expression `{pattern}`: {}", regex_reason(&e)))
                         .hint("the syntax is Rust's `regex` (like RE2); escape `\\` in double-quoted YAML or use single quotes")
                         .at_key(key)
@@ -399,7 +395,7 @@ fn eval_matches(a: &Value, pattern: &str, re: Option<&Arc<Regex>>) -> Outcome {
     // Only a pattern that was a template at load time arrives uncompiled.
     let re = match re {
         Some(re) => Arc::clone(re),
-        None => REGEXES.get(pattern, Regex::new).map_err(|e| {
+        None => Regex::new(pattern).map(Arc::new).map_err(|e| {
             format!(
                 "invalid regular expression `{pattern}`: {}",
                 regex_reason(&e)

@@ -3,6 +3,7 @@
 //! [`Observed::extra`] (`landed_on`), possibly dotted into an object there
 //! (`return_page.status`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use jsonpath_rust::parser::model::JpQuery;
@@ -10,24 +11,132 @@ use jsonpath_rust::parser::parse_json_path;
 use jsonpath_rust::query::js_path_process;
 use serde_json::Value;
 
-use super::memo::Memo;
 use super::{ExpectError, Observed};
 
-/// Compiled JSONPaths, by their text.
-static JSONPATHS: Memo<JpQuery> = Memo::new();
+/// A query, compiled: made once when a flow is loaded, used on every try of its step.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// The query as written.
+    text: String,
+    kind: Kind,
+}
 
-/// A parsed query.
-enum Query<'a> {
-    /// `$...`: a JSONPath on the body.
+/// What a query reads.
+#[derive(Debug, Clone)]
+enum Kind {
+    /// `$...`: a JSONPath on the body (shared: matrix cases copy their steps).
     Body(Arc<JpQuery>),
     /// `status`.
     Status,
     /// `headers`: every header as an object (repeated names give arrays).
     Headers,
     /// `headers.<name>`.
-    Header(&'a str),
+    Header(String),
     /// Any other bare name, possibly dotted (`return_page.status`).
-    Extra(&'a str),
+    Extra(String),
+}
+
+/// The JSONPaths compiled while loading, by their text: a suite repeats the same few queries
+/// on many steps and files, and compiling one costs far more than looking it up. It lives as
+/// long as one load, and holds at most one entry per distinct query text of the files loaded.
+#[derive(Debug, Default)]
+pub struct Queries {
+    paths: HashMap<String, Arc<JpQuery>>,
+}
+
+impl Query {
+    /// Compiles a query, reusing a JSONPath compiled before in `queries`; the error says what
+    /// is wrong with it (a load error).
+    pub fn compile(text: &str, queries: &mut Queries) -> Result<Query, ExpectError> {
+        let kind = match queries.paths.get(text) {
+            Some(path) => Kind::Body(Arc::clone(path)),
+            None => {
+                let kind = parse(text)?;
+                if let Kind::Body(path) = &kind {
+                    queries.paths.insert(text.to_owned(), Arc::clone(path));
+                }
+                kind
+            }
+        };
+        Ok(Query {
+            kind,
+            text: text.to_owned(),
+        })
+    }
+
+    /// The query as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The bare name it reads from [`Observed::extra`] (`ack`, `return_page.status`), or
+    /// `None` for a JSONPath, `status` or `headers…`.
+    pub fn bare_name(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Extra(name) => Some(name),
+            Kind::Body(_) | Kind::Status | Kind::Headers | Kind::Header(_) => None,
+        }
+    }
+
+    /// Selects what the query names in `o`: `Ok(None)` when nothing is selected, one value
+    /// when one node is, an array of the values when several are.
+    pub(super) fn select(&self, o: &Observed) -> Result<Option<Value>, ExpectError> {
+        Ok(match &self.kind {
+            Kind::Body(path) => {
+                let found = js_path_process(path, &o.body).map_err(|e| {
+                    ExpectError::new(format!(
+                        "failed to evaluate the JSONPath `{}`: {e}",
+                        self.text
+                    ))
+                })?;
+                let mut values: Vec<Value> = found.into_iter().map(|r| r.val.clone()).collect();
+                match values.len() {
+                    0 => None,
+                    1 => values.pop(),
+                    _ => Some(Value::Array(values)),
+                }
+            }
+            Kind::Status => o.status.map(Value::from),
+            Kind::Headers => {
+                let mut map = serde_json::Map::new();
+                for (name, value) in &o.headers {
+                    let key = name.to_ascii_lowercase();
+                    match map.get_mut(&key) {
+                        Some(Value::Array(list)) => list.push(Value::from(value.as_str())),
+                        Some(existing) => {
+                            let first = existing.take();
+                            *existing = Value::Array(vec![first, Value::from(value.as_str())]);
+                        }
+                        None => {
+                            map.insert(key, Value::from(value.as_str()));
+                        }
+                    }
+                }
+                Some(Value::Object(map))
+            }
+            Kind::Header(name) => {
+                let mut values: Vec<Value> = o
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| Value::from(v.as_str()))
+                    .collect();
+                match values.len() {
+                    0 => None,
+                    1 => values.pop(),
+                    _ => Some(Value::Array(values)),
+                }
+            }
+            Kind::Extra(name) => {
+                let mut parts = name.split('.');
+                let root = parts.next().and_then(|first| o.extra.get(first));
+                parts
+                    .try_fold(root, |value, key| Some(value.and_then(|v| v.get(key))))
+                    .flatten()
+                    .cloned()
+            }
+        })
+    }
 }
 
 /// Checks a query at load time: a JSONPath compiles, a bare name is a plain identifier.
@@ -38,72 +147,18 @@ pub fn check_query(query: &str) -> Result<(), ExpectError> {
 /// The bare name a query reads from [`Observed::extra`] (`ack`, `return_page.status`), or
 /// `None` for a JSONPath, `status`, `headers…`, or a query that does not parse.
 pub fn bare_name(query: &str) -> Option<&str> {
+    if query.starts_with('$') {
+        return None;
+    }
     match parse(query) {
-        Ok(Query::Extra(name)) => Some(name),
+        Ok(Kind::Extra(_)) => Some(query),
         _ => None,
     }
 }
 
-/// Selects what `query` names in `o`: `Ok(None)` when nothing is selected, one value when one
-/// node is, an array of the values when several are.
-pub(super) fn select(query: &str, o: &Observed) -> Result<Option<Value>, ExpectError> {
-    Ok(match parse(query)? {
-        Query::Body(path) => {
-            let found = js_path_process(&path, &o.body).map_err(|e| {
-                ExpectError::new(format!("failed to evaluate the JSONPath `{query}`: {e}"))
-            })?;
-            let mut values: Vec<Value> = found.into_iter().map(|r| r.val.clone()).collect();
-            match values.len() {
-                0 => None,
-                1 => values.pop(),
-                _ => Some(Value::Array(values)),
-            }
-        }
-        Query::Status => o.status.map(Value::from),
-        Query::Headers => {
-            let mut map = serde_json::Map::new();
-            for (name, value) in &o.headers {
-                let key = name.to_ascii_lowercase();
-                match map.get_mut(&key) {
-                    Some(Value::Array(list)) => list.push(Value::from(value.as_str())),
-                    Some(existing) => {
-                        let first = existing.take();
-                        *existing = Value::Array(vec![first, Value::from(value.as_str())]);
-                    }
-                    None => {
-                        map.insert(key, Value::from(value.as_str()));
-                    }
-                }
-            }
-            Some(Value::Object(map))
-        }
-        Query::Header(name) => {
-            let mut values: Vec<Value> = o
-                .headers
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| Value::from(v.as_str()))
-                .collect();
-            match values.len() {
-                0 => None,
-                1 => values.pop(),
-                _ => Some(Value::Array(values)),
-            }
-        }
-        Query::Extra(name) => {
-            let mut parts = name.split('.');
-            let root = parts.next().and_then(|first| o.extra.get(first));
-            parts
-                .try_fold(root, |value, key| Some(value.and_then(|v| v.get(key))))
-                .flatten()
-                .cloned()
-        }
-    })
-}
-
 /// Every value a JSONPath selects in `json`, in document order (what `apoflow query` prints).
 pub fn select_all(jsonpath: &str, json: &Value) -> Result<Vec<Value>, ExpectError> {
-    let Query::Body(path) = parse(jsonpath)? else {
+    let Kind::Body(path) = parse(jsonpath)? else {
         return Err(ExpectError::new(format!("`{jsonpath}` is not a JSONPath"))
             .hint("a JSONPath starts with `$`, e.g. `$.result.resultCode` or `$.items[?@.price > 100]`"));
     };
@@ -113,30 +168,29 @@ pub fn select_all(jsonpath: &str, json: &Value) -> Result<Vec<Value>, ExpectErro
     Ok(found.into_iter().map(|r| r.val.clone()).collect())
 }
 
-fn parse(query: &str) -> Result<Query<'_>, ExpectError> {
+fn parse(query: &str) -> Result<Kind, ExpectError> {
     if crate::template::is_template(query) {
         return Err(ExpectError::new(format!("the query `{query}` is a template")).hint(
             "queries are written as they are, not rendered; filter on the expected side instead, e.g. `$.transactions[*].transactionId: { contains: \"{{ refundId }}\" }`",
         ));
     }
     if query.starts_with('$') {
-        return JSONPATHS
-            .get(query, parse_json_path)
-            .map(Query::Body)
+        return parse_json_path(query)
+            .map(|path| Kind::Body(Arc::new(path)))
             .map_err(|e| jsonpath_error(query, &e.to_string()));
     }
     if query == "status" {
-        return Ok(Query::Status);
+        return Ok(Kind::Status);
     }
     if query == "headers" {
-        return Ok(Query::Headers);
+        return Ok(Kind::Headers);
     }
     if let Some(name) = query.strip_prefix("headers.") {
         if name.is_empty() || !name.bytes().all(is_header_byte) {
             return Err(ExpectError::new(format!("`{query}` is not a header name"))
                 .hint("write `headers.<name>`, e.g. `headers.content-type`"));
         }
-        return Ok(Query::Header(name));
+        return Ok(Kind::Header(name.to_owned()));
     }
     let identifier = |part: &str| {
         let mut chars = part.chars();
@@ -146,7 +200,7 @@ fn parse(query: &str) -> Result<Query<'_>, ExpectError> {
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
     if query.split('.').all(identifier) {
-        Ok(Query::Extra(query))
+        Ok(Kind::Extra(query.to_owned()))
     } else {
         Err(ExpectError::new(format!("`{query}` is not a query")).hint(
             "a query is a JSONPath starting with `$` (e.g. `$.result.resultCode`), `status`, `headers.<name>`, or a name such as `landed_on`",
@@ -204,6 +258,23 @@ mod tests {
             .into_iter()
             .collect(),
         }
+    }
+
+    fn select(query: &str, o: &Observed) -> Result<Option<Value>, ExpectError> {
+        Query::compile(query, &mut Queries::default())?.select(o)
+    }
+
+    #[test]
+    fn a_jsonpath_is_compiled_once_per_load() {
+        let mut queries = Queries::default();
+        let a = Query::compile("$.a.b", &mut queries).unwrap();
+        let b = Query::compile("$.a.b", &mut queries).unwrap();
+        Query::compile("status", &mut queries).unwrap();
+        let (Kind::Body(a), Kind::Body(b)) = (&a.kind, &b.kind) else {
+            panic!("JSONPaths")
+        };
+        assert!(Arc::ptr_eq(a, b));
+        assert_eq!(queries.paths.len(), 1);
     }
 
     #[test]

@@ -17,9 +17,11 @@ use super::model::{
     ApoCall, DeliveryAction, Flow, HttpAction, MAX_TIMES, NotifyAction, NotifyMerchantAction,
     ReceivedAction, RedirectAction, SandboxAction, Step,
 };
+use super::plan::{Capture, Check, Checks};
 use super::tags::is_valid_tag;
 use crate::apo::Endpoint;
 use crate::diag::SourceFile;
+use crate::expect::{Entry, Queries, Query};
 use crate::project::{InputError, MAX_BODY_FILE_BYTES, MAX_KEY_FILE_BYTES, Project};
 use crate::template::{Templates, is_template};
 
@@ -84,6 +86,7 @@ pub(crate) fn check_file(
     templates: &Templates,
     cli_vars: &[String],
     project: &Project,
+    queries: &mut Queries,
 ) -> Checked {
     let uses_partials = flow.steps.iter().any(|s| s.value.use_flow.is_some());
     let step_ids = (role == Role::Runnable && !uses_partials).then(|| {
@@ -115,17 +118,20 @@ pub(crate) fn check_file(
     let mut c = Checker {
         source,
         templates,
+        queries,
         project,
         step_ids,
         known,
         card_sources,
         reads_target: false,
+        compiled: Vec::with_capacity(flow.steps.len()),
         errors: Vec::new(),
     };
     c.flow(flow, role);
     Checked {
         errors: c.errors,
         reads_target: c.reads_target,
+        checks: c.compiled,
     }
 }
 
@@ -136,6 +142,8 @@ pub(crate) struct Checked {
     /// Whether a template of the file reads the runner's `target` variable: the embedded
     /// sandbox must then run although no step may call it (`{{ target.endpoint }}`).
     pub(crate) reads_target: bool,
+    /// Each step's compiled checks, in step order (complete when there are no errors).
+    pub(crate) checks: Vec<Arc<Checks>>,
 }
 
 /// What a file is loaded as.
@@ -164,6 +172,8 @@ pub(crate) fn at<T>(s: &Spanned<T>) -> (u64, u64) {
 struct Checker<'a> {
     source: &'a Arc<SourceFile>,
     templates: &'a Templates,
+    /// The JSONPaths compiled so far in this load.
+    queries: &'a mut Queries,
     /// Where the files a flow names may be.
     project: &'a Project,
     /// The step ids that `steps.<id>` may name, when they are all known: in a runnable flow
@@ -179,6 +189,8 @@ struct Checker<'a> {
     card_sources: HashMap<String, (Vec<Value>, (u64, u64))>,
     /// Whether a template reads the runner's `target` (its endpoint is the started sandbox's).
     reads_target: bool,
+    /// Each step's compiled checks, in step order.
+    compiled: Vec<Arc<Checks>>,
     errors: Vec<LoadError>,
 }
 
@@ -518,20 +530,37 @@ impl Checker<'_> {
         if let Some(n) = &step.notify_merchant {
             self.notify_merchant(n);
         }
-        self.entries(&step.expect);
+        let mut checks = Checks {
+            expect: self.entries(&step.expect),
+            ..Checks::default()
+        };
         if let Some(until) = &step.until {
-            self.entries(until);
+            checks.until = self.entries(until);
+        }
+        let matches = [
+            step.notify.as_ref().map(|n| &n.value.matches),
+            step.received.as_ref().map(|r| &r.value.matches),
+            step.delivery.as_ref().map(|d| &d.value.matches),
+        ];
+        for m in matches.into_iter().flatten() {
+            checks.matches.extend(self.entries(m));
         }
         for (name, query) in &step.save {
             self.var_name(at(name), &name.value, "variable");
-            if let Err(e) = crate::expect::check_query(&query.value) {
-                self.push(
+            match Query::compile(&query.value, self.queries) {
+                Ok(compiled) => checks.save.push(Capture {
+                    var: name.value.clone(),
+                    query: compiled,
+                    at: at(query),
+                }),
+                Err(e) => self.push(
                     at(query),
                     query.value.chars().count(),
                     LoadErrorKind::Expect(e),
-                );
+                ),
             }
         }
+        self.compiled.push(Arc::new(checks));
     }
 
     fn http(&mut self, http: &HttpAction) {
@@ -849,7 +878,6 @@ impl Checker<'_> {
 
     fn notify(&mut self, n: &NotifyAction) {
         self.choice("type", &n.notify_type, NOTIFY_TYPES);
-        self.entries(&n.matches);
         if let Some(ack) = &n.ack {
             self.choice("ack", ack, ACKS);
         }
@@ -887,7 +915,6 @@ impl Checker<'_> {
     fn received(&mut self, r: &ReceivedAction) {
         // The APIs a merchant's call in the sandbox's journal can be: the APO call steps.
         self.name_in(&r.api, "api", &crate::apo::Endpoint::STEP_NAMES);
-        self.entries(&r.matches);
         for query in r.matches.keys() {
             self.bare_names(query, "received", &["signature"]);
         }
@@ -898,7 +925,6 @@ impl Checker<'_> {
 
     fn delivery(&mut self, d: &DeliveryAction) {
         self.name_in(&d.notify_type, "type", NOTIFY_TYPES);
-        self.entries(&d.matches);
         for query in d.matches.keys() {
             self.bare_names(query, "delivery", &[]);
         }
@@ -1020,17 +1046,26 @@ impl Checker<'_> {
         }
     }
 
-    fn entries(&mut self, entries: &IndexMap<Spanned<String>, Spanned<Value>>) {
+    /// Checks `query: expected` entries and compiles the good ones.
+    fn entries(&mut self, entries: &IndexMap<Spanned<String>, Spanned<Value>>) -> Vec<Check> {
+        let mut compiled = Vec::with_capacity(entries.len());
         for (query, expected) in entries {
-            if let Err(e) = crate::expect::check_entry(&query.value, &expected.value) {
-                let (pos, width) = match &e.at_key {
-                    Some(key) => (self.key_at(at(expected), key), key.chars().count()),
-                    None => (at(query), query.value.chars().count()),
-                };
-                self.push(pos, width, LoadErrorKind::Expect(e));
+            match Entry::compile(&query.value, &expected.value, at(query), self.queries) {
+                Ok(entry) => compiled.push(Check {
+                    entry,
+                    expected: expected.clone(),
+                }),
+                Err(e) => {
+                    let (pos, width) = match &e.at_key {
+                        Some(key) => (self.key_at(at(expected), key), key.chars().count()),
+                        None => (at(query), query.value.chars().count()),
+                    };
+                    self.push(pos, width, LoadErrorKind::Expect(e));
+                }
             }
             self.templates_in(&expected.value, at(expected));
         }
+        compiled
     }
 
     /// Checks the syntax of every string in a value written at `pos`.
@@ -1249,6 +1284,7 @@ mod tests {
             &Templates::new(BTreeMap::new()),
             &[],
             &Project::anywhere(),
+            &mut Queries::default(),
         )
         .errors
         .into_iter()

@@ -21,7 +21,7 @@ use super::discover::discover;
 use super::error::{LoadError, LoadErrorKind};
 use super::matrix;
 use super::model::{Flow, Step};
-use super::plan::{Case, Partial, Plan, PlannedStep};
+use super::plan::{Case, Checks, Partial, Plan, PlannedStep};
 use super::recover;
 use super::tags::TagExpr;
 use crate::diag::{Diagnostic, SourceFile};
@@ -48,6 +48,17 @@ pub struct LoadOptions {
 /// Loads and checks the flow files under `paths` (files or folders); the plan, or every error
 /// found in every file.
 pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Plan, Vec<Diagnostic>> {
+    load_watching(paths, opts, || {})
+}
+
+/// [`load`], calling `first_apo` once, as soon as a planned case talks to APO
+/// ([`Case::talks_to_apo`]): a run can start what such a case needs while the rest loads.
+pub fn load_watching(
+    paths: &[PathBuf],
+    opts: &LoadOptions,
+    first_apo: impl FnOnce(),
+) -> Result<Plan, Vec<Diagnostic>> {
+    let mut first_apo = Some(first_apo);
     let mut loader = Loader {
         cli_vars: opts.vars.clone(),
         project: opts.project.clone(),
@@ -81,11 +92,17 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Plan, Vec<Diagnosti
         if role == Role::Runnable
             && let Some(steps) = steps
         {
+            let before = cases.len();
             cases.extend(
                 make_cases(&file, steps)
                     .into_iter()
                     .filter(|c| tags.as_ref().is_none_or(|t| t.matches(&c.tags))),
             );
+            if cases[before..].iter().any(|c| c.talks_to_apo)
+                && let Some(tell) = first_apo.take()
+            {
+                tell();
+            }
         }
     }
     let mut diags = loader.diags;
@@ -115,6 +132,8 @@ struct Parsed {
     flow: Flow,
     /// Whether a template of the file reads the runner's `target`.
     reads_target: bool,
+    /// Each step's compiled checks, in step order.
+    checks: Vec<Arc<Checks>>,
 }
 
 #[derive(Default)]
@@ -130,6 +149,8 @@ struct Loader {
     /// The `--var` names (see [`LoadOptions::vars`]).
     cli_vars: Vec<String>,
     project: Project,
+    /// The JSONPaths compiled so far: each distinct one is compiled once per load.
+    queries: crate::expect::Queries,
 }
 
 impl Loader {
@@ -214,6 +235,7 @@ impl Loader {
             &templates,
             &self.cli_vars,
             &self.project,
+            &mut self.queries,
         );
         for e in checked.errors {
             self.diags.push(e.into_diagnostic(&source));
@@ -223,6 +245,7 @@ impl Loader {
             source,
             flow,
             reads_target: checked.reads_target,
+            checks: checked.checks,
         }))
     }
 
@@ -234,7 +257,7 @@ impl Loader {
     ) -> Option<Vec<PlannedStep>> {
         let mut ok = true;
         let mut planned = Vec::with_capacity(file.flow.steps.len());
-        for step in &file.flow.steps {
+        for (i, step) in file.flow.steps.iter().enumerate() {
             let partial = match &step.value.use_flow {
                 Some(target) => match self.include(file, target, stack) {
                     Some(p) => Some(p),
@@ -245,9 +268,10 @@ impl Loader {
                 },
                 None => None,
             };
-            match planned_step(&file.source, step, partial) {
+            match planned_step(&file.source, step, file.checks.get(i), partial) {
                 Some(p) => planned.push(p),
-                // A step without an action: reported by the checks.
+                // A step without an action, or whose checks did not compile: reported by the
+                // checks.
                 None => ok = false,
             }
         }
@@ -343,6 +367,7 @@ fn normalize(path: &Path) -> PathBuf {
 fn planned_step(
     source: &Arc<SourceFile>,
     step: &Spanned<Step>,
+    checks: Option<&Arc<Checks>>,
     partial: Option<Partial>,
 ) -> Option<PlannedStep> {
     let (line, column) = at(step);
@@ -351,6 +376,7 @@ fn planned_step(
         line,
         column,
         kind: ActionKind::of(&step.value)?,
+        checks: Arc::clone(checks?),
         step: step.value.clone(),
         partial,
     })
@@ -498,6 +524,57 @@ mod tests {
         };
         let plan = load(&[root.to_path_buf()], &opts).unwrap();
         assert_eq!(plan.cases.len(), 2);
+    }
+
+    #[test]
+    fn steps_carry_their_kind_and_compiled_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(
+            root,
+            &[(
+                "a.yaml",
+                "name: a\nvars: { s: S }\nsteps:\n  - http: { url: \"http://x\" }\n    expect: { status: 200, $.a: \"{{ s }}\" }\n    until: { $.b: { exists: true } }\n    save: { id: $.id }\n  - notify: { type: PAYMENT_RESULT, match: { $.paymentId: P1 } }\n",
+            )],
+        );
+        let plan = load(&[root.to_path_buf()], &LoadOptions::default()).unwrap();
+        let [http, notify] = plan.cases[0].steps.as_slice() else {
+            panic!("two steps")
+        };
+        assert_eq!(
+            (http.kind, notify.kind),
+            (ActionKind::Http, ActionKind::Notify)
+        );
+        let queries = |checks: &[super::super::plan::Check]| -> Vec<String> {
+            checks
+                .iter()
+                .map(|c| c.entry.query().text().to_owned())
+                .collect()
+        };
+        assert_eq!(queries(&http.checks.expect), ["status", "$.a"]);
+        assert!(http.checks.expect[0].entry.template().is_none());
+        assert!(http.checks.expect[1].entry.template().is_some());
+        assert_eq!(queries(&http.checks.until), ["$.b"]);
+        assert_eq!(http.checks.save[0].var, "id");
+        assert_eq!(http.checks.save[0].query.text(), "$.id");
+        assert!(http.checks.matches.is_empty());
+        assert_eq!(queries(&notify.checks.matches), ["$.paymentId"]);
+        assert!(plan.cases[0].talks_to_apo);
+    }
+
+    #[test]
+    fn the_first_case_that_talks_to_apo_is_told_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let http = "name: h\nsteps:\n  - http: { url: \"http://x\" }\n";
+        write(root, &[("a.yaml", http), ("b.yaml", http)]);
+        let mut told = 0;
+        load_watching(&[root.to_path_buf()], &LoadOptions::default(), || told += 1).unwrap();
+        assert_eq!(told, 0);
+        let pay = "name: p\nsteps:\n  - pay: {}\n";
+        write(root, &[("c.yaml", pay), ("d.yaml", pay)]);
+        load_watching(&[root.to_path_buf()], &LoadOptions::default(), || told += 1).unwrap();
+        assert_eq!(told, 1);
     }
 
     #[test]

@@ -30,5 +30,5 @@ mod recover;
 pub mod schema;
 pub mod tags;
 
-pub use load::{LoadOptions, load};
+pub use load::{LoadOptions, load, load_watching};
 pub use tags::TagExpr;

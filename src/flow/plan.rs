@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde_json::Value;
+use serde_saphyr::Spanned;
 
 use super::action::ActionKind;
 use super::model::Step;
 pub use crate::diag::SourceFile;
+use crate::expect::{Entry, Query};
 
 /// Everything to run.
 #[derive(Debug, Default)]
@@ -98,10 +100,48 @@ pub struct PlannedStep {
     pub column: u64,
     /// What the step does, resolved at load.
     pub kind: ActionKind,
+    /// Its checks, compiled at load.
+    pub checks: Arc<Checks>,
     /// The step as written.
     pub step: Step,
     /// For a `use:` step: the partial's own `vars` (defaults, unrendered) and its steps.
     pub partial: Option<Partial>,
+}
+
+/// A step's checks, compiled when the flow is loaded: the queries of `expect:`, `until:`,
+/// `save:` and of its action's `match:`, and the predicates that hold no template; each in
+/// the order written.
+#[derive(Debug, Clone, Default)]
+pub struct Checks {
+    /// `expect:`.
+    pub expect: Vec<Check>,
+    /// `until:` (empty without it).
+    pub until: Vec<Check>,
+    /// `save:`.
+    pub save: Vec<Capture>,
+    /// The `match:` of a `notify`, `received` or `delivery` step.
+    pub matches: Vec<Check>,
+}
+
+/// One compiled `query: expected` entry.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// The entry.
+    pub entry: Entry,
+    /// Its expected value as written, with where (a template that fails to render points
+    /// there).
+    pub expected: Spanned<Value>,
+}
+
+/// One `save:` entry: a variable and the compiled query that fills it.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    /// The variable.
+    pub var: String,
+    /// The query.
+    pub query: Query,
+    /// 1-based line and column of the query.
+    pub at: (u64, u64),
 }
 
 /// A resolved `use:` include.

@@ -65,14 +65,22 @@ pub(crate) fn further_errors(
             Ok(flow) => {
                 let rest = Arc::new(SourceFile::new(source.path.clone(), text));
                 errors.extend(
-                    check_file(&rest, &flow, role, templates, cli_vars, project)
-                        .errors
-                        .into_iter()
-                        .filter(|e| !depends_on_other_steps(&e.kind))
-                        .filter(|e| {
-                            let line = usize::try_from(e.line.saturating_sub(1)).unwrap_or(0);
-                            !touched.iter().any(|r| r.contains(&line))
-                        }),
+                    check_file(
+                        &rest,
+                        &flow,
+                        role,
+                        templates,
+                        cli_vars,
+                        project,
+                        &mut crate::expect::Queries::default(),
+                    )
+                    .errors
+                    .into_iter()
+                    .filter(|e| !depends_on_other_steps(&e.kind))
+                    .filter(|e| {
+                        let line = usize::try_from(e.line.saturating_sub(1)).unwrap_or(0);
+                        !touched.iter().any(|r| r.contains(&line))
+                    }),
                 );
                 return errors;
             }

@@ -291,7 +291,7 @@ impl Templates {
 }
 
 /// Whether any string in `v` is a template.
-fn has_template(v: &Value) -> bool {
+pub fn has_template(v: &Value) -> bool {
     match v {
         Value::String(s) => is_template(s),
         Value::Array(items) => items.iter().any(has_template),

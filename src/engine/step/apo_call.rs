@@ -15,9 +15,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::StepCtx;
-use super::http::{
-    Exchange, as_text, file_body, parse_body, quote, render_spanned, render_spanned_str,
-};
+use super::http::{Exchange, as_text, file_body, parse_body, render_spanned, render_spanned_str};
 use crate::apo::client::{
     ApoResponse, CallError, CallOptions, ResponseSignatureProblem, Signing, verify_response,
 };
@@ -163,8 +161,9 @@ fn exchange(
         },
         response_summary: ResponseSummary {
             status: response.status,
-            body: quote(&text, &response.json),
+            body: String::new(),
         },
+        unquoted: Some(text.into_owned()),
         observed: Observed {
             status: Some(response.status),
             headers: response.headers.clone(),

@@ -28,6 +28,7 @@ use super::watch::{Cursor, Matcher, Nearest, pause, seq};
 use crate::engine::result::{RequestSummary, ResponseSummary};
 use crate::expect::Observed;
 use crate::flow::model::DeliveryAction;
+use crate::flow::plan::Check;
 
 /// How a `delivery` step's exchange is named in reports.
 const METHOD: &str = "DELIVERY";
@@ -39,10 +40,11 @@ const DEFAULT_WITHIN: Duration = Duration::from_secs(10);
 /// embedded sandbox, a sandbox that cannot list deliveries).
 pub(super) async fn wait(
     action: &DeliveryAction,
+    matches: &[Check],
     ctx: &StepCtx<'_>,
 ) -> Result<Exchange, StepError> {
     let notify_type = action.notify_type.value.as_str();
-    let matcher = Matcher::render(ctx, &action.matches)?;
+    let matcher = Matcher::render(ctx, matches)?;
     let within = action.within.as_ref().map_or(DEFAULT_WITHIN, |w| w.value.0);
     let wanted = action.attempts.as_ref().map_or(1, |a| a.value.max(1)) as usize;
     let deadline = Instant::now() + within;
@@ -221,6 +223,7 @@ pub(super) fn exchange(mut record: Value, failure: Option<String>, method: &str)
             status: observed.status.unwrap_or(0),
             body: quote(&text, &observed.body),
         },
+        unquoted: None,
         request: json!({ "method": "POST", "url": url, "body": notification }),
         response: json!({ "status": observed.status, "ack": ack, "body": answer }),
         observed,
@@ -330,7 +333,9 @@ mod tests {
             "type: PAYMENT_RESULT\nmatch: { $.paymentId: P1 }\nattempts: 2\nwithin: 5s\n",
         )
         .unwrap();
-        let e = wait(&a, &parts.ctx()).await.unwrap();
+        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx())
+            .await
+            .unwrap();
         assert_eq!(e.failure, None);
         assert_eq!(e.observed.extra["attempts"], 2);
         assert_eq!(e.observed.extra["ack"], "none");
@@ -340,7 +345,11 @@ mod tests {
             "type: PAYMENT_RESULT\nmatch: { $.paymentId: P0 }\nwithin: 300ms\n",
         )
         .unwrap();
-        let failure = wait(&a, &parts.ctx()).await.unwrap().failure.unwrap();
+        let failure = wait(&a, &fake::checks(&a.matches), &parts.ctx())
+            .await
+            .unwrap()
+            .failure
+            .unwrap();
         assert!(
             failure.starts_with("the PAYMENT_RESULT delivery 1 made 0 of 1 attempt(s) in 300 ms (state pending, next attempt at 2026-11-27T10:02:00Z)"),
             "{failure}"
@@ -356,7 +365,11 @@ mod tests {
         )
         .unwrap();
         let started = Instant::now();
-        let failure = wait(&a, &parts.ctx()).await.unwrap().failure.unwrap();
+        let failure = wait(&a, &fake::checks(&a.matches), &parts.ctx())
+            .await
+            .unwrap()
+            .failure
+            .unwrap();
         assert!(started.elapsed() < Duration::from_secs(10));
         assert!(failure.contains("made 1 of 2 attempt(s)"), "{failure}");
         assert!(failure.contains("the delivery is over"), "{failure}");
@@ -367,7 +380,11 @@ mod tests {
             "type: PAYMENT_RESULT\nmatch: { $.paymentId: P7 }\nwithin: 300ms\n",
         )
         .unwrap();
-        let failure = wait(&a, &parts.ctx()).await.unwrap().failure.unwrap();
+        let failure = wait(&a, &fake::checks(&a.matches), &parts.ctx())
+            .await
+            .unwrap()
+            .failure
+            .unwrap();
         assert!(failure.starts_with("no PAYMENT_RESULT delivery with $.paymentId = P7 was made in 300 ms; the sandbox made 2 PAYMENT_RESULT deliveries"), "{failure}");
         assert!(
             failure.contains("$.paymentId: expected string <P7>, got string <P1>"),

@@ -35,7 +35,12 @@ pub(crate) struct Exchange {
     pub(crate) request: Value,
     pub(crate) response: Value,
     pub(crate) request_summary: RequestSummary,
+    /// The response for reports; its `body` is empty while [`Exchange::unquoted`] holds the
+    /// text to quote.
     pub(crate) response_summary: ResponseSummary,
+    /// The response's text, when its quote is made from it and the observed body only if a
+    /// report shows it (a passed step's body is not masked for a terminal-only run).
+    pub(crate) unquoted: Option<String>,
     /// `(key, message)`: problems that fail the step unless `expect:` checks `key` itself
     /// (a response or notification signature that is not valid).
     pub(crate) guards: Vec<(&'static str, String)>,
@@ -185,8 +190,9 @@ pub(crate) async fn send(action: &HttpAction, ctx: &StepCtx<'_>) -> Result<Excha
     Ok(Exchange {
         response_summary: ResponseSummary {
             status,
-            body: quote(&text, &body),
+            body: String::new(),
         },
+        unquoted: Some(text.into_owned()),
         observed: Observed {
             status: Some(status),
             headers,

@@ -27,9 +27,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use indexmap::IndexMap;
 use serde_json::Value;
-use serde_saphyr::Spanned;
 
 use super::Apo;
 use super::error::StepError;
@@ -39,13 +37,13 @@ use super::result::{Message, MessageKind, Status, StepKind, StepResult};
 use super::scope::Scope;
 use crate::apo::endpoint::Endpoint;
 use crate::diag::SourceFile;
-use crate::expect::{AssertionResult, Observed, eval_entry, eval_save};
+use crate::expect::{AssertionResult, Detail, Observed, eval_save};
 use crate::flow::action::ActionKind;
 use crate::flow::model::{
     ApoCall, DeliveryAction, HttpAction, NotifyAction, NotifyMerchantAction, ReceivedAction,
     RedirectAction, SandboxAction,
 };
-use crate::flow::plan::PlannedStep;
+use crate::flow::plan::{Check, PlannedStep};
 use crate::snapshot::UpdateMode;
 use crate::template::{TemplateError, Templates};
 use snapshot::CaseRef;
@@ -59,6 +57,8 @@ pub(crate) struct Shared {
     pub(crate) project: crate::project::Project,
     pub(crate) apo: Apo,
     pub(crate) snapshots: UpdateMode,
+    /// What results record of what passed (see [`super::Options::detail`]).
+    pub(crate) detail: Detail,
 }
 
 /// What a step renders and sends with.
@@ -72,6 +72,8 @@ pub(crate) struct StepCtx<'a> {
     pub(crate) file: &'a Arc<SourceFile>,
     pub(crate) scope: &'a Scope,
     pub(crate) apo: &'a Apo,
+    /// What results record of what passed.
+    pub(crate) detail: Detail,
 }
 
 impl StepCtx<'_> {
@@ -227,10 +229,10 @@ enum Action<'a> {
     Http(&'a HttpAction),
     Apo(Endpoint, &'a ApoCall),
     Redirect(&'a RedirectAction),
-    Notify(&'a NotifyAction),
+    Notify(&'a NotifyAction, &'a [Check]),
     Sandbox(&'a SandboxAction),
-    Received(&'a ReceivedAction),
-    Delivery(&'a DeliveryAction),
+    Received(&'a ReceivedAction, &'a [Check]),
+    Delivery(&'a DeliveryAction, &'a [Check]),
     NotifyMerchant(&'a NotifyMerchantAction),
 }
 
@@ -238,14 +240,15 @@ impl<'a> Action<'a> {
     /// The step's action, unless it is `sleep` or `use`.
     fn of(planned: &'a PlannedStep) -> Option<Self> {
         let step = &planned.step;
+        let matches = planned.checks.matches.as_slice();
         Some(match planned.kind {
             ActionKind::Http => Action::Http(&step.http.as_deref()?.value),
             ActionKind::Apo(e) => Action::Apo(e, &step.apo_call(e)?.value),
             ActionKind::Redirect => Action::Redirect(&step.redirect.as_deref()?.value),
-            ActionKind::Notify => Action::Notify(&step.notify.as_deref()?.value),
+            ActionKind::Notify => Action::Notify(&step.notify.as_deref()?.value, matches),
             ActionKind::Sandbox => Action::Sandbox(&step.sandbox.as_deref()?.value),
-            ActionKind::Received => Action::Received(&step.received.as_deref()?.value),
-            ActionKind::Delivery => Action::Delivery(&step.delivery.as_deref()?.value),
+            ActionKind::Received => Action::Received(&step.received.as_deref()?.value, matches),
+            ActionKind::Delivery => Action::Delivery(&step.delivery.as_deref()?.value, matches),
             ActionKind::NotifyMerchant => {
                 Action::NotifyMerchant(&step.notify_merchant.as_deref()?.value)
             }
@@ -259,10 +262,10 @@ impl<'a> Action<'a> {
             Action::Http(a) => http::send(a, ctx).await,
             Action::Apo(endpoint, call) => apo_call::send(endpoint, call, ctx).await,
             Action::Redirect(a) => redirect::run(a, ctx).await,
-            Action::Notify(a) => notify::wait(a, ctx).await,
+            Action::Notify(a, matches) => notify::wait(a, matches, ctx).await,
             Action::Sandbox(a) => sandbox::control(a, ctx).await,
-            Action::Received(a) => received::wait(a, ctx).await,
-            Action::Delivery(a) => delivery::wait(a, ctx).await,
+            Action::Received(a, matches) => received::wait(a, matches, ctx).await,
+            Action::Delivery(a, matches) => delivery::wait(a, matches, ctx).await,
             Action::NotifyMerchant(a) => notify_merchant::send(a, ctx).await,
         }
     }
@@ -309,6 +312,7 @@ async fn run_action(
             file: &planned.file,
             scope,
             apo: &shared.apo,
+            detail: shared.detail,
         };
         poll(
             polling,
@@ -318,9 +322,11 @@ async fn run_action(
                 Ok((exchange, sent, jiff::Timestamp::now()))
             },
             |(exchange, ..)| {
-                step.until.as_ref().map_or(Ok(Vec::new()), |until| {
-                    check_entries(&ctx, until, &exchange.observed)
-                })
+                if step.until.is_some() {
+                    check_entries(&ctx, &planned.checks.until, &exchange.observed)
+                } else {
+                    Ok(Vec::new())
+                }
             },
         )
         .await
@@ -343,16 +349,18 @@ async fn run_action(
             result.name, exchange.request_summary.url
         ));
     }
-    result.messages = messages(action, &exchange, sent, answered);
+    if shared.detail == Detail::All {
+        result.messages = messages(action, &exchange, sent, answered);
+    }
     let snapshot_check = step.snapshot.as_ref().map(|spec| {
         let observed = &exchange.observed;
         let values = match action {
-            Action::Notify(_) => snapshot::Values {
+            Action::Notify(..) => snapshot::Values {
                 response: Some(&observed.body),
                 notification: Some(&observed.body),
                 ..snapshot::Values::default()
             },
-            Action::Delivery(_) | Action::NotifyMerchant(_) => snapshot::Values {
+            Action::Delivery(..) | Action::NotifyMerchant(_) => snapshot::Values {
                 response: Some(&observed.body),
                 notification: exchange.request.get("body"),
                 ..snapshot::Values::default()
@@ -361,7 +369,7 @@ async fn run_action(
             | Action::Apo(..)
             | Action::Redirect(_)
             | Action::Sandbox(_)
-            | Action::Received(_) => snapshot::Values {
+            | Action::Received(..) => snapshot::Values {
                 request: exchange.request.get("body"),
                 response: Some(&observed.body),
                 notification: None,
@@ -376,10 +384,18 @@ async fn run_action(
     });
     result.request = Some(exchange.request_summary);
     result.response = Some(exchange.response_summary);
+    // The quote of a body observed as received, made when a report shows it.
+    let mut unquoted = exchange.unquoted;
+    let mut quote = |result: &mut StepResult| {
+        if let (Some(text), Some(response)) = (unquoted.take(), result.response.as_mut()) {
+            response.body = http::quote(&text, &exchange.observed.body);
+        }
+    };
     if let Some(id) = &step.id {
         scope.record_step(&id.value, exchange.request, exchange.response);
     }
     if let Some((_, within)) = polling.filter(|_| !polled.unmet.is_empty()) {
+        quote(&mut result);
         let response = result.response.as_ref();
         result.error = Some(StepError::new(format!(
             "`until:` still did not hold after {} {} in {} ms; last response: {} {}",
@@ -399,10 +415,12 @@ async fn run_action(
         file: &planned.file,
         scope,
         apo: &shared.apo,
+        detail: shared.detail,
     };
-    match check_entries(&ctx, &step.expect, &exchange.observed) {
+    match check_entries(&ctx, &planned.checks.expect, &exchange.observed) {
         Ok(checks) => result.assertions.extend(checks),
         Err(error) => {
+            quote(&mut result);
             result.status = Status::Errored;
             result.error = Some(error);
             result.duration = start.elapsed();
@@ -422,15 +440,15 @@ async fn run_action(
             None => StepError::new(message.as_str()),
         });
     }
-    for (var, query) in &step.save {
-        match eval_save(&query.value, &exchange.observed) {
-            Ok(value) => scope.set(&var.value, value),
+    for capture in &planned.checks.save {
+        match eval_save(&capture.query, &exchange.observed) {
+            Ok(value) => scope.set(&capture.var, value),
             Err(message) => result.assertions.push(AssertionResult {
-                query: query.value.clone(),
-                line: query.referenced.line(),
-                column: query.referenced.column(),
+                query: capture.query.text().to_owned(),
+                line: capture.at.0,
+                column: capture.at.1,
                 passed: false,
-                expected: format!("a value to save as `{}`", var.value),
+                expected: format!("a value to save as `{}`", capture.var),
                 actual: "nothing".to_owned(),
                 message: crate::mask::mask_text(&message).into_owned(),
             }),
@@ -443,6 +461,7 @@ async fn run_action(
             result.snapshot = Some(path);
         }
         Some(Err(error)) => {
+            quote(&mut result);
             result.status = Status::Errored;
             result.error = Some(error.into());
             result.duration = start.elapsed();
@@ -451,6 +470,9 @@ async fn run_action(
     }
     if result.error.is_some() || result.assertions.iter().any(|a| !a.passed) {
         result.status = Status::Failed;
+    }
+    if result.status != Status::Passed || shared.detail == Detail::All {
+        quote(&mut result);
     }
     result.duration = start.elapsed();
     result
@@ -468,14 +490,14 @@ fn messages(
     answered: jiff::Timestamp,
 ) -> Vec<Message> {
     let (first, second) = match action {
-        Action::Notify(_) | Action::Delivery(_) | Action::NotifyMerchant(_) => {
+        Action::Notify(..) | Action::Delivery(..) | Action::NotifyMerchant(_) => {
             (MessageKind::Notification, MessageKind::Acknowledgement)
         }
         Action::Http(_)
         | Action::Apo(..)
         | Action::Redirect(_)
         | Action::Sandbox(_)
-        | Action::Received(_) => (MessageKind::Request, MessageKind::Response),
+        | Action::Received(..) => (MessageKind::Request, MessageKind::Response),
     };
     let request = &exchange.request_summary;
     vec![
@@ -505,31 +527,32 @@ fn messages(
     ]
 }
 
-/// Evaluates `query: expected` entries (expected values rendered first) against `observed`;
-/// every entry is evaluated. An `Err` is a run-time template error.
+/// Evaluates compiled `query: expected` entries against `observed` (a templated expected
+/// value rendered first); every entry is evaluated. An `Err` is a run-time template error.
 fn check_entries(
     ctx: &StepCtx<'_>,
-    entries: &IndexMap<Spanned<String>, Spanned<Value>>,
+    checks: &[Check],
     observed: &Observed,
 ) -> Result<Vec<AssertionResult>, StepError> {
-    entries
+    checks
         .iter()
-        .map(|(query, expected)| {
-            let rendered = ctx.render(&expected.value).map_err(|e| {
-                StepError::located(
-                    ctx.file,
-                    &expected.referenced,
-                    format!("in the expected value of `{}`: {}", query.value, e.message),
-                    e.hint.as_deref(),
-                )
-            })?;
-            Ok(eval_entry(
-                &query.value,
-                &rendered,
-                observed,
-                query.referenced.line(),
-                query.referenced.column(),
-            ))
+        .map(|check| {
+            let rendered = match check.entry.template() {
+                Some(template) => Some(ctx.render(template).map_err(|e| {
+                    StepError::located(
+                        ctx.file,
+                        &check.expected.referenced,
+                        format!(
+                            "in the expected value of `{}`: {}",
+                            check.entry.query().text(),
+                            e.message
+                        ),
+                        e.hint.as_deref(),
+                    )
+                })?),
+                None => None,
+            };
+            Ok(check.entry.eval(rendered.as_ref(), observed, ctx.detail))
         })
         .collect()
 }

@@ -25,8 +25,9 @@ use super::http::{Exchange, as_text, quote, render_choice, render_spanned, rende
 use crate::apo::client::CallOptions;
 use crate::apo::endpoint::Endpoint;
 use crate::engine::result::{RequestSummary, ResponseSummary};
-use crate::expect::{Observed, eval_entry};
+use crate::expect::{Detail, Entry, Observed};
 use crate::flow::model::NotifyAction;
+use crate::flow::plan::Check;
 use crate::mask::mask_text;
 use crate::receiver::{Ack, Notification, SignatureVerdict};
 
@@ -40,7 +41,7 @@ const FINAL_STATUSES: &[&str] = &["SUCCESS", "FAIL", "CANCELLED"];
 /// What the matcher compares: the rendered `type` and `match` entries.
 struct Wanted {
     notify_type: String,
-    entries: Vec<(String, Value)>,
+    entries: Vec<(Entry, Value)>,
 }
 
 impl Wanted {
@@ -64,9 +65,11 @@ impl Wanted {
             return false;
         }
         let observed = observe(n);
-        self.entries
-            .iter()
-            .all(|(query, expected)| eval_entry(query, expected, &observed, 0, 0).passed)
+        self.entries.iter().all(|(entry, expected)| {
+            entry
+                .eval(Some(expected), &observed, Detail::Failures)
+                .passed
+        })
     }
 
     fn describe(&self) -> String {
@@ -75,7 +78,7 @@ impl Wanted {
             let conditions: Vec<String> = self
                 .entries
                 .iter()
-                .map(|(q, v)| format!("{q} = {}", as_text(v)))
+                .map(|(entry, v)| format!("{} = {}", entry.query().text(), as_text(v)))
                 .collect();
             text.push_str(&format!(" with {}", conditions.join(", ")));
         }
@@ -90,13 +93,18 @@ fn contains(body: &[u8], needle: &str) -> bool {
 }
 
 /// Waits for the notification; an `Err` is an error (nothing matching in time, a template).
-pub(super) async fn wait(action: &NotifyAction, ctx: &StepCtx<'_>) -> Result<Exchange, StepError> {
+pub(super) async fn wait(
+    action: &NotifyAction,
+    matches: &[Check],
+    ctx: &StepCtx<'_>,
+) -> Result<Exchange, StepError> {
     let notify_type = render_spanned_str(ctx, &action.notify_type, "type")?;
-    let mut entries = Vec::new();
-    for (query, expected) in &action.matches {
+    let mut entries = Vec::with_capacity(matches.len());
+    for check in matches {
+        let what = format!("match.{}", check.entry.query().text());
         entries.push((
-            query.value.clone(),
-            render_spanned(ctx, expected, &format!("match.{}", query.value))?,
+            check.entry.clone(),
+            render_spanned(ctx, &check.expected, &what)?,
         ));
     }
     let wanted = Wanted {
@@ -244,7 +252,7 @@ fn payment_id(wanted: &Wanted) -> Option<String> {
     wanted
         .entries
         .iter()
-        .find(|(q, _)| q == "$.paymentId")
+        .find(|(entry, _)| entry.query().text() == "$.paymentId")
         .and_then(|(_, v)| v.as_str().map(str::to_owned))
 }
 
@@ -364,6 +372,7 @@ fn from_notification(n: &Notification, asked: Ack, total: usize) -> Exchange {
             status: 200,
             body: quote(&text, &observed.body),
         },
+        unquoted: None,
         request: json!({ "method": "POST", "url": n.path, "headers": headers, "body": observed.body }),
         response: json!({ "ack": given.name(), "body": observed.body, "headers": headers }),
         observed,
@@ -398,6 +407,7 @@ fn from_inquiry(mut body: Value, tries: u32) -> Exchange {
             status: 200,
             body: quote(&text, &body),
         },
+        unquoted: None,
         request: Value::Null,
         response: json!({ "status": 200, "body": body }),
         observed: Observed {
@@ -434,7 +444,12 @@ mod tests {
             notify_type: "PAYMENT_RESULT".to_owned(),
             entries: entries
                 .into_iter()
-                .map(|(q, v)| (q.to_owned(), v))
+                .map(|(q, v)| {
+                    (
+                        Entry::compile(q, &v, (1, 1), &mut Default::default()).unwrap(),
+                        v,
+                    )
+                })
                 .collect(),
         }
     }

@@ -30,6 +30,7 @@ use super::watch::{Cursor, Matcher, Nearest, pause};
 use crate::engine::result::{RequestSummary, ResponseSummary};
 use crate::expect::Observed;
 use crate::flow::model::ReceivedAction;
+use crate::flow::plan::Check;
 
 /// How long a `received` step waits for the first match by default.
 const DEFAULT_WITHIN: Duration = Duration::from_secs(10);
@@ -38,10 +39,11 @@ const DEFAULT_WITHIN: Duration = Duration::from_secs(10);
 /// sandbox, a sandbox without a journal).
 pub(super) async fn wait(
     action: &ReceivedAction,
+    matches: &[Check],
     ctx: &StepCtx<'_>,
 ) -> Result<Exchange, StepError> {
     let api = action.api.value.as_str();
-    let matcher = Matcher::render(ctx, &action.matches)?;
+    let matcher = Matcher::render(ctx, matches)?;
     let client_id = match &action.client_id {
         Some(c) => Some(render_spanned_str(ctx, c, "client_id")?),
         None => None,
@@ -203,6 +205,7 @@ fn exchange(api: &str, matches: Vec<Value>, failure: Option<String>) -> Exchange
             status: 200,
             body: quote(&text, &observed.body),
         },
+        unquoted: None,
         request: json!({
             "method": "POST",
             "url": path,
@@ -303,7 +306,9 @@ mod tests {
             later.lock().unwrap().push(call(2, "R1", "valid"));
         });
         let a = action("api: pay\nmatch: { $.request.paymentRequestId: R1 }\nwithin: 5s\n");
-        let e = wait(&a, &parts.ctx()).await.unwrap();
+        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx())
+            .await
+            .unwrap();
         assert_eq!(e.failure, None);
         assert_eq!(e.observed.extra["count"], 1);
         assert_eq!(e.observed.body["response"]["paymentId"], "P2");
@@ -320,7 +325,9 @@ mod tests {
         let a = action(
             "api: pay\nmatch: { $.request.paymentRequestId: R1, signature: valid }\nwithin: 300ms\n",
         );
-        let e = wait(&a, &parts.ctx()).await.unwrap();
+        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx())
+            .await
+            .unwrap();
         let failure = e.failure.unwrap();
         assert!(
             failure.starts_with("no `pay` call with $.request.paymentRequestId = R1, signature = valid reached the sandbox in 300 ms; its journal has 2 `pay` calls"),
@@ -349,11 +356,15 @@ mod tests {
             later.lock().unwrap().push(call(2, "R1", "valid"));
         });
         let a = action("api: pay\nmatch: { $.request.paymentRequestId: R1 }\nsettle: 500ms\n");
-        let e = wait(&a, &parts.ctx()).await.unwrap();
+        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx())
+            .await
+            .unwrap();
         assert_eq!(e.failure, None);
         assert_eq!(e.observed.extra["count"], 2);
         let a = action("api: refund\nwithin: 200ms\nsettle: 1s\n");
-        let e = wait(&a, &parts.ctx()).await.unwrap();
+        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx())
+            .await
+            .unwrap();
         assert_eq!(
             (e.failure, e.observed.extra["count"].clone()),
             (None, json!(0))
@@ -374,7 +385,11 @@ mod tests {
             ..ctx.apo.clone()
         };
         ctx.apo = &apo;
-        let e = wait(&a, &ctx).await.err().unwrap().to_string();
+        let e = wait(&a, &fake::checks(&a.matches), &ctx)
+            .await
+            .err()
+            .unwrap()
+            .to_string();
         assert!(
             e.starts_with(
                 "error: a `received` step reads the embedded sandbox, and this run's target is `live`"

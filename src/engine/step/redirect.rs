@@ -352,6 +352,7 @@ fn exchange(
             status,
             body: summary,
         },
+        unquoted: None,
         request: json!({ "method": "GET", "url": start.as_str() }),
         response: json!({ "status": status, "body": body }),
         observed: Observed {

@@ -192,6 +192,7 @@ pub(super) async fn control(
             status: last.0,
             body: quote(&last.1, &body),
         },
+        unquoted: None,
         observed: Observed {
             status: Some(last.0),
             headers: Vec::new(),

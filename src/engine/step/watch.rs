@@ -14,14 +14,13 @@ use crate::engine::error::StepError;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use indexmap::IndexMap;
 use serde_json::Value;
-use serde_saphyr::Spanned;
 use tokio::time::Instant;
 
 use super::StepCtx;
 use super::http::{as_text, render_spanned};
-use crate::expect::{AssertionResult, Observed, eval_entry};
+use crate::expect::{AssertionResult, Detail, Entry, Observed};
+use crate::flow::plan::Check;
 
 /// The pause between two polls of a control API list.
 pub(super) const POLL_EVERY: Duration = Duration::from_millis(100);
@@ -31,19 +30,20 @@ const NEAREST: usize = 3;
 
 /// A step's `match:` entries, their expected values rendered.
 pub(super) struct Matcher {
-    entries: Vec<(String, Value)>,
+    entries: Vec<(Entry, Value)>,
 }
 
 impl Matcher {
-    /// Renders the expected values of `entries` (a run-time template error is an `Err`).
-    pub(super) fn render(
-        ctx: &StepCtx<'_>,
-        entries: &IndexMap<Spanned<String>, Spanned<Value>>,
-    ) -> Result<Matcher, StepError> {
-        let mut rendered = Vec::new();
-        for (query, expected) in entries {
-            let what = format!("match.{}", query.value);
-            rendered.push((query.value.clone(), render_spanned(ctx, expected, &what)?));
+    /// Renders the expected values of the compiled `match:` entries (a run-time template
+    /// error is an `Err`).
+    pub(super) fn render(ctx: &StepCtx<'_>, matches: &[Check]) -> Result<Matcher, StepError> {
+        let mut rendered = Vec::with_capacity(matches.len());
+        for check in matches {
+            let what = format!("match.{}", check.entry.query().text());
+            rendered.push((
+                check.entry.clone(),
+                render_spanned(ctx, &check.expected, &what)?,
+            ));
         }
         Ok(Matcher { entries: rendered })
     }
@@ -52,7 +52,7 @@ impl Matcher {
     pub(super) fn misses(&self, o: &Observed) -> Vec<AssertionResult> {
         self.entries
             .iter()
-            .map(|(query, expected)| eval_entry(query, expected, o, 0, 0))
+            .map(|(entry, expected)| entry.eval(Some(expected), o, Detail::Failures))
             .filter(|r| !r.passed)
             .collect()
     }
@@ -65,7 +65,7 @@ impl Matcher {
         let conditions: Vec<String> = self
             .entries
             .iter()
-            .map(|(q, v)| format!("{q} = {}", as_text(v)))
+            .map(|(entry, v)| format!("{} = {}", entry.query().text(), as_text(v)))
             .collect();
         format!(" with {}", conditions.join(", "))
     }
@@ -159,7 +159,12 @@ mod tests {
         Matcher {
             entries: entries
                 .iter()
-                .map(|(q, v)| ((*q).to_owned(), v.clone()))
+                .map(|(q, v)| {
+                    (
+                        Entry::compile(q, v, (1, 1), &mut Default::default()).unwrap(),
+                        v.clone(),
+                    )
+                })
                 .collect(),
         }
     }
@@ -252,6 +257,8 @@ pub(super) mod fake {
     use crate::diag::SourceFile;
     use crate::engine::Apo;
     use crate::engine::scope::Scope;
+    use crate::expect::Entry;
+    use crate::flow::plan::Check;
     use crate::template::Templates;
 
     /// The entries the fake lists; a test may add to them while a step waits.
@@ -266,6 +273,25 @@ pub(super) mod fake {
         apo: Apo,
     }
 
+    /// The compiled form of a test action's `match:` entries.
+    pub(crate) fn checks(
+        matches: &indexmap::IndexMap<serde_saphyr::Spanned<String>, serde_saphyr::Spanned<Value>>,
+    ) -> Vec<Check> {
+        matches
+            .iter()
+            .map(|(query, expected)| Check {
+                entry: Entry::compile(
+                    &query.value,
+                    &expected.value,
+                    (1, 1),
+                    &mut Default::default(),
+                )
+                .unwrap(),
+                expected: expected.clone(),
+            })
+            .collect()
+    }
+
     impl Parts {
         pub(crate) fn ctx(&self) -> StepCtx<'_> {
             StepCtx {
@@ -276,6 +302,7 @@ pub(super) mod fake {
                 file: &self.file,
                 scope: &self.scope,
                 apo: &self.apo,
+                detail: crate::expect::Detail::All,
             }
         }
     }
