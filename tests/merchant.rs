@@ -51,6 +51,8 @@ command = "exec '{python}' '{shop}'"
 url = "http://127.0.0.1:{port}"
 ready = "/health"
 ready_timeout = "60s"
+api_timeout = "3s"
+env = {{ APO_TIMEOUT_SECONDS = "3" }}
 sandbox_listen = "{ip}:443"
 tls_dir = "tls"
 "#,
@@ -73,6 +75,8 @@ fn run_example(bug: Option<&str>) -> Output {
         &repo(),
         &[
             "run",
+            "--jobs",
+            "8",
             "--merchant",
             "example",
             "--config",
@@ -124,7 +128,7 @@ fn an_independent_shop_written_from_the_contract_passes_every_flow_and_item() {
     let config = s.write(
         "apoflow.toml",
         &format!(
-            "[merchants.node]\ncommand = \"exec node '{}'\"\nurl = \"http://127.0.0.1:{}\"\nready = \"/health\"\nsandbox_listen = \"{}:443\"\ntls_dir = \"tls\"\n",
+            "[merchants.node]\ncommand = \"exec node '{}'\"\nurl = \"http://127.0.0.1:{}\"\nready = \"/health\"\napi_timeout = \"3s\"\nenv = {{ APO_TIMEOUT_MS = \"3000\" }}\nsandbox_listen = \"{}:443\"\ntls_dir = \"tls\"\n",
             shop.display(),
             free_port(),
             loopback_443()
@@ -134,6 +138,8 @@ fn an_independent_shop_written_from_the_contract_passes_every_flow_and_item() {
         &repo(),
         &[
             "run",
+            "--jobs",
+            "8",
             "--merchant",
             "node",
             "--config",
