@@ -464,13 +464,10 @@ impl Drop for Locked<'_> {
         dirty.sort_unstable();
         dirty.dedup();
         for id in dirty {
-            match book.find(id) {
-                Some(d) => {
-                    let row = serde_json::to_vec(&DeliveryRow::of(d)).unwrap_or_default();
-                    file.put(Table::Deliveries, id.to_string(), row);
-                }
-                None => file.delete(Table::Deliveries, id.to_string()),
-            }
+            let row = book
+                .find(id)
+                .map(|d| serde_json::to_vec(&DeliveryRow::of(d)).unwrap_or_default());
+            file.set(Table::Deliveries, id.to_string(), row);
         }
         let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         file.set_meta(Meta::DeliveryId, int(book.next_id));

@@ -285,17 +285,10 @@ impl StateFile {
         }
     }
 
-    /// Writes (or replaces) a row.
-    pub fn put(&self, table: Table, key: String, row: Vec<u8>) {
+    /// Writes a row, or deletes it (`None`): the row as its owner now has it.
+    pub fn set(&self, table: Table, key: String, row: Option<Vec<u8>>) {
         self.queue(|p| {
-            p.rows.insert((table, key), Some(row));
-        });
-    }
-
-    /// Deletes a row.
-    pub fn delete(&self, table: Table, key: String) {
-        self.queue(|p| {
-            p.rows.insert((table, key), None);
+            p.rows.insert((table, key), row);
         });
     }
 
@@ -589,12 +582,12 @@ mod tests {
         {
             let (f, saved) = StateFile::open(&path).unwrap();
             assert!(saved.payments.is_empty() && saved.meta(Meta::Sequence) == 0);
-            f.put(Table::Payments, "P1".into(), b"one".to_vec());
-            f.put(Table::Payments, "P2".into(), b"two".to_vec());
-            f.put(Table::Payments, "P1".into(), b"one again".to_vec());
-            f.delete(Table::Payments, "P2".into());
-            f.put(Table::Tokens, "t1".into(), b"card".to_vec());
-            f.put(Table::Deliveries, "7".into(), b"d7".to_vec());
+            f.set(Table::Payments, "P1".into(), Some(b"one".to_vec()));
+            f.set(Table::Payments, "P2".into(), Some(b"two".to_vec()));
+            f.set(Table::Payments, "P1".into(), Some(b"one again".to_vec()));
+            f.set(Table::Payments, "P2".into(), None);
+            f.set(Table::Tokens, "t1".into(), Some(b"card".to_vec()));
+            f.set(Table::Deliveries, "7".into(), Some(b"d7".to_vec()));
             for seq in 1..=4 {
                 f.append_call(seq, move || format!("c{seq}").into_bytes());
             }
@@ -615,13 +608,13 @@ mod tests {
         let (_dir, path) = file();
         {
             let (f, _) = StateFile::open(&path).unwrap();
-            f.put(Table::Payments, "P1".into(), b"one".to_vec());
+            f.set(Table::Payments, "P1".into(), Some(b"one".to_vec()));
             f.append_call(1, || b"c1".to_vec());
             f.flush().unwrap();
-            f.put(Table::Payments, "P2".into(), b"two".to_vec());
+            f.set(Table::Payments, "P2".into(), Some(b"two".to_vec()));
             f.clear(Table::Payments);
             f.clear(Table::Calls);
-            f.put(Table::Payments, "P3".into(), b"three".to_vec());
+            f.set(Table::Payments, "P3".into(), Some(b"three".to_vec()));
             f.flush().unwrap();
         }
         let (_f, saved) = StateFile::open(&path).unwrap();

@@ -261,16 +261,11 @@ impl Drop for Locked<'_> {
         dirty.sort_unstable();
         dirty.dedup();
         for id in &dirty {
-            match store.row(id) {
-                Some(row) => file.put(Table::Payments, id.clone(), row),
-                None => file.delete(Table::Payments, id.clone()),
-            }
+            file.set(Table::Payments, id.clone(), store.row(id));
         }
         for token in tokens {
-            match store.vault.row(&token) {
-                Some(row) => file.put(Table::Tokens, token, row),
-                None => file.delete(Table::Tokens, token),
-            }
+            let row = store.vault.row(&token);
+            file.set(Table::Tokens, token, row);
         }
         if !dirty.is_empty() {
             file.set_meta(
