@@ -63,6 +63,14 @@ pub(crate) async fn run_cases(
         while let Some(done) = running.try_join_next_with_id() {
             collect(done, &mut headers, &mut summary, tx);
         }
+        // The case's turn is taken here, in start order, not in its task (tasks may first run
+        // in any order): one that runs alone waits for the running ones, and holds back the
+        // ones after it until it is done.
+        let turn = if moves_the_clock(&case.steps) {
+            (None, Some(Arc::clone(&alone).write_owned().await))
+        } else {
+            (Some(Arc::clone(&alone).read_owned().await), None)
+        };
         if stop.load(Ordering::SeqCst) {
             let result = skipped(&case);
             summary.add(result.status, false);
@@ -70,20 +78,14 @@ pub(crate) async fn run_cases(
             continue;
         }
         let header = skipped(&case);
-        let (shared, schedule, stop, tx, alone) = (
+        let (shared, schedule, stop, tx) = (
             Arc::clone(&shared),
             Arc::clone(&schedule),
             Arc::clone(&stop),
             tx.clone(),
-            Arc::clone(&alone),
         );
-        let exclusive = moves_the_clock(&case.steps);
         let handle = running.spawn(async move {
-            let (_shared_turn, _own_turn) = if exclusive {
-                (None, Some(alone.write_owned().await))
-            } else {
-                (Some(alone.read_owned().await), None)
-            };
+            let _turn = turn;
             let result = run_with_retries(&shared, &schedule, case, &tx).await;
             if result.status.is_failure() && schedule.fail_fast {
                 stop.store(true, Ordering::SeqCst);
