@@ -319,37 +319,41 @@ async fn a_forced_in_process_answer_has_the_shape_of_a_real_one() {
     let s = Sandbox::start(&[]);
     let c = Client::new(&s);
     let b = Buyer::new(&s);
-    // Capture: 21 minor units settle later for real; 1000 is forced in process.
     let pid = paid(&c, &b, manual(pay_body(&uid("cap"), "2000", None)), VISA_OK).await;
-    let capture = |value: &str| {
-        json!({"captureRequestId": uid("c"), "paymentId": pid,
-               "captureAmount": {"currency": "SGD", "value": value}})
-    };
-    let real = c.call("capture", &capture("21")).await;
-    force(
-        &c,
-        json!({"api": "capture", "paymentId": pid, "times": 1, "result": "CAPTURE_IN_PROCESS"}),
-    )
-    .await;
-    let forced = c.call("capture", &capture("1000")).await;
-    assert_eq!(code(&real), ("CAPTURE_IN_PROCESS", "U"), "{real}");
-    assert_eq!(code(&forced), ("CAPTURE_IN_PROCESS", "U"), "{forced}");
-    assert_eq!(keys(&forced), keys(&real), "{forced}\n{real}");
-
-    // Refund: 31 settles later for real; 500 is forced in process. Both keep their refundId.
-    let refund = |value: &str| {
-        json!({"refundRequestId": uid("r"), "paymentId": pid,
-               "refundAmount": {"currency": "SGD", "value": value}})
-    };
-    let real = c.call("refund", &refund("31")).await;
-    force(
-        &c,
-        json!({"api": "refund", "paymentId": pid, "times": 1, "result": "REFUND_IN_PROCESS"}),
-    )
-    .await;
-    let forced = c.call("refund", &refund("500")).await;
-    assert_eq!(code(&real), ("REFUND_IN_PROCESS", "U"), "{real}");
-    assert_eq!(code(&forced), ("REFUND_IN_PROCESS", "U"), "{forced}");
-    assert_eq!(keys(&forced), keys(&real), "{forced}\n{real}");
-    assert!(forced["refundId"].is_string(), "{forced}");
+    // (api, id field, amount field, a magic amount that settles later for real, an amount
+    // forced in process, the code). The capture comes first: the refunds need what it captured.
+    let cases = [
+        (
+            "capture",
+            "captureRequestId",
+            "captureAmount",
+            "21",
+            "1000",
+            "CAPTURE_IN_PROCESS",
+        ),
+        (
+            "refund",
+            "refundRequestId",
+            "refundAmount",
+            "31",
+            "500",
+            "REFUND_IN_PROCESS",
+        ),
+    ];
+    for (api, id, amount, magic, other, in_process) in cases {
+        let call = |value: &str| {
+            let money = json!({"currency": "SGD", "value": value});
+            json!({id: uid(api), "paymentId": pid, amount: money})
+        };
+        let real = c.call(api, &call(magic)).await;
+        force(
+            &c,
+            json!({"api": api, "paymentId": pid, "times": 1, "result": in_process}),
+        )
+        .await;
+        let forced = c.call(api, &call(other)).await;
+        assert_eq!(code(&real), (in_process, "U"), "{real}");
+        assert_eq!(code(&forced), (in_process, "U"), "{forced}");
+        assert_eq!(keys(&forced), keys(&real), "{forced}\n{real}");
+    }
 }
