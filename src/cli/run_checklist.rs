@@ -43,13 +43,6 @@ impl ChecklistRun {
         evidence: Option<PathBuf>,
         plan: &Plan,
     ) -> Result<Option<ChecklistRun>, Vec<Diagnostic>> {
-        let Some(path) = checklist else {
-            return match evidence {
-                None => Ok(None),
-                Some(dir) => Err(vec![evidence_without_checklist(&dir)]),
-            };
-        };
-        let checklist = Checklist::load(path)?;
         let flows: Vec<FlowCovers<'_>> = plan
             .cases
             .iter()
@@ -59,14 +52,7 @@ impl ChecklistRun {
                 covers: &c.covers,
             })
             .collect();
-        let typos = unknown_covers(&checklist, &flows);
-        if !typos.is_empty() {
-            return Err(typos);
-        }
-        Ok(Some(ChecklistRun {
-            checklist,
-            evidence,
-        }))
+        Self::checked(checklist.map(PathBuf::as_path), evidence, &flows)
     }
 
     /// For `report merge`: loads `checklist` (`None`: none was given, and then no `evidence`
@@ -77,13 +63,6 @@ impl ChecklistRun {
         evidence: Option<PathBuf>,
         cases: &[CaseResult],
     ) -> Result<Option<ChecklistRun>, Vec<Diagnostic>> {
-        let Some(checklist) = checklist else {
-            return match evidence {
-                None => Ok(None),
-                Some(dir) => Err(vec![evidence_without_checklist(&dir)]),
-            };
-        };
-        let checklist = Checklist::load(checklist)?;
         let files: Vec<Arc<SourceFile>> = cases
             .iter()
             .map(|c| Arc::new(SourceFile::new(c.file.clone(), String::new())))
@@ -97,7 +76,24 @@ impl ChecklistRun {
                 covers: &c.covers,
             })
             .collect();
-        let typos = unknown_covers(&checklist, &flows);
+        Self::checked(checklist, evidence, &flows)
+    }
+
+    /// Loads the checklist at `path` (`None`: none was given, and then no `evidence` either)
+    /// and checks the `covers:` of `flows` against it.
+    fn checked(
+        path: Option<&Path>,
+        evidence: Option<PathBuf>,
+        flows: &[FlowCovers<'_>],
+    ) -> Result<Option<ChecklistRun>, Vec<Diagnostic>> {
+        let Some(path) = path else {
+            return match evidence {
+                None => Ok(None),
+                Some(dir) => Err(vec![evidence_without_checklist(&dir)]),
+            };
+        };
+        let checklist = Checklist::load(path)?;
+        let typos = unknown_covers(&checklist, flows);
         if !typos.is_empty() {
             return Err(typos);
         }

@@ -85,6 +85,24 @@ pub struct CaseResult {
 }
 
 impl CaseResult {
+    /// A case with only its place, flow name and status: no steps, tags, covers or timing.
+    pub fn new(index: usize, file: PathBuf, flow: String, status: Status) -> Self {
+        CaseResult {
+            index,
+            file,
+            flow,
+            case: None,
+            started: None,
+            tags: Vec::new(),
+            covers: Vec::new(),
+            status,
+            flaky: false,
+            steps: Vec::new(),
+            duration: Duration::ZERO,
+            retries: Vec::new(),
+        }
+    }
+
     /// `Flow name` or `Flow name [case]`.
     pub fn title(&self) -> String {
         match &self.case {

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
@@ -152,19 +152,13 @@ fn panicked(header: Option<CaseResult>, e: tokio::task::JoinError) -> CaseResult
     } else {
         "the case was cancelled before it finished".to_owned()
     };
-    let mut result = header.unwrap_or_else(|| CaseResult {
-        index: usize::MAX,
-        file: Default::default(),
-        flow: "unknown case".to_owned(),
-        case: None,
-        started: None,
-        tags: Vec::new(),
-        covers: Vec::new(),
-        status: Status::Errored,
-        flaky: false,
-        steps: Vec::new(),
-        duration: Duration::ZERO,
-        retries: Vec::new(),
+    let mut result = header.unwrap_or_else(|| {
+        CaseResult::new(
+            usize::MAX,
+            Default::default(),
+            "unknown case".to_owned(),
+            Status::Errored,
+        )
     });
     result.status = Status::Errored;
     result.steps = vec![StepResult::errored(
@@ -310,18 +304,13 @@ mod tests {
         let handle = set.spawn(async { panic!("boom in a step") });
         let mut headers = HashMap::new();
         let header = CaseResult {
-            index: 4,
-            file: "flows/pay.yaml".into(),
-            flow: "Pay".to_owned(),
-            case: None,
-            started: None,
-            tags: Vec::new(),
             covers: vec!["HM-01".to_owned()],
-            status: Status::Skipped,
-            flaky: false,
-            steps: Vec::new(),
-            duration: Duration::ZERO,
-            retries: Vec::new(),
+            ..CaseResult::new(
+                4,
+                "flows/pay.yaml".into(),
+                "Pay".to_owned(),
+                Status::Skipped,
+            )
         };
         headers.insert(handle.id(), header);
         let mut summary = RunSummary::default();

@@ -472,20 +472,12 @@ mod tests {
 
     #[test]
     fn any_name_leaves_the_page_well_formed_and_masked() {
-        let case = CaseResult {
-            index: 0,
-            file: "flows/a.yaml".into(),
-            flow: "Pay \u{fffe}\u{ffff}\x01 <b>&</b> 4111111111111111".to_owned(),
-            case: None,
-            started: None,
-            tags: Vec::new(),
-            covers: Vec::new(),
-            status: Status::Passed,
-            flaky: false,
-            steps: Vec::new(),
-            duration: std::time::Duration::ZERO,
-            retries: Vec::new(),
-        };
+        let case = CaseResult::new(
+            0,
+            "flows/a.yaml".into(),
+            "Pay \u{fffe}\u{ffff}\x01 <b>&</b> 4111111111111111".to_owned(),
+            Status::Passed,
+        );
         let run = RunInfo {
             started: jiff::Timestamp::UNIX_EPOCH,
             duration: std::time::Duration::ZERO,

@@ -110,16 +110,6 @@ mod tests {
 
     fn case(index: usize, file: &str, status: Status, step: Option<Status>) -> CaseResult {
         CaseResult {
-            index,
-            file: file.into(),
-            flow: format!("flow {index}"),
-            case: None,
-            started: None,
-            tags: Vec::new(),
-            covers: Vec::new(),
-            status,
-            flaky: false,
-            retries: Vec::new(),
             steps: step
                 .map(|s| StepResult {
                     name: "pay".to_owned(),
@@ -144,6 +134,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             duration: Duration::from_millis(5),
+            ..CaseResult::new(index, file.into(), format!("flow {index}"), status)
         }
     }
 

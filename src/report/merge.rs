@@ -167,23 +167,21 @@ mod tests {
             },
             cases: indexes
                 .iter()
-                .map(|i| CaseResult {
-                    index: *i,
-                    file: format!("flows/{i}.yaml").into(),
-                    flow: format!("flow {i}"),
-                    case: None,
-                    started: None,
-                    tags: Vec::new(),
-                    covers: Vec::new(),
-                    status: if *i == 1 {
+                .map(|i| {
+                    let status = if *i == 1 {
                         Status::Failed
                     } else {
                         Status::Passed
-                    },
-                    flaky: *i == 2,
-                    steps: Vec::new(),
-                    duration: Duration::ZERO,
-                    retries: Vec::new(),
+                    };
+                    CaseResult {
+                        flaky: *i == 2,
+                        ..CaseResult::new(
+                            *i,
+                            format!("flows/{i}.yaml").into(),
+                            format!("flow {i}"),
+                            status,
+                        )
+                    }
                 })
                 .collect(),
         }

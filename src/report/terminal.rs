@@ -196,18 +196,14 @@ mod tests {
         let buffer = Buffer::default();
         let mut terminal = Terminal::new(Sink::new(Box::new(buffer.clone())), color);
         terminal.on_event(&Event::CaseFinished(CaseResult {
-            index: 0,
-            file: "flows/card-4111111111111111.yaml".into(),
-            flow: "Pay".to_owned(),
             case: Some("card=visa".to_owned()),
-            started: None,
-            tags: Vec::new(),
-            covers: Vec::new(),
-            status: Status::Passed,
-            flaky: false,
-            steps: Vec::new(),
             duration: Duration::from_millis(7),
-            retries: Vec::new(),
+            ..CaseResult::new(
+                0,
+                "flows/card-4111111111111111.yaml".into(),
+                "Pay".to_owned(),
+                Status::Passed,
+            )
         }));
         terminal.on_event(&Event::RunFinished(RunSummary {
             passed: 1,
