@@ -1215,17 +1215,19 @@ mod tests {
         assert!(a["latencyMs"].is_u64(), "{a}");
     }
 
+    /// Faults that drop the next delivery.
+    fn drop_one() -> Faults {
+        Faults {
+            drop_next: 1,
+            ..Faults::default()
+        }
+    }
+
     #[test]
     fn drop_counts_as_a_failed_attempt_and_schedules_the_retry() {
         let n = notifier();
         let now = Timestamp::now();
-        n.set_faults(
-            Scope::default(),
-            Faults {
-                drop_next: 1,
-                ..Faults::default()
-            },
-        );
+        n.set_faults(Scope::default(), drop_one());
         n.enqueue(vec![notice(1)], now);
         assert!(n.take_due(now).is_empty());
         let list = n.list(&DeliveryFilter::default());
@@ -1248,13 +1250,7 @@ mod tests {
         let n = notifier();
         n.set_resends(false);
         let now = Timestamp::now();
-        n.set_faults(
-            Scope::default(),
-            Faults {
-                drop_next: 1,
-                ..Faults::default()
-            },
-        );
+        n.set_faults(Scope::default(), drop_one());
         let ids = n.enqueue(vec![notice(1)], now);
         assert!(n.take_due(now).is_empty());
         let list = n.list(&DeliveryFilter::default());
@@ -1335,12 +1331,8 @@ mod tests {
             payment_id: p.map(str::to_owned),
             client_id: c.map(str::to_owned),
         };
-        let drop_one = Faults {
-            drop_next: 1,
-            ..Faults::default()
-        };
-        n.set_faults(scope(Some("P1"), None), drop_one.clone());
-        n.set_faults(scope(None, Some("B")), drop_one);
+        n.set_faults(scope(Some("P1"), None), drop_one());
+        n.set_faults(scope(None, Some("B")), drop_one());
         n.set_faults(
             scope(Some("P3"), None),
             Faults {
