@@ -114,17 +114,8 @@ struct CallRow {
 impl CallRow {
     /// The masked row of a kept call.
     fn masked(c: &Entry) -> Self {
-        let body = match serde_json::from_slice::<Value>(&c.body) {
-            Ok(json) => {
-                let masked = crate::mask::masked_json(&json);
-                if masked == json {
-                    crate::mask::mask_text(&String::from_utf8_lossy(&c.body)).into_owned()
-                } else {
-                    masked.to_string()
-                }
-            }
-            Err(_) => crate::mask::mask_text(&String::from_utf8_lossy(&c.body)).into_owned(),
-        };
+        let json: Option<Value> = serde_json::from_slice(&c.body).ok();
+        let body = crate::mask::mask_text(&shown_body(&c.body, json.as_ref())).into_owned();
         let response = serde_json::from_slice::<Value>(&c.response).unwrap_or(Value::Null);
         CallRow {
             seq: c.seq,
@@ -305,14 +296,7 @@ impl Entry {
         }
         let request_time = headers.get("request-time").cloned().unwrap_or(Value::Null);
         let json: Option<Value> = serde_json::from_slice(&self.body).ok();
-        // A body holding a secret field (a CVV, a key) is shown re-serialised from its masked
-        // JSON, since the masker cannot see fields inside a string; other bodies stay raw.
-        let body = match &json {
-            Some(json) if &crate::mask::masked_json(json) != json => {
-                crate::mask::masked_json(json).to_string()
-            }
-            _ => String::from_utf8_lossy(&self.body).into_owned(),
-        };
+        let body = shown_body(&self.body, json.as_ref());
         let response: Value = serde_json::from_slice(&self.response).unwrap_or(Value::Null);
         let result = &response["result"];
         json!({
@@ -335,6 +319,19 @@ impl Entry {
             "paymentRequestId": self.payment_request_id,
         })
     }
+}
+
+/// A request body as the journal shows it: a body holding a secret field (a CVV, a key) is
+/// re-serialised from its masked JSON (`json`, the body parsed), since the masker cannot see
+/// fields inside a string; other bodies stay raw.
+fn shown_body(raw: &[u8], json: Option<&Value>) -> String {
+    if let Some(json) = json {
+        let masked = crate::mask::masked_json(json);
+        if &masked != json {
+            return masked.to_string();
+        }
+    }
+    String::from_utf8_lossy(raw).into_owned()
 }
 
 /// Which calls `GET /_sandbox/calls` lists; every given field must match (AND).
