@@ -9,6 +9,7 @@
 //! With a state file, the payments and tokens a method changed are queued for it as the lock
 //! is let go ([`Locked`]'s drop): a payment's row carries the idempotency records that name it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -78,8 +79,9 @@ struct Store {
 /// A payment's row in the state file: the payment and the idempotency records that name it
 /// (`by_request` and `refund_ids` follow from the payment).
 #[derive(serde::Serialize, serde::Deserialize)]
-struct PaymentRow {
-    payment: Payment,
+struct PaymentRow<'a> {
+    /// Borrowed when written (no copy under the lock), owned when read back.
+    payment: Cow<'a, Payment>,
     /// (captureRequestId, capture index, amount).
     captures: Vec<(String, usize, Money)>,
     /// (refundRequestId, refund index, amount).
@@ -111,7 +113,7 @@ impl Store {
         for (n, row) in payments.into_iter().enumerate() {
             let row: PaymentRow = serde_json::from_slice(&row)
                 .map_err(|e| format!("payment row {}: unreadable: {e}", n + 1))?;
-            let p = row.payment;
+            let p = row.payment.into_owned();
             let client = &p.client_id;
             store.by_request.insert(
                 (client.clone(), p.req.payment_request_id.clone()),
@@ -151,7 +153,7 @@ impl Store {
             }
         };
         let row = PaymentRow {
-            payment: Payment::clone(p),
+            payment: Cow::Borrowed(p),
             captures: (p.captures.iter().enumerate())
                 .filter_map(|(i, t)| record(&self.captures, i, &t.request_id))
                 .collect(),
