@@ -23,6 +23,7 @@
 //! at most [`MAX_ANSWER`] bytes of the merchant's answer and reads at most [`MAX_READ`]; a
 //! delivery keeps its last [`MAX_RESENDS_KEPT`] manual resends.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -113,7 +114,7 @@ const ERRORS: [&str; 6] = [
 ];
 
 fn attempt_error<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'static str>, D::Error> {
-    let name = <Option<std::borrow::Cow<'de, str>> as serde::Deserialize>::deserialize(d)?;
+    let name = <Option<Cow<'de, str>> as serde::Deserialize>::deserialize(d)?;
     name.map(|n| {
         known(&n, &ERRORS)
             .ok_or_else(|| serde::de::Error::custom(format!("unknown attempt error {n:?}")))
@@ -288,21 +289,22 @@ impl Delivery {
 /// pending (faults are not saved, and an unrecorded send is sent again), except a one-off,
 /// which is never retried: it is saved as failed.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct DeliveryRow {
+struct DeliveryRow<'a> {
     id: u64,
     seq: u64,
-    notice: Notice,
+    notice: Cow<'a, Notice>,
     /// The exact bytes sent (JSON, so UTF-8).
-    bytes: String,
+    bytes: Cow<'a, str>,
     done: Option<bool>,
     next_due: Timestamp,
-    attempts: Vec<Attempt>,
+    attempts: Cow<'a, [Attempt]>,
     forge: Option<String>,
     replay_of: Option<u64>,
 }
 
-impl DeliveryRow {
-    fn of(d: &Delivery) -> Self {
+impl<'a> DeliveryRow<'a> {
+    /// The delivery's row, borrowing what it can (it is made under the notifier's lock).
+    fn of(d: &'a Delivery) -> Self {
         let done = match d.stage {
             Stage::Delivered => Some(true),
             Stage::Failed => Some(false),
@@ -312,11 +314,11 @@ impl DeliveryRow {
         DeliveryRow {
             id: d.id,
             seq: d.seq,
-            notice: d.notice.clone(),
-            bytes: String::from_utf8_lossy(&d.body).into_owned(),
+            notice: Cow::Borrowed(&d.notice),
+            bytes: String::from_utf8_lossy(&d.body),
             done,
             next_due: d.next_due,
-            attempts: d.attempts.clone(),
+            attempts: Cow::Borrowed(&d.attempts),
             forge: d.forge.map(|f| f.name().to_owned()),
             replay_of: d.replay_of,
         }
@@ -332,12 +334,18 @@ impl DeliveryRow {
             Some(true) => Stage::Delivered,
             Some(false) => Stage::Failed,
         };
-        let body = Arc::new(self.bytes.into_bytes());
+        let body = Arc::new(self.bytes.into_owned().into_bytes());
         Some(Delivery {
-            attempts: self.attempts,
+            attempts: self.attempts.into_owned(),
             forge,
             replay_of: self.replay_of,
-            ..Delivery::new((self.id, self.seq), self.notice, body, stage, self.next_due)
+            ..Delivery::new(
+                (self.id, self.seq),
+                self.notice.into_owned(),
+                body,
+                stage,
+                self.next_due,
+            )
         })
     }
 }
