@@ -26,6 +26,7 @@ mod hosted_page;
 mod journal;
 mod notifier;
 mod payment;
+mod payment_index;
 mod persist;
 mod routes;
 mod scenarios;

@@ -845,6 +845,27 @@ impl Payment {
         (self.status, self.pending_until, processing)
     }
 
+    /// The earliest time at which [`Payment::tick`] changes the payment: a capture or refund
+    /// settles, a slow authorization settles, an unpaid payment expires or an uncaptured
+    /// authorization lapses; `None` when no time-driven transition is left. A tick before it
+    /// changes nothing, so a sweep need not visit the payment until then.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        let settling = (self.captures.iter())
+            .chain(self.refunds.iter().map(|(t, _)| t))
+            .filter_map(|t| match t.status {
+                TxnStatus::Processing { until, .. } => Some(until),
+                TxnStatus::Success | TxnStatus::Fail => None,
+            });
+        let own = match self.status {
+            Status::Processing => Some(self.pending_until.unwrap_or(self.expiry)),
+            Status::Success if self.captured() == 0 && !self.req.auto_capture => {
+                Some(self.auth_expiry)
+            }
+            Status::Success | Status::Fail | Status::Cancelled => None,
+        };
+        settling.chain(own).min()
+    }
+
     /// Time-driven transitions: a slow authorization settles, an unpaid payment expires, an
     /// authorization never captured within [`AUTH_VALIDITY`] is cancelled.
     pub fn tick(&mut self, vault: &mut Vault, now: Timestamp) -> Vec<Notice> {
@@ -1351,6 +1372,81 @@ mod tests {
         // Cancelled after the buyer paid: final.
         p.cancel(now).unwrap();
         assert!(!p.reopen_for_buyer(now));
+    }
+
+    /// Whether a tick at `at` changes a copy of `p` (its time-driven state or its notices).
+    fn tick_changes(p: &Payment, at: Timestamp) -> bool {
+        let mut p = p.clone();
+        let before = p.time_state();
+        let notices = p.tick(&mut Vault::default(), at);
+        p.time_state() != before || !notices.is_empty()
+    }
+
+    #[test]
+    fn next_due_is_when_a_tick_first_changes_the_payment() {
+        let now = Timestamp::now();
+        let mut v = Vault::default();
+        let waiting = payment(true);
+        let mut slow = payment(true);
+        slow.enter_card(card("4000000000007775"), false, &mut v, now);
+        assert!(slow.pending_until.is_some(), "a slow card waits");
+        let mut authorized = payment(true);
+        authorized.enter_card(card("4054695723100768"), false, &mut v, now);
+        let mut capturing = authorized.clone();
+        let slow_capture = CaptureRequest {
+            capture_request_id: "c".into(),
+            payment_id: "P1".into(),
+            amount: money(CAPTURE_MAGIC.1),
+        };
+        capturing.capture(&slow_capture, now).unwrap();
+        let mut refunding = payment(false);
+        refunding.enter_card(card("4054695723100768"), false, &mut v, now);
+        let captured = refunding.clone();
+        let slow_refund = RefundRequest {
+            refund_request_id: "r".into(),
+            payment_id: "P1".into(),
+            amount: money(REFUND_MAGIC.1),
+            notify_url: None,
+        };
+        refunding.refund(&slow_refund, now).unwrap();
+        let mut declined = payment(true);
+        declined.reject();
+        let mut cancelled = payment(true);
+        cancelled.cancel(now).unwrap();
+
+        let far = now.saturating_add(REFUND_WINDOW).unwrap();
+        let cases = [
+            ("waiting", &waiting, Some(waiting.expiry)),
+            ("slow", &slow, slow.pending_until),
+            ("authorized", &authorized, Some(authorized.auth_expiry)),
+            (
+                "capturing",
+                &capturing,
+                Some(now.saturating_add(SETTLE_DELAY).unwrap()),
+            ),
+            (
+                "refunding",
+                &refunding,
+                Some(now.saturating_add(SETTLE_DELAY).unwrap()),
+            ),
+            ("captured", &captured, None),
+            ("declined", &declined, None),
+            ("cancelled", &cancelled, None),
+        ];
+        for (name, p, due) in cases {
+            assert_eq!(p.next_due(), due, "{name}");
+            match due {
+                Some(due) => {
+                    let before = due.saturating_sub(SignedDuration::from_millis(1)).unwrap();
+                    assert!(
+                        !tick_changes(p, before),
+                        "{name}: changed before it was due"
+                    );
+                    assert!(tick_changes(p, due), "{name}: unchanged when due");
+                }
+                None => assert!(!tick_changes(p, far), "{name}: changed with nothing due"),
+            }
+        }
     }
 
     #[test]

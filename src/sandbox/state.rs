@@ -21,6 +21,7 @@ use super::cards::CardProfile;
 use super::clock::Clock;
 use super::error::ApoError;
 use super::payment::{ChallengeAnswer, Next, Notice, Payment, Status};
+use super::payment_index::{PaymentIndex, Place};
 use super::persist::{Meta, Saved, StateFile, Table};
 use super::tokens::Vault;
 use super::validate::{self, Money, PaymentRef, RefundRef};
@@ -72,8 +73,11 @@ struct Store {
     outbox: Vec<Notice>,
     /// Payments forgotten to stay within the limit.
     evicted: u64,
-    /// Payments changed (or forgotten) under the current lock, for the state file.
+    /// Payments changed (or forgotten) under the current lock, for the index and the state
+    /// file: every change to a payment notes it here.
     dirty: Vec<String>,
+    /// The payments by age and by due time, as of the last lock (see [`Store::reindex`]).
+    index: PaymentIndex,
 }
 
 /// A payment's row in the state file: the payment and the idempotency records that name it
@@ -86,6 +90,15 @@ struct PaymentRow<'a> {
     captures: Vec<(String, usize, Money)>,
     /// (refundRequestId, refund index, amount).
     refunds: Vec<(String, usize, Money)>,
+}
+
+/// Where a payment stands in the [`PaymentIndex`].
+fn place(p: &Payment) -> Place {
+    Place {
+        created: p.created,
+        finished: p.is_finished(),
+        due: p.next_due(),
+    }
 }
 
 /// Runs the payment's due time-driven transitions, noting it in `dirty` when they changed it.
@@ -134,9 +147,20 @@ impl Store {
                     .refunds
                     .insert((client.clone(), rid), (p.id.clone(), index, amount));
             }
+            store.index.set(&p.id, place(&p));
             store.payments.insert(p.id.clone(), Box::new(p));
         }
         Ok(store)
+    }
+
+    /// Brings the index up to date with the payments changed (or forgotten) so far.
+    fn reindex(&mut self) {
+        for id in &self.dirty {
+            match self.payments.get(id) {
+                Some(p) => self.index.set(id, place(p)),
+                None => self.index.remove(id),
+            }
+        }
     }
 
     /// The payment's row for the state file; `None` when it is not kept.
@@ -167,38 +191,47 @@ impl Store {
     /// Makes room for one more payment under `limit`: forgets the oldest finished payment,
     /// else the oldest, with every record that names it.
     fn make_room(&mut self, limit: usize) {
+        if self.payments.len() < limit.max(1) {
+            return;
+        }
+        self.reindex();
         while self.payments.len() >= limit.max(1) {
-            let victim = self
-                .payments
-                .values()
-                .filter(|p| p.is_finished())
-                .min_by_key(|p| p.created)
-                .or_else(|| self.payments.values().min_by_key(|p| p.created))
-                .map(|p| p.id.clone());
-            let Some(id) = victim else { return };
+            let Some(id) = self.index.victim().map(str::to_owned) else {
+                return;
+            };
             self.forget(&id);
         }
     }
 
-    /// Removes a payment and its idempotency records.
+    /// Removes a payment and its idempotency records (each names a capture or refund of the
+    /// payment, so they are found from it).
     fn forget(&mut self, id: &str) {
         let Some(p) = self.payments.remove(id) else {
             return;
         };
+        self.index.remove(id);
         self.evicted += 1;
         self.dirty.push(id.to_owned());
+        let client = &p.client_id;
         self.by_request
-            .remove(&(p.client_id.clone(), p.req.payment_request_id.clone()));
-        self.captures.retain(|_, (pid, ..)| pid != id);
-        let mut gone = Vec::new();
-        self.refunds.retain(|key, (pid, ..)| {
-            let keep = pid != id;
-            if !keep {
-                gone.push(key.clone());
+            .remove(&(client.clone(), p.req.payment_request_id.clone()));
+        let names_it =
+            |record: Option<&(String, usize, Money)>| record.is_some_and(|(pid, ..)| pid == id);
+        for t in &p.captures {
+            let key = (client.clone(), t.request_id.clone());
+            if names_it(self.captures.get(&key)) {
+                self.captures.remove(&key);
             }
-            keep
-        });
-        self.refund_ids.retain(|_, key| !gone.contains(key));
+        }
+        for (t, _) in &p.refunds {
+            let key = (client.clone(), t.request_id.clone());
+            if names_it(self.refunds.get(&key)) {
+                if self.refund_ids.get(&t.id) == Some(&key) {
+                    self.refund_ids.remove(&t.id);
+                }
+                self.refunds.remove(&key);
+            }
+        }
     }
 
     /// The client's payment, after its due time-driven transitions (whose notices go to the
@@ -257,6 +290,7 @@ impl DerefMut for Locked<'_> {
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
         let store = &mut *self.store;
+        store.reindex();
         let mut dirty = std::mem::take(&mut store.dirty);
         let tokens = store.vault.take_changed();
         let Some(file) = self.file else { return };
@@ -606,7 +640,8 @@ impl State {
         Some((p.pay_body(), notices))
     }
 
-    /// Time-driven transitions of every payment (expiry, slow authorizations), plus the
+    /// Time-driven transitions of every payment whose time has come (expiry, slow
+    /// authorizations, settling captures and refunds: the index knows which), plus the
     /// notices of transitions noticed during API calls.
     pub fn sweep(&self) -> Vec<Notice> {
         let now = self.clock.now();
@@ -616,11 +651,18 @@ impl State {
             vault,
             outbox,
             dirty,
+            index,
             ..
         } = &mut *store;
         let mut notices = std::mem::take(outbox);
-        for p in payments.values_mut() {
-            notices.extend(tick(p, vault, now, dirty));
+        for id in index.due_by(now) {
+            match payments.get_mut(&*id) {
+                Some(p) => {
+                    notices.extend(tick(p, vault, now, dirty));
+                    index.set(&id, place(p));
+                }
+                None => index.remove(&id),
+            }
         }
         notices
     }
@@ -859,6 +901,28 @@ mod tests {
         let notices = state.sweep();
         assert_eq!(notices.len(), 1);
         assert_eq!(notices[0].body["result"]["resultCode"], "ORDER_IS_CLOSED");
+    }
+
+    #[test]
+    fn a_sweep_settles_what_an_api_call_made_due_and_only_once_it_is_due() {
+        let state = State::new("http://127.0.0.1:1".to_owned());
+        let (pay, _) = state
+            .handle_pay("C", &pay_body(Some("https://m.example/notify")), None)
+            .unwrap();
+        let pid = pay["paymentId"].clone();
+        state
+            .authorize_now("C", pid.as_str().unwrap(), test_card())
+            .unwrap();
+        // A slow capture settles SETTLE_DELAY later, long before the payment would expire.
+        let capture = json!({"captureRequestId": "c", "paymentId": pid,
+                             "captureAmount": {"currency": "USD", "value": "22"}});
+        state.handle_capture("C", &capture).unwrap();
+        assert!(state.sweep().is_empty());
+        state.clock.advance(super::super::payment::SETTLE_DELAY);
+        let notices = state.sweep();
+        let types: Vec<_> = notices.iter().map(|n| n.notify_type).collect();
+        assert_eq!(types, ["CAPTURE_RESULT"]);
+        assert!(state.sweep().is_empty(), "settled once");
     }
 
     #[test]
