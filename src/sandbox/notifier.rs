@@ -24,7 +24,7 @@
 //! delivery keeps its last [`MAX_RESENDS_KEPT`] manual resends.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -385,9 +385,67 @@ impl DeliveryFilter {
     }
 }
 
+/// Which deliveries wait for what, so that neither a wake of the delivery loop nor an eviction
+/// walks every delivery. Told of a delivery whenever its stage changes ([`Queues::note`]), it
+/// never forgets one by itself: an entry whose delivery has moved on since is skipped when
+/// met, and an evicted delivery's entries are taken out.
+#[derive(Debug, Default)]
+struct Queues {
+    /// (next_due, id) of the pending deliveries.
+    due: BTreeSet<(Timestamp, u64)>,
+    /// The finished deliveries, oldest (lowest id) first.
+    done: BTreeSet<u64>,
+    /// The deliveries held for reordering (at most one per fault scope).
+    held: Vec<u64>,
+}
+
+impl Queues {
+    /// Files `d` under its current stage.
+    fn note(&mut self, d: &Delivery) {
+        match d.stage {
+            Stage::Pending => {
+                self.due.insert((d.next_due, d.id));
+            }
+            Stage::Held => self.held.push(d.id),
+            Stage::InFlight => {}
+            Stage::Delivered | Stage::Failed => {
+                self.done.insert(d.id);
+            }
+        }
+    }
+
+    /// Takes out every entry of `d` (evicted).
+    fn forget(&mut self, d: &Delivery) {
+        self.due.remove(&(d.next_due, d.id));
+        self.done.remove(&d.id);
+        self.held.retain(|id| *id != d.id);
+    }
+
+    /// The pending deliveries due at or before `now`, by id; their entries are taken out (the
+    /// caller sends or reschedules them, and notes them again).
+    fn take_due(&mut self, deliveries: &BTreeMap<u64, Delivery>, now: Timestamp) -> Vec<u64> {
+        let mut ids = Vec::new();
+        while let Some(&(at, id)) = self.due.first()
+            && at <= now
+        {
+            self.due.pop_first();
+            let current = deliveries
+                .get(&id)
+                .is_some_and(|d| d.stage == Stage::Pending && d.next_due == at);
+            if current {
+                ids.push(id);
+            }
+        }
+        ids.sort_unstable();
+        ids
+    }
+}
+
 #[derive(Debug, Default)]
 struct Book {
-    deliveries: Vec<Delivery>,
+    /// By id: ids grow as deliveries are made, so this is also their age order.
+    deliveries: BTreeMap<u64, Delivery>,
+    queues: Queues,
     faults: FaultBook,
     next_id: u64,
     dropped: u64,
@@ -396,16 +454,31 @@ struct Book {
 }
 
 impl Book {
+    /// Adds a delivery (with an id above every kept one).
+    fn add(&mut self, d: Delivery) {
+        self.queues.note(&d);
+        self.deliveries.insert(d.id, d);
+    }
+
     /// Evicts beyond [`MAX_DELIVERIES`]: the oldest finished first, else the oldest.
     fn evict(&mut self) {
         while self.deliveries.len() > MAX_DELIVERIES {
-            let at = self
-                .deliveries
-                .iter()
-                .position(|d| d.stage.is_done())
-                .unwrap_or(0);
-            let gone = self.deliveries.remove(at);
-            self.dirty.push(gone.id);
+            let finished = loop {
+                match self.queues.done.pop_first() {
+                    Some(id) if self.deliveries.get(&id).is_some_and(|d| d.stage.is_done()) => {
+                        break Some(id);
+                    }
+                    Some(_) => {}
+                    None => break None,
+                }
+            };
+            let Some(id) = finished.or_else(|| self.deliveries.keys().next().copied()) else {
+                return;
+            };
+            if let Some(gone) = self.deliveries.remove(&id) {
+                self.queues.forget(&gone);
+            }
+            self.dirty.push(id);
             self.dropped += 1;
         }
     }
@@ -415,17 +488,15 @@ impl Book {
     fn counts(&self) -> (usize, usize, u64) {
         let open = self
             .deliveries
-            .iter()
+            .values()
             .filter(|d| !d.stage.is_done())
             .count();
-        let seq = self.deliveries.iter().map(|d| d.seq).max().unwrap_or(0);
+        let seq = self.deliveries.values().map(|d| d.seq).max().unwrap_or(0);
         (self.deliveries.len(), open, seq)
     }
 
     fn find(&mut self, id: u64) -> Option<&mut Delivery> {
-        // Ids grow with the position, so a binary search finds them.
-        let at = self.deliveries.binary_search_by_key(&id, |d| d.id).ok()?;
-        self.deliveries.get_mut(at)
+        self.deliveries.get_mut(&id)
     }
 }
 
@@ -539,7 +610,7 @@ impl Notifier {
                 .and_then(DeliveryRow::into_delivery)
                 .ok_or_else(|| format!("delivery row {}: unreadable", n + 1))?;
             book.next_id = book.next_id.max(d.id);
-            book.deliveries.push(d);
+            book.add(d);
         }
         self.book = Mutex::new(book);
         self.file = Some(file);
@@ -582,8 +653,7 @@ impl Notifier {
             let body = Arc::new(bytes);
             book.dirty.push(id);
             let seq = self.seq.next();
-            book.deliveries
-                .push(Delivery::new((id, seq), notice, body, Stage::Pending, now));
+            book.add(Delivery::new((id, seq), notice, body, Stage::Pending, now));
         }
         book.evict();
         drop(book);
@@ -599,10 +669,8 @@ impl Notifier {
             let waiting = {
                 let book = self.lock();
                 ids.iter().any(|id| {
-                    book.deliveries.iter().any(|d| {
-                        d.id == *id
-                            && d.attempts.is_empty()
-                            && matches!(d.stage, Stage::Pending | Stage::InFlight)
+                    book.deliveries.get(id).is_some_and(|d| {
+                        d.attempts.is_empty() && matches!(d.stage, Stage::Pending | Stage::InFlight)
                     })
                 })
             };
@@ -623,11 +691,18 @@ impl Notifier {
     /// released.
     pub fn set_faults(&self, scope: Scope, faults: Faults) {
         let mut book = self.lock();
-        for d in &mut book.deliveries {
+        let Book {
+            deliveries, queues, ..
+        } = &mut *book;
+        for id in std::mem::take(&mut queues.held) {
+            let Some(d) = deliveries.get_mut(&id) else {
+                continue;
+            };
             if d.stage == Stage::Held && d.held_under.as_ref() == Some(&scope) {
                 d.stage = Stage::Pending;
                 d.held_under = None;
             }
+            queues.note(d);
         }
         book.faults.set(scope, faults);
         drop(book);
@@ -656,7 +731,7 @@ impl Notifier {
         let book = self.lock();
         let items: Vec<Value> = book
             .deliveries
-            .iter()
+            .values()
             .filter(|d| d.matches(filter))
             .map(Delivery::to_json)
             .collect();
@@ -713,7 +788,7 @@ impl Notifier {
     pub fn first_for_payment(&self, payment_id: &str) -> Option<(String, String)> {
         let book = self.lock();
         book.deliveries
-            .iter()
+            .values()
             .find(|d| d.forge.is_none() && d.payment_id() == Some(payment_id))
             .map(|d| (d.notice.url.clone(), d.notice.client_id.clone()))
     }
@@ -728,7 +803,7 @@ impl Notifier {
             let id = book.next_id;
             let seq = self.seq.next();
             let (notice, bytes) = (one.notice.clone(), one.bytes.clone());
-            book.deliveries.push(Delivery {
+            book.add(Delivery {
                 forge: Some(one.forge),
                 replay_of: one.replay_of,
                 ..Delivery::new((id, seq), notice, bytes, Stage::InFlight, state.clock.now())
@@ -750,14 +825,21 @@ impl Notifier {
         shown["deliveryId"] = Value::from(id);
         shown["url"] = Value::from(one.notice.url.as_str());
         let mut book = self.lock();
-        if let Some(d) = book.find(id) {
+        let Book {
+            deliveries,
+            queues,
+            dirty,
+            ..
+        } = &mut *book;
+        if let Some(d) = deliveries.get_mut(&id) {
             d.stage = if attempt.acknowledged {
                 Stage::Delivered
             } else {
                 Stage::Failed
             };
             d.attempts.push(attempt);
-            book.dirty.push(id);
+            queues.note(d);
+            dirty.push(id);
         }
         shown
     }
@@ -766,15 +848,22 @@ impl Notifier {
     /// was acknowledged), schedules what follows.
     fn record(&self, id: u64, attempt: Attempt, last: Option<bool>) {
         let mut book = self.lock();
-        let Some(d) = book.find(id) else {
+        let Book {
+            deliveries,
+            queues,
+            dirty,
+            ..
+        } = &mut *book;
+        let Some(d) = deliveries.get_mut(&id) else {
             return;
         };
         let at = attempt.at;
         d.attempts.push(attempt);
         if let Some(acknowledged) = last {
             schedule_next(d, at, acknowledged, self.resends.load(Ordering::Relaxed));
+            queues.note(d);
         }
-        book.dirty.push(id);
+        dirty.push(id);
     }
 
     fn take_due(&self, now: Timestamp) -> Vec<Vec<Job>> {
@@ -782,6 +871,7 @@ impl Notifier {
         let mut book = self.lock();
         let Book {
             deliveries,
+            queues,
             faults,
             dirty,
             ..
@@ -789,10 +879,10 @@ impl Notifier {
         // Due jobs, grouped by the scope of the faults that govern them (in order of first
         // appearance, each group in delivery order).
         let mut groups: Vec<(Scope, Vec<Job>)> = Vec::new();
-        for d in deliveries.iter_mut() {
-            if d.stage != Stage::Pending || d.next_due > now {
+        for id in queues.take_due(deliveries, now) {
+            let Some(d) = deliveries.get_mut(&id) else {
                 continue;
-            }
+            };
             let scope = faults.scope_of(d.payment_id(), &d.notice.client_id);
             let f = faults.get_mut(&scope);
             if f.drop_next > 0 {
@@ -803,6 +893,7 @@ impl Notifier {
                     "dropped (fault injection)".to_owned(),
                 ));
                 schedule_next(d, now, false, resends);
+                queues.note(d);
                 dirty.push(d.id);
                 continue;
             }
@@ -822,10 +913,17 @@ impl Notifier {
         let mut batches = Vec::new();
         for (scope, mut due) in groups {
             let f = faults.get_mut(&scope);
-            let held = deliveries
-                .iter_mut()
-                .find(|d| d.stage == Stage::Held && d.held_under.as_ref() == Some(&scope));
-            match held {
+            let held_id = (queues.held.iter().copied())
+                .filter(|id| {
+                    deliveries.get(id).is_some_and(|d| {
+                        d.stage == Stage::Held && d.held_under.as_ref() == Some(&scope)
+                    })
+                })
+                .min();
+            if let Some(id) = held_id {
+                queues.held.retain(|h| *h != id);
+            }
+            match held_id.and_then(|id| deliveries.get_mut(&id)) {
                 // Reorder: hold the first due delivery until a later one is due, then send the
                 // later one first, in one sequential batch.
                 None if f.reorder_next && due.len() > 1 => {
@@ -837,9 +935,10 @@ impl Notifier {
                 None if f.reorder_next => {
                     f.reorder_next = false;
                     let first = due.remove(0);
-                    if let Some(d) = deliveries.iter_mut().find(|d| d.id == first.id) {
+                    if let Some(d) = deliveries.get_mut(&first.id) {
                         d.stage = Stage::Held;
                         d.held_under = Some(scope);
+                        queues.note(d);
                     }
                     batches.extend(per_payment(due));
                 }
@@ -947,8 +1046,9 @@ impl Notifier {
 
     /// The delivery loop; runs until the sandbox shuts down. It sends what is due at every
     /// wake, and sweeps the payments for time-driven transitions at most every
-    /// [`SWEEP_EVERY`], or at once after the clock moved: a sweep visits every payment, and
-    /// under load the loop wakes after every send.
+    /// [`SWEEP_EVERY`], or at once after the clock moved (under load the loop wakes after
+    /// every send). A wake and a sweep each visit only what is due, never every delivery or
+    /// payment.
     pub async fn run(self: Arc<Self>, state: Arc<State>) {
         let mut swept: Option<Instant> = None;
         loop {
@@ -1466,6 +1566,42 @@ mod tests {
         let list = n.list(&DeliveryFilter::default());
         assert_eq!(list["deliveries"][0]["id"], 2);
         assert_eq!(list["dropped"], 2);
+    }
+
+    #[test]
+    fn the_queues_give_what_is_due_by_id_and_skip_deliveries_that_moved_on() {
+        let t0: Timestamp = "2026-11-25T10:00:00Z".parse().unwrap();
+        let at = |s: i64| t0.saturating_add(SignedDuration::from_secs(s)).unwrap();
+        let delivery = |id: u64, stage: Stage, due: i64| {
+            let body = Arc::new(b"{}".to_vec());
+            Delivery::new((id, id), notice(0), body, stage, at(due))
+        };
+        let mut deliveries = BTreeMap::new();
+        let mut queues = Queues::default();
+        for d in [
+            delivery(1, Stage::Pending, 5),
+            delivery(2, Stage::Pending, 1),
+            delivery(3, Stage::Delivered, 0),
+            delivery(4, Stage::Pending, 0),
+            delivery(5, Stage::Pending, 0),
+            delivery(6, Stage::Pending, 15),
+            delivery(7, Stage::Failed, 0),
+        ] {
+            queues.note(&d);
+            deliveries.insert(d.id, d);
+        }
+        assert_eq!(queues.done.iter().copied().collect::<Vec<_>>(), [3, 7]);
+        // 5 went in flight and 1 was put off without the queues being told; 4 is evicted.
+        deliveries.get_mut(&5).unwrap().stage = Stage::InFlight;
+        let d = deliveries.get_mut(&1).unwrap();
+        d.next_due = at(20);
+        queues.note(d);
+        let gone = deliveries.remove(&4).unwrap();
+        queues.forget(&gone);
+        assert_eq!(queues.take_due(&deliveries, at(10)), [2]);
+        assert_eq!(queues.take_due(&deliveries, at(10)), Vec::<u64>::new());
+        assert_eq!(queues.take_due(&deliveries, at(30)), [1, 6]);
+        assert!(queues.due.is_empty());
     }
 
     #[test]
