@@ -13,6 +13,8 @@ pub const MAX_TOKENS: usize = 10_000;
 #[derive(Debug, Default)]
 pub struct Vault {
     tokens: HashMap<String, (String, CardProfile)>,
+    /// (client id, card fingerprint) → its token, so issuing does not walk every token.
+    by_card: HashMap<(String, String), String>,
     /// Tokens, oldest first.
     issued: VecDeque<String>,
     /// Tokens issued or forgotten since [`Vault::take_changed`] (for the state file).
@@ -23,25 +25,30 @@ impl Vault {
     /// Stores a card for a client and returns its token. The same card (by fingerprint) for
     /// the same client keeps its token.
     pub fn issue(&mut self, client_id: &str, card: &CardProfile) -> String {
-        if let Some((token, _)) = self
-            .tokens
-            .iter()
-            .find(|(_, (c, p))| c == client_id && p.fingerprint == card.fingerprint)
-        {
+        let key = (client_id.to_owned(), card.fingerprint.clone());
+        if let Some(token) = self.by_card.get(&key) {
             return token.clone();
         }
         while self.issued.len() >= MAX_TOKENS {
             if let Some(old) = self.issued.pop_front() {
-                self.tokens.remove(&old);
+                if let Some((client, card)) = self.tokens.remove(&old) {
+                    self.by_card.remove(&(client, card.fingerprint));
+                }
                 self.changed.push(old);
             }
         }
         let token = format!("ctok_{}", uuid::Uuid::new_v4().simple());
-        self.tokens
-            .insert(token.clone(), (client_id.to_owned(), card.clone()));
-        self.issued.push_back(token.clone());
+        self.keep(token.clone(), (client_id.to_owned(), card.clone()));
         self.changed.push(token.clone());
         token
+    }
+
+    /// Keeps `token` for a client's card, as the newest.
+    fn keep(&mut self, token: String, (client, card): (String, CardProfile)) {
+        self.by_card
+            .insert((client.clone(), card.fingerprint.clone()), token.clone());
+        self.tokens.insert(token.clone(), (client, card));
+        self.issued.push_back(token);
     }
 
     /// How many tokens are kept.
@@ -67,8 +74,7 @@ impl Vault {
         for (token, row) in rows {
             let entry: (String, CardProfile) = serde_json::from_slice(row.as_slice())
                 .map_err(|e| format!("token {token}: unreadable row: {e}"))?;
-            vault.tokens.insert(token.clone(), entry);
-            vault.issued.push_back(token);
+            vault.keep(token, entry);
         }
         Ok(vault)
     }
@@ -104,9 +110,10 @@ mod tests {
         let b = v.issue("B", &p);
         assert_eq!(v.take_changed(), [a.clone(), b.clone()]);
         let rows = [&a, &b].map(|t| (t.clone(), v.row(t).unwrap())).to_vec();
-        let restored = Vault::restore(rows).unwrap();
+        let mut restored = Vault::restore(rows).unwrap();
         assert_eq!(restored.card("A", &a), Some(&p));
-        assert_eq!(restored.issued, [a, b]);
+        assert_eq!(restored.issued, [a.clone(), b]);
+        assert_eq!(restored.issue("A", &p), a, "the same card keeps its token");
         let err = Vault::restore(vec![("t".into(), b"{".to_vec())]).unwrap_err();
         assert!(err.starts_with("token t:"), "{err}");
     }
@@ -125,5 +132,8 @@ mod tests {
             v.card(&format!("client-{MAX_TOKENS}"), v.issued.back().unwrap())
                 .is_some()
         );
+        let again = v.issue("client-0", &p);
+        assert_ne!(again, first, "a forgotten card gets a new token");
+        assert_eq!(v.by_card.len(), MAX_TOKENS);
     }
 }
