@@ -3,9 +3,11 @@
 # pay → hosted page → PAYMENT_RESULT notification → inquiryPayment.
 # Usage: scripts/bench-sandbox.sh [CLIENTS] [PAYMENTS]   (defaults 16 and 2000)
 # Builds in release, starts `apoflow sandbox` on 127.0.0.1, reports payments/s, p50/p99 journey
-# latency, the sandbox's memory at the end (VmRSS) and at its peak (VmHWM) and the RSA signing
-# limit of this machine. SANDBOX_BENCH_STATE=FILE runs the sandbox with `--state FILE` (the file
-# is removed first) to measure what keeping the state in SQLite costs.
+# latency, the sandbox's CPU time per journey (user + system, from /proc: steadier than
+# payments/s when other jobs share the machine), its memory at the end (VmRSS) and at its peak
+# (VmHWM) and the RSA signing limit of this machine. SANDBOX_BENCH_STATE=FILE runs the sandbox
+# with `--state FILE` (the file is removed first) to measure what keeping the state in SQLite
+# costs.
 set -eu
 cd "$(dirname "$0")/.."
 CLIENTS=${1:-16}
@@ -24,6 +26,8 @@ PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
 sleep 0.5
 "$TARGET/examples/sandbox_bench" "http://127.0.0.1:$PORT" "$CLIENTS" "$PAYMENTS" | tee /tmp/sandbox-bench.$$
+awk -v hz="$(getconf CLK_TCK)" -v n="$PAYMENTS" \
+  '{printf "sandbox CPU per journey: %.0f us\n", ($14 + $15) / hz * 1e6 / n}' "/proc/$PID/stat"
 grep VmRSS "/proc/$PID/status" | sed 's/^/sandbox memory at the end /'
 grep VmHWM "/proc/$PID/status" | sed 's/^/sandbox peak memory /'
 if [ -n "$STATE" ]; then
