@@ -48,8 +48,11 @@ pub(super) async fn wait(
         Some(c) => Some(render_spanned_str(ctx, c, "client_id")?),
         None => None,
     };
-    let within = action.within.as_ref().map_or(DEFAULT_WITHIN, |w| w.value.0);
-    let settle = action.settle.as_ref().map(|s| s.value.0);
+    let within = ctx.duration(action.within.as_ref(), "within", DEFAULT_WITHIN)?;
+    let settle = match &action.settle {
+        Some(s) => Some(ctx.duration(Some(s), "settle", Duration::ZERO)?),
+        None => None,
+    };
     let deadline = Instant::now() + within;
 
     let mut query = vec![("api", api.to_owned())];
