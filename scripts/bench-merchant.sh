@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Measures the merchant under test end to end: `apoflow run --merchant example flows/merchant/`
 # (the embedded sandbox over HTTPS on 127.0.0.1:443, the example shop started and stopped, every
-# bundled merchant flow), and the start-up alone (the shop started, ready and stopped around a
+# bundled merchant flow, as many at once as its `jobs` in apoflow.toml), the whole bundled library
+# (card and merchant flows in one run), the merchant flows two at a time (the default without
+# `jobs` on two cores), and the start-up alone (the shop started, ready and stopped around a
 # one-step flow). Prints min / median / max wall time over RUNS runs. Asserts nothing.
 # Needs root (port 443) and the shop's venv (scripts/merchant-venv.sh, run here).
 #
@@ -32,4 +34,5 @@ cases="$(CI=true "$bin" run --merchant example flows/merchant/ 2>/dev/null | gre
 echo "binary: $bin; cores: $(nproc); merchant library: $cases"
 measure "start, ready, stop the shop (one-step flow)" run --merchant example "$tmp/up.yaml"
 measure "run --merchant example flows/merchant/" run --merchant example flows/merchant/
-measure "run -j 8 --merchant example flows/merchant/" run -j 8 --merchant example flows/merchant/
+measure "run --merchant example flows/ (whole library)" run --merchant example flows/
+measure "run -j 2 --merchant example flows/merchant/" run -j 2 --merchant example flows/merchant/

@@ -16,6 +16,8 @@
 //! ready = "/health"                 # polled until 2xx (default `/`)
 //! ready_timeout = "30s"             # optional
 //! api_timeout = "15s"               # optional: its time-out for a call to APO
+//! settle = "2s"                     # optional: how long it takes to finish reacting
+//! jobs = 16                         # optional: flows at once when it is under test
 //! notify_url = "http://127.0.0.1:8710/apo/notify"   # optional: the dashboard-level webhook
 //! ```
 //!
@@ -56,6 +58,8 @@ struct RawMerchant {
     ready: Option<Spanned<String>>,
     ready_timeout: Option<Spanned<String>>,
     api_timeout: Option<Spanned<String>>,
+    settle: Option<Spanned<String>>,
+    jobs: Option<Spanned<i64>>,
     client_id: Option<Spanned<String>>,
     notify_url: Option<Spanned<String>>,
     private_key: Option<Spanned<RawKeyFile>>,
@@ -131,6 +135,13 @@ pub struct MerchantSpec {
     /// How long it waits for APO's answer before it treats a call's result as unknown
     /// (`merchant.api_timeout_ms` in flows: a flow that tests a late answer holds it longer).
     pub api_timeout: std::time::Duration,
+    /// How long it takes to do all it does in reaction to one event (an answer, a
+    /// notification), its retries included (`merchant.settle_ms` in flows: the bundled flows
+    /// watch this long before they conclude that it did not do something).
+    pub settle: std::time::Duration,
+    /// How many flows run at once while it is under test, unless `--jobs` says otherwise;
+    /// `None`: the number of CPU cores.
+    pub jobs: Option<usize>,
     /// The client id it calls APO with; `None`: one registered for it
     /// ([`MerchantSpec::client_id`] gives it).
     pub client_id: Option<String>,
@@ -159,6 +170,16 @@ pub const DEFAULT_API_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 /// The longest `api_timeout`: a flow holds an answer longer than it, and the sandbox holds an
 /// answer at most two minutes (`delayMs`).
 pub const MAX_API_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(110);
+
+/// How long a merchant takes to finish reacting, unless `settle` says otherwise: a retry after
+/// a one-second pause, and the call.
+pub const DEFAULT_SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The longest `settle`.
+pub const MAX_SETTLE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The most `jobs` a merchant may ask for.
+pub const MAX_JOBS: usize = 256;
 
 impl MerchantSpec {
     /// The client id: the configured one, or `SANDBOX_APOFLOW_<NAME>` (upper case, other
@@ -300,8 +321,8 @@ impl Config {
             let message = e.message().trim().to_owned();
             let hint = if message.contains("unknown field") && message.contains("`command`") {
                 Some(
-                    "a merchant takes command, url, ready, ready_timeout, api_timeout, client_id, notify_url, \
-                     private_key, public_key, sandbox_listen, tls_dir and env",
+                    "a merchant takes command, url, ready, ready_timeout, api_timeout, settle, jobs, \
+                     client_id, notify_url, private_key, public_key, sandbox_listen, tls_dir and env",
                 )
             } else if message.contains("unknown field") {
                 Some(
@@ -537,24 +558,57 @@ fn merchant_spec(
         Some(t) => crate::flow::model::parse_duration(t.get_ref())
             .map_err(|m| error(Some(t.span()), m, Some("e.g. ready_timeout = \"60s\"")))?,
     };
-    let api_timeout = match &raw.api_timeout {
-        None => DEFAULT_API_TIMEOUT,
-        Some(t) => crate::flow::model::parse_duration(t.get_ref())
-            .ok()
-            .filter(|d| !d.is_zero() && *d <= MAX_API_TIMEOUT)
-            .ok_or_else(|| {
-                error(
-                    Some(t.span()),
-                    format!(
-                        "merchant `{name}`: api_timeout `{}` is not a duration from 1ms to {}s",
-                        t.get_ref(),
-                        MAX_API_TIMEOUT.as_secs()
-                    ),
-                    Some(
-                        "the merchant's own time-out for a call to APO, e.g. api_timeout = \"5s\"",
-                    ),
-                )
-            })?,
+    // A duration from 1 ms to `max`, or `default` when not given.
+    let bounded =
+        |raw: &Option<Spanned<String>>, key: &str, default, max: std::time::Duration, hint| {
+            let Some(t) = raw else { return Ok(default) };
+            crate::flow::model::parse_duration(t.get_ref())
+                .ok()
+                .filter(|d| !d.is_zero() && *d <= max)
+                .ok_or_else(|| {
+                    error(
+                        Some(t.span()),
+                        format!(
+                            "merchant `{name}`: {key} `{}` is not a duration from 1ms to {}s",
+                            t.get_ref(),
+                            max.as_secs()
+                        ),
+                        Some(hint),
+                    )
+                })
+        };
+    let api_timeout = bounded(
+        &raw.api_timeout,
+        "api_timeout",
+        DEFAULT_API_TIMEOUT,
+        MAX_API_TIMEOUT,
+        "the merchant's own time-out for a call to APO, e.g. api_timeout = \"5s\"",
+    )?;
+    let settle = bounded(
+        &raw.settle,
+        "settle",
+        DEFAULT_SETTLE,
+        MAX_SETTLE,
+        "how long the merchant takes to finish reacting to one event, its retries included, \
+         e.g. settle = \"3s\"",
+    )?;
+    let jobs = match &raw.jobs {
+        None => None,
+        Some(j) => Some(
+            usize::try_from(*j.get_ref())
+                .ok()
+                .filter(|n| (1..=MAX_JOBS).contains(n))
+                .ok_or_else(|| {
+                    error(
+                        Some(j.span()),
+                        format!(
+                            "merchant `{name}`: jobs {} is not from 1 to {MAX_JOBS}",
+                            j.get_ref()
+                        ),
+                        Some("how many flows may run at once against it, e.g. jobs = 16"),
+                    )
+                })?,
+        ),
     };
     let notify_url = match &raw.notify_url {
         None => None,
@@ -622,6 +676,8 @@ fn merchant_spec(
         ready,
         ready_timeout,
         api_timeout,
+        settle,
+        jobs,
         client_id,
         notify_url,
         keys,
@@ -726,6 +782,8 @@ url = "http://127.0.0.1:8710"
 ready = "/health"
 ready_timeout = "5s"
 api_timeout = "3s"
+settle = "750ms"
+jobs = 12
 notify_url = "http://127.0.0.1:8710/apo/notify"
 sandbox_listen = "127.0.0.1:443"
 tls_dir = "tls"
@@ -741,6 +799,8 @@ env = { SHOP_MODE = "test" }
         assert_eq!(m.ready, "/health");
         assert_eq!(m.ready_timeout, std::time::Duration::from_secs(5));
         assert_eq!(m.api_timeout, std::time::Duration::from_secs(3));
+        assert_eq!(m.settle, std::time::Duration::from_millis(750));
+        assert_eq!(m.jobs, Some(12));
         assert_eq!(m.client_id(), "SANDBOX_APOFLOW_SHOP");
         assert_eq!(m.tls_dir.as_deref(), Some(Path::new("/p/tls")));
         assert_eq!(m.sandbox_listen.unwrap().port(), 443);
@@ -749,8 +809,20 @@ env = { SHOP_MODE = "test" }
             parse("[merchants.my-shop]\ncommand = \"x\"\nurl = \"http://127.0.0.1:1\"\n").unwrap();
         let m = minimal.merchant("my-shop").unwrap();
         assert_eq!(
-            (m.ready.as_str(), m.ready_timeout, m.api_timeout),
-            ("/", DEFAULT_READY_TIMEOUT, DEFAULT_API_TIMEOUT)
+            (
+                m.ready.as_str(),
+                m.ready_timeout,
+                m.api_timeout,
+                m.settle,
+                m.jobs
+            ),
+            (
+                "/",
+                DEFAULT_READY_TIMEOUT,
+                DEFAULT_API_TIMEOUT,
+                DEFAULT_SETTLE,
+                None
+            )
         );
         assert_eq!(m.client_id(), "SANDBOX_APOFLOW_MY_SHOP");
         let err = minimal.merchant("nope").unwrap_err().to_string();
@@ -770,8 +842,27 @@ env = { SHOP_MODE = "test" }
             ("\"5s\"", "\"5 seconds\"", 6, "invalid duration"),
             ("\"3s\"", "\"0s\"", 7, "not a duration from 1ms to 110s"),
             ("\"3s\"", "\"2m\"", 7, "not a duration from 1ms to 110s"),
-            ("\"127.0.0.1:443\"", "\"localhost\"", 9, "not an address"),
-            ("tls_dir", "tls_folder", 10, "unknown field"),
+            (
+                "\"750ms\"",
+                "\"0s\"",
+                8,
+                "settle `0s` is not a duration from 1ms to 60s",
+            ),
+            (
+                "\"750ms\"",
+                "\"soon\"",
+                8,
+                "settle `soon` is not a duration",
+            ),
+            ("jobs = 12", "jobs = 0", 9, "jobs 0 is not from 1 to 256"),
+            (
+                "jobs = 12",
+                "jobs = 1000",
+                9,
+                "jobs 1000 is not from 1 to 256",
+            ),
+            ("\"127.0.0.1:443\"", "\"localhost\"", 11, "not an address"),
+            ("tls_dir", "tls_folder", 12, "unknown field"),
             (
                 "command = \"python3 shop.py\"",
                 "command = \" \"",

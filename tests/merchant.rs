@@ -40,28 +40,35 @@ fn shop_python() -> PathBuf {
     )
 }
 
-/// A config whose `example` merchant is the example shop on ports of its own.
+/// A config whose `example` merchant is the repository's (apoflow.toml: its pace, `jobs` and
+/// environment) on ports of its own, started without the venv step.
 fn example_config(s: &Scratch) -> PathBuf {
+    let shipped = std::fs::read_to_string(repo().join("apoflow.toml")).expect("apoflow.toml");
+    let shipped: toml::Table = toml::from_str(&shipped).expect("apoflow.toml is TOML");
+    let mut example = shipped["merchants"]["example"]
+        .as_table()
+        .expect("apoflow.toml has [merchants.example]")
+        .clone();
     let shop = repo().join("examples/merchant-python/shop.py");
-    s.write(
-        "apoflow.toml",
-        &format!(
-            r#"[merchants.example]
-command = "exec '{python}' '{shop}'"
-url = "http://127.0.0.1:{port}"
-ready = "/health"
-ready_timeout = "60s"
-api_timeout = "3s"
-env = {{ APO_TIMEOUT_SECONDS = "3" }}
-sandbox_listen = "{ip}:443"
-tls_dir = "tls"
-"#,
-            python = shop_python().display(),
-            shop = shop.display(),
-            port = free_port(),
-            ip = loopback_443(),
+    let port = free_port();
+    for (key, value) in [
+        (
+            "command",
+            format!("exec '{}' '{}'", shop_python().display(), shop.display()),
         ),
-    )
+        ("url", format!("http://127.0.0.1:{port}")),
+        ("notify_url", format!("http://127.0.0.1:{port}/apo/notify")),
+        ("ready_timeout", "60s".to_owned()),
+        ("sandbox_listen", format!("{}:443", loopback_443())),
+        ("tls_dir", "tls".to_owned()),
+    ] {
+        example.insert(key.to_owned(), toml::Value::String(value));
+    }
+    let mut merchants = toml::Table::new();
+    merchants.insert("example".to_owned(), toml::Value::Table(example));
+    let mut config = toml::Table::new();
+    config.insert("merchants".to_owned(), toml::Value::Table(merchants));
+    s.write("apoflow.toml", &config.to_string())
 }
 
 /// `apoflow run --merchant example --checklist checklists/apo-merchant-hosted.yaml
@@ -75,8 +82,6 @@ fn run_example(bug: Option<&str>) -> Output {
         &repo(),
         &[
             "run",
-            "--jobs",
-            "8",
             "--merchant",
             "example",
             "--config",

@@ -663,3 +663,32 @@ steps:
     assert_eq!(code(&out), 1, "{}", both(&out));
     insta::assert_snapshot!(stable(&String::from_utf8_lossy(&out.stdout)));
 }
+
+#[test]
+fn a_duration_may_be_a_template_read_when_the_step_runs() {
+    let p = Project::new();
+    p.file(
+        "flows/every.yaml",
+        r#"name: A pause rendered to nothing
+vars: { pause: 5, every: "0s" }
+steps:
+  - sleep: "{{ pause }}ms"
+  - name: polls with a pause of nothing
+    http: { url: "BASE/json" }
+    until: { status: 200 }
+    every: "{{ every }}"
+"#,
+    );
+    p.file(
+        "flows/timeout.yaml",
+        r#"name: A time-out that is not a duration
+vars: { soon: soon, quick: 2 }
+steps:
+  - http: { url: "BASE/json", timeout: "{{ quick }}s" }
+  - http: { url: "BASE/json", timeout: "{{ soon }}" }
+"#,
+    );
+    let out = p.run(&["-j", "1"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    insta::assert_snapshot!(stable(&String::from_utf8_lossy(&out.stdout)));
+}

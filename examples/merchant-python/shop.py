@@ -49,8 +49,8 @@ BUGS = (
 
 NOTIFY_PATH = "/apo/notify"
 PAY_TRIES = 3  # pay, capture, cancel, refund: tries while the result is unknown
-RETRY_PAUSE = 1.0  # seconds between those tries
-POLL_EVERY = 2.0  # seconds between inquiries of a pending order (APO's guide)
+RETRY_PAUSE = 1.0  # seconds between those tries, unless APO_RETRY_PAUSE_SECONDS says otherwise
+POLL_EVERY = 2.0  # seconds between inquiries of a pending order (APO's guide; APO_POLL_SECONDS)
 POLL_SECONDS = 120  # how long an order is polled after checkout
 
 FIXED_ACK = b'{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}}'
@@ -132,13 +132,26 @@ class Config:
             raise ConfigError(f"MERCHANT_BUG={self.bug!r} is unknown; one of {', '.join(BUGS)}")
         # How long a call to APO may take before its result counts as unknown; unset, the SDK's
         # own 15 s. apoflow.toml declares the same value as the merchant's api_timeout.
-        timeout = env.get("APO_TIMEOUT_SECONDS", "").strip()
-        try:
-            self.apo_timeout = float(timeout) if timeout else None
-        except ValueError:
-            self.apo_timeout = -1.0
-        if self.apo_timeout is not None and not 0 < self.apo_timeout <= 120:
-            raise ConfigError(f"APO_TIMEOUT_SECONDS={timeout!r}: give seconds from 0 to 120")
+        self.apo_timeout = seconds(env, "APO_TIMEOUT_SECONDS", None, 0.001, 120)
+        # How it paces itself: the pause between tries while a result is unknown, and between
+        # inquiries of a pending order. apoflow.toml's `settle` for this shop must cover its
+        # retries (PAY_TRIES - 1 pauses and the calls).
+        self.retry_pause = seconds(env, "APO_RETRY_PAUSE_SECONDS", RETRY_PAUSE, 0.01, 60)
+        self.poll_every = seconds(env, "APO_POLL_SECONDS", POLL_EVERY, 0.05, 60)
+
+
+def seconds(env, name, default, low, high):
+    """A number of seconds from the environment, from `low` to `high`; `default` when unset."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={text!r}: give seconds from {low} to {high}")
+    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -323,7 +336,7 @@ class Shop:
         whether the idempotency id stays the same. Returns the body, or None if still unknown."""
         for attempt in range(PAY_TRIES):
             if attempt:
-                time.sleep(RETRY_PAUSE)
+                time.sleep(self.cfg.retry_pause)
             try:
                 body = self.call(api, make_request(attempt), order_id)
             except ApoUnknown:
@@ -928,9 +941,9 @@ class Shop:
                        (time.time() + POLL_SECONDS, order_id))
 
     def poll_forever(self):
-        """Every POLL_EVERY seconds, inquires each order still pending (or PAID with an automatic
-        capture not yet seen) within its polling window."""
-        while not self.stopping.wait(POLL_EVERY):
+        """Every APO_POLL_SECONDS (2 s), inquires each order still pending (or PAID with an
+        automatic capture not yet seen) within its polling window."""
+        while not self.stopping.wait(self.cfg.poll_every):
             with self.store.lock:
                 rows = self.store.db.execute(
                     "SELECT order_id FROM orders WHERE poll_until > ? AND (status='PENDING' OR "

@@ -64,7 +64,8 @@ pub struct RunArgs {
     /// the working directory and the flows' folders).
     #[arg(long)]
     pub allow_outside_project: bool,
-    /// How many flows run at once [default: the number of CPU cores].
+    /// How many flows run at once [default: the merchant's `jobs` with --merchant, else the
+    /// number of CPU cores].
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
     /// Start no new flow after the first failure (running ones finish; the rest are skipped).
@@ -270,10 +271,11 @@ impl RunOptions {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let jobs = args.jobs.map_or_else(
-            || std::thread::available_parallelism().map_or(1, usize::from),
-            usize::from,
-        );
+        let jobs = args
+            .jobs
+            .map(usize::from)
+            .or(merchant.as_ref().and_then(|m| m.jobs))
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
         Ok(RunOptions {
             project: crate::project::Project::new(
                 &ctx.cwd,
@@ -781,6 +783,7 @@ async fn start(setup: Setup) -> Result<Started, String> {
                     "url": spec.url.as_str().trim_end_matches('/'),
                     "client_id": spec.client_id(),
                     "api_timeout_ms": u64::try_from(spec.api_timeout.as_millis()).unwrap_or(u64::MAX),
+                    "settle_ms": u64::try_from(spec.settle.as_millis()).unwrap_or(u64::MAX),
                 }),
             );
             Some(running)

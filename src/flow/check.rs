@@ -14,8 +14,8 @@ use super::action::ActionKind;
 use super::error::{LoadError, LoadErrorKind};
 use super::matrix;
 use super::model::{
-    ApoCall, DeliveryAction, Flow, HttpAction, MAX_TIMES, NotifyAction, NotifyMerchantAction,
-    ReceivedAction, RedirectAction, SandboxAction, Step,
+    ApoCall, DeliveryAction, DurationSpec, Flow, HttpAction, MAX_TIMES, NotifyAction,
+    NotifyMerchantAction, ReceivedAction, RedirectAction, SandboxAction, Step,
 };
 use super::plan::{Capture, Check, Checks};
 use super::tags::is_valid_tag;
@@ -472,7 +472,7 @@ impl Checker<'_> {
             }
         }
         if let Some(every) = &step.every
-            && every.value.0.is_zero()
+            && every.value.fixed().is_some_and(|d| d.is_zero())
         {
             let width = usize::try_from(every.referenced.span().len()).unwrap_or(1);
             self.push(at(every), width, LoadErrorKind::ZeroEvery);
@@ -504,6 +504,7 @@ impl Checker<'_> {
         {
             self.push(at(u), u.value.chars().count(), LoadErrorKind::UseTemplated);
         }
+        self.durations([&step.sleep, &step.every, &step.within]);
         if let Some(http) = &step.http {
             self.http(&http.value);
         }
@@ -564,6 +565,7 @@ impl Checker<'_> {
     }
 
     fn http(&mut self, http: &HttpAction) {
+        self.durations([&http.timeout]);
         if let Some(m) = &http.method
             && !is_template(&m.value)
             && !METHODS.contains(&m.value.as_str())
@@ -877,6 +879,7 @@ impl Checker<'_> {
     }
 
     fn notify(&mut self, n: &NotifyAction) {
+        self.durations([&n.within]);
         self.choice("type", &n.notify_type, NOTIFY_TYPES);
         if let Some(ack) = &n.ack {
             self.choice("ack", ack, ACKS);
@@ -904,8 +907,10 @@ impl Checker<'_> {
         if !reset && a.faults.is_none() && a.advance_clock.is_none() {
             self.push(at(s), 1, LoadErrorKind::EmptySandboxStep);
         }
+        self.durations([&a.advance_clock]);
         if let Some(faults) = &a.faults {
             let f = &faults.value;
+            self.durations([&f.delay]);
             for scope in [&f.payment_id, &f.client_id].into_iter().flatten() {
                 self.template_at(&scope.value, at(scope));
             }
@@ -913,6 +918,7 @@ impl Checker<'_> {
     }
 
     fn received(&mut self, r: &ReceivedAction) {
+        self.durations([&r.within, &r.settle]);
         // The APIs a merchant's call in the sandbox's journal can be: the APO call steps.
         self.name_in(&r.api, "api", &crate::apo::Endpoint::STEP_NAMES);
         for query in r.matches.keys() {
@@ -924,6 +930,7 @@ impl Checker<'_> {
     }
 
     fn delivery(&mut self, d: &DeliveryAction) {
+        self.durations([&d.within]);
         self.name_in(&d.notify_type, "type", NOTIFY_TYPES);
         for query in d.matches.keys() {
             self.bare_names(query, "delivery", &[]);
@@ -937,6 +944,7 @@ impl Checker<'_> {
 
     fn notify_merchant(&mut self, n: &Spanned<NotifyMerchantAction>) {
         let a = &n.value;
+        self.durations([&a.within]);
         match (&a.replay, &a.body) {
             (Some(_), Some(body)) => {
                 let pos = self.key_before(at(body), "body");
@@ -1069,6 +1077,15 @@ impl Checker<'_> {
     }
 
     /// Checks the syntax of every string in a value written at `pos`.
+    /// Checks the template syntax of durations written as templates.
+    fn durations<'d>(&mut self, ds: impl IntoIterator<Item = &'d Option<Spanned<DurationSpec>>>) {
+        for d in ds.into_iter().flatten() {
+            if let DurationSpec::Template(text) = &d.value {
+                self.template_at(text, at(d));
+            }
+        }
+    }
+
     fn templates_in(&mut self, v: &Value, pos: (u64, u64)) {
         match v {
             Value::String(s) => self.template_at(s, pos),

@@ -529,7 +529,8 @@ pub struct Faults {
     pub drop: u32,
     /// Wait this long (real time) before every send.
     #[serde(default)]
-    pub delay: Option<DurationSpec>,
+    #[schemars(with = "Option<DurationSpec>")]
+    pub delay: Option<Spanned<DurationSpec>>,
     /// Send the next N deliveries twice.
     #[serde(default)]
     pub duplicate: u32,
@@ -597,15 +598,43 @@ pub fn parse(text: &str) -> Result<Flow, serde_saphyr::Error> {
     serde_saphyr::from_str_with_options(text, options)
 }
 
-/// A duration as written in a flow: `250ms`, `2s`, `1m30s`, `1h`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DurationSpec(pub Duration);
+/// A duration as written in a flow: `250ms`, `2s`, `1m30s`, `1h`, or a template that renders
+/// to one when the step runs (`"{{ merchant.settle_ms }}ms"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DurationSpec {
+    /// Written out: read at load.
+    Fixed(Duration),
+    /// A template: rendered and read when the step runs.
+    Template(String),
+}
+
+impl DurationSpec {
+    /// The duration when it is written out; `None` for a template.
+    pub fn fixed(&self) -> Option<Duration> {
+        match self {
+            Self::Fixed(d) => Some(*d),
+            Self::Template(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for DurationSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Fixed(d) => write!(f, "{} ms", d.as_millis()),
+            Self::Template(t) => f.write_str(t),
+        }
+    }
+}
 
 impl<'de> Deserialize<'de> for DurationSpec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
+        if crate::template::is_template(&text) {
+            return Ok(Self::Template(text));
+        }
         parse_duration(&text)
-            .map(DurationSpec)
+            .map(Self::Fixed)
             .map_err(serde::de::Error::custom)
     }
 }
@@ -661,6 +690,29 @@ mod tests {
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("2 days").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn a_duration_with_a_template_is_kept_for_the_run() {
+        let flow =
+            parse("steps:\n  - sleep: 2s\n  - sleep: \"{{ n }}ms\"\n  - sleep: \"2 days\"\n");
+        assert!(flow.is_err(), "`2 days` is refused at load");
+        let flow = parse("steps:\n  - sleep: 2s\n  - sleep: \"{{ n }}ms\"\n").unwrap();
+        let sleeps: Vec<_> = flow
+            .steps
+            .iter()
+            .map(|s| s.value.sleep.as_ref().unwrap().value.clone())
+            .collect();
+        assert_eq!(
+            sleeps,
+            [
+                DurationSpec::Fixed(Duration::from_secs(2)),
+                DurationSpec::Template("{{ n }}ms".to_owned())
+            ]
+        );
+        assert_eq!(sleeps[0].fixed(), Some(Duration::from_secs(2)));
+        assert_eq!(sleeps[1].fixed(), None);
+        assert_eq!(sleeps[1].to_string(), "{{ n }}ms");
     }
 
     #[test]

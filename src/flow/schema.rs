@@ -135,8 +135,8 @@ impl JsonSchema for super::model::DurationSpec {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "type": "string",
-            "description": "A duration: a number with a unit (ms, s, m, h), e.g. `500ms`, `2s`, `1m30s`.",
-            "pattern": "^\\s*([0-9]+\\s*(ms|s|m|h)\\s*)+$"
+            "description": "A duration: a number with a unit (ms, s, m, h), e.g. `500ms`, `2s`, `1m30s`; or a template that renders to one when the step runs, e.g. `{{ merchant.settle_ms }}ms`.",
+            "pattern": "^(\\s*([0-9]+\\s*(ms|s|m|h)\\s*)+|.*\\{[{%#].*)$"
         })
     }
 }

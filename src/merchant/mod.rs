@@ -304,6 +304,8 @@ mod tests {
             ready: "/".into(),
             ready_timeout: Duration::from_millis(300),
             api_timeout: Duration::from_secs(15),
+            settle: Duration::from_secs(2),
+            jobs: None,
             client_id: None,
             notify_url: None,
             keys: None,

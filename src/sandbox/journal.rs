@@ -15,6 +15,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use axum::http::{HeaderMap, HeaderValue};
 use jiff::Timestamp;
@@ -223,6 +224,10 @@ struct Entry {
     scenario: Option<Value>,
     payment_id: Option<String>,
     payment_request_id: Option<String>,
+    /// When it was recorded, in real time (`ageMs`: a `received` step's `settle` counts from
+    /// the first matching call, whatever the virtual clock did since). A call restored from
+    /// the state file counts from its restoring.
+    recorded: Instant,
 }
 
 impl Entry {
@@ -251,6 +256,7 @@ impl Entry {
             scenario: call.scenario,
             payment_id,
             payment_request_id,
+            recorded: Instant::now(),
         }
     }
 
@@ -317,6 +323,7 @@ impl Entry {
             "scenario": self.scenario,
             "paymentId": self.payment_id,
             "paymentRequestId": self.payment_request_id,
+            "ageMs": u64::try_from(self.recorded.elapsed().as_millis()).unwrap_or(u64::MAX),
         })
     }
 }
@@ -560,6 +567,8 @@ mod tests {
         let e = &list["calls"][0];
         assert_eq!(e["seq"], 1);
         assert_eq!(e["at"], "2026-11-25T10:00:01+00:00");
+        // Real milliseconds since it was recorded, whatever the virtual clock says.
+        assert!(e["ageMs"].as_u64().is_some(), "{e}");
         assert_eq!(e["clientId"], "C");
         assert_eq!(e["api"], "pay");
         assert_eq!(e["headers"]["x-multi"], "a, b");

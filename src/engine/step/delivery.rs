@@ -45,7 +45,7 @@ pub(super) async fn wait(
 ) -> Result<Exchange, StepError> {
     let notify_type = action.notify_type.value.as_str();
     let matcher = Matcher::render(ctx, matches)?;
-    let within = action.within.as_ref().map_or(DEFAULT_WITHIN, |w| w.value.0);
+    let within = ctx.duration(action.within.as_ref(), "within", DEFAULT_WITHIN)?;
     let wanted = action.attempts.as_ref().map_or(1, |a| a.value.max(1)) as usize;
     let deadline = Instant::now() + within;
 

@@ -118,10 +118,7 @@ pub(crate) async fn send(action: &HttpAction, ctx: &StepCtx<'_>) -> Result<Excha
             as_text(&render_spanned(ctx, value, "header")?),
         ));
     }
-    let timeout = action
-        .timeout
-        .as_ref()
-        .map_or(DEFAULT_TIMEOUT, |t| t.value.0);
+    let timeout = ctx.duration(action.timeout.as_ref(), "timeout", DEFAULT_TIMEOUT)?;
 
     let mut request = ctx
         .client

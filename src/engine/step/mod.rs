@@ -25,7 +25,7 @@ use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -40,12 +40,13 @@ use crate::diag::SourceFile;
 use crate::expect::{AssertionResult, Detail, Observed, eval_save};
 use crate::flow::action::ActionKind;
 use crate::flow::model::{
-    ApoCall, DeliveryAction, HttpAction, NotifyAction, NotifyMerchantAction, ReceivedAction,
-    RedirectAction, SandboxAction,
+    ApoCall, DeliveryAction, DurationSpec, HttpAction, NotifyAction, NotifyMerchantAction,
+    ReceivedAction, RedirectAction, SandboxAction, Step,
 };
 use crate::flow::plan::{Check, PlannedStep};
 use crate::snapshot::UpdateMode;
 use crate::template::{TemplateError, Templates};
+use serde_saphyr::Spanned;
 use snapshot::CaseRef;
 
 /// What every step of a run shares: templates, the HTTP client, the project root, the APO
@@ -76,10 +77,61 @@ pub(crate) struct StepCtx<'a> {
     pub(crate) detail: Detail,
 }
 
+impl Shared {
+    /// The context a step of `file` renders and sends with.
+    pub(crate) fn ctx<'a>(&'a self, file: &'a Arc<SourceFile>, scope: &'a Scope) -> StepCtx<'a> {
+        StepCtx {
+            templates: &self.templates,
+            client: &self.client,
+            root: &self.root,
+            project: &self.project,
+            file,
+            scope,
+            apo: &self.apo,
+            detail: self.detail,
+        }
+    }
+}
+
 impl StepCtx<'_> {
     /// Renders every string of `v` against the scope.
     pub(crate) fn render(&self, v: &Value) -> Result<Value, TemplateError> {
         self.scope.render(self.templates, v)
+    }
+
+    /// A duration of the step (`what` is its key): as written, or its template rendered and
+    /// read; `default` when the step has none.
+    pub(crate) fn duration(
+        &self,
+        d: Option<&Spanned<DurationSpec>>,
+        what: &str,
+        default: Duration,
+    ) -> Result<Duration, StepError> {
+        let Some(d) = d else { return Ok(default) };
+        let text = match &d.value {
+            DurationSpec::Fixed(fixed) => return Ok(*fixed),
+            DurationSpec::Template(text) => text,
+        };
+        let rendered = self
+            .render(&Value::String(text.clone()))
+            .map(|v| http::as_text(&v))
+            .map_err(|e| {
+                StepError::in_template(
+                    self.file,
+                    &d.referenced,
+                    text,
+                    format!("in `{what}`: {}", e.message),
+                    &e,
+                )
+            })?;
+        crate::flow::model::parse_duration(&rendered).map_err(|message| {
+            StepError::located(
+                self.file,
+                &d.referenced,
+                format!("in `{what}`: {message}"),
+                Some("the template must render to a duration such as `500ms`, e.g. \"{{ merchant.settle_ms }}ms\""),
+            )
+        })
     }
 }
 
@@ -133,9 +185,14 @@ pub(crate) fn run_steps<'a>(
                 rec.push(result);
                 passed
             } else if let Some(d) = &step.sleep {
-                let result = sleep::run(planned, d.value.0, name).await;
+                let duration =
+                    shared
+                        .ctx(&planned.file, scope)
+                        .duration(Some(d), "sleep", Duration::ZERO);
+                let result = sleep::run(planned, duration, name).await;
+                let passed = result.status == Status::Passed;
                 rec.push(result);
-                true
+                passed
             } else if let Some(partial) = &planned.partial {
                 partial::run(shared, planned, partial, scope, rec, name).await
             } else {
@@ -188,7 +245,7 @@ pub(crate) fn step_name(planned: &PlannedStep) -> String {
         return format!("{method} {}", http.value.url.value);
     }
     if let Some(d) = &step.sleep {
-        return format!("sleep {} ms", d.value.0.as_millis());
+        return format!("sleep {}", d.value);
     }
     if let Some(u) = &step.use_flow {
         return format!("use {}", u.value);
@@ -285,6 +342,25 @@ pub(crate) fn blank(planned: &PlannedStep, name: String, status: Status) -> Step
     }
 }
 
+/// How a step with `until:` polls: (`every`, `within`); `None` without `until:`.
+fn polling(ctx: &StepCtx<'_>, step: &Step) -> Result<Option<(Duration, Duration)>, StepError> {
+    if step.until.is_none() {
+        return Ok(None);
+    }
+    let every = ctx.duration(step.every.as_ref(), "every", DEFAULT_EVERY)?;
+    if every.is_zero() {
+        let at = step.every.as_ref().map(|e| &e.referenced);
+        let message = "`every` rendered to 0: polling needs a pause".to_owned();
+        let hint = Some("give `every:` a duration above zero, e.g. `200ms`");
+        return Err(match at {
+            Some(at) => StepError::located(ctx.file, at, message, hint),
+            None => StepError::new(message),
+        });
+    }
+    let within = ctx.duration(step.within.as_ref(), "within", DEFAULT_WITHIN)?;
+    Ok(Some((every, within)))
+}
+
 /// Runs a step with an action: send (polling with `until:`), then `expect:`, then `save:`.
 async fn run_action(
     shared: &Shared,
@@ -297,23 +373,17 @@ async fn run_action(
     let start = Instant::now();
     let step = &planned.step;
     let mut result = blank(planned, name, Status::Passed);
-    let polling = step.until.as_ref().map(|_| {
-        (
-            step.every.as_ref().map_or(DEFAULT_EVERY, |e| e.value.0),
-            step.within.as_ref().map_or(DEFAULT_WITHIN, |w| w.value.0),
-        )
-    });
+    let polling = match polling(&shared.ctx(&planned.file, scope), step) {
+        Ok(polling) => polling,
+        Err(error) => {
+            result.status = Status::Errored;
+            result.error = Some(error);
+            result.duration = start.elapsed();
+            return result;
+        }
+    };
     let polled = {
-        let ctx = StepCtx {
-            templates: &shared.templates,
-            client: &shared.client,
-            root: &shared.root,
-            project: &shared.project,
-            file: &planned.file,
-            scope,
-            apo: &shared.apo,
-            detail: shared.detail,
-        };
+        let ctx = shared.ctx(&planned.file, scope);
         poll(
             polling,
             || async {
@@ -407,16 +477,7 @@ async fn run_action(
         )));
         result.assertions.extend(polled.unmet);
     }
-    let ctx = StepCtx {
-        templates: &shared.templates,
-        client: &shared.client,
-        root: &shared.root,
-        project: &shared.project,
-        file: &planned.file,
-        scope,
-        apo: &shared.apo,
-        detail: shared.detail,
-    };
+    let ctx = shared.ctx(&planned.file, scope);
     match check_entries(&ctx, &planned.checks.expect, &exchange.observed) {
         Ok(checks) => result.assertions.extend(checks),
         Err(error) => {

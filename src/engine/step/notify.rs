@@ -123,7 +123,7 @@ pub(super) async fn wait(
         )?,
     };
     let count = action.count.as_ref().map_or(1, |c| c.value.max(1)) as usize;
-    let within = action.within.as_ref().map_or(DEFAULT_WITHIN, |w| w.value.0);
+    let within = ctx.duration(action.within.as_ref(), "within", DEFAULT_WITHIN)?;
     let deadline = Instant::now() + within;
     let or_inquiry = action.or_inquiry.as_ref().is_some_and(|o| o.value);
     let payment_id = if or_inquiry {

@@ -66,7 +66,7 @@ pub(super) async fn send(
                 return Err("`replay:` needs `of:`, the payment whose delivery it replays".into());
             };
             let payment_id = render_spanned_str(ctx, of, "of")?;
-            let within = action.within.as_ref().map_or(DEFAULT_WITHIN, |w| w.value.0);
+            let within = ctx.duration(action.within.as_ref(), "within", DEFAULT_WITHIN)?;
             let Some(original) = first_delivery(ctx, &kind.value, &payment_id, within).await?
             else {
                 let failure = format!(

@@ -5,7 +5,8 @@
 //! poll GET /_sandbox/calls?api=&clientId=&after=<seq> every 100 ms
 //!   no settle: stop at the first match ─── none by `within` (10s) → the step fails, quoting
 //!                                            the 3 nearest calls and why each did not match
-//!   settle: S: after the first match watch S longer, then count; none by `within` → count 0
+//!   settle: S: watch until S after the first match reached the sandbox (its `ageMs`), then
+//!              count; none by `within` → count 0
 //! ```
 //! The whole journal of the run is searched (calls made before the step count too): a flow
 //! isolates its own calls by `match:` on its own ids (`$.request.paymentRequestId`).
@@ -48,8 +49,11 @@ pub(super) async fn wait(
         Some(c) => Some(render_spanned_str(ctx, c, "client_id")?),
         None => None,
     };
-    let within = action.within.as_ref().map_or(DEFAULT_WITHIN, |w| w.value.0);
-    let settle = action.settle.as_ref().map(|s| s.value.0);
+    let within = ctx.duration(action.within.as_ref(), "within", DEFAULT_WITHIN)?;
+    let settle = match &action.settle {
+        Some(s) => Some(ctx.duration(Some(s), "settle", Duration::ZERO)?),
+        None => None,
+    };
     let deadline = Instant::now() + within;
 
     let mut query = vec![("api", api.to_owned())];
@@ -61,6 +65,7 @@ pub(super) async fn wait(
     let mut matches: Vec<Value> = Vec::new();
     let mut nearest = Nearest::default();
     let mut settled_at: Option<Instant> = None;
+    let mut first_age = Duration::ZERO;
     loop {
         let mut page_query = query.clone();
         if let Some(last) = cursor.last() {
@@ -82,6 +87,9 @@ pub(super) async fn wait(
             let entry = shape(call);
             let misses = matcher.misses(&observe(&entry));
             if misses.is_empty() {
+                if matches.is_empty() {
+                    first_age = age(call);
+                }
                 matches.push(entry);
             } else {
                 nearest.offer(label(&entry), misses);
@@ -91,7 +99,10 @@ pub(super) async fn wait(
         let until = match settle {
             None if !matches.is_empty() => break,
             None => deadline,
-            Some(settle) if !matches.is_empty() => *settled_at.get_or_insert(now + settle),
+            // `settle` after the first match reached the sandbox (it may have been a while).
+            Some(settle) if !matches.is_empty() => {
+                *settled_at.get_or_insert_with(|| now + settle.saturating_sub(first_age))
+            }
             Some(_) => deadline,
         };
         if now >= until {
@@ -114,6 +125,12 @@ pub(super) async fn wait(
         )
     });
     Ok(exchange(api, matches, failure))
+}
+
+/// How long ago the sandbox recorded a call (its `ageMs` when listed; zero from a sandbox that
+/// does not say).
+fn age(call: &Value) -> Duration {
+    Duration::from_millis(call["ageMs"].as_u64().unwrap_or(0))
 }
 
 /// A journal entry in the shape flows query: `request` and `response` parsed, the rest as
@@ -369,6 +386,39 @@ mod tests {
             (e.failure, e.observed.extra["count"].clone()),
             (None, json!(0))
         );
+    }
+
+    #[tokio::test]
+    async fn settle_runs_from_when_the_first_match_reached_the_sandbox() {
+        // The first match came 10 s ago: a 2 s settle is over, so a call that comes while the
+        // step runs is not waited for.
+        let mut old = call(1, "R1", "valid");
+        old["ageMs"] = json!(10_000);
+        let (parts, entries) = journal(vec![old]).await;
+        let later = entries.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            later.lock().unwrap().push(call(2, "R1", "valid"));
+        });
+        let a = action("api: pay\nmatch: { $.request.paymentRequestId: R1 }\nsettle: 2s\n");
+        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx())
+            .await
+            .unwrap();
+        assert_eq!(e.observed.extra["count"], 1);
+        // Recorded just now, it is waited for (as without `ageMs`, in the test above).
+        let mut recent = call(3, "R3", "valid");
+        recent["ageMs"] = json!(0);
+        entries.lock().unwrap().push(recent);
+        let later = entries.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            later.lock().unwrap().push(call(4, "R3", "valid"));
+        });
+        let a = action("api: pay\nmatch: { $.request.paymentRequestId: R3 }\nsettle: 2s\n");
+        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx())
+            .await
+            .unwrap();
+        assert_eq!(e.observed.extra["count"], 2);
     }
 
     #[tokio::test]

@@ -133,9 +133,10 @@ pub(super) async fn control_post(
 /// The body of `POST /_sandbox/faults`; `paymentId` / `clientId` (rendered) scope the faults
 /// to one payment's or one merchant's deliveries.
 fn faults_body(f: &Faults, ctx: &StepCtx<'_>) -> Result<Value, StepError> {
+    let delay = ctx.duration(f.delay.as_ref(), "faults.delay", Duration::ZERO)?;
     let mut body = json!({
         "drop_next": f.drop,
-        "delay_ms": f.delay.map_or(0, |d| u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX)),
+        "delay_ms": u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
         "duplicate_next": f.duplicate,
         "reorder_next": f.reorder,
     });
@@ -167,7 +168,7 @@ pub(super) async fn control(
     if let Some(by) = &action.advance_clock {
         calls.push((
             "/_sandbox/clock/advance",
-            json!({ "seconds": by.value.0.as_secs() }),
+            json!({ "seconds": ctx.duration(Some(by), "advance_clock", Duration::ZERO)?.as_secs() }),
         ));
     }
     let mut merged = Map::new();
