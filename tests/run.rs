@@ -493,6 +493,49 @@ fn a_flow_that_moves_the_clock_runs_alone() {
 }
 
 #[test]
+fn a_flow_that_moves_only_its_payments_clock_runs_with_the_others() {
+    let p = Project::new();
+    support::copy_dir(
+        &support::repo().join("fixtures"),
+        &p.path().join("fixtures"),
+    );
+    let key = format!("own-clock-{}", std::process::id());
+    let barrier = |n: u8| {
+        format!(
+            "  - http: {{ url: \"BASE/barrier/{key}-{n}/2?wait_ms=5000\" }}\n    expect: {{ $.met: true }}\n"
+        )
+    };
+    let pay = "  - pay: { body_file: fixtures/payloads/pay-card-first-time.json }\n    save: { paymentId: $.paymentId }\n";
+    let inquiry = |status: &str| {
+        format!(
+            "  - inquiry: {{ body: {{ paymentId: \"{{{{ paymentId }}}}\" }} }}\n    expect: {{ $.paymentStatus: {status} }}\n"
+        )
+    };
+    // Run alone, the first to reach a barrier would wait the whole 5 s and see `met: false`.
+    // The other flow's payment, asked after the clock moved, is still waiting for its buyer.
+    p.file(
+        "flows/a-own-clock.yaml",
+        &format!(
+            "name: Moves its payment's clock\nsteps:\n{pay}{}  - sandbox: {{ advance_clock: 15m, of: \"{{{{ paymentId }}}}\" }}\n{}{}",
+            barrier(1),
+            barrier(2),
+            inquiry("FAIL")
+        ),
+    )
+    .file(
+        "flows/b-other.yaml",
+        &format!(
+            "name: Other\nsteps:\n{pay}{}{}{}",
+            barrier(1),
+            barrier(2),
+            inquiry("PROCESSING")
+        ),
+    );
+    let out = p.run(&["--jobs", "2"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+}
+
+#[test]
 fn with_several_jobs_the_flows_that_run_alone_start_first() {
     let p = Project::new();
     for name in ["a", "b", "c"] {

@@ -3,8 +3,8 @@
 //! running ones finish; the rest are reported as skipped).
 //!
 //! A case that moves the sandbox's one virtual clock or resets it (a `sandbox:` step with
-//! `advance_clock` or `reset`, in the flow or a partial it uses) changes what every other case
-//! sees, so it runs alone: it waits for the running cases to finish, and none starts until it
+//! `advance_clock` without `of:`, or `reset`, in the flow or a partial it uses) changes what
+//! every other case sees, so it runs alone: it waits for the running cases to finish, and none starts until it
 //! has. With more than one job these cases start first, one after another, so the others then
 //! run in one stretch instead of draining around each of them.
 
@@ -206,11 +206,13 @@ async fn run_with_retries(
     }
 }
 
-/// Whether any step (partials included) advances or resets the embedded sandbox's clock.
+/// Whether any step (partials included) advances the embedded sandbox's clock for every
+/// payment (not `of:` one) or resets it.
 fn moves_the_clock(steps: &[PlannedStep]) -> bool {
     steps.iter().any(|planned| {
         planned.step.sandbox.as_ref().is_some_and(|s| {
-            s.value.advance_clock.is_some() || s.value.reset.as_ref().is_some_and(|r| r.value)
+            (s.value.advance_clock.is_some() && s.value.of.is_none())
+                || s.value.reset.as_ref().is_some_and(|r| r.value)
         }) || planned
             .partial
             .as_ref()

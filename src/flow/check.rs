@@ -908,6 +908,13 @@ impl Checker<'_> {
             self.push(at(s), 1, LoadErrorKind::EmptySandboxStep);
         }
         self.durations([&a.advance_clock]);
+        if let Some(of) = &a.of {
+            if a.advance_clock.is_none() {
+                let pos = self.key_before(at(of), "of");
+                self.push(pos, 2, LoadErrorKind::OfWithoutAdvanceClock);
+            }
+            self.template_at(&of.value, at(of));
+        }
         if let Some(faults) = &a.faults {
             let f = &faults.value;
             self.durations([&f.delay]);

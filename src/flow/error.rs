@@ -121,6 +121,8 @@ pub(crate) enum LoadErrorKind {
     KeyFileNotFound { path: String, reason: String },
     /// A `sandbox` step with nothing to do.
     EmptySandboxStep,
+    /// A `sandbox` step's `of:` without the `advance_clock:` it scopes.
+    OfWithoutAdvanceClock,
     /// `count: 0` on a `notify` step, `attempts: 0` on a `delivery` step (the key).
     ZeroCount(&'static str),
     /// A bare-name query (`ack`, `landed_on`) that the step's action does not provide (the
@@ -230,6 +232,9 @@ impl LoadErrorKind {
                 format!("cannot read the key file `{path}`")
             }
             LoadErrorKind::EmptySandboxStep => "a `sandbox` step has nothing to do".to_owned(),
+            LoadErrorKind::OfWithoutAdvanceClock => {
+                "`of:` names the payment whose clock `advance_clock:` moves, and this step has no `advance_clock:`".to_owned()
+            }
             LoadErrorKind::ZeroCount(key) => format!("`{key}:` must be at least 1"),
             LoadErrorKind::NotProvided { name, action, .. } => {
                 format!("a `{action}` step provides no `{name}`")
@@ -328,6 +333,7 @@ impl LoadErrorKind {
             | LoadErrorKind::NotAFlag(_)
             | LoadErrorKind::BodyNotAMap
             | LoadErrorKind::EmptySandboxStep
+            | LoadErrorKind::OfWithoutAdvanceClock
             | LoadErrorKind::ZeroCount(_)
             | LoadErrorKind::InquiryWithoutPaymentId
             | LoadErrorKind::NotifyMerchantSource { .. }
@@ -413,6 +419,7 @@ impl LoadErrorKind {
             LoadErrorKind::BodyNotAMap => "write the body's fields as a map, e.g. `body: { paymentId: \"{{ paymentId }}\" }`; for a body that is not JSON use `raw_body:`".to_owned(),
             LoadErrorKind::KeyFileNotFound { .. } => "a PEM or base64 private key file, relative to the directory apoflow runs in, e.g. `fixtures/keys/merchant-private.pem`".to_owned(),
             LoadErrorKind::EmptySandboxStep => "give `reset: true`, `faults:` or `advance_clock:`".to_owned(),
+            LoadErrorKind::OfWithoutAdvanceClock => "add `advance_clock: 15m` to move that payment's time, or remove `of:`".to_owned(),
             LoadErrorKind::ZeroCount(key) => format!("`{key}: 2` waits for a resend; leave it out to wait for one"),
             LoadErrorKind::InquiryWithoutPaymentId => "add `match: { $.paymentId: \"{{ paymentId }}\" }`: its value is the paymentId inquired".to_owned(),
             LoadErrorKind::NotifyMerchantSource { both: true } => "`replay:` resends APO's own delivery (with `change:` to alter it); `body:` is a whole notification: keep one".to_owned(),

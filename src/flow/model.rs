@@ -518,6 +518,12 @@ pub struct SandboxAction {
     #[serde(default)]
     #[schemars(with = "Option<DurationSpec>")]
     pub advance_clock: Option<Spanned<DurationSpec>>,
+    /// With `advance_clock`: move only this payment's time (a template naming its
+    /// `paymentId`): its expiry, settling captures and refunds, and its notifications' resends
+    /// come due as if that time had passed, and no other flow sees a change.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub of: Option<Spanned<String>>,
 }
 
 /// Notification delivery faults in the embedded sandbox.

@@ -87,19 +87,35 @@ pub(super) async fn clock(State(app): State<Arc<App>>) -> Response {
 }
 
 /// `POST /_sandbox/clock/advance` with `{"seconds": N}`: move the virtual clock forward; due
-/// expiries and notification retries run at once.
+/// expiries and notification retries run at once. With `"paymentId"`, only that payment (and
+/// its pending notifications) is made N seconds older; the clock stays.
 pub(super) async fn advance(State(app): State<Arc<App>>, body: Bytes) -> Response {
-    let seconds = serde_json::from_slice::<Value>(&body)
-        .ok()
+    let body = serde_json::from_slice::<Value>(&body).ok();
+    let seconds = body
+        .as_ref()
         .and_then(|v| v.get("seconds").and_then(Value::as_u64));
-    let Some(seconds) = seconds else {
+    let payment_id = body.as_ref().map(|v| v.get("paymentId"));
+    let (Some(seconds), Some(None | Some(Value::String(_)))) = (seconds, payment_id) else {
         return bad(
             StatusCode::BAD_REQUEST,
-            "expected a JSON body {\"seconds\": N} with N a non-negative integer",
+            "expected a JSON body {\"seconds\": N} with N a non-negative integer, and \
+             optionally \"paymentId\": the payment whose time alone moves",
         );
     };
     let by = SignedDuration::from_secs(i64::try_from(seconds).unwrap_or(i64::MAX));
-    app.state.advance_clock(by);
+    match payment_id.flatten().and_then(Value::as_str) {
+        None => app.state.advance_clock(by),
+        Some(id) => {
+            let Some(notices) = app.state.age_payment(id, by) else {
+                return bad(
+                    StatusCode::NOT_FOUND,
+                    &format!("no payment {id} in this sandbox"),
+                );
+            };
+            app.notifier.enqueue(notices, app.state.clock.now());
+            app.notifier.age_payment(id, by);
+        }
+    }
     app.notifier.poke();
     Json(json!({ "now": iso(app.state.clock.now()) })).into_response()
 }

@@ -683,6 +683,27 @@ impl Notifier {
         }
     }
 
+    /// Makes the pending deliveries of one payment `by` older (`advance_clock` with `of:`): a
+    /// resend due within `by` is due now. Walks the kept deliveries: a control call, not a hot
+    /// path.
+    pub fn age_payment(&self, payment_id: &str, by: jiff::SignedDuration) {
+        let mut book = self.lock();
+        let Book {
+            deliveries,
+            queues,
+            dirty,
+            ..
+        } = &mut *book;
+        for d in deliveries.values_mut() {
+            if d.stage == Stage::Pending && d.payment_id() == Some(payment_id) {
+                d.next_due = d.next_due.saturating_sub(by).unwrap_or(d.next_due);
+                // The entry at the old time is stale now: skipped when met.
+                queues.note(d);
+                dirty.push(d.id);
+            }
+        }
+    }
+
     /// Wakes the delivery loop after the clock moved: it sweeps the payments at once.
     pub fn poke(&self) {
         self.clock_moved.store(true, Ordering::Relaxed);

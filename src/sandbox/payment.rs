@@ -369,6 +369,27 @@ impl Payment {
         true
     }
 
+    /// Makes the payment `by` older: every time it holds (creation, expiry, authorization,
+    /// its captures', refunds' and cancel's times and settling deadlines) moves `by` earlier,
+    /// so what would come due within `by` is due now, for this payment alone.
+    pub fn age(&mut self, by: SignedDuration) {
+        let back = |t: &mut Timestamp| *t = t.saturating_sub(by).unwrap_or(*t);
+        back(&mut self.created);
+        back(&mut self.expiry);
+        back(&mut self.auth_expiry);
+        self.paid_at.iter_mut().for_each(back);
+        self.pending_until.iter_mut().for_each(back);
+        let txns = (self.captures.iter_mut())
+            .chain(self.refunds.iter_mut().map(|(t, _)| t))
+            .chain(self.cancel.iter_mut());
+        for t in txns {
+            back(&mut t.time);
+            if let TxnStatus::Processing { until, .. } = &mut t.status {
+                back(until);
+            }
+        }
+    }
+
     /// Whether the buyer enters a card (false: saved-card continuation page).
     pub fn is_saved_card(&self) -> bool {
         self.req.payment_method_id.is_some()
@@ -1459,5 +1480,37 @@ mod tests {
         let n = p.tick(&mut v, later);
         assert_eq!(p.status, Status::Fail);
         assert_eq!(n[0].body["result"]["resultStatus"], "F");
+    }
+
+    #[test]
+    fn an_aged_payment_comes_due_now_as_if_the_time_had_passed() {
+        let mut v = Vault::default();
+        // Waiting for the buyer: aged past its expiry, it closes at once.
+        let mut waiting = payment(false);
+        let now = Timestamp::now();
+        let created = waiting.created;
+        assert!(waiting.tick(&mut v, now).is_empty());
+        waiting.age(DEFAULT_PAYMENT_EXPIRY);
+        assert_eq!(
+            waiting.created,
+            created.saturating_sub(DEFAULT_PAYMENT_EXPIRY).unwrap()
+        );
+        let n = waiting.tick(&mut v, now);
+        assert_eq!(waiting.status, Status::Fail);
+        assert_eq!(n[0].body["result"]["resultCode"], "ORDER_IS_CLOSED");
+        // A slow capture settles once aged by its delay, not before.
+        let mut capturing = payment(true);
+        capturing.enter_card(card("4054695723100768"), false, &mut v, now);
+        let slow = CaptureRequest {
+            capture_request_id: "c".into(),
+            payment_id: "P1".into(),
+            amount: money(CAPTURE_MAGIC.1),
+        };
+        capturing.capture(&slow, now).unwrap();
+        capturing.age(SignedDuration::from_secs(30));
+        assert!(capturing.tick(&mut v, now).is_empty(), "half the delay");
+        capturing.age(SignedDuration::from_secs(30));
+        let n = capturing.tick(&mut v, now);
+        assert_eq!(n[0].notify_type, "CAPTURE_RESULT");
     }
 }

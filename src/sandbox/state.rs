@@ -405,6 +405,24 @@ impl State {
         }
     }
 
+    /// Makes one payment `by` older, the clock unchanged (`advance_clock` with `of:`): what
+    /// would come due for it within `by` happens now. The notices of what it did; `None` for
+    /// an unknown payment.
+    pub fn age_payment(&self, id: &str, by: jiff::SignedDuration) -> Option<Vec<Notice>> {
+        let now = self.clock.now();
+        let mut store = self.lock();
+        let Store {
+            payments,
+            vault,
+            dirty,
+            ..
+        } = &mut *store;
+        let p = payments.get_mut(id)?;
+        p.age(by);
+        dirty.push(p.id.clone());
+        Some(tick(p, vault, now, dirty))
+    }
+
     /// pay. Without a `paymentNotifyUrl`, notifications go to `default_notify_url` (the
     /// client's dashboard-level URL), and with neither none are sent.
     pub fn handle_pay(

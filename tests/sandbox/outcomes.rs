@@ -112,6 +112,77 @@ async fn a_pending_card_is_pending_with_a_payment_pending_notification() {
 }
 
 #[tokio::test]
+async fn advancing_one_payments_time_settles_it_alone() {
+    let (_s, c, b, rx) = sandbox_and_receiver().await;
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        let pid = paid(&c, &b, manual(pay_body(&uid("m"), "1000", Some(&rx.url)))).await;
+        let capture = json!({"captureRequestId": uid("c"), "paymentId": pid,
+                             "captureAmount": {"currency": "SGD", "value": "22"}});
+        let r = c.call("capture", &capture).await;
+        assert_eq!(result_code(&r), ("CAPTURE_IN_PROCESS", "U"), "{r}");
+        slow.push(pid);
+    }
+    let before = c.control("clock", None).await;
+    let moved = c
+        .control(
+            "clock/advance",
+            Some(json!({ "seconds": 60, "paymentId": slow[0] })),
+        )
+        .await;
+    // The clock did not move on by the minute: only the payment is a minute older.
+    let time = |v: &Value| {
+        v["now"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+    };
+    let (before, after) = (time(&before), time(&moved));
+    assert!(
+        after < before + jiff::SignedDuration::from_secs(60),
+        "{before} {after}"
+    );
+    let done = rx
+        .wait(1, |n| n.body["notifyType"] == "CAPTURE_RESULT")
+        .await;
+    assert_eq!(done[0].body["paymentId"], slow[0].as_str());
+    let status = |q: &Value| q["transactions"][0]["transactionStatus"].clone();
+    let q = c
+        .call("inquiryPayment", &json!({ "paymentId": slow[0] }))
+        .await;
+    assert_eq!(status(&q), "SUCCESS", "{q}");
+    let q = c
+        .call("inquiryPayment", &json!({ "paymentId": slow[1] }))
+        .await;
+    assert_eq!(
+        status(&q),
+        "PROCESSING",
+        "the other payment's capture still waits: {q}"
+    );
+
+    let (code, body) = c
+        .control_as(
+            reqwest::Method::POST,
+            "clock/advance",
+            Some(json!({ "seconds": 60, "paymentId": "NOPE" })),
+        )
+        .await;
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (404, Some("no payment NOPE in this sandbox"))
+    );
+    let (code, _) = c
+        .control_as(
+            reqwest::Method::POST,
+            "clock/advance",
+            Some(json!({ "seconds": 60, "paymentId": 7 })),
+        )
+        .await;
+    assert_eq!(code, 400);
+}
+
+#[tokio::test]
 async fn a_capture_of_21_fails_later_and_one_of_22_succeeds_later() {
     let (_s, c, b, rx) = sandbox_and_receiver().await;
     let pid = paid(&c, &b, manual(pay_body(&uid("m"), "1000", Some(&rx.url)))).await;

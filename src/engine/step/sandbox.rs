@@ -166,10 +166,12 @@ pub(super) async fn control(
         calls.push(("/_sandbox/faults", faults_body(&f.value, ctx)?));
     }
     if let Some(by) = &action.advance_clock {
-        calls.push((
-            "/_sandbox/clock/advance",
-            json!({ "seconds": ctx.duration(Some(by), "advance_clock", Duration::ZERO)?.as_secs() }),
-        ));
+        let by = ctx.duration(Some(by), "advance_clock", Duration::ZERO)?;
+        let mut body = json!({ "seconds": by.as_secs() });
+        if let Some(of) = &action.of {
+            body["paymentId"] = Value::String(render_spanned_str(ctx, of, "of")?);
+        }
+        calls.push(("/_sandbox/clock/advance", body));
     }
     let mut merged = Map::new();
     let mut last = (0, String::new());
