@@ -1112,7 +1112,8 @@ def main():
         threading.Thread(target=shop.poll_forever, name="poller", daemon=True).start()
     log("listening", url=cfg.merchant_url, gateway=cfg.gateway_url, clientId=cfg.client_id,
         db=cfg.db, bug=cfg.bug)
-    server.serve_forever()
+    # A short poll interval: `shutdown` (on SIGTERM) waits for the loop's next poll.
+    server.serve_forever(poll_interval=0.05)
     server.server_close()
     log("stopped")
     return 0
