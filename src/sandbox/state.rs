@@ -409,6 +409,19 @@ impl State {
     /// would come due for it within `by` happens now. The notices of what it did; `None` for
     /// an unknown payment.
     pub fn age_payment(&self, id: &str, by: jiff::SignedDuration) -> Option<Vec<Notice>> {
+        self.change_payment(id, |p, vault, now| {
+            p.age(by);
+            p.tick(vault, now)
+        })
+    }
+
+    /// Runs `f` on payment `id` under the lock, with the vault and the virtual time, and
+    /// notes the payment as changed; `None` for an unknown payment.
+    fn change_payment<R>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Payment, &mut Vault, Timestamp) -> R,
+    ) -> Option<R> {
         let now = self.clock.now();
         let mut store = self.lock();
         let Store {
@@ -418,9 +431,8 @@ impl State {
             ..
         } = &mut *store;
         let p = payments.get_mut(id)?;
-        p.age(by);
         dirty.push(p.id.clone());
-        Some(tick(p, vault, now, dirty))
+        Some(f(p, vault, now))
     }
 
     /// pay. Without a `paymentNotifyUrl`, notifications go to `default_notify_url` (the
@@ -641,21 +653,14 @@ impl State {
         payment_id: &str,
         card: CardProfile,
     ) -> Option<(Value, Vec<Notice>)> {
-        let now = self.clock.now();
-        let mut store = self.lock();
-        let Store {
-            payments,
-            vault,
-            dirty,
-            ..
-        } = &mut *store;
-        let p = payments
-            .get_mut(payment_id)
-            .filter(|p| p.client_id == client)?;
-        let mut notices = p.tick(vault, now);
-        notices.extend(p.authorize_at_once(card, vault, now));
-        dirty.push(p.id.clone());
-        Some((p.pay_body(), notices))
+        self.change_payment(payment_id, |p, vault, now| {
+            (p.client_id == client).then(|| {
+                let mut notices = p.tick(vault, now);
+                notices.extend(p.authorize_at_once(card, vault, now));
+                (p.pay_body(), notices)
+            })
+        })
+        .flatten()
     }
 
     /// Time-driven transitions of every payment whose time has come (expiry, slow
@@ -767,30 +772,21 @@ impl State {
         id: &str,
         f: impl FnOnce(&mut Payment, &mut Vault, Timestamp) -> Result<(Next, Vec<Notice>), ()>,
     ) -> PageResult {
-        let now = self.clock.now();
-        let mut store = self.lock();
-        let Store {
-            payments,
-            vault,
-            dirty,
-            ..
-        } = &mut *store;
-        let Some(p) = payments.get_mut(id) else {
-            return (Err(PageError::NotFound), Vec::new());
-        };
-        dirty.push(p.id.clone());
-        let mut notices = p.tick(vault, now);
-        p.reopen_for_buyer(now);
-        if p.status != Status::Processing {
-            return (Err(PageError::NotWaiting(p.clone())), notices);
-        }
-        match f(p, vault, now) {
-            Ok((next, n)) => {
-                notices.extend(n);
-                (Ok((next, p.clone())), notices)
+        let acted = self.change_payment(id, |p, vault, now| {
+            let mut notices = p.tick(vault, now);
+            p.reopen_for_buyer(now);
+            if p.status != Status::Processing {
+                return (Err(PageError::NotWaiting(Box::new(p.clone()))), notices);
             }
-            Err(()) => (Err(PageError::NotWaiting(p.clone())), notices),
-        }
+            match f(p, vault, now) {
+                Ok((next, n)) => {
+                    notices.extend(n);
+                    (Ok((next, Box::new(p.clone()))), notices)
+                }
+                Err(()) => (Err(PageError::NotWaiting(Box::new(p.clone()))), notices),
+            }
+        });
+        acted.unwrap_or((Err(PageError::NotFound), Vec::new()))
     }
 }
 
