@@ -185,6 +185,9 @@ struct Delivery {
     /// The scope of the faults that held it for reordering, while [`Stage::Held`].
     held_under: Option<Scope>,
     next_due: Timestamp,
+    /// Time its payment was moved on by while an attempt was in flight (`advance_clock` with
+    /// `of:`): the resend that attempt schedules comes that much sooner.
+    aged: SignedDuration,
     attempts: Vec<Attempt>,
     /// Sent by `POST /_sandbox/notifications` (how it was forged), not by APO's schedule.
     forge: Option<Forge>,
@@ -217,6 +220,7 @@ impl Delivery {
             stage,
             held_under: None,
             next_due,
+            aged: SignedDuration::ZERO,
             attempts: Vec::new(),
             forge: None,
             replay_of: None,
@@ -695,11 +699,20 @@ impl Notifier {
             ..
         } = &mut *book;
         for d in deliveries.values_mut() {
-            if d.stage == Stage::Pending && d.payment_id() == Some(payment_id) {
-                d.next_due = d.next_due.saturating_sub(by).unwrap_or(d.next_due);
-                // The entry at the old time is stale now: skipped when met.
-                queues.note(d);
-                dirty.push(d.id);
+            if d.payment_id() != Some(payment_id) {
+                continue;
+            }
+            match d.stage {
+                Stage::Pending => {
+                    d.next_due = d.next_due.saturating_sub(by).unwrap_or(d.next_due);
+                    // The entry at the old time is stale now: skipped when met.
+                    queues.note(d);
+                    dirty.push(d.id);
+                }
+                // Its answer may not be in yet (a flow that just answered moves on at once):
+                // the resend it schedules counts the time too.
+                Stage::InFlight => d.aged = d.aged.saturating_add(by),
+                Stage::Held | Stage::Delivered | Stage::Failed => {}
             }
         }
     }
@@ -1161,10 +1174,12 @@ fn truncated(body: &[u8], max: usize) -> String {
 /// is spent, or, with `resends` off, after the first attempt).
 fn schedule_next(d: &mut Delivery, at: Timestamp, acknowledged: bool, resends: bool) {
     let sent = d.scheduled_attempts();
+    let aged = std::mem::replace(&mut d.aged, SignedDuration::ZERO);
     d.stage = if acknowledged {
         Stage::Delivered
     } else if let Some(wait) = SCHEDULE.get(sent).filter(|_| resends || sent == 0) {
-        d.next_due = at.saturating_add(*wait).unwrap_or(at);
+        let wait = wait.saturating_sub(aged);
+        d.next_due = at.saturating_add(wait).unwrap_or(at);
         Stage::Pending
     } else {
         Stage::Failed
@@ -1625,6 +1640,32 @@ mod tests {
         assert_eq!(queues.take_due(&deliveries, at(10)), Vec::<u64>::new());
         assert_eq!(queues.take_due(&deliveries, at(30)), [1, 6]);
         assert!(queues.due.is_empty());
+    }
+
+    #[test]
+    fn a_payment_moved_on_while_its_notification_is_in_flight_gets_the_resend_sooner() {
+        let n = notifier();
+        let now = Timestamp::now();
+        let mut payment_notice = notice(0);
+        payment_notice.body = json!({ "paymentId": "P1" });
+        n.enqueue(vec![payment_notice, notice(1)], now);
+        assert_eq!(
+            n.take_due(now).iter().flatten().count(),
+            2,
+            "both in flight"
+        );
+        // The flow answered the first attempt with a failure and moved P1 on two minutes
+        // before the notifier recorded that answer.
+        n.age_payment("P1", SignedDuration::from_mins(2));
+        for id in [1, 2] {
+            n.record(id, Attempt::failed(now, "x", String::new()), Some(false));
+        }
+        let due: Vec<u64> = n.take_due(now).iter().flatten().map(|j| j.id).collect();
+        assert_eq!(
+            due,
+            [1],
+            "P1's resend is due now, the other's in two minutes"
+        );
     }
 
     #[test]

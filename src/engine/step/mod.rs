@@ -348,14 +348,14 @@ fn polling(ctx: &StepCtx<'_>, step: &Step) -> Result<Option<(Duration, Duration)
         return Ok(None);
     }
     let every = ctx.duration(step.every.as_ref(), "every", DEFAULT_EVERY)?;
-    if every.is_zero() {
-        let at = step.every.as_ref().map(|e| &e.referenced);
-        let message = "`every` rendered to 0: polling needs a pause".to_owned();
-        let hint = Some("give `every:` a duration above zero, e.g. `200ms`");
-        return Err(match at {
-            Some(at) => StepError::located(ctx.file, at, message, hint),
-            None => StepError::new(message),
-        });
+    // Written as 0 it is refused at load; a template can still render to it.
+    if let Some(e) = step.every.as_ref().filter(|_| every.is_zero()) {
+        return Err(StepError::located(
+            ctx.file,
+            &e.referenced,
+            "`every` rendered to 0: polling needs a pause".to_owned(),
+            Some("give `every:` a duration above zero, e.g. `200ms`"),
+        ));
     }
     let within = ctx.duration(step.within.as_ref(), "within", DEFAULT_WITHIN)?;
     Ok(Some((every, within)))

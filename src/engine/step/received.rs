@@ -397,7 +397,7 @@ mod tests {
         let (parts, entries) = journal(vec![old]).await;
         let later = entries.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            tokio::time::sleep(Duration::from_millis(1000)).await;
             later.lock().unwrap().push(call(2, "R1", "valid"));
         });
         let a = action("api: pay\nmatch: { $.request.paymentRequestId: R1 }\nsettle: 2s\n");
@@ -411,7 +411,7 @@ mod tests {
         entries.lock().unwrap().push(recent);
         let later = entries.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            tokio::time::sleep(Duration::from_millis(1000)).await;
             later.lock().unwrap().push(call(4, "R3", "valid"));
         });
         let a = action("api: pay\nmatch: { $.request.paymentRequestId: R3 }\nsettle: 2s\n");
