@@ -394,7 +394,7 @@ impl Checker<'_> {
         }
     }
 
-    fn step(&mut self, spanned: &Spanned<Step>) {
+    fn step(&mut self, spanned: &Spanned<Arc<Step>>) {
         let step = &spanned.value;
         let here = at(spanned);
         let actions: Vec<(ActionKind, (u64, u64))> = ActionKind::all_of(step).collect();

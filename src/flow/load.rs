@@ -366,7 +366,7 @@ fn normalize(path: &Path) -> PathBuf {
 
 fn planned_step(
     source: &Arc<SourceFile>,
-    step: &Spanned<Step>,
+    step: &Spanned<Arc<Step>>,
     checks: Option<&Arc<Checks>>,
     partial: Option<Partial>,
 ) -> Option<PlannedStep> {
@@ -377,7 +377,7 @@ fn planned_step(
         column,
         kind: ActionKind::of(&step.value)?,
         checks: Arc::clone(checks?),
-        step: step.value.clone(),
+        step: Arc::clone(&step.value),
         partial,
     })
 }

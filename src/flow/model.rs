@@ -17,6 +17,7 @@
 //! Every struct denies unknown keys. Values that are templates stay as written here; the engine
 //! renders them just before a step runs.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -69,10 +70,23 @@ pub struct Flow {
     /// GET/HEAD/OPTIONS): by default such a flow is not retried on a live target.
     #[serde(default)]
     pub retry_live: bool,
+    // Each step is shared with the plan (and a partial's with every flow that uses it)
+    // rather than copied.
     /// The steps, run in order.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "shared_steps")]
     #[schemars(with = "Vec<Step>")]
-    pub steps: Vec<Spanned<Step>>,
+    pub steps: Vec<Spanned<Arc<Step>>>,
+}
+
+/// Reads `steps:` as written, then puts each step behind an [`Arc`] (a move, not a copy).
+fn shared_steps<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<Spanned<Arc<Step>>>, D::Error> {
+    let steps = Vec::<Spanned<Step>>::deserialize(d)?;
+    Ok(steps
+        .into_iter()
+        .map(|s| Spanned::new(Arc::new(s.value), s.referenced, s.defined))
+        .collect())
 }
 
 /// How many times a failed case is re-run: 0 to [`Retries::MAX`].

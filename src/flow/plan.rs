@@ -102,8 +102,8 @@ pub struct PlannedStep {
     pub kind: ActionKind,
     /// Its checks, compiled at load.
     pub checks: Arc<Checks>,
-    /// The step as written.
-    pub step: Step,
+    /// The step as written, shared with the flow it was read from.
+    pub step: Arc<Step>,
     /// For a `use:` step: the partial's own `vars` (defaults, unrendered) and its steps.
     pub partial: Option<Partial>,
 }
