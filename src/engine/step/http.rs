@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use reqwest::Method;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use super::StepCtx;
@@ -147,12 +147,19 @@ pub(crate) async fn send(action: &HttpAction, ctx: &StepCtx<'_>) -> Result<Excha
             Value::String(text.clone())
         }
     };
-    let request_record = serde_json::json!({
-        "method": method.as_str(),
-        "url": url.as_str(),
-        "headers": headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v.clone()))).collect::<Map<_, _>>(),
-        "body": body_record,
-    });
+    // Built from owned values: `json!` would copy each one through `Serialize`.
+    let request_record = record([
+        ("method", Value::from(method.as_str())),
+        ("url", Value::from(url.as_str())),
+        (
+            "headers",
+            headers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v.clone())))
+                .collect(),
+        ),
+        ("body", body_record),
+    ]);
     let request_summary = RequestSummary {
         method: method.as_str().to_owned(),
         url: mask_text(url.as_str()).into_owned(),
@@ -179,11 +186,17 @@ pub(crate) async fn send(action: &HttpAction, ctx: &StepCtx<'_>) -> Result<Excha
         .map_err(|e| describe_send_error(&e, &method, &url, timeout))?;
     let text = String::from_utf8_lossy(&bytes);
     let body = parse_body(&text);
-    let response_record = serde_json::json!({
-        "status": status,
-        "headers": headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<Map<_, _>>(),
-        "body": body,
-    });
+    let response_record = record([
+        ("status", Value::from(status)),
+        (
+            "headers",
+            headers
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        ),
+        ("body", body.clone()),
+    ]);
     Ok(Exchange {
         response_summary: ResponseSummary {
             status,
@@ -202,6 +215,16 @@ pub(crate) async fn send(action: &HttpAction, ctx: &StepCtx<'_>) -> Result<Excha
         guards: Vec::new(),
         failure: None,
     })
+}
+
+/// A JSON object of these fields, in this order.
+fn record<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect(),
+    )
 }
 
 /// A JSON body parsed; any other body as a JSON string (so `$` still selects it); `null` when
