@@ -45,6 +45,7 @@ BUGS = (
     "new_id_on_retry",  # a new paymentRequestId on each pay retry after an unknown result
     "ignore_fail",  # leaves the order PENDING after a failed payment
     "no_inquiry",  # never inquires while pending (no poller; the return page shows stored status)
+    "capture_on_notify",  # captures the amount again when its CAPTURE_RESULT arrives
 )
 
 NOTIFY_PATH = "/apo/notify"
@@ -887,6 +888,10 @@ class Shop:
             if status == "S" and n.get("captureId"):
                 self.record_capture(db, order_id, n["captureId"], n.get("captureRequestId"),
                                     value, "notify", again=again)
+                if self.bug == "capture_on_notify":
+                    log("bug-capture-on-notify", orderId=order_id)
+                    threading.Thread(target=self.capture, args=(order_id, {"amount": str(value)}),
+                                     daemon=True).start()
         elif notify_type == "REFUND_RESULT":
             if n.get("refundStatus") == "SUCCESS" or (
                 n.get("refundStatus") is None and status == "S"
