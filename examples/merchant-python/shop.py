@@ -16,7 +16,8 @@ Rules it follows (APO hosted-mode guide, apo-api.md):
 - every notification is verified, stored once under (notifyType, paymentId, captureId/refundId)
   and applied once, then answered with the fixed acknowledgement;
 - pay with an unknown result is retried with the same paymentRequestId, then inquired;
-- a pending order is inquired every 2 s (for at most POLL_SECONDS) until it is final.
+- a pending order is inquired every 2 s from 2 s after it was placed (for at most POLL_SECONDS)
+  until it is final.
 """
 
 import html
@@ -947,13 +948,16 @@ class Shop:
 
     def poll_forever(self):
         """Every APO_POLL_SECONDS (2 s), inquires each order still pending (or PAID with an
-        automatic capture not yet seen) within its polling window."""
+        automatic capture not yet seen) within its polling window, from one interval after it
+        was placed (APO's guide: inquire at 2-second intervals after pay)."""
         while not self.stopping.wait(self.cfg.poll_every):
+            now = time.time()
             with self.store.lock:
                 rows = self.store.db.execute(
-                    "SELECT order_id FROM orders WHERE poll_until > ? AND (status='PENDING' OR "
+                    "SELECT order_id FROM orders WHERE poll_until > ? AND created_at <= ? AND "
+                    "(status='PENDING' OR "
                     "(status='PAID' AND capture_mode='AUTOMATIC' AND captured=0))",
-                    (time.time(),),
+                    (now, now - self.cfg.poll_every),
                 ).fetchall()
             for r in rows:
                 if self.stopping.is_set():
