@@ -978,11 +978,7 @@ fn a_background_window_stays_open_while_the_next_steps_run() {
         )
     };
     let once = "      settle: 3s\n";
-    let inquiry = |status: &str| {
-        format!(
-            "  - inquiry: {{ body: {{ paymentId: \"{{{{ paymentId }}}}\" }} }}\n    expect: {{ $.paymentStatus: {status} }}\n"
-        )
-    };
+    let inquiry = support::inquiry_step;
     p.file(
         "flows/a-once.yaml",
         &format!(
