@@ -1016,7 +1016,16 @@ fn a_background_window_stays_open_while_the_next_steps_run() {
             inquiry("PROCESSING")
         ),
     );
-    let out = p.run(&["--jobs", "4", "--json", "r.json"]);
+    // It saves when it opens, from the first match: a later one is not there yet.
+    p.file(
+        "flows/e-saves-later.yaml",
+        &format!(
+            "name: Saves the second\nsteps:\n{}{}    save:\n      paymentId: $.calls[1].response.paymentId\n",
+            pay(4305),
+            watch(4305, "      settle: 1s\n", 2),
+        ),
+    );
+    let out = p.run(&["--jobs", "5", "--json", "r.json"]);
     assert_eq!(code(&out), 1, "{}", both(&out));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(p.dir.path().join("r.json")).unwrap())
@@ -1048,6 +1057,11 @@ fn a_background_window_stays_open_while_the_next_steps_run() {
         "{text}"
     );
     assert_eq!(steps("Passes"), ["passed", "passed", "passed"], "{text}");
+    assert_eq!(steps("Saves the second"), ["passed", "failed"], "{text}");
+    assert!(
+        text.contains("the step saves from the first match when it opens; later matches (`$.calls[1]`) are not there yet"),
+        "{text}"
+    );
     // How the failure of a background step reads (the quoted journal entry left out).
     let mut lines = text.lines().skip_while(|l| !l.contains("Called twice"));
     let block: Vec<&str> = lines

@@ -475,8 +475,8 @@ fn polling(ctx: &StepCtx<'_>, step: &Step) -> Result<Option<(Duration, Duration)
 }
 
 /// Runs a step with an action: send (polling with `until:`), then `expect:`, then `save:`.
-/// `true` with the result: the action was a `background` step's opening and found its first
-/// match; it saved from it, and its checks are still to run ([`Recorder::open`]).
+/// `true` with the result: the action was a `background` step's opening, which found its first
+/// match (or saves nothing) and saved; its checks are still to run ([`Recorder::open`]).
 async fn run_action(
     shared: &Shared,
     planned: &PlannedStep,
@@ -538,6 +538,10 @@ async fn run_action(
             return (result, true);
         }
         result.status = Status::Failed;
+        result.error = Some(StepError::new(
+            "watched in the background (`background: true`), the step saves from the first \
+             match when it opens; later matches (`$.calls[1]`) are not there yet",
+        ));
         result.response = Some(exchange.response_summary);
         return (result, false);
     }
