@@ -103,6 +103,11 @@ impl axum::serve::Listener for GatedListener {
                     continue;
                 }
             };
+            // Answers go out in more than one write (headers, body, TLS records); with Nagle's
+            // algorithm on, a client's delayed ACK holds the last one back about 40 ms.
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!("TCP_NODELAY on {peer}: {e}");
+            }
             match self.gate.clone().try_acquire_owned() {
                 Ok(permit) => {
                     return (
@@ -273,4 +278,20 @@ pub fn body_timeout(e: &axum::Error) -> Option<&BodyTimeout> {
         source = err.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::serve::Listener as _;
+
+    #[tokio::test]
+    async fn admitted_connections_send_without_waiting_for_acks() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut gated = GatedListener::new(listener, 4);
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (admitted, _) = gated.accept().await;
+        assert!(admitted.io.nodelay().unwrap());
+    }
 }

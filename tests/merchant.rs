@@ -288,6 +288,20 @@ fn a_shop_that_never_inquires_is_caught() {
     );
 }
 
+/// The duplicate comes after the capture's answer, while the steps after "called capture once"
+/// run: that step watches in the background, and its window still sees it.
+#[test]
+fn a_capture_repeated_on_its_notification_is_caught() {
+    assert_bug_caught(
+        "capture_on_notify",
+        &["MR-01", "MR-06", "MR-10", "MR-11", "MR-13", "MR-14"],
+        (
+            "flows/merchant/manual-capture-refund.yaml",
+            "the shop called capture once, signed, for the full amount",
+        ),
+    );
+}
+
 /// A project with one flow against a merchant configured as `[merchants.m]` with `extra`;
 /// `PORT` in the command is the merchant's port.
 fn tiny_project(command: &str, extra: &str) -> (Scratch, u16) {

@@ -959,3 +959,116 @@ fn r12_the_buyer_never_posts_card_data_to_another_origin() {
     assert_eq!(collected.load(std::sync::atomic::Ordering::SeqCst), 0);
     assert!(!both(&out).contains("4054695723100768"));
 }
+
+/// `received` with `background: true`: the steps after it run while its window is open and may
+/// use what it saved; a matching call a later step makes is seen when the window closes at the
+/// end of the case, also when a later step ended the case. Blocking, the first two cases
+/// would pass: their later calls would come after the window.
+#[test]
+fn a_background_window_stays_open_while_the_next_steps_run() {
+    let p = Project::new();
+    let pay = |amount: u32| {
+        format!(
+            "  - pay:\n      body_file: fixtures/payloads/pay-card-first-time.json\n      body: {{ paymentAmount: {{ currency: SGD, value: \"{amount}\" }}, order: {{ orderAmount: {{ currency: SGD, value: \"{amount}\" }} }} }}\n"
+        )
+    };
+    let watch = |amount: u32, window: &str, count: u32| {
+        format!(
+            "  - received:\n      api: pay\n      match: {{ $.request.paymentAmount.value: \"{amount}\" }}\n{window}      background: true\n    expect: {{ count: {count} }}\n"
+        )
+    };
+    let once = "      settle: 3s\n";
+    let inquiry = support::inquiry_step;
+    p.file(
+        "flows/a-once.yaml",
+        &format!(
+            "name: Called twice\nsteps:\n{}{}    save: {{ paymentId: $.response.paymentId }}\n{}{}",
+            pay(4301),
+            watch(4301, once, 1),
+            inquiry("PROCESSING"),
+            pay(4301)
+        ),
+    )
+    .file(
+        "flows/b-never.yaml",
+        &format!(
+            "name: Never, then called\nsteps:\n{}{}",
+            watch(4302, "      within: 3s\n      settle: 0s\n", 0),
+            pay(4302)
+        ),
+    )
+    .file(
+        "flows/c-stopped.yaml",
+        &format!(
+            "name: Stopped by a later step\nsteps:\n{}{}    save: {{ paymentId: $.response.paymentId }}\n{}{}",
+            pay(4303),
+            watch(4303, "      settle: 1s\n", 1),
+            inquiry("SUCCESS"),
+            pay(4303)
+        ),
+    )
+    .file(
+        "flows/d-passes.yaml",
+        &format!(
+            "name: Passes\nsteps:\n{}{}    save: {{ paymentId: $.response.paymentId }}\n{}",
+            pay(4304),
+            watch(4304, "      settle: 1s\n", 1),
+            inquiry("PROCESSING")
+        ),
+    );
+    // It saves when it opens, from the first match: a later one is not there yet.
+    p.file(
+        "flows/e-saves-later.yaml",
+        &format!(
+            "name: Saves the second\nsteps:\n{}{}    save:\n      paymentId: $.calls[1].response.paymentId\n",
+            pay(4305),
+            watch(4305, "      settle: 1s\n", 2),
+        ),
+    );
+    let out = p.run(&["--jobs", "5", "--json", "r.json"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.dir.path().join("r.json")).unwrap())
+            .unwrap();
+    let steps = |flow: &str| -> Vec<String> {
+        let case = report["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["flow"] == flow)
+            .unwrap_or_else(|| panic!("{flow} is reported"));
+        case["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["status"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let text = both(&out);
+    assert_eq!(
+        steps("Called twice"),
+        ["passed", "failed", "passed", "passed"],
+        "{text}"
+    );
+    assert_eq!(steps("Never, then called"), ["failed", "passed"], "{text}");
+    assert_eq!(
+        steps("Stopped by a later step"),
+        ["passed", "passed", "failed", "skipped"],
+        "{text}"
+    );
+    assert_eq!(steps("Passes"), ["passed", "passed", "passed"], "{text}");
+    assert_eq!(steps("Saves the second"), ["passed", "failed"], "{text}");
+    assert!(
+        text.contains("the step saves from the first match when it opens; later matches (`$.calls[1]`) are not there yet"),
+        "{text}"
+    );
+    // How the failure of a background step reads (the quoted journal entry left out).
+    let mut lines = text.lines().skip_while(|l| !l.contains("Called twice"));
+    let block: Vec<&str> = lines
+        .next()
+        .into_iter()
+        .chain(lines.take_while(|l| l.starts_with(' ')))
+        .filter(|l| !l.trim_start().starts_with("last response:"))
+        .collect();
+    insta::assert_snapshot!(stable(&block.join("\n")));
+}

@@ -506,11 +506,7 @@ fn a_flow_that_moves_only_its_payments_clock_runs_with_the_others() {
         )
     };
     let pay = "  - pay: { body_file: fixtures/payloads/pay-card-first-time.json }\n    save: { paymentId: $.paymentId }\n";
-    let inquiry = |status: &str| {
-        format!(
-            "  - inquiry: {{ body: {{ paymentId: \"{{{{ paymentId }}}}\" }} }}\n    expect: {{ $.paymentStatus: {status} }}\n"
-        )
-    };
+    let inquiry = support::inquiry_step;
     // Run alone, the first to reach a barrier would wait the whole 5 s and see `met: false`.
     // The other flow's payment, asked after the clock moved, is still waiting for its buyer.
     p.file(

@@ -16,7 +16,8 @@ Rules it follows (APO hosted-mode guide, apo-api.md):
 - every notification is verified, stored once under (notifyType, paymentId, captureId/refundId)
   and applied once, then answered with the fixed acknowledgement;
 - pay with an unknown result is retried with the same paymentRequestId, then inquired;
-- a pending order is inquired every 2 s (for at most POLL_SECONDS) until it is final.
+- a pending order is inquired every 2 s from 2 s after it was placed (for at most POLL_SECONDS)
+  until it is final.
 """
 
 import html
@@ -45,6 +46,7 @@ BUGS = (
     "new_id_on_retry",  # a new paymentRequestId on each pay retry after an unknown result
     "ignore_fail",  # leaves the order PENDING after a failed payment
     "no_inquiry",  # never inquires while pending (no poller; the return page shows stored status)
+    "capture_on_notify",  # captures the amount again when its CAPTURE_RESULT arrives
 )
 
 NOTIFY_PATH = "/apo/notify"
@@ -887,6 +889,10 @@ class Shop:
             if status == "S" and n.get("captureId"):
                 self.record_capture(db, order_id, n["captureId"], n.get("captureRequestId"),
                                     value, "notify", again=again)
+                if self.bug == "capture_on_notify":
+                    log("bug-capture-on-notify", orderId=order_id)
+                    threading.Thread(target=self.capture, args=(order_id, {"amount": str(value)}),
+                                     daemon=True).start()
         elif notify_type == "REFUND_RESULT":
             if n.get("refundStatus") == "SUCCESS" or (
                 n.get("refundStatus") is None and status == "S"
@@ -942,13 +948,16 @@ class Shop:
 
     def poll_forever(self):
         """Every APO_POLL_SECONDS (2 s), inquires each order still pending (or PAID with an
-        automatic capture not yet seen) within its polling window."""
+        automatic capture not yet seen) within its polling window, from one interval after it
+        was placed (APO's guide: inquire at 2-second intervals after pay)."""
         while not self.stopping.wait(self.cfg.poll_every):
+            now = time.time()
             with self.store.lock:
                 rows = self.store.db.execute(
-                    "SELECT order_id FROM orders WHERE poll_until > ? AND (status='PENDING' OR "
+                    "SELECT order_id FROM orders WHERE poll_until > ? AND created_at <= ? AND "
+                    "(status='PENDING' OR "
                     "(status='PAID' AND capture_mode='AUTOMATIC' AND captured=0))",
-                    (time.time(),),
+                    (now, now - self.cfg.poll_every),
                 ).fetchall()
             for r in rows:
                 if self.stopping.is_set():
@@ -1001,6 +1010,9 @@ class Handler(BaseHTTPRequestHandler):
     shop = None  # set in main
     protocol_version = "HTTP/1.1"
     server_version = "example-shop/1"
+    # Headers and body go out in two writes; with Nagle's algorithm on, a keep-alive client's
+    # delayed ACK holds the body back about 40 ms.
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # the shop logs its own events
         pass

@@ -29,7 +29,8 @@ pub enum Event {
         /// `Flow name` or `Flow name [case]`.
         title: String,
     },
-    /// A step of a case finished (steps of a case arrive in order).
+    /// A step of a case finished (steps of a case arrive in order, except a `received` step
+    /// with `background: true`: it arrives when its window has closed, at the case's end).
     StepFinished {
         /// The case's position in the plan.
         index: usize,

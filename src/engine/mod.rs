@@ -8,6 +8,7 @@
 //!     per case: scope ← runner values, --var, vars (rendered in order), matrix values
 //!       CaseStarted
 //!       per step, in order: render → send (poll with until:) → expect: → save: → StepFinished
+//!       background windows (received with background: true) run again in full → StepFinished
 //!       failed, retries left (retry.rs)? CaseRetried, and again from the first step
 //!       CaseFinished(CaseResult)   (flaky: passed after a failed attempt)
 //!   RunFinished(RunSummary)

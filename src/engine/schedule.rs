@@ -241,6 +241,7 @@ async fn run_case(
         steps: Vec::new(),
         flow_file: case.file.path.clone(),
         title: case.title(),
+        windows: Vec::new(),
     };
     let mut scope = Scope::new(&schedule.runner);
     let vars_error = scope
@@ -258,6 +259,7 @@ async fn run_case(
                     .push(blank(planned, step_name(planned), Status::Skipped));
             }
         }
+        rec.close_windows(shared).await;
     }
     let status = rec
         .steps

@@ -926,6 +926,12 @@ impl Checker<'_> {
 
     fn received(&mut self, r: &ReceivedAction) {
         self.durations([&r.within, &r.settle]);
+        if let Some(background) = r.background.as_ref().filter(|b| b.value)
+            && r.settle.is_none()
+        {
+            let pos = self.key_before(at(background), "background");
+            self.push(pos, 10, LoadErrorKind::BackgroundWithoutSettle);
+        }
         // The APIs a merchant's call in the sandbox's journal can be: the APO call steps.
         self.name_in(&r.api, "api", &crate::apo::Endpoint::STEP_NAMES);
         for query in r.matches.keys() {

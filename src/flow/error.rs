@@ -123,6 +123,8 @@ pub(crate) enum LoadErrorKind {
     EmptySandboxStep,
     /// A `sandbox` step's `of:` without the `advance_clock:` it scopes.
     OfWithoutAdvanceClock,
+    /// A `received` step's `background: true` without the `settle:` window it keeps open.
+    BackgroundWithoutSettle,
     /// `count: 0` on a `notify` step, `attempts: 0` on a `delivery` step (the key).
     ZeroCount(&'static str),
     /// A bare-name query (`ack`, `landed_on`) that the step's action does not provide (the
@@ -235,6 +237,9 @@ impl LoadErrorKind {
             LoadErrorKind::OfWithoutAdvanceClock => {
                 "`of:` names the payment whose clock `advance_clock:` moves, and this step has no `advance_clock:`".to_owned()
             }
+            LoadErrorKind::BackgroundWithoutSettle => {
+                "`background:` keeps a `settle:` window open while the next steps run, and this step has no `settle:`".to_owned()
+            }
             LoadErrorKind::ZeroCount(key) => format!("`{key}:` must be at least 1"),
             LoadErrorKind::NotProvided { name, action, .. } => {
                 format!("a `{action}` step provides no `{name}`")
@@ -334,6 +339,7 @@ impl LoadErrorKind {
             | LoadErrorKind::BodyNotAMap
             | LoadErrorKind::EmptySandboxStep
             | LoadErrorKind::OfWithoutAdvanceClock
+            | LoadErrorKind::BackgroundWithoutSettle
             | LoadErrorKind::ZeroCount(_)
             | LoadErrorKind::InquiryWithoutPaymentId
             | LoadErrorKind::NotifyMerchantSource { .. }
@@ -420,6 +426,7 @@ impl LoadErrorKind {
             LoadErrorKind::KeyFileNotFound { .. } => "a PEM or base64 private key file, relative to the directory apoflow runs in, e.g. `fixtures/keys/merchant-private.pem`".to_owned(),
             LoadErrorKind::EmptySandboxStep => "give `reset: true`, `faults:` or `advance_clock:`".to_owned(),
             LoadErrorKind::OfWithoutAdvanceClock => "add `advance_clock: 15m` to move that payment's time, or remove `of:`".to_owned(),
+            LoadErrorKind::BackgroundWithoutSettle => "add `settle: 1s` (how long no other call may come), or remove `background:`".to_owned(),
             LoadErrorKind::ZeroCount(key) => format!("`{key}: 2` waits for a resend; leave it out to wait for one"),
             LoadErrorKind::InquiryWithoutPaymentId => "add `match: { $.paymentId: \"{{ paymentId }}\" }`: its value is the paymentId inquired".to_owned(),
             LoadErrorKind::NotifyMerchantSource { both: true } => "`replay:` resends APO's own delivery (with `change:` to alter it); `body:` is a whole notification: keep one".to_owned(),

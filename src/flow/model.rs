@@ -432,6 +432,12 @@ pub struct ReceivedAction {
     #[serde(default)]
     #[schemars(with = "Option<DurationSpec>")]
     pub settle: Option<Spanned<DurationSpec>>,
+    /// With `settle`: the steps after this one run while its window is open. The step waits
+    /// for the first match only (its `save:` comes from it); its checks run when the window
+    /// has closed, at the latest when the case's last step is done, and see every match.
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub background: Option<Spanned<bool>>,
     /// Only calls made with this client id (a template).
     #[serde(default)]
     #[schemars(with = "Option<String>")]

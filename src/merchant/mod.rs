@@ -21,8 +21,9 @@ pub use output::{MAX_LINE, MAX_LINES, OutputLog};
 
 use crate::config::MerchantSpec;
 
-/// How often readiness is polled.
-const READY_EVERY: Duration = Duration::from_millis(100);
+/// How often readiness is polled: a local process that starts in a few hundred milliseconds
+/// is seen ready within 20 ms of it.
+const READY_EVERY: Duration = Duration::from_millis(20);
 /// How long one readiness request may take.
 const READY_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a merchant has to exit after SIGTERM before it gets SIGKILL.

@@ -126,6 +126,14 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A flow step (YAML, indented for `steps:`) that inquires the payment `{{ paymentId }}` and
+/// expects its `paymentStatus` to be `status`.
+pub fn inquiry_step(status: &str) -> String {
+    format!(
+        "  - inquiry: {{ body: {{ paymentId: \"{{{{ paymentId }}}}\" }} }}\n    expect: {{ $.paymentStatus: {status} }}\n"
+    )
+}
+
 /// Every file under `dir`, relative to it (with `/`), sorted; fails on a folder it cannot read.
 pub fn files_under(dir: &Path) -> Vec<String> {
     fn walk(dir: &Path, rel: &Path, out: &mut Vec<String>) {

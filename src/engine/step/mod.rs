@@ -7,6 +7,11 @@
 //! ```
 //! A step that fails (an assertion or a capture) or errors (time-out, refused connection,
 //! run-time template error) ends its case; the steps after it are reported as skipped.
+//!
+//! A `received` step with `background: true` opens a window: it waits for the first match if
+//! it saves from it (else it looks once), the steps after it run, and when the case's last
+//! step is done (or it stopped) the step runs again in full ([`Recorder::close_windows`]) and
+//! its result takes the opening's place.
 
 mod apo_call;
 mod delivery;
@@ -144,6 +149,21 @@ pub(crate) struct Recorder {
     pub(crate) flow_file: std::path::PathBuf,
     /// The case's title: the flow name, plus the matrix case.
     pub(crate) title: String,
+    /// `background` steps whose window is open, in the order they opened.
+    pub(crate) windows: Vec<Window>,
+}
+
+/// A `background` step between its opening and the end of its case: what it runs again with.
+pub(crate) struct Window {
+    /// Where its result is in [`Recorder::steps`].
+    at: usize,
+    planned: PlannedStep,
+    /// Its scope when it opened (the steps after it change the case's own).
+    scope: Scope,
+    /// When the opening began (`within` counts from it).
+    opened: Instant,
+    /// How long the opening took.
+    opening: Duration,
 }
 
 impl Recorder {
@@ -152,6 +172,65 @@ impl Recorder {
         CaseRef {
             flow_file: &self.flow_file,
             title: &self.title,
+        }
+    }
+
+    /// Keeps the opening of a `background` step in its place; it is announced when its window
+    /// closes.
+    fn open(&mut self, opening: StepResult, planned: &PlannedStep, scope: &Scope) {
+        self.windows.push(Window {
+            at: self.steps.len(),
+            planned: planned.clone(),
+            scope: scope.clone(),
+            opened: Instant::now()
+                .checked_sub(opening.duration)
+                .unwrap_or_else(Instant::now),
+            opening: opening.duration,
+        });
+        self.steps.push(opening);
+    }
+
+    /// Runs each open `background` step again in full, its window waited out (it counts from
+    /// the first match, so it is mostly or wholly past), and announces its result in the
+    /// opening's place.
+    pub(crate) async fn close_windows(&mut self, shared: &Shared) {
+        let mut closed = Vec::new();
+        for mut window in std::mem::take(&mut self.windows) {
+            let planned = &window.planned;
+            let name = self.steps[window.at].name.clone();
+            let closing = Action::of(planned).map(|a| a.closing(window.opened));
+            let mut result = match closing {
+                Some(action) => {
+                    run_action(
+                        shared,
+                        planned,
+                        action,
+                        &mut window.scope,
+                        name,
+                        self.case(),
+                    )
+                    .await
+                    .0
+                }
+                None => continue,
+            };
+            result.duration += window.opening;
+            if result.status == Status::Failed {
+                let note = "watched in the background (`background: true`): the calls made while \
+                            the steps after it ran count too";
+                result.error = Some(match result.error.take() {
+                    Some(error) => error.and(note),
+                    None => StepError::new(note),
+                });
+            }
+            closed.push((window.at, result));
+        }
+        for (at, result) in closed {
+            let _ = self.tx.send(Event::StepFinished {
+                index: self.index,
+                step: result.clone(),
+            });
+            self.steps[at] = result;
         }
     }
 
@@ -180,9 +259,15 @@ pub(crate) fn run_steps<'a>(
             let step = &planned.step;
             let name = format!("{prefix}{}", shown_name(shared, scope, planned));
             let passed = if let Some(action) = Action::of(planned) {
-                let result = run_action(shared, planned, action, scope, name, rec.case()).await;
+                let action = action.opening(planned);
+                let (result, open) =
+                    run_action(shared, planned, action, scope, name, rec.case()).await;
                 let passed = result.status == Status::Passed;
-                rec.push(result);
+                if open {
+                    rec.open(result, planned, scope);
+                } else {
+                    rec.push(result);
+                }
                 passed
             } else if let Some(d) = &step.sleep {
                 let duration =
@@ -288,7 +373,7 @@ enum Action<'a> {
     Redirect(&'a RedirectAction),
     Notify(&'a NotifyAction, &'a [Check]),
     Sandbox(&'a SandboxAction),
-    Received(&'a ReceivedAction, &'a [Check]),
+    Received(&'a ReceivedAction, &'a [Check], received::Phase),
     Delivery(&'a DeliveryAction, &'a [Check]),
     NotifyMerchant(&'a NotifyMerchantAction),
 }
@@ -304,13 +389,41 @@ impl<'a> Action<'a> {
             ActionKind::Redirect => Action::Redirect(&step.redirect.as_deref()?.value),
             ActionKind::Notify => Action::Notify(&step.notify.as_deref()?.value, matches),
             ActionKind::Sandbox => Action::Sandbox(&step.sandbox.as_deref()?.value),
-            ActionKind::Received => Action::Received(&step.received.as_deref()?.value, matches),
+            ActionKind::Received => {
+                let phase = received::Phase::Whole;
+                Action::Received(&step.received.as_deref()?.value, matches, phase)
+            }
             ActionKind::Delivery => Action::Delivery(&step.delivery.as_deref()?.value, matches),
             ActionKind::NotifyMerchant => {
                 Action::NotifyMerchant(&step.notify_merchant.as_deref()?.value)
             }
             ActionKind::Sleep | ActionKind::Use => return None,
         })
+    }
+
+    /// The action as the first run of `planned` performs it: a `received` step with
+    /// `background: true` (and a `settle:` window) opens, waiting for the first match only if
+    /// the step saves from it; any other action is itself.
+    fn opening(self, planned: &PlannedStep) -> Self {
+        match self {
+            Action::Received(a, matches, _)
+                if a.settle.is_some() && a.background.as_ref().is_some_and(|b| b.value) =>
+            {
+                let waits = !planned.checks.save.is_empty() || planned.step.id.is_some();
+                Action::Received(a, matches, received::Phase::Opening { waits })
+            }
+            other => other,
+        }
+    }
+
+    /// A `background` step's run at the end of its case, for an opening at `opened`.
+    fn closing(self, opened: Instant) -> Self {
+        match self {
+            Action::Received(a, matches, _) => {
+                Action::Received(a, matches, received::Phase::Closing { opened })
+            }
+            other => other,
+        }
     }
 
     /// Renders and performs the action once.
@@ -321,7 +434,7 @@ impl<'a> Action<'a> {
             Action::Redirect(a) => redirect::run(a, ctx).await,
             Action::Notify(a, matches) => notify::wait(a, matches, ctx).await,
             Action::Sandbox(a) => sandbox::control(a, ctx).await,
-            Action::Received(a, matches) => received::wait(a, matches, ctx).await,
+            Action::Received(a, matches, phase) => received::wait(a, matches, ctx, phase).await,
             Action::Delivery(a, matches) => delivery::wait(a, matches, ctx).await,
             Action::NotifyMerchant(a) => notify_merchant::send(a, ctx).await,
         }
@@ -362,6 +475,8 @@ fn polling(ctx: &StepCtx<'_>, step: &Step) -> Result<Option<(Duration, Duration)
 }
 
 /// Runs a step with an action: send (polling with `until:`), then `expect:`, then `save:`.
+/// `true` with the result: the action was a `background` step's opening, which found its first
+/// match (or saves nothing) and saved; its checks are still to run ([`Recorder::open`]).
 async fn run_action(
     shared: &Shared,
     planned: &PlannedStep,
@@ -369,7 +484,7 @@ async fn run_action(
     scope: &mut Scope,
     name: String,
     case: CaseRef<'_>,
-) -> StepResult {
+) -> (StepResult, bool) {
     let start = Instant::now();
     let step = &planned.step;
     let mut result = blank(planned, name, Status::Passed);
@@ -379,7 +494,7 @@ async fn run_action(
             result.status = Status::Errored;
             result.error = Some(error);
             result.duration = start.elapsed();
-            return result;
+            return (result, false);
         }
     };
     let polled = {
@@ -408,9 +523,28 @@ async fn run_action(
             result.status = Status::Errored;
             result.error = Some(error);
             result.duration = start.elapsed();
-            return result;
+            return (result, false);
         }
     };
+    if let Action::Received(.., received::Phase::Opening { waits }) = action
+        && (!waits || exchange.observed.extra.get("count").and_then(Value::as_u64) > Some(0))
+    {
+        if let Some(id) = &step.id {
+            scope.record_step(&id.value, exchange.request, exchange.response);
+        }
+        result.assertions = save(planned, &exchange.observed, scope);
+        result.duration = start.elapsed();
+        if result.assertions.is_empty() {
+            return (result, true);
+        }
+        result.status = Status::Failed;
+        result.error = Some(StepError::new(
+            "watched in the background (`background: true`), the step saves from the first \
+             match when it opens; later matches (`$.calls[1]`) are not there yet",
+        ));
+        result.response = Some(exchange.response_summary);
+        return (result, false);
+    }
     if let Action::Redirect(r) = action
         && r.manual.as_ref().is_some_and(|m| m.value)
     {
@@ -485,7 +619,7 @@ async fn run_action(
             result.status = Status::Errored;
             result.error = Some(error);
             result.duration = start.elapsed();
-            return result;
+            return (result, false);
         }
     }
     // A guard fails the step unless `expect:` checks its key itself (e.g. `signature: invalid`
@@ -501,20 +635,9 @@ async fn run_action(
             None => StepError::new(message.as_str()),
         });
     }
-    for capture in &planned.checks.save {
-        match eval_save(&capture.query, &exchange.observed) {
-            Ok(value) => scope.set(&capture.var, value),
-            Err(message) => result.assertions.push(AssertionResult {
-                query: capture.query.text().to_owned(),
-                line: capture.at.0,
-                column: capture.at.1,
-                passed: false,
-                expected: format!("a value to save as `{}`", capture.var),
-                actual: "nothing".to_owned(),
-                message: crate::mask::mask_text(&message).into_owned(),
-            }),
-        }
-    }
+    result
+        .assertions
+        .extend(save(planned, &exchange.observed, scope));
     match snapshot_check {
         None => {}
         Some(Ok((assertion, path))) => {
@@ -526,7 +649,7 @@ async fn run_action(
             result.status = Status::Errored;
             result.error = Some(error.into());
             result.duration = start.elapsed();
-            return result;
+            return (result, false);
         }
     }
     if result.error.is_some() || result.assertions.iter().any(|a| !a.passed) {
@@ -536,7 +659,28 @@ async fn run_action(
         quote(&mut result);
     }
     result.duration = start.elapsed();
-    result
+    (result, false)
+}
+
+/// Runs the step's `save:` on `observed` into `scope`; a failed assertion for each value that
+/// is not there.
+fn save(planned: &PlannedStep, observed: &Observed, scope: &mut Scope) -> Vec<AssertionResult> {
+    let mut unsaved = Vec::new();
+    for capture in &planned.checks.save {
+        match eval_save(&capture.query, observed) {
+            Ok(value) => scope.set(&capture.var, value),
+            Err(message) => unsaved.push(AssertionResult {
+                query: capture.query.text().to_owned(),
+                line: capture.at.0,
+                column: capture.at.1,
+                passed: false,
+                expected: format!("a value to save as `{}`", capture.var),
+                actual: "nothing".to_owned(),
+                message: crate::mask::mask_text(&message).into_owned(),
+            }),
+        }
+    }
+    unsaved
 }
 
 /// The step's messages in full, for the evidence bundle: a notification and the runner's

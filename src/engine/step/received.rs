@@ -7,6 +7,10 @@
 //!                                            the 3 nearest calls and why each did not match
 //!   settle: S: watch until S after the first match reached the sandbox (its `ageMs`), then
 //!              count; none by `within` → count 0
+//!   background: the opening waits for the first match if the step saves from it (`save:`,
+//!              `id:`), else looks once; the case goes on; at its end the step runs again
+//!              in full, `within` counted from the opening: its window is by then mostly or
+//!              wholly past
 //! ```
 //! The whole journal of the run is searched (calls made before the step count too): a flow
 //! isolates its own calls by `match:` on its own ids (`$.request.paymentRequestId`).
@@ -36,12 +40,32 @@ use crate::flow::plan::Check;
 /// How long a `received` step waits for the first match by default.
 const DEFAULT_WITHIN: Duration = Duration::from_secs(10);
 
+/// Which run of a `received` step this is.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Phase {
+    /// A step without `background`: the one and only run.
+    Whole,
+    /// A `background` step's first run: it stops at the first match instead of watching the
+    /// `settle` window, or (`waits: false`, the step saves nothing) after one look.
+    Opening {
+        /// Whether it waits for the first match.
+        waits: bool,
+    },
+    /// A `background` step's run at the end of its case: a whole run whose `within` counts
+    /// from when the step opened.
+    Closing {
+        /// When the opening began.
+        opened: std::time::Instant,
+    },
+}
+
 /// Waits for the calls; an `Err` is an error (a template, a target that is not the embedded
 /// sandbox, a sandbox without a journal).
 pub(super) async fn wait(
     action: &ReceivedAction,
     matches: &[Check],
     ctx: &StepCtx<'_>,
+    phase: Phase,
 ) -> Result<Exchange, StepError> {
     let api = action.api.value.as_str();
     let matcher = Matcher::render(ctx, matches)?;
@@ -54,7 +78,10 @@ pub(super) async fn wait(
         Some(s) => Some(ctx.duration(Some(s), "settle", Duration::ZERO)?),
         None => None,
     };
-    let deadline = Instant::now() + within;
+    let deadline = match phase {
+        Phase::Closing { opened } => Instant::from_std(opened) + within,
+        Phase::Whole | Phase::Opening { .. } => Instant::now() + within,
+    };
 
     let mut query = vec![("api", api.to_owned())];
     if let Some(client) = &client_id {
@@ -98,6 +125,8 @@ pub(super) async fn wait(
         let now = Instant::now();
         let until = match settle {
             None if !matches.is_empty() => break,
+            _ if matches!(phase, Phase::Opening { waits: false }) => break,
+            Some(_) if matches!(phase, Phase::Opening { .. }) && !matches.is_empty() => break,
             None => deadline,
             // `settle` after the first match reached the sandbox (it may have been a while).
             Some(settle) if !matches.is_empty() => {
@@ -323,7 +352,7 @@ mod tests {
             later.lock().unwrap().push(call(2, "R1", "valid"));
         });
         let a = action("api: pay\nmatch: { $.request.paymentRequestId: R1 }\nwithin: 5s\n");
-        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx())
+        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx(), Phase::Whole)
             .await
             .unwrap();
         assert_eq!(e.failure, None);
@@ -342,7 +371,7 @@ mod tests {
         let a = action(
             "api: pay\nmatch: { $.request.paymentRequestId: R1, signature: valid }\nwithin: 300ms\n",
         );
-        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx())
+        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx(), Phase::Whole)
             .await
             .unwrap();
         let failure = e.failure.unwrap();
@@ -373,13 +402,13 @@ mod tests {
             later.lock().unwrap().push(call(2, "R1", "valid"));
         });
         let a = action("api: pay\nmatch: { $.request.paymentRequestId: R1 }\nsettle: 500ms\n");
-        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx())
+        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx(), Phase::Whole)
             .await
             .unwrap();
         assert_eq!(e.failure, None);
         assert_eq!(e.observed.extra["count"], 2);
         let a = action("api: refund\nwithin: 200ms\nsettle: 1s\n");
-        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx())
+        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx(), Phase::Whole)
             .await
             .unwrap();
         assert_eq!(
@@ -401,7 +430,7 @@ mod tests {
             later.lock().unwrap().push(call(2, "R1", "valid"));
         });
         let a = action("api: pay\nmatch: { $.request.paymentRequestId: R1 }\nsettle: 2s\n");
-        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx())
+        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx(), Phase::Whole)
             .await
             .unwrap();
         assert_eq!(e.observed.extra["count"], 1);
@@ -415,10 +444,62 @@ mod tests {
             later.lock().unwrap().push(call(4, "R3", "valid"));
         });
         let a = action("api: pay\nmatch: { $.request.paymentRequestId: R3 }\nsettle: 2s\n");
-        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx())
+        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx(), Phase::Whole)
             .await
             .unwrap();
         assert_eq!(e.observed.extra["count"], 2);
+    }
+
+    /// Pushes `entry` into the journal after 300 ms.
+    fn push_later(entries: &fake::Entries, entry: Value) {
+        let later = entries.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            later.lock().unwrap().push(entry);
+        });
+    }
+
+    #[tokio::test]
+    async fn a_background_step_opens_at_its_first_match_or_at_once_and_closes_by_its_opening() {
+        let (parts, entries) = journal(vec![call(1, "R1", "valid")]).await;
+        // Opening to save from the first match: it does not wait out `settle`.
+        push_later(&entries, call(2, "R1", "valid"));
+        let a = action("api: pay\nmatch: { $.request.paymentRequestId: R1 }\nsettle: 2s\n");
+        let opening = Phase::Opening { waits: true };
+        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx(), opening)
+            .await
+            .unwrap();
+        assert_eq!(e.observed.extra["count"], 1);
+        // Opening with nothing to save: one look, no waiting for a first match.
+        push_later(&entries, call(3, "R3", "valid"));
+        let a =
+            action("api: pay\nmatch: { $.request.paymentRequestId: R3 }\nwithin: 5s\nsettle: 0s\n");
+        let opening = Phase::Opening { waits: false };
+        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx(), opening)
+            .await
+            .unwrap();
+        assert_eq!(e.observed.extra["count"], 0);
+        // Closing: `within` counts from the opening, here long past, so one look again.
+        push_later(&entries, call(4, "R4", "valid"));
+        let opened = std::time::Instant::now()
+            .checked_sub(Duration::from_secs(10))
+            .unwrap();
+        let a =
+            action("api: pay\nmatch: { $.request.paymentRequestId: R4 }\nwithin: 5s\nsettle: 0s\n");
+        let e = wait(
+            &a,
+            &fake::checks(&a.matches),
+            &parts.ctx(),
+            Phase::Closing { opened },
+        )
+        .await
+        .unwrap();
+        assert_eq!(e.observed.extra["count"], 0);
+        // The same step run whole waits for it.
+        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx(), Phase::Whole)
+            .await
+            .unwrap();
+        assert_eq!(e.observed.extra["count"], 1);
     }
 
     #[tokio::test]
@@ -435,7 +516,7 @@ mod tests {
             ..ctx.apo.clone()
         };
         ctx.apo = &apo;
-        let e = wait(&a, &fake::checks(&a.matches), &ctx)
+        let e = wait(&a, &fake::checks(&a.matches), &ctx, Phase::Whole)
             .await
             .err()
             .unwrap()
