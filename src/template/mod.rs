@@ -116,6 +116,9 @@ impl Templates {
     /// read by the `env()` function.
     pub fn new(env: BTreeMap<String, String>) -> Self {
         let mut jinja = Environment::new();
+        // minijinja turns this on in debug builds only; without it a release build's errors
+        // say "a variable is undefined" instead of naming it.
+        jinja.set_debug(true);
         jinja.set_undefined_behavior(UndefinedBehavior::Strict);
         jinja.set_fuel(Some(FUEL));
         // A body written as a YAML block scalar keeps its final line break.
