@@ -38,7 +38,7 @@ echo "binary: $bin; cores: $(nproc); merchant library: $cases"
 sdk_ms="$(examples/merchant-python/.venv/bin/python - <<'PY'
 import time
 from com.alipay.ams.api.tools import signature_tool
-key = "".join(l for l in open("fixtures/keys/merchant-private.pem") if not l.startswith("-----"))
+key = "".join(l.strip() for l in open("fixtures/keys/merchant-private.pem") if not l.startswith("-----"))
 start = time.process_time()
 for _ in range(20):
     signature_tool.sign("POST", "/ams/api/v1/payments/pay", "c", "t", '{"a":1}', key)
