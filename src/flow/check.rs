@@ -14,7 +14,7 @@ use super::action::ActionKind;
 use super::error::{LoadError, LoadErrorKind};
 use super::matrix;
 use super::model::{
-    ApoCall, DeliveryAction, DurationSpec, Flow, HttpAction, MAX_TIMES, NotifyAction,
+    ApoCall, DeliveryAction, DurationSpec, Entries, Flow, HttpAction, MAX_TIMES, NotifyAction,
     NotifyMerchantAction, ReceivedAction, RedirectAction, SandboxAction, Step,
 };
 use super::plan::{Capture, Check, Checks};
@@ -465,7 +465,7 @@ impl Checker<'_> {
             let queries = step
                 .expect
                 .keys()
-                .chain(step.until.iter().flat_map(IndexMap::keys))
+                .chain(step.until.iter().flat_map(Entries::keys))
                 .chain(step.save.values());
             for query in queries {
                 self.bare_names(query, action, names);
@@ -1068,7 +1068,7 @@ impl Checker<'_> {
     }
 
     /// Checks `query: expected` entries and compiles the good ones.
-    fn entries(&mut self, entries: &IndexMap<Spanned<String>, Spanned<Value>>) -> Vec<Check> {
+    fn entries(&mut self, entries: &Entries<Value>) -> Vec<Check> {
         let mut compiled = Vec::with_capacity(entries.len());
         for (query, expected) in entries {
             match Entry::compile(&query.value, &expected.value, at(query), self.queries) {

@@ -274,9 +274,7 @@ pub(super) mod fake {
     }
 
     /// The compiled form of a test action's `match:` entries.
-    pub(crate) fn checks(
-        matches: &indexmap::IndexMap<serde_saphyr::Spanned<String>, serde_saphyr::Spanned<Value>>,
-    ) -> Vec<Check> {
+    pub(crate) fn checks(matches: &crate::flow::model::Entries<Value>) -> Vec<Check> {
         matches
             .iter()
             .map(|(query, expected)| Check {
