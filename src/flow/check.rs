@@ -1111,6 +1111,10 @@ impl Checker<'_> {
     /// Checks one string's template syntax; the caret goes where the error is when the text can
     /// be found in the file.
     fn template_at(&mut self, text: &str, pos: (u64, u64)) {
+        // Plain text (most strings) has nothing to check.
+        if !is_template(text) {
+            return;
+        }
         let e = match self.templates.check(text) {
             Ok(()) => {
                 self.step_references(text, pos);
