@@ -26,6 +26,9 @@ pub struct Query {
 enum Kind {
     /// `$...`: a JSONPath on the body (shared: matrix cases copy their steps).
     Body(Arc<JpQuery>),
+    /// `$.a.b.c`, a JSONPath of member names only: the body walked by those keys, without
+    /// the JSONPath engine (most queries are this; it selects what [`Kind::Body`] would).
+    Members(Arc<[String]>),
     /// `status`.
     Status,
     /// `headers`: every header as an object (repeated names give arrays).
@@ -41,7 +44,7 @@ enum Kind {
 /// long as one load, and holds at most one entry per distinct query text of the files loaded.
 #[derive(Debug, Default)]
 pub struct Queries {
-    paths: HashMap<String, Arc<JpQuery>>,
+    paths: HashMap<String, Kind>,
 }
 
 impl Query {
@@ -49,11 +52,11 @@ impl Query {
     /// is wrong with it (a load error).
     pub fn compile(text: &str, queries: &mut Queries) -> Result<Query, ExpectError> {
         let kind = match queries.paths.get(text) {
-            Some(path) => Kind::Body(Arc::clone(path)),
+            Some(path) => path.clone(),
             None => {
                 let kind = parse(text)?;
-                if let Kind::Body(path) = &kind {
-                    queries.paths.insert(text.to_owned(), Arc::clone(path));
+                if let Kind::Body(_) | Kind::Members(_) = &kind {
+                    queries.paths.insert(text.to_owned(), kind.clone());
                 }
                 kind
             }
@@ -74,7 +77,9 @@ impl Query {
     pub fn bare_name(&self) -> Option<&str> {
         match &self.kind {
             Kind::Extra(name) => Some(name),
-            Kind::Body(_) | Kind::Status | Kind::Headers | Kind::Header(_) => None,
+            Kind::Body(_) | Kind::Members(_) | Kind::Status | Kind::Headers | Kind::Header(_) => {
+                None
+            }
         }
     }
 
@@ -96,6 +101,7 @@ impl Query {
                     _ => Some(Value::Array(values)),
                 }
             }
+            Kind::Members(keys) => member(&o.body, keys).cloned(),
             Kind::Status => o.status.map(Value::from),
             Kind::Headers => {
                 let mut map = serde_json::Map::new();
@@ -158,9 +164,13 @@ pub fn bare_name(query: &str) -> Option<&str> {
 
 /// Every value a JSONPath selects in `json`, in document order (what `apoflow query` prints).
 pub fn select_all(jsonpath: &str, json: &Value) -> Result<Vec<Value>, ExpectError> {
-    let Kind::Body(path) = parse(jsonpath)? else {
-        return Err(ExpectError::new(format!("`{jsonpath}` is not a JSONPath"))
-            .hint("a JSONPath starts with `$`, e.g. `$.result.resultCode` or `$.items[?@.price > 100]`"));
+    let path = match parse(jsonpath)? {
+        Kind::Body(path) => path,
+        Kind::Members(keys) => return Ok(member(json, &keys).cloned().into_iter().collect()),
+        Kind::Status | Kind::Headers | Kind::Header(_) | Kind::Extra(_) => {
+            return Err(ExpectError::new(format!("`{jsonpath}` is not a JSONPath"))
+                .hint("a JSONPath starts with `$`, e.g. `$.result.resultCode` or `$.items[?@.price > 100]`"));
+        }
     };
     let found = js_path_process(&path, json).map_err(|e| {
         ExpectError::new(format!("failed to evaluate the JSONPath `{jsonpath}`: {e}"))
@@ -173,6 +183,9 @@ fn parse(query: &str) -> Result<Kind, ExpectError> {
         return Err(ExpectError::new(format!("the query `{query}` is a template")).hint(
             "queries are written as they are, not rendered; filter on the expected side instead, e.g. `$.transactions[*].transactionId: { contains: \"{{ refundId }}\" }`",
         ));
+    }
+    if let Some(keys) = members(query) {
+        return Ok(Kind::Members(keys));
     }
     if query.starts_with('$') {
         return parse_json_path(query)
@@ -206,6 +219,26 @@ fn parse(query: &str) -> Result<Kind, ExpectError> {
             "a query is a JSONPath starting with `$` (e.g. `$.result.resultCode`), `status`, `headers.<name>`, or a name such as `landed_on`",
         ))
     }
+}
+
+/// The keys of a JSONPath made of member names only (`$.result.resultCode`: RFC 9535's
+/// member-name shorthand, ASCII letters, digits and `_`, not starting with a digit).
+fn members(query: &str) -> Option<Arc<[String]>> {
+    let rest = query.strip_prefix("$.")?;
+    let name = |part: &str| {
+        part.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    rest.split('.')
+        .map(|part| name(part).then(|| part.to_owned()))
+        .collect()
+}
+
+/// The value `keys` lead to from `json`, each a member of an object.
+fn member<'a>(json: &'a Value, keys: &[String]) -> Option<&'a Value> {
+    keys.iter().try_fold(json, |v, key| v.as_object()?.get(key))
 }
 
 /// A token character of RFC 9110 (header names).
@@ -267,14 +300,20 @@ mod tests {
     #[test]
     fn a_jsonpath_is_compiled_once_per_load() {
         let mut queries = Queries::default();
-        let a = Query::compile("$.a.b", &mut queries).unwrap();
-        let b = Query::compile("$.a.b", &mut queries).unwrap();
+        let a = Query::compile("$.a[0].b", &mut queries).unwrap();
+        let b = Query::compile("$.a[0].b", &mut queries).unwrap();
+        let c = Query::compile("$.a.b", &mut queries).unwrap();
+        let d = Query::compile("$.a.b", &mut queries).unwrap();
         Query::compile("status", &mut queries).unwrap();
         let (Kind::Body(a), Kind::Body(b)) = (&a.kind, &b.kind) else {
             panic!("JSONPaths")
         };
         assert!(Arc::ptr_eq(a, b));
-        assert_eq!(queries.paths.len(), 1);
+        let (Kind::Members(c), Kind::Members(d)) = (&c.kind, &d.kind) else {
+            panic!("member paths")
+        };
+        assert!(Arc::ptr_eq(c, d));
+        assert_eq!(queries.paths.len(), 2);
     }
 
     #[test]
@@ -315,6 +354,45 @@ mod tests {
             select("headers", &o).unwrap().unwrap()["set-cookie"],
             json!(["a=1", "b=2"])
         );
+    }
+
+    #[test]
+    fn member_paths_select_what_the_jsonpath_engine_selects() {
+        let bodies = [
+            json!({"a": {"b": {"c": 1}}, "_x1": [1], "n": null, "s": "t"}),
+            json!([{"a": 1}]),
+            json!({"a": [{"b": 2}]}),
+            json!(null),
+            json!("a"),
+        ];
+        for query in [
+            "$.a",
+            "$.a.b",
+            "$.a.b.c",
+            "$._x1",
+            "$.n",
+            "$.s.length",
+            "$.nope.a",
+        ] {
+            let Ok(Kind::Members(keys)) = parse(query) else {
+                panic!("{query} is a member path")
+            };
+            let engine = parse_json_path(query).unwrap();
+            for body in &bodies {
+                let by_engine: Vec<Value> = js_path_process(&engine, body)
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| r.val.clone())
+                    .collect();
+                let walked: Vec<Value> = member(body, &keys).cloned().into_iter().collect();
+                assert_eq!(walked, by_engine, "{query} on {body}");
+            }
+        }
+        for query in [
+            "$", "$.a[0]", "$.a.*", "$..a", "$.a.1b", "$.a-b", "$.a..b", "$.", "$.ä",
+        ] {
+            assert!(!matches!(parse(query), Ok(Kind::Members(_))), "{query}");
+        }
     }
 
     #[test]

@@ -39,6 +39,18 @@ static SECRET_FIELD: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The body of a PEM private key block, complete or cut short, with real or escaped newlines.
+/// What every name [`SECRET_FIELD`] matches contains (any case): a text without one of these
+/// skips the regex, whose leading `[A-Za-z0-9_-]*` leaves it no literal to look for.
+static SECRET_STEMS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(["cvv", "cvc", "security", "private", "password"])
+        .expect("valid patterns")
+});
+
+/// The line that opens every block [`PEM_PRIVATE_KEY`] matches.
+const PEM_PRIVATE_KEY_MARK: &str = "PRIVATE KEY-----";
+
 static PEM_PRIVATE_KEY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----)(?:[A-Za-z0-9+/=\s]|\\[nr])+")
         .expect("valid regex")
@@ -92,16 +104,20 @@ pub fn mask_text(text: &str) -> Cow<'_, str> {
         s.push_str(&text[last..]);
         out = Cow::Owned(s);
     }
-    if let Cow::Owned(s) = SECRET_FIELD.replace_all(&out, |c: &regex::Captures<'_>| {
-        if is_secret_field(&c[1]) {
-            format!("{}{}{MASKED}", &c[1], &c[2])
-        } else {
-            c[0].to_owned()
-        }
-    }) {
+    if SECRET_STEMS.is_match(out.as_ref())
+        && let Cow::Owned(s) = SECRET_FIELD.replace_all(&out, |c: &regex::Captures<'_>| {
+            if is_secret_field(&c[1]) {
+                format!("{}{}{MASKED}", &c[1], &c[2])
+            } else {
+                c[0].to_owned()
+            }
+        })
+    {
         out = Cow::Owned(s);
     }
-    if let Cow::Owned(s) = PEM_PRIVATE_KEY.replace_all(&out, format!("${{1}}{MASKED}")) {
+    if out.contains(PEM_PRIVATE_KEY_MARK)
+        && let Cow::Owned(s) = PEM_PRIVATE_KEY.replace_all(&out, format!("${{1}}{MASKED}"))
+    {
         out = Cow::Owned(s);
     }
     secrets::mask(out, MASKED)
@@ -269,6 +285,10 @@ mod tests {
             ),
             ("securityCode: '1234'", "securityCode: '***'"),
             ("cvv%3D123%26x", "cvv%3D***"),
+            // Any case (the prefilter too).
+            ("CARD_CVV=123", "CARD_CVV=***"),
+            ("{\"PassWord\":\"hunter22\"}", "{\"PassWord\":\"***\"}"),
+            ("SECURITY-CODE: 9999", "SECURITY-CODE: ***"),
             // Not a field holding a CVV.
             ("cvvResult=MATCH", "cvvResult=MATCH"),
             ("the cvv is required", "the cvv is required"),
