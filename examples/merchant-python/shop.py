@@ -224,6 +224,11 @@ class Store:
         with self.lock:
             return self.db.execute("SELECT * FROM orders WHERE order_id=?", (order_id,)).fetchone()
 
+    def order_by_payment(self, payment_id):
+        with self.lock:
+            return self.db.execute("SELECT * FROM orders WHERE payment_id=?",
+                                   (payment_id,)).fetchone()
+
 
 class _Tx:
     def __init__(self, store):
@@ -805,7 +810,19 @@ class Shop:
             verdict = self.apply_notification(db, notify_type, n, result, text)
         if verdict is not None:
             return reject(*verdict)
+        if (self.bug == "capture_on_notify" and notify_type == "CAPTURE_RESULT"
+                and result.get("resultStatus") == "S"):
+            self.capture_again(n)
         return ack()
+
+    def capture_again(self, n):
+        """The capture_on_notify defect: captures the notified amount once more, before it
+        acknowledges the notification."""
+        row = self.store.order_by_payment(n.get("paymentId"))
+        amount = _amount_value(n.get("captureAmount"))
+        if row is not None and amount is not None:
+            log("bug-capture-on-notify", orderId=row["order_id"])
+            self.capture(row["order_id"], {"amount": str(amount)})
 
     def apply_notification(self, db, notify_type, n, result, text):
         """Stores and applies one verified notification; returns (code, message) to reject it."""
@@ -889,10 +906,6 @@ class Shop:
             if status == "S" and n.get("captureId"):
                 self.record_capture(db, order_id, n["captureId"], n.get("captureRequestId"),
                                     value, "notify", again=again)
-                if self.bug == "capture_on_notify":
-                    log("bug-capture-on-notify", orderId=order_id)
-                    threading.Thread(target=self.capture, args=(order_id, {"amount": str(value)}),
-                                     daemon=True).start()
         elif notify_type == "REFUND_RESULT":
             if n.get("refundStatus") == "SUCCESS" or (
                 n.get("refundStatus") is None and status == "S"
