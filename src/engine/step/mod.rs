@@ -490,12 +490,7 @@ async fn run_action(
     let mut result = blank(planned, name, Status::Passed);
     let polling = match polling(&shared.ctx(&planned.file, scope), step) {
         Ok(polling) => polling,
-        Err(error) => {
-            result.status = Status::Errored;
-            result.error = Some(error);
-            result.duration = start.elapsed();
-            return (result, false);
-        }
+        Err(error) => return errored(result, error, start),
     };
     let polled = {
         let ctx = shared.ctx(&planned.file, scope);
@@ -519,12 +514,7 @@ async fn run_action(
     result.tries = polled.tries;
     let (exchange, sent, answered) = match polled.last {
         Ok(timed) => timed,
-        Err(error) => {
-            result.status = Status::Errored;
-            result.error = Some(error);
-            result.duration = start.elapsed();
-            return (result, false);
-        }
+        Err(error) => return errored(result, error, start),
     };
     if let Action::Received(.., received::Phase::Opening { waits }) = action
         && (!waits || exchange.observed.extra.get("count").and_then(Value::as_u64) > Some(0))
@@ -616,10 +606,7 @@ async fn run_action(
         Ok(checks) => result.assertions.extend(checks),
         Err(error) => {
             quote(&mut result);
-            result.status = Status::Errored;
-            result.error = Some(error);
-            result.duration = start.elapsed();
-            return (result, false);
+            return errored(result, error, start);
         }
     }
     // A guard fails the step unless `expect:` checks its key itself (e.g. `signature: invalid`
@@ -646,10 +633,7 @@ async fn run_action(
         }
         Some(Err(error)) => {
             quote(&mut result);
-            result.status = Status::Errored;
-            result.error = Some(error.into());
-            result.duration = start.elapsed();
-            return (result, false);
+            return errored(result, error.into(), start);
         }
     }
     if result.error.is_some() || result.assertions.iter().any(|a| !a.passed) {
@@ -658,6 +642,14 @@ async fn run_action(
     if result.status != Status::Passed || shared.detail == Detail::All {
         quote(&mut result);
     }
+    result.duration = start.elapsed();
+    (result, false)
+}
+
+/// `result` ended by `error` (a run-time error, not a failed check), timed from `start`.
+fn errored(mut result: StepResult, error: StepError, start: Instant) -> (StepResult, bool) {
+    result.status = Status::Errored;
+    result.error = Some(error);
     result.duration = start.elapsed();
     (result, false)
 }
