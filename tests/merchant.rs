@@ -7,6 +7,8 @@
 //!   own checklist items, and a step that names what the merchant did wrong;
 //! - a merchant that exits early, never gets ready or finds its port taken: exit 2 before any
 //!   flow runs, with its last output lines; Ctrl-C stops it; nothing is left running;
+//! - the example shop's worker processes stop with it (SIGTERM to the first one alone) and never
+//!   outlive it (SIGKILL), and leave no temporary database;
 //! - an independent shop (tests/shops/node, Node.js, written from the documented contract only)
 //!   passes the same flows and items;
 //! - `--target` with a `ca_file` runs the card library over HTTPS against a standalone
@@ -410,6 +412,122 @@ fn an_interrupted_run_stops_the_merchant() {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "the merchant still listens"
     );
+}
+
+/// The example shop started by hand (no APO needed until a checkout), with its workers; returns
+/// the process and the path of the temporary database its "listening" line names.
+fn start_shop(port: u16) -> (std::process::Child, PathBuf) {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    let mut child = std::process::Command::new(shop_python())
+        .arg(repo().join("examples/merchant-python/shop.py"))
+        .current_dir(repo())
+        .env("APO_GATEWAY_URL", "https://127.0.0.1")
+        .env("APO_CLIENT_ID", "SANDBOX_WORKERS_TEST")
+        .env(
+            "APO_MERCHANT_PRIVATE_KEY_FILE",
+            "fixtures/keys/merchant-private.pem",
+        )
+        .env(
+            "APO_PUBLIC_KEY_FILE",
+            "fixtures/keys/sandbox-apo-public.pem",
+        )
+        .env("MERCHANT_URL", format!("http://127.0.0.1:{port}"))
+        .env("MERCHANT_WORKERS", "2")
+        .env_remove("MERCHANT_DB")
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the shop starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let listening = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("shop: listening"))
+        .expect("the shop says it listens");
+    assert!(listening.contains(" workers=2"), "{listening}");
+    let db = listening
+        .split(' ')
+        .find_map(|f| f.strip_prefix("db="))
+        .expect("the line names the database");
+    // Keep reading, so the shop never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, PathBuf::from(db))
+}
+
+/// Whether something accepts connections on the port, within `wait`.
+fn port_freed(port: u16, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn the_example_shops_workers_stop_with_it_and_never_outlive_it() {
+    // SIGTERM to the first process alone (not its group): it stops the others and removes the
+    // temporary database it made. Every process wakes for a new connection and one accepts it;
+    // the other must not then wait in accept, deaf to the signal (a race: three rounds).
+    for _ in 0..3 {
+        let port = free_port();
+        let (mut shop, db) = start_shop(port);
+        for _ in 0..100 {
+            use std::io::{Read, Write};
+            let mut c =
+                std::net::TcpStream::connect(("127.0.0.1", port)).expect("the shop accepts");
+            c.write_all(b"GET /health HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n")
+                .expect("request sent");
+            let mut answer = String::new();
+            c.read_to_string(&mut answer).expect("answer read");
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        }
+        let term = std::process::Command::new("kill")
+            .args(["-TERM", &shop.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(term.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = shop.try_wait().expect("the shop's status") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", shop.id())])
+                    .status();
+                panic!("the shop did not stop within 10 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "{status}");
+        assert!(
+            port_freed(port, Duration::from_secs(5)),
+            "a worker still listens"
+        );
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", db.display()));
+            assert!(!file.exists(), "{} was left behind", file.display());
+        }
+    }
+
+    // SIGKILL to the first process: the other notices and stops, so the port is free again.
+    let port = free_port();
+    let (mut shop, db) = start_shop(port);
+    shop.kill().expect("kill");
+    shop.wait().expect("reaped");
+    assert!(
+        port_freed(port, Duration::from_secs(10)),
+        "a worker outlived the first process"
+    );
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
 }
 
 /// `apoflow sandbox --listen IP:443 --tls-dir TLS` in `s`, listening.

@@ -18,6 +18,11 @@ Rules it follows (APO hosted-mode guide, apo-api.md):
 - pay with an unknown result is retried with the same paymentRequestId, then inquired;
 - a pending order is inquired every 2 s from 2 s after it was placed (for at most POLL_SECONDS)
   until it is final.
+
+It runs as a small deployment would: MERCHANT_WORKERS processes (default 2) accept on one
+listening socket and share one sqlite database, so what must happen once (a notification
+applied, a capture counted) is decided by the database, not by one process's memory. The first
+process also runs the poller.
 """
 
 import html
@@ -54,6 +59,8 @@ PAY_TRIES = 3  # pay, capture, cancel, refund: tries while the result is unknown
 RETRY_PAUSE = 1.0  # seconds between those tries, unless APO_RETRY_PAUSE_SECONDS says otherwise
 POLL_EVERY = 2.0  # seconds between inquiries of a pending order (APO's guide; APO_POLL_SECONDS)
 POLL_SECONDS = 120  # how long an order is polled after checkout
+WORKERS = 2  # processes serving requests, unless MERCHANT_WORKERS says otherwise
+BUSY_SECONDS = 10  # how long a write waits for another process's transaction to end
 
 FIXED_ACK = b'{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}}'
 
@@ -67,9 +74,11 @@ class ConfigError(Exception):
 
 
 def log(event, **fields):
-    """One line per event on stderr. Callers never pass a card number, CVV or key."""
+    """One line per event on stderr, in one write (the processes share it). Callers never pass a
+    card number, CVV or key."""
     parts = [f"{k}={v}" for k, v in fields.items() if v is not None]
-    print(" ".join(["shop:", event, *parts]), file=sys.stderr, flush=True)
+    sys.stderr.write(" ".join(["shop:", event, *parts]) + "\n")
+    sys.stderr.flush()
 
 
 def pem_body(path, what, labels):
@@ -126,7 +135,8 @@ class Config:
         self.host = m.hostname
 
         self.db = env.get("MERCHANT_DB", "").strip()
-        if not self.db:
+        self.temp_db = not self.db  # made here, so removed at stop
+        if self.temp_db:
             fd, self.db = tempfile.mkstemp(prefix="merchant-", suffix=".db")
             os.close(fd)
         self.bug = env.get("MERCHANT_BUG", "").strip() or None
@@ -140,6 +150,19 @@ class Config:
         # retries (PAY_TRIES - 1 pauses and the calls).
         self.retry_pause = seconds(env, "APO_RETRY_PAUSE_SECONDS", RETRY_PAUSE, 0.01, 60)
         self.poll_every = seconds(env, "APO_POLL_SECONDS", POLL_EVERY, 0.05, 60)
+        # Processes serving requests (see the module's doc); 1 serves from one process.
+        self.workers = whole(env, "MERCHANT_WORKERS", WORKERS, 1, 16)
+
+
+def whole(env, name, default, low, high):
+    """A whole number from the environment, from `low` to `high`; `default` when unset."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    value = int(text) if text.isdigit() else -1
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={text!r}: give a whole number from {low} to {high}")
+    return value
 
 
 def seconds(env, name, default, low, high):
@@ -157,7 +180,8 @@ def seconds(env, name, default, low, high):
 
 
 # --------------------------------------------------------------------------------------------
-# Storage (sqlite; one connection behind one lock, never held across a call to APO)
+# Storage (sqlite; in each process one connection behind one lock, never held across a call to
+# APO; between processes, sqlite's own locking: every change runs in BEGIN IMMEDIATE)
 # --------------------------------------------------------------------------------------------
 
 SCHEMA = """
@@ -211,11 +235,25 @@ CREATE TABLE IF NOT EXISTS refunds (
 
 
 class Store:
+    """A process's connection to the shop's database. Open one in each process, after it forks
+    (a connection must not cross a fork)."""
+
+    @staticmethod
+    def create(path):
+        """Creates the tables, in write-ahead-log mode (readers never wait for a writer), and
+        closes the connection: the processes open their own."""
+        db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_SECONDS)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+        finally:
+            db.close()
+
     def __init__(self, path):
         self.lock = threading.RLock()
-        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                  timeout=BUSY_SECONDS)
         self.db.row_factory = sqlite3.Row
-        self.db.executescript(SCHEMA)
 
     def tx(self):
         return _Tx(self)
@@ -279,7 +317,8 @@ class Shop:
 
         self.cfg = cfg
         self.bug = cfg.bug
-        self.store = Store(cfg.db)
+        Store.create(cfg.db)
+        self.store = None  # each process opens its own (serve)
         self.client = DefaultAlipayClient(
             cfg.gateway_url, cfg.client_id, cfg.private_key, cfg.apo_public_key
         )
@@ -1019,6 +1058,21 @@ def _page(title, content):
 # --------------------------------------------------------------------------------------------
 
 
+class Server(ThreadingHTTPServer):
+    """The shop's HTTP server: a thread per connection, on a listening socket that the worker
+    processes share (non-blocking, see main)."""
+
+    daemon_threads = True
+    # Connections waiting to be accepted; the standard library's 5 is too few for a burst of
+    # checkouts, and a connection beyond it waits for the client's SYN retry (1 s or more).
+    request_queue_size = 128
+
+    def get_request(self):
+        conn, addr = super().get_request()
+        conn.setblocking(True)  # the listener is non-blocking; a connection is served blocking
+        return conn, addr
+
+
 class Handler(BaseHTTPRequestHandler):
     shop = None  # set in main
     protocol_version = "HTTP/1.1"
@@ -1120,28 +1174,91 @@ def main():
         return 2
     Handler.shop = shop
     try:
-        server = ThreadingHTTPServer((cfg.host, cfg.port), Handler)
+        server = Server((cfg.host, cfg.port), Handler)
     except OSError as e:
         print(f"shop: cannot listen on {cfg.host}:{cfg.port}: {e.strerror or e}", file=sys.stderr)
         return 1
-    server.daemon_threads = True
+    # Every process wakes for a new connection and one accepts it: the others' accept must not
+    # block (one that did would wait there for the next connection, deaf to SIGTERM).
+    server.socket.setblocking(False)
+    first = os.getpid()
+    worker, others = fork_workers(cfg.workers)
+    if worker == 0:
+        log("listening", url=cfg.merchant_url, gateway=cfg.gateway_url, clientId=cfg.client_id,
+            db=cfg.db, workers=1 + len(others), bug=cfg.bug)
+    serve(shop, server, worker, first)
+    if worker:
+        return 0
+    stop_workers(others)
+    if cfg.temp_db:
+        for path in (cfg.db, cfg.db + "-wal", cfg.db + "-shm"):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+    log("stopped")
+    return 0
 
-    def stop(signum, _frame):
-        log("stopping", signal=signal.Signals(signum).name)
+
+def fork_workers(n):
+    """Forks the processes that serve beside this one, on its listening socket. Returns this
+    process's number (0 for the first) and, in the first, the others' pids. Runs before any
+    thread starts: a fork copies only the thread that calls it."""
+    others = []
+    for k in range(1, n):
+        try:
+            pid = os.fork()
+        except OSError as e:
+            log("worker-error", worker=k, error=e.strerror or repr(e))
+            break
+        if pid == 0:
+            return k, []
+        others.append(pid)
+    return 0, others
+
+
+def serve(shop, server, worker, first):
+    """Serves until SIGTERM or Ctrl-C (to this process or its group). The first process also
+    polls; the others also stop when the first is gone, so none is left holding the port."""
+    shop.store = Store(shop.cfg.db)
+
+    def stop(signum=None, _frame=None):
+        if shop.stopping.is_set():
+            return
+        log("stopping", worker=worker,
+            signal=signal.Signals(signum).name if signum else "the first process is gone")
         shop.stopping.set()
         threading.Thread(target=server.shutdown, daemon=True).start()
 
+    def watch_first():
+        while not shop.stopping.wait(0.5):
+            if os.getppid() != first:
+                stop()
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    if cfg.bug != "no_inquiry":
+    if worker:
+        threading.Thread(target=watch_first, name="watcher", daemon=True).start()
+    elif shop.cfg.bug != "no_inquiry":
         threading.Thread(target=shop.poll_forever, name="poller", daemon=True).start()
-    log("listening", url=cfg.merchant_url, gateway=cfg.gateway_url, clientId=cfg.client_id,
-        db=cfg.db, bug=cfg.bug)
     # A short poll interval: `shutdown` (on SIGTERM) waits for the loop's next poll.
     server.serve_forever(poll_interval=0.05)
     server.server_close()
-    log("stopped")
-    return 0
+
+
+def stop_workers(pids):
+    """Stops the other processes (they have the signal already when their group got it) and
+    waits for them."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for pid in pids:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
 
 
 if __name__ == "__main__":
