@@ -313,10 +313,10 @@ mod tests {
             record(1, "P0", vec![]),
             record(2, "P1", vec![attempt(Some(500), "no", false)]),
         ]));
-        let parts = fake::start(
+        let (parts, _) = fake::start(
             "/_sandbox/deliveries",
             "deliveries",
-            ("type", "notifyType"),
+            &[("type", "notifyType")],
             entries.clone(),
         )
         .await;

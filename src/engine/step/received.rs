@@ -3,6 +3,8 @@
 //!
 //! ```text
 //! poll GET /_sandbox/calls?api=&clientId=&after=<seq> every 100 ms
+//!   (&paymentRequestId= / &paymentId= when `match:` wants the request's own id to equal a
+//!   string: only that payment's calls are listed; a failure lists the client's, for its hints)
 //!   no settle: stop at the first match ─── none by `within` (10s) → the step fails, quoting
 //!                                            the 3 nearest calls and why each did not match
 //!   settle: S: watch until S after the first match reached the sandbox (its `ageMs`), then
@@ -87,6 +89,16 @@ pub(super) async fn wait(
     if let Some(client) = &client_id {
         query.push(("clientId", client.clone()));
     }
+    // A match on the request's own id lets the sandbox list only that payment's calls: a
+    // superset of the matches (it files a call under its request's ids first), so the step
+    // reads a few calls, not every call of the client so far (quadratic over a suite).
+    let whole = query.clone();
+    for (field, param) in JOURNAL_IDS {
+        if let Some(id) = matcher.equal_string(field) {
+            query.push((param, id.to_owned()));
+        }
+    }
+    let narrowed = query.len() > whole.len();
     let mut cursor = Cursor::default();
     let mut seen = 0usize;
     let mut matches: Vec<Value> = Vec::new();
@@ -101,13 +113,7 @@ pub(super) async fn wait(
         let page = control_get(ctx, "received", "/_sandbox/calls", &page_query).await?;
         let calls = page["calls"].as_array().map_or(&[][..], Vec::as_slice);
         for call in calls {
-            // Defensive: the sandbox filters by `api`, `clientId` and `after` already.
-            if !cursor.is_new(call)
-                || call["api"].as_str().is_some_and(|a| a != api)
-                || client_id
-                    .as_deref()
-                    .is_some_and(|c| call["clientId"].as_str().is_some_and(|got| got != c))
-            {
+            if !cursor.is_new(call) || !listed(call, api, client_id.as_deref()) {
                 continue;
             }
             seen += 1;
@@ -139,6 +145,21 @@ pub(super) async fn wait(
         }
         pause(until).await;
     }
+    if matches.is_empty() && settle.is_none() && narrowed {
+        // The failure names the client's nearest calls, which the narrowed listing left out.
+        let page = control_get(ctx, "received", "/_sandbox/calls", &whole).await?;
+        let calls = page["calls"].as_array().map_or(&[][..], Vec::as_slice);
+        seen = 0;
+        nearest = Nearest::default();
+        for call in calls
+            .iter()
+            .filter(|c| listed(c, api, client_id.as_deref()))
+        {
+            seen += 1;
+            let entry = shape(call);
+            nearest.offer(label(&entry), matcher.misses(&observe(&entry)));
+        }
+    }
     let failure = (matches.is_empty() && settle.is_none()).then(|| {
         let from = client_id
             .as_deref()
@@ -154,6 +175,20 @@ pub(super) async fn wait(
         )
     });
     Ok(exchange(api, matches, failure))
+}
+
+/// The `match:` queries the sandbox's journal can narrow its listing by, and the parameter
+/// that does it.
+const JOURNAL_IDS: [(&str, &str); 2] = [
+    ("$.request.paymentRequestId", "paymentRequestId"),
+    ("$.request.paymentId", "paymentId"),
+];
+
+/// Whether a listed call is of the step's API and client (the sandbox filters by them
+/// already; this is defensive).
+fn listed(call: &Value, api: &str, client_id: Option<&str>) -> bool {
+    call["api"].as_str().is_none_or(|a| a == api)
+        && client_id.is_none_or(|c| call["clientId"].as_str().is_none_or(|got| got == c))
 }
 
 /// How long ago the sandbox recorded a call (its `ageMs` when listed; zero from a sandbox that
@@ -337,9 +372,25 @@ mod tests {
         serde_saphyr::from_str(yaml).unwrap()
     }
 
-    async fn journal(calls: Vec<Value>) -> (fake::Parts, fake::Entries) {
+    /// A fake journal that filters as the sandbox's does; what it is asked.
+    async fn journal_asked(calls: Vec<Value>) -> (fake::Parts, fake::Entries, fake::Asked) {
         let entries: fake::Entries = Arc::new(Mutex::new(calls));
-        let parts = fake::start("/_sandbox/calls", "calls", ("api", "api"), entries.clone()).await;
+        let (parts, asked) = fake::start(
+            "/_sandbox/calls",
+            "calls",
+            &[
+                ("api", "api"),
+                ("paymentRequestId", "paymentRequestId"),
+                ("paymentId", "paymentId"),
+            ],
+            entries.clone(),
+        )
+        .await;
+        (parts, entries, asked)
+    }
+
+    async fn journal(calls: Vec<Value>) -> (fake::Parts, fake::Entries) {
+        let (parts, entries, _) = journal_asked(calls).await;
         (parts, entries)
     }
 
@@ -358,6 +409,36 @@ mod tests {
         assert_eq!(e.failure, None);
         assert_eq!(e.observed.extra["count"], 1);
         assert_eq!(e.observed.body["response"]["paymentId"], "P2");
+    }
+
+    #[tokio::test]
+    async fn a_match_on_the_requests_own_id_narrows_the_listing_to_that_payment() {
+        let calls = vec![call(1, "R0", "valid"), call(2, "R1", "valid")];
+        let (parts, _, asked) = journal_asked(calls.clone()).await;
+        let a = action("api: pay\nmatch: { $.request.paymentRequestId: R1 }\nwithin: 1s\n");
+        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx(), Phase::Whole)
+            .await
+            .unwrap();
+        assert_eq!(e.observed.extra["count"], 1);
+        let asked = asked.lock().unwrap().clone();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert_eq!(asked[0]["paymentRequestId"], "R1");
+        assert!(!asked[0].contains_key("paymentId"), "{asked:?}");
+
+        // A predicate is not equality: the whole journal is listed.
+        let (parts, _, asked) = journal_asked(calls).await;
+        let a = action(
+            "api: pay\nmatch: { $.request.paymentRequestId: { starts_with: R } }\nsettle: 1ms\n",
+        );
+        let e = wait(&a, &fake::checks(&a.matches), &parts.ctx(), Phase::Whole)
+            .await
+            .unwrap();
+        assert_eq!(e.observed.extra["count"], 2);
+        let asked = asked.lock().unwrap().clone();
+        assert!(
+            asked.iter().all(|q| !q.contains_key("paymentRequestId")),
+            "{asked:?}"
+        );
     }
 
     #[tokio::test]

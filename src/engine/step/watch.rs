@@ -57,6 +57,15 @@ impl Matcher {
             .collect()
     }
 
+    /// The string an entry on exactly `query` must equal, if there is one: a plain string
+    /// expected value is equality, nothing else is.
+    pub(super) fn equal_string(&self, query: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(entry, _)| entry.query().text() == query)
+            .and_then(|(_, expected)| expected.as_str())
+    }
+
     /// ` with $.a = x, $.b = y`, or nothing without entries.
     pub(super) fn describe(&self) -> String {
         if self.entries.is_empty() {
@@ -305,26 +314,36 @@ pub(super) mod fake {
         }
     }
 
-    /// Serves `GET path` as `{ key: [entries with seq > ?after=, and ?filter= equal to the
-    /// entry's `field`] }` on 127.0.0.1:0; the parts to run a step against it.
+    /// The queries a fake was asked, in order.
+    pub(crate) type Asked = Arc<Mutex<Vec<HashMap<String, String>>>>;
+
+    /// Serves `GET path` as `{ key: [entries with seq > ?after=, and for each `(param, field)`
+    /// of `filters`, ?param= equal to the entry's `field`] }` on 127.0.0.1:0; the parts to run
+    /// a step against it, and the queries it is asked.
     pub(crate) async fn start(
         path: &'static str,
         key: &'static str,
-        filter: (&'static str, &'static str),
+        filters: &'static [(&'static str, &'static str)],
         entries: Entries,
-    ) -> Parts {
+    ) -> (Parts, Asked) {
         let shared = entries.clone();
+        let asked: Asked = Arc::default();
+        let log = asked.clone();
         let list = move |Query(q): Query<HashMap<String, String>>| {
             let entries = shared.clone();
+            log.lock().unwrap().push(q.clone());
             async move {
                 let after = q.get("after").and_then(|a| a.parse::<u64>().ok());
-                let wanted = q.get(filter.0);
                 let listed: Vec<Value> = entries
                     .lock()
                     .unwrap()
                     .iter()
                     .filter(|e| after.is_none_or(|a| e["seq"].as_u64().is_some_and(|s| s > a)))
-                    .filter(|e| wanted.is_none_or(|w| e[filter.1] == w.as_str()))
+                    .filter(|e| {
+                        filters.iter().all(|(param, field)| {
+                            q.get(*param).is_none_or(|w| e[*field] == w.as_str())
+                        })
+                    })
                     .cloned()
                     .collect();
                 axum::Json(json!({ key: listed, "dropped": 0 }))
@@ -334,7 +353,7 @@ pub(super) mod fake {
         let url = format!("http://{}/", listener.local_addr().unwrap());
         let app = axum::Router::new().route(path, axum::routing::get(list));
         tokio::spawn(async move { axum::serve(listener, app).await });
-        parts(&url, Map::new())
+        (parts(&url, Map::new()), asked)
     }
 
     /// The parts to run a step against the embedded sandbox at `url`, with these variables.
