@@ -2,7 +2,9 @@
 //! merchant (`GET /_sandbox/deliveries`) and observes how the merchant answered it.
 //!
 //! ```text
-//! poll GET /_sandbox/deliveries?type=&after=<seq> every 100 ms (&paymentId= once found)
+//! poll GET /_sandbox/deliveries?type=&after=<seq> every 100 ms (&paymentId= once found, or
+//!   from the start when `match:` wants `$.paymentId` to equal a string; a failure then lists
+//!   every delivery of the type, for its near misses)
 //!   find the first delivery whose notification satisfies `match:`
 //!   then watch it until it made `attempts` (default 1) attempts ─ by `within` (10s), else
 //!   the step fails: none matched (the 3 nearest and why), or too few attempts (its state)
@@ -49,8 +51,15 @@ pub(super) async fn wait(
     let wanted = action.attempts.as_ref().map_or(1, |a| a.value.max(1)) as usize;
     let deadline = Instant::now() + within;
 
-    // Only by type: a narrower list (by paymentId) would hide the near misses.
-    let query = vec![("type", notify_type.to_owned())];
+    // A match on the notification's paymentId lists only that payment's deliveries, not every
+    // delivery of the type so far (quadratic over a suite); a failure lists them all, for its
+    // near misses.
+    let whole = vec![("type", notify_type.to_owned())];
+    let mut query = whole.clone();
+    if let Some(id) = matcher.equal_string("$.paymentId") {
+        query.push(("paymentId", id.to_owned()));
+    }
+    let narrowed = query.len() > whole.len();
     // Before a match: only deliveries after the last seen; after: from the match on, to see
     // its new attempts.
     let mut cursor = Cursor::default();
@@ -67,7 +76,9 @@ pub(super) async fn wait(
             page_query.push(("after", from.to_string()));
         }
         // Once found, only its payment's deliveries are listed.
-        if let Some(id) = found.as_ref().and_then(|(d, _)| d["paymentId"].as_str()) {
+        if let Some(id) = found.as_ref().and_then(|(d, _)| d["paymentId"].as_str())
+            && !narrowed
+        {
             page_query.push(("paymentId", id.to_owned()));
         }
         let page = control_get(ctx, "delivery", "/_sandbox/deliveries", &page_query).await?;
@@ -80,9 +91,7 @@ pub(super) async fn wait(
             }
             None => {
                 for d in deliveries {
-                    if !cursor.is_new(d)
-                        || d["notifyType"].as_str().is_some_and(|t| t != notify_type)
-                    {
+                    if !cursor.is_new(d) || !of_type(d, notify_type) {
                         continue;
                     }
                     seen += 1;
@@ -103,6 +112,16 @@ pub(super) async fn wait(
         pause(deadline).await;
     }
     let Some((record, _)) = found else {
+        if narrowed {
+            let page = control_get(ctx, "delivery", "/_sandbox/deliveries", &whole).await?;
+            let deliveries = page["deliveries"].as_array().map_or(&[][..], Vec::as_slice);
+            seen = 0;
+            nearest = Nearest::default();
+            for d in deliveries.iter().filter(|d| of_type(d, notify_type)) {
+                seen += 1;
+                nearest.offer(label(d), matcher.misses(&notification(d)));
+            }
+        }
         let failure = format!(
             "no {notify_type} delivery{} was made in {} ms; the sandbox made {seen} {notify_type} \
              {}{}\n  = hint: did the merchant give `paymentNotifyUrl` (or \
@@ -143,6 +162,14 @@ fn attempts(record: &Value) -> &[Value] {
 }
 
 /// A delivery's notification as an observation, for `match:`.
+/// Whether a listed delivery is of the step's type (the sandbox filters by it already; this
+/// is defensive).
+fn of_type(record: &Value, notify_type: &str) -> bool {
+    record["notifyType"]
+        .as_str()
+        .is_none_or(|t| t == notify_type)
+}
+
 fn notification(record: &Value) -> Observed {
     Observed {
         body: record["body"].clone(),
@@ -313,10 +340,10 @@ mod tests {
             record(1, "P0", vec![]),
             record(2, "P1", vec![attempt(Some(500), "no", false)]),
         ]));
-        let (parts, _) = fake::start(
+        let (parts, asked) = fake::start(
             "/_sandbox/deliveries",
             "deliveries",
-            &[("type", "notifyType")],
+            &[("type", "notifyType"), ("paymentId", "paymentId")],
             entries.clone(),
         )
         .await;
@@ -339,6 +366,14 @@ mod tests {
         assert_eq!(e.failure, None);
         assert_eq!(e.observed.extra["attempts"], 2);
         assert_eq!(e.observed.extra["ack"], "none");
+        // The match on `$.paymentId` narrows every listing to that payment's deliveries.
+        let queries = std::mem::take(&mut *asked.lock().unwrap());
+        assert!(
+            queries
+                .iter()
+                .all(|q| q.get("paymentId").map(String::as_str) == Some("P1")),
+            "{queries:?}"
+        );
 
         // Too few attempts in time: the state and the next attempt are told.
         let a: DeliveryAction = serde_saphyr::from_str(
