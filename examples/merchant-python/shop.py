@@ -1163,7 +1163,8 @@ def main():
     try:
         shop = Shop(cfg)
     except ImportError as e:
-        print(f"shop: the APO SDK is not importable ({e}); run scripts/merchant-venv.sh and use "
+        print(f"shop: the APO SDK is not importable ({e}); run scripts/merchant-venv.sh (with "
+              "--force if the venv exists: it remembers a venv it checked) and use "
               "examples/merchant-python/.venv/bin/python", file=sys.stderr)
         return 2
     except ConfigError as e:
