@@ -73,10 +73,16 @@ class ConfigError(Exception):
     pass
 
 
+# This process's number among the shop's workers, named in its log lines when there are several.
+WORKER = None
+
+
 def log(event, **fields):
-    """One line per event on stderr, in one write (the processes share it). Callers never pass a
-    card number, CVV or key."""
+    """One line per event on stderr, in one write (the processes share it), ending with the
+    worker that logged it when there are several. Callers never pass a card number, CVV or key."""
     parts = [f"{k}={v}" for k, v in fields.items() if v is not None]
+    if WORKER is not None and "worker" not in fields:
+        parts.append(f"worker={WORKER}")
     sys.stderr.write(" ".join(["shop:", event, *parts]) + "\n")
     sys.stderr.flush()
 
@@ -1221,13 +1227,15 @@ def fork_workers(n):
 def serve(shop, server, worker, first):
     """Serves until SIGTERM or Ctrl-C (to this process or its group). The first process also
     polls; the others also stop when the first is gone, so none is left holding the port."""
+    global WORKER
+    if shop.cfg.workers > 1:
+        WORKER = worker
     shop.store = Store(shop.cfg.db)
 
     def stop(signum=None, _frame=None):
         if shop.stopping.is_set():
             return
-        log("stopping", worker=worker,
-            signal=signal.Signals(signum).name if signum else "the first process is gone")
+        log("stopping", signal=signal.Signals(signum).name if signum else "the first process is gone")
         shop.stopping.set()
         threading.Thread(target=server.shutdown, daemon=True).start()
 
