@@ -56,7 +56,7 @@ pub(super) async fn wait(
     // near misses.
     let whole = vec![("type", notify_type.to_owned())];
     let mut query = whole.clone();
-    if let Some(id) = matcher.equal_string("$.paymentId") {
+    if let Some(id) = matcher.narrowing("$.paymentId") {
         query.push(("paymentId", id.to_owned()));
     }
     let narrowed = query.len() > whole.len();

@@ -94,7 +94,7 @@ pub(super) async fn wait(
     // reads a few calls, not every call of the client so far (quadratic over a suite).
     let whole = query.clone();
     for (field, param) in JOURNAL_IDS {
-        if let Some(id) = matcher.equal_string(field) {
+        if let Some(id) = matcher.narrowing(field) {
             query.push((param, id.to_owned()));
         }
     }
@@ -424,6 +424,18 @@ mod tests {
         assert_eq!(asked.len(), 1, "{asked:?}");
         assert_eq!(asked[0]["paymentRequestId"], "R1");
         assert!(!asked[0].contains_key("paymentId"), "{asked:?}");
+
+        // A masked id is left to the match: the listing is masked, the sandbox's ids are not.
+        let (parts, _, asked) = journal_asked(calls.clone()).await;
+        let a = action("api: pay\nmatch: { $.request.paymentRequestId: \"****1\" }\nsettle: 1ms\n");
+        wait(&a, &fake::checks(&a.matches), &parts.ctx(), Phase::Whole)
+            .await
+            .unwrap();
+        let asked = asked.lock().unwrap().clone();
+        assert!(
+            asked.iter().all(|q| !q.contains_key("paymentRequestId")),
+            "{asked:?}"
+        );
 
         // A predicate is not equality: the whole journal is listed.
         let (parts, _, asked) = journal_asked(calls).await;

@@ -57,13 +57,16 @@ impl Matcher {
             .collect()
     }
 
-    /// The string an entry on exactly `query` must equal, if there is one: a plain string
-    /// expected value is equality, nothing else is.
-    pub(super) fn equal_string(&self, query: &str) -> Option<&str> {
+    /// The id a sandbox listing can be narrowed by: the string an entry on exactly `query` must
+    /// equal (a plain string expected value is equality, nothing else is), unless it shows
+    /// masking (`*`): the listing is masked, the sandbox's index of ids is not, so a masked id
+    /// is left to the match.
+    pub(super) fn narrowing(&self, query: &str) -> Option<&str> {
         self.entries
             .iter()
             .find(|(entry, _)| entry.query().text() == query)
             .and_then(|(_, expected)| expected.as_str())
+            .filter(|id| !id.contains('*'))
     }
 
     /// ` with $.a = x, $.b = y`, or nothing without entries.
