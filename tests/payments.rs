@@ -960,6 +960,25 @@ fn r12_the_buyer_never_posts_card_data_to_another_origin() {
     assert!(!both(&out).contains("4054695723100768"));
 }
 
+/// An id the masker takes for a card number (a Visa test number as the paymentRequestId) is
+/// masked in every output, yet `received` still matches it: the step reads the sandbox's
+/// journal as the merchant sent it. Reading the masked listing, it matched nothing.
+#[test]
+fn an_id_that_looks_like_a_card_number_is_matched_and_still_masked_in_the_reports() {
+    let p = Project::new();
+    p.file(
+        "flows/card-like-id.yaml",
+        "name: Card-like id\nsteps:\n  - pay:\n      body_file: fixtures/payloads/pay-card-first-time.json\n      body: { paymentRequestId: \"4111111111111111\" }\n  - received:\n      api: pay\n      match: { $.request.paymentRequestId: \"4111111111111111\" }\n      within: 2s\n    expect:\n      count: 1\n      signature: valid\n",
+    );
+    let out = p.run(&["--json", "report.json"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    let report = std::fs::read_to_string(p.dir.path().join("report.json")).expect("the report");
+    assert!(report.contains("************1111"), "{report}");
+    for text in [both(&out), report] {
+        assert!(!text.contains("4111111111111111"), "{text}");
+    }
+}
+
 /// `received` with `background: true`: the steps after it run while its window is open and may
 /// use what it saved; a matching call a later step makes is seen when the window closes at the
 /// end of the case, also when a later step ended the case. Blocking, the first two cases

@@ -794,6 +794,7 @@ async fn start(setup: Setup) -> Result<Started, String> {
         client,
         target,
         inbox,
+        listings: sandbox.as_ref().map(SandboxHandle::listings),
     };
     Ok(Started {
         sandbox,

@@ -78,6 +78,10 @@ pub struct Apo {
     pub target: crate::apo::target::Target,
     /// Notifications received by the runner's receiver.
     pub inbox: crate::receiver::Inbox,
+    /// The journals of the embedded sandbox when this run started it: `received`, `delivery`
+    /// and `notify_merchant` read them in this process, unmasked (see
+    /// [`crate::sandbox::Listings`]); `None`, they ask the target's control API.
+    pub listings: Option<crate::sandbox::Listings>,
 }
 
 /// Runs every case of `plan`; sends events on `tx` (ending with `RunFinished`); returns the

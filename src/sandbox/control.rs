@@ -21,8 +21,7 @@ use serde_json::{Value, json};
 use super::App;
 use super::clock::iso;
 use super::faults::ScopedFaults;
-use super::journal::CallFilter;
-use super::notifier::{DeliveryFilter, OneOff};
+use super::notifier::OneOff;
 use super::payment::{NOTIFY_TYPES, Notice};
 use super::validate::targets_control_api;
 use crate::apo::notify::Forge;
@@ -150,8 +149,8 @@ pub(super) async fn deliveries(
     State(app): State<Arc<App>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    match DeliveryFilter::from_query(&query) {
-        Ok(filter) => masked(&app.notifier.list(&filter)),
+    match app.deliveries(&query) {
+        Ok(listed) => masked(&listed),
         Err(e) => bad(StatusCode::BAD_REQUEST, &e),
     }
 }
@@ -305,8 +304,8 @@ pub(super) async fn calls(
     State(app): State<Arc<App>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    match CallFilter::from_query(&query) {
-        Ok(filter) => masked(&app.journal.list(&filter)),
+    match app.calls(&query) {
+        Ok(listed) => masked(&listed),
         Err(e) => bad(StatusCode::BAD_REQUEST, &e),
     }
 }

@@ -39,6 +39,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -188,6 +189,39 @@ struct App {
     config: Config,
 }
 
+impl App {
+    /// The journaled API calls matching every filter of `query` (`api`, `clientId`,
+    /// `paymentId`, `paymentRequestId`, `after`), oldest first, unmasked.
+    fn calls(&self, query: &HashMap<String, String>) -> Result<Value, String> {
+        journal::CallFilter::from_query(query).map(|f| self.journal.list(&f))
+    }
+
+    /// The deliveries matching every filter of `query` (`type`, `paymentId`, `clientId`,
+    /// `after`), with their attempts, oldest first, unmasked.
+    fn deliveries(&self, query: &HashMap<String, String>) -> Result<Value, String> {
+        notifier::DeliveryFilter::from_query(query).map(|f| self.notifier.list(&f))
+    }
+}
+
+/// The journals of a sandbox started in this process, read without its control API: what
+/// `GET /_sandbox/calls` and `GET /_sandbox/deliveries` list, before masking. For the run's
+/// own `received` and `delivery` steps, which must match ids as the merchant sent them (one
+/// that looks like a card number is masked in every output, not in what a step compares).
+#[derive(Debug, Clone)]
+pub struct Listings(Arc<App>);
+
+impl Listings {
+    /// `GET /_sandbox/calls` with this query, unmasked; an unknown filter is an `Err`.
+    pub fn calls(&self, query: &HashMap<String, String>) -> Result<Value, String> {
+        self.0.calls(query)
+    }
+
+    /// `GET /_sandbox/deliveries` with this query, unmasked; an unknown filter is an `Err`.
+    pub fn deliveries(&self, query: &HashMap<String, String>) -> Result<Value, String> {
+        self.0.deliveries(query)
+    }
+}
+
 /// A state file opened for a sandbox to resume (`apoflow sandbox --state FILE`): what it
 /// holds, read once, and the file every later change is written to.
 #[derive(Debug)]
@@ -234,9 +268,15 @@ pub struct SandboxHandle {
     served: Option<tokio::task::JoinHandle<()>>,
     notifier: Arc<notifier::Notifier>,
     state: Arc<state::State>,
+    app: Arc<App>,
 }
 
 impl SandboxHandle {
+    /// Its journals, to read in this process.
+    pub fn listings(&self) -> Listings {
+        Listings(self.app.clone())
+    }
+
     /// Stops the sandbox gracefully: no new connections, requests in flight finish (at most
     /// [`SHUTDOWN_GRACE`]), notifications stop; with a state file, waits until every change
     /// is written (pending deliveries go out at the next start). Returns once stopped.
@@ -390,7 +430,7 @@ fn start_with(
     });
     let (tx, rx) = oneshot::channel::<()>();
     let delivery = tokio::spawn(notifier.clone().run(state.clone()));
-    let router = routes::app(app);
+    let router = routes::app(app.clone());
     let served = tokio::spawn(async move {
         let shutdown = async {
             let _ = rx.await;
@@ -408,6 +448,7 @@ fn start_with(
         served: Some(served),
         notifier,
         state,
+        app,
     })
 }
 

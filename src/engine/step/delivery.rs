@@ -25,7 +25,7 @@ use tokio::time::Instant;
 
 use super::StepCtx;
 use super::http::{Exchange, parse_body, quote};
-use super::sandbox::control_get;
+use super::sandbox::{Listing, list};
 use super::watch::{Cursor, Matcher, Nearest, pause, seq};
 use crate::engine::result::{RequestSummary, ResponseSummary};
 use crate::expect::Observed;
@@ -81,7 +81,7 @@ pub(super) async fn wait(
         {
             page_query.push(("paymentId", id.to_owned()));
         }
-        let page = control_get(ctx, "delivery", "/_sandbox/deliveries", &page_query).await?;
+        let page = list(ctx, "delivery", Listing::Deliveries, &page_query).await?;
         let deliveries = page["deliveries"].as_array().map_or(&[][..], Vec::as_slice);
         match &mut found {
             Some((record, _)) => {
@@ -113,7 +113,7 @@ pub(super) async fn wait(
     }
     let Some((record, _)) = found else {
         if narrowed {
-            let page = control_get(ctx, "delivery", "/_sandbox/deliveries", &whole).await?;
+            let page = list(ctx, "delivery", Listing::Deliveries, &whole).await?;
             let deliveries = page["deliveries"].as_array().map_or(&[][..], Vec::as_slice);
             seen = 0;
             nearest = Nearest::default();

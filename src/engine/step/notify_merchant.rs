@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use super::StepCtx;
 use super::delivery::exchange;
 use super::http::{Exchange, render_choice, render_spanned, render_spanned_str};
-use super::sandbox::{control_get, control_post};
+use super::sandbox::{Listing, control_post, list};
 use super::watch::pause;
 use crate::apo::notify::Forge;
 use crate::flow::model::{MAX_TIMES, NotifyMerchantAction};
@@ -144,7 +144,7 @@ async fn first_delivery(
         ("paymentId", payment_id.to_owned()),
     ];
     loop {
-        let page = control_get(ctx, KIND, "/_sandbox/deliveries", &query).await?;
+        let page = list(ctx, KIND, Listing::Deliveries, &query).await?;
         let found = page["deliveries"]
             .as_array()
             .and_then(|all| all.iter().find(|d| d["forge"].is_null()));

@@ -32,7 +32,7 @@ use tokio::time::Instant;
 
 use super::StepCtx;
 use super::http::{Exchange, quote, render_spanned_str};
-use super::sandbox::control_get;
+use super::sandbox::{Listing, list};
 use super::watch::{Cursor, Matcher, Nearest, pause};
 use crate::engine::result::{RequestSummary, ResponseSummary};
 use crate::expect::Observed;
@@ -110,7 +110,7 @@ pub(super) async fn wait(
         if let Some(last) = cursor.last() {
             page_query.push(("after", last.to_string()));
         }
-        let page = control_get(ctx, "received", "/_sandbox/calls", &page_query).await?;
+        let page = list(ctx, "received", Listing::Calls, &page_query).await?;
         let calls = page["calls"].as_array().map_or(&[][..], Vec::as_slice);
         for call in calls {
             if !cursor.is_new(call) || !listed(call, api, client_id.as_deref()) {
@@ -147,7 +147,7 @@ pub(super) async fn wait(
     }
     if matches.is_empty() && settle.is_none() && narrowed {
         // The failure names the client's nearest calls, which the narrowed listing left out.
-        let page = control_get(ctx, "received", "/_sandbox/calls", &whole).await?;
+        let page = list(ctx, "received", Listing::Calls, &whole).await?;
         let calls = page["calls"].as_array().map_or(&[][..], Vec::as_slice);
         seen = 0;
         nearest = Nearest::default();

@@ -2,8 +2,9 @@
 //! `POST /_sandbox/reset`, `POST /_sandbox/faults`, `POST /_sandbox/clock/advance`. Against
 //! any other target it is an error: a live APO has no clock to move.
 //!
-//! Also the one door of the `received`, `delivery` and `notify_merchant` steps to the control
-//! API ([`control_get`], [`control_post`]), with the same rule.
+//! Also the one door of the `received`, `delivery` and `notify_merchant` steps to the
+//! sandbox ([`list`], in this process when the run started it; [`control_post`]), with the same
+//! rule.
 
 use crate::engine::error::StepError;
 use std::time::Duration;
@@ -72,9 +73,51 @@ async fn control_call(
     Ok((status, answer, text))
 }
 
+/// What the `received`, `delivery` and `notify_merchant` steps list from the embedded sandbox.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Listing {
+    /// `GET /_sandbox/calls`: the API calls it journaled.
+    Calls,
+    /// `GET /_sandbox/deliveries`: its notifications to the merchant, with their attempts.
+    Deliveries,
+}
+
+/// Lists the embedded sandbox's calls or deliveries with these filters. The sandbox this run
+/// started is read in this process, unmasked: a step compares the ids the merchant sent, and
+/// one that looks like a card number is masked in every output, not in what a step compares;
+/// what a step shows goes out through the masked sink like the rest. Another sandbox (a
+/// test's fake) is asked over its control API.
+pub(super) async fn list(
+    ctx: &StepCtx<'_>,
+    kind: &str,
+    listing: Listing,
+    query: &[(&str, String)],
+) -> Result<Value, String> {
+    let in_process = ctx
+        .apo
+        .listings
+        .as_ref()
+        .filter(|_| ctx.apo.target.is_embedded());
+    let Some(listings) = in_process else {
+        let path = match listing {
+            Listing::Calls => "/_sandbox/calls",
+            Listing::Deliveries => "/_sandbox/deliveries",
+        };
+        return control_get(ctx, kind, path, query).await;
+    };
+    let query = query
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    match listing {
+        Listing::Calls => listings.calls(&query),
+        Listing::Deliveries => listings.deliveries(&query),
+    }
+}
+
 /// `GET path?query` on the embedded sandbox's control API: the JSON answer, or an error that
 /// says what the sandbox answered.
-pub(super) async fn control_get(
+async fn control_get(
     ctx: &StepCtx<'_>,
     kind: &str,
     path: &str,

@@ -370,6 +370,7 @@ pub(super) mod fake {
                 client: Client::new().unwrap(),
                 target: Target::embedded(url.parse().unwrap()),
                 inbox: Default::default(),
+                listings: None,
             },
         }
     }
