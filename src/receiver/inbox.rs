@@ -20,6 +20,12 @@ pub(crate) const WRONG_FORMAT_BODY: &str = "success";
 pub const MAX_NOTIFICATIONS: usize = 10_000;
 /// The most body bytes one run keeps, all notifications together.
 pub const MAX_INBOX_BYTES: usize = 64 << 20;
+/// The most recent notifications whose answer may still wait for a claim (the claim grace);
+/// an older one still unclaimed gets the `success` answer at once. Each waiting answer holds
+/// its sender's connection, so this stays well below the server's
+/// [`crate::serve::MAX_CONNECTIONS`]: a suite of many fast flows whose capture results no step
+/// waits for must not fill the connections the next notifications need.
+pub const MAX_HELD: usize = 256;
 
 /// Why a notification was not kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -169,12 +175,26 @@ struct State {
     entries: Vec<Entry>,
     /// The body bytes kept.
     bytes: usize,
+    /// The seqs of the last [`MAX_HELD`] notifications, oldest first: only these may still
+    /// have an answer waiting.
+    recent: std::collections::VecDeque<u64>,
 }
 
 #[derive(Default)]
 struct Shared {
     state: Mutex<State>,
     arrived: Notify,
+}
+
+/// Gives an unanswered notification `ack` (`fail` instead of `success` when its signature is
+/// not valid: [`Ack::for_signature`]) and records it; `None` when it was answered already.
+fn answer_now(entry: &mut Entry, ack: Ack) -> Option<Ack> {
+    let tx = entry.answer.take()?;
+    let ack = ack.for_signature(&entry.notification.signature);
+    entry.notification.ack = Some(ack);
+    // The handler may have gone (the sender disconnected); the answer is still recorded.
+    let _ = tx.send(ack);
+    Some(ack)
 }
 
 /// The notifications received so far; cheap to clone (shared inside).
@@ -226,6 +246,12 @@ impl Inbox {
                 claimed: false,
                 answer: Some(tx),
             });
+            state.recent.push_back(seq);
+            if state.recent.len() > MAX_HELD
+                && let Some(oldest) = state.recent.pop_front()
+            {
+                answer_now(&mut state.entries[oldest as usize - 1], Ack::Success);
+            }
             seq
         };
         self.shared.arrived.notify_waiters();
@@ -240,13 +266,7 @@ impl Inbox {
         let Some(entry) = state.entries.get_mut(seq as usize - 1) else {
             return ack;
         };
-        if entry.answer.take().is_some() {
-            let ack = ack.for_signature(&entry.notification.signature);
-            entry.notification.ack = Some(ack);
-            ack
-        } else {
-            entry.notification.ack.unwrap_or(ack)
-        }
+        answer_now(entry, ack).unwrap_or_else(|| entry.notification.ack.unwrap_or(ack))
     }
 
     /// Waits up to `within` for a notification the matcher accepts and that no waiter has
@@ -295,12 +315,7 @@ impl Inbox {
             .iter_mut()
             .find(|e| !e.claimed && matcher(&e.notification))?;
         entry.claimed = true;
-        if let Some(tx) = entry.answer.take() {
-            let ack = ack.for_signature(&entry.notification.signature);
-            entry.notification.ack = Some(ack);
-            // The handler may have gone (client disconnected); the choice is still recorded.
-            let _ = tx.send(ack);
-        }
+        answer_now(entry, ack);
         Some(entry.notification.clone())
     }
 
@@ -381,6 +396,29 @@ mod tests {
             inbox.push(note("PAYMENT_RESULT")).unwrap_err(),
             InboxFull::Count
         );
+    }
+
+    #[tokio::test]
+    async fn only_the_latest_answers_wait_for_a_claim() {
+        let inbox = Inbox::default();
+        let mut answers: Vec<_> = (0..=MAX_HELD)
+            .map(|_| inbox.push(note("CAPTURE_RESULT")).unwrap().1)
+            .collect();
+        // One more than may wait: the oldest got the success answer, the others still wait.
+        assert_eq!(answers[0].try_recv(), Ok(Ack::Success));
+        assert!(answers[1].try_recv().is_err());
+        assert!(answers[MAX_HELD].try_recv().is_err());
+        let first = inbox
+            .claim(|n| n.seq == 1, Ack::Fail, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(first.ack, Some(Ack::Success), "answered before the claim");
+        let second = inbox
+            .claim(|n| n.seq == 2, Ack::Fail, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(second.ack, Some(Ack::Fail));
+        assert_eq!(answers[1].try_recv(), Ok(Ack::Fail));
     }
 
     #[tokio::test]

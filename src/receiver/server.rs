@@ -1,17 +1,17 @@
 //! The receiver's HTTP side: one axum handler for every path, on a pre-bound loopback listener.
 
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use url::Url;
 
 use super::inbox::{
@@ -23,8 +23,10 @@ use crate::apo::sign::{SignedParts, verify};
 /// The largest notification body accepted (APO's are a few kilobytes); larger posts get 413.
 pub const MAX_NOTIFICATION_BYTES: usize = 256 << 10;
 
-/// The most notifications handled at once (read, then held until answered); more wait their
-/// turn before their body is read, so bodies in flight take at most 16 MiB.
+/// The most notifications read at once; more wait their turn before their body is read, so
+/// bodies being read take at most 16 MiB. A notification in the inbox, its answer held for a
+/// waiter (the claim grace), no longer counts: held answers are bounded by the server's
+/// connections ([`crate::serve::MAX_CONNECTIONS`]) and the inbox.
 pub const MAX_IN_FLIGHT: usize = 64;
 
 /// How the receiver behaves.
@@ -139,11 +141,30 @@ pub fn start(
     ))
 }
 
-/// Lets at most [`MAX_IN_FLIGHT`] requests be read and answered at once.
-async fn one_of_few(State(app): State<App>, request: Request, next: Next) -> Response {
-    match app.in_flight.acquire().await {
-        Ok(_permit) => next.run(request).await,
+/// Lets at most [`MAX_IN_FLIGHT`] requests be read at once: the handler gives its permit back
+/// once the notification is in the inbox ([`ReadPermit::release`]).
+async fn one_of_few(State(app): State<App>, mut request: Request, next: Next) -> Response {
+    match app.in_flight.clone().acquire_owned().await {
+        Ok(permit) => {
+            request
+                .extensions_mut()
+                .insert(ReadPermit(Arc::new(Mutex::new(Some(permit)))));
+            next.run(request).await
+        }
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// A request's permit to be read (one of [`MAX_IN_FLIGHT`]). Held while the body is read and
+/// the notification kept; given back before its answer waits for a claim, so unclaimed
+/// notifications (a capture result no flow waits for) do not keep others from being read.
+#[derive(Clone)]
+struct ReadPermit(Arc<Mutex<Option<OwnedSemaphorePermit>>>);
+
+impl ReadPermit {
+    /// Gives the permit back (once; later calls do nothing).
+    fn release(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }
 
@@ -169,6 +190,7 @@ fn verdict(app: &App, path: &str, headers: &HeaderMap, body: &[u8]) -> Signature
 
 async fn receive(
     State(app): State<App>,
+    Extension(permit): Extension<ReadPermit>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -211,6 +233,7 @@ async fn receive(
             return (StatusCode::SERVICE_UNAVAILABLE, format!("{full}\n")).into_response();
         }
     };
+    permit.release();
 
     let mut shutdown = app.shutdown.clone();
     let ack = tokio::select! {
@@ -255,6 +278,34 @@ async fn receive(
 mod tests {
     use super::*;
     use crate::apo::target::EMBEDDED_APO_PUBLIC_PEM;
+
+    /// More unclaimed notifications than [`MAX_IN_FLIGHT`], their answers held for a claim
+    /// that never comes: every one is read and kept at once; none waits for another's hold.
+    #[tokio::test]
+    async fn held_answers_do_not_keep_other_notifications_from_being_read() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut config =
+            ReceiverConfig::new(PublicKey::from_text(EMBEDDED_APO_PUBLIC_PEM).unwrap());
+        config.claim_grace = Duration::from_secs(60);
+        let (handle, inbox) = start(listener, config).unwrap();
+        let http = reqwest::Client::new();
+        let sent = MAX_IN_FLIGHT + 8;
+        for _ in 0..sent {
+            let post = http.post(handle.local_url().as_str()).body("{}").send();
+            tokio::spawn(post);
+        }
+        let kept = tokio::time::timeout(Duration::from_secs(20), async {
+            while inbox.all().len() < sent {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(
+            kept.is_ok(),
+            "{} of {sent} kept while the first answers were held",
+            inbox.all().len()
+        );
+    }
 
     #[tokio::test]
     async fn a_body_over_the_limit_is_refused_and_not_kept() {
