@@ -149,15 +149,6 @@ impl Notification {
     }
 }
 
-/// The earlier notification `n` copies: same signature over the same request time.
-fn replayed(entries: &[Entry], n: &Notification) -> Option<u64> {
-    let mine = replay_key(n)?;
-    entries
-        .iter()
-        .find(|e| replay_key(&e.notification) == Some(mine))
-        .map(|e| e.notification.seq)
-}
-
 /// What a replay copies: the signature and the request time it signs.
 fn replay_key(n: &Notification) -> Option<(&str, &str)> {
     Some((n.header("signature")?, n.header("request-time")?))
@@ -178,6 +169,9 @@ struct State {
     /// The seqs of the last [`MAX_HELD`] notifications, oldest first: only these may still
     /// have an answer waiting.
     recent: std::collections::VecDeque<u64>,
+    /// The first notification of each signature and request time ([`replay_key`]): a later
+    /// one with the same is a replay of it.
+    signed: std::collections::HashMap<(String, String), u64>,
 }
 
 #[derive(Default)]
@@ -234,7 +228,11 @@ impl Inbox {
             }
             let seq = state.entries.len() as u64 + 1;
             notification.seq = seq;
-            notification.replay_of = replayed(&state.entries, &notification);
+            let key = replay_key(&notification).map(|(s, t)| (s.to_owned(), t.to_owned()));
+            notification.replay_of = key.as_ref().and_then(|k| state.signed.get(k).copied());
+            if let Some(key) = key {
+                state.signed.entry(key).or_insert(seq);
+            }
             if let Some(of) = notification.replay_of {
                 tracing::warn!(
                     "notification #{seq} repeats the signature and request-time of #{of}: a replayed delivery"
