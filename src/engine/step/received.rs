@@ -425,7 +425,8 @@ mod tests {
         assert_eq!(asked[0]["paymentRequestId"], "R1");
         assert!(!asked[0].contains_key("paymentId"), "{asked:?}");
 
-        // A masked id is left to the match: the listing is masked, the sandbox's ids are not.
+        // A masked id is left to the match: over the control API the listing is masked, the
+        // sandbox's index of ids is not.
         let (parts, _, asked) = journal_asked(calls.clone()).await;
         let a = action("api: pay\nmatch: { $.request.paymentRequestId: \"****1\" }\nsettle: 1ms\n");
         wait(&a, &fake::checks(&a.matches), &parts.ctx(), Phase::Whole)

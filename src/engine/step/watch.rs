@@ -59,8 +59,9 @@ impl Matcher {
 
     /// The id a sandbox listing can be narrowed by: the string an entry on exactly `query` must
     /// equal (a plain string expected value is equality, nothing else is), unless it shows
-    /// masking (`*`): the listing is masked, the sandbox's index of ids is not, so a masked id
-    /// is left to the match.
+    /// masking (`*`): such an id was copied from masked output and can match only a masked
+    /// listing (the control API's), never the sandbox's index of ids, so it is left to the
+    /// match.
     pub(super) fn narrowing(&self, query: &str) -> Option<&str> {
         self.entries
             .iter()
