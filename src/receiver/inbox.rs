@@ -147,6 +147,11 @@ impl Notification {
     pub fn notify_type(&self) -> Option<&str> {
         self.json.as_ref()?.get("notifyType")?.as_str()
     }
+
+    /// `$.paymentId`, when it is a string.
+    pub fn payment_id(&self) -> Option<&str> {
+        self.json.as_ref()?.get("paymentId")?.as_str()
+    }
 }
 
 /// What a replay copies: the signature and the request time it signs.
@@ -172,6 +177,26 @@ struct State {
     /// The first notification of each signature and request time ([`replay_key`]): a later
     /// one with the same is a replay of it.
     signed: std::collections::HashMap<(String, String), u64>,
+    /// The seqs of each payment's notifications (their `paymentId`), in arrival order: a
+    /// step that names the payment looks at these, not at the whole run's.
+    by_payment: std::collections::HashMap<String, Vec<u64>>,
+}
+
+impl State {
+    /// The entries a step looks at, oldest first: the payment's when it names one (`$.paymentId`),
+    /// else all.
+    fn among<'a>(&'a self, payment: Option<&'a str>) -> Box<dyn Iterator<Item = usize> + 'a> {
+        match payment {
+            Some(p) => Box::new(
+                self.by_payment
+                    .get(p)
+                    .into_iter()
+                    .flatten()
+                    .map(|&seq| seq as usize - 1),
+            ),
+            None => Box::new(0..self.entries.len()),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -233,6 +258,13 @@ impl Inbox {
             if let Some(key) = key {
                 state.signed.entry(key).or_insert(seq);
             }
+            if let Some(payment) = notification.payment_id() {
+                state
+                    .by_payment
+                    .entry(payment.to_owned())
+                    .or_default()
+                    .push(seq);
+            }
             if let Some(of) = notification.replay_of {
                 tracing::warn!(
                     "notification #{seq} repeats the signature and request-time of #{of}: a replayed delivery"
@@ -287,13 +319,25 @@ impl Inbox {
         ack: Ack,
         within: Duration,
     ) -> Option<Notification> {
+        self.claim_of(None, matcher, ack, within).await
+    }
+
+    /// [`Inbox::claim`] among one payment's notifications when `payment` names it (those
+    /// whose `paymentId` it is; the matcher still decides), else among all.
+    pub async fn claim_of(
+        &self,
+        payment: Option<&str>,
+        matcher: impl Fn(&Notification) -> bool,
+        ack: Ack,
+        within: Duration,
+    ) -> Option<Notification> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let arrived = self.shared.arrived.notified();
             tokio::pin!(arrived);
             // Register before looking, so an arrival between the look and the wait is seen.
             arrived.as_mut().enable();
-            if let Some(found) = self.try_claim(&matcher, ack) {
+            if let Some(found) = self.try_claim(payment, &matcher, ack) {
                 return Some(found);
             }
             if tokio::time::timeout_at(deadline, arrived).await.is_err() {
@@ -304,14 +348,16 @@ impl Inbox {
 
     fn try_claim(
         &self,
+        payment: Option<&str>,
         matcher: &impl Fn(&Notification) -> bool,
         ack: Ack,
     ) -> Option<Notification> {
         let mut state = self.lock();
-        let entry = state
-            .entries
-            .iter_mut()
-            .find(|e| !e.claimed && matcher(&e.notification))?;
+        let at = state.among(payment).find(|&i| {
+            let e = &state.entries[i];
+            !e.claimed && matcher(&e.notification)
+        })?;
+        let entry = &mut state.entries[at];
         entry.claimed = true;
         answer_now(entry, ack);
         Some(entry.notification.clone())
@@ -329,10 +375,20 @@ impl Inbox {
     /// How many notifications received so far the matcher accepts (claimed or not): e.g. how
     /// often a notification was resent.
     pub fn count(&self, matcher: impl Fn(&Notification) -> bool) -> usize {
-        self.lock()
-            .entries
-            .iter()
-            .filter(|e| matcher(&e.notification))
+        self.count_of(None, matcher)
+    }
+
+    /// [`Inbox::count`] among one payment's notifications when `payment` names it, else among
+    /// all.
+    pub fn count_of(
+        &self,
+        payment: Option<&str>,
+        matcher: impl Fn(&Notification) -> bool,
+    ) -> usize {
+        let state = self.lock();
+        state
+            .among(payment)
+            .filter(|&i| matcher(&state.entries[i].notification))
             .count()
     }
 }
@@ -393,6 +449,32 @@ mod tests {
         assert_eq!(
             inbox.push(note("PAYMENT_RESULT")).unwrap_err(),
             InboxFull::Count
+        );
+    }
+
+    #[tokio::test]
+    async fn a_step_that_names_the_payment_looks_only_at_its_notifications() {
+        let inbox = Inbox::default();
+        let of = |payment: &str| Notification {
+            json: Some(serde_json::json!({"notifyType": "PAYMENT_RESULT", "paymentId": payment})),
+            ..note("PAYMENT_RESULT")
+        };
+        inbox.push(of("P1")).unwrap();
+        inbox.push(of("P2")).unwrap();
+        inbox.push(note("CAPTURE_RESULT")).unwrap();
+        let got = inbox
+            .claim_of(Some("P2"), |_| true, Ack::Success, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(got.seq, 2);
+        assert_eq!(inbox.count_of(Some("P1"), |_| true), 1);
+        assert_eq!(inbox.count_of(Some("P9"), |_| true), 0);
+        assert_eq!(inbox.count_of(None, |_| true), 3);
+        assert!(
+            inbox
+                .claim_of(Some("P2"), |_| true, Ack::Success, Duration::ZERO)
+                .await
+                .is_none()
         );
     }
 

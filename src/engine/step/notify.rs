@@ -148,7 +148,10 @@ pub(super) async fn wait(
             }
         }
     };
-    let total = ctx.apo.inbox.count(|n| wanted.accepts(n));
+    let total = ctx
+        .apo
+        .inbox
+        .count_of(self::payment_id(&wanted).as_deref(), |n| wanted.accepts(n));
     Ok(from_notification(&claimed, ack, total))
 }
 
@@ -163,20 +166,28 @@ async fn claim_all(
 ) -> Result<Notification, String> {
     let inbox = &ctx.apo.inbox;
     let matcher = |n: &Notification| wanted.accepts(n);
+    // A step that names its payment looks only at that payment's notifications.
+    let payment = payment_id(wanted);
+    let payment = payment.as_deref();
     let remaining = || deadline.saturating_duration_since(Instant::now());
-    let Some(mut last) = inbox.claim(matcher, ack, remaining()).await else {
+    let Some(mut last) = inbox.claim_of(payment, matcher, ack, remaining()).await else {
         return Err(timed_out(wanted, 0, count, ctx));
     };
-    while inbox.count(matcher) < count {
-        match inbox.claim(matcher, ack, remaining()).await {
+    while inbox.count_of(payment, matcher) < count {
+        match inbox.claim_of(payment, matcher, ack, remaining()).await {
             Some(n) => last = n,
             None => {
-                return Err(timed_out(wanted, inbox.count(matcher), count, ctx));
+                return Err(timed_out(
+                    wanted,
+                    inbox.count_of(payment, matcher),
+                    count,
+                    ctx,
+                ));
             }
         }
     }
     // Resends that arrived meanwhile get the same answer.
-    while let Some(n) = inbox.claim(matcher, ack, Duration::ZERO).await {
+    while let Some(n) = inbox.claim_of(payment, matcher, ack, Duration::ZERO).await {
         last = n;
     }
     Ok(last)
