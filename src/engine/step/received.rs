@@ -411,6 +411,15 @@ mod tests {
         assert_eq!(e.observed.body["response"]["paymentId"], "P2");
     }
 
+    /// Every listing the fake was asked for was the client's whole journal.
+    fn assert_whole_listing(asked: &fake::Asked) {
+        let asked = asked.lock().unwrap();
+        assert!(
+            asked.iter().all(|q| !q.contains_key("paymentRequestId")),
+            "{asked:?}"
+        );
+    }
+
     #[tokio::test]
     async fn a_match_on_the_requests_own_id_narrows_the_listing_to_that_payment() {
         let calls = vec![call(1, "R0", "valid"), call(2, "R1", "valid")];
@@ -432,11 +441,7 @@ mod tests {
         wait(&a, &fake::checks(&a.matches), &parts.ctx(), Phase::Whole)
             .await
             .unwrap();
-        let asked = asked.lock().unwrap().clone();
-        assert!(
-            asked.iter().all(|q| !q.contains_key("paymentRequestId")),
-            "{asked:?}"
-        );
+        assert_whole_listing(&asked);
 
         // A predicate is not equality: the whole journal is listed.
         let (parts, _, asked) = journal_asked(calls).await;
@@ -447,11 +452,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(e.observed.extra["count"], 2);
-        let asked = asked.lock().unwrap().clone();
-        assert!(
-            asked.iter().all(|q| !q.contains_key("paymentRequestId")),
-            "{asked:?}"
-        );
+        assert_whole_listing(&asked);
     }
 
     #[tokio::test]
