@@ -25,6 +25,7 @@ applied, a capture counted) is decided by the database, not by one process's mem
 process also runs the poller.
 """
 
+import functools
 import html
 import json
 import os
@@ -85,6 +86,11 @@ def log(event, **fields):
         parts.append(f"worker={WORKER}")
     sys.stderr.write(" ".join(["shop:", event, *parts]) + "\n")
     sys.stderr.flush()
+
+
+def took_ms(started):
+    """Whole milliseconds since `started` (time.monotonic()), for log lines."""
+    return round((time.monotonic() - started) * 1000)
 
 
 def pem_body(path, what, labels):
@@ -316,6 +322,14 @@ class ApoUnknown(Exception):
     """No usable answer from APO (transport error, time-out, bad response signature)."""
 
 
+class KeyLoader:
+    """Stands in for the `serialization` module in the SDK's signing code: loads a private key
+    once per PEM text (and password), then hands out the loaded key."""
+
+    def __init__(self, load):
+        self.load_pem_private_key = functools.lru_cache(maxsize=4)(load)
+
+
 class Shop:
     def __init__(self, cfg):
         # Imported here so that a config error is reported even without the venv.
@@ -329,6 +343,7 @@ class Shop:
             cfg.gateway_url, cfg.client_id, cfg.private_key, cfg.apo_public_key
         )
         self.stopping = threading.Event()
+        self.check_key_once()
         self.check_keys()
         if cfg.apo_timeout is not None:
             self.set_timeout(cfg.apo_timeout)
@@ -344,6 +359,23 @@ class Shop:
         if make is None or make.__defaults__ is None or len(make.__defaults__) != 1:
             raise ConfigError("APO_TIMEOUT_SECONDS: this SDK version's time-out cannot be set")
         make.__defaults__ = (seconds,)
+
+    @staticmethod
+    def check_key_once():
+        """The SDK (1.7.1) loads the private key from its PEM text for every call it signs, and
+        loading an RSA key checks it (a primality test of its factors): ~27 ms of CPU per call,
+        during which this process runs nothing else. The key does not change while the shop
+        runs, so the SDK's loader gets a memory of what it loaded: check_keys() loads and checks
+        it, and every signature after reuses it. The signatures are the same (PKCS#1 v1.5 is
+        deterministic). A newer SDK that loads keys differently fails here, at start."""
+        from com.alipay.ams.api.tools import signature_tool
+
+        loader = getattr(signature_tool, "serialization", None)
+        load = getattr(loader, "load_pem_private_key", None)
+        if load is None:
+            raise ConfigError("this SDK version loads its private key differently; "
+                              "update check_key_once in shop.py")
+        signature_tool.serialization = KeyLoader(load)
 
     def check_keys(self):
         """Fails early (ConfigError) on a key the SDK cannot use, rather than on the first pay."""
@@ -366,20 +398,23 @@ class Shop:
 
     def call(self, api, request, order_id=None):
         """Executes one SDK request; returns the parsed body or raises ApoUnknown."""
+        started = time.monotonic()
         try:
             raw = self.client.execute(request)
         except Exception as e:  # the SDK raises AlipayApiException and plain socket errors
-            log("apo-error", api=api, orderId=order_id, error=repr(str(e))[:200])
+            log("apo-error", api=api, orderId=order_id, error=repr(str(e))[:200],
+                ms=took_ms(started))
             raise ApoUnknown(str(e))
         try:
             body = json.loads(raw)
             result = body["result"]
             status = result["resultStatus"]
         except (ValueError, KeyError, TypeError):
-            log("apo-error", api=api, orderId=order_id, error="response without result")
+            log("apo-error", api=api, orderId=order_id, error="response without result",
+                ms=took_ms(started))
             raise ApoUnknown("response without result")
         log("apo", api=api, orderId=order_id, resultStatus=status,
-            resultCode=result.get("resultCode"))
+            resultCode=result.get("resultCode"), ms=took_ms(started))
         return body
 
     def call_until_known(self, api, make_request, in_process_codes=(), order_id=None):
