@@ -38,7 +38,6 @@ static SECRET_FIELD: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
-/// The body of a PEM private key block, complete or cut short, with real or escaped newlines.
 /// What every name [`SECRET_FIELD`] matches contains (any case): a text without one of these
 /// skips the regex, whose leading `[A-Za-z0-9_-]*` leaves it no literal to look for.
 static SECRET_STEMS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
@@ -51,6 +50,7 @@ static SECRET_STEMS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
 /// The line that opens every block [`PEM_PRIVATE_KEY`] matches.
 const PEM_PRIVATE_KEY_MARK: &str = "PRIVATE KEY-----";
 
+/// The body of a PEM private key block, complete or cut short, with real or escaped newlines.
 static PEM_PRIVATE_KEY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----)(?:[A-Za-z0-9+/=\s]|\\[nr])+")
         .expect("valid regex")

@@ -161,7 +161,6 @@ fn attempts(record: &Value) -> &[Value] {
     record["attempts"].as_array().map_or(&[], Vec::as_slice)
 }
 
-/// A delivery's notification as an observation, for `match:`.
 /// Whether a listed delivery is of the step's type (the sandbox filters by it already; this
 /// is defensive).
 fn of_type(record: &Value, notify_type: &str) -> bool {
@@ -170,6 +169,7 @@ fn of_type(record: &Value, notify_type: &str) -> bool {
         .is_none_or(|t| t == notify_type)
 }
 
+/// A delivery's notification as an observation, for `match:`.
 fn notification(record: &Value) -> Observed {
     Observed {
         body: record["body"].clone(),
